@@ -1,0 +1,1 @@
+"""opsbot: ChatOps for on-call teams."""

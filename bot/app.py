@@ -1,0 +1,31 @@
+"""The composition root: the one place that builds the store, services and router from settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Catalog, Settings, config_path, load_catalog
+from bot.core.incidents import IncidentService
+from bot.store import Store, open_store
+from commands.base import Services
+from commands.router import Router
+
+
+@dataclass
+class Opsbot:
+    settings: Settings
+    catalog: Catalog
+    store: Store
+    router: Router
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build(config: str | Path | None = None, settings: Settings | None = None) -> Opsbot:
+    """Raises ConfigError for a bad opsbot.yml and BackendError for an unreachable store."""
+    settings = settings or Settings()
+    catalog = load_catalog(config_path(str(config) if config else None, settings))
+    store = open_store(settings.database_url)
+    services = Services(incidents=IncidentService(store, catalog))
+    return Opsbot(settings=settings, catalog=catalog, store=store, router=Router(services))

@@ -1,0 +1,93 @@
+"""The `opsbot` command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, config_path, load_catalog
+from bot.errors import OpsbotError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opsbot", description="ChatOps for on-call teams.")
+    parser.add_argument("--config", help="path to opsbot.yml (default: $OPSBOT_CONFIG, else built-in defaults)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    console = sub.add_parser("console", help="a local prompt running the same commands as Slack")
+    console.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"),
+                         help="Slack user ID to act as (default $OPSBOT_USER or U_CONSOLE)")
+    console.add_argument("--channel", help="act as if typing in this channel")
+    console.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    check = sub.add_parser("check-config", help="validate opsbot.yml and print every problem")
+    check.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    postmortem = sub.add_parser("postmortem", help="write the post-mortem draft of an incident")
+    postmortem.add_argument("incident", help="INC-<n>")
+    postmortem.add_argument("--out", default=".", help="directory to write YYYY-MM-DD-<slug>.md into")
+    postmortem.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = getattr(args, "sub_config", None) or args.config
+    try:
+        return COMMANDS[args.command](args, config)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    except OpsbotError as error:
+        print(f"opsbot: {error}", file=sys.stderr)
+        return 1
+
+
+def _console(args: argparse.Namespace, config: str | None) -> int:
+    from bot import console
+    from bot.app import build
+    from commands.base import Context
+
+    app = build(config)
+    try:
+        return console.run(app.router, Context(user=args.user, channel=args.channel, source="console"))
+    finally:
+        app.close()
+
+
+def _check_config(args: argparse.Namespace, config: str | None) -> int:
+    path = config_path(config, Settings())
+    catalog = load_catalog(path)
+    print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)")
+    return 0
+
+
+def _postmortem(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import build
+    from bot.core.postmortem import postmortem_filename, render_postmortem
+    from commands.parsing import parse_incident_id
+
+    number = parse_incident_id(args.incident)
+    if number is None:
+        print(f"opsbot: '{args.incident}' is not an incident id like INC-1", file=sys.stderr)
+        return 2
+    app = build(config)
+    try:
+        incident = app.store.get_incident(number)
+        draft = render_postmortem(incident, app.store.timeline(number), app.catalog)
+    finally:
+        app.close()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / postmortem_filename(incident)
+    path.write_text(draft)
+    print(path)
+    return 0
+
+
+COMMANDS = {"console": _console, "check-config": _check_config, "postmortem": _postmortem}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Incident service: every change is checked, applied and stored together with its timeline event."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Callable
+
+from bot.config import Catalog
+from bot.core.lifecycle import transition
+from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
+from bot.errors import ConflictError, NotFound, UsageError
+from bot.store.base import StaleWrite, Store
+from bot.timeparse import utcnow
+
+Clock = Callable[[], datetime]
+_RETRIES = 5
+
+
+class IncidentService:
+    def __init__(self, store: Store, catalog: Catalog, clock: Clock = utcnow):
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+
+    # --- validation -----------------------------------------------------------------
+    def _text(self, text: str | None, what: str, limit: int | None = None) -> str:
+        text = (text or "").strip()
+        limit = limit or self.catalog.limits.text_max
+        if not text:
+            raise UsageError(f"The {what} is empty.")
+        if len(text) > limit:
+            raise UsageError(f"The {what} is {len(text)} characters long; the limit is {limit}.")
+        return text
+
+    # --- queries ----------------------------------------------------------------------
+    def get(self, number: int) -> Incident:
+        return self.store.get_incident(number)
+
+    def resolve_target(self, number: int | None, channel: str | None) -> Incident:
+        """An explicit id, else the channel's incident, else the only open one, else the only
+        resolved one (so `close` and `postmortem` need no id right after a resolve)."""
+        if number is not None:
+            return self.store.get_incident(number)
+        if channel:
+            bound = self.store.incident_for_channel(channel)
+            if bound is not None:
+                return bound
+        open_now = self.store.list_incidents(include_closed=False, limit=3)
+        if len(open_now) == 1:
+            return open_now[0]
+        if not open_now:
+            resolved = self.store.list_incidents(statuses=(Status.RESOLVED,), limit=2)
+            if len(resolved) == 1:
+                return resolved[0]
+            raise NotFound("There is no open incident; give an id like INC-1.")
+        raise UsageError(
+            "Several incidents are open; say which one, e.g. "
+            + " or ".join(incident.id for incident in open_now[:2]) + "."
+        )
+
+    def list(self, include_closed: bool = False, limit: int = 50) -> list[Incident]:
+        return self.store.list_incidents(include_closed=include_closed, limit=limit)
+
+    def timeline(self, number: int) -> list[Event]:
+        return self.store.timeline(number)
+
+    # --- changes ----------------------------------------------------------------------
+    def open(self, actor: str, severity: str, title: str, impact: str | None = None,
+             service: str | None = None, env: str | None = None, channel: str | None = None) -> Incident:
+        key = self._severity(severity)
+        title = self._text(title, "title", self.catalog.limits.title_max)
+        impact = self._text(impact, "impact") if impact else None
+        now = self.clock()
+        incident = Incident(
+            title=title, severity=key, impact=impact, service=service, env=env, channel=channel,
+            opened_by=actor, roles={"commander": actor}, declared_at=now,
+        )
+        events = [
+            Event(at=now, actor=actor, kind=EventKind.DECLARED,
+                  text=f"Declared {key} ({self.catalog.severities[key].name}): {title}",
+                  data={"severity": key, "impact": impact, "service": service, "env": env}),
+            Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"<@{actor}> is commander",
+                  data={"role": "commander", "user": actor}),
+        ]
+        return self.store.create_incident(incident, events)
+
+    def acknowledge(self, number: int, actor: str) -> Incident:
+        return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None))
+
+    def set_status(self, number: int, actor: str, status: str, text: str | None = None) -> Incident:
+        try:
+            target = Status(status.lower())
+        except ValueError:
+            raise UsageError(f"'{status}' is not a status; use investigating or mitigated.") from None
+        if target not in (Status.INVESTIGATING, Status.MITIGATED):
+            verb = {Status.ACKNOWLEDGED: "ack", Status.RESOLVED: "resolve", Status.CLOSED: "close"}.get(target)
+            raise UsageError(f"Use `/incident {verb}` to mark an incident {target.value}.")
+        text = self._text(text, "status text") if text else None
+        return self._change(number, lambda inc, now: self._status(inc, target, actor, now, text))
+
+    def resolve(self, number: int, actor: str, summary: str) -> Incident:
+        summary = self._text(summary, "resolution summary")
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            events = self._status(incident, Status.RESOLVED, actor, now, summary)
+            incident.resolution = summary
+            return events
+
+        return self._change(number, apply)
+
+    def reopen(self, number: int, actor: str, reason: str | None = None) -> Incident:
+        reason = self._text(reason, "reason") if reason else None
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            if incident.status is not Status.RESOLVED:
+                raise ConflictError(f"{incident.id} is {incident.status.value}; only a resolved incident can be reopened.")
+            return self._status(incident, Status.INVESTIGATING, actor, now, reason, reopened=True)
+
+        return self._change(number, apply)
+
+    def close(self, number: int, actor: str) -> Incident:
+        return self._change(number, lambda inc, now: self._status(inc, Status.CLOSED, actor, now, None))
+
+    def set_severity(self, number: int, actor: str, severity: str) -> Incident:
+        key = self._severity(severity)
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            if incident.severity == key:
+                raise ConflictError(f"{incident.id} is already {key}.")
+            old, incident.severity = incident.severity, key
+            return [Event(at=now, actor=actor, kind=EventKind.SEVERITY, text=f"Severity {old} → {key}",
+                          data={"from": old, "to": key})]
+
+        return self._change(number, apply)
+
+    def assign_role(self, number: int, actor: str, role: str, user: str) -> Incident:
+        role = role.lower()
+        if role not in ROLES:
+            raise UsageError(f"'{role}' is not a role; use one of {', '.join(ROLES)}.")
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            previous = incident.roles.get(role)
+            if previous == user:
+                raise ConflictError(f"<@{user}> is already {role} of {incident.id}.")
+            incident.roles[role] = user
+            text = f"<@{user}> is {role}" + (f" (was <@{previous}>)" if previous else "")
+            return [Event(at=now, actor=actor, kind=EventKind.ROLE, text=text,
+                          data={"role": role, "user": user, "previous": previous})]
+
+        return self._change(number, apply)
+
+    def set_impact(self, number: int, actor: str, impact: str) -> Incident:
+        impact = self._text(impact, "impact")
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            incident.impact = impact
+            return [Event(at=now, actor=actor, kind=EventKind.IMPACT, text=f"Impact: {impact}")]
+
+        return self._change(number, apply)
+
+    def post_update(self, number: int, actor: str, text: str) -> Incident:
+        """A status update communicated to stakeholders (the SLA cadence counts these)."""
+        return self._log(number, actor, EventKind.UPDATE, "Status update: " + self._text(text, "update"))
+
+    def add_note(self, number: int, actor: str, text: str, data: dict | None = None) -> Incident:
+        return self._log(number, actor, EventKind.NOTE, self._text(text, "note"), data)
+
+    def add_action_item(self, number: int, actor: str, text: str, owner: str | None = None,
+                        due: date | None = None) -> Incident:
+        text = self._text(text, "action item", 500)
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            item = ActionItem(number=len(incident.action_items) + 1, text=text, owner=owner, due=due)
+            incident.action_items.append(item)
+            detail = (f" (owner <@{owner}>" if owner else " (no owner") + (f", due {due})" if due else ")")
+            return [Event(at=now, actor=actor, kind=EventKind.ACTION_ADDED,
+                          text=f"Action item {item.number}: {text}{detail}", data=item.model_dump(mode="json"))]
+
+        return self._change(number, apply)
+
+    def complete_action_item(self, number: int, actor: str, item_number: int) -> Incident:
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            item = next((i for i in incident.action_items if i.number == item_number), None)
+            if item is None:
+                raise NotFound(f"{incident.id} has no action item {item_number}.")
+            if item.done_at is not None:
+                raise ConflictError(f"Action item {item_number} of {incident.id} is already done.")
+            item.done_at = now
+            return [Event(at=now, actor=actor, kind=EventKind.ACTION_DONE,
+                          text=f"Action item {item_number} done: {item.text}", data={"item": item_number})]
+
+        return self._change(number, apply)
+
+    # --- helpers ----------------------------------------------------------------------
+    def _severity(self, text: str) -> str:
+        try:
+            return self.catalog.severity_key(text)
+        except ValueError as exc:
+            raise UsageError(str(exc) + ".") from None
+
+    @staticmethod
+    def _require_not_closed(incident: Incident) -> None:
+        if incident.status is Status.CLOSED:
+            raise ConflictError(f"{incident.id} is closed; reopening a closed incident is not possible.")
+
+    @staticmethod
+    def _status(incident: Incident, target: Status, actor: str, now: datetime, text: str | None,
+                reopened: bool = False) -> list[Event]:
+        previous = incident.status
+        transition(incident, target, now)
+        label = "Reopened" if reopened else target.value.capitalize()
+        return [Event(at=now, actor=actor, kind=EventKind.STATUS,
+                      text=label + (f": {text}" if text else ""),
+                      data={"from": previous.value, "to": target.value, "reopened": reopened})]
+
+    def _log(self, number: int, actor: str, kind: EventKind, text: str, data: dict | None = None) -> Incident:
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            return [Event(at=now, actor=actor, kind=kind, text=text, data=data or {})]
+
+        return self._change(number, apply)
+
+    def _change(self, number: int, apply: Callable[[Incident, datetime], list[Event]]) -> Incident:
+        """Read, apply, save with the incident's events in one transaction; retry if someone else won."""
+        for _ in range(_RETRIES):
+            incident = self.store.get_incident(number)
+            working = incident.model_copy(deep=True)
+            events = apply(working, self.clock())
+            try:
+                return self.store.save_incident(working, events)
+            except StaleWrite:
+                continue
+        raise ConflictError(f"INC-{number} is being changed by others right now; try again.")

@@ -1,0 +1,87 @@
+"""The incident domain: plain pydantic models, no I/O."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+ROLES = ("commander", "scribe", "comms")
+
+
+class Status(StrEnum):
+    DECLARED = "declared"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (Status.DECLARED, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.MITIGATED)
+
+
+class EventKind(StrEnum):
+    DECLARED = "declared"
+    STATUS = "status"
+    SEVERITY = "severity"
+    ROLE = "role"
+    IMPACT = "impact"
+    UPDATE = "update"
+    NOTE = "note"
+    ACTION_ADDED = "action_added"
+    ACTION_DONE = "action_done"
+    POSTMORTEM = "postmortem"
+
+
+class ActionItem(BaseModel):
+    number: int
+    text: str
+    owner: str | None = None
+    due: date | None = None
+    done_at: datetime | None = None
+
+
+class Incident(BaseModel):
+    number: int = 0
+    title: str
+    severity: str
+    status: Status = Status.DECLARED
+    impact: str | None = None
+    service: str | None = None
+    env: str | None = None
+    channel: str | None = None
+    opened_by: str
+    roles: dict[str, str] = Field(default_factory=dict)
+    declared_at: datetime
+    acknowledged_at: datetime | None = None
+    investigating_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolution: str | None = None
+    action_items: list[ActionItem] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get("commander")
+
+
+class Event(BaseModel):
+    """One timeline entry. The timeline is append-only: events are never edited or deleted."""
+
+    incident: int = 0
+    at: datetime
+    actor: str
+    kind: EventKind
+    text: str
+    data: dict = Field(default_factory=dict)

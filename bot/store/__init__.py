@@ -1,0 +1,31 @@
+"""Pick a store backend from OPSBOT_DATABASE_URL."""
+from __future__ import annotations
+
+from bot.errors import BackendError, UsageError
+from bot.store.base import StaleWrite, Store
+from bot.store.postgres import hide_password
+
+__all__ = ["Store", "StaleWrite", "open_store", "hide_password"]
+
+
+def open_store(url: str) -> Store:
+    """Connect and migrate. Raises BackendError naming the URL (password hidden) if unreachable."""
+    if url.startswith("sqlite:"):
+        import sqlite3
+
+        from bot.store.sqlite import SqliteStore
+
+        store = SqliteStore(url)
+        try:
+            store.migrate()
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open the SQLite database {url} ({exc})") from None
+        return store
+    if url.startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres import PostgresStore
+
+        store = PostgresStore(url)
+        store.open()
+        store.migrate()
+        return store
+    raise UsageError(f"unsupported database URL {hide_password(url)}; use sqlite:///file.db or postgresql://…")

@@ -1,0 +1,95 @@
+"""PostgreSQL backend: psycopg 3 with a connection pool; versioned migrations in schema_migrations."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from bot.errors import BackendError
+from bot.store.base import SqlStore
+
+# Each migration: (version, statements). Applied in order, each in its own transaction.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        "INSERT INTO counters (name, value) VALUES ('incident', 0)",
+        "CREATE TABLE incidents (number BIGINT PRIMARY KEY, status TEXT NOT NULL, channel TEXT,"
+        " declared_at TIMESTAMPTZ NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)",
+        "CREATE INDEX incidents_status ON incidents (status)",
+        "CREATE INDEX incidents_channel ON incidents (channel)",
+        "CREATE TABLE events (id BIGSERIAL PRIMARY KEY,"
+        " incident BIGINT NOT NULL REFERENCES incidents (number), at TIMESTAMPTZ NOT NULL,"
+        " actor TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL)",
+        "CREATE INDEX events_incident ON events (incident, id)",
+        # The timeline is append-only, enforced by the database itself.
+        "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'the timeline is append-only'; END $$",
+        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+        " FOR EACH ROW EXECUTE FUNCTION events_append_only()",
+    ]),
+]
+
+_MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time
+
+
+class _Qmark:
+    """Lets the shared SQL use `?` placeholders on psycopg, which wants `%s`."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self._conn = conn
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        return self._conn.execute(sql.replace("?", "%s"), params)
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 10):
+        self.url = url
+        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False)
+
+    def open(self, timeout: float = 5.0) -> None:
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except Exception as exc:
+            self._pool.close()
+            raise BackendError(f"cannot connect to PostgreSQL at {hide_password(self.url)}") from exc
+
+    def migrate(self) -> None:
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+                for version, statements in MIGRATIONS:
+                    if version in done:
+                        continue
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+
+    @contextmanager
+    def _write(self) -> Iterator[_Qmark]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield _Qmark(conn)
+
+    _read = _write
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def hide_password(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    if ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        credentials = f"{user}:***"
+    return f"{scheme}://{credentials}@{host}"

@@ -1,0 +1,104 @@
+"""SQLite backend: sqlite-utils for the connection and versioned migrations, WAL for concurrency."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.store.base import SqlStore
+
+migrations = Migrations("opsbot")
+
+
+@migrations()
+def m001_incidents(db: Database) -> None:
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    db.execute("INSERT INTO counters (name, value) VALUES ('incident', 0)")
+    db.execute(
+        "CREATE TABLE incidents (number INTEGER PRIMARY KEY, status TEXT NOT NULL, channel TEXT,"
+        " declared_at TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX incidents_status ON incidents (status)")
+    db.execute("CREATE INDEX incidents_channel ON incidents (channel)")
+    db.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " incident INTEGER NOT NULL REFERENCES incidents (number), at TEXT NOT NULL,"
+        " actor TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX events_incident ON events (incident, id)")
+    # The timeline is append-only, enforced by the database itself.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER events_no_{verb.lower()} BEFORE {verb} ON events"
+            " BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END"
+        )
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, url: str):
+        self.url = url
+        self.path = sqlite_path(url)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        # sqlite3 connections are not shared between threads: one per thread.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def migrate(self) -> None:
+        # Inside one IMMEDIATE transaction, so two processes starting together migrate one at a time.
+        with self._write() as conn:
+            migrations.apply(Database(conn))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        yield self._connection()
+
+    def _time(self, moment: datetime) -> str:
+        return moment.isoformat()
+
+    def _parse_time(self, value: str) -> datetime:
+        return datetime.fromisoformat(value)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def sqlite_path(url: str) -> str:
+    """sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:"""
+    path = url.removeprefix("sqlite:///")
+    return path or "opsbot.db"

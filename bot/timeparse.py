@@ -1,0 +1,61 @@
+"""Parsing and showing times. Everything is stored as timezone-aware UTC."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'15m', '1h', '2d' -> timedelta. Raises ValueError with a readable message."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a duration; use a number and a unit, like 15m, 4h or 2d")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+
+
+def format_duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if not parts:
+        parts.append(f"{seconds}s")
+    return " ".join(parts)
+
+
+def parse_date(text: str) -> date:
+    """A due date: ISO 'YYYY-MM-DD'."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD, like 2026-12-01") from None
+
+
+def show(moment: datetime | None) -> str:
+    """Times are always shown with their date and zone."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def next_business_day_end(moment: datetime) -> datetime:
+    """End of the next weekday after `moment` (UTC): the P3 'next business day' target."""
+    day = moment.astimezone(timezone.utc).date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)

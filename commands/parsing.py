@@ -1,0 +1,96 @@
+"""Turning the text after a slash command into typed pieces.
+
+Free text (titles, notes) is taken raw so apostrophes need no quoting; only option values and
+quoted action-item texts have their surrounding quotes removed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import UsageError
+
+_INCIDENT_ID = re.compile(r"^(?:inc-)?#?(\d+)$", re.IGNORECASE)
+_STRICT_ID = re.compile(r"^inc-(\d+)$", re.IGNORECASE)
+_USER = re.compile(r"^<?@([UW][A-Z0-9_]+)(?:\|[^>]*)?>?$")
+_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
+
+
+def normalise(text: str) -> str:
+    """Undo Slack's typography: — back to --, curly quotes back to straight ones."""
+    text = text.replace("\u2014", "--").replace("\u2013", "--")
+    for curly, straight in (("\u201c", '"'), ("\u201d", '"'), ("\u2018", "'"), ("\u2019", "'")):
+        text = text.replace(curly, straight)
+    return text.strip()
+
+
+def unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text
+
+
+@dataclass
+class Parsed:
+    positional: str
+    options: dict[str, str | bool]
+
+
+def split_options(text: str, allowed: dict[str, bool], usage: str) -> Parsed:
+    """Split 'words --flag --key value …'. `allowed` maps option name -> takes a value."""
+    matches = list(_OPTION.finditer(text))
+    positional = text[: matches[0].start()] if matches else text
+    options: dict[str, str | bool] = {}
+    for index, match in enumerate(matches):
+        name = match.group(1)
+        if name not in allowed:
+            known = ", ".join(f"--{option}" for option in allowed) or "none"
+            raise UsageError(f"Unknown option --{name} (options here: {known}).", usage)
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        value = unquote(text[match.end():end])
+        if allowed[name]:
+            if not value:
+                raise UsageError(f"--{name} needs a value.", usage)
+            options[name] = value
+        else:
+            if value:
+                raise UsageError(f"--{name} takes no value.", usage)
+            options[name] = True
+    return Parsed(positional.strip(), options)
+
+
+def first_word(text: str) -> tuple[str, str]:
+    parts = text.strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def take_incident_id(text: str) -> tuple[int | None, str]:
+    """A leading INC-<n> (any case) is the target; the rest is returned."""
+    word, rest = first_word(text)
+    match = _STRICT_ID.match(word)
+    if match:
+        return int(match.group(1)), rest
+    return None, text.strip()
+
+
+def parse_incident_id(word: str) -> int | None:
+    match = _INCIDENT_ID.match(word.strip())
+    return int(match.group(1)) if match else None
+
+
+def parse_user(word: str, usage: str) -> str:
+    """Slack user ID from <@U123|name>, <@U123> or @U123. Display names are refused."""
+    match = _USER.match(word.strip())
+    if not match:
+        raise UsageError(
+            f"'{word}' is not a Slack user; mention them (@name in Slack) or give their ID like @U012ABCDEF.",
+            usage,
+        )
+    return match.group(1)
+
+
+def is_user(word: str) -> bool:
+    return bool(_USER.match(word.strip()))

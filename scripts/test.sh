@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs opsbot with its test dependencies, makes sure
+# the services the tests use are running (PostgreSQL on 127.0.0.1:5432), then runs pytest.
+# A missing service is an error, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+export OPSBOT_TEST_PG_URL=${OPSBOT_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+
+pg_up() { .venv/bin/python - <<'PY' 2>/dev/null
+import os, psycopg
+psycopg.connect(os.environ["OPSBOT_TEST_PG_URL"], connect_timeout=3).close()
+PY
+}
+
+if ! pg_up; then
+    echo "PostgreSQL is not answering; trying to start it" >&2
+    if ! command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+    if command -v pg_ctlcluster >/dev/null; then
+        for version in $(ls /etc/postgresql 2>/dev/null); do
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        done
+    fi
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+fi
+if ! pg_up; then
+    echo "FATAL: PostgreSQL is not reachable at $OPSBOT_TEST_PG_URL; the store contract tests need it." >&2
+    exit 1
+fi
+
+exec .venv/bin/python -m pytest "$@"

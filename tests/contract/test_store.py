@@ -1,0 +1,129 @@
+"""One contract suite, run against SQLite and a real PostgreSQL server."""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import pytest
+
+from bot.core.models import Event, EventKind, Incident, Status
+from bot.errors import NotFound
+from bot.store import open_store
+from bot.store.base import StaleWrite
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+
+def new_incident(title: str = "Payment API returns 502", channel: str | None = None) -> Incident:
+    return Incident(title=title, severity="P1", opened_by="U_ALICE", roles={"commander": "U_ALICE"},
+                    declared_at=T0, channel=channel)
+
+
+def event(text: str, kind: EventKind = EventKind.NOTE) -> Event:
+    return Event(at=T0, actor="U_ALICE", kind=kind, text=text)
+
+
+def test_created_incidents_are_numbered_from_one(store):
+    first = store.create_incident(new_incident(), [event("declared", EventKind.DECLARED)])
+    second = store.create_incident(new_incident("Second"), [])
+    assert (first.number, second.number) == (1, 2)
+    assert store.get_incident(1).title == "Payment API returns 502"
+
+
+def test_incident_round_trips_every_field(store):
+    created = store.create_incident(new_incident(channel="inc-1-payment"), [])
+    loaded = store.get_incident(created.number)
+    assert loaded.model_dump() == created.model_dump()
+    assert loaded.declared_at == T0 and loaded.declared_at.tzinfo is not None
+
+
+def test_unknown_incident_is_not_found(store):
+    with pytest.raises(NotFound, match="INC-42"):
+        store.get_incident(42)
+
+
+def test_save_bumps_version_and_appends_events(store):
+    incident = store.create_incident(new_incident(), [event("declared", EventKind.DECLARED)])
+    incident.status = Status.ACKNOWLEDGED
+    saved = store.save_incident(incident, [event("Acknowledged", EventKind.STATUS)])
+    assert saved.version == incident.version + 1
+    assert store.get_incident(incident.number).status is Status.ACKNOWLEDGED
+    assert [e.text for e in store.timeline(incident.number)] == ["declared", "Acknowledged"]
+
+
+def test_save_of_a_stale_copy_is_refused_and_stores_nothing(store):
+    incident = store.create_incident(new_incident(), [])
+    store.save_incident(incident, [event("first writer")])
+    with pytest.raises(StaleWrite):
+        store.save_incident(incident, [event("second writer")])
+    assert [e.text for e in store.timeline(incident.number)] == ["first writer"]
+
+
+def test_failure_mid_way_leaves_no_partial_record(store):
+    broken = event("fine")
+    broken.data = {"not json": object()}  # json.dumps fails after the incident row is written
+    with pytest.raises(TypeError):
+        store.create_incident(new_incident(), [event("ok"), broken])
+    assert store.list_incidents(include_closed=True) == []
+    # The number was not consumed either: the next incident is INC-1.
+    assert store.create_incident(new_incident(), []).number == 1
+
+
+def test_list_shows_open_incidents_newest_first(store):
+    for title in ("one", "two", "three"):
+        store.create_incident(new_incident(title), [])
+    closed = store.get_incident(2)
+    closed.status = Status.CLOSED
+    store.save_incident(closed, [])
+    assert [i.title for i in store.list_incidents()] == ["three", "one"]
+    assert [i.title for i in store.list_incidents(include_closed=True)] == ["three", "two", "one"]
+
+
+def test_incident_for_channel(store):
+    store.create_incident(new_incident("a", channel="inc-1-a"), [])
+    assert store.incident_for_channel("inc-1-a").title == "a"
+    assert store.incident_for_channel("general") is None
+
+
+def test_timeline_is_append_only_in_the_database(store):
+    incident = store.create_incident(new_incident(), [event("declared")])
+    with pytest.raises(Exception, match="append-only"):
+        with store._write() as db:
+            db.execute("UPDATE events SET text = 'edited' WHERE incident = ?", (incident.number,))
+    with pytest.raises(Exception, match="append-only"):
+        with store._write() as db:
+            db.execute("DELETE FROM events WHERE incident = ?", (incident.number,))
+    assert [e.text for e in store.timeline(incident.number)] == ["declared"]
+
+
+def test_concurrent_opens_from_threads_never_share_a_number(store):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(lambda i: store.create_incident(new_incident(f"t{i}"), []).number, range(40)))
+    assert sorted(numbers) == list(range(1, 41))
+
+
+def _open_many(url: str, count: int, queue) -> None:
+    store = open_store(url)
+    numbers = [store.create_incident(new_incident("from a process"), []).number for _ in range(count)]
+    store.close()
+    queue.put(numbers)
+
+
+def test_concurrent_opens_from_processes_never_share_a_number(store, store_url):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_open_many, args=(store_url, 15, queue)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    numbers = [n for _ in workers for n in queue.get(timeout=60)]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    assert sorted(numbers) == list(range(1, 46))
+
+
+def test_migrate_twice_is_harmless(store):
+    store.create_incident(new_incident(), [])
+    store.migrate()
+    assert store.get_incident(1).title == "Payment API returns 502"

@@ -1,0 +1,90 @@
+"""`opsbot` as a subprocess, the way an operator runs it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SESSION = """\
+/incident open p1 Database connection errors --impact "checkout fails for ~30% of users" --service api --env prod
+/incident ack INC-1
+/incident role INC-1 scribe @U_BOB
+/incident note INC-1 pg_stat_activity shows 190/200 connections, pool exhausted
+/incident status INC-1 mitigated restarted app, raised pool size to 50
+/incident update INC-1 error rate back under 0.1%, monitoring
+/incident action INC-1 add "alert on connection pool > 80%" @U_BOB due 2026-12-01
+/incident resolve INC-1 pool exhausted by a leaking worker; fixed in v1.4.2
+/incident postmortem INC-1
+/incident list --all
+"""
+
+
+def opsbot(args: list[str], env_url: str, stdin: str = "", cwd: Path | None = None,
+           config: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPSBOT_DATABASE_URL": env_url}
+    env.pop("OPSBOT_CONFIG", None)
+    if config:
+        env["OPSBOT_CONFIG"] = config
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=60, cwd=cwd)
+
+
+def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url):
+    first = opsbot(["console", "--user", "U_ALICE"], store_url, SESSION)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "INC-1 · P1 · Database connection errors" in out
+    assert "## 1. Incident Summary" in out and "## 6. Lessons Learned" in out
+    assert "| 1 | alert on connection pool > 80% | @U_BOB | 2026-12-01 | no |" in out
+    assert "| Time to acknowledge |" in out
+    assert "INC-1 P1 resolved — Database connection errors" in out
+    assert "Traceback" not in out + first.stderr and '{"' not in out
+
+    second = opsbot(["console", "--user", "U_BOB"], store_url, "/incident show INC-1\n/incident close\n")
+    assert second.returncode == 0, second.stderr
+    assert "Scribe: @U_BOB" in second.stdout and "INC-1 closed." in second.stdout
+
+
+def test_bad_input_in_the_console_is_answered_and_the_session_goes_on(sqlite_url):
+    result = opsbot(["console"], sqlite_url, "/incident open p9 x\nfrob\n/incident list\n")
+    assert result.returncode == 0
+    assert "'p9' is not a severity" in result.stdout
+    assert "Unknown command '/frob'" in result.stdout
+    assert "No open incidents" in result.stdout
+
+
+def test_postmortem_command_writes_the_dated_file(sqlite_url, tmp_path):
+    opsbot(["console"], sqlite_url, "/incident open p2 Slow search\n")
+    result = opsbot(["postmortem", "inc-1", "--out", str(tmp_path / "incidents")], sqlite_url)
+    assert result.returncode == 0, result.stderr
+    written = Path(result.stdout.strip())
+    assert written.parent == tmp_path / "incidents" and written.name.endswith("-slow-search.md")
+    assert written.read_text().startswith("# Post-mortem: INC-1 — Slow search")
+
+
+def test_unreachable_store_exits_naming_the_url_without_the_password(sqlite_url):
+    result = opsbot(["console"], "postgresql://ops:hunter2@127.0.0.1:1/opsbot", "")
+    assert result.returncode == 1
+    assert "postgresql://ops:***@127.0.0.1:1/opsbot" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_check_config_prints_each_problem_and_fails(sqlite_url, tmp_path):
+    bad = tmp_path / "opsbot.yml"
+    bad.write_text("severities:\n  P1: {name: High, response: soon}\nbogus: 1\n")
+    result = opsbot(["check-config", "--config", str(bad)], sqlite_url)
+    assert result.returncode == 2
+    assert "config error: severities.P1.response" in result.stderr
+    assert "config error: bogus" in result.stderr
+    good = opsbot(["check-config"], sqlite_url, config=str(Path(__file__).parents[2] / "opsbot.example.yml"))
+    assert good.returncode == 0 and "OK" in good.stdout
+
+
+def test_console_with_no_config_and_default_database_in_an_empty_directory(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSBOT_")}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "console"], input="/incident open p3 Typo\n",
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "INC-1 · P3 · Typo" in result.stdout
+    assert (tmp_path / "opsbot.db").exists()

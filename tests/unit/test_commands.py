@@ -1,0 +1,126 @@
+"""The router end to end on both stores: replies for good input, clear errors and no writes for bad."""
+from __future__ import annotations
+
+import pytest
+
+from bot.blocks import to_text
+from commands.base import Context
+from commands.parsing import normalise
+
+
+def run(router, text: str, ctx: Context):
+    return router.handle("/incident", text, ctx)
+
+
+def snapshot(service):
+    incidents = service.list(include_closed=True)
+    return [(i.model_dump(), len(service.timeline(i.number))) for i in incidents]
+
+
+def test_open_with_options_and_slack_typography(router, service, alice):
+    reply = run(router, "open p1 Payment API returns 502 \u2014impact \u201ccheckout fails for 30%\u201d —service api",
+                alice)
+    assert reply.ok and not reply.ephemeral
+    incident = service.get(1)
+    assert (incident.title, incident.impact, incident.service) == (
+        "Payment API returns 502", "checkout fails for 30%", "api")
+
+
+def test_apostrophes_in_free_text_need_no_quoting(router, service, alice):
+    run(router, "open p2 Search doesn't return results", alice)
+    run(router, "note INC-1 it's the index; don't restart", alice)
+    assert service.get(1).title == "Search doesn't return results"
+    assert service.timeline(1)[-1].text == "it's the index; don't restart"
+
+
+def test_incident_id_is_case_insensitive_and_optional_when_one_is_open(router, service, alice):
+    run(router, "open p1 Outage", alice)
+    assert run(router, "ack inc-1", alice).ok
+    assert run(router, "update error rate falling", alice).ok
+    assert service.timeline(1)[-1].text == "Status update: error rate falling"
+
+
+def test_action_item_with_owner_and_due_date(router, service, alice):
+    run(router, "open p1 Outage", alice)
+    reply = run(router, 'action INC-1 add "alert on connection pool > 80%" <@U_BOB|bob> due 2026-12-01', alice)
+    assert reply.ok, to_text(reply)
+    item = service.get(1).action_items[0]
+    assert (item.text, item.owner, str(item.due)) == ("alert on connection pool > 80%", "U_BOB", "2026-12-01")
+
+
+BAD_INPUT = [
+    ("frob", "Unknown sub-command 'frob'"),
+    ("open p1", "Missing title"),
+    ("open", "Missing severity"),
+    ("open p9 Outage", "'p9' is not a severity"),
+    ("open p1 " + "x" * 151, "the limit is 150"),
+    ("open p1 Outage --colour red", "Unknown option --colour"),
+    ("note INC-1", "the note is empty"),
+    ("note INC-99 hello", "There is no incident INC-99"),
+    ("action INC-1 add fix it due 2026-13-45", "'2026-13-45' is not a date"),
+    ("action INC-1 add fix it due tomorrow", "'tomorrow' is not a date"),
+    ("role INC-1 scribe bob", "'bob' is not a Slack user"),
+    ("role INC-1 chef @U_BOB", "'chef' is not a role"),
+    ("status INC-1 sleeping", "'sleeping' is not a status"),
+    ("close INC-1", "cannot become closed"),
+    ("sev INC-1 p7", "'p7' is not a severity"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_INPUT)
+def test_bad_input_gets_a_clear_message_with_usage_and_changes_nothing(router, service, alice, text, message):
+    run(router, "open p1 Outage", alice)
+    before = snapshot(service)
+    reply = run(router, text, alice)
+    rendered = to_text(reply)
+    assert not reply.ok
+    assert message in rendered
+    assert "Usage: `/incident" in rendered
+    assert "Traceback" not in rendered
+    assert snapshot(service) == before
+
+
+def test_several_open_incidents_need_an_id(router, alice):
+    run(router, "open p1 One", alice)
+    run(router, "open p2 Two", alice)
+    reply = run(router, "ack", alice)
+    assert not reply.ok and "Several incidents are open" in reply.text
+
+
+def test_unknown_command_and_unexpected_errors_never_show_a_traceback(router, alice, monkeypatch):
+    assert "Unknown command '/frob'" in router.handle("/frob", "", alice).text
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(router.services.incidents, "list", explode)
+    reply = run(router, "list", alice)
+    assert not reply.ok and "Something went wrong" in reply.text and "secret" not in to_text(reply)
+
+
+def test_help_lists_every_sub_command(router, alice):
+    text = to_text(run(router, "help", alice))
+    for name in ("open", "ack", "sev", "status", "update", "role", "note", "impact", "action", "resolve",
+                 "reopen", "close", "list", "show", "timeline", "postmortem", "help"):
+        assert f"/incident {name}" in text
+
+
+def test_list_and_timeline_render_as_plain_text(router, alice):
+    run(router, "open p1 Outage", alice)
+    run(router, "note INC-1 looking at <@U_BOB|bob>'s dashboard", alice)
+    listing = to_text(run(router, "list", alice))
+    assert "INC-1 P1 declared — Outage" in listing and "@U_ALICE" in listing
+    timeline = to_text(run(router, "timeline INC-1", alice))
+    assert "2026-11-20 09:00 UTC @U_ALICE" in timeline.replace("`", "")
+    assert "{" not in timeline  # no raw JSON
+
+
+def test_postmortem_reply_attaches_the_markdown_draft(router, alice):
+    run(router, "open p1 Outage", alice)
+    reply = run(router, "postmortem", alice)
+    assert reply.file.filename == "2026-11-20-outage.md"
+    assert reply.file.content.startswith("# Post-mortem: INC-1 — Outage")
+
+
+def test_normalise_undoes_slack_typography():
+    assert normalise("open p1 x \u2014impact \u201cbad\u201d \u2018q\u2019") == "open p1 x --impact \"bad\" 'q'"
