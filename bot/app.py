@@ -16,6 +16,7 @@ class Opsbot:
     settings: Settings
     catalog: Catalog
     store: Store
+    services: Services
     router: Router
 
     def close(self) -> None:
@@ -28,4 +29,4 @@ def build(config: str | Path | None = None, settings: Settings | None = None) ->
     catalog = load_catalog(config_path(str(config) if config else None, settings))
     store = open_store(settings.database_url)
     services = Services(incidents=IncidentService(store, catalog))
-    return Opsbot(settings=settings, catalog=catalog, store=store, router=Router(services))
+    return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))

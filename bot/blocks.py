@@ -31,6 +31,9 @@ class Reply:
     ephemeral: bool = True
     file: Attachment | None = None
     ok: bool = True
+    # What the command changed, so chat front ends can follow up (new channel, edited summary).
+    incident: int | None = None
+    opened: bool = False
 
 
 def clip(text: str, limit: int) -> str:

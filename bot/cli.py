@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     postmortem.add_argument("--out", default=".", help="directory to write YYYY-MM-DD-<slug>.md into")
     postmortem.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
+    serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    serve.add_argument("--socket", action="store_true", help="use Socket Mode (default when SLACK_APP_TOKEN is set)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest")
+    manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
+    manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -87,7 +96,30 @@ def _postmortem(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"console": _console, "check-config": _check_config, "postmortem": _postmortem}
+def _serve(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import build
+    from bot.config import SlackSettings
+    from bot.slack.server import check, serve
+
+    slack = SlackSettings()
+    socket = args.socket or bool(slack.slack_app_token)
+    check(slack, socket)
+    app = build(config)
+    try:
+        serve(app, slack, host=args.host, socket=socket)
+    finally:
+        app.close()
+    return 0
+
+
+def _manifest(args: argparse.Namespace, config: str | None) -> int:
+    from bot.slack.manifest import render_manifest
+
+    print(render_manifest(args.url, socket=args.socket), end="")
+    return 0
+
+
+COMMANDS = {"serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
 
 if __name__ == "__main__":
     sys.exit(main())

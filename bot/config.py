@@ -153,3 +153,14 @@ def config_path(cli_value: str | None, settings: Settings) -> Path | None:
     if cli_value:
         return Path(cli_value)
     return settings.config
+
+
+class SlackSettings(BaseSettings):
+    """Slack credentials and endpoints, from the environment only."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    opsbot_slack_api_url: str = "https://slack.com/api/"
+    port: int = 3000

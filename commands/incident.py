@@ -72,7 +72,8 @@ def handle(services: Services, ctx: Context, text: str) -> Reply:
 
 
 def _target(services: Services, ctx: Context, number: int | None):
-    return services.incidents.resolve_target(number, ctx.channel)
+    # In Slack a command typed outside an incident channel names its incident; no guessing.
+    return services.incidents.resolve_target(number, ctx.channel, guess=ctx.source != "slack")
 
 
 def _require(text: str, what: str, name: str) -> str:
@@ -93,7 +94,7 @@ def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
     )
     reply = incident_card(incident, services.incidents.catalog,
                           note=f"🚨 *{incident.id}* declared by <@{ctx.user}>; you are the commander.")
-    reply.ephemeral = False
+    reply.ephemeral, reply.incident, reply.opened = False, incident.number, True
     return reply
 
 

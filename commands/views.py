@@ -76,4 +76,4 @@ def timeline_view(incident: Incident, events: list[Event]) -> Reply:
 def done(message: str, incident: Incident) -> Reply:
     """A short confirmation after a change, visible to the channel."""
     return Reply(text=message, blocks=[section(message), context(f"{title_line(incident)} · {incident.status.value}")],
-                 ephemeral=False)
+                 ephemeral=False, incident=incident.number)

@@ -35,7 +35,7 @@ class IncidentService:
     def get(self, number: int) -> Incident:
         return self.store.get_incident(number)
 
-    def resolve_target(self, number: int | None, channel: str | None) -> Incident:
+    def resolve_target(self, number: int | None, channel: str | None, guess: bool = True) -> Incident:
         """An explicit id, else the channel's incident, else the only open one, else the only
         resolved one (so `close` and `postmortem` need no id right after a resolve)."""
         if number is not None:
@@ -44,6 +44,8 @@ class IncidentService:
             bound = self.store.incident_for_channel(channel)
             if bound is not None:
                 return bound
+        if not guess:
+            raise UsageError("This is not an incident channel; say which incident, e.g. INC-1.")
         open_now = self.store.list_incidents(include_closed=False, limit=3)
         if len(open_now) == 1:
             return open_now[0]
@@ -166,6 +168,16 @@ class IncidentService:
 
     def add_note(self, number: int, actor: str, text: str, data: dict | None = None) -> Incident:
         return self._log(number, actor, EventKind.NOTE, self._text(text, "note"), data)
+
+    def attach_channel(self, number: int, actor: str, channel: str, name: str, summary_ref: str | None) -> Incident:
+        """Bind the incident to its dedicated chat channel; commands there then need no id."""
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            incident.channel, incident.channel_name, incident.summary_ref = channel, name, summary_ref
+            return [Event(at=now, actor=actor, kind=EventKind.CHANNEL, text=f"Incident channel #{name} created",
+                          data={"channel": channel, "name": name})]
+
+        return self._change(number, apply)
 
     def add_action_item(self, number: int, actor: str, text: str, owner: str | None = None,
                         due: date | None = None) -> Incident:

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     ACTION_ADDED = "action_added"
     ACTION_DONE = "action_done"
     POSTMORTEM = "postmortem"
+    CHANNEL = "channel"
 
 
 class ActionItem(BaseModel):
@@ -50,7 +51,9 @@ class Incident(BaseModel):
     impact: str | None = None
     service: str | None = None
     env: str | None = None
-    channel: str | None = None
+    channel: str | None = None  # the chat channel bound to the incident (Slack channel ID)
+    channel_name: str | None = None
+    summary_ref: str | None = None  # the pinned summary message (Slack ts), edited after each change
     opened_by: str
     roles: dict[str, str] = Field(default_factory=dict)
     declared_at: datetime

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.errors import NotFound
+from bot.timeparse import utcnow
 
 
 class StaleWrite(Exception):
@@ -30,6 +31,7 @@ class Store(Protocol):
                        statuses: tuple[Status, ...] | None = None) -> list[Incident]: ...
     def incident_for_channel(self, channel: str) -> Incident | None: ...
     def timeline(self, number: int) -> list[Event]: ...
+    def remember_delivery(self, key: str) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -88,6 +90,14 @@ class SqlStore:
     def append_events(self, number: int, events: list[Event]) -> None:
         with self._write() as db:
             self._insert_events(db, number, events)
+
+    def remember_delivery(self, key: str) -> bool:
+        """Record a delivery key (e.g. a Slack event_id); False if it was seen before, by any process."""
+        with self._write() as db:
+            return db.execute(
+                "INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, self._time(utcnow())),
+            ).rowcount == 1
 
     def _insert_events(self, db: Cursorish, number: int, events: list[Event]) -> None:
         for event in events:

@@ -29,6 +29,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
         " FOR EACH ROW EXECUTE FUNCTION events_append_only()",
     ]),
+    (2, [
+        # Keys of Slack deliveries already handled, so retries and redeliveries apply once.
+        "CREATE TABLE deliveries (key TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)",
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

@@ -40,6 +40,12 @@ def m001_incidents(db: Database) -> None:
         )
 
 
+@migrations()
+def m002_deliveries(db: Database) -> None:
+    # Keys of Slack deliveries already handled, so retries and redeliveries apply once.
+    db.execute("CREATE TABLE deliveries (key TEXT PRIMARY KEY, at TEXT NOT NULL)")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

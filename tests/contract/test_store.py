@@ -127,3 +127,14 @@ def test_migrate_twice_is_harmless(store):
     store.create_incident(new_incident(), [])
     store.migrate()
     assert store.get_incident(1).title == "Payment API returns 502"
+
+
+def test_a_delivery_key_is_new_only_once_even_across_store_instances(store, store_url):
+    assert store.remember_delivery("Ev123") is True
+    assert store.remember_delivery("Ev123") is False
+    other = open_store(store_url)
+    try:
+        assert other.remember_delivery("Ev123") is False
+        assert other.remember_delivery("Ev456") is True
+    finally:
+        other.close()

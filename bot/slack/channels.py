@@ -1,0 +1,127 @@
+"""The incident's Slack channel: create it, invite, topic, pinned summary, the announcement.
+
+Slack failures never lose the incident: it is stored before any Slack call, and each failure
+becomes a warning for the user (naming a missing scope where that is the cause).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Catalog
+from bot.core.incidents import IncidentService
+from bot.core.models import Incident
+from bot.slack.views import alert_text, summary_blocks, topic
+
+log = logging.getLogger("opsbot.slack")
+MAX_NAME = 80
+
+
+def channel_name(incident: Incident, attempt: int = 1) -> str:
+    """#inc-1-payment-api-returns-502 (then -2, -3 … when taken): lowercase, Slack-legal, <= 80 chars."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", incident.title.lower()).strip("-_")
+    tail = f"-{attempt}" if attempt > 1 else ""
+    head = f"inc-{incident.number}"
+    room = MAX_NAME - len(head) - len(tail) - 1
+    slug = slug[:room].rstrip("-_")
+    return f"{head}-{slug}{tail}" if slug else f"{head}{tail}"
+
+
+def describe(error: SlackApiError, method: str) -> str:
+    code = error.response.get("error", "unknown_error")
+    if code == "missing_scope":
+        needed = error.response.get("needed", "?")
+        return f"Slack refused {method}: the app lacks the `{needed}` scope. Add it to the app and reinstall."
+    return f"Slack refused {method} ({code})."
+
+
+class IncidentChannels:
+    def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog):
+        self.client = client
+        self.service = service
+        self.catalog = catalog
+
+    async def set_up(self, incident: Incident, user: str) -> list[str]:
+        """Create and furnish the channel; returns warnings for the user (empty when all went well)."""
+        warnings: list[str] = []
+        try:
+            channel_id, name = await self._create(incident)
+        except SlackApiError as error:
+            log.warning("creating the channel of %s failed: %s", incident.id, error.response.get("error"))
+            return [f"{incident.id} is recorded, but its channel was not created. " + describe(error, "conversations.create")]
+        warnings += await self._try("conversations.invite", self._invite(channel_id, user))
+        warnings += await self._try("conversations.setTopic",
+                                    self.client.conversations_setTopic(channel=channel_id, topic=topic(incident)))
+        summary_ts = None
+        try:
+            posted = await self.client.chat_postMessage(channel=channel_id, text=f"{incident.id}: {incident.title}",
+                                                        blocks=summary_blocks(incident, self.catalog))
+            summary_ts = posted["ts"]
+            warnings += await self._try("pins.add", self.client.pins_add(channel=channel_id, timestamp=summary_ts))
+        except SlackApiError as error:
+            warnings.append(describe(error, "chat.postMessage"))
+        incident = await asyncio.to_thread(self.service.attach_channel, incident.number, user, channel_id, name,
+                                           summary_ts)
+        warnings += await self._announce(incident, channel_id)
+        return warnings
+
+    async def refresh(self, number: int) -> None:
+        """Edit the pinned summary and topic in place after a change."""
+        incident = await asyncio.to_thread(self.service.get, number)
+        if not incident.channel or not incident.summary_ref:
+            return
+        await self._try("chat.update", self.client.chat_update(
+            channel=incident.channel, ts=incident.summary_ref, text=f"{incident.id}: {incident.title}",
+            blocks=summary_blocks(incident, self.catalog)))
+        await self._try("conversations.setTopic",
+                        self.client.conversations_setTopic(channel=incident.channel, topic=topic(incident)))
+
+    async def _create(self, incident: Incident) -> tuple[str, str]:
+        for attempt in range(1, 21):
+            name = channel_name(incident, attempt)
+            try:
+                response = await self.client.conversations_create(name=name)
+                return response["channel"]["id"], response["channel"]["name"]
+            except SlackApiError as error:
+                if error.response.get("error") != "name_taken":
+                    raise
+        raise SlackApiError("no free channel name", {"ok": False, "error": "name_taken"})
+
+    async def _invite(self, channel_id: str, user: str) -> None:
+        try:
+            await self.client.conversations_invite(channel=channel_id, users=user)
+        except SlackApiError as error:
+            if error.response.get("error") not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    async def _announce(self, incident: Incident, channel_id: str) -> list[str]:
+        target = self.catalog.announce_channel
+        if not target:
+            return []
+        text = alert_text(incident, self.catalog, channel_id)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        try:
+            await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
+        except SlackApiError as error:
+            if error.response.get("error") != "not_in_channel":
+                return [describe(error, f"chat.postMessage to {target}")]
+            # The bot must be a member to post: join, then try once more.
+            try:
+                await self.client.conversations_join(channel=target)
+                await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
+            except SlackApiError as again:
+                return [describe(again, f"chat.postMessage to {target}")]
+        return []
+
+    @staticmethod
+    async def _try(method: str, call) -> list[str]:
+        try:
+            await call
+        except SlackApiError as error:
+            log.warning("%s failed: %s", method, error.response.get("error"))
+            return [describe(error, method)]
+        return []

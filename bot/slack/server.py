@@ -1,0 +1,66 @@
+"""`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz) or Socket Mode."""
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import Opsbot
+from bot.config import SlackSettings
+from bot.errors import UsageError
+from bot.slack.app import create_bolt_app
+
+log = logging.getLogger("opsbot.slack")
+
+
+def asgi_app(bolt: AsyncApp, path: str = "/slack/events"):
+    """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators."""
+    slack = AsyncSlackRequestHandler(bolt, path=path)
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"ok": true}'})
+            return
+        await slack(scope, receive, send)
+
+    return app
+
+
+def check(slack: SlackSettings, socket: bool) -> None:
+    missing = []
+    if not slack.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN")
+    if socket and not slack.slack_app_token:
+        missing.append("SLACK_APP_TOKEN")
+    if not socket and not slack.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
+
+
+def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings):
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    bolt = create_bolt_app(opsbot, slack)
+    # The bot's web client, so apps.connections.open honours OPSBOT_SLACK_API_URL too.
+    return AsyncSocketModeHandler(bolt, slack.slack_app_token, web_client=bolt.client)
+
+
+async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
+    await socket_mode_handler(opsbot, slack).start_async()
+
+
+def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False) -> None:
+    check(slack, socket)
+    if socket:
+        import asyncio
+
+        asyncio.run(serve_socket_mode(opsbot, slack))
+        return
+    import uvicorn
+
+    app = asgi_app(create_bolt_app(opsbot, slack))
+    uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="off")

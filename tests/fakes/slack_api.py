@@ -1,0 +1,177 @@
+"""A local Slack Web API: records every call and answers like Slack (ok/error bodies, 429 + Retry-After).
+
+It also takes `response_url` posts, file uploads, and serves a Socket Mode WebSocket that sends the
+envelopes a test queues and records the acks it gets back.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    headers: dict = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(self):
+        self.calls: list[Call] = []
+        self.responses: list[dict] = []  # posts to response_url
+        self.acks: list[dict] = []  # Socket Mode acks
+        self._scripted: dict[str, list[tuple[int, dict, dict, object]]] = {}
+        self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._envelopes: asyncio.Queue | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+
+    # --- control from tests ---------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def fail_next(self, method: str, error: str | None = None, status: int = 200, headers: dict | None = None,
+                  when=None, **extra) -> None:
+        """Answer the next call to `method` (whose params satisfy `when`, if given) with an error."""
+        body = {"ok": False, "error": error, **extra} if error else {"ok": False, "error": "ratelimited"}
+        self._scripted.setdefault(method, []).append((status, body, headers or {}, when))
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} call(s) to {method}; got {[c.method for c in self.calls]}")
+
+    def wait_for_response(self, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.responses) >= count:
+                return self.responses
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} response_url post(s); got {self.responses}")
+
+    def send_envelope(self, envelope: dict) -> None:
+        """Queue a Socket Mode envelope for the connected client."""
+        self.loop.call_soon_threadsafe(self._envelopes.put_nowait, envelope)
+
+    # --- server -----------------------------------------------------------------------------
+    def start(self) -> "FakeSlack":
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self.loop:
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._serve(ready))
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        self._envelopes = asyncio.Queue()
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{hook}", self._response_url)
+        app.router.add_post("/upload/{file}", self._upload)
+        app.router.add_get("/socket", self._socket)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.read()
+        params = dict(request.query)  # slack_sdk sends some arguments in the query string
+        if request.content_type == "application/json":
+            params.update(json.loads(raw or b"{}"))
+        else:
+            params.update(parse_qsl(raw.decode()))
+        with self._lock:
+            self.calls.append(Call(method, params, dict(request.headers)))
+            scripted = self._scripted.get(method, [])
+            failure = next((f for f in scripted if f[3] is None or f[3](params)), None)
+            if failure:
+                scripted.remove(failure)
+        if failure:
+            status, body, headers, _ = failure
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict) -> dict:
+        n = next(self._ids)
+        channel = params.get("channel", f"C{n:04d}")
+        answers = {
+            "auth.test": {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0001", "team": "Ops",
+                          "url": "https://ops.slack.com/"},
+            "conversations.create": {"channel": {"id": f"C{n:04d}", "name": params.get("name")}},
+            "chat.postMessage": {"channel": channel, "ts": f"1700000000.{n:06d}",
+                                 "message": {"text": params.get("text", "")}},
+            "chat.update": {"channel": channel, "ts": params.get("ts")},
+            "chat.getPermalink": {"permalink": f"https://ops.slack.com/archives/{channel}/p{params.get('message_ts')}"},
+            "conversations.history": {"messages": [m for m in [self.messages.get((channel, params.get("latest")))] if m]},
+            "files.getUploadURLExternal": {"upload_url": f"{self.base_url}/upload/F{n:04d}", "file_id": f"F{n:04d}"},
+            "files.completeUploadExternal": {"files": [{"id": "F0001", "title": "file"}]},
+            "apps.connections.open": {"url": f"ws://127.0.0.1:{self.port}/socket"},
+            "views.open": {"view": {"id": f"V{n:04d}"}},
+        }
+        return {"ok": True, **answers.get(method, {})}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.calls.append(Call("upload", {"file": request.match_info["file"], "bytes": len(await request.read())}))
+        return web.Response(text="OK")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+
+        async def sender():
+            while True:
+                await ws.send_json(await self._envelopes.get())
+
+        task = asyncio.create_task(sender())
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self.acks.append(json.loads(message.data))
+        finally:
+            task.cancel()
+        return ws

@@ -1,0 +1,221 @@
+"""opsbot as a Slack app, over real HTTP: signed requests in, recorded Web API calls out."""
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+from slack_sdk.models.blocks import Block
+
+from bot.core.models import Status
+
+
+def assert_valid_blocks(blocks) -> None:
+    """Slack's own block models accept what we send (limits included)."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    assert len(blocks) <= 50
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None, block
+        parsed.validate_json()
+
+
+def open_incident(slack, text="open p1 Payment API returns 502 --impact checkout fails"):
+    response = slack.command(text)
+    assert response.status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the channel is bound once Slack has answered every call
+        incident = slack.opsbot.store.get_incident(1) if slack.opsbot.store.list_incidents() else None
+        if incident and incident.summary_ref:
+            slack.fake.wait_for("chat.postMessage", 2)  # summary and announcement
+            return incident
+        time.sleep(0.02)
+    raise AssertionError("INC-1 was not bound to its channel")
+
+
+def test_healthz(slack):
+    assert httpx.get(slack.base + "/healthz").json() == {"ok": True}
+
+
+def test_forged_signature_is_rejected_and_nothing_happens(slack):
+    response = slack.command("open p1 Forged", secret="wrong-secret")
+    assert response.status_code == 401
+    time.sleep(0.2)
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+    assert slack.fake.calls_to("conversations.create") == []
+
+
+def test_stale_timestamp_is_rejected(slack):
+    response = slack.command("open p1 Replayed", timestamp=int(time.time()) - 6 * 60)
+    assert response.status_code == 401
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+
+
+def test_open_creates_channel_invites_pins_summary_and_announces(slack):
+    incident = open_incident(slack)
+    fake = slack.fake
+    created = fake.calls_to("conversations.create")[0]
+    assert created.params["name"] == "inc-1-payment-api-returns-502"
+    channel = incident.channel
+    assert incident.channel_name == "inc-1-payment-api-returns-502" and channel.startswith("C")
+    assert fake.calls_to("conversations.invite")[0].params == {"channel": channel, "users": "U_ALICE"}
+    assert "P1 · declared · commander <@U_ALICE>" in fake.calls_to("conversations.setTopic")[0].params["topic"]
+    summary = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel][0]
+    assert_valid_blocks(summary.params["blocks"])
+    assert "incident_ack" in str(summary.params["blocks"])
+    assert fake.calls_to("pins.add")[0].params["channel"] == channel
+    alert = fake.wait_for("chat.postMessage", 2)[-1]
+    assert alert.params["channel"] == "incidents" and "INCIDENT ALERT - P1" in alert.params["text"]
+    assert f"<#{channel}>" in alert.params["text"]
+    reply = fake.wait_for_response()[0]
+    assert reply["response_type"] == "in_channel" and "INC-1" in reply["text"]
+    assert_valid_blocks(reply["blocks"])
+    assert "Incident channel #inc-1-payment-api-returns-502 created" in [
+        e.text for e in slack.opsbot.store.timeline(1)]
+
+
+def test_commands_in_the_incident_channel_need_no_id_and_edit_the_summary(slack):
+    incident = open_incident(slack)
+    slack.command("ack", channel=incident.channel, user="U_BOB")
+    update = slack.fake.wait_for("chat.update")[0]
+    assert update.params["ts"] == incident.summary_ref and update.params["channel"] == incident.channel
+    assert_valid_blocks(update.params["blocks"])
+    assert slack.opsbot.store.get_incident(1).status is Status.ACKNOWLEDGED
+
+
+def test_a_command_outside_an_incident_channel_asks_for_an_id(slack):
+    open_incident(slack)
+    slack.command("ack", channel="C_RANDOM")
+    reply = slack.fake.wait_for_response(2)[-1]
+    assert reply["response_type"] == "ephemeral" and "not an incident channel" in reply["text"]
+    assert slack.opsbot.store.get_incident(1).status is Status.DECLARED
+
+
+def test_bad_input_is_answered_ephemerally_with_usage(slack):
+    slack.command("open p9 Something")
+    reply = slack.fake.wait_for_response()[0]
+    assert reply["response_type"] == "ephemeral"
+    assert "'p9' is not a severity" in reply["text"]
+    assert "Usage" in json.dumps(reply["blocks"])
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+
+
+def test_taken_channel_name_gets_a_suffix(slack):
+    slack.fake.fail_next("conversations.create", "name_taken")
+    incident = open_incident(slack)
+    names = [c.params["name"] for c in slack.fake.calls_to("conversations.create")]
+    assert names == ["inc-1-payment-api-returns-502", "inc-1-payment-api-returns-502-2"]
+    assert incident.channel_name == "inc-1-payment-api-returns-502-2"
+
+
+def test_rate_limited_call_is_retried_after_retry_after(slack):
+    slack.fake.fail_next("conversations.create", "ratelimited", status=429, headers={"Retry-After": "1"})
+    open_incident(slack)
+    assert len(slack.fake.calls_to("conversations.create")) == 2
+
+
+def test_missing_scope_is_explained_and_the_incident_is_kept(slack):
+    slack.fake.fail_next("conversations.create", "missing_scope", needed="channels:manage")
+    slack.command("open p2 Slow search")
+    replies = slack.fake.wait_for_response(2)
+    assert "`channels:manage` scope" in replies[-1]["text"] and replies[-1]["response_type"] == "ephemeral"
+    assert slack.opsbot.store.get_incident(1).title == "Slow search"
+
+
+def test_announcement_joins_the_channel_when_not_in_it(slack):
+    slack.fake.fail_next("chat.postMessage", "not_in_channel", when=lambda p: p.get("channel") == "incidents")
+    slack.command("open p1 Outage")
+    assert slack.fake.wait_for("conversations.join")[0].params["channel"] == "incidents"
+    posts = slack.fake.wait_for("chat.postMessage", 3)
+    assert [p.params["channel"] for p in posts][-2:] == ["incidents", "incidents"]
+
+
+def test_ack_button_acknowledges_and_refreshes_the_summary(slack):
+    incident = open_incident(slack)
+    response = slack.interaction({
+        "type": "block_actions", "user": {"id": "U_BOB"}, "channel": {"id": incident.channel},
+        "message": {"ts": incident.summary_ref}, "container": {"type": "message"},
+        "response_url": f"{slack.fake.base_url}/response/button",
+        "actions": [{"action_id": "incident_ack", "block_id": "incident_actions", "value": "1", "type": "button"}]})
+    assert response.status_code == 200
+    slack.fake.wait_for("chat.update")
+    stored = slack.opsbot.store.get_incident(1)
+    assert stored.status is Status.ACKNOWLEDGED
+    assert slack.opsbot.store.timeline(1)[-1].actor == "U_BOB"
+
+
+def test_open_without_text_opens_a_modal_with_field_validation(slack):
+    slack.command("open")
+    view = slack.fake.wait_for("views.open")[0].params["view"]
+    modal = json.loads(view) if isinstance(view, str) else view
+    assert modal["callback_id"] == "incident_open_modal"
+    assert_valid_blocks(modal["blocks"])
+
+    def submit(severity, title):
+        values = {"severity": {"value": {"type": "static_select",
+                                         "selected_option": {"value": severity} if severity else None}},
+                  "title": {"value": {"type": "plain_text_input", "value": title}},
+                  "impact": {"value": {"type": "plain_text_input", "value": None}},
+                  "service": {"value": {"type": "plain_text_input", "value": "api"}}}
+        return slack.interaction({"type": "view_submission", "user": {"id": "U_ALICE"},
+                                  "view": {"id": "V1", "type": "modal", "callback_id": "incident_open_modal", "private_metadata": "",
+                                           "state": {"values": values}}})
+
+    rejected = submit(None, "   ")
+    assert rejected.status_code == 200
+    assert set(rejected.json()["errors"]) == {"severity", "title"}
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+    accepted = submit("P2", "Checkout latency")
+    assert accepted.status_code == 200
+    slack.fake.wait_for("pins.add")
+    assert slack.opsbot.store.get_incident(1).service == "api"
+
+
+def test_message_shortcut_adds_the_message_to_the_timeline(slack):
+    incident = open_incident(slack)
+    slack.interaction({"type": "message_action", "callback_id": "add_to_timeline", "user": {"id": "U_BOB"},
+                       "channel": {"id": incident.channel},
+                       "message": {"ts": "1700000001.000100", "user": "U_CAROL", "text": "db failover done"},
+                       "response_url": f"{slack.fake.base_url}/response/shortcut"})
+    slack.fake.wait_for("chat.postEphemeral")
+    note = slack.opsbot.store.timeline(1)[-1]
+    assert note.text == "Message from <@U_CAROL>: db failover done" and note.actor == "U_BOB"
+    assert note.data["permalink"].endswith("p1700000001.000100")
+
+
+def test_pushpin_reaction_is_applied_once_despite_retries(slack):
+    incident = open_incident(slack)
+    slack.fake.messages[(incident.channel, "1700000002.000200")] = {
+        "ts": "1700000002.000200", "user": "U_CAROL", "text": "error rate 12%"}
+    event = {"type": "reaction_added", "user": "U_BOB", "reaction": "pushpin",
+             "item": {"type": "message", "channel": incident.channel, "ts": "1700000002.000200"}}
+    assert slack.event(event, "Ev001").status_code == 200
+    assert slack.event(event, "Ev001", headers={"X-Slack-Retry-Num": "1",
+                                                "X-Slack-Retry-Reason": "http_timeout"}).status_code == 200
+    slack.fake.wait_for("chat.postEphemeral")
+    time.sleep(0.3)
+    notes = [e for e in slack.opsbot.store.timeline(1) if "error rate 12%" in e.text]
+    assert len(notes) == 1
+    assert len(slack.fake.calls_to("conversations.history")) == 1
+
+
+def test_postmortem_is_posted_as_a_markdown_file(slack):
+    incident = open_incident(slack)
+    slack.command("postmortem", channel=incident.channel)
+    complete = slack.fake.wait_for("files.completeUploadExternal")[0]
+    assert incident.channel in json.dumps(complete.params)
+    assert slack.fake.calls_to("upload")[0].params["bytes"] > 500
+
+
+def test_ops_and_maint_answer_with_their_help(slack):
+    slack.command("health prod", command="/ops")
+    reply = slack.fake.wait_for_response()[0]
+    assert "/ops" in reply["text"] and "not available" in reply["text"]
+
+
+def test_ack_is_fast(slack):
+    started = time.perf_counter()
+    response = slack.command("list")
+    assert response.status_code == 200
+    assert time.perf_counter() - started < 3.0  # Slack's limit; the bench measures the real figures
