@@ -9,10 +9,10 @@ import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.app import Opsbot
 from bot.blocks import Reply
@@ -53,9 +53,9 @@ class SlackHandlers:
         self.router = opsbot.router
         self.incidents = opsbot.services.incidents
         self.channels = channels
+        self.client = channels.client
 
     def register(self, app: AsyncApp) -> None:
-        app.middleware(self.dedupe)
         for command in COMMANDS:
             app.command(command)(self.on_command)
         app.action("incident_ack")(self.on_ack_button)
@@ -68,20 +68,31 @@ class SlackHandlers:
         app.event("reaction_added")(self.on_reaction)
         app.error(self.on_error)
 
-    # --- middleware -----------------------------------------------------------------
-    async def dedupe(self, body: dict, next) -> BoltResponse | None:
+    # --- delivery -------------------------------------------------------------------
+    async def first_delivery(self, body: dict) -> bool:
+        """False for a retry/redelivery already handled. Checked after ack, off the ack's critical path."""
         key = delivery_key(body)
         if key and not await asyncio.to_thread(self.opsbot.store.remember_delivery, key):
             log.info("ignoring a repeated delivery %s", key)
-            return BoltResponse(status=200, body="")
-        return await next()
+            return False
+        return True
+
+    def responder(self, response_url: str):
+        """Like Bolt's respond(), but on the app's shared HTTP session (no new connection per reply)."""
+        async def respond(**message) -> None:
+            await AsyncWebhookClient(url=response_url, session=self.client.session).send(**message)
+
+        return respond
 
     async def on_error(self, error: Exception, body: dict) -> None:
         log.error("unhandled error in a Slack listener: %r", error, exc_info=error)
 
     # --- slash commands -------------------------------------------------------------
-    async def on_command(self, ack, command: dict, respond, client: AsyncWebClient) -> None:
+    async def on_command(self, ack, command: dict, body: dict, client: AsyncWebClient) -> None:
         await ack()
+        if not await self.first_delivery(body):
+            return
+        respond = self.responder(command["response_url"])
         name, text = command["command"], normalise(command.get("text", ""))
         ctx = Context(user=command["user_id"], channel=command.get("channel_id"), source="slack")
         if name == "/incident" and text.lower() == "open":
@@ -118,6 +129,8 @@ class SlackHandlers:
     # --- buttons and modals ---------------------------------------------------------
     async def on_ack_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
         await ack()
+        if not await self.first_delivery(body):
+            return
         number, user = int(action["value"]), body["user"]["id"]
         try:
             incident = await asyncio.to_thread(self.incidents.acknowledge, number, user)
@@ -130,12 +143,16 @@ class SlackHandlers:
 
     async def on_update_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()
+        if not await self.first_delivery(body):
+            return
         incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
         await client.views_open(trigger_id=body["trigger_id"], view=views.text_modal(
             views.UPDATE_MODAL, incident, "Status update", "What should stakeholders know?", "Post update"))
 
     async def on_resolve_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()
+        if not await self.first_delivery(body):
+            return
         incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
         await client.views_open(trigger_id=body["trigger_id"], view=views.text_modal(
             views.RESOLVE_MODAL, incident, "Resolve incident", "What fixed it?", "Resolve"))
@@ -156,6 +173,8 @@ class SlackHandlers:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        if not await self.first_delivery(body):
+            return
         user = body["user"]["id"]
         try:
             incident = await asyncio.to_thread(
@@ -180,6 +199,9 @@ class SlackHandlers:
             await ack(response_action="errors", errors={"text": "This cannot be empty."})
             return
         number, user = int(view["private_metadata"]), body["user"]["id"]
+        if not await self.first_delivery(body):
+            await ack()
+            return
         try:
             incident = await asyncio.to_thread(change, number, user, text)
         except OpsbotError as error:
@@ -193,12 +215,16 @@ class SlackHandlers:
     # --- adding messages to the timeline ----------------------------------------------
     async def on_add_to_timeline(self, ack, body: dict, client: AsyncWebClient) -> None:
         await ack()
+        if not await self.first_delivery(body):
+            return
         channel, message, user = body["channel"]["id"], body["message"], body["user"]["id"]
         await self._add_message(client, channel, message, user)
 
-    async def on_reaction(self, event: dict, client: AsyncWebClient) -> None:
+    async def on_reaction(self, event: dict, body: dict, client: AsyncWebClient) -> None:
         item = event.get("item", {})
         if event.get("reaction") != "pushpin" or item.get("type") != "message":
+            return
+        if not await self.first_delivery(body):
             return
         history = await client.conversations_history(channel=item["channel"], latest=item["ts"], inclusive=True,
                                                      limit=1)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
+
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
@@ -19,6 +21,9 @@ def asgi_app(bolt: AsyncApp, path: str = "/slack/events"):
     slack = AsyncSlackRequestHandler(bolt, path=path)
 
     async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            await lifespan(bolt, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})
@@ -27,6 +32,20 @@ def asgi_app(bolt: AsyncApp, path: str = "/slack/events"):
         await slack(scope, receive, send)
 
     return app
+
+
+async def lifespan(bolt: AsyncApp, receive, send) -> None:
+    """One HTTP session for every Slack call, made inside the server's event loop and closed at exit."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            bolt.client.session = aiohttp.ClientSession()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if bolt.client.session is not None:
+                await bolt.client.session.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def check(slack: SlackSettings, socket: bool) -> None:
@@ -50,7 +69,12 @@ def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings):
 
 
 async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
-    await socket_mode_handler(opsbot, slack).start_async()
+    handler = socket_mode_handler(opsbot, slack)
+    handler.app.client.session = aiohttp.ClientSession()
+    try:
+        await handler.start_async()
+    finally:
+        await handler.app.client.session.close()
 
 
 def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False) -> None:
@@ -63,4 +87,4 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
     import uvicorn
 
     app = asgi_app(create_bolt_app(opsbot, slack))
-    uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="off")
+    uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
