@@ -6,6 +6,10 @@ from pathlib import Path
 
 from bot.config import Catalog, Settings, config_path, load_catalog
 from bot.core.incidents import IncidentService
+from bot.core.ops import OpsService
+from bot.ops.checks import CheckRunner
+from bot.ops.platforms import platform_for
+from bot.ops.platforms.script import ScriptRunner
 from bot.store import Store, open_store
 from commands.base import Services
 from commands.router import Router
@@ -28,5 +32,8 @@ def build(config: str | Path | None = None, settings: Settings | None = None) ->
     settings = settings or Settings()
     catalog = load_catalog(config_path(str(config) if config else None, settings))
     store = open_store(settings.database_url)
-    services = Services(incidents=IncidentService(store, catalog))
+    services = Services(
+        incidents=IncidentService(store, catalog),
+        ops=OpsService(store, catalog, platform_for, CheckRunner(platform_for), ScriptRunner()),
+    )
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))

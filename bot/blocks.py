@@ -34,6 +34,7 @@ class Reply:
     # What the command changed, so chat front ends can follow up (new channel, edited summary).
     incident: int | None = None
     opened: bool = False
+    confirm: str | None = None  # a plan waiting for this user's confirmation
 
 
 def clip(text: str, limit: int) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import OpsbotError
+from bot.ops_config import Environment, Role, Roles
 from bot.timeparse import next_business_day_end, parse_duration
 
 NEXT_BUSINESS_DAY = "next-business-day"
@@ -97,6 +98,25 @@ class Catalog(BaseModel):
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
     templates: Templates = Field(default_factory=Templates)
     limits: Limits = Field(default_factory=Limits)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    roles: Roles = Field(default_factory=dict)
+    unprotected_default_role: str = "operator"  # unknown users in unprotected environments
+
+    @field_validator("roles")
+    @classmethod
+    def _check_roles(cls, value: Roles) -> Roles:
+        for scope, grants in value.items():
+            for role in grants:
+                Role.parse(role)
+        return value
+
+    @model_validator(mode="after")
+    def _roles_name_environments(self) -> "Catalog":
+        unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments]
+        if unknown:
+            raise ValueError(f"roles name unknown environments: {', '.join(unknown)} (use an environment or '*')")
+        Role.parse(self.unprotected_default_role)
+        return self
 
     @field_validator("severities")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.incidents import IncidentService
+from bot.core.ops import OpsService
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,4 @@ class Context:
 @dataclass
 class Services:
     incidents: IncidentService
+    ops: OpsService

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bot.blocks import Reply, context, header, section
-from commands import incident
+from commands import incident, ops
 
 
 def overview(commands: dict) -> Reply:
@@ -12,6 +12,7 @@ def overview(commands: dict) -> Reply:
             header("opsbot"),
             section("\n".join(f"`{name} help`" for name in commands)),
             section("\n".join(f"`{incident.USAGE[name]}`" for name in incident.USAGE)),
+            section("\n".join(f"`{ops.USAGE[name]}`" for name in ops.USAGE)),
             context("Times are shown in UTC with their date. People are identified by Slack user ID."),
         ],
     )

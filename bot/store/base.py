@@ -10,7 +10,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.audit import GENESIS, AuditRecord, chain
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
+from bot.core.plans import Plan
 from bot.errors import NotFound
 from bot.timeparse import utcnow
 
@@ -32,6 +34,11 @@ class Store(Protocol):
     def incident_for_channel(self, channel: str) -> Incident | None: ...
     def timeline(self, number: int) -> list[Event]: ...
     def remember_delivery(self, key: str) -> bool: ...
+    def append_audit(self, record: AuditRecord) -> AuditRecord: ...
+    def audit_records(self, since: datetime | None = None) -> list[AuditRecord]: ...
+    def save_plan(self, plan: Plan) -> None: ...
+    def get_plan(self, plan_id: str) -> Plan: ...
+    def update_plan(self, plan: Plan, expected_status: str) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -97,6 +104,50 @@ class SqlStore:
             return db.execute(
                 "INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 (key, self._time(utcnow())),
+            ).rowcount == 1
+
+    # --- audit log ------------------------------------------------------------------------
+    def append_audit(self, record: AuditRecord) -> AuditRecord:
+        """Append one record, chained to the previous one. The counter row lock serialises writers."""
+        with self._write() as db:
+            seq = db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'audit' RETURNING value", ()
+            ).fetchone()[0]
+            row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
+            linked = chain(record, seq, row[0] if row else GENESIS)
+            db.execute(
+                "INSERT INTO audit (seq, at, attempt, record, hash) VALUES (?, ?, ?, ?, ?)",
+                (seq, self._time(linked.at), linked.attempt, linked.model_dump_json(), linked.hash),
+            )
+        return linked
+
+    def audit_records(self, since: datetime | None = None) -> list[AuditRecord]:
+        sql, params = "SELECT record FROM audit", ()
+        if since is not None:
+            sql, params = sql + " WHERE at >= ?", (self._time(since),)
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY seq", params).fetchall()
+        return [AuditRecord.model_validate_json(row[0]) for row in rows]
+
+    # --- plans --------------------------------------------------------------------------------
+    def save_plan(self, plan: Plan) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO plans (id, status, expires_at, doc) VALUES (?, ?, ?, ?)",
+                       (plan.id, plan.status, self._time(plan.expires_at), plan.model_dump_json()))
+
+    def get_plan(self, plan_id: str) -> Plan:
+        with self._read() as db:
+            row = db.execute("SELECT doc FROM plans WHERE id = ?", (plan_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"There is no plan {plan_id}.")
+        return Plan.model_validate_json(row[0])
+
+    def update_plan(self, plan: Plan, expected_status: str) -> bool:
+        """Conditional update, so two people confirming at once run the action only once."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE plans SET status = ?, doc = ? WHERE id = ? AND status = ?",
+                (plan.status, plan.model_dump_json(), plan.id, expected_status),
             ).rowcount == 1
 
     def _insert_events(self, db: Cursorish, number: int, events: list[Event]) -> None:

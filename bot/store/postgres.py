@@ -33,6 +33,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # Keys of Slack deliveries already handled, so retries and redeliveries apply once.
         "CREATE TABLE deliveries (key TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)",
     ]),
+    (3, [
+        "INSERT INTO counters (name, value) VALUES ('audit', 0)",
+        "CREATE TABLE audit (seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, attempt TEXT NOT NULL,"
+        " record TEXT NOT NULL, hash TEXT NOT NULL)",
+        "CREATE INDEX audit_attempt ON audit (attempt)",
+        "CREATE TABLE plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL,"
+        " doc TEXT NOT NULL)",
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

@@ -46,6 +46,19 @@ def m002_deliveries(db: Database) -> None:
     db.execute("CREATE TABLE deliveries (key TEXT PRIMARY KEY, at TEXT NOT NULL)")
 
 
+@migrations()
+def m003_audit_and_plans(db: Database) -> None:
+    db.execute("INSERT INTO counters (name, value) VALUES ('audit', 0)")
+    db.execute(
+        "CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, attempt TEXT NOT NULL,"
+        " record TEXT NOT NULL, hash TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX audit_attempt ON audit (attempt)")
+    db.execute(
+        "CREATE TABLE plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at TEXT NOT NULL, doc TEXT NOT NULL)"
+    )
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

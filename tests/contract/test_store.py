@@ -138,3 +138,45 @@ def test_a_delivery_key_is_new_only_once_even_across_store_instances(store, stor
         assert other.remember_delivery("Ev456") is True
     finally:
         other.close()
+
+
+def audit(user="U_ALICE", phase="requested", attempt="a1"):
+    from bot.core.audit import AuditRecord
+
+    return AuditRecord(at=T0, attempt=attempt, phase=phase, user=user, command="/ops restart api prod",
+                       env="prod", action="restart", target="api")
+
+
+def test_audit_records_are_numbered_and_chained(store):
+    from bot.core.audit import GENESIS, verify
+
+    first = store.append_audit(audit())
+    second = store.append_audit(audit(phase="started"))
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS and second.prev_hash == first.hash
+    assert verify(store.audit_records()) is None
+
+
+def test_concurrent_audit_appends_keep_one_chain(store):
+    from bot.core.audit import verify
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda i: store.append_audit(audit(attempt=f"a{i}")), range(30)))
+    records = store.audit_records()
+    assert [r.seq for r in records] == list(range(1, 31))
+    assert verify(records) is None
+
+
+def test_plan_update_is_conditional(store):
+    from datetime import timedelta
+
+    from bot.core.plans import Plan
+
+    plan = Plan(id="p-abc123", attempt="a1", created_at=T0, expires_at=T0 + timedelta(minutes=5), user="U_ALICE",
+                command="/ops scale api prod 5", env="prod", action="scale", target="api", args={"replicas": 5},
+                summary="scale api in prod: 3 → 5 replicas", digest="d")
+    store.save_plan(plan)
+    executed = plan.model_copy(update={"status": "executed"})
+    assert store.update_plan(executed, "pending") is True
+    assert store.update_plan(executed, "pending") is False
+    assert store.get_plan("p-abc123").status == "executed"

@@ -208,10 +208,13 @@ def test_postmortem_is_posted_as_a_markdown_file(slack):
     assert slack.fake.calls_to("upload")[0].params["bytes"] > 500
 
 
-def test_ops_and_maint_answer_with_their_help(slack):
+def test_ops_unknown_environment_and_maint_placeholder(slack):
     slack.command("health prod", command="/ops")
     reply = slack.fake.wait_for_response()[0]
-    assert "/ops" in reply["text"] and "not available" in reply["text"]
+    assert reply["response_type"] == "ephemeral" and "Unknown environment 'prod'" in reply["text"]
+    slack.command("list", command="/maint")
+    reply = slack.fake.wait_for_response(2)[-1]
+    assert "/maint" in reply["text"] and "not available" in reply["text"]
 
 
 def test_ack_is_fast(slack):

@@ -1,0 +1,299 @@
+"""Ops service: permissions, plans with confirmation/approval, and the audit log around every action.
+
+The sequence for a changing action: validate → authorise (a denial is audited) → describe the plan from
+the live state → audit "requested" → dry-run stops here → in a protected environment store the plan and
+wait for confirmation (and a second person's approval where `approvals: 2`) → audit "started" → run →
+audit "succeeded"/"failed" with duration, output hash and a redacted excerpt.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from bot.config import Catalog
+from bot.core.audit import AuditRecord, outcome
+from bot.core.ops_types import Checks, HealthReport, Platform, Scripts, ServiceState
+from bot.core.plans import PLAN_TTL, Plan, digest, new_id
+from bot.core.redact import redact
+from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
+from bot.ops_config import DANGEROUS, Environment, Role
+from bot.timeparse import utcnow
+
+EXCERPT_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: str
+    channel: str | None
+    command: str
+
+
+@dataclass
+class Outcome:
+    """What happened to a request: planned (waiting), dry-run, done, or failed."""
+
+    kind: str  # "planned" | "dry_run" | "done" | "awaiting_approval"
+    summary: str
+    plan: Plan | None = None
+    output: str = ""
+
+
+class OpsService:
+    def __init__(self, store, catalog: Catalog, platform_for: Callable[[str, Environment], Platform],
+                 checks: Checks, scripts: Scripts, clock: Callable[[], datetime] = utcnow,
+                 groups_of: Callable[[str], list[str]] | None = None):
+        self.store = store
+        self.catalog = catalog
+        self.platform_for = platform_for
+        self.checks = checks
+        self.scripts = scripts
+        self.clock = clock
+        self.groups_of = groups_of or (lambda user: [])
+
+    # --- lookups -----------------------------------------------------------------------
+    def env(self, name: str) -> Environment:
+        env = self.catalog.environments.get(name)
+        if env is None:
+            valid = ", ".join(self.catalog.environments) or "none configured (see opsbot.example.yml)"
+            raise NotFound(f"Unknown environment '{name}'. Environments: {valid}.")
+        return env
+
+    def service(self, env_name: str, name: str) -> None:
+        env = self.env(env_name)
+        if name not in env.services:
+            valid = ", ".join(env.services) or "none"
+            raise NotFound(f"Unknown service '{name}' in {env_name}. Services: {valid}.")
+
+    def platform(self, env_name: str) -> Platform:
+        env = self.env(env_name)
+        if env.platform is None:
+            raise UsageError(f"{env_name} has no platform configured (docker or kubernetes).")
+        return self.platform_for(env_name, env)
+
+    # --- permissions -------------------------------------------------------------------
+    def role_of(self, user: str, env_name: str) -> Role:
+        env = self.env(env_name)
+        identities = {user, *self.groups_of(user)}
+        best = Role.NONE
+        for scope in (env_name, "*"):
+            for role, members in self.catalog.roles.get(scope, {}).items():
+                if "*" in members or identities & set(members):
+                    best = max(best, Role.parse(role))
+        if best is Role.NONE and not env.protected:
+            best = Role.parse(self.catalog.unprotected_default_role)
+        return best
+
+    def authorize(self, actor: Actor, env_name: str, action: str, target: str | None = None,
+                  args: dict | None = None) -> None:
+        env = self.env(env_name)
+        needed = self._min_role(env, action, target)
+        have = self.role_of(actor.user, env_name)
+        if have < needed:
+            self._audit(actor, new_attempt(), "denied", env_name, action, target, args or {},
+                        excerpt=f"needs {needed.name.lower()}, has {have.name.lower()}")
+            held = "no role" if have is Role.NONE else f"the {have.name.lower()} role"
+            raise PermissionDenied(
+                f"You need the {needed.name.lower()} role in {env_name} to {action}; you have {held}.")
+
+    @staticmethod
+    def _min_role(env: Environment, action: str, target: str | None) -> Role:
+        if action == "run" and target in env.runbook:
+            return max(Role.parse(env.runbook[target].min_role), env.min_role("run"))
+        return env.min_role(action)
+
+    # --- reads ---------------------------------------------------------------------------
+    def health(self, actor: Actor, env_name: str) -> HealthReport:
+        env = self.env(env_name)
+        self.authorize(actor, env_name, "health")
+        started = time.perf_counter()
+        results = asyncio.run(self.checks.run(env_name, env))
+        return HealthReport(env=env_name, results=results, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def status(self, actor: Actor, env_name: str) -> list[ServiceState]:
+        self.authorize(actor, env_name, "status")
+        return self.platform(env_name).status()
+
+    def logs(self, actor: Actor, env_name: str, service: str, since: timedelta | None, tail: int,
+             grep: str | None) -> str:
+        self.service(env_name, service)
+        args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep}
+        self.authorize(actor, env_name, "logs", service, args)
+        attempt = new_attempt()
+        started = time.perf_counter()
+        try:
+            text = self.platform(env_name).logs(service, since, tail, grep)
+        except OpsbotError as error:
+            self._audit(actor, attempt, "failed", env_name, "logs", service, args, excerpt=str(error),
+                        duration_ms=_ms(started))
+            raise
+        self._audit(actor, attempt, "succeeded", env_name, "logs", service, args, output=text,
+                    duration_ms=_ms(started))
+        return redact(text)
+
+    def audit_log(self, actor: Actor, user: str | None, env_name: str | None,
+                  since: timedelta | None) -> list[list[AuditRecord]]:
+        if env_name:
+            self.authorize(actor, env_name, "audit")
+        elif self.catalog.environments and not any(
+                self.role_of(actor.user, name) >= Role.VIEWER for name in self.catalog.environments):
+            raise PermissionDenied("You need the viewer role in an environment to read the audit log.")
+        records = self.store.audit_records(since=self.clock() - since if since else None)
+        grouped: dict[str, list[AuditRecord]] = {}
+        for record in records:
+            grouped.setdefault(record.attempt, []).append(record)
+        return [steps for steps in grouped.values()
+                if (user is None or steps[0].user == user) and (env_name is None or steps[0].env == env_name)]
+
+    # --- changing actions ------------------------------------------------------------------
+    def request(self, actor: Actor, env_name: str, action: str, target: str | None, args: dict,
+                dry_run: bool = False, confirmed: bool = False) -> Outcome:
+        """Plan an action; run it now, or store the plan for confirmation in a protected environment."""
+        assert action in DANGEROUS
+        env = self.env(env_name)
+        self.authorize(actor, env_name, action, target, args)
+        attempt = new_attempt()
+        try:
+            summary = self.describe(env_name, action, target, args)
+        except OpsbotError as error:
+            self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=str(error))
+            raise
+        self._audit(actor, attempt, "requested", env_name, action, target, args, excerpt=summary)
+        if dry_run:
+            self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
+            return Outcome("dry_run", summary)
+        if not env.protected and env.approvals < 2:
+            return self._execute(actor, attempt, env_name, action, target, args, summary)
+        now = self.clock()
+        plan = Plan(id=new_id(), attempt=attempt, created_at=now, expires_at=now + PLAN_TTL, user=actor.user,
+                    channel=actor.channel, command=actor.command, env=env_name, action=action, target=target,
+                    args=args, summary=summary, digest=digest(env_name, action, target, args, summary),
+                    required_approvals=env.approvals)
+        self.store.save_plan(plan)
+        if confirmed:
+            return self.confirm(actor, plan.id)
+        return Outcome("planned", summary, plan)
+
+    def confirm(self, actor: Actor, plan_id: str) -> Outcome:
+        """Confirm (the requester) or approve (another authorised user) a stored plan."""
+        plan = self.store.get_plan(plan_id)
+        if plan.status != "pending":
+            raise ConflictError(f"Plan {plan_id} is {plan.status}; it cannot be confirmed again.")
+        if self.clock() > plan.expires_at:
+            if self.store.update_plan(plan.model_copy(update={"status": "expired"}), "pending"):
+                self._audit(actor, plan.attempt, "expired", plan.env, plan.action, plan.target, plan.args)
+            raise ConflictError(f"Plan {plan_id} expired at {plan.expires_at:%Y-%m-%d %H:%M} UTC; run the command again.")
+        self.authorize(actor, plan.env, plan.action, plan.target, plan.args)
+        if actor.user in plan.approvals:
+            raise ConflictError(f"You already confirmed plan {plan_id}; it needs another authorised user's approval.")
+        current = self.describe(plan.env, plan.action, plan.target, plan.args)
+        if digest(plan.env, plan.action, plan.target, plan.args, current) != plan.digest:
+            if self.store.update_plan(plan.model_copy(update={"status": "cancelled"}), "pending"):
+                self._audit(actor, plan.attempt, "cancelled", plan.env, plan.action, plan.target, plan.args,
+                            excerpt=f"changed since planned; now: {current}")
+            raise ConflictError(f"The situation changed since plan {plan_id} was made (now: {current}); "
+                                "run the command again.")
+        approvals = [*plan.approvals, actor.user]
+        phase = "confirmed" if actor.user == plan.user else "approved"
+        if len(approvals) < plan.required_approvals:
+            updated = plan.model_copy(update={"approvals": approvals})
+            if not self.store.update_plan(updated, "pending"):
+                raise ConflictError(f"Plan {plan_id} changed while confirming; try again.")
+            self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
+            return Outcome("awaiting_approval", plan.summary, updated)
+        executed = plan.model_copy(update={"approvals": approvals, "status": "executed"})
+        if not self.store.update_plan(executed, "pending"):
+            raise ConflictError(f"Plan {plan_id} was already confirmed by someone else.")
+        self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
+        return self._execute(actor, plan.attempt, plan.env, plan.action, plan.target, plan.args, plan.summary,
+                             requester=plan.user)
+
+    def describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
+        """The exact plan, from the live state: what will change."""
+        env = self.env(env_name)
+        if action == "run":
+            shown = " ".join(f"{k}={v}" for k, v in sorted(args.items()))
+            return f"run {target} in {env_name}: {' '.join(env.runbook[target].argv)}" + (f" ({shown})" if shown else "")
+        platform = self.platform(env_name)
+        if action == "restart":
+            return f"restart {target} in {env_name} ({platform.replicas(target)} replicas)"
+        if action == "scale":
+            return f"scale {target} in {env_name}: {platform.replicas(target)} → {args['replicas']} replicas"
+        if action == "rollback":
+            return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
+        if action == "maintenance":
+            state = platform.maintenance_state()
+            now = "unknown" if state is None else ("on" if state else "off")
+            restart = env.maintenance.restart if env.maintenance else []
+            tail = f", then restart {', '.join(restart)}" if restart else ""
+            return f"maintenance mode in {env_name}: {now} → {'on' if args['on'] else 'off'}{tail}"
+        raise UsageError(f"Unknown action {action}.")
+
+    def _execute(self, actor: Actor, attempt: str, env_name: str, action: str, target: str | None, args: dict,
+                 summary: str, requester: str | None = None) -> Outcome:
+        # "started" is written before anything runs: a crash leaves it without an outcome.
+        self._audit(actor, attempt, "started", env_name, action, target, args, excerpt=summary)
+        started = time.perf_counter()
+        try:
+            output = self._run(env_name, action, target, args)
+        except OpsbotError as error:
+            self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
+                        duration_ms=_ms(started))
+            raise
+        except Exception as error:  # an adapter bug still gets an outcome in the log
+            self._audit(actor, attempt, "failed", env_name, action, target, args, output=repr(error),
+                        duration_ms=_ms(started))
+            raise BackendError(f"{action} failed unexpectedly; the details are in the log.") from error
+        self._audit(actor, attempt, "succeeded", env_name, action, target, args, output=output,
+                    duration_ms=_ms(started))
+        return Outcome("done", summary, output=redact(output))
+
+    def _run(self, env_name: str, action: str, target: str | None, args: dict) -> str:
+        env = self.env(env_name)
+        if action == "run":
+            code, output = self.scripts.run(env.runbook[target], args)
+            if code != 0:
+                raise BackendError(f"{target} exited with status {code}: {redact(output)[-500:]}")
+            return output
+        platform = self.platform(env_name)
+        if action == "restart":
+            return platform.restart(target)
+        if action == "scale":
+            return platform.scale(target, args["replicas"])
+        if action == "rollback":
+            return platform.rollback(target)
+        if action == "maintenance":
+            output = platform.set_maintenance(args["on"])
+            for service in env.maintenance.restart if env.maintenance else []:
+                output += "\n" + platform.restart(service)
+            return output
+        raise UsageError(f"Unknown action {action}.")
+
+    def _audit(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str, target: str | None,
+               args: dict, output: str | None = None, excerpt: str | None = None,
+               duration_ms: int | None = None) -> AuditRecord:
+        text = excerpt if output is None else output
+        return self.store.append_audit(AuditRecord(
+            at=self.clock(), attempt=attempt, phase=phase, user=actor.user, channel=actor.channel,
+            command=redact(actor.command), env=env, action=action, target=target,
+            args={k: redact(str(v)) if isinstance(v, str) else v for k, v in args.items()},
+            duration_ms=duration_ms,
+            output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
+            excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,
+        ))
+
+
+def new_attempt() -> str:
+    return "a-" + secrets.token_hex(6)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+__all__ = ["Actor", "OpsService", "Outcome", "outcome"]

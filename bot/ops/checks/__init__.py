@@ -1,0 +1,61 @@
+"""Health checks: one module per kind, run concurrently, each with its own timeout.
+
+A check that errors is ❌ with its reason; running the checks never fails because one did.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable
+
+import httpx
+
+from bot.core.ops_types import CheckResult, Platform
+from bot.core.redact import redact
+from bot.ops.checks import http, postgres, redis, tcp, tls, workloads
+from bot.ops_config import Check, Environment
+
+KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
+    "http": http.check, "postgres": postgres.check, "redis": redis.check, "tls": tls.check, "tcp": tcp.check,
+    "docker": workloads.docker_check, "kubernetes": workloads.kubernetes_check,
+}
+
+
+class CheckRunner:
+    def __init__(self, platform_for: Callable[[str, Environment], Platform]):
+        self.platform_for = platform_for
+
+    async def run(self, env_name: str, env: Environment) -> list[CheckResult]:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            context = {"http": client, "platform": lambda: self.platform_for(env_name, env), "env": env}
+            return list(await asyncio.gather(*(self._one(check, context) for check in env.checks)))
+
+    async def _one(self, check: Check, context: dict) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(KINDS[check.kind](check, context), timeout=check.timeout_s)
+        except asyncio.TimeoutError:
+            result = CheckResult(check.name, check.kind, "crit", "timeout", f"{check.timeout_s:g} s",
+                                 f"no answer within {check.timeout_s:g} s")
+        except Exception as error:  # a failing check is a result, never a crash
+            result = CheckResult(check.name, check.kind, "crit", "error", "", redact(describe(error)))
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        return result
+
+
+def describe(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:300]
+
+
+def level(value: float, warn: float | None, crit: float | None) -> str:
+    if crit is not None and value >= crit:
+        return "crit"
+    if warn is not None and value >= warn:
+        return "warn"
+    return "ok"
+
+
+def thresholds(warn: float | None, crit: float | None, unit: str) -> str:
+    parts = [f"warn {warn:g}{unit}" if warn is not None else "", f"crit {crit:g}{unit}" if crit is not None else ""]
+    return " / ".join(p for p in parts if p)

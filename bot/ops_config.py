@@ -1,0 +1,161 @@
+"""The ops part of opsbot.yml: environments, their platform, services, checks, runbook actions, roles.
+
+Secrets never live here: checks name the environment variable that holds a DSN or URL (`*_env`).
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Role(IntEnum):
+    NONE = 0
+    VIEWER = 1
+    RESPONDER = 2
+    OPERATOR = 3
+    ADMIN = 4
+
+    @classmethod
+    def parse(cls, text: str) -> "Role":
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"'{text}' is not a role; use viewer, responder, operator or admin") from None
+
+
+# The minimum role each action needs, unless an environment overrides it.
+DEFAULT_MIN_ROLES = {
+    "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
+    "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
+    "rollback": Role.OPERATOR, "run": Role.OPERATOR,
+}
+DANGEROUS = {"restart", "scale", "rollback", "maintenance", "run"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Platform(Strict):
+    kind: Literal["docker", "kubernetes"]
+    project: str | None = None  # docker: the Compose project
+    host: str | None = None  # docker: engine URL; default $DOCKER_HOST or the local socket
+    namespace: str = "default"  # kubernetes
+    context: str | None = None  # kubernetes: kubeconfig context
+
+    @model_validator(mode="after")
+    def _docker_needs_project(self) -> "Platform":
+        if self.kind == "docker" and not self.project:
+            raise ValueError("a docker platform needs `project` (the Compose project name)")
+        return self
+
+
+class Service(Strict):
+    docker_service: str | None = None
+    deployment: str | None = None
+    selector: str | None = None
+    max_replicas: int = Field(20, ge=0)
+
+
+class Maintenance(Strict):
+    configmap: str | None = None  # kubernetes: the ConfigMap holding the flag
+    key: str = "MAINTENANCE_MODE"
+    restart: list[str] = Field(default_factory=list)  # services to restart after flipping the flag
+
+
+class Check(Strict):
+    name: str
+    kind: Literal["http", "postgres", "redis", "tls", "tcp", "docker", "kubernetes"]
+    timeout_s: float = Field(5.0, gt=0)
+    # http
+    url: str | None = None
+    expect_status: int = 200
+    warn_ms: float | None = None
+    crit_ms: float | None = None
+    json_fields: dict[str, object] | None = Field(None, alias="json")
+    # postgres / redis: the DSN or URL comes from this environment variable
+    dsn_env: str | None = None
+    url_env: str | None = None
+    warn_pct: float | None = None
+    crit_pct: float | None = None
+    long_query_s: float = 60.0
+    # tls / tcp
+    host: str | None = None
+    port: int | None = None
+    warn_days: int = 30
+    crit_days: int = 7
+    ca_file: str | None = None  # tls: a private CA bundle; default: the system's
+    # docker / kubernetes
+    service: str | None = None
+    selector: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> "Check":
+        needs = {"http": ["url"], "postgres": ["dsn_env"], "redis": ["url_env"], "tls": ["host"],
+                 "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"]}[self.kind]
+        missing = [name for name in needs if getattr(self, name) in (None, "")]
+        if missing:
+            raise ValueError(f"a {self.kind} check needs {', '.join(missing)}")
+        return self
+
+
+class Param(Strict):
+    type: Literal["str", "int", "bool", "choice"] = "str"
+    choices: list[str] = Field(default_factory=list)
+    required: bool = False
+    default: str | int | bool | None = None
+
+
+class RunbookAction(Strict):
+    argv: list[str] = Field(min_length=1)
+    timeout_s: float = Field(300, gt=0)
+    params: dict[str, Param] = Field(default_factory=dict)
+    min_role: str = "operator"
+    cwd: str | None = None
+
+    @field_validator("min_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        Role.parse(value)
+        return value
+
+
+class Environment(Strict):
+    protected: bool = False
+    approvals: int = Field(1, ge=1, le=2)
+    platform: Platform | None = None
+    services: dict[str, Service] = Field(default_factory=dict)
+    maintenance: Maintenance | None = None
+    checks: list[Check] = Field(default_factory=list)
+    runbook: dict[str, RunbookAction] = Field(default_factory=dict)
+    min_roles: dict[str, str] = Field(default_factory=dict)  # action -> role, overriding the defaults
+
+    @field_validator("min_roles")
+    @classmethod
+    def _roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for action, role in value.items():
+            if action not in DEFAULT_MIN_ROLES:
+                raise ValueError(f"'{action}' is not an action; use one of {', '.join(DEFAULT_MIN_ROLES)}")
+            Role.parse(role)
+        return value
+
+    @model_validator(mode="after")
+    def _check_names_unique(self) -> "Environment":
+        names = [check.name for check in self.checks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def min_role(self, action: str) -> Role:
+        if action in self.min_roles:
+            return Role.parse(self.min_roles[action])
+        return DEFAULT_MIN_ROLES[action]
+
+
+# roles: {environment name or "*": {role: [Slack user IDs, user-group IDs or "*"]}}
+Roles = dict[str, dict[str, list[str]]]
