@@ -8,7 +8,6 @@ from bot.core.audit import outcome
 from bot.core.ops import Actor, OpsService, Outcome
 from bot.core.ops_types import ICON
 from bot.errors import OpsbotError, UsageError
-from bot.ops_config import Environment
 from bot.timeparse import format_duration, parse_duration, show
 from commands.base import Context, Services
 from commands.parsing import first_word, split_options
@@ -157,42 +156,13 @@ def _run(ops: OpsService, actor: Actor, text: str) -> Reply:
     if len(words) < 2:
         raise UsageError("Give the action and the environment.", USAGE["run"])
     name, env_name, pairs = words[0], words[1], words[2:]
-    env = ops.env(env_name)
-    if name not in env.runbook:
-        valid = ", ".join(env.runbook) or "none"
-        raise UsageError(f"Unknown runbook action '{name}' in {env_name}. Actions: {valid}.", USAGE["run"])
-    params = typed_params(env, name, pairs)
-    return _request(ops, actor, env_name, "run", name, params, parsed.options)
-
-
-def typed_params(env: Environment, name: str, pairs: list[str]) -> dict:
-    spec = env.runbook[name].params
     given: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"'{pair}' is not key=value.", USAGE["run"])
-        if key not in spec:
-            known = ", ".join(spec) or "none"
-            raise UsageError(f"Unknown parameter '{key}' for {name}. Parameters: {known}.", USAGE["run"])
         given[key] = value
-    params: dict = {}
-    for key, param in spec.items():
-        if key not in given:
-            if param.required:
-                raise UsageError(f"{name} needs {key}=….", USAGE["run"])
-            if param.default is not None:
-                params[key] = param.default
-            continue
-        value = given[key]
-        if param.type == "int" and not re.fullmatch(r"-?\d+", value):
-            raise UsageError(f"{key} must be a whole number.", USAGE["run"])
-        if param.type == "bool" and value.lower() not in ("true", "false"):
-            raise UsageError(f"{key} must be true or false.", USAGE["run"])
-        if param.type == "choice" and value not in param.choices:
-            raise UsageError(f"{key} must be one of {', '.join(param.choices)}.", USAGE["run"])
-        params[key] = value
-    return params
+    return _request(ops, actor, env_name, "run", name, given, parsed.options)
 
 
 def _request(ops: OpsService, actor: Actor, env: str, action: str, target, args: dict, options: dict) -> Reply:

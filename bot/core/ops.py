@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -156,6 +157,8 @@ class OpsService:
         """Plan an action; run it now, or store the plan for confirmation in a protected environment."""
         assert action in DANGEROUS
         env = self.env(env_name)
+        if action == "run":
+            args = self.runbook_params(env_name, target, args)
         self.authorize(actor, env_name, action, target, args)
         attempt = new_attempt()
         try:
@@ -212,6 +215,35 @@ class OpsService:
         self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
         return self._execute(actor, plan.attempt, plan.env, plan.action, plan.target, plan.args, plan.summary,
                              requester=plan.user)
+
+    def runbook_params(self, env_name: str, name: str, given: dict) -> dict:
+        """Check key=value parameters against the action's declared types; apply defaults."""
+        env = self.env(env_name)
+        if name not in env.runbook:
+            valid = ", ".join(env.runbook) or "none"
+            raise NotFound(f"Unknown runbook action '{name}' in {env_name}. Actions: {valid}.")
+        spec = env.runbook[name].params
+        unknown = [key for key in given if key not in spec]
+        if unknown:
+            known = ", ".join(spec) or "none"
+            raise UsageError(f"Unknown parameter '{unknown[0]}' for {name}. Parameters: {known}.")
+        params: dict = {}
+        for key, param in spec.items():
+            if key not in given:
+                if param.required:
+                    raise UsageError(f"{name} needs {key}=….")
+                if param.default is not None:
+                    params[key] = str(param.default)
+                continue
+            value = str(given[key])
+            if param.type == "int" and not re.fullmatch(r"-?\d+", value):
+                raise UsageError(f"{key} must be a whole number.")
+            if param.type == "bool" and value.lower() not in ("true", "false"):
+                raise UsageError(f"{key} must be true or false.")
+            if param.type == "choice" and value not in param.choices:
+                raise UsageError(f"{key} must be one of {', '.join(param.choices)}.")
+            params[key] = value
+        return params
 
     def describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
         """The exact plan, from the live state: what will change."""

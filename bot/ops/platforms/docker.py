@@ -10,7 +10,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import docker
-from docker.errors import DockerException, NotFound as DockerNotFound
+from docker.errors import DockerException
 from requests.exceptions import RequestException
 
 from bot.core.ops_types import ServiceState, WorkloadHealth
@@ -36,7 +36,8 @@ class DockerPlatform:
         try:
             return docker.DockerClient(base_url=self.host, timeout=self.timeout)
         except (DockerException, RequestException) as error:
-            raise BackendError(f"cannot reach the Docker engine at {self.host} ({_short(error)})") from None
+            raise BackendError(f"Cannot reach the Docker engine of {self.env_name} at {self.host} ({_short(error)}).") \
+                from None
 
     def _call(self, what: str, fn):
         client = self._client()
@@ -192,5 +193,8 @@ def _image_name(container) -> str:
 
 
 def _short(error: Exception) -> str:
-    text = getattr(error, "explanation", None) or str(error)
-    return str(text).splitlines()[0][:200]
+    text = str(getattr(error, "explanation", None) or error)
+    for reason in ("No such file or directory", "Connection refused", "Permission denied", "timed out"):
+        if reason.lower() in text.lower():
+            return reason.lower()
+    return text.splitlines()[0][:200]

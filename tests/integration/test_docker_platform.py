@@ -1,0 +1,155 @@
+"""The Docker platform against a real Docker Engine (scripts/start-docker.sh), busybox containers labelled
+as a Compose project."""
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from bot.config import Catalog
+from bot.core.ops import Actor, OpsService
+from bot.errors import ConflictError
+from bot.ops.checks import CheckRunner
+from bot.ops.platforms import platform_for
+from bot.ops.platforms.docker import DockerPlatform
+from bot.ops.platforms.script import ScriptRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """A real engine is required: its absence fails the run, never skips it."""
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "start-docker.sh")], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"Docker Engine unavailable (scripts/start-docker.sh): {done.stderr[-1500:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def project(docker_host):
+    """A Compose-labelled 'api' service with two containers on image v2, whose previous image was v1."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    client = docker.DockerClient(base_url=docker_host)
+    for number in (1, 2):
+        container = client.containers.create(
+            "opsbot-busybox:2",
+            # PID 1 ignores SIGTERM unless it traps it: trap it, so stop and restart are quick.
+            ["sh", "-c", "trap 'exit 0' TERM; echo started; echo error: pool exhausted; echo ok; sleep 3600 & wait"],
+            name=f"{name}-api-{number}", network_mode="none",
+            labels={"com.docker.compose.project": name, "com.docker.compose.service": "api",
+                    "com.docker.compose.container-number": str(number), "opsbot.previous-image": "opsbot-busybox:1"})
+        container.start()
+    yield name
+    for container in client.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"}):
+        container.remove(force=True)
+    client.close()
+
+
+def catalog(project: str, host: str) -> Catalog:
+    return Catalog.model_validate({"environments": {
+        "prod": {"protected": True, "platform": {"kind": "docker", "project": project, "host": host},
+                 "services": {"api": {"docker_service": "api", "max_replicas": 5}},
+                 "checks": [{"name": "containers", "kind": "docker", "service": "api"}]},
+    }, "roles": {"prod": {"operator": ["U_OPS"]}}})
+
+
+@pytest.fixture
+def platform(project, docker_host) -> DockerPlatform:
+    return DockerPlatform("prod", catalog(project, docker_host).environments["prod"])
+
+
+@pytest.fixture
+def ops(project, docker_host, store, clock) -> OpsService:
+    return OpsService(store, catalog(project, docker_host), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                      clock=clock)
+
+
+def wait_for(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met")
+
+
+def test_status_finds_the_compose_service(platform):
+    [state] = platform.status()
+    assert (state.name, state.running, state.desired, state.image) == ("api", 2, 2, "opsbot-busybox:2")
+
+
+def test_logs_since_and_grep(platform):
+    wait_for(lambda: "pool exhausted" in platform.logs("api", None, 100, None))
+    text = platform.logs("api", None, 100, "ERROR")
+    lines = text.splitlines()
+    assert len(lines) == 2 and all("error: pool exhausted" in line for line in lines)
+
+
+def test_restart_restarts_every_container(platform, project, docker_host):
+    client = docker.DockerClient(base_url=docker_host)
+    before = {c.name: c.attrs["State"]["StartedAt"] for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"})}
+    output = platform.restart("api")
+    after = {c.name: c.attrs["State"]["StartedAt"] for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"})}
+    assert set(before) == set(after) and all(before[n] != after[n] for n in before)
+    assert output.startswith("restarted ")
+
+
+def test_scale_clones_and_removes_containers(platform):
+    assert platform.scale("api", 4).count("started") == 2
+    assert platform.replicas("api") == 4
+    assert platform.status()[0].running == 4
+    platform.scale("api", 1)
+    assert platform.replicas("api") == 1
+
+
+def test_rollback_recreates_on_the_previous_image_and_records_the_way_back(platform):
+    assert platform.rollback_plan("api") == "image opsbot-busybox:2 → opsbot-busybox:1"
+    platform.rollback("api")
+    [state] = platform.status()
+    assert (state.image, state.running) == ("opsbot-busybox:1", 2)
+    assert platform.rollback_plan("api") == "image opsbot-busybox:1 → opsbot-busybox:2"
+
+
+def test_rollback_without_a_recorded_image_is_refused(platform, project, docker_host):
+    client = docker.DockerClient(base_url=docker_host)
+    client.containers.create("opsbot-busybox:1", ["sleep", "60"], network_mode="none", labels={
+        "com.docker.compose.project": project, "com.docker.compose.service": "worker"})
+    platform.env.services["worker"] = platform.env.services["api"].model_copy(update={"docker_service": "worker"})
+    with pytest.raises(ConflictError, match="No previous image"):
+        platform.rollback_plan("worker")
+
+
+def test_docker_check_reports_stopped_containers(ops, platform, project, docker_host):
+    from commands.base import Context  # noqa: F401  (keeps the import graph honest in this test)
+
+    report = ops.health(Actor("U_OPS", None, "/ops health prod"), "prod")
+    assert report.results[0].level == "ok" and report.results[0].value == "2/2 running"
+    client = docker.DockerClient(base_url=docker_host)
+    client.containers.get(f"{project}-api-2").stop(timeout=1)
+    report = ops.health(Actor("U_OPS", None, "/ops health prod"), "prod")
+    assert report.results[0].level == "warn" and "1/2 running" == report.results[0].value
+
+
+def test_protected_scale_shows_the_exact_plan_and_runs_after_confirmation(ops, platform, store):
+    actor = Actor("U_OPS", "C1", "/ops scale api prod 3")
+    planned = ops.request(actor, "prod", "scale", "api", {"replicas": 3})
+    assert planned.summary == "scale api in prod: 2 → 3 replicas"
+    assert platform.replicas("api") == 2
+    ops.confirm(actor, planned.plan.id)
+    assert platform.replicas("api") == 3
+    assert [r.phase for r in store.audit_records()] == ["requested", "confirmed", "started", "succeeded"]
+
+
+def test_a_plan_made_stale_by_a_change_is_refused(ops, platform):
+    actor = Actor("U_OPS", "C1", "/ops scale api prod 3")
+    planned = ops.request(actor, "prod", "scale", "api", {"replicas": 3})
+    platform.scale("api", 1)  # someone else acted meanwhile
+    with pytest.raises(ConflictError, match="situation changed.*1 → 3"):
+        ops.confirm(actor, planned.plan.id)
+    assert platform.replicas("api") == 1

@@ -1,0 +1,89 @@
+"""`/ops` through the router: bad input is refused before any backend call, with a clear message."""
+from __future__ import annotations
+
+import pytest
+
+from bot.blocks import to_text
+from bot.config import Catalog
+from commands.base import Context
+
+CATALOG = {
+    "environments": {
+        "prod": {
+            "protected": True,
+            "platform": {"kind": "docker", "project": "shop", "host": "unix:///nonexistent/docker.sock"},
+            "services": {"api": {"docker_service": "api", "max_replicas": 10}},
+            "runbook": {"backup": {"argv": ["/bin/echo", "backup", "{kind}"],
+                                   "params": {"kind": {"type": "choice", "choices": ["full", "wal"]}}}},
+        },
+    },
+    "roles": {"prod": {"operator": ["U_OPS"]}},
+}
+
+
+@pytest.fixture
+def ops_router(router):
+    catalog = Catalog.model_validate(CATALOG)
+    router.services.ops.catalog = catalog
+    return router
+
+
+OPS = Context(user="U_OPS", channel="C1", source="console")
+
+BAD = [
+    ("health moon", "Unknown environment 'moon'. Environments: prod"),
+    ("restart web prod", "Unknown service 'web' in prod. Services: api"),
+    ("scale api prod 11", "from 0 to 10"),
+    ("scale api prod -1", "from 0 to 10"),
+    ("scale api prod many", "from 0 to 10"),
+    ("logs api prod --since soon", "'soon' is not a duration"),
+    ("logs api prod --tail 99999", "--tail must be a number"),
+    ("run backup prod kind=full; rm -rf /", "Shell metacharacters"),
+    ("run backup prod kind=$(reboot)", "Shell metacharacters"),
+    ("run backup prod kind=`id`", "Shell metacharacters"),
+    ("run backup prod kind=diff", "kind must be one of full, wal"),
+    ("run backup prod size=1", "Unknown parameter 'size'"),
+    ("run restore prod", "Unknown runbook action 'restore' in prod. Actions: backup"),
+    ("maintenance maybe prod", "'maybe' is not on or off"),
+    ("confirm p-000000", "There is no plan p-000000"),
+    ("frobnicate", "Unknown sub-command 'frobnicate'"),
+    ("restart api", "Expected 2 arguments, got 1"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_bad_ops_input_is_refused_with_usage_and_records_nothing(ops_router, store, text, message):
+    reply = ops_router.handle("/ops", text, OPS)
+    rendered = to_text(reply)
+    assert not reply.ok and message in rendered, rendered
+    assert "Usage:" in rendered
+    assert store.audit_records() == []
+
+
+def test_unknown_user_is_refused_in_prod_and_the_denial_is_audited(ops_router, store):
+    reply = ops_router.handle("/ops", "run backup prod kind=full", Context(user="U_EVE", channel="C1"))
+    assert not reply.ok and "operator role in prod" in reply.text
+    assert [r.phase for r in store.audit_records()] == ["denied"]
+
+
+def test_unreachable_docker_engine_is_a_clear_error_audited_as_failed(ops_router, store):
+    reply = ops_router.handle("/ops", "restart api prod", OPS)
+    assert not reply.ok and "Docker" in reply.text and "prod" in reply.text
+    assert "Traceback" not in to_text(reply)
+    assert [r.phase for r in store.audit_records()] == ["failed"]
+
+
+def test_runbook_action_plan_confirm_and_audit_listing(ops_router, store):
+    planned = ops_router.handle("/ops", "run backup prod kind=wal", OPS)
+    assert planned.ok and planned.confirm and "/bin/echo backup {kind} (kind=wal)" in planned.text
+    done = ops_router.handle("/ops", f"confirm {planned.confirm}", OPS)
+    assert done.ok and "backup wal" in to_text(done)
+    listing = to_text(ops_router.handle("/ops", "audit --since 1h --env prod", OPS))
+    assert "@U_OPS run backup prod — succeeded" in listing
+
+
+def test_help_lists_every_ops_sub_command(ops_router):
+    text = to_text(ops_router.handle("/ops", "help", OPS))
+    for name in ("health", "status", "logs", "restart", "scale", "rollback", "maintenance", "run", "confirm",
+                 "approve", "audit"):
+        assert f"/ops {name}" in text

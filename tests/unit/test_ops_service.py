@@ -1,0 +1,173 @@
+"""Permissions, plans, confirmation/approval and the audit log, with real runbook scripts."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bot.config import Catalog
+from bot.core.audit import outcome, verify
+from bot.core.ops import Actor, OpsService
+from bot.errors import BackendError, ConflictError, PermissionDenied
+from bot.ops.checks import CheckRunner
+from bot.ops.platforms import platform_for
+from bot.ops.platforms.script import ScriptRunner
+
+PY = sys.executable
+
+
+def catalog(tmp_path, approvals=1) -> Catalog:
+    marker = str(tmp_path / "ran.txt")
+    write = [PY, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + chr(10)); print('DB_PASSWORD=hunter2 done')",
+             marker, "{target}"]
+    runbook = {
+        "backup": {"argv": write, "params": {"target": {"type": "choice", "choices": ["db", "files"], "default": "db"}}},
+        "slow": {"argv": [PY, "-c", "import time; time.sleep(5)"], "timeout_s": 0.5},
+        "broken": {"argv": [PY, "-c", "import sys; print('boom'); sys.exit(3)"]},
+    }
+    return Catalog.model_validate({
+        "environments": {
+            "prod": {"protected": True, "approvals": approvals, "runbook": runbook},
+            "staging": {"runbook": runbook},
+        },
+        "roles": {"prod": {"operator": ["U_OPS", "U_OPS2"], "viewer": ["U_VIEW"]}, "*": {"admin": ["U_ADMIN"]}},
+    })
+
+
+@pytest.fixture
+def make_ops(store, clock, tmp_path):
+    def make(approvals=1):
+        return OpsService(store, catalog(tmp_path, approvals), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                          clock=clock)
+    return make
+
+
+def actor(user, command="/ops run backup prod"):
+    return Actor(user=user, channel="C1", command=command)
+
+
+def ran(tmp_path) -> list[str]:
+    path = tmp_path / "ran.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_unknown_user_is_denied_in_a_protected_environment_and_it_is_audited(make_ops, store, tmp_path):
+    ops = make_ops()
+    with pytest.raises(PermissionDenied, match="operator role in prod.*you have no role"):
+        ops.request(actor("U_STRANGER"), "prod", "run", "backup", {})
+    with pytest.raises(PermissionDenied, match="you have the viewer role"):
+        ops.request(actor("U_VIEW"), "prod", "run", "backup", {})
+    assert [r.phase for r in store.audit_records()] == ["denied", "denied"]
+    assert ran(tmp_path) == []
+
+
+def test_unprotected_environment_runs_at_once_for_anyone(make_ops, store, tmp_path):
+    result = make_ops().request(actor("U_ANYONE", "/ops run backup staging"), "staging", "run", "backup",
+                                {"target": "files"})
+    assert result.kind == "done" and ran(tmp_path) == ["files"]
+    assert [r.phase for r in store.audit_records()] == ["requested", "started", "succeeded"]
+
+
+def test_protected_action_waits_for_confirmation_then_runs_once(make_ops, store, tmp_path):
+    ops = make_ops()
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {"target": "db"})
+    assert planned.kind == "planned" and ran(tmp_path) == []
+    assert planned.summary.startswith("run backup in prod:")
+    done = ops.confirm(actor("U_OPS"), planned.plan.id)
+    assert done.kind == "done" and ran(tmp_path) == ["db"]
+    with pytest.raises(ConflictError, match="executed"):
+        ops.confirm(actor("U_OPS"), planned.plan.id)
+    phases = [r.phase for r in store.audit_records()]
+    assert phases == ["requested", "confirmed", "started", "succeeded"]
+
+
+def test_output_in_the_audit_log_is_redacted_and_hashed(make_ops, store):
+    ops = make_ops()
+    ops.request(actor("U_OPS"), "prod", "run", "backup", {}, confirmed=True)
+    final = store.audit_records()[-1]
+    assert "hunter2" not in final.excerpt and "DB_PASSWORD=***" in final.excerpt
+    assert len(final.output_sha256) == 64 and final.duration_ms is not None
+
+
+def test_two_approvals_need_a_second_different_authorised_person(make_ops, store, tmp_path):
+    ops = make_ops(approvals=2)
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {}, confirmed=True)
+    assert planned.kind == "awaiting_approval" and ran(tmp_path) == []
+    with pytest.raises(ConflictError, match="already confirmed"):
+        ops.confirm(actor("U_OPS"), planned.plan.id)
+    with pytest.raises(PermissionDenied):
+        ops.confirm(actor("U_VIEW"), planned.plan.id)
+    done = ops.confirm(actor("U_OPS2"), planned.plan.id)
+    assert done.kind == "done" and ran(tmp_path) == ["db"]
+    phases = [r.phase for r in store.audit_records()]
+    assert phases == ["requested", "confirmed", "denied", "approved", "started", "succeeded"]
+
+
+def test_an_expired_plan_cannot_be_confirmed(make_ops, store, clock, tmp_path):
+    ops = make_ops()
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {})
+    clock.advance(minutes=6)
+    with pytest.raises(ConflictError, match="expired"):
+        ops.confirm(actor("U_OPS"), planned.plan.id)
+    assert ran(tmp_path) == [] and store.get_plan(planned.plan.id).status == "expired"
+    assert store.audit_records()[-1].phase == "expired"
+
+
+def test_pending_plans_survive_a_restart(make_ops, store_url, tmp_path, clock):
+    from bot.store import open_store
+
+    planned = make_ops().request(actor("U_OPS"), "prod", "run", "backup", {})
+    reopened = open_store(store_url)
+    try:
+        ops = OpsService(reopened, catalog(tmp_path), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                         clock=clock)
+        assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "done"
+    finally:
+        reopened.close()
+    assert ran(tmp_path) == ["db"]
+
+
+def test_dry_run_shows_the_plan_and_touches_nothing(make_ops, store, tmp_path):
+    result = make_ops().request(actor("U_OPS"), "prod", "run", "backup", {}, dry_run=True)
+    assert result.kind == "dry_run" and ran(tmp_path) == []
+    assert [r.phase for r in store.audit_records()] == ["requested", "dry_run"]
+
+
+def test_failures_and_timeouts_are_audited_as_failed(make_ops, store):
+    ops = make_ops()
+    with pytest.raises(BackendError, match="exited with status 3"):
+        ops.request(actor("U_ANY", "/ops run broken staging"), "staging", "run", "broken", {})
+    with pytest.raises(BackendError, match="timed out after 0.5 s"):
+        ops.request(actor("U_ANY", "/ops run slow staging"), "staging", "run", "slow", {})
+    records = store.audit_records()
+    assert [r.phase for r in records if r.phase in ("succeeded", "failed")] == ["failed", "failed"]
+
+
+def test_a_crash_after_start_reads_outcome_unknown(make_ops, store):
+    from bot.core.audit import AuditRecord
+
+    store.append_audit(AuditRecord(at=make_ops().clock(), attempt="a-crash", phase="started", user="U_OPS",
+                                   action="restart", target="api", env="prod"))
+    assert outcome(store.audit_records()) == "outcome unknown"
+
+
+def test_verify_names_the_first_edited_deleted_or_reordered_record(make_ops, store):
+    ops = make_ops()
+    for _ in range(3):
+        ops.request(actor("U_ANY", "/ops run backup staging"), "staging", "run", "backup", {})
+    records = store.audit_records()
+    assert verify(records) is None
+    edited = [r.model_copy(update={"user": "U_MALLORY"}) if r.seq == 4 else r for r in records]
+    assert verify(edited) == "record 4 was edited after it was written"
+    deleted = [r for r in records if r.seq != 5]
+    assert "record 5 is missing" in verify(deleted)
+    swapped = records[:2] + [records[3], records[2]] + records[4:]
+    assert "missing" in verify(swapped) or "does not follow" in verify(swapped)
+
+
+def test_admin_role_granted_globally_applies_everywhere(make_ops):
+    ops = make_ops()
+    assert ops.role_of("U_ADMIN", "prod").name == "ADMIN"
+    assert ops.role_of("U_VIEW", "prod").name == "VIEWER"
+    assert ops.role_of("U_NOBODY", "prod").name == "NONE"
+    assert ops.role_of("U_NOBODY", "staging").name == "OPERATOR"
