@@ -39,6 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
     manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
 
+    health = sub.add_parser("health", help="run an environment's checks")
+    health.add_argument("env")
+    health.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"))
+    health.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
+    audit = sub.add_parser("audit", help="verify or export the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="prove no record was edited, deleted or re-ordered")
+    export = audit_sub.add_parser("export", help="every record, as JSON lines or CSV")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -119,7 +131,54 @@ def _manifest(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
+def _health(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import build
+    from bot.blocks import to_text
+    from commands.base import Context
+
+    app = build(config)
+    try:
+        reply = app.router.handle("/ops", f"health {args.env}", Context(user=args.user, source="console"))
+    finally:
+        app.close()
+    print(to_text(reply))
+    if not reply.ok:
+        return 2
+    return 0 if reply.text.endswith("healthy") else 1
+
+
+def _audit(args: argparse.Namespace, config: str | None) -> int:
+    import csv
+    import json
+
+    from bot.app import build
+    from bot.core.audit import verify
+
+    app = build(config)
+    try:
+        records = app.store.audit_records()
+    finally:
+        app.close()
+    if args.audit_command == "verify":
+        problem = verify(records)
+        if problem:
+            print(f"audit log TAMPERED: {problem}", file=sys.stderr)
+            return 1
+        print(f"audit log intact: {len(records)} records, chain verified")
+        return 0
+    rows = [record.model_dump(mode="json") for record in records]
+    if args.format == "jsonl":
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["seq"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: json.dumps(value) if isinstance(value, dict) else value for key, value in row.items()})
+    return 0
+
+
+COMMANDS = {"health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,9 +35,19 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
         print(to_text(reply), file=stdout)
         print(file=stdout)
         stdout.flush()
+        if interactive and reply.confirm and _ask(f"Run plan {reply.confirm} now? [y/N] "):
+            print(to_text(router.handle("/ops", f"confirm {reply.confirm}", ctx)), file=stdout)
+            print(file=stdout)
     if interactive:
         _save_history()
     return 0
+
+
+def _ask(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except (EOFError, KeyboardInterrupt):
+        return False
 
 
 def _enable_history() -> None:

@@ -246,7 +246,10 @@ class OpsService:
         return params
 
     def describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
-        """The exact plan, from the live state: what will change."""
+        """The exact plan, from the live state: what will change (redacted: it is shown and audited)."""
+        return redact(self._describe(env_name, action, target, args))
+
+    def _describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
         env = self.env(env_name)
         if action == "run":
             shown = " ".join(f"{k}={v}" for k, v in sorted(args.items()))

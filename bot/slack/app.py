@@ -61,6 +61,7 @@ class SlackHandlers:
         app.action("incident_ack")(self.on_ack_button)
         app.action("incident_update")(self.on_update_button)
         app.action("incident_resolve")(self.on_resolve_button)
+        app.action("ops_confirm")(self.on_ops_confirm)
         app.view(views.OPEN_MODAL)(self.on_open_modal)
         app.view(views.UPDATE_MODAL)(self.on_update_modal)
         app.view(views.RESOLVE_MODAL)(self.on_resolve_modal)
@@ -140,6 +141,16 @@ class SlackHandlers:
         await client.chat_postMessage(channel=incident.channel or body["channel"]["id"],
                                       text=f"<@{user}> acknowledged {incident.id}.")
         await self.channels.refresh(number)
+
+    async def on_ops_confirm(self, ack, body: dict, action: dict, respond) -> None:
+        """The Confirm button of a plan (Slack shows its confirm dialog first)."""
+        await ack()
+        if not await self.first_delivery(body):
+            return
+        ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
+        reply = await asyncio.to_thread(self.router.handle, "/ops", f"confirm {action['value']}", ctx)
+        await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
+                      response_type="ephemeral" if reply.ephemeral else "in_channel")
 
     async def on_update_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()

@@ -88,3 +88,34 @@ def test_console_with_no_config_and_default_database_in_an_empty_directory(tmp_p
     assert result.returncode == 0, result.stderr
     assert "INC-1 · P3 · Typo" in result.stdout
     assert (tmp_path / "opsbot.db").exists()
+
+
+def test_health_and_audit_commands(sqlite_url, tmp_path):
+    config = tmp_path / "opsbot.yml"
+    config.write_text(
+        "environments:\n"
+        "  staging:\n"
+        "    checks:\n"
+        "      - {name: self, kind: tcp, host: 127.0.0.1, port: 5432}\n"
+        "    runbook:\n"
+        f"      hello: {{argv: [{sys.executable!r}, -c, \"print('hi DB_PASSWORD=x1')\"]}}\n")
+    health = opsbot(["health", "staging"], sqlite_url, config=str(config))
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "Health · staging — ✅ healthy" in health.stdout and "✅ self (tcp)" in health.stdout
+    ran = opsbot(["console", "--user", "U_OPS"], sqlite_url, "/ops run hello staging\n", config=str(config))
+    assert "Done" in ran.stdout and "x1" not in ran.stdout
+    verified = opsbot(["audit", "verify"], sqlite_url, config=str(config))
+    assert verified.returncode == 0 and "3 records, chain verified" in verified.stdout
+    exported = opsbot(["audit", "export", "--format", "jsonl"], sqlite_url, config=str(config))
+    assert len(exported.stdout.splitlines()) == 3 and "x1" not in exported.stdout
+    csv_export = opsbot(["audit", "export", "--format", "csv"], sqlite_url, config=str(config))
+    assert csv_export.stdout.splitlines()[0].startswith("seq,")
+    import sqlite3
+
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    record = db.execute("SELECT record FROM audit WHERE seq = 2").fetchone()[0]
+    db.execute("UPDATE audit SET record = ? WHERE seq = 2", (record.replace("U_OPS", "U_EVE"),))
+    db.commit()
+    db.close()
+    tampered = opsbot(["audit", "verify"], sqlite_url, config=str(config))
+    assert tampered.returncode == 1 and "record 2 was edited" in tampered.stderr

@@ -222,3 +222,26 @@ def test_ack_is_fast(slack):
     response = slack.command("list")
     assert response.status_code == 200
     assert time.perf_counter() - started < 3.0  # Slack's limit; the bench measures the real figures
+
+
+def test_ops_plan_confirm_button_runs_the_action(slack, tmp_path):
+    import sys
+
+    from bot.config import Catalog
+
+    marker = tmp_path / "ran.txt"
+    slack.opsbot.services.ops.catalog = Catalog.model_validate({
+        "environments": {"prod": {"protected": True, "runbook": {"backup": {
+            "argv": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('done')"]}}}},
+        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    slack.command("run backup prod", command="/ops")
+    plan_reply = slack.fake.wait_for_response()[0]
+    assert_valid_blocks(plan_reply["blocks"])
+    button = plan_reply["blocks"][-1]["elements"][0]
+    assert button["action_id"] == "ops_confirm" and "confirm" in button and not marker.exists()
+    slack.interaction({"type": "block_actions", "user": {"id": "U_ALICE"}, "channel": {"id": "C_GENERAL"},
+                       "container": {"type": "message"}, "response_url": f"{slack.fake.base_url}/response/confirm",
+                       "actions": [{"action_id": "ops_confirm", "block_id": "ops_plan", "value": button["value"],
+                                    "type": "button"}]})
+    done = slack.fake.wait_for_response(2)[-1]
+    assert "Done" in done["text"] and marker.read_text() == "done"
