@@ -44,6 +44,7 @@ class Platform(Strict):
     host: str | None = None  # docker: engine URL; default $DOCKER_HOST or the local socket
     namespace: str = "default"  # kubernetes
     context: str | None = None  # kubernetes: kubeconfig context
+    api_url: str | None = None  # kubernetes: talk to this API URL directly instead of using a kubeconfig
 
     @model_validator(mode="after")
     def _docker_needs_project(self) -> "Platform":

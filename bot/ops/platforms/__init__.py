@@ -1,15 +1,29 @@
 """Platform adapters, chosen by an environment's `platform.kind`."""
 from __future__ import annotations
 
+import threading
+
 from bot.core.ops_types import Platform
 from bot.ops_config import Environment
 
+_cache: dict[tuple[str, int], tuple[Environment, Platform]] = {}
+_lock = threading.Lock()
+
 
 def platform_for(env_name: str, env: Environment) -> Platform:
-    if env.platform.kind == "docker":
-        from bot.ops.platforms.docker import DockerPlatform
+    """One adapter per environment configuration, reused (a Kubernetes client keeps a connection pool)."""
+    key = (env_name, id(env))
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] is env:
+            return cached[1]
+        if env.platform.kind == "docker":
+            from bot.ops.platforms.docker import DockerPlatform
 
-        return DockerPlatform(env_name, env)
-    from bot.ops.platforms.kubernetes import KubernetesPlatform
+            platform: Platform = DockerPlatform(env_name, env)
+        else:
+            from bot.ops.platforms.kubernetes import KubernetesPlatform
 
-    return KubernetesPlatform(env_name, env)
+            platform = KubernetesPlatform(env_name, env)
+        _cache[key] = (env, platform)
+        return platform

@@ -1,0 +1,220 @@
+"""Kubernetes environments through the official client.
+
+restart = `kubectl rollout restart` (the restartedAt template annotation); scale = the scale subresource;
+rollback = `kubectl rollout undo` (the previous ReplicaSet revision's pod template); maintenance = patch
+the ConfigMap key, then restart the listed deployments (done by the ops service).
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from bot.core.ops_types import ServiceState, WorkloadHealth
+from bot.errors import BackendError, ConflictError, UsageError
+from bot.ops_config import Environment
+
+REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+TIMEOUT = 10
+
+
+class KubernetesPlatform:
+    def __init__(self, env_name: str, env: Environment):
+        self.env_name = env_name
+        self.env = env
+        self.namespace = env.platform.namespace
+        self._api: client.ApiClient | None = None
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def api(self) -> client.ApiClient:
+        if self._api is None:
+            platform = self.env.platform
+            try:
+                if platform.api_url:
+                    configuration = client.Configuration()
+                    configuration.host = platform.api_url
+                    token = os.environ.get("KUBERNETES_TOKEN")
+                    if token:
+                        configuration.api_key = {"authorization": f"Bearer {token}"}
+                    self._api = client.ApiClient(configuration)
+                elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    config.load_incluster_config()
+                    self._api = client.ApiClient()
+                else:
+                    self._api = config.new_client_from_config(context=platform.context)
+            except (config.ConfigException, OSError) as error:
+                raise BackendError(f"No Kubernetes credentials for {self.env_name}: {error}") from None
+        return self._api
+
+    def _call(self, what: str, fn):
+        try:
+            return fn()
+        except ApiException as error:
+            reason = f"{error.status} {error.reason}"
+            raise BackendError(f"Kubernetes {what} failed in {self.env_name} ({reason})") from None
+        except (HTTPError, OSError) as error:
+            raise BackendError(f"Cannot reach the Kubernetes API of {self.env_name} ({type(error).__name__})") from None
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api())
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api())
+
+    def _deployment_name(self, service: str) -> str:
+        spec = self.env.services.get(service)
+        return spec.deployment if spec and spec.deployment else service
+
+    def _selector(self, service: str) -> str:
+        spec = self.env.services.get(service)
+        if spec and spec.selector:
+            return spec.selector
+        deployment = self._deployment(service)
+        labels = deployment.spec.selector.match_labels or {}
+        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+    def _deployment(self, service: str):
+        return self.apps.read_namespaced_deployment(self._deployment_name(service), self.namespace,
+                                                    _request_timeout=TIMEOUT)
+
+    def _pods(self, selector: str) -> list:
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector, _request_timeout=TIMEOUT).items
+        return [pod for pod in pods if _matches(pod.metadata.labels, selector)]
+
+    # --- reads ---------------------------------------------------------------------------------
+    def status(self) -> list[ServiceState]:
+        def read():
+            states = []
+            for name in self.env.services:
+                deployment = self._deployment(name)
+                ready = deployment.status.ready_replicas or 0 if deployment.status else 0
+                image = ", ".join(c.image for c in deployment.spec.template.spec.containers)
+                revision = (deployment.metadata.annotations or {}).get(REVISION)
+                states.append(ServiceState(name, ready, deployment.spec.replicas or 0, image,
+                                           f"revision {revision}" if revision else ""))
+            return states
+
+        return self._call("status", read)
+
+    def replicas(self, service: str) -> int:
+        return self._call("scale read", lambda: self.apps.read_namespaced_deployment_scale(
+            self._deployment_name(service), self.namespace, _request_timeout=TIMEOUT).spec.replicas or 0)
+
+    def workload_health(self, target: str) -> WorkloadHealth:
+        def read():
+            if target in self.env.services:
+                selector, desired = self._selector(target), self._deployment(target).spec.replicas or 0
+            else:
+                selector, desired = target, None
+            pods = self._pods(selector)
+            ready, problems = 0, []
+            for pod in pods:
+                statuses = (pod.status.container_statuses if pod.status else None) or []
+                if statuses and all(s.ready for s in statuses):
+                    ready += 1
+                for s in statuses:
+                    waiting = s.state.waiting if s.state else None
+                    if waiting and waiting.reason:
+                        problems.append(f"{pod.metadata.name} {waiting.reason}")
+                    if s.restart_count:
+                        problems.append(f"{pod.metadata.name} restarted {s.restart_count}×")
+            return WorkloadHealth(ready, desired if desired is not None else len(pods), problems)
+
+        return self._call("pod listing", read)
+
+    def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str:
+        def read():
+            lines = []
+            for pod in self._pods(self._selector(service)):
+                text = self.core.read_namespaced_pod_log(
+                    pod.metadata.name, self.namespace, since_seconds=int(since.total_seconds()) if since else None,
+                    tail_lines=tail, timestamps=True, _request_timeout=TIMEOUT)
+                for line in text.splitlines():
+                    if grep is None or grep.lower() in line.lower():
+                        lines.append(f"{pod.metadata.name} | {line}")
+            return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + grep if grep else ''})"
+
+        return self._call("logs", read)
+
+    # --- changes ---------------------------------------------------------------------------------
+    def restart(self, service: str) -> str:
+        name = self._deployment_name(service)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+        self._call("rollout restart", lambda: self.apps.patch_namespaced_deployment(
+            name, self.namespace, body, _request_timeout=TIMEOUT))
+        return f"rollout restart of deployment/{name} at {now}"
+
+    def scale(self, service: str, replicas: int) -> str:
+        name = self._deployment_name(service)
+        self._call("scale", lambda: self.apps.patch_namespaced_deployment_scale(
+            name, self.namespace, {"spec": {"replicas": replicas}}, _request_timeout=TIMEOUT))
+        return f"deployment/{name} scaled to {replicas}"
+
+    def _revisions(self, service: str):
+        """(deployment, current revision, the previous ReplicaSet) as `kubectl rollout undo` finds them."""
+        deployment = self._deployment(service)
+        current = int((deployment.metadata.annotations or {}).get(REVISION, "0") or 0)
+        selector = self._selector(service)
+        sets = self.apps.list_namespaced_replica_set(self.namespace, label_selector=selector,
+                                                     _request_timeout=TIMEOUT).items
+        owned = [rs for rs in sets if _matches(rs.metadata.labels, selector) and any(
+            ref.kind == "Deployment" and ref.name == deployment.metadata.name
+            for ref in rs.metadata.owner_references or [])]
+        older = [rs for rs in owned if int((rs.metadata.annotations or {}).get(REVISION, "0") or 0) < current]
+        if not older:
+            raise ConflictError(f"{service} in {self.env_name} has no previous revision to roll back to.")
+        previous = max(older, key=lambda rs: int(rs.metadata.annotations[REVISION]))
+        return deployment, current, previous
+
+    def rollback_plan(self, service: str) -> str:
+        deployment, current, previous = self._call("rollout history", lambda: self._revisions(service))
+        now_images = ", ".join(c.image for c in deployment.spec.template.spec.containers)
+        then_images = ", ".join(c.image for c in previous.spec.template.spec.containers)
+        return f"revision {current} ({now_images}) → revision {previous.metadata.annotations[REVISION]} ({then_images})"
+
+    def rollback(self, service: str) -> str:
+        def act():
+            deployment, _, previous = self._revisions(service)
+            template = self.api().sanitize_for_serialization(previous.spec.template)
+            template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+            self.apps.patch_namespaced_deployment(deployment.metadata.name, self.namespace,
+                                                  {"spec": {"template": template}}, _request_timeout=TIMEOUT)
+            return f"deployment/{deployment.metadata.name} rolled back to revision {previous.metadata.annotations[REVISION]}"
+
+        return self._call("rollback", act)
+
+    def maintenance_state(self) -> bool | None:
+        maintenance = self._maintenance()
+        data = self._call("configmap read", lambda: self.core.read_namespaced_config_map(
+            maintenance.configmap, self.namespace, _request_timeout=TIMEOUT).data or {})
+        value = data.get(maintenance.key)
+        return None if value is None else value.strip().lower() in ("true", "on", "1", "yes")
+
+    def set_maintenance(self, on: bool) -> str:
+        maintenance = self._maintenance()
+        body = {"data": {maintenance.key: "true" if on else "false"}}
+        self._call("configmap patch", lambda: self.core.patch_namespaced_config_map(
+            maintenance.configmap, self.namespace, body, _request_timeout=TIMEOUT))
+        return f"configmap/{maintenance.configmap} {maintenance.key}={'true' if on else 'false'}"
+
+    def _maintenance(self):
+        if not self.env.maintenance or not self.env.maintenance.configmap:
+            raise UsageError(f"{self.env_name} has no maintenance ConfigMap configured (maintenance.configmap).")
+        return self.env.maintenance
+
+
+def _matches(labels: dict | None, selector: str) -> bool:
+    """Equality-based label selectors ('app=api,tier=web'), checked on our side as well."""
+    labels = labels or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, _, value = term.partition("=")
+        if labels.get(key.strip()) != value.strip().lstrip("="):
+            return False
+    return True

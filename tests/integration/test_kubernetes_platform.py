@@ -1,0 +1,201 @@
+"""The Kubernetes platform: the official client against kmock's Kubernetes API emulator over HTTP."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import kmock
+import pytest
+from kubernetes import client
+
+from bot.config import Catalog
+from bot.core.ops import Actor, OpsService
+from bot.errors import BackendError, ConflictError
+from bot.ops.checks import CheckRunner
+from bot.ops.platforms import platform_for
+from bot.ops.platforms.kubernetes import KubernetesPlatform
+from bot.ops.platforms.script import ScriptRunner
+
+NS = "production"
+
+
+class Emulator:
+    """kmock's KubernetesEmulator served on a loopback port from its own event loop."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._stop = None
+
+        async def main():
+            self.emulator = kmock.KubernetesEmulator()
+            await self.emulator.__aenter__()
+            for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps"):
+                self.emulator.resources[resource] = {}
+            self.server = kmock.Server(self.emulator)
+            await self.server.__aenter__()
+            self._stop = asyncio.Event()
+            ready.set()
+            await self._stop.wait()
+            await self.server.__aexit__(None, None, None)
+            await self.emulator.__aexit__(None, None, None)
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        self.url = str(self.server.url).rstrip("/")
+
+    def on_get(self, path: str, payload: bytes) -> None:
+        self.loop.call_soon_threadsafe(lambda: self.emulator[f"get {path}"] << payload)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+
+
+def template(image: str, extra_labels: dict | None = None) -> dict:
+    return {"metadata": {"labels": {"app": "api-gateway", **(extra_labels or {})}},
+            "spec": {"containers": [{"name": "api", "image": image}]}}
+
+
+@pytest.fixture
+def cluster():
+    emulator = Emulator()
+    configuration = client.Configuration()
+    configuration.host = emulator.url
+    api = client.ApiClient(configuration)
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(NS, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api-gateway", "namespace": NS, "annotations": {"deployment.kubernetes.io/revision": "3"}},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "api-gateway"}}, "template": template("shop/api:1.4.2")},
+        "status": {"replicas": 3, "readyReplicas": 3, "availableReplicas": 3}})
+    for revision, image in ((1, "shop/api:1.4.0"), (2, "shop/api:1.4.1"), (3, "shop/api:1.4.2")):
+        apps.create_namespaced_replica_set(NS, {
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"api-gateway-rs{revision}", "namespace": NS, "labels": {"app": "api-gateway"},
+                         "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "api-gateway",
+                                              "uid": "u1"}]},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "api-gateway"}},
+                     "template": template(image, {"pod-template-hash": f"h{revision}"})}})
+    for index, (ready, waiting, restarts) in enumerate([(True, None, 0), (True, None, 0), (False, "CrashLoopBackOff", 7)]):
+        core.create_namespaced_pod(NS, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"api-gateway-{index}", "namespace": NS, "labels": {"app": "api-gateway"}},
+            "spec": {"containers": [{"name": "api", "image": "shop/api:1.4.2"}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "api", "ready": ready, "restartCount": restarts, "image": "shop/api:1.4.2", "imageID": "",
+                "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}}}]}})
+    core.create_namespaced_pod(NS, {"apiVersion": "v1", "kind": "Pod",
+                                    "metadata": {"name": "worker-0", "namespace": NS, "labels": {"app": "worker"}},
+                                    "spec": {"containers": [{"name": "w", "image": "shop/worker:1"}]}})
+    core.create_namespaced_config_map(NS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                           "metadata": {"name": "shop-config", "namespace": NS},
+                                           "data": {"MAINTENANCE_MODE": "false"}})
+    emulator.on_get(f"/api/v1/namespaces/{NS}/pods/api-gateway-0/log",
+                    b"2026-11-22T10:00:00Z GET /health 200\n2026-11-22T10:00:01Z ERROR pool exhausted\n")
+    emulator.on_get(f"/api/v1/namespaces/{NS}/pods/api-gateway-1/log", b"2026-11-22T10:00:02Z GET /health 200\n")
+    emulator.on_get(f"/api/v1/namespaces/{NS}/pods/api-gateway-2/log", b"2026-11-22T10:00:03Z ERROR crash\n")
+    yield emulator, apps, core
+    api.close()
+    emulator.stop()
+
+
+def catalog(url: str) -> Catalog:
+    return Catalog.model_validate({"environments": {"prod": {
+        "protected": True,
+        "platform": {"kind": "kubernetes", "namespace": NS, "api_url": url},
+        "services": {"api": {"deployment": "api-gateway", "selector": "app=api-gateway", "max_replicas": 10}},
+        "maintenance": {"configmap": "shop-config", "key": "MAINTENANCE_MODE", "restart": ["api"]},
+        "checks": [{"name": "pods", "kind": "kubernetes", "selector": "app=api-gateway"}],
+    }}, "roles": {"prod": {"operator": ["U_OPS"]}}})
+
+
+@pytest.fixture
+def platform(cluster):
+    return KubernetesPlatform("prod", catalog(cluster[0].url).environments["prod"])
+
+
+def test_status_and_replicas(platform):
+    [state] = platform.status()
+    assert (state.name, state.running, state.desired, state.image) == ("api", 3, 3, "shop/api:1.4.2")
+    assert platform.replicas("api") == 3
+
+
+def test_scale_through_the_scale_subresource(platform, cluster):
+    _, apps, _ = cluster
+    platform.scale("api", 5)
+    assert apps.read_namespaced_deployment("api-gateway", NS).spec.replicas == 5
+    scale_patches = cluster[0].emulator[f"patch /apis/apps/v1/namespaces/{NS}/deployments/api-gateway/scale"]
+    assert len(scale_patches) == 1 and scale_patches[0].data == {"spec": {"replicas": 5}}
+
+
+def test_restart_sets_the_restarted_at_annotation(platform, cluster):
+    _, apps, _ = cluster
+    platform.restart("api")
+    annotations = apps.read_namespaced_deployment("api-gateway", NS).spec.template.metadata.annotations
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+
+
+def test_rollback_goes_to_the_previous_revision_like_rollout_undo(platform, cluster):
+    _, apps, _ = cluster
+    assert platform.rollback_plan("api") == "revision 3 (shop/api:1.4.2) → revision 2 (shop/api:1.4.1)"
+    platform.rollback("api")
+    template_now = apps.read_namespaced_deployment("api-gateway", NS).spec.template
+    assert template_now.spec.containers[0].image == "shop/api:1.4.1"
+    assert "pod-template-hash" not in template_now.metadata.labels
+
+
+def test_logs_by_selector_with_grep(platform):
+    text = platform.logs("api", None, 100, "error")
+    assert text.splitlines() == ["api-gateway-0 | 2026-11-22T10:00:01Z ERROR pool exhausted",
+                                 "api-gateway-2 | 2026-11-22T10:00:03Z ERROR crash"]
+
+
+def test_pod_check_flags_crash_loops(cluster, store, clock):
+    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                     clock=clock)
+    [result] = ops.health(Actor("U_OPS", None, "/ops health prod"), "prod").results
+    assert result.level == "crit" and result.value == "2/3 running"
+    assert "api-gateway-2 CrashLoopBackOff" in result.detail and "restarted 7×" in result.detail
+
+
+def test_maintenance_patches_the_configmap_then_restarts(cluster, store, clock):
+    _, apps, core = cluster
+    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                     clock=clock)
+    actor = Actor("U_OPS", "C1", "/ops maintenance on prod")
+    planned = ops.request(actor, "prod", "maintenance", None, {"on": True})
+    assert planned.summary == "maintenance mode in prod: off → on, then restart api"
+    ops.confirm(actor, planned.plan.id)
+    assert core.read_namespaced_config_map("shop-config", NS).data["MAINTENANCE_MODE"] == "true"
+    annotations = apps.read_namespaced_deployment("api-gateway", NS).spec.template.metadata.annotations
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+
+
+def test_scale_plan_via_the_ops_service(cluster, store, clock):
+    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+                     clock=clock)
+    actor = Actor("U_OPS", "C1", "/ops scale api prod 5")
+    planned = ops.request(actor, "prod", "scale", "api", {"replicas": 5})
+    assert planned.summary == "scale api in prod: 3 → 5 replicas"
+
+
+def test_no_previous_revision_is_a_clear_refusal(platform, cluster):
+    _, apps, _ = cluster
+    apps.patch_namespaced_deployment("api-gateway", NS, {"metadata": {"annotations": {
+        "deployment.kubernetes.io/revision": "1"}}})
+    with pytest.raises(ConflictError, match="no previous revision"):
+        platform.rollback_plan("api")
+
+
+def test_unreachable_api_is_a_backend_error():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    platform = KubernetesPlatform("prod", catalog(f"http://127.0.0.1:{port}").environments["prod"])
+    with pytest.raises(BackendError, match="Cannot reach the Kubernetes API of prod"):
+        platform.replicas("api")
