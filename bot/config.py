@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import OpsbotError
@@ -105,13 +113,13 @@ class Catalog(BaseModel):
     @field_validator("roles")
     @classmethod
     def _check_roles(cls, value: Roles) -> Roles:
-        for scope, grants in value.items():
+        for grants in value.values():
             for role in grants:
                 Role.parse(role)
         return value
 
     @model_validator(mode="after")
-    def _roles_name_environments(self) -> "Catalog":
+    def _roles_name_environments(self) -> Catalog:
         unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments]
         if unknown:
             raise ValueError(f"roles name unknown environments: {', '.join(unknown)} (use an environment or '*')")

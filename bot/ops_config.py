@@ -18,7 +18,7 @@ class Role(IntEnum):
     ADMIN = 4
 
     @classmethod
-    def parse(cls, text: str) -> "Role":
+    def parse(cls, text: str) -> Role:
         try:
             return cls[text.upper()]
         except KeyError:
@@ -47,7 +47,7 @@ class Platform(Strict):
     api_url: str | None = None  # kubernetes: talk to this API URL directly instead of using a kubeconfig
 
     @model_validator(mode="after")
-    def _docker_needs_project(self) -> "Platform":
+    def _docker_needs_project(self) -> Platform:
         if self.kind == "docker" and not self.project:
             raise ValueError("a docker platform needs `project` (the Compose project name)")
         return self
@@ -95,7 +95,7 @@ class Check(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
-    def _required_fields(self) -> "Check":
+    def _required_fields(self) -> Check:
         needs = {"http": ["url"], "postgres": ["dsn_env"], "redis": ["url_env"], "tls": ["host"],
                  "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"]}[self.kind]
         missing = [name for name in needs if getattr(self, name) in (None, "")]
@@ -145,7 +145,7 @@ class Environment(Strict):
         return value
 
     @model_validator(mode="after")
-    def _check_names_unique(self) -> "Environment":
+    def _check_names_unique(self) -> Environment:
         names = [check.name for check in self.checks]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

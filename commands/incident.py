@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from bot.blocks import Attachment, Reply, context, header, section
 from bot.core.postmortem import postmortem_filename, render_postmortem

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs opsbot with its test dependencies, makes sure
-# the services the tests use are running (PostgreSQL on 127.0.0.1:5432), then runs pytest.
+# the services the tests use are running (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, a private
+# Docker Engine from scripts/start-docker.sh), then runs pytest.
 # A missing service is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,5 +34,23 @@ if ! pg_up; then
     echo "FATAL: PostgreSQL is not reachable at $OPSBOT_TEST_PG_URL; the store contract tests need it." >&2
     exit 1
 fi
+
+export OPSBOT_TEST_REDIS_URL=${OPSBOT_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+redis_up() { .venv/bin/python -c 'import os, redis; redis.Redis.from_url(os.environ["OPSBOT_TEST_REDIS_URL"], socket_timeout=3).ping()' 2>/dev/null; }
+if ! redis_up; then
+    echo "Redis is not answering; trying to start it" >&2
+    if ! command -v redis-server >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    fi
+    command -v redis-server >/dev/null && redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null || true
+    for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+if ! redis_up; then
+    echo "FATAL: Redis is not reachable at $OPSBOT_TEST_REDIS_URL; the health-check tests need it." >&2
+    exit 1
+fi
+
+# The Docker platform tests need a real engine; its absence fails the run here, before pytest.
+bash scripts/start-docker.sh >/dev/null
 
 exec .venv/bin/python -m pytest "$@"

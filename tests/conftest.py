@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -21,7 +21,7 @@ PG_ADMIN_URL = os.environ.get("OPSBOT_TEST_PG_URL", "postgresql://postgres@127.0
 class Clock:
     """A clock the test moves by hand."""
 
-    def __init__(self, start: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)):
+    def __init__(self, start: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)):
         self.now = start
 
     def __call__(self) -> datetime:

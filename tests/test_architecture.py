@@ -5,7 +5,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-INFRA = {"slack_bolt", "slack_sdk", "docker", "kubernetes", "psycopg", "psycopg_pool", "httpx", "sqlite_utils"}
+INFRA = {"slack_bolt", "slack_sdk", "docker", "kubernetes", "psycopg", "psycopg_pool", "httpx", "sqlite_utils",
+         "redis", "aiohttp"}
 
 
 def imported_modules(folder: Path):

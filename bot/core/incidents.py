@@ -1,8 +1,8 @@
 """Incident service: every change is checked, applied and stored together with its timeline event."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Callable
 
 from bot.config import Catalog
 from bot.core.lifecycle import transition

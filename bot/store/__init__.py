@@ -5,7 +5,7 @@ from bot.errors import BackendError, UsageError
 from bot.store.base import StaleWrite, Store
 from bot.store.postgres import hide_password
 
-__all__ = ["Store", "StaleWrite", "open_store", "hide_password"]
+__all__ = ["StaleWrite", "Store", "hide_password", "open_store"]
 
 
 def open_store(url: str) -> Store:

@@ -1,8 +1,9 @@
 """PostgreSQL backend: psycopg 3 with a connection pool; versioned migrations in schema_migrations."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -15,19 +16,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, [
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
         "INSERT INTO counters (name, value) VALUES ('incident', 0)",
-        "CREATE TABLE incidents (number BIGINT PRIMARY KEY, status TEXT NOT NULL, channel TEXT,"
-        " declared_at TIMESTAMPTZ NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)",
+        ("CREATE TABLE incidents (number BIGINT PRIMARY KEY, status TEXT NOT NULL, channel TEXT,"
+         " declared_at TIMESTAMPTZ NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)"),
         "CREATE INDEX incidents_status ON incidents (status)",
         "CREATE INDEX incidents_channel ON incidents (channel)",
-        "CREATE TABLE events (id BIGSERIAL PRIMARY KEY,"
-        " incident BIGINT NOT NULL REFERENCES incidents (number), at TIMESTAMPTZ NOT NULL,"
-        " actor TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL)",
+        ("CREATE TABLE events (id BIGSERIAL PRIMARY KEY,"
+         " incident BIGINT NOT NULL REFERENCES incidents (number), at TIMESTAMPTZ NOT NULL,"
+         " actor TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL)"),
         "CREATE INDEX events_incident ON events (incident, id)",
         # The timeline is append-only, enforced by the database itself.
-        "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-        " $$ BEGIN RAISE EXCEPTION 'the timeline is append-only'; END $$",
-        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
-        " FOR EACH ROW EXECUTE FUNCTION events_append_only()",
+        ("CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+         " $$ BEGIN RAISE EXCEPTION 'the timeline is append-only'; END $$"),
+        ("CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+         " FOR EACH ROW EXECUTE FUNCTION events_append_only()"),
     ]),
     (2, [
         # Keys of Slack deliveries already handled, so retries and redeliveries apply once.
@@ -35,11 +36,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (3, [
         "INSERT INTO counters (name, value) VALUES ('audit', 0)",
-        "CREATE TABLE audit (seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, attempt TEXT NOT NULL,"
-        " record TEXT NOT NULL, hash TEXT NOT NULL)",
+        ("CREATE TABLE audit (seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, attempt TEXT NOT NULL,"
+         " record TEXT NOT NULL, hash TEXT NOT NULL)"),
         "CREATE INDEX audit_attempt ON audit (attempt)",
-        "CREATE TABLE plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL,"
-        " doc TEXT NOT NULL)",
+        ("CREATE TABLE plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL,"
+         " doc TEXT NOT NULL)"),
     ]),
 ]
 
@@ -69,20 +70,19 @@ class PostgresStore(SqlStore):
             raise BackendError(f"cannot connect to PostgreSQL at {hide_password(self.url)}") from exc
 
     def migrate(self) -> None:
-        with self._pool.connection() as conn:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations"
-                    " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-                for version, statements in MIGRATIONS:
-                    if version in done:
-                        continue
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
 
     @contextmanager
     def _write(self) -> Iterator[_Qmark]:

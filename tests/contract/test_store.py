@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +12,7 @@ from bot.errors import NotFound
 from bot.store import open_store
 from bot.store.base import StaleWrite
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def new_incident(title: str = "Payment API returns 502", channel: str | None = None) -> Incident:
@@ -88,12 +88,10 @@ def test_incident_for_channel(store):
 
 def test_timeline_is_append_only_in_the_database(store):
     incident = store.create_incident(new_incident(), [event("declared")])
-    with pytest.raises(Exception, match="append-only"):
-        with store._write() as db:
-            db.execute("UPDATE events SET text = 'edited' WHERE incident = ?", (incident.number,))
-    with pytest.raises(Exception, match="append-only"):
-        with store._write() as db:
-            db.execute("DELETE FROM events WHERE incident = ?", (incident.number,))
+    with pytest.raises(Exception, match="append-only"), store._write() as db:
+        db.execute("UPDATE events SET text = 'edited' WHERE incident = ?", (incident.number,))
+    with pytest.raises(Exception, match="append-only"), store._write() as db:
+        db.execute("DELETE FROM events WHERE incident = ?", (incident.number,))
     assert [e.text for e in store.timeline(incident.number)] == ["declared"]
 
 

@@ -27,7 +27,7 @@ def opsbot(args: list[str], env_url: str, stdin: str = "", cwd: Path | None = No
     if config:
         env["OPSBOT_CONFIG"] = config
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=60, cwd=cwd)
+                          check=False, text=True, env=env, timeout=60, cwd=cwd)
 
 
 def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url):
@@ -84,7 +84,7 @@ def test_check_config_prints_each_problem_and_fails(sqlite_url, tmp_path):
 def test_console_with_no_config_and_default_database_in_an_empty_directory(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSBOT_")}
     result = subprocess.run([sys.executable, "-m", "bot.cli", "console"], input="/incident open p3 Typo\n",
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+                            capture_output=True, check=False, text=True, env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "INC-1 · P3 · Typo" in result.stdout
     assert (tmp_path / "opsbot.db").exists()

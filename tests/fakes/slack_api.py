@@ -77,7 +77,7 @@ class FakeSlack:
         self.loop.call_soon_threadsafe(self._envelopes.put_nowait, envelope)
 
     # --- server -----------------------------------------------------------------------------
-    def start(self) -> "FakeSlack":
+    def start(self) -> FakeSlack:
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import socket
 import ssl
 import subprocess
@@ -135,7 +136,7 @@ def test_postgres_check_against_the_real_server(monkeypatch, pg_server):
 
 
 def test_redis_check_against_the_real_server(monkeypatch):
-    monkeypatch.setenv("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("TEST_REDIS_URL", os.environ.get("OPSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     monkeypatch.setenv("TEST_REDIS_CLOSED", f"redis://:secretpw@127.0.0.1:{closed_port()}/0")
     results = run_checks([
         {"name": "cache", "kind": "redis", "url_env": "TEST_REDIS_URL", "warn_pct": 80, "crit_pct": 95},
@@ -171,7 +172,7 @@ def test_tls_expiry_and_hostname(servers, tmp_path):
         {"name": "wrong-host", "kind": "tls", "host": "127.0.0.1", "port": port, "ca_file": ca},
         {"name": "untrusted", "kind": "tls", "host": "localhost", "port": port},
     ])
-    expected = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)).strftime("%Y-%m-%d")
+    expected = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3)).strftime("%Y-%m-%d")
     assert results["cert"].level == "crit" and "expires in 3 d" in results["cert"].value
     assert expected in results["cert"].value
     assert results["wrong-host"].level == "crit" and "host" in results["wrong-host"].detail

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def docker_host() -> str:
     """A real engine is required: its absence fails the run, never skips it."""
     done = subprocess.run(["bash", str(ROOT / "scripts" / "start-docker.sh")], capture_output=True, text=True,
-                          timeout=300)
+                          check=False, timeout=300)
     if done.returncode != 0:
         pytest.fail(f"Docker Engine unavailable (scripts/start-docker.sh): {done.stderr[-1500:]}")
     return done.stdout.strip().splitlines()[-1]
@@ -55,6 +55,7 @@ def catalog(project: str, host: str) -> Catalog:
     return Catalog.model_validate({"environments": {
         "prod": {"protected": True, "platform": {"kind": "docker", "project": project, "host": host},
                  "services": {"api": {"docker_service": "api", "max_replicas": 5}},
+                 "maintenance": {"key": "MAINTENANCE_MODE", "restart": ["api"]},
                  "checks": [{"name": "containers", "kind": "docker", "service": "api"}]},
     }, "roles": {"prod": {"operator": ["U_OPS"]}}})
 
@@ -153,3 +154,17 @@ def test_a_plan_made_stale_by_a_change_is_refused(ops, platform):
     with pytest.raises(ConflictError, match="situation changed.*1 → 3"):
         ops.confirm(actor, planned.plan.id)
     assert platform.replicas("api") == 1
+
+
+def test_maintenance_recreates_the_services_with_the_flag(ops, platform, project, docker_host):
+    actor = Actor("U_OPS", "C1", "/ops maintenance on prod")
+    planned = ops.request(actor, "prod", "maintenance", None, {"on": True})
+    assert planned.summary == "maintenance mode in prod: unknown → on, then restart api"
+    ops.confirm(actor, planned.plan.id)
+    client = docker.DockerClient(base_url=docker_host)
+    containers = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    assert len(containers) == 2
+    assert all("MAINTENANCE_MODE=true" in c.attrs["Config"]["Env"] for c in containers)
+    assert platform.maintenance_state() is True
+    off = ops.request(actor, "prod", "maintenance", None, {"on": False})
+    assert off.summary.startswith("maintenance mode in prod: on → off")

@@ -61,7 +61,7 @@ def test_open_creates_channel_invites_pins_summary_and_announces(slack):
     assert incident.channel_name == "inc-1-payment-api-returns-502" and channel.startswith("C")
     assert fake.calls_to("conversations.invite")[0].params == {"channel": channel, "users": "U_ALICE"}
     assert "P1 · declared · commander <@U_ALICE>" in fake.calls_to("conversations.setTopic")[0].params["topic"]
-    summary = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel][0]
+    summary = next(c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel)
     assert_valid_blocks(summary.params["blocks"])
     assert "incident_ack" in str(summary.params["blocks"])
     assert fake.calls_to("pins.add")[0].params["channel"] == channel

@@ -26,6 +26,27 @@ def test_defaults_are_the_runbooks():
 def test_example_config_is_valid():
     catalog = load_catalog(ROOT / "opsbot.example.yml")
     assert set(catalog.severities) == {"P0", "P1", "P2", "P3"}
+    assert catalog.environments["prod"].protected and catalog.environments["prod"].platform.kind == "kubernetes"
+    assert catalog.environments["staging"].platform.kind == "docker"
+
+
+def test_ops_config_errors_name_their_path(tmp_path):
+    path = tmp_path / "opsbot.yml"
+    path.write_text(
+        "environments:\n"
+        "  prod:\n"
+        "    platform: {kind: docker}\n"
+        "    checks:\n"
+        "      - {name: api, kind: http}\n"
+        "      - {name: db, kind: mysql}\n"
+        "roles:\n"
+        "  moon: {operator: [U1]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(path)
+    problems = "\n".join(caught.value.problems)
+    assert "environments.prod.platform: a docker platform needs `project`" in problems
+    assert "environments.prod.checks.0: a http check needs url" in problems
+    assert "environments.prod.checks.1.kind" in problems
 
 
 def test_every_problem_is_reported_with_its_path(tmp_path):

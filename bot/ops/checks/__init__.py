@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -34,10 +34,10 @@ class CheckRunner:
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(KINDS[check.kind](check, context), timeout=check.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result = CheckResult(check.name, check.kind, "crit", "timeout", f"{check.timeout_s:g} s",
                                  f"no answer within {check.timeout_s:g} s")
-        except Exception as error:  # a failing check is a result, never a crash
+        except Exception as error:  # noqa: BLE001 — a failing check is a result, never a crash
             result = CheckResult(check.name, check.kind, "crit", "error", "", redact(describe(error)))
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result

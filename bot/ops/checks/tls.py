@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.core.ops_types import CheckResult
 from bot.ops_config import Check
@@ -21,7 +21,7 @@ async def check(check: Check, context: dict) -> CheckResult:
     cert = writer.get_extra_info("peercert")
     writer.close()
     await writer.wait_closed()
-    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), timezone.utc)
-    days = (expires - datetime.now(timezone.utc)).total_seconds() / 86400
+    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), UTC)
+    days = (expires - datetime.now(UTC)).total_seconds() / 86400
     level = "crit" if days < check.crit_days else "warn" if days < check.warn_days else "ok"
     return CheckResult(check.name, "tls", level, f"expires in {days:.0f} d ({expires:%Y-%m-%d})", limits)

@@ -7,7 +7,7 @@ opsbot itself when it rolls back, so a second rollback goes forward again).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import docker
 from docker.errors import DockerException
@@ -97,7 +97,7 @@ class DockerPlatform:
     def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str:
         def read(client):
             lines = []
-            start = datetime.now(timezone.utc) - since if since else None
+            start = datetime.now(UTC) - since if since else None
             for c in self._containers(client, service):
                 raw = c.logs(since=start, tail=tail, timestamps=True).decode(errors="replace")
                 for line in raw.splitlines():
@@ -168,20 +168,53 @@ class DockerPlatform:
 
         return self._call("rollback", act)
 
+    def _maintenance_services(self) -> tuple[str, list[str]]:
+        maintenance = self.env.maintenance
+        if not maintenance or not maintenance.restart:
+            raise UsageError(f"{self.env_name} has no maintenance configured: set maintenance.key (the environment "
+                             "variable) and maintenance.restart (the services that read it).")
+        return maintenance.key, maintenance.restart
+
     def maintenance_state(self) -> bool | None:
-        return None
+        key, services = self._maintenance_services()
+
+        def read(client):
+            containers = self._containers(client, services[0])
+            if not containers:
+                return None
+            env = dict(item.partition("=")[::2] for item in containers[0].attrs["Config"].get("Env") or [])
+            value = env.get(key)
+            return None if value is None else value.strip().lower() in ("true", "on", "1", "yes")
+
+        return self._call("inspect", read)
 
     def set_maintenance(self, on: bool) -> str:
-        raise UsageError(f"{self.env_name} runs on Docker: switch maintenance mode with a runbook action "
-                         "(`/ops run <action> <env>`).")
+        """Like the runbooks' `.env` edit + restart: recreate the services' containers with KEY=true|false."""
+        key, services = self._maintenance_services()
+        value = "true" if on else "false"
 
-    def _clone(self, client, template, number: int, image: str | None = None, labels: dict | None = None):
+        def act(client):
+            done = []
+            for service in services:
+                for c in self._containers(client, service):
+                    env = [item for item in c.attrs["Config"].get("Env") or [] if not item.startswith(f"{key}=")]
+                    number = int(c.labels.get(NUMBER, "1") or 1)
+                    c.stop(timeout=10)
+                    c.remove()
+                    self._clone(client, c, number, environment=[*env, f"{key}={value}"])
+                    done.append(c.name)
+            return f"{key}={value}; recreated {', '.join(done) or 'no containers'}"
+
+        return self._call("maintenance", act)
+
+    def _clone(self, client, template, number: int, image: str | None = None, labels: dict | None = None,
+               environment: list[str] | None = None):
         config = template.attrs["Config"]
         host = template.attrs["HostConfig"]
         name = f"{self.project}-{template.labels.get(SERVICE)}-{number}"
         container = client.containers.create(
             image or config["Image"], command=config.get("Cmd"), entrypoint=config.get("Entrypoint"),
-            environment=config.get("Env"), labels={**(labels or template.labels), NUMBER: str(number)},
+            environment=environment if environment is not None else config.get("Env"), labels={**(labels or template.labels), NUMBER: str(number)},
             name=name, network_mode=host.get("NetworkMode") or "default",
             restart_policy=host.get("RestartPolicy") or None)
         container.start()

@@ -7,7 +7,7 @@ the ConfigMap key, then restart the listed deployments (done by the ops service)
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -145,7 +145,7 @@ class KubernetesPlatform:
     # --- changes ---------------------------------------------------------------------------------
     def restart(self, service: str) -> str:
         name = self._deployment_name(service)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
         self._call("rollout restart", lambda: self.apps.patch_namespaced_deployment(
             name, self.namespace, body, _request_timeout=TIMEOUT))
@@ -202,7 +202,9 @@ class KubernetesPlatform:
         body = {"data": {maintenance.key: "true" if on else "false"}}
         self._call("configmap patch", lambda: self.core.patch_namespaced_config_map(
             maintenance.configmap, self.namespace, body, _request_timeout=TIMEOUT))
-        return f"configmap/{maintenance.configmap} {maintenance.key}={'true' if on else 'false'}"
+        lines = [f"configmap/{maintenance.configmap} {maintenance.key}={'true' if on else 'false'}"]
+        lines += [self.restart(service) for service in maintenance.restart]  # pods read the flag at start
+        return "\n".join(lines)
 
     def _maintenance(self):
         if not self.env.maintenance or not self.env.maintenance.configmap:

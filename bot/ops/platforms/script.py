@@ -13,7 +13,7 @@ class ScriptRunner:
         argv = [part.format_map(params) for part in action.argv]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=action.timeout_s, cwd=action.cwd,
-                                  shell=False, stdin=subprocess.DEVNULL)
+                                  check=False, shell=False, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as expired:
             output = (expired.stdout or b"").decode(errors="replace") if isinstance(expired.stdout, bytes) \
                 else (expired.stdout or "")
