@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (default when SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="do not send reminders from this process (another replica does)")
     serve.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest")
@@ -118,7 +120,7 @@ def _serve(args: argparse.Namespace, config: str | None) -> int:
     check(slack, socket)
     app = build(config)
     try:
-        serve(app, slack, host=args.host, socket=socket)
+        serve(app, slack, host=args.host, socket=socket, scheduler=not args.no_scheduler)
     finally:
         app.close()
     return 0

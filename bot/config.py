@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import OpsbotError
 from bot.ops_config import Environment, Role, Roles
+from bot.schedule_config import Scheduler
 from bot.timeparse import next_business_day_end, parse_duration
 
 NEXT_BUSINESS_DAY = "next-business-day"
@@ -109,6 +110,7 @@ class Catalog(BaseModel):
     environments: dict[str, Environment] = Field(default_factory=dict)
     roles: Roles = Field(default_factory=dict)
     unprotected_default_role: str = "operator"  # unknown users in unprotected environments
+    scheduler: Scheduler = Field(default_factory=Scheduler)
 
     @field_validator("roles")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.incidents import IncidentService
+from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 
 
@@ -20,3 +21,4 @@ class Context:
 class Services:
     incidents: IncidentService
     ops: OpsService
+    maintenance: MaintenanceService

@@ -1,8 +1,8 @@
-"""Top-level help, and placeholders for commands whose capabilities have not landed yet."""
+"""Top-level help."""
 from __future__ import annotations
 
 from bot.blocks import Reply, context, header, section
-from commands import incident, ops
+from commands import incident, maint, ops
 
 
 def overview(commands: dict) -> Reply:
@@ -13,14 +13,8 @@ def overview(commands: dict) -> Reply:
             section("\n".join(f"`{name} help`" for name in commands)),
             section("\n".join(f"`{incident.USAGE[name]}`" for name in incident.USAGE)),
             section("\n".join(f"`{ops.USAGE[name]}`" for name in ops.USAGE)),
+            section("\n".join(f"`{maint.USAGE[name]}`" for name in maint.USAGE)),
             context("Times are shown in UTC with their date. People are identified by Slack user ID."),
         ],
     )
 
-
-def coming_soon(command: str, what: str):
-    def handle(services, ctx, text: str) -> Reply:
-        message = f"`{command}` ({what}) is not available in this version yet."
-        return Reply(text=message, blocks=[section(message)])
-
-    return handle

@@ -29,7 +29,7 @@ USAGE: dict[str, str] = {
     "list": "/incident list [--all]",
     "show": f"/incident show {ID}",
     "timeline": f"/incident timeline {ID}",
-    "postmortem": f"/incident postmortem {ID}",
+    "postmortem": f"/incident postmortem {ID} [done]",
     "help": "/incident help",
 }
 SUMMARY = {
@@ -217,6 +217,11 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
 
 
 def _postmortem(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    if text.lower() == "done":
+        incident = services.incidents.postmortem_done(_target(services, ctx, number).number, ctx.user)
+        return done(f"📘 Post-mortem of {incident.id} marked done by <@{ctx.user}>; its reminders stop.", incident)
+    if text:
+        raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", USAGE["postmortem"])
     incident = _target(services, ctx, number)
     draft = render_postmortem(incident, services.incidents.timeline(incident.number), services.incidents.catalog)
     filename = postmortem_filename(incident)

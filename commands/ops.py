@@ -56,10 +56,22 @@ def handle(services: Services, ctx: Context, text: str) -> Reply:
                          USAGE[name])
     actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/ops {text}")
     try:
-        return HANDLERS[name](services.ops, actor, rest.strip())
+        reply = HANDLERS[name](services.ops, actor, rest.strip())
     except OpsbotError as error:
         error.usage = error.usage or USAGE[name]
         raise
+    if name == "health":
+        _mark_maintenance(reply, services, rest.split()[0])
+    return reply
+
+
+def _mark_maintenance(reply: Reply, services: Services, env: str) -> None:
+    """During a planned window, failing checks are expected: say so at the top."""
+    window = services.maintenance.active_window(env)
+    if window is not None:
+        reply.text += f" (in maintenance: {window.ref})"
+        reply.blocks.insert(1, section(f"🛠️ *{env} is in maintenance* — {window.ref} \"{window.title}\" "
+                                       f"until {show(window.ends_at)}"))
 
 
 def _words(text: str, count: int, name: str, flags: dict[str, bool] | None = None) -> tuple[list[str], dict]:

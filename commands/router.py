@@ -10,7 +10,7 @@ import uuid
 from bot.blocks import Reply, context, fit, section
 from bot.errors import OpsbotError, UsageError
 from commands import help as help_command
-from commands import incident, ops
+from commands import incident, maint, ops
 from commands.base import Context, Services
 from commands.parsing import first_word, normalise
 
@@ -19,7 +19,7 @@ log = logging.getLogger("opsbot.commands")
 COMMANDS = {
     "/incident": incident.handle,
     "/ops": ops.handle,
-    "/maint": help_command.coming_soon("/maint", "maintenance reminders and windows"),
+    "/maint": maint.handle,
 }
 
 

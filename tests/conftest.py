@@ -94,8 +94,11 @@ def router(service, store, clock) -> Router:
     from bot.ops.platforms import platform_for
     from bot.ops.platforms.script import ScriptRunner
 
+    from bot.core.maintenance import MaintenanceService
+
     ops = OpsService(store, service.catalog, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
-    return Router(Services(incidents=service, ops=ops))
+    return Router(Services(incidents=service, ops=ops,
+                           maintenance=MaintenanceService(store, service.catalog, ops, clock=clock)))
 
 
 @pytest.fixture

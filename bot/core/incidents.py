@@ -119,6 +119,24 @@ class IncidentService:
 
         return self._change(number, apply)
 
+    def postmortem_done(self, number: int, actor: str) -> Incident:
+        """The post-mortem is written: its reminders stop."""
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            if incident.status not in (Status.RESOLVED, Status.CLOSED):
+                raise ConflictError(f"{incident.id} is {incident.status.value}; resolve it before its post-mortem.")
+            if incident.postmortem_done_at is not None:
+                raise ConflictError(f"The post-mortem of {incident.id} was already marked done.")
+            incident.postmortem_done_at = now
+            return [Event(at=now, actor=actor, kind=EventKind.POSTMORTEM, text="Post-mortem marked done")]
+
+        return self._change(number, apply)
+
+    def escalate(self, number: int, level: int, who: str) -> None:
+        """An escalation step sent by the scheduler, on the timeline (the incident itself is unchanged)."""
+        self.store.append_events(number, [Event(at=self.clock(), actor="opsbot", kind=EventKind.ESCALATION,
+                                                text=f"Escalated to level {level}: {who}",
+                                                data={"level": level, "to": who})])
+
     def close(self, number: int, actor: str) -> Incident:
         return self._change(number, lambda inc, now: self._status(inc, Status.CLOSED, actor, now, None))
 
@@ -164,7 +182,14 @@ class IncidentService:
 
     def post_update(self, number: int, actor: str, text: str) -> Incident:
         """A status update communicated to stakeholders (the SLA cadence counts these)."""
-        return self._log(number, actor, EventKind.UPDATE, "Status update: " + self._text(text, "update"))
+        text = "Status update: " + self._text(text, "update")
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            incident.last_update_at = now
+            return [Event(at=now, actor=actor, kind=EventKind.UPDATE, text=text)]
+
+        return self._change(number, apply)
 
     def add_note(self, number: int, actor: str, text: str, data: dict | None = None) -> Incident:
         return self._log(number, actor, EventKind.NOTE, self._text(text, "note"), data)

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     ACTION_ADDED = "action_added"
     ACTION_DONE = "action_done"
     POSTMORTEM = "postmortem"
+    ESCALATION = "escalation"
     CHANNEL = "channel"
 
 
@@ -63,6 +64,8 @@ class Incident(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     resolution: str | None = None
+    postmortem_done_at: datetime | None = None
+    last_update_at: datetime | None = None  # the latest `/incident update`: the status-update cadence runs from it
     action_items: list[ActionItem] = Field(default_factory=list)
     version: int = 0
 

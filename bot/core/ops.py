@@ -28,6 +28,10 @@ from bot.timeparse import utcnow
 EXCERPT_CHARS = 1500
 
 
+_VERBS = {"maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
+          "health": "run health checks", "status": "see the status"}
+
+
 @dataclass(frozen=True)
 class Actor:
     user: str
@@ -100,7 +104,7 @@ class OpsService:
                         excerpt=f"needs {needed.name.lower()}, has {have.name.lower()}")
             held = "no role" if have is Role.NONE else f"the {have.name.lower()} role"
             raise PermissionDenied(
-                f"You need the {needed.name.lower()} role in {env_name} to {action}; you have {held}.")
+                f"You need the {needed.name.lower()} role in {env_name} to {_VERBS.get(action, action)}; you have {held}.")
 
     @staticmethod
     def _min_role(env: Environment, action: str, target: str | None) -> Role:

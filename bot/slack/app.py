@@ -20,6 +20,7 @@ from bot.config import SlackSettings
 from bot.errors import OpsbotError
 from bot.slack import views
 from bot.slack.channels import IncidentChannels
+from commands import maint
 from commands.base import Context
 from commands.parsing import normalise
 from commands.router import error_reply
@@ -62,6 +63,8 @@ class SlackHandlers:
         app.action("incident_update")(self.on_update_button)
         app.action("incident_resolve")(self.on_resolve_button)
         app.action("ops_confirm")(self.on_ops_confirm)
+        app.action(maint.CHECK_ACTION)(self.on_checklist)
+        app.action(maint.MODE_ACTION)(self.on_maintenance_mode)
         app.view(views.OPEN_MODAL)(self.on_open_modal)
         app.view(views.UPDATE_MODAL)(self.on_update_modal)
         app.view(views.RESOLVE_MODAL)(self.on_resolve_modal)
@@ -149,6 +152,28 @@ class SlackHandlers:
             return
         ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
         reply = await asyncio.to_thread(self.router.handle, "/ops", f"confirm {action['value']}", ctx)
+        await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
+                      response_type="ephemeral" if reply.ephemeral else "in_channel")
+
+    async def on_checklist(self, ack, body: dict, action: dict, respond) -> None:
+        """A checkbox of a posted checklist: the selection is the new state; who changed what is recorded."""
+        await ack()
+        if not await self.first_delivery(body):
+            return
+        checklist_id = int(action["block_id"].split(":", 1)[1])
+        checked = {int(option["value"]) for option in action.get("selected_options") or []}
+        try:
+            await asyncio.to_thread(self.opsbot.services.maintenance.tick, body["user"]["id"], checklist_id, checked)
+        except OpsbotError as error:
+            await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
+
+    async def on_maintenance_mode(self, ack, body: dict, action: dict, respond) -> None:
+        """The button of a window's start notice: the same permissions, plan and confirmation as the command."""
+        await ack()
+        if not await self.first_delivery(body):
+            return
+        ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
+        reply = await asyncio.to_thread(self.router.handle, "/ops", f"maintenance on {action['value']}", ctx)
         await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
                       response_type="ephemeral" if reply.ephemeral else "in_channel")
 

@@ -1,6 +1,7 @@
 """`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz) or Socket Mode."""
 from __future__ import annotations
 
+import json
 import logging
 
 import aiohttp
@@ -10,13 +11,15 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import Opsbot
 from bot.config import SlackSettings
 from bot.errors import UsageError
+from bot.scheduler.runner import SchedulerRunner
 from bot.slack.app import create_bolt_app
 
 log = logging.getLogger("opsbot.slack")
 
 
-def asgi_app(bolt: AsyncApp, path: str = "/slack/events"):
-    """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators."""
+def asgi_app(bolt: AsyncApp, path: str = "/slack/events", scheduler: SchedulerRunner | None = None):
+    """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators (it also says whether
+    this process is the scheduler leader)."""
     slack = AsyncSlackRequestHandler(bolt, path=path)
 
     async def app(scope, receive, send):
@@ -26,7 +29,8 @@ def asgi_app(bolt: AsyncApp, path: str = "/slack/events"):
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": b'{"ok": true}'})
+            role = "off" if scheduler is None else ("leader" if scheduler.is_leader else "standby")
+            await send({"type": "http.response.body", "body": json.dumps({"ok": True, "scheduler": role}).encode()})
             return
         await slack(scope, receive, send)
 
@@ -76,14 +80,26 @@ async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
         await handler.app.client.session.close()
 
 
-def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False) -> None:
+def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False,
+          scheduler: bool = True) -> None:
     check(slack, socket)
-    if socket:
-        import asyncio
+    runner = None
+    if scheduler:
+        from bot.app import scheduler_for
+        from bot.slack.notifier import SlackNotifier
 
-        asyncio.run(serve_socket_mode(opsbot, slack))
-        return
-    import uvicorn
+        runner = scheduler_for(opsbot, SlackNotifier(slack))
+        runner.start()
+    try:
+        if socket:
+            import asyncio
 
-    app = asgi_app(create_bolt_app(opsbot, slack))
-    uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
+            asyncio.run(serve_socket_mode(opsbot, slack))
+            return
+        import uvicorn
+
+        app = asgi_app(create_bolt_app(opsbot, slack), scheduler=runner)
+        uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
+    finally:
+        if runner is not None:
+            runner.stop()

@@ -42,6 +42,21 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ("CREATE TABLE plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL,"
          " doc TEXT NOT NULL)"),
     ]),
+    (4, [
+        "INSERT INTO counters (name, value) VALUES ('window', 0), ('checklist', 0)",
+        ("CREATE TABLE windows (id BIGINT PRIMARY KEY, env TEXT NOT NULL, starts_at TIMESTAMPTZ NOT NULL,"
+         " ends_at TIMESTAMPTZ NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)"),
+        "CREATE INDEX windows_env ON windows (env, starts_at)",
+        # One row per reminder key: the unique key is what stops a reminder from being sent twice.
+        ("CREATE TABLE reminders (key TEXT PRIMARY KEY, status TEXT NOT NULL, due_at TIMESTAMPTZ NOT NULL,"
+         " doc TEXT NOT NULL)"),
+        "CREATE INDEX reminders_due ON reminders (status, due_at)",
+        "CREATE TABLE schedule_cursors (name TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)",
+        "CREATE TABLE checklists (id BIGINT PRIMARY KEY, reminder TEXT NOT NULL, doc TEXT NOT NULL)",
+        ("CREATE TABLE checklist_ticks (id BIGSERIAL PRIMARY KEY, checklist BIGINT NOT NULL"
+         " REFERENCES checklists (id), item INTEGER NOT NULL, actor TEXT NOT NULL, at TIMESTAMPTZ NOT NULL,"
+         " checked INTEGER NOT NULL)"),
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

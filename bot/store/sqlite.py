@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -59,6 +59,31 @@ def m003_audit_and_plans(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_scheduler(db: Database) -> None:
+    for counter in ("window", "checklist"):
+        db.execute("INSERT INTO counters (name, value) VALUES (?, 0)", [counter])
+    db.execute(
+        "CREATE TABLE windows (id INTEGER PRIMARY KEY, env TEXT NOT NULL, starts_at TEXT NOT NULL,"
+        " ends_at TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX windows_env ON windows (env, starts_at)")
+    # One row per reminder key: the unique key is what stops a reminder from being sent twice.
+    db.execute(
+        "CREATE TABLE reminders (key TEXT PRIMARY KEY, status TEXT NOT NULL, due_at TEXT NOT NULL, doc TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX reminders_due ON reminders (status, due_at)")
+    db.execute("CREATE TABLE schedule_cursors (name TEXT PRIMARY KEY, at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE checklists (id INTEGER PRIMARY KEY, reminder TEXT NOT NULL, doc TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE checklist_ticks (id INTEGER PRIMARY KEY AUTOINCREMENT, checklist INTEGER NOT NULL"
+        " REFERENCES checklists (id), item INTEGER NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL,"
+        " checked INTEGER NOT NULL)"
+    )
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url
@@ -104,7 +129,8 @@ class SqliteStore(SqlStore):
         yield self._connection()
 
     def _time(self, moment: datetime) -> str:
-        return moment.isoformat()
+        # Always UTC, so ISO strings compare in time order.
+        return moment.astimezone(UTC).isoformat()
 
     def _parse_time(self, value: str) -> datetime:
         return datetime.fromisoformat(value)

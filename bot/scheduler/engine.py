@@ -1,0 +1,113 @@
+"""One scheduler tick: materialise recurring reminders, send what is due, run the incident timers.
+
+Only the leader ticks (see leader.py), and even two overlapping leaders cannot send one reminder twice:
+a reminder is claimed by a conditional update (pending -> sent) or an insert under its unique key before
+it is posted. The price is that a crash between the claim and the post loses that one message; it stays
+recorded as sent-at, so the log shows it, and it is never repeated.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.config import Catalog
+from bot.core.incidents import IncidentService
+from bot.core.models import Status
+from bot.core.redact import redact
+from bot.core.reminders import Checklist, Notifier, Reminder
+from bot.schedule_config import cron_trigger
+from bot.scheduler.incident_timers import due_reminders
+from bot.store.base import Store
+
+log = logging.getLogger("opsbot.scheduler")
+_MAX_BACKFILL = 500  # occurrences of one recurring reminder materialised per tick after a long outage
+
+
+class ReminderEngine:
+    def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier):
+        self.store = store
+        self.catalog = catalog
+        self.incidents = incidents
+        self.notifier = notifier
+        self.settings = catalog.scheduler
+        self._triggers = {name: cron_trigger(r.cron, r.timezone) for name, r in self.settings.reminders.items()}
+
+    def tick(self, now: datetime) -> None:
+        self.materialise_recurring(now)
+        self.send_due(now)
+        self.run_incident_timers(now)
+
+    # --- recurring reminders ----------------------------------------------------------
+    def materialise_recurring(self, now: datetime) -> None:
+        """Each occurrence since the last tick becomes a pending reminder row (missed ones included, so an
+        outage leaves a record of what was not sent)."""
+        for name, trigger in self._triggers.items():
+            cursor_name = f"recurring:{name}"
+            cursor = self.store.schedule_cursor(cursor_name)
+            if cursor is None:  # a new schedule starts from now; nothing before it was ever due
+                self.store.set_schedule_cursor(cursor_name, now)
+                continue
+            config = self.settings.reminders[name]
+            last = cursor
+            for _ in range(_MAX_BACKFILL):
+                fire = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
+                if fire is None or fire > now:
+                    break
+                self.store.add_reminder(Reminder(
+                    key=f"recurring:{name}:{fire.astimezone(now.tzinfo).isoformat()}", kind="recurring",
+                    due_at=fire, channel=config.channel or self.settings.channel,
+                    text=f"🔧 *{config.title}* — {fire.strftime('%a %Y-%m-%d %H:%M %Z')}",
+                    title=config.title, checklist=list(config.checklist)))
+                last = fire
+            if last != cursor:
+                self.store.set_schedule_cursor(cursor_name, last)
+
+    # --- pending reminders --------------------------------------------------------------
+    def send_due(self, now: datetime) -> None:
+        for reminder in self.store.due_reminders(now):
+            late = now - reminder.due_at
+            if late > self.settings.grace:
+                missed = reminder.model_copy(update={
+                    "status": "missed", "error": f"not sent: {int(late.total_seconds())} s late, beyond the grace period"})
+                if self.store.settle_reminder(missed):
+                    log.warning("reminder %s missed (due %s)", reminder.key, reminder.due_at.isoformat())
+                continue
+            claimed = reminder.model_copy(update={"status": "sent", "sent_at": now})
+            if self.store.settle_reminder(claimed):
+                self._post(claimed)
+
+    # --- incident timers ----------------------------------------------------------------
+    def run_incident_timers(self, now: datetime) -> None:
+        for incident in self.store.list_incidents(include_closed=True, limit=1000):
+            if not incident.is_open and not _has_pending_followups(incident):
+                continue
+            send, missed = due_reminders(incident, self.catalog, now)
+            for reminder in missed:
+                self.store.add_reminder(reminder.model_copy(update={"status": "missed", "error": "superseded"}))
+            for reminder in send:
+                claimed = reminder.model_copy(update={"status": "sent", "sent_at": now})
+                if not self.store.add_reminder(claimed):
+                    continue  # already sent, by us or another process
+                if reminder.kind == "escalation":
+                    level = int(reminder.key.rsplit(":", 1)[1])
+                    self.incidents.escalate(incident.number, level + 1, reminder.title or "")
+                self._post(claimed)
+
+    def _post(self, reminder: Reminder) -> None:
+        checklist = None
+        try:
+            if reminder.checklist:
+                checklist = self.store.create_checklist(Checklist(
+                    title=reminder.title or "Checklist", items=reminder.checklist, channel=reminder.channel,
+                    reminder=reminder.key, created_at=reminder.sent_at or reminder.due_at))
+            self.notifier.post(reminder, checklist)
+        except Exception as error:  # noqa: BLE001 — one failed post must not stop the others
+            log.error("reminder %s could not be posted: %r", reminder.key, error)
+            failed = reminder.model_copy(update={"status": "failed", "error": redact(str(error))[:500]})
+            self.store.settle_reminder(failed, expected="sent")
+
+
+def _has_pending_followups(incident) -> bool:
+    if incident.status in (Status.RESOLVED, Status.CLOSED) and incident.postmortem_done_at is None:
+        return True
+    return any(item.done_at is None and item.due is not None for item in incident.action_items)

@@ -1,0 +1,120 @@
+"""Incident SLA timers as pure functions of an incident's state and the time.
+
+Timers are conditions, not appointments: an unacknowledged P0 is still unacknowledged after a restart, so a
+late timer still fires — once, under its key; only the current step is sent, skipped steps are recorded as
+missed. Acknowledging, posting an update, resolving or marking the post-mortem done changes the state, and
+the timers that depended on it stop by themselves.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.config import NEXT_BUSINESS_DAY, Catalog
+from bot.core.models import Incident, Status
+from bot.core.reminders import Reminder
+from bot.timeparse import format_duration, parse_duration, show
+
+_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def mention(who: str) -> str:
+    """A chain entry as Slack shows it: user IDs and user-group IDs are pinged, names are named."""
+    if _USER.match(who):
+        return f"<@{who}>"
+    if _GROUP.match(who):
+        return f"<!subteam^{who}>"
+    return who
+
+
+def due_reminders(incident: Incident, catalog: Catalog, now: datetime) -> tuple[list[Reminder], list[Reminder]]:
+    """(to send, to record as missed) for one incident at `now`; keys make each fire once."""
+    send: list[Reminder] = []
+    missed: list[Reminder] = []
+    for timer in (_escalation, _update_cadence, _postmortem):
+        current, skipped = timer(incident, catalog, now)
+        send += current
+        missed += skipped
+    send += _action_items(incident, now)
+    return send, missed
+
+
+def _to(user: str | None) -> str:
+    return f"{mention(user)} " if user else ""
+
+
+def _channel(incident: Incident, catalog: Catalog) -> str:
+    return incident.channel or catalog.announce_channel
+
+
+def _escalation(incident: Incident, catalog: Catalog, now: datetime):
+    if incident.status is not Status.DECLARED:
+        return [], []
+    severity = catalog.severities[incident.severity]
+    deadline = severity.response_deadline(incident.declared_at)
+    step = timedelta(days=1) if severity.response == NEXT_BUSINESS_DAY else parse_duration(severity.response)
+    chain = severity.escalation
+    # chain[0] is paged at declaration; each missed response target escalates one level further.
+    due = [level for level in range(1, len(chain)) if now >= deadline + (level - 1) * step]
+    reminders = []
+    for level in due:
+        who = chain[level]
+        reminders.append(Reminder(
+            key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
+            due_at=deadline + (level - 1) * step, channel=_channel(incident, catalog),
+            text=(f"🚨 *{incident.id}* ({incident.severity}) \"{incident.title}\" is not acknowledged "
+                  f"{format_duration(now - incident.declared_at)} after it was declared "
+                  f"(target {severity.response}). Escalating to {mention(who)} (level {level + 1} of {len(chain)}). "
+                  f"Acknowledge with `/incident ack {incident.id}`."),
+            title=who))
+    return reminders[-1:], reminders[:-1]
+
+
+def _update_cadence(incident: Incident, catalog: Catalog, now: datetime):
+    if not incident.is_open:
+        return [], []
+    every = catalog.severities[incident.severity].update_every
+    last = incident.last_update_at or incident.declared_at
+    periods = int((now - last) / every)
+    if periods < 1:
+        return [], []
+    owner = incident.roles.get("comms") or incident.commander
+    reminder = Reminder(
+        key=f"inc:{incident.number}:update:{last.isoformat()}:{periods}", kind="update", incident=incident.number,
+        due_at=last + periods * every, channel=_channel(incident, catalog),
+        text=(f"⏰ {_to(owner)}*{incident.id}* has had no status update since {show(last)} "
+              f"(every {format_duration(every)} for {incident.severity}). "
+              f"Post one with `/incident update {incident.id} <text>`."))
+    return [reminder], []
+
+
+def _postmortem(incident: Incident, catalog: Catalog, now: datetime):
+    if incident.status not in (Status.RESOLVED, Status.CLOSED) or incident.postmortem_done_at or not incident.resolved_at:
+        return [], []
+    due = incident.resolved_at + catalog.severities[incident.severity].postmortem_due
+    if now < due:
+        return [], []
+    repeat = catalog.scheduler.postmortem_repeat
+    period = int((now - due) / repeat)
+    owner = incident.commander
+    return [Reminder(
+        key=f"inc:{incident.number}:postmortem:{period}", kind="postmortem", incident=incident.number,
+        due_at=due + period * repeat, channel=_channel(incident, catalog),
+        text=(f"📝 {_to(owner)}the post-mortem of *{incident.id}* was due {show(due)}. "
+              f"Draft it with `/incident postmortem {incident.id}`; mark it written with "
+              f"`/incident postmortem {incident.id} done`."))], []
+
+
+def _action_items(incident: Incident, now: datetime) -> list[Reminder]:
+    today = now.date()
+    reminders = []
+    for item in incident.action_items:
+        if item.done_at is not None or item.due is None or item.due >= today:
+            continue
+        reminders.append(Reminder(
+            key=f"inc:{incident.number}:action:{item.number}:{today.isoformat()}", kind="action",
+            incident=incident.number, due_at=now, channel=item.owner or incident.channel or "",
+            text=(f"📌 Action item {item.number} of *{incident.id}* is past due ({item.due.isoformat()}): "
+                  f"{item.text}. Mark it done with `/incident action {incident.id} done {item.number}`.")))
+    return [r for r in reminders if r.channel]

@@ -1,0 +1,96 @@
+"""Who sends reminders: one leader per database.
+
+PostgreSQL: a session advisory lock held on a dedicated connection (not from the pool), so it lives exactly as
+long as the leader process; when that process dies, the server drops the lock and a standby's next attempt
+(every tick) wins. SQLite: an exclusive file lock beside the database file, for one process per file.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger("opsbot.scheduler")
+LEADER_LOCK_ID = 7_345_002  # the migration lock is 7_345_001
+
+
+class LeaderLock(Protocol):
+    def try_acquire(self) -> bool: ...
+    def held(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class PostgresLeaderLock:
+    def __init__(self, url: str):
+        self.url = url
+        self._conn = None
+
+    def try_acquire(self) -> bool:
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_ID,)).fetchone()[0]
+        except psycopg.Error as error:
+            log.warning("leader lock unavailable: %s", type(error).__name__)
+            self._drop()
+            return False
+        return bool(got)
+
+    def held(self) -> bool:
+        """The lock lives with the connection: a connection that still answers still holds it."""
+        import psycopg
+
+        try:
+            return self._conn is not None and self._conn.execute("SELECT 1").fetchone()[0] == 1
+        except psycopg.Error:
+            self._drop()
+            return False
+
+    def release(self) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+class FileLeaderLock:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def leader_lock_for(database_url: str) -> LeaderLock:
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return PostgresLeaderLock(database_url)
+    from bot.store.sqlite import sqlite_path
+
+    path = sqlite_path(database_url)
+    return FileLeaderLock(f"{path}.scheduler-lock" if path != ":memory:" else f"/tmp/opsbot-{os.getpid()}.lock")

@@ -1,0 +1,57 @@
+"""APScheduler wiring for `opsbot serve`: one interval job that, on the leader, runs a reminder tick.
+
+Everything the scheduler knows lives in opsbot's tables (reminders, windows, schedule cursors), so a process
+that starts — or takes over as leader — rebuilds its work from the database on its first tick; nothing lives
+only in memory.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.scheduler.engine import ReminderEngine
+from bot.scheduler.leader import LeaderLock
+from bot.timeparse import utcnow
+
+log = logging.getLogger("opsbot.scheduler")
+
+
+class SchedulerRunner:
+    def __init__(self, engine: ReminderEngine, lock: LeaderLock, clock=utcnow):
+        self.engine = engine
+        self.lock = lock
+        self.clock = clock
+        self.is_leader = False
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._mutex = threading.Lock()
+
+    def start(self) -> None:
+        seconds = max(self.engine.settings.tick.total_seconds(), 0.05)
+        self._scheduler.add_job(self.tick, IntervalTrigger(seconds=seconds), id="opsbot-tick",
+                                next_run_time=self.clock(), coalesce=True, max_instances=1,
+                                misfire_grace_time=None)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._scheduler.shutdown(wait=True)
+        self.lock.release()
+        self.is_leader = False
+
+    def tick(self) -> None:
+        with self._mutex:
+            if self.is_leader and not self.lock.held():
+                log.warning("lost the scheduler leadership")
+                self.is_leader = False
+            if not self.is_leader:
+                self.is_leader = self.lock.try_acquire()
+                if self.is_leader:
+                    log.warning("this process is now the scheduler leader")
+            if not self.is_leader:
+                return
+            try:
+                self.engine.tick(self.clock())
+            except Exception:  # a bad tick (store down) is retried on the next one
+                log.exception("scheduler tick failed")

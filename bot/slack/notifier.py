@@ -1,0 +1,27 @@
+"""Posts the scheduler's reminders to Slack (the scheduler runs in its own thread: a synchronous client)."""
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.config import SlackSettings
+from bot.core.reminders import Checklist, Reminder
+from commands.maint import reminder_blocks
+
+
+class SlackNotifier:
+    def __init__(self, slack: SlackSettings):
+        self.client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
+        self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+
+    def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
+        message = {"channel": reminder.channel, "text": reminder.text, "blocks": reminder_blocks(reminder, checklist)}
+        try:
+            self.client.chat_postMessage(**message)
+        except SlackApiError as error:
+            if error.response.get("error") != "not_in_channel":
+                raise
+            # The bot must be a member to post: join, then try once more.
+            self.client.conversations_join(channel=reminder.channel)
+            self.client.chat_postMessage(**message)
