@@ -89,12 +89,11 @@ def service(store, clock) -> IncidentService:
 
 @pytest.fixture
 def router(service, store, clock) -> Router:
+    from bot.core.maintenance import MaintenanceService
     from bot.core.ops import OpsService
     from bot.ops.checks import CheckRunner
     from bot.ops.platforms import platform_for
     from bot.ops.platforms.script import ScriptRunner
-
-    from bot.core.maintenance import MaintenanceService
 
     ops = OpsService(store, service.catalog, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
     return Router(Services(incidents=service, ops=ops,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
@@ -53,8 +54,11 @@ class ReminderEngine:
                 fire = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
                 if fire is None or fire > now:
                     break
+                # Keyed by local wall-clock time: when clocks go back, APScheduler yields 02:00 twice
+                # (fold 0 and fold 1); one key means one reminder.
+                wall = fire.astimezone(ZoneInfo(config.timezone)).strftime("%Y-%m-%dT%H:%M")
                 self.store.add_reminder(Reminder(
-                    key=f"recurring:{name}:{fire.astimezone(now.tzinfo).isoformat()}", kind="recurring",
+                    key=f"recurring:{name}:{wall}", kind="recurring",
                     due_at=fire, channel=config.channel or self.settings.channel,
                     text=f"🔧 *{config.title}* — {fire.strftime('%a %Y-%m-%d %H:%M %Z')}",
                     title=config.title, checklist=list(config.checklist)))

@@ -15,8 +15,8 @@ from bot.core.models import Incident, Status
 from bot.core.reminders import Reminder
 from bot.timeparse import format_duration, parse_duration, show
 
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
+_GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
 
 
 def mention(who: str) -> str:

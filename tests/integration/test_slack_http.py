@@ -35,7 +35,7 @@ def open_incident(slack, text="open p1 Payment API returns 502 --impact checkout
 
 
 def test_healthz(slack):
-    assert httpx.get(slack.base + "/healthz").json() == {"ok": True}
+    assert httpx.get(slack.base + "/healthz").json() == {"ok": True, "scheduler": "off"}
 
 
 def test_forged_signature_is_rejected_and_nothing_happens(slack):

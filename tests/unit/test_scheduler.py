@@ -1,0 +1,335 @@
+"""The reminder engine with a clock the test moves, on both store backends: every reminder fires once,
+at its time, survives a restart, and is recorded as missed when the bot was down beyond the grace period."""
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.config import Catalog
+from bot.core.incidents import IncidentService
+from bot.core.maintenance import MaintenanceService
+from bot.core.models import EventKind
+from bot.core.ops import Actor, OpsService
+from bot.ops.checks import CheckRunner
+from bot.ops.platforms import platform_for
+from bot.ops.platforms.script import ScriptRunner
+from bot.schedule_config import cron_trigger
+from bot.scheduler.engine import ReminderEngine
+from bot.store.postgres import PostgresStore
+from bot.store.sqlite import SqliteStore
+
+OPS = Actor(user="U_OPS", channel=None, command="/maint schedule")
+
+
+class RecordingNotifier:
+    def __init__(self):
+        self.posts = []
+        self.lock = threading.Lock()
+        self.fail = False
+
+    def post(self, reminder, checklist):
+        if self.fail:
+            raise RuntimeError("Slack said: channel_not_found (token xoxb-123-456-abcdef)")
+        with self.lock:
+            self.posts.append((reminder, checklist))
+
+    def keys(self):
+        return [reminder.key for reminder, _ in self.posts]
+
+    def kinds(self):
+        return [reminder.kind for reminder, _ in self.posts]
+
+
+def catalog(**scheduler) -> Catalog:
+    return Catalog.model_validate({
+        "environments": {"prod": {}},
+        "scheduler": {"reminders": {}, **scheduler},
+        "severities": {"P0": {"name": "Critical", "response": "15m", "postmortem_due": "24h",
+                              "escalation": ["on-call engineer", "U0LEAD", "S0MANAGERS", "CTO"]},
+                       "P1": {"name": "High", "response": "1h", "postmortem_due": "24h"},
+                       "P2": {"name": "Medium", "response": "4h"}, "P3": {"name": "Low", "response": "next-business-day"}},
+    })
+
+
+class Bot:
+    """One opsbot process: its own store connection, services and engine."""
+
+    def __init__(self, url: str, cat: Catalog, clock, notifier=None):
+        self.store = SqliteStore(url) if url.startswith("sqlite") else PostgresStore(url)
+        if isinstance(self.store, PostgresStore):
+            self.store.open()
+        self.store.migrate()
+        self.clock = clock
+        self.incidents = IncidentService(self.store, cat, clock=clock)
+        ops = OpsService(self.store, cat, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
+        self.maintenance = MaintenanceService(self.store, cat, ops, clock=clock)
+        self.notifier = notifier or RecordingNotifier()
+        self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier)
+
+    def tick(self):
+        self.engine.tick(self.clock())
+
+
+@pytest.fixture
+def make_bot(store_url, clock):
+    bots = []
+
+    def make(cat: Catalog | None = None, notifier=None) -> Bot:
+        bot = Bot(store_url, cat or catalog(), clock, notifier)
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in bots:
+        bot.store.close()
+
+
+def test_window_notices_fire_once_each_at_their_time(make_bot, clock):
+    bot = make_bot()
+    window = bot.maintenance.schedule(OPS, "prod", clock() + timedelta(hours=72), timedelta(hours=2), "db upgrade")
+    bot.tick()
+    assert bot.notifier.posts == []
+    clock.advance(hours=24)  # 48 h before
+    bot.tick()
+    bot.tick()
+    assert bot.notifier.kinds() == ["window_lead"]
+    assert "in 2d" in bot.notifier.posts[0][0].text and "db upgrade" in bot.notifier.posts[0][0].text
+    clock.advance(hours=24)
+    bot.tick()
+    clock.advance(hours=24)
+    bot.tick()
+    assert bot.notifier.kinds() == ["window_lead", "window_lead", "window_start"]
+    start, checklist = bot.notifier.posts[-1]
+    assert checklist.items == start.checklist and checklist.title == "Pre-maintenance checklist"
+    clock.advance(hours=2)
+    bot.tick()
+    assert bot.notifier.kinds()[-1] == "window_end"
+    assert bot.notifier.posts[-1][1].title == "Post-maintenance checklist"
+    assert {r.status for r in bot.store.reminders(f"window:{window.id}:")} == {"sent"}
+
+
+def test_a_cancelled_window_sends_nothing_more(make_bot, clock):
+    bot = make_bot()
+    window = bot.maintenance.schedule(OPS, "prod", clock() + timedelta(hours=30), timedelta(hours=1), "x")
+    clock.advance(hours=6, minutes=1)  # the 24 h notice is due
+    bot.tick()
+    assert bot.notifier.kinds() == ["window_lead"]
+    bot.maintenance.cancel(OPS, window.id)
+    clock.advance(hours=30)
+    bot.tick()
+    assert bot.notifier.kinds() == ["window_lead"]
+
+
+def test_restart_with_pending_reminders_fires_once_within_grace_and_records_missed_beyond(make_bot, clock):
+    first = make_bot()
+    soon = first.maintenance.schedule(OPS, "prod", clock() + timedelta(minutes=30), timedelta(minutes=10), "soon")
+    first.tick()
+    first.store.close()  # the process stops ...
+    clock.advance(minutes=35)  # ... and is down while the start (5 min ago) falls due; its end is 5 min ahead
+    second = make_bot()
+    second.tick()
+    second.tick()
+    assert second.notifier.keys() == [f"window:{soon.id}:start"]
+    clock.advance(minutes=30)  # down again: the end fell due 25 min ago, beyond the 10 min grace
+    third = make_bot()
+    third.tick()
+    assert third.notifier.posts == []
+    end = third.store.reminders(f"window:{soon.id}:end:")[0]
+    assert end.status == "missed" and "beyond the grace period" in end.error
+
+
+def test_two_processes_ticking_at_once_send_each_reminder_once(make_bot, clock):
+    shared = RecordingNotifier()
+    bots = [make_bot(notifier=shared) for _ in range(2)]
+    for hours in range(1, 6):
+        bots[0].maintenance.schedule(OPS, "prod", clock() + timedelta(hours=hours), timedelta(minutes=30), f"w{hours}")
+    clock.advance(hours=6)  # every start and end is due (a 10 h grace so none is missed)
+    for bot in bots:
+        bot.engine.settings = bot.engine.settings.model_copy(update={"grace": timedelta(hours=10)})
+    threads = [threading.Thread(target=bot.tick) for bot in bots for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(shared.keys()) == 10 and len(set(shared.keys())) == 10
+
+
+def test_a_failed_post_is_recorded_with_a_redacted_reason_and_not_retried(make_bot, clock):
+    bot = make_bot()
+    window = bot.maintenance.schedule(OPS, "prod", clock() + timedelta(minutes=5), timedelta(minutes=5), "x")
+    bot.notifier.fail = True
+    clock.advance(minutes=5)
+    bot.tick()
+    start = bot.store.reminders(f"window:{window.id}:start")[0]
+    assert start.status == "failed" and "channel_not_found" in start.error and "xoxb-123" not in start.error
+    bot.notifier.fail = False
+    bot.tick()
+    assert bot.notifier.posts == []
+
+
+def test_recurring_reminders_post_their_checklist_and_record_missed_occurrences(make_bot, clock):
+    cat = catalog(reminders={"daily": {"cron": "0 9 * * mon-fri", "title": "Daily checks", "channel": "ops-daily",
+                                       "checklist": ["Check health endpoints", "Review error logs"]}})
+    bot = make_bot(cat)
+    bot.tick()  # 2026-11-20 09:00 (Fri): a new schedule starts from now
+    assert bot.notifier.posts == []
+    clock.advance(days=3, minutes=2)  # Mon 09:02; Sat/Sun have no occurrence
+    bot.tick()
+    bot.tick()
+    assert bot.notifier.keys() == ["recurring:daily:2026-11-23T09:00"]
+    reminder, checklist = bot.notifier.posts[0]
+    assert reminder.channel == "ops-daily" and checklist.items == ["Check health endpoints", "Review error logs"]
+    bot.maintenance.tick("U_ALICE", checklist.id, {2})
+    clock.advance(minutes=1)
+    bot.maintenance.tick("U_BOB", checklist.id, {1, 2})
+    ticked = bot.maintenance.checklist(checklist.id).checked()
+    assert {item: tick.actor for item, tick in ticked.items()} == {1: "U_BOB", 2: "U_ALICE"}
+    bot.store.close()
+    clock.advance(days=2)  # down over Tue and Wed 09:00; back Wed 09:03
+    again = make_bot(cat)
+    again.tick()
+    assert again.notifier.keys() == ["recurring:daily:2026-11-25T09:00"]
+    missed = [r for r in again.store.reminders("recurring:daily:") if r.status == "missed"]
+    assert [r.due_at.date() for r in missed] == [date(2026, 11, 24)]
+
+
+def test_cron_in_a_time_zone_follows_daylight_saving(make_bot, clock):
+    trigger = cron_trigger("0 2 * * sun", "Europe/Berlin")
+    summer = trigger.get_next_fire_time(None, datetime(2026, 6, 1, tzinfo=UTC))
+    assert summer.astimezone(UTC) == datetime(2026, 6, 7, 0, 0, tzinfo=UTC)  # CEST: UTC+2
+    winter = trigger.get_next_fire_time(None, datetime(2026, 11, 2, tzinfo=UTC))
+    assert winter.astimezone(UTC) == datetime(2026, 11, 8, 1, 0, tzinfo=UTC)  # CET: UTC+1
+    # On 2026-10-25 clocks go back from 03:00 to 02:00, so 02:00 happens twice and APScheduler yields both;
+    # the reminder still goes out once.
+    cat = catalog(reminders={"weekly": {"cron": "0 2 * * sun", "timezone": "Europe/Berlin", "title": "Weekly"}})
+    clock.now = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+    bot = make_bot(cat)
+    bot.tick()
+    for _ in range(5 * 12):  # every 5 minutes through the night
+        clock.advance(minutes=5)
+        bot.tick()
+    assert bot.notifier.keys() == ["recurring:weekly:2026-10-25T02:00"]
+    assert bot.notifier.posts[0][0].due_at.astimezone(UTC) == datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
+
+
+def test_weekday_numbers_are_refused_in_cron():
+    with pytest.raises(ValueError, match="use weekday names"):
+        cron_trigger("0 2 * * 0", "UTC")
+    with pytest.raises(ValueError, match="5 fields"):
+        cron_trigger("0 2 * *", "UTC")
+
+
+def test_the_catalog_refuses_bad_schedules_with_their_path(tmp_path):
+    from bot.config import ConfigError, load_catalog
+
+    path = tmp_path / "opsbot.yml"
+    path.write_text("scheduler:\n  timezone: Mars/Olympus\n  reminders:\n    weekly: {cron: '0 2 * * 0', title: W}\n")
+    with pytest.raises(ConfigError) as error:
+        load_catalog(path)
+    problems = "\n".join(error.value.problems)
+    assert "scheduler.timezone: 'Mars/Olympus' is not a time zone" in problems
+    assert "scheduler.reminders.weekly.cron: '0': use weekday names" in problems
+
+
+# --- incident timers -----------------------------------------------------------------------
+def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(make_bot, clock):
+    bot = make_bot()
+    incident = bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    clock.advance(minutes=14)
+    bot.tick()
+    assert "escalation" not in bot.notifier.kinds()
+    clock.advance(minutes=1)  # 15 min: the P0 response target
+    bot.tick()
+    bot.tick()
+    escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    assert len(escalations) == 1 and "<@U0LEAD>" in escalations[0].text and "level 2 of 4" in escalations[0].text
+    clock.advance(minutes=15)
+    bot.tick()
+    escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    assert "<!subteam^S0MANAGERS>" in escalations[-1].text
+    steps = [e for e in bot.incidents.timeline(incident.number) if e.kind is EventKind.ESCALATION]
+    assert [e.data["to"] for e in steps] == ["U0LEAD", "S0MANAGERS"]
+    bot.incidents.acknowledge(incident.number, "U_ALICE")
+    clock.advance(minutes=30)
+    bot.tick()
+    assert len([k for k in bot.notifier.kinds() if k == "escalation"]) == 2
+
+
+def test_after_downtime_only_the_current_escalation_is_sent(make_bot, clock):
+    bot = make_bot()
+    incident = bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    clock.advance(minutes=50)  # levels 2, 3 and 4 are all due
+    bot.tick()
+    escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    assert len(escalations) == 1 and "CTO" in escalations[0].text
+    statuses = {r.key.rsplit(":", 1)[1]: r.status for r in bot.store.reminders(f"inc:{incident.number}:escalate:")}
+    assert statuses == {"1": "missed", "2": "missed", "3": "sent"}
+
+
+def test_status_update_cadence_reminds_once_per_silent_period(make_bot, clock):
+    bot = make_bot()
+    incident = bot.incidents.open("U_ALICE", "p1", "Slow search")
+    bot.incidents.assign_role(incident.number, "U_ALICE", "comms", "U_COMMS")
+    bot.incidents.acknowledge(incident.number, "U_ALICE")
+    clock.advance(minutes=29)
+    bot.tick()
+    assert "update" not in bot.notifier.kinds()
+    clock.advance(minutes=1)
+    bot.tick()
+    bot.tick()
+    updates = [r for r, _ in bot.notifier.posts if r.kind == "update"]
+    assert len(updates) == 1 and updates[0].text.startswith("⏰ <@U_COMMS> *INC-1* has had no status update")
+    bot.incidents.post_update(incident.number, "U_COMMS", "still investigating")
+    clock.advance(minutes=20)
+    bot.tick()
+    assert bot.notifier.kinds().count("update") == 1
+    clock.advance(minutes=10)
+    bot.tick()
+    assert bot.notifier.kinds().count("update") == 2
+    bot.incidents.resolve(incident.number, "U_ALICE", "fixed")
+    clock.advance(hours=2)
+    bot.tick()
+    assert bot.notifier.kinds().count("update") == 2
+
+
+def test_postmortem_reminders_repeat_until_marked_done(make_bot, clock):
+    bot = make_bot()
+    incident = bot.incidents.open("U_ALICE", "p1", "Outage")
+    bot.incidents.resolve(incident.number, "U_ALICE", "rolled back")
+    clock.advance(hours=23)
+    bot.tick()
+    assert "postmortem" not in bot.notifier.kinds()
+    clock.advance(hours=1)
+    bot.tick()
+    clock.advance(hours=24)
+    bot.tick()
+    assert bot.notifier.kinds().count("postmortem") == 2
+    bot.incidents.postmortem_done(incident.number, "U_ALICE")
+    clock.advance(hours=48)
+    bot.tick()
+    assert bot.notifier.kinds().count("postmortem") == 2
+
+
+def test_past_due_action_items_remind_their_owner_daily(make_bot, clock):
+    bot = make_bot()
+    incident = bot.incidents.open("U_ALICE", "p2", "Disk full")
+    bot.incidents.add_action_item(incident.number, "U_ALICE", "alert on disk > 80%", "U_BOB", date(2026, 11, 21))
+    bot.incidents.resolve(incident.number, "U_ALICE", "cleaned up")
+    bot.incidents.postmortem_done(incident.number, "U_ALICE")
+    clock.advance(days=1)  # 2026-11-21: due today, not past due
+    bot.tick()
+    assert "action" not in bot.notifier.kinds()
+    clock.advance(days=1)
+    bot.tick()
+    bot.tick()
+    actions = [r for r, _ in bot.notifier.posts if r.kind == "action"]
+    assert len(actions) == 1 and actions[0].channel == "U_BOB" and "alert on disk > 80%" in actions[0].text
+    clock.advance(days=1)
+    bot.tick()
+    assert bot.notifier.kinds().count("action") == 2
+    bot.incidents.complete_action_item(incident.number, "U_BOB", 1)
+    clock.advance(days=1)
+    bot.tick()
+    assert bot.notifier.kinds().count("action") == 2
