@@ -208,13 +208,14 @@ def test_postmortem_is_posted_as_a_markdown_file(slack):
     assert slack.fake.calls_to("upload")[0].params["bytes"] > 500
 
 
-def test_ops_unknown_environment_and_maint_placeholder(slack):
+def test_ops_unknown_environment_and_maint_list(slack):
     slack.command("health prod", command="/ops")
     reply = slack.fake.wait_for_response()[0]
     assert reply["response_type"] == "ephemeral" and "Unknown environment 'prod'" in reply["text"]
     slack.command("list", command="/maint")
     reply = slack.fake.wait_for_response(2)[-1]
-    assert "/maint" in reply["text"] and "not available" in reply["text"]
+    assert reply["text"] == "Maintenance windows"
+    assert "Weekly maintenance (Sunday 02:00 UTC)" in json.dumps(reply["blocks"])
 
 
 def test_ack_is_fast(slack):
