@@ -147,13 +147,7 @@ class SlackHandlers:
 
     async def on_ops_confirm(self, ack, body: dict, action: dict, respond) -> None:
         """The Confirm button of a plan (Slack shows its confirm dialog first)."""
-        await ack()
-        if not await self.first_delivery(body):
-            return
-        ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
-        reply = await asyncio.to_thread(self.router.handle, "/ops", f"confirm {action['value']}", ctx)
-        await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
-                      response_type="ephemeral" if reply.ephemeral else "in_channel")
+        await self._ops_button(ack, body, respond, f"confirm {action['value']}")
 
     async def on_checklist(self, ack, body: dict, action: dict, respond) -> None:
         """A checkbox of a posted checklist: the selection is the new state; who changed what is recorded."""
@@ -169,11 +163,15 @@ class SlackHandlers:
 
     async def on_maintenance_mode(self, ack, body: dict, action: dict, respond) -> None:
         """The button of a window's start notice: the same permissions, plan and confirmation as the command."""
+        await self._ops_button(ack, body, respond, f"maintenance on {action['value']}")
+
+    async def _ops_button(self, ack, body: dict, respond, command: str) -> None:
+        """A button that stands for an /ops command typed by whoever clicked it."""
         await ack()
         if not await self.first_delivery(body):
             return
         ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
-        reply = await asyncio.to_thread(self.router.handle, "/ops", f"maintenance on {action['value']}", ctx)
+        reply = await asyncio.to_thread(self.router.handle, "/ops", command, ctx)
         await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
                       response_type="ephemeral" if reply.ephemeral else "in_channel")
 
