@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +21,7 @@ from bot.config import SlackSettings
 from bot.errors import OpsbotError
 from bot.slack import views
 from bot.slack.channels import IncidentChannels
+from bot.slack.usergroups import SlackGroupDirectory, group_ids
 from commands import maint
 from commands.base import Context
 from commands.parsing import normalise
@@ -35,6 +37,10 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
     # 429s are retried after Slack's Retry-After.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret)
+    groups = group_ids(opsbot.catalog.roles)
+    if groups:  # roles granted to user groups: ask Slack who is in them
+        directory = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
+        opsbot.services.ops.groups_of = SlackGroupDirectory(directory, groups)
     SlackHandlers(opsbot, IncidentChannels(client, opsbot.services.incidents, opsbot.catalog)).register(app)
     return app
 

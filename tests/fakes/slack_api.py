@@ -30,6 +30,7 @@ class FakeSlack:
         self.acks: list[dict] = []  # Socket Mode acks
         self._scripted: dict[str, list[tuple[int, dict, dict, object]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
+        self.usergroups: dict[str, list[str]] = {}  # group ID -> user IDs, for usergroups.users.list
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._envelopes: asyncio.Queue | None = None
@@ -146,6 +147,7 @@ class FakeSlack:
             "files.completeUploadExternal": {"files": [{"id": "F0001", "title": "file"}]},
             "apps.connections.open": {"url": f"ws://127.0.0.1:{self.port}/socket"},
             "views.open": {"view": {"id": f"V{n:04d}"}},
+            "usergroups.users.list": {"users": self.usergroups.get(params.get("usergroup"), [])},
         }
         return {"ok": True, **answers.get(method, {})}
 

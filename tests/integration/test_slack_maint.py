@@ -78,3 +78,38 @@ def test_maintenance_mode_button_goes_through_the_ops_command_and_its_checks(sla
     # The default catalog has no environments: the same answer as `/ops maintenance on prod`, nothing run.
     assert "Unknown environment 'prod'" in answer["text"]
     assert answer["response_type"] == "ephemeral"
+
+
+def test_roles_granted_to_a_user_group_follow_its_slack_membership(fake_slack, tmp_path):
+    from bot.app import build
+    from bot.config import Settings
+    from bot.slack.app import create_bolt_app
+    from commands.base import Context
+
+    config = tmp_path / "opsbot.yml"
+    config.write_text("environments:\n  prod: {protected: true}\nroles:\n  prod: {viewer: [S0PAGERS]}\n")
+    opsbot = build(config, Settings(database_url=f"sqlite:///{tmp_path}/opsbot.db"))
+    try:
+        create_bolt_app(opsbot, SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s",
+                                              opsbot_slack_api_url=fake_slack.api_url))
+        fake_slack.usergroups["S0PAGERS"] = ["U_PAGER"]
+        allowed = opsbot.router.handle("/ops", "health prod", Context(user="U_PAGER", source="slack"))
+        assert allowed.ok and "No checks are configured for prod" in str(allowed.blocks)
+        denied = opsbot.router.handle("/ops", "health prod", Context(user="U_OTHER", source="slack"))
+        assert not denied.ok and "You need the viewer role in prod" in denied.text
+        assert fake_slack.calls_to("usergroups.users.list")[0].params["usergroup"] == "S0PAGERS"
+        assert len(fake_slack.calls_to("usergroups.users.list")) == 1  # cached
+    finally:
+        opsbot.close()
+
+
+def test_a_user_group_slack_cannot_list_grants_nothing(fake_slack):
+    from slack_sdk import WebClient
+
+    from bot.slack.usergroups import SlackGroupDirectory
+
+    fake_slack.fail_next("usergroups.users.list", "missing_scope", needed="usergroups:read")
+    directory = SlackGroupDirectory(WebClient(token="xoxb-test", base_url=fake_slack.api_url), {"S0PAGERS"})
+    fake_slack.usergroups["S0PAGERS"] = ["U_PAGER"]
+    assert directory("U_PAGER") == []  # an error never grants a role
+    assert directory("U_PAGER") == ["S0PAGERS"]  # not cached: asked again, and now Slack answers
