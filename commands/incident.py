@@ -6,10 +6,19 @@ from collections.abc import Callable
 
 from bot.blocks import Attachment, Reply, context, header, section
 from bot.core.postmortem import postmortem_filename, render_postmortem
-from bot.errors import OpsbotError, UsageError
+from bot.errors import UsageError
 from bot.timeparse import parse_date
 from commands.base import Context, Services
-from commands.parsing import first_word, is_user, parse_user, split_options, take_incident_id, unquote
+from commands.parsing import (
+    first_word,
+    is_user,
+    parse_user,
+    split_options,
+    sub_command,
+    take_incident_id,
+    unquote,
+    usage_on_error,
+)
 from commands.views import done, incident_card, incident_list, timeline_view, title_line
 
 ID = "[INC-n]"
@@ -56,19 +65,12 @@ def help_reply() -> Reply:
 
 
 def handle(services: Services, ctx: Context, text: str) -> Reply:
-    word, rest = first_word(text)
-    name = word.lower()
-    if not name or name == "help":
+    name, rest = sub_command(text, USAGE, "/incident")
+    if name in ("", "help"):
         return help_reply()
-    handler = HANDLERS.get(name)
-    if handler is None:
-        raise UsageError(f"Unknown sub-command '{word}'. Try one of: {', '.join(USAGE)}.", "/incident help")
-    number, rest = take_incident_id(rest) if name not in ("open", "list", "help") else (None, rest)
-    try:
-        return handler(services, ctx, number, rest.strip())
-    except OpsbotError as error:
-        error.usage = error.usage or USAGE[name]
-        raise
+    number, rest = take_incident_id(rest) if name not in ("open", "list") else (None, rest)
+    with usage_on_error(USAGE[name]):
+        return HANDLERS[name](services, ctx, number, rest.strip())
 
 
 def _target(services: Services, ctx: Context, number: int | None):

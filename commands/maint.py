@@ -7,10 +7,10 @@ from bot.blocks import Reply, button, context, header, lines_to_sections, sectio
 from bot.core.maintenance import parse_start
 from bot.core.ops import Actor
 from bot.core.reminders import Checklist, Reminder, Window
-from bot.errors import OpsbotError, UsageError
+from bot.errors import UsageError
 from bot.timeparse import format_duration, parse_duration, show
 from commands.base import Context, Services
-from commands.parsing import first_word, split_options, unquote
+from commands.parsing import first_word, split_options, sub_command, unquote, usage_on_error
 
 USAGE = {
     "schedule": '/maint schedule <env> <2026-12-06T02:00Z | sun 02:00 | in 3h> <duration> "<title>"',
@@ -41,18 +41,11 @@ def help_reply() -> Reply:
 
 
 def handle(services: Services, ctx: Context, text: str) -> Reply:
-    word, rest = first_word(text)
-    name = word.lower()
-    if not name or name == "help":
+    name, rest = sub_command(text, USAGE, "/maint")
+    if name in ("", "help"):
         return help_reply()
-    handler = HANDLERS.get(name)
-    if handler is None:
-        raise UsageError(f"Unknown sub-command '{word}'. Try one of: {', '.join(USAGE)}.", "/maint help")
-    try:
-        return handler(services, ctx, rest.strip())
-    except OpsbotError as error:
-        error.usage = error.usage or USAGE[name]
-        raise
+    with usage_on_error(USAGE[name]):
+        return HANDLERS[name](services, ctx, rest.strip())
 
 
 def _actor(ctx: Context, text: str) -> Actor:
@@ -80,7 +73,7 @@ def _schedule(services: Services, ctx: Context, text: str) -> Reply:
     except ValueError as exc:
         raise UsageError(f"{exc}.", USAGE["schedule"]) from None
     window = maintenance.schedule(_actor(ctx, f"schedule {text}"), env, starts_at, duration, unquote(title))
-    notices = maintenance.store.reminders(f"window:{window.id}:")
+    notices = maintenance.notices(window.id)
     when = ", ".join(f"{r.kind.removeprefix('window_')} {show(r.due_at)}" for r in notices)
     reply = Reply(text=f"🗓️ {window.ref} scheduled: {window.env}, {show(window.starts_at)} → {show(window.ends_at)}",
                   blocks=[section(f"🗓️ *{window.ref}* scheduled by <@{ctx.user}> — *{window.env}*: {window.title}\n"
@@ -162,14 +155,7 @@ def _ticker(checked: bool):
         if not all(word.isdigit() for word in words[1:]):
             raise UsageError("Items are numbers, like 1 or 2 3.", USAGE[name])
         items = {int(word) for word in words[1:]}
-        checklist = services.maintenance.checklist(checklist_id)
-        unknown = sorted(item for item in items if not 1 <= item <= len(checklist.items))
-        if unknown:
-            raise UsageError(f"{checklist.ref} has items 1-{len(checklist.items)}; there is no item {unknown[0]}.",
-                             USAGE[name])
-        current = set(checklist.checked())
-        wanted = current | items if checked else current - items
-        return checklist_view(services.maintenance.tick(ctx.user, checklist_id, wanted))
+        return checklist_view(services.maintenance.mark(ctx.user, checklist_id, items, checked))
 
     return run
 

@@ -7,10 +7,10 @@ from bot.blocks import Attachment, Reply, button, context, header, lines_to_sect
 from bot.core.audit import outcome
 from bot.core.ops import Actor, OpsService, Outcome
 from bot.core.ops_types import ICON
-from bot.errors import OpsbotError, UsageError
+from bot.errors import UsageError
 from bot.timeparse import format_duration, parse_duration, show
 from commands.base import Context, Services
-from commands.parsing import first_word, split_options
+from commands.parsing import split_options, sub_command, usage_on_error
 
 USAGE = {
     "health": "/ops health <env>",
@@ -45,21 +45,15 @@ def help_reply() -> Reply:
 
 
 def handle(services: Services, ctx: Context, text: str) -> Reply:
-    word, rest = first_word(text)
-    name = word.lower()
-    if not name or name == "help":
+    name, rest = sub_command(text, USAGE, "/ops")
+    if name in ("", "help"):
         return help_reply()
-    if name not in USAGE:
-        raise UsageError(f"Unknown sub-command '{word}'. Try one of: {', '.join(USAGE)}.", "/ops help")
     if _METACHARACTERS.search(rest):
         raise UsageError("Shell metacharacters (; | & $ ` < > ( ) { } \\) are not allowed in /ops arguments.",
                          USAGE[name])
     actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/ops {text}")
-    try:
+    with usage_on_error(USAGE[name]):
         reply = HANDLERS[name](services.ops, actor, rest.strip())
-    except OpsbotError as error:
-        error.usage = error.usage or USAGE[name]
-        raise
     if name == "health":
         _mark_maintenance(reply, services, rest.split()[0])
     return reply

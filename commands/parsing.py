@@ -6,9 +6,11 @@ quoted action-item texts have their surrounding quotes removed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot.errors import UsageError
+from bot.errors import OpsbotError, UsageError
 
 _INCIDENT_ID = re.compile(r"^(?:inc-)?#?(\d+)$", re.IGNORECASE)
 _STRICT_ID = re.compile(r"^inc-(\d+)$", re.IGNORECASE)
@@ -65,6 +67,25 @@ def first_word(text: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def sub_command(text: str, usage: dict[str, str], command: str) -> tuple[str, str]:
+    """The sub-command (lower case; '' or 'help' ask for help) and the rest. An unknown one is a usage error."""
+    word, rest = first_word(text)
+    name = word.lower()
+    if name and name not in usage:
+        raise UsageError(f"Unknown sub-command '{word}'. Try one of: {', '.join(usage)}.", f"{command} help")
+    return name, rest
+
+
+@contextmanager
+def usage_on_error(line: str) -> Iterator[None]:
+    """Errors raised inside are shown with this syntax line, unless they already carry one."""
+    try:
+        yield
+    except OpsbotError as error:
+        error.usage = error.usage or line
+        raise
 
 
 def take_incident_id(text: str) -> tuple[int | None, str]:

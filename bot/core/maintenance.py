@@ -156,16 +156,24 @@ class MaintenanceService:
         return [(name, r.title, cron_trigger(r.cron, r.timezone).get_next_fire_time(None, now))
                 for name, r in self.settings.reminders.items()]
 
+    def notices(self, window_id: int) -> list[Reminder]:
+        return self.store.reminders(f"window:{window_id}:")
+
     # --- checklists --------------------------------------------------------------------
     def checklist(self, checklist_id: int) -> Checklist:
         return self.store.get_checklist(checklist_id)
 
+    def mark(self, user: str, checklist_id: int, items: set[int], checked: bool) -> Checklist:
+        """Tick (or untick) some items, leaving the others as they are."""
+        checklist = self.store.get_checklist(checklist_id)
+        self._check_items(checklist, items)
+        current = set(checklist.checked())
+        return self.tick(user, checklist_id, current | items if checked else current - items)
+
     def tick(self, user: str, checklist_id: int, checked: set[int]) -> Checklist:
         """Record who ticked or unticked what: `checked` is the full set of ticked items (1-based)."""
         checklist = self.store.get_checklist(checklist_id)
-        unknown = sorted(item for item in checked if not 1 <= item <= len(checklist.items))
-        if unknown:
-            raise NotFound(f"{checklist.ref} has items 1-{len(checklist.items)}; there is no item {unknown[0]}.")
+        self._check_items(checklist, checked)
         now = self.clock()
         before = set(checklist.checked())
         changes = [Tick(item=item, actor=user, at=now, checked=item in checked)
@@ -173,3 +181,9 @@ class MaintenanceService:
         if changes:
             self.store.add_ticks(checklist_id, changes)
         return self.store.get_checklist(checklist_id)
+
+    @staticmethod
+    def _check_items(checklist: Checklist, items: set[int]) -> None:
+        unknown = sorted(item for item in items if not 1 <= item <= len(checklist.items))
+        if unknown:
+            raise NotFound(f"{checklist.ref} has items 1-{len(checklist.items)}; there is no item {unknown[0]}.")

@@ -80,10 +80,7 @@ class SqlStore:
     # --- writes -------------------------------------------------------------------------
     def create_incident(self, incident: Incident, events: list[Event]) -> Incident:
         with self._write() as db:
-            # A counter row locked by UPDATE gives gapless numbers that never repeat.
-            number = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value", ()
-            ).fetchone()[0]
+            number = _next_number(db, "incident")
             stored = incident.model_copy(update={"number": number, "version": 1})
             db.execute(
                 "INSERT INTO incidents (number, status, channel, declared_at, version, doc)"
@@ -124,9 +121,7 @@ class SqlStore:
     def append_audit(self, record: AuditRecord) -> AuditRecord:
         """Append one record, chained to the previous one. The counter row lock serialises writers."""
         with self._write() as db:
-            seq = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'audit' RETURNING value", ()
-            ).fetchone()[0]
+            seq = _next_number(db, "audit")
             row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
             linked = chain(record, seq, row[0] if row else GENESIS)
             db.execute(
@@ -169,9 +164,7 @@ class SqlStore:
         """Store a window and its notices at once; an overlapping window in the same environment is refused.
         Taking the counter row first serialises concurrent schedulers, so the overlap check cannot race."""
         with self._write() as db:
-            number = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'window' RETURNING value", ()
-            ).fetchone()[0]
+            number = _next_number(db, "window")
             clash = db.execute(
                 "SELECT doc FROM windows WHERE env = ? AND cancelled = 0 AND starts_at < ? AND ends_at > ?",
                 (window.env, self._time(window.ends_at), self._time(window.starts_at)),
@@ -270,9 +263,7 @@ class SqlStore:
     # --- checklists -----------------------------------------------------------------------
     def create_checklist(self, checklist: Checklist) -> Checklist:
         with self._write() as db:
-            number = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'checklist' RETURNING value", ()
-            ).fetchone()[0]
+            number = _next_number(db, "checklist")
             stored = checklist.model_copy(update={"id": number})
             db.execute("INSERT INTO checklists (id, reminder, doc) VALUES (?, ?, ?)",
                        (number, stored.reminder, stored.model_dump_json(exclude={"ticks"})))
@@ -344,6 +335,11 @@ class SqlStore:
                   data=json.loads(data))
             for at, actor, kind, text, data in rows
         ]
+
+
+def _next_number(db: Cursorish, counter: str) -> int:
+    """Gapless numbers that never repeat: the UPDATE locks the counter row until the transaction ends."""
+    return db.execute("UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", (counter,)).fetchone()[0]
 
 
 def _doc(incident: Incident) -> str:

@@ -214,7 +214,8 @@ class DockerPlatform:
         name = f"{self.project}-{template.labels.get(SERVICE)}-{number}"
         container = client.containers.create(
             image or config["Image"], command=config.get("Cmd"), entrypoint=config.get("Entrypoint"),
-            environment=environment if environment is not None else config.get("Env"), labels={**(labels or template.labels), NUMBER: str(number)},
+            environment=environment if environment is not None else config.get("Env"),
+            labels={**(labels or template.labels), NUMBER: str(number)},
             name=name, network_mode=host.get("NetworkMode") or "default",
             restart_policy=host.get("RestartPolicy") or None)
         container.start()

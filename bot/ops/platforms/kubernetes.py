@@ -2,7 +2,7 @@
 
 restart = `kubectl rollout restart` (the restartedAt template annotation); scale = the scale subresource;
 rollback = `kubectl rollout undo` (the previous ReplicaSet revision's pod template); maintenance = patch
-the ConfigMap key, then restart the listed deployments (done by the ops service).
+the ConfigMap key, then restart the listed deployments.
 """
 from __future__ import annotations
 
