@@ -123,7 +123,7 @@ class IncidentService:
         """The post-mortem is written: its reminders stop."""
         def apply(incident: Incident, now: datetime) -> list[Event]:
             if incident.status not in (Status.RESOLVED, Status.CLOSED):
-                raise ConflictError(f"{incident.id} is {incident.status.value}; resolve it before its post-mortem.")
+                raise ConflictError(f"{incident.id} is {incident.status.value}; resolve it before marking its post-mortem done.")
             if incident.postmortem_done_at is not None:
                 raise ConflictError(f"The post-mortem of {incident.id} was already marked done.")
             incident.postmortem_done_at = now

@@ -49,6 +49,7 @@ class Reminder(BaseModel):
     env: str | None = None  # offers the maintenance-mode button at a window's start
     window: int | None = None
     incident: int | None = None
+    level: int | None = None  # an escalation's level in the chain (1 = its first entry)
     status: ReminderStatus = "pending"
     sent_at: datetime | None = None
     error: str | None = None

@@ -93,8 +93,7 @@ class ReminderEngine:
                 if not self.store.add_reminder(claimed):
                     continue  # already sent, by us or another process
                 if reminder.kind == "escalation":
-                    level = int(reminder.key.rsplit(":", 1)[1])
-                    self.incidents.escalate(incident.number, level + 1, reminder.title or "")
+                    self.incidents.escalate(incident.number, reminder.level, reminder.title or "")
                 self._post(claimed)
 
     def _post(self, reminder: Reminder) -> None:

@@ -62,6 +62,7 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
         who = chain[level]
         reminders.append(Reminder(
             key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
+            level=level + 1,
             due_at=deadline + (level - 1) * step, channel=_channel(incident, catalog),
             text=(f"🚨 *{incident.id}* ({incident.severity}) \"{incident.title}\" is not acknowledged "
                   f"{format_duration(now - incident.declared_at)} after it was declared "
