@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Catalog, Settings, config_path, load_catalog
+from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
@@ -35,7 +35,7 @@ class Opsbot:
 
 def build(config: str | Path | None = None, settings: Settings | None = None) -> Opsbot:
     """Raises ConfigError for a bad opsbot.yml and BackendError for an unreachable store."""
-    settings = settings or Settings()
+    settings = settings or from_environment(Settings)
     catalog = load_catalog(config_path(str(config) if config else None, settings))
     store = open_store(settings.database_url)
     ops = OpsService(store, catalog, platform_for, CheckRunner(platform_for), ScriptRunner())

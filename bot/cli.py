@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, config_path, load_catalog
+from bot.config import ConfigError, Settings, config_path, from_environment, load_catalog
 from bot.errors import OpsbotError
 
 
@@ -81,7 +81,7 @@ def _console(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _check_config(args: argparse.Namespace, config: str | None) -> int:
-    path = config_path(config, Settings())
+    path = config_path(config, from_environment(Settings))
     catalog = load_catalog(path)
     print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)")
     return 0
@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace, config: str | None) -> int:
     from bot.config import SlackSettings
     from bot.slack.server import check, serve
 
-    slack = SlackSettings()
+    slack = from_environment(SlackSettings)
     socket = args.socket or bool(slack.slack_app_token)
     check(slack, socket)
     app = build(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import yaml
 from pydantic import (
@@ -46,6 +46,9 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -179,6 +182,17 @@ def _describe(error: dict) -> str:
     return f"{where}: {message}"
 
 
+def from_environment(kind: type[SettingsT]) -> SettingsT:
+    """Settings read from the environment; a bad value is a ConfigError naming the variable, not a traceback."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        prefix = kind.model_config.get("env_prefix", "")
+        # The value is not echoed: it may be a secret.
+        raise ConfigError([f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}" for error in exc.errors()]) \
+            from None
+
+
 def config_path(cli_value: str | None, settings: Settings) -> Path | None:
     if cli_value:
         return Path(cli_value)
@@ -193,4 +207,7 @@ class SlackSettings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     opsbot_slack_api_url: str = "https://slack.com/api/"
+    # How many listeners may work after their ack at once; the rest wait, so a burst delays replies
+    # (a response_url is good for 30 minutes) rather than the acks Slack needs within 3 seconds.
+    opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
     port: int = 3000

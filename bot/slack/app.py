@@ -1,19 +1,24 @@
 """Bolt wiring: commands, buttons, modals, the message shortcut and the 📌 reaction.
 
 Every listener acks first and works after, so Slack's 3-second limit holds whatever the store
-or Slack do. All of them call the same core functions as the console.
+or Slack do. The work after the ack takes one of a few slots: under a burst the replies queue
+(a response_url is good for 30 minutes) and the acks keep the event loop. Opening a modal skips
+the queue, as its trigger_id expires 3 seconds after the click. All listeners call the same
+core functions as the console.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.app import Opsbot
 from bot.blocks import Reply
@@ -30,6 +35,7 @@ from commands.router import error_reply
 log = logging.getLogger("opsbot.slack")
 COMMANDS = ("/incident", "/ops", "/maint")
 SHORTCUT = "add_to_timeline"
+RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
@@ -41,7 +47,8 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
     if groups:  # roles granted to user groups: ask Slack who is in them
         directory = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
         opsbot.services.ops.groups_of = SlackGroupDirectory(directory, groups)
-    SlackHandlers(opsbot, IncidentChannels(client, opsbot.services.incidents, opsbot.catalog)).register(app)
+    channels = IncidentChannels(client, opsbot.services.incidents, opsbot.catalog)
+    SlackHandlers(opsbot, channels, slack.opsbot_slack_workers).register(app)
     return app
 
 
@@ -55,8 +62,9 @@ def delivery_key(body: dict) -> str | None:
 
 
 class SlackHandlers:
-    def __init__(self, opsbot: Opsbot, channels: IncidentChannels):
+    def __init__(self, opsbot: Opsbot, channels: IncidentChannels, workers: int = 8):
         self.opsbot = opsbot
+        self.slots = asyncio.Semaphore(workers)
         self.router = opsbot.router
         self.incidents = opsbot.services.incidents
         self.channels = channels
@@ -87,10 +95,27 @@ class SlackHandlers:
             return False
         return True
 
+    @asynccontextmanager
+    async def queued(self, body: dict) -> AsyncIterator[bool]:
+        """Wait for a work slot (the ack has gone already), then say whether this delivery is new."""
+        async with self.slots:
+            yield await self.first_delivery(body)
+
     def responder(self, response_url: str):
-        """Like Bolt's respond(), but on the app's shared HTTP session (no new connection per reply)."""
+        """Like Bolt's respond() (a JSON POST to the response_url), on the app's shared HTTP session: no new
+        connection nor client per reply."""
         async def respond(**message) -> None:
-            await AsyncWebhookClient(url=response_url, session=self.client.session).send(**message)
+            body = {key: value for key, value in message.items() if value is not None}
+            if self.client.session is None:  # served without the shared session (e.g. embedded)
+                async with aiohttp.ClientSession() as session:
+                    await post(session, body)
+            else:
+                await post(self.client.session, body)
+
+        async def post(session: aiohttp.ClientSession, body: dict) -> None:
+            async with session.post(response_url, json=body, timeout=RESPONSE_TIMEOUT) as response:
+                if response.status != 200:
+                    log.warning("response_url answered HTTP %s: %s", response.status, (await response.text())[:200])
 
         return respond
 
@@ -100,17 +125,17 @@ class SlackHandlers:
     # --- slash commands -------------------------------------------------------------
     async def on_command(self, ack, command: dict, body: dict, client: AsyncWebClient) -> None:
         await ack()
-        if not await self.first_delivery(body):
-            return
-        respond = self.responder(command["response_url"])
         name, text = command["command"], normalise(command.get("text", ""))
         ctx = Context(user=command["user_id"], channel=command.get("channel_id"), source="slack")
         if name == "/incident" and text.lower() == "open":
-            await client.views_open(trigger_id=command["trigger_id"],
-                                    view=views.open_modal(self.opsbot.catalog, ctx.channel or ""))
+            if await self.first_delivery(body):
+                await client.views_open(trigger_id=command["trigger_id"],
+                                        view=views.open_modal(self.opsbot.catalog, ctx.channel or ""))
             return
-        reply = await asyncio.to_thread(self.router.handle, name, text, ctx)
-        await self.deliver(reply, respond, client, ctx)
+        async with self.queued(body) as new:
+            if new:
+                reply = await asyncio.to_thread(self.router.handle, name, text, ctx)
+                await self.deliver(reply, self.responder(command["response_url"]), client, ctx)
 
     async def deliver(self, reply: Reply, respond, client: AsyncWebClient, ctx: Context) -> None:
         """Send a reply, then follow up on what it changed (new channel, edited summary)."""
@@ -139,17 +164,18 @@ class SlackHandlers:
     # --- buttons and modals ---------------------------------------------------------
     async def on_ack_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
         await ack()
-        if not await self.first_delivery(body):
-            return
-        number, user = int(action["value"]), body["user"]["id"]
-        try:
-            incident = await asyncio.to_thread(self.incidents.acknowledge, number, user)
-        except OpsbotError as error:
-            await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
-            return
-        await client.chat_postMessage(channel=incident.channel or body["channel"]["id"],
-                                      text=f"<@{user}> acknowledged {incident.id}.")
-        await self.channels.refresh(number)
+        async with self.queued(body) as new:
+            if not new:
+                return
+            number, user = int(action["value"]), body["user"]["id"]
+            try:
+                incident = await asyncio.to_thread(self.incidents.acknowledge, number, user)
+            except OpsbotError as error:
+                await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
+                return
+            await client.chat_postMessage(channel=incident.channel or body["channel"]["id"],
+                                          text=f"<@{user}> acknowledged {incident.id}.")
+            await self.channels.refresh(number)
 
     async def on_ops_confirm(self, ack, body: dict, action: dict, respond) -> None:
         """The Confirm button of a plan (Slack shows its confirm dialog first)."""
@@ -158,14 +184,16 @@ class SlackHandlers:
     async def on_checklist(self, ack, body: dict, action: dict, respond) -> None:
         """A checkbox of a posted checklist: the selection is the new state; who changed what is recorded."""
         await ack()
-        if not await self.first_delivery(body):
-            return
         checklist_id = int(action["block_id"].split(":", 1)[1])
         checked = {int(option["value"]) for option in action.get("selected_options") or []}
-        try:
-            await asyncio.to_thread(self.opsbot.services.maintenance.tick, body["user"]["id"], checklist_id, checked)
-        except OpsbotError as error:
-            await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
+        async with self.queued(body) as new:
+            if not new:
+                return
+            try:
+                await asyncio.to_thread(self.opsbot.services.maintenance.tick, body["user"]["id"], checklist_id,
+                                        checked)
+            except OpsbotError as error:
+                await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
 
     async def on_maintenance_mode(self, ack, body: dict, action: dict, respond) -> None:
         """The button of a window's start notice: the same permissions, plan and confirmation as the command."""
@@ -174,15 +202,15 @@ class SlackHandlers:
     async def _ops_button(self, ack, body: dict, respond, command: str) -> None:
         """A button that stands for an /ops command typed by whoever clicked it."""
         await ack()
-        if not await self.first_delivery(body):
-            return
         ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
-        reply = await asyncio.to_thread(self.router.handle, "/ops", command, ctx)
-        await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
-                      response_type="ephemeral" if reply.ephemeral else "in_channel")
+        async with self.queued(body) as new:
+            if new:
+                reply = await asyncio.to_thread(self.router.handle, "/ops", command, ctx)
+                await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
+                              response_type="ephemeral" if reply.ephemeral else "in_channel")
 
     async def on_update_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
-        await ack()
+        await ack()  # opens a modal, so not queued: its trigger_id expires in 3 seconds
         if not await self.first_delivery(body):
             return
         incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
@@ -190,7 +218,7 @@ class SlackHandlers:
             views.UPDATE_MODAL, incident, "Status update", "What should stakeholders know?", "Post update"))
 
     async def on_resolve_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
-        await ack()
+        await ack()  # opens a modal: not queued
         if not await self.first_delivery(body):
             return
         incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
@@ -213,19 +241,20 @@ class SlackHandlers:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        if not await self.first_delivery(body):
-            return
         user = body["user"]["id"]
-        try:
-            incident = await asyncio.to_thread(
-                self.incidents.open, user, values["severity"], title, impact=values.get("impact") or None,
-                service=values.get("service") or None)
-        except OpsbotError as error:
-            await client.chat_postMessage(channel=user, text=error_reply(error).text)
-            return
-        warnings = await self.channels.set_up(incident, user)
-        if warnings:
-            await client.chat_postMessage(channel=user, text="\n".join(warnings))
+        async with self.queued(body) as new:
+            if not new:
+                return
+            try:
+                incident = await asyncio.to_thread(
+                    self.incidents.open, user, values["severity"], title, impact=values.get("impact") or None,
+                    service=values.get("service") or None)
+            except OpsbotError as error:
+                await client.chat_postMessage(channel=user, text=error_reply(error).text)
+                return
+            warnings = await self.channels.set_up(incident, user)
+            if warnings:
+                await client.chat_postMessage(channel=user, text="\n".join(warnings))
 
     async def on_update_modal(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
         await self._text_modal(ack, body, view, client, self.incidents.post_update, "📣 *Update on {id}*: {text}")
@@ -255,22 +284,23 @@ class SlackHandlers:
     # --- adding messages to the timeline ----------------------------------------------
     async def on_add_to_timeline(self, ack, body: dict, client: AsyncWebClient) -> None:
         await ack()
-        if not await self.first_delivery(body):
-            return
         channel, message, user = body["channel"]["id"], body["message"], body["user"]["id"]
-        await self._add_message(client, channel, message, user)
+        async with self.queued(body) as new:
+            if new:
+                await self._add_message(client, channel, message, user)
 
     async def on_reaction(self, event: dict, body: dict, client: AsyncWebClient) -> None:
         item = event.get("item", {})
         if event.get("reaction") != "pushpin" or item.get("type") != "message":
             return
-        if not await self.first_delivery(body):
-            return
-        history = await client.conversations_history(channel=item["channel"], latest=item["ts"], inclusive=True,
-                                                     limit=1)
-        messages = history.get("messages") or []
-        if messages:
-            await self._add_message(client, item["channel"], messages[0], event["user"])
+        async with self.queued(body) as new:
+            if not new:
+                return
+            history = await client.conversations_history(channel=item["channel"], latest=item["ts"],
+                                                         inclusive=True, limit=1)
+            messages = history.get("messages") or []
+            if messages:
+                await self._add_message(client, item["channel"], messages[0], event["user"])
 
     async def _add_message(self, client: AsyncWebClient, channel: str, message: dict, user: str) -> None:
         incident = await asyncio.to_thread(self.opsbot.store.incident_for_channel, channel)

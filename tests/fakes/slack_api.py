@@ -27,6 +27,10 @@ class FakeSlack:
     def __init__(self):
         self.calls: list[Call] = []
         self.responses: list[dict] = []  # posts to response_url
+        self.response_times: dict[str, float] = {}  # response_url hook -> wall-clock arrival (for benchmarks)
+        self._responses_open = threading.Event()  # cleared: response_url posts wait (a slow Slack)
+        self._responses_open.set()
+        self.held = 0  # response_url posts waiting now
         self.acks: list[dict] = []  # Socket Mode acks
         self._scripted: dict[str, list[tuple[int, dict, dict, object]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
@@ -73,6 +77,13 @@ class FakeSlack:
             time.sleep(0.02)
         raise AssertionError(f"expected {count} response_url post(s); got {self.responses}")
 
+    def hold_responses(self) -> None:
+        """Keep response_url posts waiting, unanswered, until release_responses()."""
+        self._responses_open.clear()
+
+    def release_responses(self) -> None:
+        self._responses_open.set()
+
     def send_envelope(self, envelope: dict) -> None:
         """Queue a Socket Mode envelope for the connected client."""
         self.loop.call_soon_threadsafe(self._envelopes.put_nowait, envelope)
@@ -101,6 +112,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{hook}", self._response_url)
+        app.router.add_get("/response-times", self._response_times)
         app.router.add_post("/upload/{file}", self._upload)
         app.router.add_get("/socket", self._socket)
         runner = web.AppRunner(app)
@@ -152,8 +164,17 @@ class FakeSlack:
         return {"ok": True, **answers.get(method, {})}
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
+        body = await request.json()
+        self.held += 1
+        while not self._responses_open.is_set():
+            await asyncio.sleep(0.01)
+        self.held -= 1
+        self.responses.append(body)
+        self.response_times[request.match_info["hook"]] = time.time()
         return web.Response(text="ok")
+
+    async def _response_times(self, request: web.Request) -> web.Response:
+        return web.json_response(self.response_times)
 
     async def _upload(self, request: web.Request) -> web.Response:
         with self._lock:

@@ -1,13 +1,19 @@
 """opsbot as a Slack app, over real HTTP: signed requests in, recorded Web API calls out."""
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import time
 
 import httpx
+import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.config import SlackSettings
 from bot.core.models import Status
+from bot.slack.app import create_bolt_app
+from bot.slack.server import lifespan
 
 
 def assert_valid_blocks(blocks) -> None:
@@ -19,6 +25,13 @@ def assert_valid_blocks(blocks) -> None:
         parsed = Block.parse(block)
         assert parsed is not None, block
         parsed.validate_json()
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def open_incident(slack, text="open p1 Payment API returns 502 --impact checkout fails"):
@@ -246,3 +259,42 @@ def test_ops_plan_confirm_button_runs_the_action(slack, tmp_path):
                                     "type": "button"}]})
     done = slack.fake.wait_for_response(2)[-1]
     assert "Done" in done["text"] and marker.read_text() == "done"
+
+
+@pytest.mark.parametrize("slack", [{"opsbot_slack_workers": 1}], indirect=True)
+def test_busy_workers_delay_replies_not_acks_nor_modals(slack):
+    """With the only work slot held by a reply Slack has not taken yet, the next command is still acked, its
+    reply waits its turn, and a modal (whose trigger_id expires in 3 s) opens at once."""
+    slack.fake.hold_responses()
+    assert slack.command("list").status_code == 200
+    wait_until(lambda: slack.fake.held == 1)  # the first reply is in flight, holding the slot
+
+    assert slack.command("help").status_code == 200
+    assert slack.command("open").status_code == 200
+    slack.fake.wait_for("views.open")
+    time.sleep(0.3)
+    assert slack.fake.held == 1 and slack.fake.responses == []  # the second reply is queued, not sent
+
+    slack.fake.release_responses()
+    first, second = slack.fake.wait_for_response(2)
+    assert "no open incidents" in first["text"].lower()
+    assert "/incident" in second["text"]
+
+
+def test_start_up_objects_are_frozen_out_of_the_collector_and_the_session_closed(slack):
+    bolt = create_bolt_app(slack.opsbot, SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s"))
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete":
+            assert gc.get_freeze_count() > 0 and not bolt.client.session.closed
+        sent.append(message["type"])
+
+    gc.unfreeze()
+    asyncio.run(lifespan(bolt, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert bolt.client.session.closed
