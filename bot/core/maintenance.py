@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
-from bot.core.ops import Actor, OpsService
+from bot.core.audit import AuditRecord
+from bot.core.ops import Actor, OpsService, new_attempt
 from bot.core.reminders import Checklist, Reminder, Tick, Window
 from bot.errors import ConflictError, NotFound, UsageError
 from bot.store.base import Store
@@ -83,10 +84,11 @@ class MaintenanceService:
         now = self.clock()
         if starts_at <= now:
             raise UsageError(f"{show(starts_at)} is in the past; a window must start later than now ({show(now)}).")
-        self.ops.authorize(actor, env_name, "maintenance")
+        self.ops.authorize(actor, env_name, "maintenance", args={"window": "schedule", "title": title})
         window = Window(env=env_name, title=title, starts_at=starts_at, ends_at=starts_at + duration,
                         created_by=actor.user, created_at=now)
-        return self.store.create_window(window, self._notices(window, now, env.maintenance is not None))
+        return self.store.create_window(window, self._notices(window, now, env.maintenance is not None),
+                                        self._audit(actor, "window.schedule", window))
 
     def _notices(self, window: Window, now: datetime, has_mode: bool) -> list[Reminder]:
         channel = self.settings.channel
@@ -119,9 +121,9 @@ class MaintenanceService:
         state = window.state(now)
         if state in ("cancelled", "finished"):
             raise ConflictError(f"{window.ref} is already {state}; only upcoming or active windows can be cancelled.")
-        self.ops.authorize(actor, window.env, "maintenance")
+        self.ops.authorize(actor, window.env, "maintenance", window.ref, {"window": "cancel"})
         cancelled = window.model_copy(update={"cancelled_by": actor.user, "cancelled_at": now})
-        self.store.change_window(cancelled, f"window:{window.id}:", [])
+        self.store.change_window(cancelled, f"window:{window.id}:", [], self._audit(actor, "window.cancel", cancelled))
         return cancelled
 
     def extend(self, actor: Actor, window_id: int, by: timedelta) -> Window:
@@ -133,10 +135,18 @@ class MaintenanceService:
             raise ConflictError(f"{window.ref} is {state}; only upcoming or active windows can be extended.")
         if window.ends_at + by - window.starts_at > MAX_WINDOW:
             raise UsageError(f"A window may last at most {format_duration(MAX_WINDOW)}.")
-        self.ops.authorize(actor, window.env, "maintenance")
+        self.ops.authorize(actor, window.env, "maintenance", window.ref, {"window": "extend"})
         extended = window.model_copy(update={"ends_at": window.ends_at + by})
-        self.store.change_window(extended, f"window:{window.id}:end:", [self._end_notice(extended, window.id)])
+        self.store.change_window(extended, f"window:{window.id}:end:", [self._end_notice(extended, window.id)],
+                                 self._audit(actor, "window.extend", extended, by=format_duration(by)))
         return extended
+
+    def _audit(self, actor: Actor, action: str, window: Window, **extra) -> AuditRecord:
+        """The audit record of a change to a window, stored in the same transaction as the change."""
+        args = {"title": window.title, "starts_at": window.starts_at.isoformat(),
+                "ends_at": window.ends_at.isoformat(), **extra}
+        return self.ops.audit_record(actor, new_attempt(), "succeeded", window.env, action,
+                                     window.ref if window.id else None, args)
 
     def windows(self, include_finished: bool = False) -> list[Window]:
         now = self.clock()

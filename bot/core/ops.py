@@ -313,15 +313,22 @@ class OpsService:
     def _audit(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str, target: str | None,
                args: dict, output: str | None = None, excerpt: str | None = None,
                duration_ms: int | None = None) -> AuditRecord:
+        return self.store.append_audit(self.audit_record(actor, attempt, phase, env, action, target, args, output,
+                                                         excerpt, duration_ms))
+
+    def audit_record(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str,
+                     target: str | None, args: dict, output: str | None = None, excerpt: str | None = None,
+                     duration_ms: int | None = None) -> AuditRecord:
+        """A redacted record, for callers that append it inside their own transaction."""
         text = excerpt if output is None else output
-        return self.store.append_audit(AuditRecord(
+        return AuditRecord(
             at=self.clock(), attempt=attempt, phase=phase, user=actor.user, channel=actor.channel,
             command=redact(actor.command), env=env, action=action, target=target,
             args={k: redact(str(v)) if isinstance(v, str) else v for k, v in args.items()},
             duration_ms=duration_ms,
             output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
             excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,
-        ))
+        )
 
 
 def new_attempt() -> str:

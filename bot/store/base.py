@@ -40,10 +40,11 @@ class Store(Protocol):
     def save_plan(self, plan: Plan) -> None: ...
     def get_plan(self, plan_id: str) -> Plan: ...
     def update_plan(self, plan: Plan, expected_status: str) -> bool: ...
-    def create_window(self, window: Window, reminders: list[Reminder]) -> Window: ...
+    def create_window(self, window: Window, reminders: list[Reminder], audit: AuditRecord | None = None) -> Window: ...
     def get_window(self, window_id: int) -> Window: ...
     def list_windows(self, ending_after: datetime | None = None) -> list[Window]: ...
-    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder]) -> None: ...
+    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder],
+                      audit: AuditRecord | None = None) -> None: ...
     def add_reminder(self, reminder: Reminder) -> bool: ...
     def due_reminders(self, now: datetime) -> list[Reminder]: ...
     def settle_reminder(self, reminder: Reminder, expected: str = "pending") -> bool: ...
@@ -121,13 +122,16 @@ class SqlStore:
     def append_audit(self, record: AuditRecord) -> AuditRecord:
         """Append one record, chained to the previous one. The counter row lock serialises writers."""
         with self._write() as db:
-            seq = _next_number(db, "audit")
-            row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
-            linked = chain(record, seq, row[0] if row else GENESIS)
-            db.execute(
-                "INSERT INTO audit (seq, at, attempt, record, hash) VALUES (?, ?, ?, ?, ?)",
-                (seq, self._time(linked.at), linked.attempt, linked.model_dump_json(), linked.hash),
-            )
+            return self._append_audit(db, record)
+
+    def _append_audit(self, db: Cursorish, record: AuditRecord) -> AuditRecord:
+        seq = _next_number(db, "audit")
+        row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
+        linked = chain(record, seq, row[0] if row else GENESIS)
+        db.execute(
+            "INSERT INTO audit (seq, at, attempt, record, hash) VALUES (?, ?, ?, ?, ?)",
+            (seq, self._time(linked.at), linked.attempt, linked.model_dump_json(), linked.hash),
+        )
         return linked
 
     def audit_records(self, since: datetime | None = None) -> list[AuditRecord]:
@@ -160,9 +164,10 @@ class SqlStore:
             ).rowcount == 1
 
     # --- maintenance windows and reminders ----------------------------------------------
-    def create_window(self, window: Window, reminders: list[Reminder]) -> Window:
-        """Store a window and its notices at once; an overlapping window in the same environment is refused.
-        Taking the counter row first serialises concurrent schedulers, so the overlap check cannot race."""
+    def create_window(self, window: Window, reminders: list[Reminder], audit: AuditRecord | None = None) -> Window:
+        """Store a window, its notices and its audit record (target: the new window) at once; an overlapping
+        window in the same environment is refused. Taking the counter row first serialises concurrent
+        schedulers, so the overlap check cannot race."""
         with self._write() as db:
             number = _next_number(db, "window")
             clash = db.execute(
@@ -180,6 +185,8 @@ class SqlStore:
             for reminder in reminders:
                 reminder = reminder.model_copy(update={"key": reminder.key.format(window=number), "window": number})
                 self._insert_reminder(db, reminder)
+            if audit is not None:
+                self._append_audit(db, audit.model_copy(update={"target": stored.ref}))
         return stored
 
     def get_window(self, window_id: int) -> Window:
@@ -197,8 +204,10 @@ class SqlStore:
             rows = db.execute(sql + " ORDER BY starts_at", params).fetchall()
         return [Window.model_validate_json(row[0]) for row in rows]
 
-    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder]) -> None:
-        """Save a cancelled or extended window, cancel its pending reminders under `drop_prefix`, add new ones."""
+    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder],
+                      audit: AuditRecord | None = None) -> None:
+        """Save a cancelled or extended window, cancel its pending reminders under `drop_prefix`, add new ones,
+        append its audit record: all or nothing."""
         with self._write() as db:
             if window.cancelled_at is None:
                 clash = db.execute(
@@ -220,6 +229,8 @@ class SqlStore:
                            (dropped.model_dump_json(), key))
             for reminder in reminders:
                 self._insert_reminder(db, reminder)
+            if audit is not None:
+                self._append_audit(db, audit)
 
     def add_reminder(self, reminder: Reminder) -> bool:
         """Record a reminder under its key; False if that key was recorded before (by any process)."""

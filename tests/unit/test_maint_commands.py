@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.blocks import to_text
+from bot.core.audit import verify
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService, parse_start
@@ -139,6 +140,33 @@ def test_extend_moves_the_end_notice(maint, clock):
     assert run(router, 'schedule prod 2026-12-06T05:00Z 1h "next"').ok
     assert "overlap MW-2" in run(router, "extend MW-1 1h").text
     assert "is not a duration" in run(router, "extend MW-1 soon").text
+
+
+def test_window_changes_and_refusals_are_in_the_audit_log_with_the_change_itself(maint):
+    router, _, store = maint
+    assert not run(router, 'schedule prod in 3h 1h "upgrade"', VIEWER).ok
+    assert run(router, 'schedule prod 2026-12-06T02:00Z 2h "upgrade"').ok
+    assert run(router, "extend MW-1 30m").ok
+    assert run(router, 'schedule prod 2026-12-06T05:00Z 1h "next"').ok
+    assert not run(router, "extend MW-1 1h").ok  # would overlap MW-2: nothing changes, nothing is recorded
+    assert not run(router, "cancel MW-1", VIEWER).ok
+    assert run(router, "cancel MW-1").ok
+
+    records = store.audit_records()
+    assert verify(records) is None
+    assert [(r.phase, r.user, r.action, r.target, r.args.get("window"), r.args.get("by")) for r in records] == [
+        ("denied", "U_VIEW", "maintenance", None, "schedule", None),
+        ("succeeded", "U_OPS", "window.schedule", "MW-1", None, None),
+        ("succeeded", "U_OPS", "window.extend", "MW-1", None, "30m"),
+        ("succeeded", "U_OPS", "window.schedule", "MW-2", None, None),
+        ("denied", "U_VIEW", "maintenance", "MW-1", "cancel", None),
+        ("succeeded", "U_OPS", "window.cancel", "MW-1", None, None),
+    ]
+    extended = records[2]
+    assert (extended.env, extended.args["title"], extended.args["ends_at"]) == (
+        "prod", "upgrade", "2026-12-06T04:30:00+00:00")
+    assert extended.command == "/maint extend MW-1 30m"
+    assert store.get_window(1).ends_at == datetime(2026, 12, 6, 4, 30, tzinfo=UTC)
 
 
 def test_list_shows_windows_and_recurring_reminders(maint, clock):
