@@ -78,6 +78,14 @@ class Incident(BaseModel):
         return self.status in OPEN_STATUSES
 
     @property
+    def has_timers(self) -> bool:
+        """Whether the scheduler's incident timers may still fire: open, post-mortem not written, or an
+        action item with a due date not done. Depends on state only, never on the time."""
+        if self.is_open or self.postmortem_done_at is None:
+            return True
+        return any(item.done_at is None and item.due is not None for item in self.action_items)
+
+    @property
     def commander(self) -> str | None:
         return self.roles.get("commander")
 

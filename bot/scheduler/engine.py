@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
-from bot.core.models import Status
 from bot.core.redact import redact
 from bot.core.reminders import Checklist, Notifier, Reminder
 from bot.schedule_config import cron_trigger
@@ -82,8 +81,9 @@ class ReminderEngine:
 
     # --- incident timers ----------------------------------------------------------------
     def run_incident_timers(self, now: datetime) -> None:
-        for incident in self.store.list_incidents(include_closed=True, limit=1000):
-            if not incident.is_open and not _has_pending_followups(incident):
+        for incident in self.store.incidents_with_timers():
+            if not incident.has_timers:
+                self.store.forget_timers(incident)
                 continue
             send, missed = due_reminders(incident, self.catalog, now)
             for reminder in missed:
@@ -108,9 +108,3 @@ class ReminderEngine:
             log.error("reminder %s could not be posted: %r", reminder.key, error)
             failed = reminder.model_copy(update={"status": "failed", "error": redact(str(error))[:500]})
             self.store.settle_reminder(failed, expected="sent")
-
-
-def _has_pending_followups(incident) -> bool:
-    if incident.status in (Status.RESOLVED, Status.CLOSED) and incident.postmortem_done_at is None:
-        return True
-    return any(item.done_at is None and item.due is not None for item in incident.action_items)

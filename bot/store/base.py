@@ -33,6 +33,8 @@ class Store(Protocol):
     def list_incidents(self, include_closed: bool = False, limit: int = 50,
                        statuses: tuple[Status, ...] | None = None) -> list[Incident]: ...
     def incident_for_channel(self, channel: str) -> Incident | None: ...
+    def incidents_with_timers(self) -> list[Incident]: ...
+    def forget_timers(self, incident: Incident) -> None: ...
     def timeline(self, number: int) -> list[Event]: ...
     def remember_delivery(self, key: str) -> bool: ...
     def append_audit(self, record: AuditRecord) -> AuditRecord: ...
@@ -84,10 +86,10 @@ class SqlStore:
             number = _next_number(db, "incident")
             stored = incident.model_copy(update={"number": number, "version": 1})
             db.execute(
-                "INSERT INTO incidents (number, status, channel, declared_at, version, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
-                 _doc(stored)),
+                 int(stored.has_timers), _doc(stored)),
             )
             self._insert_events(db, number, events)
         return stored
@@ -96,9 +98,9 @@ class SqlStore:
         stored = incident.model_copy(update={"version": incident.version + 1})
         with self._write() as db:
             changed = db.execute(
-                "UPDATE incidents SET status = ?, channel = ?, version = ?, doc = ?"
+                "UPDATE incidents SET status = ?, channel = ?, version = ?, timers = ?, doc = ?"
                 " WHERE number = ? AND version = ?",
-                (stored.status.value, stored.channel, stored.version, _doc(stored),
+                (stored.status.value, stored.channel, stored.version, int(stored.has_timers), _doc(stored),
                  incident.number, incident.version),
             ).rowcount
             if changed != 1:
@@ -327,6 +329,19 @@ class SqlStore:
         with self._read() as db:
             rows = db.execute(sql, (*params, limit)).fetchall()
         return [_incident(row) for row in rows]
+
+    def incidents_with_timers(self) -> list[Incident]:
+        """The incidents whose timers may still fire (see Incident.has_timers), oldest first."""
+        with self._read() as db:
+            rows = db.execute("SELECT doc, version FROM incidents WHERE timers = 1 ORDER BY number").fetchall()
+        return [_incident(row) for row in rows]
+
+    def forget_timers(self, incident: Incident) -> None:
+        """Unflag an incident that has nothing left to remind (rows from before the flag); a newer version
+        keeps its own flag."""
+        with self._write() as db:
+            db.execute("UPDATE incidents SET timers = 0 WHERE number = ? AND version = ?",
+                       (incident.number, incident.version))
 
     def incident_for_channel(self, channel: str) -> Incident | None:
         with self._read() as db:

@@ -57,6 +57,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
          " REFERENCES checklists (id), item INTEGER NOT NULL, actor TEXT NOT NULL, at TIMESTAMPTZ NOT NULL,"
          " checked INTEGER NOT NULL)"),
     ]),
+    (5, [
+        # Which incidents the scheduler must look at; existing rows start flagged (see SqlStore).
+        "ALTER TABLE incidents ADD COLUMN timers INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX incidents_timers ON incidents (timers)",
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

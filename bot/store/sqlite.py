@@ -84,6 +84,14 @@ def m004_scheduler(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_incident_timers(db: Database) -> None:
+    # Which incidents the scheduler must look at, so a tick does not read every incident ever declared.
+    # Existing rows start flagged; the scheduler clears the flag of those with nothing left to remind.
+    db.execute("ALTER TABLE incidents ADD COLUMN timers INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX incidents_timers ON incidents (timers)")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

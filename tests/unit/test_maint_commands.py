@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.blocks import to_text
-from bot.core.audit import verify
 from bot.config import Catalog
+from bot.core.audit import verify
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService, parse_start
 from bot.core.ops import OpsService

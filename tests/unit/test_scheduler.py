@@ -312,6 +312,28 @@ def test_postmortem_reminders_repeat_until_marked_done(make_bot, clock):
     assert bot.notifier.kinds().count("postmortem") == 2
 
 
+def test_timers_read_only_incidents_with_something_left_to_remind(make_bot, clock):
+    bot = make_bot()
+    oldest = bot.incidents.open("U_ALICE", "p2", "Disk full")
+    bot.incidents.add_action_item(oldest.number, "U_ALICE", "alert on disk > 80%", "U_BOB", date(2026, 11, 21))
+    for number in (oldest.number, *(bot.incidents.open("U_ALICE", "p3", f"Blip {n}").number for n in range(3))):
+        bot.incidents.resolve(number, "U_ALICE", "fixed")
+        bot.incidents.postmortem_done(number, "U_ALICE")
+    still_open = bot.incidents.open("U_ALICE", "p3", "Slow page")
+    assert [i.number for i in bot.store.incidents_with_timers()] == [oldest.number, still_open.number]
+
+    # Rows migrated from before the flag start flagged; the first tick unflags those with nothing left.
+    with bot.store._write() as db:
+        db.execute("UPDATE incidents SET timers = 1")
+    clock.advance(days=2)
+    bot.tick()
+    assert [i.number for i in bot.store.incidents_with_timers()] == [oldest.number, still_open.number]
+    assert [r.incident for r, _ in bot.notifier.posts if r.kind == "action"] == [oldest.number]
+
+    bot.incidents.complete_action_item(oldest.number, "U_BOB", 1)
+    assert [i.number for i in bot.store.incidents_with_timers()] == [still_open.number]
+
+
 def test_past_due_action_items_remind_their_owner_daily(make_bot, clock):
     bot = make_bot()
     incident = bot.incidents.open("U_ALICE", "p2", "Disk full")
