@@ -40,7 +40,7 @@ class Window(BaseModel):
 
 class Reminder(BaseModel):
     key: str
-    kind: str  # recurring, window_lead, window_start, window_end, escalation, update, postmortem, action
+    kind: str  # recurring, window_lead, window_start, window_end, escalation(_dm), update, postmortem, action
     due_at: datetime
     channel: str
     text: str

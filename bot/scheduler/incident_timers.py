@@ -57,19 +57,28 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     chain = severity.escalation
     # chain[0] is paged at declaration; each missed response target escalates one level further.
     due = [level for level in range(1, len(chain)) if now >= deadline + (level - 1) * step]
-    reminders = []
+    steps = []
     for level in due:
-        who = chain[level]
-        reminders.append(Reminder(
+        who, due_at = chain[level], deadline + (level - 1) * step
+        late = format_duration(now - incident.declared_at)
+        post = [Reminder(
             key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
-            level=level + 1,
-            due_at=deadline + (level - 1) * step, channel=_channel(incident, catalog),
+            level=level + 1, due_at=due_at, channel=_channel(incident, catalog), title=who,
             text=(f"🚨 *{incident.id}* ({incident.severity}) \"{incident.title}\" is not acknowledged "
-                  f"{format_duration(now - incident.declared_at)} after it was declared "
+                  f"{late} after it was declared "
                   f"(target {severity.response}). Escalating to {mention(who)} (level {level + 1} of {len(chain)}). "
-                  f"Acknowledge with `/incident ack {incident.id}`."),
-            title=who))
-    return reminders[-1:], reminders[:-1]
+                  f"Acknowledge with `/incident ack {incident.id}`."))]
+        if _USER.match(who):  # a person is also told directly: a channel mention is easy to miss at night
+            where = f"<#{incident.channel}>" if incident.channel else f"#{catalog.announce_channel}"
+            post.append(Reminder(
+                key=f"inc:{incident.number}:escalate:{level}:dm", kind="escalation_dm", incident=incident.number,
+                level=level + 1, due_at=due_at, channel=who, title=who,
+                text=(f"🚨 You are paged for *{incident.id}* ({incident.severity}) \"{incident.title}\": "
+                      f"nobody has acknowledged it {late} after it was declared. See {where}; "
+                      f"acknowledge with `/incident ack {incident.id}`.")))
+        steps.append(post)
+    # Only the current level is sent; levels skipped while the bot was down are recorded as missed.
+    return (steps[-1] if steps else []), [reminder for step in steps[:-1] for reminder in step]
 
 
 def _update_cadence(incident: Incident, catalog: Catalog, now: datetime):

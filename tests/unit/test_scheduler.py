@@ -245,6 +245,8 @@ def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(mak
     bot.tick()
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
     assert len(escalations) == 1 and "<@U0LEAD>" in escalations[0].text and "level 2 of 4" in escalations[0].text
+    direct = [r for r, _ in bot.notifier.posts if r.kind == "escalation_dm"]  # a user ID is paged directly too
+    assert len(direct) == 1 and direct[0].channel == "U0LEAD" and "You are paged for *INC-1*" in direct[0].text
     clock.advance(minutes=15)
     bot.tick()
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
@@ -255,6 +257,7 @@ def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(mak
     clock.advance(minutes=30)
     bot.tick()
     assert len([k for k in bot.notifier.kinds() if k == "escalation"]) == 2
+    assert bot.notifier.kinds().count("escalation_dm") == 1  # a group (S0MANAGERS) is only mentioned
 
 
 def test_after_downtime_only_the_current_escalation_is_sent(make_bot, clock):
@@ -264,8 +267,9 @@ def test_after_downtime_only_the_current_escalation_is_sent(make_bot, clock):
     bot.tick()
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
     assert len(escalations) == 1 and "CTO" in escalations[0].text
-    statuses = {r.key.rsplit(":", 1)[1]: r.status for r in bot.store.reminders(f"inc:{incident.number}:escalate:")}
-    assert statuses == {"1": "missed", "2": "missed", "3": "sent"}
+    prefix = f"inc:{incident.number}:escalate:"
+    statuses = {r.key.removeprefix(prefix): r.status for r in bot.store.reminders(prefix)}
+    assert statuses == {"1": "missed", "1:dm": "missed", "2": "missed", "3": "sent"}  # the CTO is a name: no DM
 
 
 def test_status_update_cadence_reminds_once_per_silent_period(make_bot, clock):
