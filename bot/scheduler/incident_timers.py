@@ -57,10 +57,11 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     chain = severity.escalation
     # chain[0] is paged at declaration; each missed response target escalates one level further.
     due = [level for level in range(1, len(chain)) if now >= deadline + (level - 1) * step]
+    late = format_duration(now - incident.declared_at)
+    where = f"<#{incident.channel}>" if incident.channel else f"#{catalog.announce_channel}"
     steps = []
     for level in due:
         who, due_at = chain[level], deadline + (level - 1) * step
-        late = format_duration(now - incident.declared_at)
         post = [Reminder(
             key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
             level=level + 1, due_at=due_at, channel=_channel(incident, catalog), title=who,
@@ -69,7 +70,6 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
                   f"(target {severity.response}). Escalating to {mention(who)} (level {level + 1} of {len(chain)}). "
                   f"Acknowledge with `/incident ack {incident.id}`."))]
         if _USER.match(who):  # a person is also told directly: a channel mention is easy to miss at night
-            where = f"<#{incident.channel}>" if incident.channel else f"#{catalog.announce_channel}"
             post.append(Reminder(
                 key=f"inc:{incident.number}:escalate:{level}:dm", kind="escalation_dm", incident=incident.number,
                 level=level + 1, due_at=due_at, channel=who, title=who,

@@ -106,14 +106,7 @@ class SlackHandlers:
         connection nor client per reply."""
         async def respond(**message) -> None:
             body = {key: value for key, value in message.items() if value is not None}
-            if self.client.session is None:  # served without the shared session (e.g. embedded)
-                async with aiohttp.ClientSession() as session:
-                    await post(session, body)
-            else:
-                await post(self.client.session, body)
-
-        async def post(session: aiohttp.ClientSession, body: dict) -> None:
-            async with session.post(response_url, json=body, timeout=RESPONSE_TIMEOUT) as response:
+            async with self.client.session.post(response_url, json=body, timeout=RESPONSE_TIMEOUT) as response:
                 if response.status != 200:
                     log.warning("response_url answered HTTP %s: %s", response.status, (await response.text())[:200])
 

@@ -74,16 +74,18 @@ def check(slack: SlackSettings, socket: bool) -> None:
 
 
 def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings):
+    """Call it inside the running event loop: it makes the one HTTP session every Slack call and reply uses
+    (the caller closes it, as the HTTP server's lifespan does)."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     bolt = create_bolt_app(opsbot, slack)
+    bolt.client.session = aiohttp.ClientSession()
     # The bot's web client, so apps.connections.open honours OPSBOT_SLACK_API_URL too.
     return AsyncSocketModeHandler(bolt, slack.slack_app_token, web_client=bolt.client)
 
 
 async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
     handler = socket_mode_handler(opsbot, slack)
-    handler.app.client.session = aiohttp.ClientSession()
     freeze_startup_objects()
     try:
         await handler.start_async()

@@ -29,6 +29,7 @@ def socket_bot(fake_slack, sqlite_url):
     handler = asyncio.run_coroutine_threadsafe(connect(), loop).result(10)
     yield opsbot
     asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(handler.app.client.session.close(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     opsbot.close()
