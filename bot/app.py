@@ -1,4 +1,8 @@
-"""The composition root: the one place that builds the store, services and router from settings."""
+"""The composition root: the one place that builds stores, adapters, services and the router from settings.
+
+Surfaces (the console, `opsbot serve`, the CLI) call `build()`; the Slack adapter and the scheduler are built
+here too (`slack_app`, `scheduler_for`), so nothing else constructs services or clients.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,15 +13,14 @@ from bot.config import Catalog, Settings, config_path, from_environment, load_ca
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.script import ScriptRunner
-from bot.store import Store, open_store
+from bot.core.ports import Clock, GroupsOf, PlatformFor, Schedules, Store
+from bot.timeparse import utcnow
 from commands.base import Services
 from commands.router import Router
 
 if TYPE_CHECKING:
-    from bot.core.reminders import Notifier
+    from bot.config import SlackSettings
+    from bot.core.ports import Notifier
     from bot.scheduler.runner import SchedulerRunner
 
 
@@ -33,18 +36,49 @@ class Opsbot:
         self.store.close()
 
 
-def build(config: str | Path | None = None, settings: Settings | None = None) -> Opsbot:
-    """Raises ConfigError for a bad opsbot.yml and BackendError for an unreachable store."""
+def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
+                   groups_of: GroupsOf | None = None, next_fire: Schedules | None = None) -> Services:
+    """The services over one store; tests pass their own clock, platforms or group directory."""
+    from bot.checks.runner import CheckRunner
+    from bot.platforms import platform_for as default_platforms
+    from bot.platforms.script import ScriptRunner
+    from bot.scheduler.triggers import next_fire as cron_next_fire
+
+    platforms = platform_for or default_platforms
+    ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
+                     groups_of=groups_of)
+    return Services(
+        incidents=IncidentService(store, catalog, clock=clock),
+        ops=ops,
+        maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
+    )
+
+
+def build(config: str | Path | None = None, settings: Settings | None = None,
+          slack: SlackSettings | None = None) -> Opsbot:
+    """Raises ConfigError for a bad opsbot.yml and BackendError for an unreachable store. With Slack settings,
+    role grants to Slack user groups are resolved through Slack (usergroups.users.list)."""
+    from bot.store import open_store
+
     settings = settings or from_environment(Settings)
     catalog = load_catalog(config_path(str(config) if config else None, settings))
+    groups_of = None
+    if slack is not None:
+        from bot.slack.usergroups import group_directory
+
+        groups_of = group_directory(slack, catalog.roles)
     store = open_store(settings.database_url)
-    ops = OpsService(store, catalog, platform_for, CheckRunner(platform_for), ScriptRunner())
-    services = Services(
-        incidents=IncidentService(store, catalog),
-        ops=ops,
-        maintenance=MaintenanceService(store, catalog, ops),
-    )
+    services = build_services(store, catalog, groups_of=groups_of)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))
+
+
+def serve_slack(opsbot: Opsbot, slack: SlackSettings, host: str, socket: bool, scheduler: bool) -> None:
+    """`opsbot serve`: the Slack app, and (unless another replica sends them) the reminder scheduler."""
+    from bot.slack.notifier import SlackNotifier
+    from bot.slack.server import serve
+
+    runner = scheduler_for(opsbot, SlackNotifier(slack)) if scheduler else None
+    serve(opsbot, slack, host=host, socket=socket, scheduler=runner)
 
 
 def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:

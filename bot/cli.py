@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, config_path, from_environment, load_catalog
-from bot.errors import OpsbotError
+from bot.config import Settings, config_path, from_environment, load_catalog
+from bot.errors import ConfigError, OpsbotError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,16 +111,16 @@ def _postmortem(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _serve(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build
+    from bot.app import build, serve_slack
     from bot.config import SlackSettings
-    from bot.slack.server import check, serve
+    from bot.slack.server import check
 
     slack = from_environment(SlackSettings)
     socket = args.socket or bool(slack.slack_app_token)
     check(slack, socket)
-    app = build(config)
+    app = build(config, slack=slack)
     try:
-        serve(app, slack, host=args.host, socket=socket, scheduler=not args.no_scheduler)
+        serve_slack(app, slack, host=args.host, socket=socket, scheduler=not args.no_scheduler)
     finally:
         app.close()
     return 0
@@ -135,7 +135,7 @@ def _manifest(args: argparse.Namespace, config: str | None) -> int:
 
 def _health(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import build
-    from bot.blocks import to_text
+    from bot.views.blocks import to_text
     from commands.base import Context
 
     app = build(config)

@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.blocks import to_text
+from bot.core.effects import PlanAwaitingConfirmation
+from bot.views.blocks import to_text
 from commands.base import Context
 from commands.router import Router
 
@@ -35,9 +36,12 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
         print(to_text(reply), file=stdout)
         print(file=stdout)
         stdout.flush()
-        if interactive and reply.confirm and _ask(f"Run plan {reply.confirm} now? [y/N] "):
-            print(to_text(router.handle("/ops", f"confirm {reply.confirm}", ctx)), file=stdout)
-            print(file=stdout)
+        # The console has no channels to create or refresh; a plan waiting for confirmation is asked about here.
+        for effect in reply.effects:
+            if interactive and isinstance(effect, PlanAwaitingConfirmation) \
+                    and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
+                print(to_text(router.handle("/ops", f"confirm {effect.plan_id}", ctx)), file=stdout)
+                print(file=stdout)
     if interactive:
         _save_history()
     return 0

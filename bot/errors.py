@@ -1,4 +1,15 @@
-"""One exception hierarchy: callers catch OpsbotError; the router turns it into a reply."""
+"""One exception hierarchy. Callers catch OpsbotError; each surface's presenter shows its message.
+
+    OpsbotError               one clear sentence a user may see (`usage`: the syntax line to show with it)
+    ├── UsageError            the command or request was malformed
+    ├── NotFound              no such incident, plan, window, environment, service …
+    ├── PermissionDenied      the user's role does not allow it
+    ├── ConflictError         valid, but the current state forbids it (e.g. ack after resolve)
+    ├── BackendError          a store, Slack or infrastructure call failed (message without secrets)
+    └── ConfigError           opsbot.yml or the environment is invalid (`problems`: one line per path)
+
+Adapters translate library errors at the edge and keep the cause: `raise BackendError(...) from exc`.
+"""
 
 
 class OpsbotError(Exception):
@@ -8,11 +19,13 @@ class OpsbotError(Exception):
 
 
 class UsageError(OpsbotError):
-    """The command was malformed; `usage` is the syntax line to show with the message."""
+    """The command was malformed; `usage` is the syntax line to show with the message, `field` the input it is
+    about (a form shows the message next to that field)."""
 
-    def __init__(self, message: str, usage: str | None = None):
+    def __init__(self, message: str, usage: str | None = None, field: str | None = None):
         super().__init__(message)
         self.usage = usage
+        self.field = field
 
 
 class NotFound(OpsbotError):
@@ -29,3 +42,11 @@ class ConflictError(OpsbotError):
 
 class BackendError(OpsbotError):
     """A store or infrastructure call failed; the message names what, without secrets."""
+
+
+class ConfigError(OpsbotError):
+    """The configuration is invalid; `problems` holds one line per problem, each naming its path."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems

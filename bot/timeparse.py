@@ -42,8 +42,8 @@ def parse_date(text: str) -> date:
     """A due date: ISO 'YYYY-MM-DD'."""
     try:
         return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD, like 2026-12-01") from None
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD, like 2026-12-01") from exc
 
 
 def show(moment: datetime | None) -> str:

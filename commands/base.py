@@ -1,11 +1,20 @@
-"""What every command handler receives."""
+"""What every command shares: who is asking (Context), the services, and one declaration per sub-command.
+
+A sub-command is declared once — its usage line, its one-line summary and its handler together — and a
+`CommandSet` builds the dispatch and the help from those declarations, so the help can never drift from
+what the parser accepts.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
+from bot.errors import UsageError
+from bot.views.blocks import Reply, context, header, section
+from commands.parsing import first_word, usage_on_error
 
 
 @dataclass(frozen=True)
@@ -22,3 +31,49 @@ class Services:
     incidents: IncidentService
     ops: OpsService
     maintenance: MaintenanceService
+
+
+Handler = Callable[[Services, Context, str], Reply]
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    name: str
+    usage: str  # the syntax line, shown in the help and with every usage error
+    summary: str  # what it does, in a few words
+    handler: Handler
+
+
+@dataclass
+class CommandSet:
+    """One slash command (`/incident`, `/ops`, `/maint`) and its sub-commands."""
+
+    name: str
+    description: str  # for the Slack manifest
+    hint: str  # the manifest's usage hint: the most common forms
+    footer: str  # the help's closing hint
+    subcommands: list[SubCommand] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_name = {sub.name: sub for sub in self.subcommands}
+
+    def usage(self, name: str) -> str:
+        return self._by_name[name].usage if name in self._by_name else f"{self.name} help"
+
+    def help(self) -> Reply:
+        lines = [f"`{sub.usage}` — {sub.summary}" for sub in self.subcommands]
+        lines.append(f"`{self.name} help` — this help")
+        return Reply(text=f"{self.name} help", blocks=[header(self.name), section("\n".join(lines)),
+                                                       context(self.footer)])
+
+    def handle(self, services: Services, ctx: Context, text: str) -> Reply:
+        word, rest = first_word(text)
+        name = word.lower()
+        if name in ("", "help"):
+            return self.help()
+        sub = self._by_name.get(name)
+        if sub is None:
+            choices = ", ".join([*self._by_name, "help"])
+            raise UsageError(f"Unknown sub-command '{word}'. Try one of: {choices}.", f"{self.name} help")
+        with usage_on_error(sub.usage):
+            return sub.handler(services, ctx, rest.strip())

@@ -3,74 +3,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from bot.blocks import Attachment, Reply, context, header, section
 from bot.core.postmortem import postmortem_filename, render_postmortem
 from bot.errors import UsageError
 from bot.timeparse import parse_date
-from commands.base import Context, Services
+from bot.views.blocks import Reply
+from bot.views.incidents import done, incident_card, incident_list, opened, postmortem_draft, timeline_view
+from bot.views.mrkdwn import escape, mention
+from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import (
     first_word,
     is_user,
     parse_user,
     split_options,
-    sub_command,
     take_incident_id,
     unquote,
-    usage_on_error,
 )
-from commands.views import done, incident_card, incident_list, timeline_view, title_line
 
 ID = "[INC-n]"
-USAGE: dict[str, str] = {
-    "open": "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME]",
-    "ack": f"/incident ack {ID}",
-    "status": f"/incident status {ID} <investigating|mitigated> [what changed]",
-    "update": f"/incident update {ID} <status update for stakeholders>",
-    "sev": f"/incident sev {ID} <p0|p1|p2|p3>",
-    "role": f"/incident role {ID} <commander|scribe|comms> <@user>",
-    "note": f"/incident note {ID} <text>",
-    "impact": f"/incident impact {ID} <text>",
-    "action": f'/incident action {ID} add "<text>" [@owner] [due YYYY-MM-DD] | done <n>',
-    "resolve": f"/incident resolve {ID} <what fixed it>",
-    "reopen": f"/incident reopen {ID} [reason]",
-    "close": f"/incident close {ID}",
-    "list": "/incident list [--all]",
-    "show": f"/incident show {ID}",
-    "timeline": f"/incident timeline {ID}",
-    "postmortem": f"/incident postmortem {ID} [done]",
-    "help": "/incident help",
-}
-SUMMARY = {
-    "open": "declare an incident (you become commander)", "ack": "acknowledge it",
-    "status": "investigating / mitigated", "update": "post a status update",
-    "sev": "change severity", "role": "assign commander, scribe or comms", "note": "add to the timeline",
-    "impact": "set the user impact", "action": "add or complete an action item",
-    "resolve": "mark resolved with a summary", "reopen": "reopen a resolved incident",
-    "close": "close a resolved incident", "list": "open incidents (--all for every one)",
-    "show": "details", "timeline": "every event", "postmortem": "draft the post-mortem", "help": "this help",
-}
 _DUE = re.compile(r"^(?:due\s+|--due\s+)(\S+)$", re.IGNORECASE)
-
-Handler = Callable[[Services, Context, int | None, str], Reply]
-
-
-def help_reply() -> Reply:
-    lines = [f"`{USAGE[name]}` — {SUMMARY[name]}" for name in USAGE]
-    return Reply(
-        text="/incident help",
-        blocks=[header("/incident"), section("\n".join(lines)),
-                context("Inside an incident channel the id is optional. Severities: P0-P3 (or sev1-sev4).")],
-    )
+IncidentHandler = Callable[[Services, Context, int | None, str], Reply]
 
 
-def handle(services: Services, ctx: Context, text: str) -> Reply:
-    name, rest = sub_command(text, USAGE, "/incident")
-    if name in ("", "help"):
-        return help_reply()
-    number, rest = take_incident_id(rest) if name not in ("open", "list") else (None, rest)
-    with usage_on_error(USAGE[name]):
-        return HANDLERS[name](services, ctx, number, rest.strip())
+def _with_target(handler: IncidentHandler, takes_id: bool = True) -> Handler:
+    """A leading INC-<n> names the incident; the rest is the handler's text."""
+    def run(services: Services, ctx: Context, text: str) -> Reply:
+        number, rest = take_incident_id(text) if takes_id else (None, text)
+        return handler(services, ctx, number, rest.strip())
+
+    return run
 
 
 def _target(services: Services, ctx: Context, number: int | None):
@@ -80,41 +42,56 @@ def _target(services: Services, ctx: Context, number: int | None):
 
 def _require(text: str, what: str, name: str) -> str:
     if not text:
-        raise UsageError(f"Missing {what}.", USAGE[name])
+        raise UsageError(f"Missing {what}.", COMMAND.usage(name))
     return text
 
 
+@dataclass(frozen=True)
+class OpenRequest:
+    """A declaration, typed: from `/incident open …` or from the Slack modal (one path for both)."""
+
+    severity: str
+    title: str
+    impact: str | None = None
+    service: str | None = None
+    env: str | None = None
+
+
 def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
-    parsed = split_options(text, {"impact": True, "service": True, "env": True}, USAGE["open"])
+    parsed = split_options(text, {"impact": True, "service": True, "env": True}, COMMAND.usage("open"))
     severity, title = first_word(parsed.positional)
     _require(severity, "severity (p0-p3)", "open")
     title = unquote(title)
     _require(title, "title", "open")
+    options = {key: str(value) for key, value in parsed.options.items()}
+    return open_incident(services, ctx, OpenRequest(severity, title, options.get("impact"), options.get("service"),
+                                                    options.get("env")))
+
+
+def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Reply:
     incident = services.incidents.open(
-        ctx.user, severity, title, impact=parsed.options.get("impact"), service=parsed.options.get("service"),
-        env=parsed.options.get("env"), channel=ctx.channel if ctx.source == "console" else None,
+        ctx.user, request.severity, request.title, impact=request.impact, service=request.service, env=request.env,
+        # The console has no channels to create: the channel it types in becomes the incident's.
+        channel=ctx.channel if ctx.source == "console" else None,
     )
-    reply = incident_card(incident, services.incidents.catalog,
-                          note=f"🚨 *{incident.id}* declared by <@{ctx.user}>; you are the commander.")
-    reply.ephemeral, reply.incident, reply.opened = False, incident.number, True
-    return reply
+    return opened(incident, services.incidents.catalog, ctx.user)
 
 
 def _ack(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     incident = services.incidents.acknowledge(_target(services, ctx, number).number, ctx.user)
-    return done(f"<@{ctx.user}> acknowledged {incident.id}.", incident)
+    return done(f"{mention(ctx.user)} acknowledged {incident.id}.", incident)
 
 
 def _status(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     status, detail = first_word(_require(text, "status (investigating or mitigated)", "status"))
     incident = services.incidents.set_status(_target(services, ctx, number).number, ctx.user, status, detail or None)
-    return done(f"{incident.id} is now *{incident.status.value}*" + (f": {detail}" if detail else "."), incident)
+    return done(f"{incident.id} is now *{incident.status.value}*" + (f": {escape(detail)}" if detail else "."), incident)
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "update text", "update")
     incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"📣 *Update on {incident.id}* from <@{ctx.user}>: {text}", incident)
+    return done(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {escape(text)}", incident)
 
 
 def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -126,10 +103,10 @@ def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Rep
 def _role(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     words = text.split()
     if len(words) != 2:
-        raise UsageError("Give a role and a user.", USAGE["role"])
-    user = parse_user(words[1], USAGE["role"])
+        raise UsageError("Give a role and a user.", COMMAND.usage("role"))
+    user = parse_user(words[1], COMMAND.usage("role"))
     incident = services.incidents.assign_role(_target(services, ctx, number).number, ctx.user, words[0], user)
-    return done(f"<@{user}> is now {words[0].lower()} of {incident.id}.", incident)
+    return done(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", incident)
 
 
 def _note(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -141,7 +118,7 @@ def _note(services: Services, ctx: Context, number: int | None, text: str) -> Re
 def _impact(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = unquote(_require(text, "impact text", "impact"))
     incident = services.incidents.set_impact(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"Impact of {incident.id}: {text}", incident)
+    return done(f"Impact of {incident.id}: {escape(text)}", incident)
 
 
 def _action(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -149,15 +126,15 @@ def _action(services: Services, ctx: Context, number: int | None, text: str) -> 
     target = _target(services, ctx, number)
     if verb.lower() == "done":
         if not rest.strip().isdigit():
-            raise UsageError("Give the number of the action item, e.g. `done 1`.", USAGE["action"])
+            raise UsageError("Give the number of the action item, e.g. `done 1`.", COMMAND.usage("action"))
         incident = services.incidents.complete_action_item(target.number, ctx.user, int(rest))
         return done(f"✅ Action item {rest.strip()} of {incident.id} is done.", incident)
     if verb.lower() != "add":
-        raise UsageError(f"Unknown action verb '{verb}'; use add or done.", USAGE["action"])
+        raise UsageError(f"Unknown action verb '{verb}'; use add or done.", COMMAND.usage("action"))
     item_text, owner, due = _action_parts(rest)
     incident = services.incidents.add_action_item(target.number, ctx.user, item_text, owner, due)
     item = incident.action_items[-1]
-    return done(f"Action item {item.number} added to {incident.id}: {item.text}", incident)
+    return done(f"Action item {item.number} added to {incident.id}: {escape(item.text)}", incident)
 
 
 def _action_parts(text: str):
@@ -167,33 +144,33 @@ def _action_parts(text: str):
     while words:
         if len(words) >= 2 and _DUE.match(" ".join(words[-2:])):
             if due is not None:
-                raise UsageError("Give one due date.", USAGE["action"])
+                raise UsageError("Give one due date.", COMMAND.usage("action"))
             try:
                 due = parse_date(words[-1])
             except ValueError as exc:
-                raise UsageError(str(exc) + ".", USAGE["action"]) from None
+                raise UsageError(str(exc) + ".", COMMAND.usage("action")) from exc
             words = words[:-2]
         elif is_user(words[-1]) and owner is None:
-            owner = parse_user(words.pop(), USAGE["action"])
+            owner = parse_user(words.pop(), COMMAND.usage("action"))
         else:
             break
     if words and words[-1].lower() in ("due", "--due"):
-        raise UsageError("'due' needs a date like 2026-12-01.", USAGE["action"])
+        raise UsageError("'due' needs a date like 2026-12-01.", COMMAND.usage("action"))
     item_text = unquote(" ".join(words))
     if not item_text:
-        raise UsageError("Missing the action item text.", USAGE["action"])
+        raise UsageError("Missing the action item text.", COMMAND.usage("action"))
     return item_text, owner, due
 
 
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "resolution summary (what fixed it)", "resolve")
     incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"🟢 {incident.id} resolved by <@{ctx.user}>: {text}", incident)
+    return done(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {escape(text)}", incident)
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     incident = services.incidents.reopen(_target(services, ctx, number).number, ctx.user, text or None)
-    return done(f"🔴 {incident.id} reopened by <@{ctx.user}>" + (f": {text}" if text else "."), incident)
+    return done(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {escape(text)}" if text else "."), incident)
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -202,9 +179,9 @@ def _close(services: Services, ctx: Context, number: int | None, text: str) -> R
 
 
 def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
-    parsed = split_options(text, {"all": False}, USAGE["list"])
+    parsed = split_options(text, {"all": False}, COMMAND.usage("list"))
     if parsed.positional:
-        raise UsageError(f"Unexpected '{parsed.positional}'.", USAGE["list"])
+        raise UsageError(f"Unexpected '{parsed.positional}'.", COMMAND.usage("list"))
     include_closed = bool(parsed.options.get("all"))
     return incident_list(services.incidents.list(include_closed=include_closed), include_closed)
 
@@ -221,23 +198,39 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
 def _postmortem(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     if text.lower() == "done":
         incident = services.incidents.postmortem_done(_target(services, ctx, number).number, ctx.user)
-        return done(f"📘 Post-mortem of {incident.id} marked done by <@{ctx.user}>; its reminders stop.", incident)
+        return done(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", incident)
     if text:
-        raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", USAGE["postmortem"])
+        raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
     incident = _target(services, ctx, number)
     draft = render_postmortem(incident, services.incidents.timeline(incident.number), services.incidents.catalog)
-    filename = postmortem_filename(incident)
-    return Reply(
-        text=f"Post-mortem draft for {incident.id}",
-        blocks=[header(f"Post-mortem draft · {title_line(incident)}"),
-                section(f"The draft is attached as `{filename}`: fill in root cause and lessons learned.")],
-        ephemeral=False,
-        file=Attachment(filename, draft, f"Post-mortem draft: {incident.id}"),
-    )
+    return postmortem_draft(incident, postmortem_filename(incident), draft)
 
 
-HANDLERS: dict[str, Handler] = {
-    "open": _open, "ack": _ack, "status": _status, "update": _update, "sev": _sev, "role": _role,
-    "note": _note, "impact": _impact, "action": _action, "resolve": _resolve, "reopen": _reopen,
-    "close": _close, "list": _list, "show": _show, "timeline": _timeline, "postmortem": _postmortem,
-}
+COMMAND = CommandSet("/incident", "Declare and run incidents",
+                     "open p1 <title> | ack | update <text> | resolve <summary> | help",
+                     "Inside an incident channel the id is optional. Severities: P0-P3 (or sev1-sev4).", [
+    SubCommand("open", "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME]",
+               "declare an incident (you become commander)", _with_target(_open, takes_id=False)),
+    SubCommand("ack", f"/incident ack {ID}", "acknowledge it", _with_target(_ack)),
+    SubCommand("status", f"/incident status {ID} <investigating|mitigated> [what changed]",
+               "investigating / mitigated", _with_target(_status)),
+    SubCommand("update", f"/incident update {ID} <status update for stakeholders>", "post a status update",
+               _with_target(_update)),
+    SubCommand("sev", f"/incident sev {ID} <p0|p1|p2|p3>", "change severity", _with_target(_sev)),
+    SubCommand("role", f"/incident role {ID} <commander|scribe|comms> <@user>", "assign commander, scribe or comms",
+               _with_target(_role)),
+    SubCommand("note", f"/incident note {ID} <text>", "add to the timeline", _with_target(_note)),
+    SubCommand("impact", f"/incident impact {ID} <text>", "set the user impact", _with_target(_impact)),
+    SubCommand("action", f'/incident action {ID} add "<text>" [@owner] [due YYYY-MM-DD] | done <n>',
+               "add or complete an action item", _with_target(_action)),
+    SubCommand("resolve", f"/incident resolve {ID} <what fixed it>", "mark resolved with a summary",
+               _with_target(_resolve)),
+    SubCommand("reopen", f"/incident reopen {ID} [reason]", "reopen a resolved incident", _with_target(_reopen)),
+    SubCommand("close", f"/incident close {ID}", "close a resolved incident", _with_target(_close)),
+    SubCommand("list", "/incident list [--all]", "open incidents (--all for every one)",
+               _with_target(_list, takes_id=False)),
+    SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),
+    SubCommand("timeline", f"/incident timeline {ID}", "every event", _with_target(_timeline)),
+    SubCommand("postmortem", f"/incident postmortem {ID} [done]", "draft the post-mortem",
+               _with_target(_postmortem)),
+])

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.errors import OpsbotError, UsageError
+from bot.views.mrkdwn import from_slack
 
 _INCIDENT_ID = re.compile(r"^(?:inc-)?#?(\d+)$", re.IGNORECASE)
 _STRICT_ID = re.compile(r"^inc-(\d+)$", re.IGNORECASE)
@@ -19,7 +20,9 @@ _OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
 
 
 def normalise(text: str) -> str:
-    """Undo Slack's typography: — back to --, curly quotes back to straight ones."""
+    """Undo Slack's typography (— back to --, curly quotes back to straight ones) and its mention markup
+    (`<@U123|bob>` back to the neutral `@U123` the store keeps)."""
+    text = from_slack(text)
     text = text.replace("\u2014", "--").replace("\u2013", "--")
     for curly, straight in (("\u201c", '"'), ("\u201d", '"'), ("\u2018", "'"), ("\u2019", "'")):
         text = text.replace(curly, straight)
@@ -67,15 +70,6 @@ def first_word(text: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], parts[1] if len(parts) > 1 else ""
-
-
-def sub_command(text: str, usage: dict[str, str], command: str) -> tuple[str, str]:
-    """The sub-command (lower case; '' or 'help' ask for help) and the rest. An unknown one is a usage error."""
-    word, rest = first_word(text)
-    name = word.lower()
-    if name and name not in usage:
-        raise UsageError(f"Unknown sub-command '{word}'. Try one of: {', '.join(usage)}.", f"{command} help")
-    return name, rest
 
 
 @contextmanager

@@ -1,26 +1,24 @@
-"""One router for Slack, the console and tests: command text in, Block Kit reply out.
+"""One router for Slack, the console, the scheduler's buttons and tests: command text in, a Reply out.
 
-Usage errors become replies; no exception or traceback ever reaches the user.
+Errors become replies through `error_reply`, the one presenter of a command's errors; an OpsbotError is
+logged with its cause, anything else with its traceback and a reference the user can quote.
 """
 from __future__ import annotations
 
 import logging
 import uuid
 
-from bot.blocks import Reply, context, fit, section
-from bot.errors import OpsbotError, UsageError
-from commands import help as help_command
+from bot.errors import BackendError, OpsbotError, UsageError
+from bot.views.blocks import Reply, context, fit, header, section
+from bot.views.mrkdwn import escape
 from commands import incident, maint, ops
-from commands.base import Context, Services
+from commands.base import CommandSet, Context, Services
 from commands.parsing import first_word, normalise
 
 log = logging.getLogger("opsbot.commands")
 
-COMMANDS = {
-    "/incident": incident.handle,
-    "/ops": ops.handle,
-    "/maint": maint.handle,
-}
+COMMAND_SETS: tuple[CommandSet, ...] = (incident.COMMAND, ops.COMMAND, maint.COMMAND)
+COMMANDS = {command.name: command for command in COMMAND_SETS}
 
 
 class Router:
@@ -29,33 +27,53 @@ class Router:
 
     def handle(self, command: str, text: str, ctx: Context) -> Reply:
         command = command.strip().lower()
-        handler = COMMANDS.get(command)
         try:
-            if handler is None:
+            if command not in COMMANDS:
                 raise UsageError(f"Unknown command '{command}'. Commands: {', '.join(COMMANDS)}.", "help")
-            reply = handler(self.services, ctx, normalise(text))
+            reply = COMMANDS[command].handle(self.services, ctx, normalise(text))
         except OpsbotError as error:
             return error_reply(error)
-        except Exception:
-            ref = uuid.uuid4().hex[:8]
-            log.exception("command failed (ref %s): %s %s", ref, command, text)
-            return Reply(text=f"Something went wrong (ref {ref}); nothing was changed. The details are in the log.",
-                         ok=False)
+        except Exception:  # noqa: BLE001 — a bug still gets a reply (with a log reference), never a traceback
+            return unexpected_error_reply(f"{command} {text}")
         return fit(reply)
 
     def handle_line(self, line: str, ctx: Context) -> Reply:
         """A console line: '/incident open …', 'incident open …' or 'help'."""
         word, rest = first_word(normalise(line))
         if word.lower() in ("help", "/help", "?"):
-            return help_command.overview(COMMANDS)
+            return overview()
         command = word if word.startswith("/") else f"/{word}"
         return self.handle(command, rest, ctx)
 
 
+def overview() -> Reply:
+    """The top-level help, built from the same declarations as each command's own help."""
+    return Reply(
+        text="opsbot commands",
+        blocks=[
+            header("opsbot"),
+            section("\n".join(f"`{name} help`" for name in COMMANDS)),
+            *(section("\n".join(f"`{sub.usage}`" for sub in command.subcommands)) for command in COMMAND_SETS),
+            context("Times are shown in UTC with their date. People are identified by Slack user ID."),
+        ],
+    )
+
+
 def error_reply(error: OpsbotError) -> Reply:
+    """How a user sees an OpsbotError (one sentence, and the syntax line when there is one); logged with its cause."""
+    if isinstance(error, BackendError):  # something outside failed: keep the cause's traceback for the operator
+        log.warning("backend error: %s", error, exc_info=error)
+    else:
+        log.info("refused: %s", error)
     message = str(error)
-    blocks = [section(f"⚠️ {message}")]
-    usage = getattr(error, "usage", None)
-    if usage:
-        blocks.append(context(f"Usage: `{usage}`"))
+    blocks = [section(f"⚠️ {escape(message)}")]
+    if error.usage:
+        blocks.append(context(f"Usage: `{error.usage}`"))
     return Reply(text=message, blocks=blocks, ok=False)
+
+
+def unexpected_error_reply(what: str, error: BaseException | None = None) -> Reply:
+    """A bug: the traceback goes to the log under a reference; the user gets the reference, never the traceback."""
+    ref = uuid.uuid4().hex[:8]
+    log.error("failed (ref %s): %s", ref, what, exc_info=error or True)
+    return Reply(text=f"Something went wrong (ref {ref}); nothing was changed. The details are in the log.", ok=False)

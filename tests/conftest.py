@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from bot.app import build_services
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-from commands.base import Context, Services
+from commands.base import Context
 from commands.router import Router
 
 PG_ADMIN_URL = os.environ.get("OPSBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -88,16 +89,17 @@ def service(store, clock) -> IncidentService:
 
 
 @pytest.fixture
-def router(service, store, clock) -> Router:
-    from bot.core.maintenance import MaintenanceService
-    from bot.core.ops import OpsService
-    from bot.ops.checks import CheckRunner
-    from bot.ops.platforms import platform_for
-    from bot.ops.platforms.script import ScriptRunner
+def make_router(store, clock):
+    """A router over the test's store and clock, for a given catalog (the composition root's own wiring)."""
+    def make(catalog: Catalog | None = None) -> Router:
+        return Router(build_services(store, catalog or Catalog(), clock=clock))
 
-    ops = OpsService(store, service.catalog, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
-    return Router(Services(incidents=service, ops=ops,
-                           maintenance=MaintenanceService(store, service.catalog, ops, clock=clock)))
+    return make
+
+
+@pytest.fixture
+def router(make_router) -> Router:
+    return make_router()
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from bot.config import Catalog
+from bot.config.catalog import Catalog
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
+from bot.core.ports import StaleWrite, Store
 from bot.errors import ConflictError, NotFound, UsageError
-from bot.store.base import StaleWrite, Store
 from bot.timeparse import utcnow
 
 Clock = Callable[[], datetime]
@@ -26,9 +26,9 @@ class IncidentService:
         text = (text or "").strip()
         limit = limit or self.catalog.limits.text_max
         if not text:
-            raise UsageError(f"The {what} is empty.")
+            raise UsageError(f"The {what} is empty.", field=what)
         if len(text) > limit:
-            raise UsageError(f"The {what} is {len(text)} characters long; the limit is {limit}.")
+            raise UsageError(f"The {what} is {len(text)} characters long; the limit is {limit}.", field=what)
         return text
 
     # --- queries ----------------------------------------------------------------------
@@ -59,6 +59,10 @@ class IncidentService:
             + " or ".join(incident.id for incident in open_now[:2]) + "."
         )
 
+    def for_channel(self, channel: str) -> Incident | None:
+        """The incident bound to a chat channel, if any."""
+        return self.store.incident_for_channel(channel)
+
     def list(self, include_closed: bool = False, limit: int = 50) -> list[Incident]:
         return self.store.list_incidents(include_closed=include_closed, limit=limit)
 
@@ -80,7 +84,7 @@ class IncidentService:
             Event(at=now, actor=actor, kind=EventKind.DECLARED,
                   text=f"Declared {key} ({self.catalog.severities[key].name}): {title}",
                   data={"severity": key, "impact": impact, "service": service, "env": env}),
-            Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"<@{actor}> is commander",
+            Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{actor} is commander",
                   data={"role": "commander", "user": actor}),
         ]
         return self.store.create_incident(incident, events)
@@ -91,8 +95,8 @@ class IncidentService:
     def set_status(self, number: int, actor: str, status: str, text: str | None = None) -> Incident:
         try:
             target = Status(status.lower())
-        except ValueError:
-            raise UsageError(f"'{status}' is not a status; use investigating or mitigated.") from None
+        except ValueError as exc:
+            raise UsageError(f"'{status}' is not a status; use investigating or mitigated.") from exc
         if target not in (Status.INVESTIGATING, Status.MITIGATED):
             verb = {Status.ACKNOWLEDGED: "ack", Status.RESOLVED: "resolve", Status.CLOSED: "close"}.get(target)
             raise UsageError(f"Use `/incident {verb}` to mark an incident {target.value}.")
@@ -162,9 +166,9 @@ class IncidentService:
             self._require_not_closed(incident)
             previous = incident.roles.get(role)
             if previous == user:
-                raise ConflictError(f"<@{user}> is already {role} of {incident.id}.")
+                raise ConflictError(f"@{user} is already {role} of {incident.id}.")
             incident.roles[role] = user
-            text = f"<@{user}> is {role}" + (f" (was <@{previous}>)" if previous else "")
+            text = f"@{user} is {role}" + (f" (was @{previous})" if previous else "")
             return [Event(at=now, actor=actor, kind=EventKind.ROLE, text=text,
                           data={"role": role, "user": user, "previous": previous})]
 
@@ -211,7 +215,7 @@ class IncidentService:
         def apply(incident: Incident, now: datetime) -> list[Event]:
             item = ActionItem(number=len(incident.action_items) + 1, text=text, owner=owner, due=due)
             incident.action_items.append(item)
-            detail = (f" (owner <@{owner}>" if owner else " (no owner") + (f", due {due})" if due else ")")
+            detail = (f" (owner @{owner}" if owner else " (no owner") + (f", due {due})" if due else ")")
             return [Event(at=now, actor=actor, kind=EventKind.ACTION_ADDED,
                           text=f"Action item {item.number}: {text}{detail}", data=item.model_dump(mode="json"))]
 
@@ -235,7 +239,7 @@ class IncidentService:
         try:
             return self.catalog.severity_key(text)
         except ValueError as exc:
-            raise UsageError(str(exc) + ".") from None
+            raise UsageError(str(exc) + ".", field="severity") from exc
 
     @staticmethod
     def _require_not_closed(incident: Incident) -> None:

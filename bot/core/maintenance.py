@@ -9,12 +9,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Catalog
+from bot.config.catalog import Catalog
 from bot.core.audit import AuditRecord
 from bot.core.ops import Actor, OpsService, new_attempt
+from bot.core.ports import Clock, Schedules, Store
 from bot.core.reminders import Checklist, Reminder, Tick, Window
 from bot.errors import ConflictError, NotFound, UsageError
-from bot.store.base import Store
 from bot.timeparse import format_duration, parse_duration, show, utcnow
 
 _DAY_NUMBERS = {name: number for number, names in enumerate(
@@ -35,7 +35,7 @@ def parse_start(words: list[str], now: datetime, zone: str) -> tuple[datetime, i
         try:
             return now + parse_duration(words[1]), 2
         except ValueError as exc:
-            raise UsageError(f"{exc}.") from None
+            raise UsageError(f"{exc}.") from exc
     if first in _DAY_NUMBERS:
         clock = _CLOCK.match(words[1]) if len(words) > 1 else None
         if not clock:
@@ -59,10 +59,12 @@ def parse_start(words: list[str], now: datetime, zone: str) -> tuple[datetime, i
 
 
 class MaintenanceService:
-    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, clock=utcnow):
+    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, next_fire: Schedules,
+                 clock: Clock = utcnow):
         self.store = store
         self.catalog = catalog
         self.ops = ops
+        self.next_fire = next_fire
         self.clock = clock
 
     @property
@@ -93,7 +95,7 @@ class MaintenanceService:
     def _notices(self, window: Window, now: datetime, has_mode: bool) -> list[Reminder]:
         channel = self.settings.channel
         span = f"{show(window.starts_at)} → {show(window.ends_at)}"
-        what = f"*{window.env}*: {window.title}"
+        what = f"{window.env}: {window.title}"
         notices = [
             Reminder(key=f"window:{{window}}:lead:{int(lead.total_seconds())}", kind="window_lead",
                      due_at=window.starts_at - lead, channel=channel,
@@ -112,7 +114,7 @@ class MaintenanceService:
         return Reminder(
             key=f"window:{ref}:end:{window.ends_at.isoformat()}", kind="window_end", due_at=window.ends_at,
             channel=self.settings.channel, window=window.id or None,
-            text=f"✅ Maintenance window over — *{window.env}*: {window.title}.",
+            text=f"✅ Maintenance window over — {window.env}: {window.title}.",
             title="Post-maintenance checklist", checklist=list(self.settings.post_checklist))
 
     def cancel(self, actor: Actor, window_id: int) -> Window:
@@ -160,10 +162,8 @@ class MaintenanceService:
 
     def next_recurring(self) -> list[tuple[str, str, datetime | None]]:
         """(name, title, next time) of each recurring reminder."""
-        from bot.schedule_config import cron_trigger
-
         now = self.clock()
-        return [(name, r.title, cron_trigger(r.cron, r.timezone).get_next_fire_time(None, now))
+        return [(name, r.title, self.next_fire(r.cron, r.timezone, now))
                 for name, r in self.settings.reminders.items()]
 
     def notices(self, window_id: int) -> list[Reminder]:

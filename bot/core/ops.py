@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import Catalog
+from bot.config.catalog import Catalog
+from bot.config.environments import DANGEROUS, Environment, Role
 from bot.core.audit import AuditRecord, outcome
-from bot.core.ops_types import Checks, HealthReport, Platform, Scripts, ServiceState
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
+from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState
 from bot.core.redact import redact
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
-from bot.ops_config import DANGEROUS, Environment, Role
 from bot.timeparse import utcnow
 
 EXCERPT_CHARS = 1500

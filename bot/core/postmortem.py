@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
-from bot.config import NEXT_BUSINESS_DAY, Catalog
+from bot.config.catalog import NEXT_BUSINESS_DAY, Catalog
 from bot.core.models import Event, Incident
 from bot.timeparse import format_duration, show, utcnow
 
@@ -62,15 +62,10 @@ def slugify(text: str, limit: int = 60) -> str:
     return slug[:limit].rstrip("-") or "incident"
 
 
-def _plain_mentions(text: str) -> str:
-    """A Markdown file does not render Slack mentions: <@U123> -> @U123."""
-    return re.sub(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>", r"@\1", text)
-
-
 def _environment(custom: Path | None) -> Environment:
     loader = FileSystemLoader(str(custom.parent)) if custom else PackageLoader("bot.core", "templates")
     env = Environment(loader=loader, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     # Table cells: one line, no pipes.
-    env.filters["cell"] = lambda text: _plain_mentions(str(text)).replace("|", "\\|").replace("\n", " ")
+    env.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
     env.filters["user"] = lambda user_id: f"@{user_id}"
     return env

@@ -6,7 +6,7 @@ which is what makes a reminder fire at most once across restarts and replicas.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,7 +43,8 @@ class Reminder(BaseModel):
     kind: str  # recurring, window_lead, window_start, window_end, escalation(_dm), update, postmortem, action
     due_at: datetime
     channel: str
-    text: str
+    text: str  # neutral: people as `@ID`, channels as `#ID`; views render the ones listed in `mentions`
+    mentions: list[str] = Field(default_factory=list)  # the user, group and channel IDs the text names
     title: str | None = None  # a checklist's title, when it carries one
     checklist: list[str] = Field(default_factory=list)
     env: str | None = None  # offers the maintenance-mode button at a window's start
@@ -81,9 +82,3 @@ class Checklist(BaseModel):
         for tick in self.ticks:
             latest[tick.item] = tick
         return {item: tick for item, tick in latest.items() if tick.checked}
-
-
-class Notifier(Protocol):
-    """Where reminders go: Slack in `opsbot serve`, a list in tests."""
-
-    def post(self, reminder: Reminder, checklist: Checklist | None) -> None: ...

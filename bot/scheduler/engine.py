@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
+from bot.core.ports import Notifier, Store
 from bot.core.redact import redact
-from bot.core.reminders import Checklist, Notifier, Reminder
-from bot.schedule_config import cron_trigger
-from bot.scheduler.incident_timers import due_reminders
-from bot.store.base import Store
+from bot.core.reminders import Checklist, Reminder
+from bot.core.timers import due_reminders
+from bot.scheduler.triggers import cron_trigger
 
 log = logging.getLogger("opsbot.scheduler")
 _MAX_BACKFILL = 500  # occurrences of one recurring reminder materialised per tick after a long outage
@@ -59,7 +59,7 @@ class ReminderEngine:
                 self.store.add_reminder(Reminder(
                     key=f"recurring:{name}:{wall}", kind="recurring",
                     due_at=fire, channel=config.channel or self.settings.channel,
-                    text=f"🔧 *{config.title}* — {fire.strftime('%a %Y-%m-%d %H:%M %Z')}",
+                    text=f"🔧 {config.title} — {fire.strftime('%a %Y-%m-%d %H:%M %Z')}",
                     title=config.title, checklist=list(config.checklist)))
                 last = fire
             if last != cursor:

@@ -1,41 +1,36 @@
-"""Bolt wiring: commands, buttons, modals, the message shortcut and the 📌 reaction.
-
-Every listener acks first and works after, so Slack's 3-second limit holds whatever the store
-or Slack do. The work after the ack takes one of a few slots: under a burst the replies queue
-(a response_url is good for 30 minutes) and the acks keep the event loop. Opening a modal skips
-the queue, as its trigger_id expires 3 seconds after the click. All listeners call the same
-core functions as the console.
-"""
+"""Bolt wiring: the slash commands (from the router's command list), buttons, modals, the message shortcut
+and the 📌 reaction. Every listener runs through the one pipeline (middleware.py: ack → slot → dedupe →
+context → presenter) and then through the same router and services as the console."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Opsbot
-from bot.blocks import Reply
 from bot.config import SlackSettings
-from bot.errors import OpsbotError
-from bot.slack import views
-from bot.slack.channels import IncidentChannels
-from bot.slack.usergroups import SlackGroupDirectory, group_ids
-from commands import maint
-from commands.base import Context
+from bot.errors import UsageError
+from bot.slack import modals
+from bot.slack.conversations import SlackConversations
+from bot.slack.errors import on_unhandled, reply_for
+from bot.slack.middleware import Pipeline, SlackRequest, context_of
+from bot.views.blocks import Reply
+from bot.views.maint import CHECK_ACTION, MODE_ACTION
+from bot.views.mrkdwn import from_slack
+from commands.incident import OpenRequest, open_incident
 from commands.parsing import normalise
-from commands.router import error_reply
+from commands.router import COMMANDS
 
-log = logging.getLogger("opsbot.slack")
-COMMANDS = ("/incident", "/ops", "/maint")
+if TYPE_CHECKING:
+    from bot.app import Opsbot
+
 SHORTCUT = "add_to_timeline"
-RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=30)
+NOTE_MAX = 3000
 
 
 def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
@@ -43,273 +38,177 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
     # 429s are retried after Slack's Retry-After.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret)
-    groups = group_ids(opsbot.catalog.roles)
-    if groups:  # roles granted to user groups: ask Slack who is in them
-        directory = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
-        opsbot.services.ops.groups_of = SlackGroupDirectory(directory, groups)
-    channels = IncidentChannels(client, opsbot.services.incidents, opsbot.catalog)
-    SlackHandlers(opsbot, channels, slack.opsbot_slack_workers).register(app)
+    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
+    SlackHandlers(opsbot, conversations, Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers)) \
+        .register(app)
     return app
 
 
-def delivery_key(body: dict) -> str | None:
-    """What identifies one delivery across Events API retries and Socket Mode redeliveries."""
-    if body.get("event_id"):
-        return f"event:{body['event_id']}"
-    if body.get("trigger_id"):
-        return f"trigger:{body['trigger_id']}"
-    return None
+def _opens_modal(body: dict) -> bool:
+    return body.get("command") == "/incident" and normalise(body.get("text", "")).lower() == "open"
 
 
 class SlackHandlers:
-    def __init__(self, opsbot: Opsbot, channels: IncidentChannels, workers: int = 8):
-        self.opsbot = opsbot
-        self.slots = asyncio.Semaphore(workers)
+    def __init__(self, opsbot: Opsbot, conversations: SlackConversations, pipeline: Pipeline):
         self.router = opsbot.router
-        self.incidents = opsbot.services.incidents
-        self.channels = channels
-        self.client = channels.client
+        self.services = opsbot.services
+        self.catalog = opsbot.catalog
+        self.conversations = conversations
+        self.pipeline = pipeline
 
     def register(self, app: AsyncApp) -> None:
+        listen = self.pipeline.listener
         for command in COMMANDS:
-            app.command(command)(self.on_command)
-        app.action("incident_ack")(self.on_ack_button)
-        app.action("incident_update")(self.on_update_button)
-        app.action("incident_resolve")(self.on_resolve_button)
-        app.action("ops_confirm")(self.on_ops_confirm)
-        app.action(maint.CHECK_ACTION)(self.on_checklist)
-        app.action(maint.MODE_ACTION)(self.on_maintenance_mode)
-        app.view(views.OPEN_MODAL)(self.on_open_modal)
-        app.view(views.UPDATE_MODAL)(self.on_update_modal)
-        app.view(views.RESOLVE_MODAL)(self.on_resolve_modal)
-        app.shortcut(SHORTCUT)(self.on_add_to_timeline)
-        app.event("reaction_added")(self.on_reaction)
-        app.error(self.on_error)
+            app.command(command)(listen(self.on_command, queued=lambda body: not _opens_modal(body)))
+        app.action("incident_ack")(listen(partial(self.on_button, "/incident", "ack INC-{value}")))
+        app.action("ops_confirm")(listen(partial(self.on_button, "/ops", "confirm {value}")))
+        app.action(MODE_ACTION)(listen(partial(self.on_button, "/ops", "maintenance on {value}")))
+        app.action(CHECK_ACTION)(listen(self.on_checklist))
+        # These open a modal, so they are not queued: a trigger_id expires in 3 seconds.
+        app.action("incident_update")(listen(partial(self.on_text_modal_button, modals.UPDATE_MODAL),
+                                             queued=lambda body: False))
+        app.action("incident_resolve")(listen(partial(self.on_text_modal_button, modals.RESOLVE_MODAL),
+                                              queued=lambda body: False))
+        # Modal submissions do their work before the ack, so they can answer with field errors.
+        app.view(modals.OPEN_MODAL)(self.on_open_modal)
+        app.view(modals.UPDATE_MODAL)(self.on_update_modal)
+        app.view(modals.RESOLVE_MODAL)(self.on_resolve_modal)
+        app.shortcut(SHORTCUT)(listen(self.on_add_to_timeline))
+        app.event("reaction_added")(listen(self.on_reaction))
+        app.error(on_unhandled)
 
-    # --- delivery -------------------------------------------------------------------
-    async def first_delivery(self, body: dict) -> bool:
-        """False for a retry/redelivery already handled. Checked after ack, off the ack's critical path."""
-        key = delivery_key(body)
-        if key and not await asyncio.to_thread(self.opsbot.store.remember_delivery, key):
-            log.info("ignoring a repeated delivery %s", key)
-            return False
-        return True
-
-    @asynccontextmanager
-    async def queued(self, body: dict) -> AsyncIterator[bool]:
-        """Wait for a work slot (the ack has gone already), then say whether this delivery is new."""
-        async with self.slots:
-            yield await self.first_delivery(body)
-
-    def responder(self, response_url: str):
-        """Like Bolt's respond() (a JSON POST to the response_url), on the app's shared HTTP session: no new
-        connection nor client per reply."""
-        async def respond(**message) -> None:
-            body = {key: value for key, value in message.items() if value is not None}
-            async with self.client.session.post(response_url, json=body, timeout=RESPONSE_TIMEOUT) as response:
-                if response.status != 200:
-                    log.warning("response_url answered HTTP %s: %s", response.status, (await response.text())[:200])
-
-        return respond
-
-    async def on_error(self, error: Exception, body: dict) -> None:
-        log.error("unhandled error in a Slack listener: %r", error, exc_info=error)
-
-    # --- slash commands -------------------------------------------------------------
-    async def on_command(self, ack, command: dict, body: dict, client: AsyncWebClient) -> None:
-        await ack()
-        name, text = command["command"], normalise(command.get("text", ""))
-        ctx = Context(user=command["user_id"], channel=command.get("channel_id"), source="slack")
-        if name == "/incident" and text.lower() == "open":
-            if await self.first_delivery(body):
-                await client.views_open(trigger_id=command["trigger_id"],
-                                        view=views.open_modal(self.opsbot.catalog, ctx.channel or ""))
-            return
-        async with self.queued(body) as new:
-            if new:
-                reply = await asyncio.to_thread(self.router.handle, name, text, ctx)
-                await self.deliver(reply, self.responder(command["response_url"]), client, ctx)
-
-    async def deliver(self, reply: Reply, respond, client: AsyncWebClient, ctx: Context) -> None:
-        """Send a reply, then follow up on what it changed (new channel, edited summary)."""
-        await respond(text=reply.text, blocks=reply.blocks,
-                      response_type="ephemeral" if reply.ephemeral else "in_channel")
-        if reply.file is not None and ctx.channel:
+    # --- replies -----------------------------------------------------------------------
+    async def deliver(self, reply: Reply, request: SlackRequest, **extra) -> None:
+        """Send a reply, then carry out what it changed (a new channel, an edited summary)."""
+        await request.reply(reply, **extra)
+        if reply.file is not None and request.ctx.channel:
             try:
-                await client.files_upload_v2(channel=ctx.channel, filename=reply.file.filename,
-                                             content=reply.file.content, title=reply.file.title)
+                await request.client.files_upload_v2(channel=request.ctx.channel, filename=reply.file.filename,
+                                                     content=reply.file.content, title=reply.file.title)
             except SlackApiError as error:
-                await respond(text=f"Could not upload {reply.file.filename} ({error.response.get('error')}).",
-                              response_type="ephemeral")
-        await self.follow_up(reply, ctx.user, respond)
+                await request.respond(text=f"Could not upload {reply.file.filename} "
+                                           f"({error.response.get('error')}).", response_type="ephemeral")
+        warnings = await self.conversations.carry_out(reply.effects)
+        if warnings:
+            await request.respond(text="\n".join(warnings), response_type="ephemeral")
 
-    async def follow_up(self, reply: Reply, user: str, respond=None) -> None:
-        if reply.incident is None:
+    async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
+        return await asyncio.to_thread(self.router.handle, command, text, request.ctx)
+
+    # --- slash commands and buttons ----------------------------------------------------------
+    async def on_command(self, request: SlackRequest) -> None:
+        body = request.body
+        if _opens_modal(body):
+            await request.client.views_open(trigger_id=body["trigger_id"],
+                                            view=modals.open_modal(self.catalog, request.ctx.channel or ""))
             return
-        if reply.opened:
-            incident = await asyncio.to_thread(self.incidents.get, reply.incident)
-            warnings = await self.channels.set_up(incident, user)
-            if warnings and respond is not None:
-                await respond(text="\n".join(warnings), response_type="ephemeral")
-        else:
-            await self.channels.refresh(reply.incident)
+        await self.deliver(await self.run_command(body["command"], body.get("text", ""), request), request)
 
-    # --- buttons and modals ---------------------------------------------------------
-    async def on_ack_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
-        await ack()
-        async with self.queued(body) as new:
-            if not new:
-                return
-            number, user = int(action["value"]), body["user"]["id"]
-            try:
-                incident = await asyncio.to_thread(self.incidents.acknowledge, number, user)
-            except OpsbotError as error:
-                await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
-                return
-            await client.chat_postMessage(channel=incident.channel or body["channel"]["id"],
-                                          text=f"<@{user}> acknowledged {incident.id}.")
-            await self.channels.refresh(number)
+    async def on_button(self, command: str, text: str, request: SlackRequest) -> None:
+        """A button that stands for a command typed by whoever clicked it."""
+        value = request.body["actions"][0]["value"]
+        reply = await self.run_command(command, text.format(value=value), request)
+        await self.deliver(reply, request, replace_original=False)
 
-    async def on_ops_confirm(self, ack, body: dict, action: dict, respond) -> None:
-        """The Confirm button of a plan (Slack shows its confirm dialog first)."""
-        await self._ops_button(ack, body, respond, f"confirm {action['value']}")
-
-    async def on_checklist(self, ack, body: dict, action: dict, respond) -> None:
+    async def on_checklist(self, request: SlackRequest) -> None:
         """A checkbox of a posted checklist: the selection is the new state; who changed what is recorded."""
-        await ack()
+        action = request.body["actions"][0]
         checklist_id = int(action["block_id"].split(":", 1)[1])
         checked = {int(option["value"]) for option in action.get("selected_options") or []}
-        async with self.queued(body) as new:
-            if not new:
+        await asyncio.to_thread(self.services.maintenance.tick, request.ctx.user, checklist_id, checked)
+
+    async def on_text_modal_button(self, callback_id: str, request: SlackRequest) -> None:
+        number = int(request.body["actions"][0]["value"])
+        incident = await asyncio.to_thread(self.services.incidents.get, number)
+        await request.client.views_open(trigger_id=request.body["trigger_id"], view=modals.text_modal_for(
+            callback_id, incident))
+
+    # --- modal submissions -------------------------------------------------------------------
+    async def on_open_modal(self, ack, body: dict, view: dict) -> None:
+        values = modals.modal_values(view)
+        request = OpenRequest(severity=values.get("severity") or "", title=(values.get("title") or "").strip(),
+                              impact=values.get("impact") or None, service=values.get("service") or None)
+        # The channel the modal was opened from: where an ephemeral warning can reach the user.
+        ctx = replace(context_of(body), channel=view.get("private_metadata") or None)
+        missing = {name: message for name, value, message in (
+            ("severity", request.severity, "Choose a severity."), ("title", request.title, "Give the incident a title."))
+            if not value}
+        if missing:
+            await ack(response_action="errors", errors=missing)
+            return
+        if not await self.pipeline.first_delivery(body):
+            await ack()
+            return
+        try:  # the same path as `/incident open`: one validation, in the service
+            reply = await asyncio.to_thread(open_incident, self.services, ctx, request)
+        except UsageError as error:
+            if error.field in ("severity", "title", "impact"):
+                await ack(response_action="errors", errors={error.field: str(error)})
                 return
-            try:
-                await asyncio.to_thread(self.opsbot.services.maintenance.tick, body["user"]["id"], checklist_id,
-                                        checked)
-            except OpsbotError as error:
-                await respond(text=error_reply(error).text, response_type="ephemeral", replace_original=False)
-
-    async def on_maintenance_mode(self, ack, body: dict, action: dict, respond) -> None:
-        """The button of a window's start notice: the same permissions, plan and confirmation as the command."""
-        await self._ops_button(ack, body, respond, f"maintenance on {action['value']}")
-
-    async def _ops_button(self, ack, body: dict, respond, command: str) -> None:
-        """A button that stands for an /ops command typed by whoever clicked it."""
+            raise
         await ack()
-        ctx = Context(user=body["user"]["id"], channel=(body.get("channel") or {}).get("id"), source="slack")
-        async with self.queued(body) as new:
-            if new:
-                reply = await asyncio.to_thread(self.router.handle, "/ops", command, ctx)
-                await respond(text=reply.text, blocks=reply.blocks, replace_original=False,
-                              response_type="ephemeral" if reply.ephemeral else "in_channel")
+        async with self.pipeline.slots:
+            warnings = await self.conversations.carry_out(reply.effects)
+        if warnings and ctx.channel:
+            await self.conversations.client.chat_postEphemeral(channel=ctx.channel, user=ctx.user,
+                                                               text="\n".join(warnings))
 
-    async def on_update_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
-        await ack()  # opens a modal, so not queued: its trigger_id expires in 3 seconds
-        if not await self.first_delivery(body):
-            return
-        incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
-        await client.views_open(trigger_id=body["trigger_id"], view=views.text_modal(
-            views.UPDATE_MODAL, incident, "Status update", "What should stakeholders know?", "Post update"))
+    async def on_update_modal(self, ack, body: dict, view: dict) -> None:
+        await self._text_modal("update", ack, body, view)
 
-    async def on_resolve_button(self, ack, body: dict, action: dict, client: AsyncWebClient) -> None:
-        await ack()  # opens a modal: not queued
-        if not await self.first_delivery(body):
-            return
-        incident = await asyncio.to_thread(self.incidents.get, int(action["value"]))
-        await client.views_open(trigger_id=body["trigger_id"], view=views.text_modal(
-            views.RESOLVE_MODAL, incident, "Resolve incident", "What fixed it?", "Resolve"))
+    async def on_resolve_modal(self, ack, body: dict, view: dict) -> None:
+        await self._text_modal("resolve", ack, body, view)
 
-    async def on_open_modal(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
-        values = views.modal_values(view)
-        errors = {}
-        try:
-            self.opsbot.catalog.severity_key(values.get("severity") or "")
-        except ValueError as exc:
-            errors["severity"] = str(exc)
-        title = (values.get("title") or "").strip()
-        if not title:
-            errors["title"] = "Give the incident a title."
-        elif len(title) > self.opsbot.catalog.limits.title_max:
-            errors["title"] = f"At most {self.opsbot.catalog.limits.title_max} characters."
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        user = body["user"]["id"]
-        async with self.queued(body) as new:
-            if not new:
-                return
-            try:
-                incident = await asyncio.to_thread(
-                    self.incidents.open, user, values["severity"], title, impact=values.get("impact") or None,
-                    service=values.get("service") or None)
-            except OpsbotError as error:
-                await client.chat_postMessage(channel=user, text=error_reply(error).text)
-                return
-            warnings = await self.channels.set_up(incident, user)
-            if warnings:
-                await client.chat_postMessage(channel=user, text="\n".join(warnings))
-
-    async def on_update_modal(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
-        await self._text_modal(ack, body, view, client, self.incidents.post_update, "📣 *Update on {id}*: {text}")
-
-    async def on_resolve_modal(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
-        await self._text_modal(ack, body, view, client, self.incidents.resolve, "🟢 {id} resolved: {text}")
-
-    async def _text_modal(self, ack, body, view, client, change, message: str) -> None:
-        text = (views.modal_values(view).get("text") or "").strip()
+    async def _text_modal(self, verb: str, ack, body: dict, view: dict) -> None:
+        text = (modals.modal_values(view).get("text") or "").strip()
         if not text:
             await ack(response_action="errors", errors={"text": "This cannot be empty."})
             return
-        number, user = int(view["private_metadata"]), body["user"]["id"]
-        if not await self.first_delivery(body):
+        if not await self.pipeline.first_delivery(body):
             await ack()
             return
-        try:
-            incident = await asyncio.to_thread(change, number, user, text)
-        except OpsbotError as error:
-            await ack(response_action="errors", errors={"text": str(error)})
+        number = int(view["private_metadata"])
+        ctx = context_of(body)
+        reply = await asyncio.to_thread(self.router.handle, "/incident", f"{verb} INC-{number} {text}", ctx)
+        if not reply.ok:
+            await ack(response_action="errors", errors={"text": reply.text})
             return
         await ack()
+        incident = await asyncio.to_thread(self.services.incidents.get, number)
         if incident.channel:
-            await client.chat_postMessage(channel=incident.channel, text=message.format(id=incident.id, text=text))
-        await self.channels.refresh(number)
+            await self.conversations.client.chat_postMessage(channel=incident.channel, text=reply.text,
+                                                             blocks=reply.blocks)
+        await self.conversations.carry_out(reply.effects)
 
-    # --- adding messages to the timeline ----------------------------------------------
-    async def on_add_to_timeline(self, ack, body: dict, client: AsyncWebClient) -> None:
-        await ack()
-        channel, message, user = body["channel"]["id"], body["message"], body["user"]["id"]
-        async with self.queued(body) as new:
-            if new:
-                await self._add_message(client, channel, message, user)
+    # --- adding messages to the timeline ----------------------------------------------------
+    async def on_add_to_timeline(self, request: SlackRequest) -> None:
+        await self._add_message(request, request.body["message"])
 
-    async def on_reaction(self, event: dict, body: dict, client: AsyncWebClient) -> None:
+    async def on_reaction(self, request: SlackRequest) -> None:
+        event = request.body["event"]
         item = event.get("item", {})
         if event.get("reaction") != "pushpin" or item.get("type") != "message":
             return
-        async with self.queued(body) as new:
-            if not new:
-                return
-            history = await client.conversations_history(channel=item["channel"], latest=item["ts"],
-                                                         inclusive=True, limit=1)
-            messages = history.get("messages") or []
-            if messages:
-                await self._add_message(client, item["channel"], messages[0], event["user"])
+        history = await request.client.conversations_history(channel=item["channel"], latest=item["ts"],
+                                                             inclusive=True, limit=1)
+        messages = history.get("messages") or []
+        if messages:
+            await self._add_message(request, messages[0])
 
-    async def _add_message(self, client: AsyncWebClient, channel: str, message: dict, user: str) -> None:
-        incident = await asyncio.to_thread(self.opsbot.store.incident_for_channel, channel)
+    async def _add_message(self, request: SlackRequest, message: dict) -> None:
+        channel, user, client = request.ctx.channel or "", request.ctx.user, request.client
+        incident = await asyncio.to_thread(self.services.incidents.for_channel, channel)
         if incident is None:
             await client.chat_postEphemeral(channel=channel, user=user,
                                             text="This channel is not an incident channel; nothing was added.")
             return
         link = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
         author = message.get("user") or message.get("bot_id") or "unknown"
-        text = f"Message from <@{author}>: {message.get('text', '')}"
+        text = f"Message from @{author}: {from_slack(message.get('text', ''))}"
         try:
-            await asyncio.to_thread(self.incidents.add_note, incident.number, user, text[:3000],
+            await asyncio.to_thread(self.services.incidents.add_note, incident.number, user, text[:NOTE_MAX],
                                     {"author": author, "permalink": link.get("permalink"), "ts": message["ts"]})
-        except OpsbotError as error:
-            await client.chat_postEphemeral(channel=channel, user=user, text=str(error))
+        except Exception as error:  # noqa: BLE001 — shown where the user is, through the one presenter
+            await client.chat_postEphemeral(channel=channel, user=user, text=reply_for(error).text)
             return
         await client.chat_postEphemeral(channel=channel, user=user, text=f"Added to the timeline of {incident.id}.")
-
-

@@ -7,7 +7,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.config import SlackSettings
 from bot.core.reminders import Checklist, Reminder
-from commands.maint import reminder_blocks
+from bot.views.maint import reminder_blocks, reminder_text
 
 
 class SlackNotifier:
@@ -16,7 +16,8 @@ class SlackNotifier:
         self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
 
     def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
-        message = {"channel": reminder.channel, "text": reminder.text, "blocks": reminder_blocks(reminder, checklist)}
+        message = {"channel": reminder.channel, "text": reminder_text(reminder),
+                   "blocks": reminder_blocks(reminder, checklist)}
         try:
             self.client.chat_postMessage(**message)
         except SlackApiError as error:

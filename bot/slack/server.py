@@ -4,16 +4,19 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Opsbot
 from bot.config import SlackSettings
 from bot.errors import UsageError
 from bot.scheduler.runner import SchedulerRunner
 from bot.slack.app import create_bolt_app
+
+if TYPE_CHECKING:
+    from bot.app import Opsbot
 
 log = logging.getLogger("opsbot.slack")
 
@@ -94,15 +97,12 @@ async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
 
 
 def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False,
-          scheduler: bool = True) -> None:
+          scheduler: SchedulerRunner | None = None) -> None:
+    """Serve until stopped: Socket Mode, or HTTP on `slack.port`. The scheduler (built by the composition
+    root) runs beside it and is stopped on the way out."""
     check(slack, socket)
-    runner = None
-    if scheduler:
-        from bot.app import scheduler_for
-        from bot.slack.notifier import SlackNotifier
-
-        runner = scheduler_for(opsbot, SlackNotifier(slack))
-        runner.start()
+    if scheduler is not None:
+        scheduler.start()
     try:
         if socket:
             import asyncio
@@ -111,8 +111,8 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
             return
         import uvicorn
 
-        app = asgi_app(create_bolt_app(opsbot, slack), scheduler=runner)
+        app = asgi_app(create_bolt_app(opsbot, slack), scheduler=scheduler)
         uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
     finally:
-        if runner is not None:
-            runner.stop()
+        if scheduler is not None:
+            scheduler.stop()

@@ -1,9 +1,9 @@
-"""Pick a store backend from OPSBOT_DATABASE_URL."""
+"""Pick a store backend from OPSBOT_DATABASE_URL. No database driver is imported until one is asked for."""
 from __future__ import annotations
 
+from bot.core.ports import StaleWrite, Store
 from bot.errors import BackendError, UsageError
-from bot.store.base import StaleWrite, Store
-from bot.store.postgres import hide_password
+from bot.store.sql import hide_password
 
 __all__ = ["StaleWrite", "Store", "hide_password", "open_store"]
 
@@ -19,13 +19,13 @@ def open_store(url: str) -> Store:
         try:
             store.migrate()
         except sqlite3.Error as exc:
-            raise BackendError(f"cannot open the SQLite database {url} ({exc})") from None
+            raise BackendError(f"cannot open the SQLite database {url} ({exc})") from exc
         return store
     if url.startswith(("postgresql://", "postgres://")):
         from bot.store.postgres import PostgresStore
 
-        store = PostgresStore(url)
-        store.open()
-        store.migrate()
-        return store
+        pg = PostgresStore(url)
+        pg.open()
+        pg.migrate()
+        return pg
     raise UsageError(f"unsupported database URL {hide_password(url)}; use sqlite:///file.db or postgresql://…")

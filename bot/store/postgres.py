@@ -9,7 +9,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from bot.errors import BackendError
-from bot.store.base import SqlStore
+from bot.store.sql import SqlStore, hide_password
 
 # Each migration: (version, statements). Applied in order, each in its own transaction.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -113,15 +113,3 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         self._pool.close()
-
-
-def hide_password(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    if ":" in credentials:
-        user = credentials.split(":", 1)[0]
-        credentials = f"{user}:***"
-    return f"{scheme}://{credentials}@{host}"

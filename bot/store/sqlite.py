@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from bot.store.base import SqlStore
+from bot.store.sql import SqlStore
 
 migrations = Migrations("opsbot")
 

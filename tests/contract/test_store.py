@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.models import Event, EventKind, Incident, Status
+from bot.core.ports import StaleWrite
 from bot.errors import NotFound
 from bot.store import open_store
-from bot.store.base import StaleWrite
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ import time
 import pytest
 from aiohttp import web
 
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops_config import Environment
+from bot.checks.runner import CheckRunner
+from bot.config.environments import Environment
+from bot.platforms import platform_for
 
 
 def closed_port() -> int:

@@ -10,13 +10,13 @@ from pathlib import Path
 import docker
 import pytest
 
+from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.ops import Actor, OpsService
 from bot.errors import ConflictError
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.docker import DockerPlatform
-from bot.ops.platforms.script import ScriptRunner
+from bot.platforms import platform_for
+from bot.platforms.docker import DockerPlatform
+from bot.platforms.script import ScriptRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 

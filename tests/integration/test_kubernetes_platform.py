@@ -8,13 +8,13 @@ import kmock
 import pytest
 from kubernetes import client
 
+from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.ops import Actor, OpsService
 from bot.errors import BackendError, ConflictError
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.kubernetes import KubernetesPlatform
-from bot.ops.platforms.script import ScriptRunner
+from bot.platforms import platform_for
+from bot.platforms.kubernetes import KubernetesPlatform
+from bot.platforms.script import ScriptRunner
 
 NS = "production"
 

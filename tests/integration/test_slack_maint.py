@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bot.config import SlackSettings
 from bot.core.reminders import Checklist, Reminder
 from bot.slack.notifier import SlackNotifier
-from commands.maint import reminder_blocks
+from bot.views.maint import reminder_blocks
 from tests.integration.test_slack_http import assert_valid_blocks
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -83,15 +83,14 @@ def test_maintenance_mode_button_goes_through_the_ops_command_and_its_checks(sla
 def test_roles_granted_to_a_user_group_follow_its_slack_membership(fake_slack, tmp_path):
     from bot.app import build
     from bot.config import Settings
-    from bot.slack.app import create_bolt_app
     from commands.base import Context
 
     config = tmp_path / "opsbot.yml"
     config.write_text("environments:\n  prod: {protected: true}\nroles:\n  prod: {viewer: [S0PAGERS]}\n")
-    opsbot = build(config, Settings(database_url=f"sqlite:///{tmp_path}/opsbot.db"))
+    opsbot = build(config, Settings(database_url=f"sqlite:///{tmp_path}/opsbot.db"),
+                   slack=SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s",
+                                       opsbot_slack_api_url=fake_slack.api_url))
     try:
-        create_bolt_app(opsbot, SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s",
-                                              opsbot_slack_api_url=fake_slack.api_url))
         fake_slack.usergroups["S0PAGERS"] = ["U_PAGER"]
         allowed = opsbot.router.handle("/ops", "health prod", Context(user="U_PAGER", source="slack"))
         assert allowed.ok and "No checks are configured for prod" in str(allowed.blocks)

@@ -5,17 +5,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.blocks import to_text
+from bot.app import build_services
 from bot.config import Catalog
 from bot.core.audit import verify
-from bot.core.incidents import IncidentService
-from bot.core.maintenance import MaintenanceService, parse_start
-from bot.core.ops import OpsService
+from bot.core.maintenance import parse_start
 from bot.errors import UsageError
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.script import ScriptRunner
-from commands.base import Context, Services
+from bot.views.blocks import to_text
+from commands.base import Context
 from commands.router import Router
 
 OPERATOR = Context(user="U_OPS", source="console")
@@ -36,11 +32,8 @@ def maint_catalog() -> Catalog:
 @pytest.fixture
 def maint(store, clock):
     catalog = maint_catalog()
-    ops = OpsService(store, catalog, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
-    maintenance = MaintenanceService(store, catalog, ops, clock=clock)
-    router = Router(Services(incidents=IncidentService(store, catalog, clock=clock), ops=ops,
-                             maintenance=maintenance))
-    return router, maintenance, store
+    services = build_services(store, catalog, clock=clock)
+    return Router(services), services.maintenance, store
 
 
 def run(router, text, ctx=OPERATOR):

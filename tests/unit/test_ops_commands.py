@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.blocks import to_text
 from bot.config import Catalog
+from bot.core.effects import PlanAwaitingConfirmation
+from bot.views.blocks import to_text
 from commands.base import Context
 
 CATALOG = {
@@ -22,10 +23,8 @@ CATALOG = {
 
 
 @pytest.fixture
-def ops_router(router):
-    catalog = Catalog.model_validate(CATALOG)
-    router.services.ops.catalog = catalog
-    return router
+def ops_router(make_router):
+    return make_router(Catalog.model_validate(CATALOG))
 
 
 OPS = Context(user="U_OPS", channel="C1", source="console")
@@ -75,8 +74,10 @@ def test_unreachable_docker_engine_is_a_clear_error_audited_as_failed(ops_router
 
 def test_runbook_action_plan_confirm_and_audit_listing(ops_router, store):
     planned = ops_router.handle("/ops", "run backup prod kind=wal", OPS)
-    assert planned.ok and planned.confirm and "/bin/echo backup {kind} (kind=wal)" in planned.text
-    done = ops_router.handle("/ops", f"confirm {planned.confirm}", OPS)
+    (effect,) = planned.effects
+    assert planned.ok and isinstance(effect, PlanAwaitingConfirmation)
+    assert "/bin/echo backup {kind} (kind=wal)" in planned.text
+    done = ops_router.handle("/ops", f"confirm {effect.plan_id}", OPS)
     assert done.ok and "backup wal" in to_text(done)
     listing = to_text(ops_router.handle("/ops", "audit --since 1h --env prod", OPS))
     assert "@U_OPS run backup prod — succeeded" in listing

@@ -5,13 +5,13 @@ import sys
 
 import pytest
 
+from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.audit import outcome, verify
 from bot.core.ops import Actor, OpsService
 from bot.errors import BackendError, ConflictError, PermissionDenied
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.script import ScriptRunner
+from bot.platforms import platform_for
+from bot.platforms.script import ScriptRunner
 
 PY = sys.executable
 

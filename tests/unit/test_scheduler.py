@@ -7,18 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.app import build_services
 from bot.config import Catalog
-from bot.core.incidents import IncidentService
-from bot.core.maintenance import MaintenanceService
 from bot.core.models import EventKind
-from bot.core.ops import Actor, OpsService
-from bot.ops.checks import CheckRunner
-from bot.ops.platforms import platform_for
-from bot.ops.platforms.script import ScriptRunner
-from bot.schedule_config import cron_trigger
+from bot.core.ops import Actor
 from bot.scheduler.engine import ReminderEngine
+from bot.scheduler.triggers import cron_trigger
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
+from bot.views.maint import reminder_text as slack  # what Slack is sent: neutral text rendered
 
 OPS = Actor(user="U_OPS", channel=None, command="/maint schedule")
 
@@ -62,9 +59,8 @@ class Bot:
             self.store.open()
         self.store.migrate()
         self.clock = clock
-        self.incidents = IncidentService(self.store, cat, clock=clock)
-        ops = OpsService(self.store, cat, platform_for, CheckRunner(platform_for), ScriptRunner(), clock=clock)
-        self.maintenance = MaintenanceService(self.store, cat, ops, clock=clock)
+        services = build_services(self.store, cat, clock=clock)
+        self.incidents, self.maintenance = services.incidents, services.maintenance
         self.notifier = notifier or RecordingNotifier()
         self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier)
 
@@ -244,13 +240,13 @@ def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(mak
     bot.tick()
     bot.tick()
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
-    assert len(escalations) == 1 and "<@U0LEAD>" in escalations[0].text and "level 2 of 4" in escalations[0].text
+    assert len(escalations) == 1 and "<@U0LEAD>" in slack(escalations[0]) and "level 2 of 4" in escalations[0].text
     direct = [r for r, _ in bot.notifier.posts if r.kind == "escalation_dm"]  # a user ID is paged directly too
-    assert len(direct) == 1 and direct[0].channel == "U0LEAD" and "You are paged for *INC-1*" in direct[0].text
+    assert len(direct) == 1 and direct[0].channel == "U0LEAD" and "You are paged for *INC-1*" in slack(direct[0])
     clock.advance(minutes=15)
     bot.tick()
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
-    assert "<!subteam^S0MANAGERS>" in escalations[-1].text
+    assert "<!subteam^S0MANAGERS>" in slack(escalations[-1])
     steps = [e for e in bot.incidents.timeline(incident.number) if e.kind is EventKind.ESCALATION]
     assert [e.data["to"] for e in steps] == ["U0LEAD", "S0MANAGERS"]
     bot.incidents.acknowledge(incident.number, "U_ALICE")
@@ -284,7 +280,7 @@ def test_status_update_cadence_reminds_once_per_silent_period(make_bot, clock):
     bot.tick()
     bot.tick()
     updates = [r for r, _ in bot.notifier.posts if r.kind == "update"]
-    assert len(updates) == 1 and updates[0].text.startswith("⏰ <@U_COMMS> *INC-1* has had no status update")
+    assert len(updates) == 1 and slack(updates[0]).startswith("⏰ <@U_COMMS> *INC-1* has had no status update")
     bot.incidents.post_update(incident.number, "U_COMMS", "still investigating")
     clock.advance(minutes=20)
     bot.tick()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.core.effects import Effect
+
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
@@ -31,10 +33,7 @@ class Reply:
     ephemeral: bool = True
     file: Attachment | None = None
     ok: bool = True
-    # What the command changed, so chat front ends can follow up (new channel, edited summary).
-    incident: int | None = None
-    opened: bool = False
-    confirm: str | None = None  # a plan waiting for this user's confirmation
+    effects: list[Effect] = field(default_factory=list)  # what the command changed, for the surface to carry out
 
 
 def clip(text: str, limit: int) -> str:

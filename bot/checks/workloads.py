@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def docker_check(check: Check, context: dict) -> CheckResult:

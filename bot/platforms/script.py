@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import subprocess
 
+from bot.config.environments import RunbookAction
 from bot.errors import BackendError
-from bot.ops_config import RunbookAction
 
 
 class ScriptRunner:
@@ -18,7 +18,7 @@ class ScriptRunner:
             output = (expired.stdout or b"").decode(errors="replace") if isinstance(expired.stdout, bytes) \
                 else (expired.stdout or "")
             raise BackendError(f"{argv[0]} timed out after {action.timeout_s:g} s; output so far: {output[-300:]}") \
-                from None
+                from expired
         except OSError as error:
-            raise BackendError(f"cannot run {argv[0]}: {error.strerror or error}") from None
+            raise BackendError(f"cannot run {argv[0]}: {error.strerror or error}") from error
         return done.returncode, (done.stdout + done.stderr)

@@ -1,4 +1,4 @@
-"""The store protocol and the SQL shared by both backends.
+"""The SQL shared by both store backends (SQLite and PostgreSQL); the protocol it fulfils is core/ports.py.
 
 Incidents are stored as a JSON document plus the columns we query on; the version column gives
 optimistic locking, so two people changing one incident at once never lose a change.
@@ -6,6 +6,7 @@ optimistic locking, so two people changing one incident at once never lose a cha
 from __future__ import annotations
 
 import json
+import re
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,50 +14,10 @@ from typing import Any, Protocol
 from bot.core.audit import GENESIS, AuditRecord, chain
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.plans import Plan
+from bot.core.ports import StaleWrite
 from bot.core.reminders import Checklist, Reminder, Tick, Window
 from bot.errors import ConflictError, NotFound
 from bot.timeparse import show, utcnow
-
-
-class StaleWrite(Exception):
-    """The incident changed since it was read; the caller re-reads and retries."""
-
-
-class Store(Protocol):
-    url: str
-
-    def migrate(self) -> None: ...
-    def create_incident(self, incident: Incident, events: list[Event]) -> Incident: ...
-    def save_incident(self, incident: Incident, events: list[Event]) -> Incident: ...
-    def append_events(self, number: int, events: list[Event]) -> None: ...
-    def get_incident(self, number: int) -> Incident: ...
-    def list_incidents(self, include_closed: bool = False, limit: int = 50,
-                       statuses: tuple[Status, ...] | None = None) -> list[Incident]: ...
-    def incident_for_channel(self, channel: str) -> Incident | None: ...
-    def incidents_with_timers(self) -> list[Incident]: ...
-    def forget_timers(self, incident: Incident) -> None: ...
-    def timeline(self, number: int) -> list[Event]: ...
-    def remember_delivery(self, key: str) -> bool: ...
-    def append_audit(self, record: AuditRecord) -> AuditRecord: ...
-    def audit_records(self, since: datetime | None = None) -> list[AuditRecord]: ...
-    def save_plan(self, plan: Plan) -> None: ...
-    def get_plan(self, plan_id: str) -> Plan: ...
-    def update_plan(self, plan: Plan, expected_status: str) -> bool: ...
-    def create_window(self, window: Window, reminders: list[Reminder], audit: AuditRecord | None = None) -> Window: ...
-    def get_window(self, window_id: int) -> Window: ...
-    def list_windows(self, ending_after: datetime | None = None) -> list[Window]: ...
-    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder],
-                      audit: AuditRecord | None = None) -> None: ...
-    def add_reminder(self, reminder: Reminder) -> bool: ...
-    def due_reminders(self, now: datetime) -> list[Reminder]: ...
-    def settle_reminder(self, reminder: Reminder, expected: str = "pending") -> bool: ...
-    def reminders(self, prefix: str = "") -> list[Reminder]: ...
-    def schedule_cursor(self, name: str) -> datetime | None: ...
-    def set_schedule_cursor(self, name: str, at: datetime) -> None: ...
-    def create_checklist(self, checklist: Checklist) -> Checklist: ...
-    def get_checklist(self, checklist_id: int) -> Checklist: ...
-    def add_ticks(self, checklist_id: int, ticks: list[Tick]) -> None: ...
-    def close(self) -> None: ...
 
 
 class Cursorish(Protocol):
@@ -249,7 +210,7 @@ class SqlStore:
         with self._read() as db:
             rows = db.execute("SELECT doc FROM reminders WHERE status = 'pending' AND due_at <= ? ORDER BY due_at",
                               (self._time(now),)).fetchall()
-        return [Reminder.model_validate_json(row[0]) for row in rows]
+        return [_reminder(row[0]) for row in rows]
 
     def settle_reminder(self, reminder: Reminder, expected: str = "pending") -> bool:
         """Move a reminder on from `expected` (a conditional update: of two processes, one wins)."""
@@ -261,7 +222,7 @@ class SqlStore:
         with self._read() as db:
             rows = db.execute("SELECT doc FROM reminders WHERE key LIKE ? ORDER BY due_at, key",
                               (prefix + "%",)).fetchall()
-        return [Reminder.model_validate_json(row[0]) for row in rows]
+        return [_reminder(row[0]) for row in rows]
 
     def schedule_cursor(self, name: str) -> datetime | None:
         with self._read() as db:
@@ -357,10 +318,31 @@ class SqlStore:
                 "SELECT at, actor, kind, text, data FROM events WHERE incident = ? ORDER BY id", (number,)
             ).fetchall()
         return [
-            Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind, text=text,
+            Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind, text=neutral(text),
                   data=json.loads(data))
             for at, actor, kind, text, data in rows
         ]
+
+
+# Rows written before the store held neutral text carry Slack markup: read them in the neutral shape.
+_LEGACY_MENTION = re.compile(r"<(?:@|!subteam\^)([A-Z0-9_]+)(?:\|[^>]*)?>")
+_LEGACY_CHANNEL = re.compile(r"<#([A-Z0-9_]+)(?:\|[^>]*)?>")
+_LEGACY_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+
+
+def neutral(text: str) -> str:
+    if "<" not in text and "*" not in text:
+        return text
+    return _LEGACY_BOLD.sub(r"\1", _LEGACY_CHANNEL.sub(r"#\1", _LEGACY_MENTION.sub(r"@\1", text)))
+
+
+def _reminder(doc: str) -> Reminder:
+    reminder = Reminder.model_validate_json(doc)
+    text = neutral(reminder.text)
+    if text == reminder.text:
+        return reminder
+    ids = _LEGACY_MENTION.findall(reminder.text) + _LEGACY_CHANNEL.findall(reminder.text)
+    return reminder.model_copy(update={"text": text, "mentions": [*reminder.mentions, *ids]})
 
 
 def _next_number(db: Cursorish, counter: str) -> int:
@@ -375,3 +357,15 @@ def _doc(incident: Incident) -> str:
 def _incident(row: tuple) -> Incident:
     doc, version = row
     return Incident.model_validate_json(doc).model_copy(update={"version": version})
+
+
+def hide_password(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db"""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    if ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        credentials = f"{user}:***"
+    return f"{scheme}://{credentials}@{host}"

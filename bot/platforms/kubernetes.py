@@ -13,9 +13,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from bot.core.ops_types import ServiceState, WorkloadHealth
+from bot.config.environments import Environment
+from bot.core.ports import ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.ops_config import Environment
 
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -47,7 +47,7 @@ class KubernetesPlatform:
                 else:
                     self._api = config.new_client_from_config(context=platform.context)
             except (config.ConfigException, OSError) as error:
-                raise BackendError(f"No Kubernetes credentials for {self.env_name}: {error}") from None
+                raise BackendError(f"No Kubernetes credentials for {self.env_name}: {error}") from error
         return self._api
 
     def _call(self, what: str, fn):
@@ -55,9 +55,9 @@ class KubernetesPlatform:
             return fn()
         except ApiException as error:
             reason = f"{error.status} {error.reason}"
-            raise BackendError(f"Kubernetes {what} failed in {self.env_name} ({reason})") from None
+            raise BackendError(f"Kubernetes {what} failed in {self.env_name} ({reason})") from error
         except (HTTPError, OSError) as error:
-            raise BackendError(f"Cannot reach the Kubernetes API of {self.env_name} ({type(error).__name__})") from None
+            raise BackendError(f"Cannot reach the Kubernetes API of {self.env_name} ({type(error).__name__})") from error
 
     @property
     def apps(self) -> client.AppsV1Api:

@@ -5,12 +5,12 @@ import os
 
 import redis.asyncio as aioredis
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def check(check: Check, context: dict) -> CheckResult:
-    from bot.ops.checks import level, thresholds
+    from bot.checks.runner import level, thresholds
 
     url = os.environ.get(check.url_env or "")
     if not url:

@@ -1,4 +1,4 @@
-"""Settings come from the environment; the catalog (severities, templates) from opsbot.yml.
+"""The catalog, opsbot.yml: severities, templates, limits, environments, roles, the scheduler.
 
 Defaults are the runbooks': P0-P3 with 15 min / 1 h / 4 h / next-business-day response targets,
 30-minute status updates, post-mortems due in 24 h (P0/P1) or 48 h, and the escalation chain
@@ -9,23 +9,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot.errors import OpsbotError
-from bot.ops_config import Environment, Role, Roles
-from bot.schedule_config import Scheduler
+from bot.config.environments import Environment, Role, Roles
+from bot.config.fields import Duration, Strict
+from bot.config.schedule import Scheduler
+from bot.errors import ConfigError
 from bot.timeparse import next_business_day_end, parse_duration
 
 NEXT_BUSINESS_DAY = "next-business-day"
@@ -33,34 +24,7 @@ DEFAULT_ESCALATION = ["on-call engineer", "team lead", "engineering manager", "C
 _SEVERITY_ALIAS = re.compile(r"^(?:p([0-3])|sev([1-4]))$", re.IGNORECASE)
 
 
-class ConfigError(OpsbotError):
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def _duration(value: object) -> object:
-    if isinstance(value, str):
-        return parse_duration(value)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-
-
-SettingsT = TypeVar("SettingsT", bound=BaseSettings)
-
-
-class Settings(BaseSettings):
-    """Deployment settings and secrets: never in the YAML."""
-
-    model_config = SettingsConfigDict(env_prefix="OPSBOT_", extra="ignore")
-    database_url: str = "sqlite:///opsbot.db"
-    config: Path | None = None
-
-
-class Severity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Severity(Strict):
     name: str
     response: str = Field(description="a duration like 15m, or 'next-business-day'")
     update_every: Duration = timedelta(minutes=30)
@@ -90,21 +54,18 @@ def _default_severities() -> dict[str, Severity]:
     }
 
 
-class Templates(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Templates(Strict):
     postmortem: Path | None = None
 
 
-class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Limits(Strict):
     title_max: int = 150
     text_max: int = 3000
 
 
-class Catalog(BaseModel):
+class Catalog(Strict):
     """Everything a team configures in opsbot.yml."""
 
-    model_config = ConfigDict(extra="forbid")
     service_name: str = "production"
     announce_channel: str = "incidents"
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
@@ -159,15 +120,15 @@ def load_catalog(path: Path | str | None) -> Catalog:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML ({exc})"]) from None
+        raise ConfigError([f"{path}: not valid YAML ({exc})"]) from exc
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: the top level must be a mapping"])
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+        raise ConfigError([_describe(error) for error in exc.errors()]) from exc
     template = catalog.templates.postmortem
     if template is not None and not template.is_absolute():
         catalog.templates.postmortem = path.parent / template
@@ -180,34 +141,3 @@ def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}"
-
-
-def from_environment(kind: type[SettingsT]) -> SettingsT:
-    """Settings read from the environment; a bad value is a ConfigError naming the variable, not a traceback."""
-    try:
-        return kind()
-    except ValidationError as exc:
-        prefix = kind.model_config.get("env_prefix", "")
-        # The value is not echoed: it may be a secret.
-        raise ConfigError([f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}" for error in exc.errors()]) \
-            from None
-
-
-def config_path(cli_value: str | None, settings: Settings) -> Path | None:
-    if cli_value:
-        return Path(cli_value)
-    return settings.config
-
-
-class SlackSettings(BaseSettings):
-    """Slack credentials and endpoints, from the environment only."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
-    opsbot_slack_api_url: str = "https://slack.com/api/"
-    # How many listeners may work after their ack at once; the rest wait, so a burst delays replies
-    # (a response_url is good for 30 minutes) rather than the acks Slack needs within 3 seconds.
-    opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
-    port: int = 3000

@@ -1,50 +1,14 @@
-"""Slack-only views: the pinned incident summary with buttons, the alert, and the modals."""
+"""Slack modals: declaring an incident, posting an update, resolving; and reading what was submitted."""
 from __future__ import annotations
 
-from bot.blocks import button, clip, context, section
 from bot.config import Catalog
 from bot.core.models import Incident
-from commands.views import incident_card, title_line
+from bot.views.blocks import clip, section
+from bot.views.incidents import title_line
 
 OPEN_MODAL = "incident_open_modal"
 UPDATE_MODAL = "incident_update_modal"
 RESOLVE_MODAL = "incident_resolve_modal"
-
-
-def summary_blocks(incident: Incident, catalog: Catalog) -> list[dict]:
-    blocks = incident_card(incident, catalog).blocks
-    value = str(incident.number)
-    buttons = []
-    if incident.status.value in ("declared",):
-        buttons.append(button("Acknowledge", "incident_ack", value, "primary"))
-    if incident.is_open:
-        buttons.append(button("Update status", "incident_update", value))
-        buttons.append(button("Resolve", "incident_resolve", value, "danger"))
-    if buttons:
-        blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
-    blocks.append(context("This summary is kept up to date by opsbot · `/incident help` for commands"))
-    return blocks
-
-
-def topic(incident: Incident) -> str:
-    commander = f"<@{incident.commander}>" if incident.commander else "—"
-    return clip(f"{incident.severity} · {incident.status.value} · commander {commander} · {incident.title}", 250)
-
-
-def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
-    """The runbooks' INCIDENT ALERT message."""
-    severity = catalog.severities[incident.severity]
-    every = int(severity.update_every.total_seconds() // 60)
-    return (
-        f"*INCIDENT ALERT - {incident.severity} ({severity.name})*\n"
-        f"*Service:* {incident.service or catalog.service_name}\n"
-        f"*Issue:* {incident.title}\n"
-        f"*Impact:* {incident.impact or 'being assessed'}\n"
-        f"*Status:* Investigating\n"
-        f"*Commander:* <@{incident.commander}>\n"
-        f"*Channel:* <#{channel_id}>\n"
-        f"*Updates:* every {every} minutes"
-    )
 
 
 def _text_input(block_id: str, label: str, multiline: bool = False, optional: bool = False,
@@ -77,6 +41,13 @@ def text_modal(callback_id: str, incident: Incident, title: str, label: str, sub
         "title": {"type": "plain_text", "text": title}, "submit": {"type": "plain_text", "text": submit},
         "blocks": [section(f"*{clip(title_line(incident), 2900)}*"), _text_input("text", label, multiline=True)],
     }
+
+
+def text_modal_for(callback_id: str, incident: Incident) -> dict:
+    """The Update status / Resolve modals behind the summary's buttons."""
+    if callback_id == RESOLVE_MODAL:
+        return text_modal(RESOLVE_MODAL, incident, "Resolve incident", "What fixed it?", "Resolve")
+    return text_modal(UPDATE_MODAL, incident, "Status update", "What should stakeholders know?", "Post update")
 
 
 def modal_values(view: dict) -> dict[str, str]:

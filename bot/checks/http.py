@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def check(check: Check, context: dict) -> CheckResult:
-    from bot.ops.checks import level, thresholds
+    from bot.checks.runner import level, thresholds
 
     started = time.perf_counter()
     response = await context["http"].get(check.url, timeout=check.timeout_s)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from bot.config.fields import Strict
 
 
 class Role(IntEnum):
@@ -21,8 +23,8 @@ class Role(IntEnum):
     def parse(cls, text: str) -> Role:
         try:
             return cls[text.upper()]
-        except KeyError:
-            raise ValueError(f"'{text}' is not a role; use viewer, responder, operator or admin") from None
+        except KeyError as exc:
+            raise ValueError(f"'{text}' is not a role; use viewer, responder, operator or admin") from exc
 
 
 # The minimum role each action needs, unless an environment overrides it.
@@ -32,10 +34,6 @@ DEFAULT_MIN_ROLES = {
     "rollback": Role.OPERATOR, "run": Role.OPERATOR,
 }
 DANGEROUS = {"restart", "scale", "rollback", "maintenance", "run"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Platform(Strict):

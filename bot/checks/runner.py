@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bot.core.ops_types import CheckResult, Platform
+from bot.checks import http, postgres, redis, tcp, tls, workloads
+from bot.config.environments import Check, Environment
+from bot.core.ports import CheckResult, Platform
 from bot.core.redact import redact
-from bot.ops.checks import http, postgres, redis, tcp, tls, workloads
-from bot.ops_config import Check, Environment
 
 KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
     "http": http.check, "postgres": postgres.check, "redis": redis.check, "tls": tls.check, "tcp": tcp.check,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.config import NEXT_BUSINESS_DAY, Catalog
+from bot.config.catalog import NEXT_BUSINESS_DAY, Catalog
 from bot.core.models import Incident, Status
 from bot.core.reminders import Reminder
 from bot.timeparse import format_duration, parse_duration, show
@@ -19,13 +19,9 @@ _USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
 
 
-def mention(who: str) -> str:
-    """A chain entry as Slack shows it: user IDs and user-group IDs are pinged, names are named."""
-    if _USER.match(who):
-        return f"<@{who}>"
-    if _GROUP.match(who):
-        return f"<!subteam^{who}>"
-    return who
+def who_text(who: str) -> str:
+    """A chain entry in neutral text: IDs as `@ID` (views turn them into mentions), names as they are."""
+    return f"@{who}" if _USER.match(who) or _GROUP.match(who) else who
 
 
 def due_reminders(incident: Incident, catalog: Catalog, now: datetime) -> tuple[list[Reminder], list[Reminder]]:
@@ -41,7 +37,7 @@ def due_reminders(incident: Incident, catalog: Catalog, now: datetime) -> tuple[
 
 
 def _to(user: str | None) -> str:
-    return f"{mention(user)} " if user else ""
+    return f"{who_text(user)} " if user else ""
 
 
 def _channel(incident: Incident, catalog: Catalog) -> str:
@@ -58,22 +54,23 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     # chain[0] is paged at declaration; each missed response target escalates one level further.
     due = [level for level in range(1, len(chain)) if now >= deadline + (level - 1) * step]
     late = format_duration(now - incident.declared_at)
-    where = f"<#{incident.channel}>" if incident.channel else f"#{catalog.announce_channel}"
+    where = f"#{incident.channel}" if incident.channel else f"#{catalog.announce_channel}"
+    mentions = list(chain[1:]) + ([incident.channel] if incident.channel else [])
     steps = []
     for level in due:
         who, due_at = chain[level], deadline + (level - 1) * step
         post = [Reminder(
             key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
-            level=level + 1, due_at=due_at, channel=_channel(incident, catalog), title=who,
-            text=(f"🚨 *{incident.id}* ({incident.severity}) \"{incident.title}\" is not acknowledged "
+            level=level + 1, due_at=due_at, channel=_channel(incident, catalog), title=who, mentions=mentions,
+            text=(f"🚨 {incident.id} ({incident.severity}) \"{incident.title}\" is not acknowledged "
                   f"{late} after it was declared "
-                  f"(target {severity.response}). Escalating to {mention(who)} (level {level + 1} of {len(chain)}). "
+                  f"(target {severity.response}). Escalating to {who_text(who)} (level {level + 1} of {len(chain)}). "
                   f"Acknowledge with `/incident ack {incident.id}`."))]
         if _USER.match(who):  # a person is also told directly: a channel mention is easy to miss at night
             post.append(Reminder(
                 key=f"inc:{incident.number}:escalate:{level}:dm", kind="escalation_dm", incident=incident.number,
-                level=level + 1, due_at=due_at, channel=who, title=who,
-                text=(f"🚨 You are paged for *{incident.id}* ({incident.severity}) \"{incident.title}\": "
+                level=level + 1, due_at=due_at, channel=who, title=who, mentions=mentions,
+                text=(f"🚨 You are paged for {incident.id} ({incident.severity}) \"{incident.title}\": "
                       f"nobody has acknowledged it {late} after it was declared. See {where}; "
                       f"acknowledge with `/incident ack {incident.id}`.")))
         steps.append(post)
@@ -92,8 +89,8 @@ def _update_cadence(incident: Incident, catalog: Catalog, now: datetime):
     owner = incident.roles.get("comms") or incident.commander
     reminder = Reminder(
         key=f"inc:{incident.number}:update:{last.isoformat()}:{periods}", kind="update", incident=incident.number,
-        due_at=last + periods * every, channel=_channel(incident, catalog),
-        text=(f"⏰ {_to(owner)}*{incident.id}* has had no status update since {show(last)} "
+        due_at=last + periods * every, channel=_channel(incident, catalog), mentions=[owner] if owner else [],
+        text=(f"⏰ {_to(owner)}{incident.id} has had no status update since {show(last)} "
               f"(every {format_duration(every)} for {incident.severity}). "
               f"Post one with `/incident update {incident.id} <text>`."))
     return [reminder], []
@@ -110,8 +107,8 @@ def _postmortem(incident: Incident, catalog: Catalog, now: datetime):
     owner = incident.commander
     return [Reminder(
         key=f"inc:{incident.number}:postmortem:{period}", kind="postmortem", incident=incident.number,
-        due_at=due + period * repeat, channel=_channel(incident, catalog),
-        text=(f"📝 {_to(owner)}the post-mortem of *{incident.id}* was due {show(due)}. "
+        due_at=due + period * repeat, channel=_channel(incident, catalog), mentions=[owner] if owner else [],
+        text=(f"📝 {_to(owner)}the post-mortem of {incident.id} was due {show(due)}. "
               f"Draft it with `/incident postmortem {incident.id}`; mark it written with "
               f"`/incident postmortem {incident.id} done`."))], []
 
@@ -125,6 +122,6 @@ def _action_items(incident: Incident, now: datetime) -> list[Reminder]:
         reminders.append(Reminder(
             key=f"inc:{incident.number}:action:{item.number}:{today.isoformat()}", kind="action",
             incident=incident.number, due_at=now, channel=item.owner or incident.channel or "",
-            text=(f"📌 Action item {item.number} of *{incident.id}* is past due ({item.due.isoformat()}): "
+            text=(f"📌 Action item {item.number} of {incident.id} is past due ({item.due.isoformat()}): "
                   f"{item.text}. Mark it done with `/incident action {incident.id} done {item.number}`.")))
     return [r for r in reminders if r.channel]

@@ -6,48 +6,20 @@ monthly database/security/certificate tasks, a quarterly DR drill and capacity r
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from bot.timeparse import parse_duration
-
-# APScheduler numbers weekdays from Monday=0 while crontab uses Sunday=0; names are unambiguous.
-_WEEKDAY_NUMBER = re.compile(r"\d")
-
-
-def _duration(value: object) -> object:
-    return parse_duration(value) if isinstance(value, str) else value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+from bot.config.fields import Duration, Strict
 
 
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{name}' is not a time zone; use an IANA name like UTC or Europe/Berlin") from None
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{name}' is not a time zone; use an IANA name like UTC or Europe/Berlin") from exc
     return name
-
-
-def cron_trigger(expression: str, timezone: str):
-    """A crontab line (minute hour day month weekday) as an APScheduler trigger in `timezone`."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"'{expression}' is not a cron expression: give 5 fields (minute hour day month weekday)")
-    if _WEEKDAY_NUMBER.search(fields[4]):
-        raise ValueError(f"'{fields[4]}': use weekday names (mon-fri, sun), not numbers")
-    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RecurringReminder(Strict):
@@ -65,10 +37,10 @@ class RecurringReminder(Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        try:
-            cron_trigger(value, "UTC")
-        except ValueError as exc:
-            raise ValueError(str(exc).removeprefix("Value error, ")) from None
+        # The scheduler owns cron semantics (APScheduler); it is imported only when a catalog names a cron.
+        from bot.scheduler.triggers import cron_trigger
+
+        cron_trigger(value, "UTC")
         return value
 
 

@@ -5,12 +5,12 @@ import os
 
 import psycopg
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def check(check: Check, context: dict) -> CheckResult:
-    from bot.ops.checks import level, thresholds
+    from bot.checks.runner import level, thresholds
 
     dsn = os.environ.get(check.dsn_env or "")
     if not dsn:

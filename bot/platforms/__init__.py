@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.core.ops_types import Platform
-from bot.ops_config import Environment
+from bot.config.environments import Environment
+from bot.core.ports import Platform
 
 _cache: dict[tuple[str, int], tuple[Environment, Platform]] = {}
 _lock = threading.Lock()
@@ -18,11 +18,11 @@ def platform_for(env_name: str, env: Environment) -> Platform:
         if cached is not None and cached[0] is env:
             return cached[1]
         if env.platform.kind == "docker":
-            from bot.ops.platforms.docker import DockerPlatform
+            from bot.platforms.docker import DockerPlatform
 
             platform: Platform = DockerPlatform(env_name, env)
         else:
-            from bot.ops.platforms.kubernetes import KubernetesPlatform
+            from bot.platforms.kubernetes import KubernetesPlatform
 
             platform = KubernetesPlatform(env_name, env)
         _cache[key] = (env, platform)

@@ -1,4 +1,5 @@
-"""The incident's Slack channel: create it, invite, topic, pinned summary, the announcement.
+"""The Slack side of the Conversations port: an opened incident gets its channel (created, the declarer
+invited, topic, pinned summary, the runbooks' announcement); a changed one has its summary and topic edited.
 
 Slack failures never lose the incident: it is stored before any Slack call, and each failure
 becomes a warning for the user (naming a missing scope where that is the cause).
@@ -12,10 +13,11 @@ import re
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Catalog
+from bot.config.catalog import Catalog
+from bot.core.effects import Effect, IncidentChanged, IncidentOpened
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
-from bot.slack.views import alert_text, summary_blocks, topic
+from bot.views.incidents import alert_text, summary_blocks, topic
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -39,11 +41,22 @@ def describe(error: SlackApiError, method: str) -> str:
     return f"Slack refused {method} ({code})."
 
 
-class IncidentChannels:
+class SlackConversations:
     def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog):
         self.client = client
         self.service = service
         self.catalog = catalog
+
+    async def carry_out(self, effects: list[Effect]) -> list[str]:
+        """Act on what a command changed; returns warnings for the user (empty when all went well)."""
+        warnings: list[str] = []
+        for effect in effects:
+            if isinstance(effect, IncidentOpened):
+                incident = await asyncio.to_thread(self.service.get, effect.number)
+                warnings += await self.set_up(incident, effect.by)
+            elif isinstance(effect, IncidentChanged):
+                await self.refresh(effect.number)
+        return warnings
 
     async def set_up(self, incident: Incident, user: str) -> list[str]:
         """Create and furnish the channel; returns warnings for the user (empty when all went well)."""

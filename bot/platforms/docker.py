@@ -13,9 +13,9 @@ import docker
 from docker.errors import DockerException
 from requests.exceptions import RequestException
 
-from bot.core.ops_types import ServiceState, WorkloadHealth
+from bot.config.environments import Environment
+from bot.core.ports import ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.ops_config import Environment
 
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
@@ -37,14 +37,14 @@ class DockerPlatform:
             return docker.DockerClient(base_url=self.host, timeout=self.timeout)
         except (DockerException, RequestException) as error:
             raise BackendError(f"Cannot reach the Docker engine of {self.env_name} at {self.host} ({_short(error)}).") \
-                from None
+                from error
 
     def _call(self, what: str, fn):
         client = self._client()
         try:
             return fn(client)
         except (DockerException, RequestException) as error:
-            raise BackendError(f"Docker {what} failed in {self.env_name} ({_short(error)})") from None
+            raise BackendError(f"Docker {what} failed in {self.env_name} ({_short(error)})") from error
         finally:
             client.close()
 

@@ -5,8 +5,8 @@ import asyncio
 import ssl
 from datetime import UTC, datetime
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def check(check: Check, context: dict) -> CheckResult:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.core.ops_types import CheckResult
-from bot.ops_config import Check
+from bot.config.environments import Check
+from bot.core.ports import CheckResult
 
 
 async def check(check: Check, context: dict) -> CheckResult:

@@ -1,0 +1,1 @@
+"""Health checks: one module per kind (http, postgres, redis, tcp, tls, workloads), run by runner.py."""

@@ -1,0 +1,51 @@
+"""Deployment settings and secrets, from the environment only (never from opsbot.yml)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class Settings(BaseSettings):
+    """Where the data lives and which catalog to read."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSBOT_", extra="ignore")
+    database_url: str = "sqlite:///opsbot.db"
+    config: Path | None = None
+
+
+class SlackSettings(BaseSettings):
+    """Slack credentials and endpoints."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    opsbot_slack_api_url: str = "https://slack.com/api/"
+    # How many listeners may work after their ack at once; the rest wait, so a burst delays replies
+    # (a response_url is good for 30 minutes) rather than the acks Slack needs within 3 seconds.
+    opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
+    port: int = 3000
+
+
+def from_environment(kind: type[SettingsT]) -> SettingsT:
+    """Settings read from the environment; a bad value is a ConfigError naming the variable, not a traceback."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        prefix = kind.model_config.get("env_prefix", "")
+        # The value is not echoed: it may be a secret.
+        raise ConfigError([f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}" for error in exc.errors()]) \
+            from exc
+
+
+def config_path(cli_value: str | None, settings: Settings) -> Path | None:
+    if cli_value:
+        return Path(cli_value)
+    return settings.config

@@ -1,0 +1,167 @@
+"""What the core expects of the world: the store, platforms, checks, runbook scripts, chat, the clock.
+
+The core talks to nothing else. Adapters (bot/store, bot/platforms, bot/checks, bot/slack, the console)
+implement these protocols; the composition root (bot/app.py) plugs them in. Importing this module loads no
+driver, SDK or client.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from bot.config.environments import Environment, RunbookAction
+
+if TYPE_CHECKING:
+    from bot.core.audit import AuditRecord
+    from bot.core.models import Event, Incident, Status
+    from bot.core.plans import Plan
+    from bot.core.reminders import Checklist, Reminder, Tick, Window
+
+# --- the clock ------------------------------------------------------------------------------
+Clock = Callable[[], datetime]  # timezone-aware UTC now
+
+
+# --- the store, by domain ---------------------------------------------------------------------
+class StaleWrite(Exception):
+    """The incident changed since it was read; the caller re-reads and retries."""
+
+
+class IncidentStore(Protocol):
+    def create_incident(self, incident: Incident, events: list[Event]) -> Incident: ...
+    def save_incident(self, incident: Incident, events: list[Event]) -> Incident: ...
+    def append_events(self, number: int, events: list[Event]) -> None: ...
+    def get_incident(self, number: int) -> Incident: ...
+    def list_incidents(self, include_closed: bool = False, limit: int = 50,
+                       statuses: tuple[Status, ...] | None = None) -> list[Incident]: ...
+    def incident_for_channel(self, channel: str) -> Incident | None: ...
+    def incidents_with_timers(self) -> list[Incident]: ...
+    def forget_timers(self, incident: Incident) -> None: ...
+    def timeline(self, number: int) -> list[Event]: ...
+
+
+class AuditStore(Protocol):
+    def append_audit(self, record: AuditRecord) -> AuditRecord: ...
+    def audit_records(self, since: datetime | None = None) -> list[AuditRecord]: ...
+
+
+class PlanStore(Protocol):
+    def save_plan(self, plan: Plan) -> None: ...
+    def get_plan(self, plan_id: str) -> Plan: ...
+    def update_plan(self, plan: Plan, expected_status: str) -> bool: ...
+
+
+class MaintenanceStore(Protocol):
+    def create_window(self, window: Window, reminders: list[Reminder], audit: AuditRecord | None = None) -> Window: ...
+    def get_window(self, window_id: int) -> Window: ...
+    def list_windows(self, ending_after: datetime | None = None) -> list[Window]: ...
+    def change_window(self, window: Window, drop_prefix: str, reminders: list[Reminder],
+                      audit: AuditRecord | None = None) -> None: ...
+    def add_reminder(self, reminder: Reminder) -> bool: ...
+    def due_reminders(self, now: datetime) -> list[Reminder]: ...
+    def settle_reminder(self, reminder: Reminder, expected: str = "pending") -> bool: ...
+    def reminders(self, prefix: str = "") -> list[Reminder]: ...
+    def schedule_cursor(self, name: str) -> datetime | None: ...
+    def set_schedule_cursor(self, name: str, at: datetime) -> None: ...
+    def create_checklist(self, checklist: Checklist) -> Checklist: ...
+    def get_checklist(self, checklist_id: int) -> Checklist: ...
+    def add_ticks(self, checklist_id: int, ticks: list[Tick]) -> None: ...
+
+
+class Store(IncidentStore, AuditStore, PlanStore, MaintenanceStore, Protocol):
+    """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
+
+    url: str
+
+    def migrate(self) -> None: ...
+    def remember_delivery(self, key: str) -> bool: ...
+    def close(self) -> None: ...
+
+
+# --- platforms, checks, scripts -----------------------------------------------------------------
+Level = Literal["ok", "warn", "crit"]
+LEVEL_ORDER = {"ok": 0, "warn": 1, "crit": 2}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    kind: str
+    level: Level
+    value: str  # what was measured, e.g. "182 ms"
+    threshold: str = ""  # e.g. "warn 500 ms / crit 1000 ms"
+    detail: str = ""
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class HealthReport:
+    env: str
+    results: list[CheckResult]
+    elapsed_ms: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def overall(self) -> Level:
+        if not self.results:
+            return "ok"
+        return max((r.level for r in self.results), key=LEVEL_ORDER.__getitem__)
+
+
+@dataclass
+class ServiceState:
+    name: str
+    running: int
+    desired: int
+    image: str = ""
+    detail: str = ""
+
+
+@dataclass
+class WorkloadHealth:
+    running: int
+    desired: int
+    problems: list[str] = field(default_factory=list)
+
+
+class Platform(Protocol):
+    """One environment's runtime. Blocking calls; library errors become BackendError at the edge."""
+
+    def status(self) -> list[ServiceState]: ...
+    def replicas(self, service: str) -> int: ...
+    def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str: ...
+    def restart(self, service: str) -> str: ...
+    def scale(self, service: str, replicas: int) -> str: ...
+    def rollback_plan(self, service: str) -> str: ...
+    def rollback(self, service: str) -> str: ...
+    def maintenance_state(self) -> bool | None: ...
+    def set_maintenance(self, on: bool) -> str: ...
+    def workload_health(self, target: str) -> WorkloadHealth: ...
+
+
+PlatformFor = Callable[[str, Environment], Platform]
+
+
+class Checks(Protocol):
+    async def run(self, env_name: str, env: Environment) -> list[CheckResult]: ...
+
+
+class Scripts(Protocol):
+    def run(self, action: RunbookAction, params: dict[str, str]) -> tuple[int, str]: ...
+
+
+GroupsOf = Callable[[str], list[str]]  # a user's group IDs (Slack user groups), for role grants
+
+
+class Schedules(Protocol):
+    """The scheduler's reading of a cron line (APScheduler lives behind this, in bot/scheduler)."""
+
+    def __call__(self, expression: str, timezone: str, after: datetime) -> datetime | None: ...
+
+
+# --- chat ---------------------------------------------------------------------------------------
+class Notifier(Protocol):
+    """Where reminders go: Slack in `opsbot serve`, a list in tests."""
+
+    def post(self, reminder: Reminder, checklist: Checklist | None) -> None: ...

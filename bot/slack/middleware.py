@@ -1,0 +1,110 @@
+"""What every listener does before its own work, written once: ack → work slot → dedupe → context.
+
+The ack goes first, so Slack's 3-second limit holds whatever the store or Slack do next. The work after it
+takes one of a few slots: under a burst the replies queue (a response_url is good for 30 minutes) and the acks
+keep the event loop. Opening a modal skips the queue, as its trigger_id expires 3 seconds after the click.
+Retries and redeliveries are recognised by a key stored in the database (so across restarts and replicas) and
+applied once. Errors from the work go to the one presenter (bot/slack/errors.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.errors import present
+from bot.views.blocks import Reply
+from commands.base import Context
+
+log = logging.getLogger("opsbot.slack")
+RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+def delivery_key(body: dict) -> str | None:
+    """What identifies one delivery across Events API retries and Socket Mode redeliveries."""
+    if body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    return None
+
+
+def context_of(body: dict) -> Context:
+    """Who is asking and where, from any payload: commands, interactions, events."""
+    event = body.get("event") or {}
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or event.get("user") or ""
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or (event.get("item") or {}).get("channel")
+    return Context(user=user, channel=channel, source="slack")
+
+
+@dataclass
+class SlackRequest:
+    """One delivery, as the work after the ack sees it."""
+
+    body: dict
+    ctx: Context
+    client: AsyncWebClient
+    response_url: str | None
+
+    async def respond(self, **message: Any) -> None:
+        """Like Bolt's respond() (a JSON POST to the response_url), on the app's shared HTTP session: no new
+        connection nor client per reply. Without a response_url (events), an ephemeral message."""
+        if self.response_url is None:
+            if self.ctx.channel and self.ctx.user:
+                await self.client.chat_postEphemeral(channel=self.ctx.channel, user=self.ctx.user,
+                                                     text=message.get("text", ""), blocks=message.get("blocks"))
+            return
+        body = {key: value for key, value in message.items() if value is not None}
+        session = self.client.session
+        assert session is not None, "the HTTP lifespan or Socket Mode handler makes the shared session"
+        async with session.post(self.response_url, json=body, timeout=RESPONSE_TIMEOUT) as response:
+            if response.status != 200:
+                log.warning("response_url answered HTTP %s: %s", response.status, (await response.text())[:200])
+
+    async def reply(self, reply: Reply, **extra: Any) -> None:
+        await self.respond(text=reply.text, blocks=reply.blocks,
+                           response_type="ephemeral" if reply.ephemeral else "in_channel", **extra)
+
+
+Work = Callable[[SlackRequest], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8):
+        self.remember_delivery = remember_delivery
+        self.slots = asyncio.Semaphore(workers)
+
+    async def first_delivery(self, body: dict) -> bool:
+        """False for a retry/redelivery already handled. Checked after the ack, off its critical path."""
+        key = delivery_key(body)
+        if key and not await asyncio.to_thread(self.remember_delivery, key):
+            log.info("ignoring a repeated delivery %s", key)
+            return False
+        return True
+
+    def listener(self, work: Work, queued: Callable[[dict], bool] = lambda body: True):
+        """A Bolt listener that acks, waits for a slot (unless `queued(body)` says it opens a modal), drops
+        repeats, builds the context and runs `work`; any error goes to the presenter."""
+        async def listener(ack, body: dict, client: AsyncWebClient) -> None:
+            await ack()
+            if queued(body):
+                async with self.slots:
+                    await self.run(work, body, client)
+            else:
+                await self.run(work, body, client)
+
+        return listener
+
+    async def run(self, work: Work, body: dict, client: AsyncWebClient) -> None:
+        if not await self.first_delivery(body):
+            return
+        request = SlackRequest(body, context_of(body), client, body.get("response_url"))
+        try:
+            await work(request)
+        except Exception as error:  # noqa: BLE001 — every error a user sees goes through the presenter
+            await present(error, request.respond)

@@ -1,0 +1,160 @@
+"""Incidents as Block Kit: cards, lists, timelines, confirmations, the pinned channel summary, the topic and the
+alert. Stored text is neutral; everything a user typed is escaped here and people become mentions here."""
+from __future__ import annotations
+
+from bot.config.catalog import Catalog
+from bot.core.effects import IncidentChanged, IncidentOpened
+from bot.core.models import ActionItem, Event, Incident, Status
+from bot.timeparse import show
+from bot.views.blocks import (
+    Attachment,
+    Reply,
+    button,
+    clip,
+    context,
+    fields,
+    header,
+    lines_to_sections,
+    section,
+)
+from bot.views.mrkdwn import escape, mention, render
+
+STATUS_EMOJI = {
+    Status.DECLARED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.INVESTIGATING: "🟠",
+    Status.MITIGATED: "🟡", Status.RESOLVED: "🟢", Status.CLOSED: "⚪",
+}
+_PEOPLE_FIELDS = ("user", "previous", "owner", "author", "to")
+
+
+def title_line(incident: Incident) -> str:
+    """Plain text (headers, modal titles, notifications): not mrkdwn, so not escaped."""
+    return f"{incident.id} · {incident.severity} · {incident.title}"
+
+
+def _who(user: str | None) -> str:
+    return mention(user) if user else "—"
+
+
+def incident_card(incident: Incident, catalog: Catalog, note: str | None = None) -> Reply:
+    severity = catalog.severities[incident.severity]
+    pairs = [
+        ("Status", f"{STATUS_EMOJI[incident.status]} {incident.status.value}"),
+        ("Severity", f"{incident.severity} ({escape(severity.name)})"),
+        ("Commander", _who(incident.commander)),
+        ("Declared", show(incident.declared_at)),
+    ]
+    for role in ("scribe", "comms"):
+        if role in incident.roles:
+            pairs.append((role.capitalize(), mention(incident.roles[role])))
+    if incident.service:
+        pairs.append(("Service", escape(incident.service + (f" ({incident.env})" if incident.env else ""))))
+    if incident.resolved_at:
+        pairs.append(("Resolved", show(incident.resolved_at)))
+    blocks = [header(title_line(incident))]
+    if note:
+        blocks.append(section(note))
+    blocks.append(fields(pairs))
+    if incident.impact:
+        blocks.append(section(f"*Impact:* {escape(incident.impact)}"))
+    if incident.resolution:
+        blocks.append(section(f"*Resolution:* {escape(incident.resolution)}"))
+    if incident.action_items:
+        items = [_action_line(item) for item in incident.action_items]
+        blocks += lines_to_sections(["*Action items*", *items])
+    return Reply(text=note or f"{title_line(incident)} — {incident.status.value}", blocks=blocks)
+
+
+def opened(incident: Incident, catalog: Catalog, by: str) -> Reply:
+    """The reply to a declaration; its effect asks the surface for the channel, alert and pinned summary."""
+    reply = incident_card(incident, catalog, note=f"🚨 *{incident.id}* declared by {mention(by)}; you are the commander.")
+    reply.ephemeral = False
+    reply.effects.append(IncidentOpened(incident.number, by))
+    return reply
+
+
+def _action_line(item: ActionItem) -> str:
+    done = "✅" if item.done_at else "☐"
+    owner = f" — {mention(item.owner)}" if item.owner else " — unassigned"
+    due = f", due {item.due}" if item.due else ""
+    return f"{done} {item.number}. {escape(item.text)}{owner}{due}"
+
+
+def incident_list(incidents: list[Incident], include_closed: bool) -> Reply:
+    scope = "All incidents" if include_closed else "Open incidents"
+    if not incidents:
+        message = "No incidents yet." if include_closed else "No open incidents. (`/incident list --all` shows every one.)"
+        return Reply(text=message, blocks=[section(message)])
+    lines = [
+        f"{STATUS_EMOJI[i.status]} *{i.id}* {i.severity} {i.status.value} — {escape(i.title)} "
+        f"(declared {show(i.declared_at)}, commander {_who(i.commander)})"
+        for i in incidents
+    ]
+    return Reply(text=f"{scope}: {len(incidents)}", blocks=[header(f"{scope} ({len(incidents)})"),
+                                                            *lines_to_sections(lines)])
+
+
+def event_text(event: Event) -> str:
+    """An event's neutral text as mrkdwn: escaped, with the people it names as mentions."""
+    people = [event.actor, *(event.data.get(key) for key in _PEOPLE_FIELDS)]
+    return render(event.text, [p for p in people if isinstance(p, str)])
+
+
+def timeline_view(incident: Incident, events: list[Event]) -> Reply:
+    lines = [f"`{show(e.at)}` {mention(e.actor)} — {event_text(e)}" for e in events]
+    return Reply(text=f"Timeline of {incident.id}: {len(events)} events",
+                 blocks=[header(f"Timeline · {title_line(incident)}"), *lines_to_sections(lines)])
+
+
+def done(message: str, incident: Incident) -> Reply:
+    """A short confirmation after a change, visible to the channel; the surface refreshes the incident's summary."""
+    return Reply(text=message, blocks=[section(message), context(f"{escape(title_line(incident))} · "
+                                                                 f"{incident.status.value}")],
+                 ephemeral=False, effects=[IncidentChanged(incident.number)])
+
+
+def postmortem_draft(incident: Incident, filename: str, draft: str) -> Reply:
+    return Reply(
+        text=f"Post-mortem draft for {incident.id}",
+        blocks=[header(f"Post-mortem draft · {title_line(incident)}"),
+                section(f"The draft is attached as `{filename}`: fill in root cause and lessons learned.")],
+        ephemeral=False,
+        file=Attachment(filename, draft, f"Post-mortem draft: {incident.id}"),
+    )
+
+
+# --- the incident channel ------------------------------------------------------------------------
+def summary_blocks(incident: Incident, catalog: Catalog) -> list[dict]:
+    """The pinned summary, edited in place after every change."""
+    blocks = incident_card(incident, catalog).blocks
+    value = str(incident.number)
+    buttons = []
+    if incident.status is Status.DECLARED:
+        buttons.append(button("Acknowledge", "incident_ack", value, "primary"))
+    if incident.is_open:
+        buttons.append(button("Update status", "incident_update", value))
+        buttons.append(button("Resolve", "incident_resolve", value, "danger"))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "incident_actions", "elements": buttons})
+    blocks.append(context("This summary is kept up to date by opsbot · `/incident help` for commands"))
+    return blocks
+
+
+def topic(incident: Incident) -> str:
+    return clip(f"{incident.severity} · {incident.status.value} · commander {_who(incident.commander)} · "
+                f"{escape(incident.title)}", 250)
+
+
+def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
+    """The runbooks' INCIDENT ALERT message."""
+    severity = catalog.severities[incident.severity]
+    every = int(severity.update_every.total_seconds() // 60)
+    return (
+        f"*INCIDENT ALERT - {incident.severity} ({escape(severity.name)})*\n"
+        f"*Service:* {escape(incident.service or catalog.service_name)}\n"
+        f"*Issue:* {escape(incident.title)}\n"
+        f"*Impact:* {escape(incident.impact or 'being assessed')}\n"
+        f"*Status:* Investigating\n"
+        f"*Commander:* {_who(incident.commander)}\n"
+        f"*Channel:* <#{channel_id}>\n"
+        f"*Updates:* every {every} minutes"
+    )

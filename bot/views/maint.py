@@ -1,0 +1,94 @@
+"""Maintenance as Block Kit: windows, recurring reminders, checklists, and reminders as Slack posts them."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.core.reminders import Checklist, Reminder, Window
+from bot.timeparse import format_duration, show
+from bot.views.blocks import Reply, button, context, header, lines_to_sections, section
+from bot.views.mrkdwn import escape, mention, render
+
+CHECK_ACTION = "maint_check"
+MODE_ACTION = "maint_mode_on"
+_INCIDENT_ID = re.compile(r"\b(INC-\d+)\b")
+_ICON = {"upcoming": "🗓️", "active": "🛠️", "finished": "✅", "cancelled": "✖️"}
+
+
+def _window(window: Window) -> str:
+    return f"*{window.env}*: {escape(window.title)}"
+
+
+def scheduled(window: Window, by: str, notices: list[Reminder], lead: timedelta | None, now: datetime) -> Reply:
+    when = ", ".join(f"{r.kind.removeprefix('window_')} {show(r.due_at)}" for r in notices)
+    reply = Reply(text=f"🗓️ {window.ref} scheduled: {window.env}, {show(window.starts_at)} → {show(window.ends_at)}",
+                  blocks=[section(f"🗓️ *{window.ref}* scheduled by {mention(by)} — {_window(window)}\n"
+                                  f"{show(window.starts_at)} → {show(window.ends_at)} "
+                                  f"({format_duration(window.ends_at - window.starts_at)})"),
+                          context(f"Notices: {when}")], ephemeral=False)
+    if lead and window.starts_at - now < lead:
+        reply.blocks.append(context(f"⚠️ Less than {format_duration(lead)} notice: the runbooks ask for "
+                                    f"{format_duration(lead)} ahead, so tell stakeholders now."))
+    return reply
+
+
+def cancelled(window: Window, by: str) -> Reply:
+    return Reply(text=f"{window.ref} cancelled", ephemeral=False, blocks=[section(
+        f"✖️ *{window.ref}* ({window.env}: {escape(window.title)}) cancelled by {mention(by)}; "
+        "its notices are withdrawn.")])
+
+
+def extended(window: Window, by: str, extra: timedelta) -> Reply:
+    return Reply(text=f"{window.ref} extended", ephemeral=False, blocks=[section(
+        f"⏩ *{window.ref}* ({window.env}: {escape(window.title)}) extended by {format_duration(extra)} by "
+        f"{mention(by)}; it now ends {show(window.ends_at)}.")])
+
+
+def windows(windows: list[Window], recurring: list[tuple[str, str, datetime | None]], now: datetime) -> Reply:
+    lines = [f"{_ICON[w.state(now)]} *{w.ref}* {w.state(now)} · *{w.env}* · {escape(w.title)} · "
+             f"{show(w.starts_at)} → {show(w.ends_at)}" for w in windows] or ["No maintenance windows planned."]
+    blocks = [header("Maintenance windows"), *lines_to_sections(lines)]
+    if recurring:
+        blocks += [header("Recurring reminders"),
+                   *lines_to_sections([f"• *{name}* — {escape(title)}: next {show(at)}" for name, title, at in recurring])]
+    return Reply(text="Maintenance windows", blocks=blocks)
+
+
+def checklist_view(checklist: Checklist) -> Reply:
+    checked = checklist.checked()
+    lines = []
+    for number, item in enumerate(checklist.items, start=1):
+        tick = checked.get(number)
+        lines.append(f"☑️ {number}. {escape(item)} — {mention(tick.actor)}, {show(tick.at)}" if tick
+                     else f"⬜ {number}. {escape(item)}")
+    done = f"{len(checked)}/{len(checklist.items)} done"
+    return Reply(text=f"{checklist.ref} {checklist.title}: {done}",
+                 blocks=[header(f"{checklist.ref} · {checklist.title}"), *lines_to_sections(lines),
+                         context(f"{done} · posted {show(checklist.created_at)}")])
+
+
+def reminder_text(reminder: Reminder) -> str:
+    """A reminder's neutral text as mrkdwn: the people, groups and channels it names as mentions, incident ids
+    in bold so they stand out in a busy channel."""
+    return _INCIDENT_ID.sub(r"*\1*", render(reminder.text, reminder.mentions))
+
+
+def reminder_blocks(reminder: Reminder, checklist: Checklist | None) -> list[dict]:
+    """A reminder as Slack shows it: its text, a checklist as checkboxes, a maintenance-mode button."""
+    blocks = [section(reminder_text(reminder))]
+    if checklist is not None:
+        blocks.append({
+            "type": "actions", "block_id": f"checklist:{checklist.id}",
+            "elements": [{
+                "type": "checkboxes", "action_id": CHECK_ACTION,
+                "options": [{"text": {"type": "mrkdwn", "text": escape(item)[:75]}, "value": str(number)}
+                            for number, item in enumerate(checklist.items, start=1)],
+            }],
+        })
+        blocks.append(context(f"{checklist.ref} · {escape(checklist.title)} · `/maint checklist {checklist.ref}` "
+                              "shows who ticked what"))
+    if reminder.env:
+        blocks.append({"type": "actions", "block_id": f"maintenance:{reminder.env}",
+                       "elements": [button(f"Turn maintenance mode on in {reminder.env}", MODE_ACTION,
+                                           reminder.env, style="danger")]})
+    return blocks
