@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.checks.runner import CheckRunner
 from bot.config.environments import Environment
-from bot.platforms import platform_for
+from bot.platforms import Platforms
 
 
 def serve_slow_endpoints() -> int:
@@ -54,7 +54,7 @@ def main() -> None:
     checks += [{"name": "db", "kind": "postgres", "dsn_env": "BENCH_PG_DSN", "warn_pct": 70, "crit_pct": 90},
                {"name": "cache", "kind": "redis", "url_env": "BENCH_REDIS_URL", "warn_pct": 80, "crit_pct": 95}]
     env = Environment.model_validate({"checks": checks})
-    runner = CheckRunner(platform_for)
+    runner = CheckRunner(Platforms())
     for run in range(args.runs):
         started = time.perf_counter()
         results = asyncio.run(runner.run("bench", env))

@@ -40,11 +40,11 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
-    from bot.platforms import platform_for as default_platforms
+    from bot.platforms import Platforms
     from bot.platforms.script import ScriptRunner
     from bot.scheduler.triggers import next_fire as cron_next_fire
 
-    platforms = platform_for or default_platforms
+    platforms = platform_for or Platforms()
     ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
                      groups_of=groups_of)
     return Services(

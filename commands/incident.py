@@ -183,7 +183,7 @@ def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
     if parsed.positional:
         raise UsageError(f"Unexpected '{parsed.positional}'.", COMMAND.usage("list"))
     include_closed = bool(parsed.options.get("all"))
-    return incident_list(services.incidents.list(include_closed=include_closed), include_closed)
+    return incident_list(services.incidents.list_incidents(include_closed=include_closed), include_closed)
 
 
 def _show(services: Services, ctx: Context, number: int | None, text: str) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.core.ops import Actor, OpsService
+from bot.core.ops import Action, Actor, OpsService
 from bot.errors import UsageError
 from bot.timeparse import parse_duration
 from bot.views import ops as views
@@ -67,9 +67,9 @@ def _logs(services: Services, actor: Actor, text: str) -> Reply:
     return views.logs(service, env, since, output)
 
 
-def _service_action(action: str):
+def _service_action(action: Action):
     def run(services: Services, actor: Actor, text: str) -> Reply:
-        (service, env), options = _words(text, 2, action, _ACTION_FLAGS)
+        (service, env), options = _words(text, 2, action.value, _ACTION_FLAGS)
         services.ops.service(env, service)
         return _request(services.ops, actor, env, action, service, {}, options)
 
@@ -84,7 +84,7 @@ def _scale(services: Services, actor: Actor, text: str) -> Reply:
     if not count.isdigit() or not 0 <= int(count) <= maximum:
         raise UsageError(f"Replicas must be a whole number from 0 to {maximum} for {service} in {env}.",
                          COMMAND.usage("scale"))
-    return _request(ops, actor, env, "scale", service, {"replicas": int(count)}, options)
+    return _request(ops, actor, env, Action.SCALE, service, {"replicas": int(count)}, options)
 
 
 def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
@@ -92,7 +92,7 @@ def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
     if state.lower() not in ("on", "off"):
         raise UsageError(f"'{state}' is not on or off.", COMMAND.usage("maintenance"))
     services.ops.env(env)
-    return _request(services.ops, actor, env, "maintenance", None, {"on": state.lower() == "on"}, options)
+    return _request(services.ops, actor, env, Action.MAINTENANCE, None, {"on": state.lower() == "on"}, options)
 
 
 def _run(services: Services, actor: Actor, text: str) -> Reply:
@@ -107,10 +107,10 @@ def _run(services: Services, actor: Actor, text: str) -> Reply:
         if not sep or not key:
             raise UsageError(f"'{pair}' is not key=value.", COMMAND.usage("run"))
         given[key] = value
-    return _request(services.ops, actor, env_name, "run", name, given, parsed.options)
+    return _request(services.ops, actor, env_name, Action.RUN, name, given, parsed.options)
 
 
-def _request(ops: OpsService, actor: Actor, env: str, action: str, target: str | None, args: dict,
+def _request(ops: OpsService, actor: Actor, env: str, action: Action, target: str | None, args: dict,
              options: dict) -> Reply:
     result = ops.request(actor, env, action, target, args, dry_run=bool(options.get("dry-run")),
                          confirmed=bool(options.get("yes")))
@@ -141,11 +141,11 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
     SubCommand("logs", "/ops logs <service> <env> [--since 15m] [--grep TEXT] [--tail N]", "recent log lines",
                _ops("logs", _logs)),
     SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes]", "restart a service",
-               _ops("restart", _service_action("restart"))),
+               _ops("restart", _service_action(Action.RESTART))),
     SubCommand("scale", "/ops scale <service> <env> <replicas> [--dry-run] [--yes]", "set a service's replicas",
                _ops("scale", _scale)),
     SubCommand("rollback", "/ops rollback <service> <env> [--dry-run] [--yes]", "go back to the previous version",
-               _ops("rollback", _service_action("rollback"))),
+               _ops("rollback", _service_action(Action.ROLLBACK))),
     SubCommand("maintenance", "/ops maintenance <on|off> <env> [--dry-run] [--yes]", "maintenance mode on/off",
                _ops("maintenance", _maintenance)),
     SubCommand("run", "/ops run <action> <env> [key=value …] [--dry-run] [--yes]", "a runbook action",

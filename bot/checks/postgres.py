@@ -25,6 +25,8 @@ async def check(check: Check, context: dict) -> CheckResult:
             " (SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
             "  AND now() - query_start > make_interval(secs => %s))",
             (check.long_query_s,))).fetchone()
+    if row is None:
+        raise ValueError("the statistics query returned no row")
     used, maximum, size, long_queries = row
     pct = 100.0 * used / maximum
     result_level = level(pct, check.warn_pct, check.crit_pct)

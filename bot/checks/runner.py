@@ -12,7 +12,7 @@ import httpx
 
 from bot.checks import http, postgres, redis, tcp, tls, workloads
 from bot.config.environments import Check, Environment
-from bot.core.ports import CheckResult, Platform
+from bot.core.ports import CheckResult, Level, Platform
 from bot.core.redact import redact
 
 KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
@@ -48,7 +48,7 @@ def describe(error: Exception) -> str:
     return text.splitlines()[0][:300]
 
 
-def level(value: float, warn: float | None, crit: float | None) -> str:
+def level(value: float, warn: float | None, crit: float | None) -> Level:
     if crit is not None and value >= crit:
         return "crit"
     if warn is not None and value >= warn:

@@ -6,7 +6,7 @@ import ssl
 from datetime import UTC, datetime
 
 from bot.config.environments import Check
-from bot.core.ports import CheckResult
+from bot.core.ports import CheckResult, Level
 
 
 async def check(check: Check, context: dict) -> CheckResult:
@@ -23,5 +23,5 @@ async def check(check: Check, context: dict) -> CheckResult:
     await writer.wait_closed()
     expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), UTC)
     days = (expires - datetime.now(UTC)).total_seconds() / 86400
-    level = "crit" if days < check.crit_days else "warn" if days < check.warn_days else "ok"
+    level: Level = "crit" if days < check.crit_days else "warn" if days < check.warn_days else "ok"
     return CheckResult(check.name, "tls", level, f"expires in {days:.0f} d ({expires:%Y-%m-%d})", limits)

@@ -4,20 +4,21 @@ from __future__ import annotations
 import asyncio
 
 from bot.config.environments import Check
-from bot.core.ports import CheckResult
+from bot.core.ports import CheckResult, Level
 
 
 async def docker_check(check: Check, context: dict) -> CheckResult:
-    return await _workload(check, context, check.service)
+    return await _workload(check, context, check.service or "")
 
 
 async def kubernetes_check(check: Check, context: dict) -> CheckResult:
-    return await _workload(check, context, check.service or check.selector)
+    return await _workload(check, context, check.service or check.selector or "")
 
 
 async def _workload(check: Check, context: dict, target: str) -> CheckResult:
     platform = context["platform"]()
     health = await asyncio.to_thread(platform.workload_health, target)
+    level: Level
     if health.running == 0:
         level = "crit"
     elif health.running < health.desired or health.problems:

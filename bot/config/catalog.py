@@ -7,8 +7,10 @@ on-call engineer -> team lead -> engineering manager -> CTO.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -137,7 +139,7 @@ def load_catalog(path: Path | str | None) -> Catalog:
     return catalog
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}"

@@ -33,7 +33,6 @@ DEFAULT_MIN_ROLES = {
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
     "rollback": Role.OPERATOR, "run": Role.OPERATOR,
 }
-DANGEROUS = {"restart", "scale", "rollback", "maintenance", "run"}
 
 
 class Platform(Strict):

@@ -63,7 +63,7 @@ class IncidentService:
         """The incident bound to a chat channel, if any."""
         return self.store.incident_for_channel(channel)
 
-    def list(self, include_closed: bool = False, limit: int = 50) -> list[Incident]:
+    def list_incidents(self, include_closed: bool = False, limit: int = 50) -> list[Incident]:
         return self.store.list_incidents(include_closed=include_closed, limit=limit)
 
     def timeline(self, number: int) -> list[Event]:

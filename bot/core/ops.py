@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.config.catalog import Catalog
-from bot.config.environments import DANGEROUS, Environment, Role
-from bot.core.audit import AuditRecord, outcome
+from bot.config.environments import Environment, Role
+from bot.core.audit import AuditRecord, Phase, outcome
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState
 from bot.core.redact import redact
@@ -30,6 +31,16 @@ EXCERPT_CHARS = 1500
 
 _VERBS = {"maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
           "health": "run health checks", "status": "see the status"}
+
+
+class Action(StrEnum):
+    """The changing actions: each has a plan (describe) and an execution (run), dispatched by `match`."""
+
+    RESTART = "restart"
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+    MAINTENANCE = "maintenance"
+    RUN = "run"  # a runbook action from the catalog; its name is the target
 
 
 @dataclass(frozen=True)
@@ -156,13 +167,13 @@ class OpsService:
                 if (user is None or steps[0].user == user) and (env_name is None or steps[0].env == env_name)]
 
     # --- changing actions ------------------------------------------------------------------
-    def request(self, actor: Actor, env_name: str, action: str, target: str | None, args: dict,
+    def request(self, actor: Actor, env_name: str, action: Action | str, target: str | None, args: dict,
                 dry_run: bool = False, confirmed: bool = False) -> Outcome:
         """Plan an action; run it now, or store the plan for confirmation in a protected environment."""
-        assert action in DANGEROUS
+        action = _action(action)
         env = self.env(env_name)
-        if action == "run":
-            args = self.runbook_params(env_name, target, args)
+        if action is Action.RUN:
+            args = self.runbook_params(env_name, target or "", args)
         self.authorize(actor, env_name, action, target, args)
         attempt = new_attempt()
         try:
@@ -206,7 +217,7 @@ class OpsService:
             raise ConflictError(f"The situation changed since plan {plan_id} was made (now: {current}); "
                                 "run the command again.")
         approvals = [*plan.approvals, actor.user]
-        phase = "confirmed" if actor.user == plan.user else "approved"
+        phase: Phase = "confirmed" if actor.user == plan.user else "approved"
         if len(approvals) < plan.required_approvals:
             updated = plan.model_copy(update={"approvals": approvals})
             if not self.store.update_plan(updated, "pending"):
@@ -249,37 +260,37 @@ class OpsService:
             params[key] = value
         return params
 
-    def describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
+    def describe(self, env_name: str, action: Action | str, target: str | None, args: dict) -> str:
         """The exact plan, from the live state: what will change (redacted: it is shown and audited)."""
-        return redact(self._describe(env_name, action, target, args))
+        return redact(self._describe(env_name, _action(action), target or "", args))
 
-    def _describe(self, env_name: str, action: str, target: str | None, args: dict) -> str:
+    def _describe(self, env_name: str, action: Action, target: str, args: dict) -> str:
         env = self.env(env_name)
-        if action == "run":
+        if action is Action.RUN:
             shown = " ".join(f"{k}={v}" for k, v in sorted(args.items()))
             return f"run {target} in {env_name}: {' '.join(env.runbook[target].argv)}" + (f" ({shown})" if shown else "")
         platform = self.platform(env_name)
-        if action == "restart":
-            return f"restart {target} in {env_name} ({platform.replicas(target)} replicas)"
-        if action == "scale":
-            return f"scale {target} in {env_name}: {platform.replicas(target)} → {args['replicas']} replicas"
-        if action == "rollback":
-            return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
-        if action == "maintenance":
-            state = platform.maintenance_state()
-            now = "unknown" if state is None else ("on" if state else "off")
-            restart = env.maintenance.restart if env.maintenance else []
-            tail = f", then restart {', '.join(restart)}" if restart else ""
-            return f"maintenance mode in {env_name}: {now} → {'on' if args['on'] else 'off'}{tail}"
-        raise UsageError(f"Unknown action {action}.")
+        match action:
+            case Action.RESTART:
+                return f"restart {target} in {env_name} ({platform.replicas(target)} replicas)"
+            case Action.SCALE:
+                return f"scale {target} in {env_name}: {platform.replicas(target)} → {args['replicas']} replicas"
+            case Action.ROLLBACK:
+                return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
+            case Action.MAINTENANCE:
+                state = platform.maintenance_state()
+                now = "unknown" if state is None else ("on" if state else "off")
+                restart = env.maintenance.restart if env.maintenance else []
+                tail = f", then restart {', '.join(restart)}" if restart else ""
+                return f"maintenance mode in {env_name}: {now} → {'on' if args['on'] else 'off'}{tail}"
 
-    def _execute(self, actor: Actor, attempt: str, env_name: str, action: str, target: str | None, args: dict,
-                 summary: str, requester: str | None = None) -> Outcome:
+    def _execute(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
+                 args: dict, summary: str, requester: str | None = None) -> Outcome:
         # "started" is written before anything runs: a crash leaves it without an outcome.
         self._audit(actor, attempt, "started", env_name, action, target, args, excerpt=summary)
         started = time.perf_counter()
         try:
-            output = self._run(env_name, action, target, args)
+            output = self._run(env_name, _action(action), target or "", args)
         except OpsbotError as error:
             self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
                         duration_ms=_ms(started))
@@ -292,31 +303,31 @@ class OpsService:
                     duration_ms=_ms(started))
         return Outcome("done", summary, output=redact(output))
 
-    def _run(self, env_name: str, action: str, target: str | None, args: dict) -> str:
+    def _run(self, env_name: str, action: Action, target: str, args: dict) -> str:
         env = self.env(env_name)
-        if action == "run":
+        if action is Action.RUN:
             code, output = self.scripts.run(env.runbook[target], args)
             if code != 0:
                 raise BackendError(f"{target} exited with status {code}: {redact(output)[-500:]}")
             return output
         platform = self.platform(env_name)
-        if action == "restart":
-            return platform.restart(target)
-        if action == "scale":
-            return platform.scale(target, args["replicas"])
-        if action == "rollback":
-            return platform.rollback(target)
-        if action == "maintenance":
-            return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
-        raise UsageError(f"Unknown action {action}.")
+        match action:
+            case Action.RESTART:
+                return platform.restart(target)
+            case Action.SCALE:
+                return platform.scale(target, args["replicas"])
+            case Action.ROLLBACK:
+                return platform.rollback(target)
+            case Action.MAINTENANCE:
+                return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
 
-    def _audit(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str, target: str | None,
+    def _audit(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str, target: str | None,
                args: dict, output: str | None = None, excerpt: str | None = None,
                duration_ms: int | None = None) -> AuditRecord:
         return self.store.append_audit(self.audit_record(actor, attempt, phase, env, action, target, args, output,
                                                          excerpt, duration_ms))
 
-    def audit_record(self, actor: Actor, attempt: str, phase: str, env: str | None, action: str,
+    def audit_record(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str,
                      target: str | None, args: dict, output: str | None = None, excerpt: str | None = None,
                      duration_ms: int | None = None) -> AuditRecord:
         """A redacted record, for callers that append it inside their own transaction."""
@@ -331,6 +342,13 @@ class OpsService:
         )
 
 
+def _action(name: Action | str) -> Action:
+    try:
+        return Action(name)
+    except ValueError as exc:
+        raise UsageError(f"Unknown action {name}; use one of {', '.join(Action)}.") from exc
+
+
 def new_attempt() -> str:
     return "a-" + secrets.token_hex(6)
 
@@ -339,4 +357,4 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-__all__ = ["Actor", "OpsService", "Outcome", "outcome"]
+__all__ = ["Action", "Actor", "OpsService", "Outcome", "outcome"]

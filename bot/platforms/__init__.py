@@ -1,29 +1,42 @@
-"""Platform adapters, chosen by an environment's `platform.kind`."""
+"""Platform adapters, chosen by an environment's `platform.kind`; built once per environment and reused."""
 from __future__ import annotations
 
 import threading
 
 from bot.config.environments import Environment
+from bot.config.environments import Platform as PlatformConfig
 from bot.core.ports import Platform
-
-_cache: dict[tuple[str, int], tuple[Environment, Platform]] = {}
-_lock = threading.Lock()
+from bot.errors import UsageError
 
 
-def platform_for(env_name: str, env: Environment) -> Platform:
-    """One adapter per environment configuration, reused (a Kubernetes client keeps a connection pool)."""
-    key = (env_name, id(env))
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None and cached[0] is env:
-            return cached[1]
-        if env.platform.kind == "docker":
-            from bot.platforms.docker import DockerPlatform
+def platform_config(env_name: str, env: Environment) -> PlatformConfig:
+    if env.platform is None:
+        raise UsageError(f"{env_name} has no platform configured (docker or kubernetes).")
+    return env.platform
 
-            platform: Platform = DockerPlatform(env_name, env)
-        else:
-            from bot.platforms.kubernetes import KubernetesPlatform
 
-            platform = KubernetesPlatform(env_name, env)
-        _cache[key] = (env, platform)
-        return platform
+class Platforms:
+    """The `PlatformFor` port: one adapter per environment configuration, kept (a Kubernetes client holds a
+    connection pool). The composition root makes one; it lives as long as the services."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int], tuple[Environment, Platform]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, env_name: str, env: Environment) -> Platform:
+        key = (env_name, id(env))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] is env:
+                return cached[1]
+            platform: Platform
+            if platform_config(env_name, env).kind == "docker":
+                from bot.platforms.docker import DockerPlatform
+
+                platform = DockerPlatform(env_name, env)
+            else:
+                from bot.platforms.kubernetes import KubernetesPlatform
+
+                platform = KubernetesPlatform(env_name, env)
+            self._cache[key] = (env, platform)
+            return platform

@@ -16,6 +16,7 @@ from requests.exceptions import RequestException
 from bot.config.environments import Environment
 from bot.core.ports import ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
+from bot.platforms import platform_config
 
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
@@ -27,8 +28,9 @@ class DockerPlatform:
     def __init__(self, env_name: str, env: Environment, timeout: int = 15):
         self.env_name = env_name
         self.env = env
-        self.project = env.platform.project
-        self.host = env.platform.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        platform = platform_config(env_name, env)
+        self.project = platform.project or ""
+        self.host = platform.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         self.timeout = timeout
 
     # --- plumbing ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 from bot.config.environments import Environment
 from bot.core.ports import ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
+from bot.platforms import platform_config
 
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -26,13 +27,14 @@ class KubernetesPlatform:
     def __init__(self, env_name: str, env: Environment):
         self.env_name = env_name
         self.env = env
-        self.namespace = env.platform.namespace
+        self.config = platform_config(env_name, env)
+        self.namespace = self.config.namespace
         self._api: client.ApiClient | None = None
 
     # --- plumbing ---------------------------------------------------------------------------
     def api(self) -> client.ApiClient:
         if self._api is None:
-            platform = self.env.platform
+            platform = self.config
             try:
                 if platform.api_url:
                     configuration = client.Configuration()

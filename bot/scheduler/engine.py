@@ -93,7 +93,7 @@ class ReminderEngine:
                 if not self.store.add_reminder(claimed):
                     continue  # already sent, by us or another process
                 if reminder.kind == "escalation":
-                    self.incidents.escalate(incident.number, reminder.level, reminder.title or "")
+                    self.incidents.escalate(incident.number, reminder.level or 1, reminder.title or "")
                 self._post(claimed)
 
     def _post(self, reminder: Reminder) -> None:

@@ -10,7 +10,10 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger("opsbot.scheduler")
 LEADER_LOCK_ID = 7_345_002  # the migration lock is 7_345_001
@@ -25,7 +28,7 @@ class LeaderLock(Protocol):
 class PostgresLeaderLock:
     def __init__(self, url: str):
         self.url = url
-        self._conn = None
+        self._conn: psycopg.Connection | None = None
 
     def try_acquire(self) -> bool:
         import psycopg
@@ -33,7 +36,8 @@ class PostgresLeaderLock:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-            got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_ID,)).fetchone()[0]
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_ID,)).fetchone()
+            got = bool(row and row[0])
         except psycopg.Error as error:
             log.warning("leader lock unavailable: %s", type(error).__name__)
             self._drop()
@@ -45,7 +49,7 @@ class PostgresLeaderLock:
         import psycopg
 
         try:
-            return self._conn is not None and self._conn.execute("SELECT 1").fetchone()[0] == 1
+            return self._conn is not None and self._conn.execute("SELECT 1").fetchone() == (1,)
         except psycopg.Error:
             self._drop()
             return False

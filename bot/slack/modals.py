@@ -50,7 +50,7 @@ def text_modal_for(callback_id: str, incident: Incident) -> dict:
     return text_modal(UPDATE_MODAL, incident, "Status update", "What should stakeholders know?", "Post update")
 
 
-def modal_values(view: dict) -> dict[str, str]:
+def modal_values(view: dict) -> dict[str, str | None]:
     """{block_id: value} from a submitted view's state."""
     values = {}
     for block_id, actions in view["state"]["values"].items():

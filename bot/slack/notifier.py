@@ -16,13 +16,12 @@ class SlackNotifier:
         self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
 
     def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
-        message = {"channel": reminder.channel, "text": reminder_text(reminder),
-                   "blocks": reminder_blocks(reminder, checklist)}
+        text, blocks = reminder_text(reminder), reminder_blocks(reminder, checklist)
         try:
-            self.client.chat_postMessage(**message)
+            self.client.chat_postMessage(channel=reminder.channel, text=text, blocks=blocks)
         except SlackApiError as error:
             if error.response.get("error") != "not_in_channel":
                 raise
             # The bot must be a member to post: join, then try once more.
             self.client.conversations_join(channel=reminder.channel)
-            self.client.chat_postMessage(**message)
+            self.client.chat_postMessage(channel=reminder.channel, text=text, blocks=blocks)

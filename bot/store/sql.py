@@ -9,7 +9,7 @@ import json
 import re
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from bot.core.audit import GENESIS, AuditRecord, chain
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
@@ -98,7 +98,7 @@ class SqlStore:
         return linked
 
     def audit_records(self, since: datetime | None = None) -> list[AuditRecord]:
-        sql, params = "SELECT record FROM audit", ()
+        sql, params = "SELECT record FROM audit", cast(tuple, ())
         if since is not None:
             sql, params = sql + " WHERE at >= ?", (self._time(since),)
         with self._read() as db:
@@ -160,7 +160,7 @@ class SqlStore:
         return Window.model_validate_json(row[0])
 
     def list_windows(self, ending_after: datetime | None = None) -> list[Window]:
-        sql, params = "SELECT doc FROM windows", ()
+        sql, params = "SELECT doc FROM windows", cast(tuple, ())
         if ending_after is not None:
             sql, params = sql + " WHERE ends_at > ?", (self._time(ending_after),)
         with self._read() as db:

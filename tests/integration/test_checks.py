@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.checks.runner import CheckRunner
 from bot.config.environments import Environment
-from bot.platforms import platform_for
+from bot.platforms import Platforms
 
 
 def closed_port() -> int:
@@ -87,7 +87,7 @@ def http_port(servers) -> int:
 
 def run_checks(checks: list[dict]):
     env = Environment.model_validate({"checks": checks})
-    return {r.name: r for r in asyncio.run(CheckRunner(platform_for).run("test", env))}
+    return {r.name: r for r in asyncio.run(CheckRunner(Platforms()).run("test", env))}
 
 
 def test_http_status_latency_and_json_fields(http_port):

@@ -14,7 +14,7 @@ from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.ops import Actor, OpsService
 from bot.errors import ConflictError
-from bot.platforms import platform_for
+from bot.platforms import Platforms
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.script import ScriptRunner
 
@@ -67,7 +67,7 @@ def platform(project, docker_host) -> DockerPlatform:
 
 @pytest.fixture
 def ops(project, docker_host, store, clock) -> OpsService:
-    return OpsService(store, catalog(project, docker_host), platform_for, CheckRunner(platform_for), ScriptRunner(),
+    return OpsService(store, catalog(project, docker_host), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                       clock=clock)
 
 

@@ -12,7 +12,7 @@ from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.ops import Actor, OpsService
 from bot.errors import BackendError, ConflictError
-from bot.platforms import platform_for
+from bot.platforms import Platforms
 from bot.platforms.kubernetes import KubernetesPlatform
 from bot.platforms.script import ScriptRunner
 
@@ -154,7 +154,7 @@ def test_logs_by_selector_with_grep(platform):
 
 
 def test_pod_check_flags_crash_loops(cluster, store, clock):
-    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+    ops = OpsService(store, catalog(cluster[0].url), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                      clock=clock)
     [result] = ops.health(Actor("U_OPS", None, "/ops health prod"), "prod").results
     assert result.level == "crit" and result.value == "2/3 running"
@@ -163,7 +163,7 @@ def test_pod_check_flags_crash_loops(cluster, store, clock):
 
 def test_maintenance_patches_the_configmap_then_restarts(cluster, store, clock):
     _, apps, core = cluster
-    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+    ops = OpsService(store, catalog(cluster[0].url), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                      clock=clock)
     actor = Actor("U_OPS", "C1", "/ops maintenance on prod")
     planned = ops.request(actor, "prod", "maintenance", None, {"on": True})
@@ -175,7 +175,7 @@ def test_maintenance_patches_the_configmap_then_restarts(cluster, store, clock):
 
 
 def test_scale_plan_via_the_ops_service(cluster, store, clock):
-    ops = OpsService(store, catalog(cluster[0].url), platform_for, CheckRunner(platform_for), ScriptRunner(),
+    ops = OpsService(store, catalog(cluster[0].url), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                      clock=clock)
     actor = Actor("U_OPS", "C1", "/ops scale api prod 5")
     planned = ops.request(actor, "prod", "scale", "api", {"replicas": 5})

@@ -13,7 +13,7 @@ def run(router, text: str, ctx: Context):
 
 
 def snapshot(service):
-    incidents = service.list(include_closed=True)
+    incidents = service.list_incidents(include_closed=True)
     return [(i.model_dump(), len(service.timeline(i.number))) for i in incidents]
 
 
@@ -93,7 +93,7 @@ def test_unknown_command_and_unexpected_errors_never_show_a_traceback(router, al
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(router.services.incidents, "list", explode)
+    monkeypatch.setattr(router.services.incidents, "list_incidents", explode)
     reply = run(router, "list", alice)
     assert not reply.ok and "Something went wrong" in reply.text and "secret" not in to_text(reply)
 

@@ -98,7 +98,7 @@ def test_unknown_severity_is_a_usage_error(service, bad):
 def test_title_over_150_characters_is_refused(service):
     with pytest.raises(UsageError, match="151 characters long; the limit is 150"):
         service.open("U_ALICE", "p1", "x" * 151)
-    assert service.list(include_closed=True) == []
+    assert service.list_incidents(include_closed=True) == []
 
 
 def test_roles_are_recorded_with_the_previous_holder(service):

@@ -10,7 +10,7 @@ from bot.config import Catalog
 from bot.core.audit import outcome, verify
 from bot.core.ops import Actor, OpsService
 from bot.errors import BackendError, ConflictError, PermissionDenied
-from bot.platforms import platform_for
+from bot.platforms import Platforms
 from bot.platforms.script import ScriptRunner
 
 PY = sys.executable
@@ -37,7 +37,7 @@ def catalog(tmp_path, approvals=1) -> Catalog:
 @pytest.fixture
 def make_ops(store, clock, tmp_path):
     def make(approvals=1):
-        return OpsService(store, catalog(tmp_path, approvals), platform_for, CheckRunner(platform_for), ScriptRunner(),
+        return OpsService(store, catalog(tmp_path, approvals), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                           clock=clock)
     return make
 
@@ -119,7 +119,7 @@ def test_pending_plans_survive_a_restart(make_ops, store_url, tmp_path, clock):
     planned = make_ops().request(actor("U_OPS"), "prod", "run", "backup", {})
     reopened = open_store(store_url)
     try:
-        ops = OpsService(reopened, catalog(tmp_path), platform_for, CheckRunner(platform_for), ScriptRunner(),
+        ops = OpsService(reopened, catalog(tmp_path), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                          clock=clock)
         assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "done"
     finally:
