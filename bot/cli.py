@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import Settings, config_path, from_environment, load_catalog
+# bot.config (pydantic models) is imported by the commands that need it, so `opsbot --help` starts fast.
 from bot.errors import ConfigError, OpsbotError
 
 
@@ -81,6 +81,8 @@ def _console(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _check_config(args: argparse.Namespace, config: str | None) -> int:
+    from bot.config import Settings, config_path, from_environment, load_catalog
+
     path = config_path(config, from_environment(Settings))
     catalog = load_catalog(path)
     print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)")
@@ -112,7 +114,7 @@ def _postmortem(args: argparse.Namespace, config: str | None) -> int:
 
 def _serve(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import build, serve_slack
-    from bot.config import SlackSettings
+    from bot.config import SlackSettings, from_environment
     from bot.slack.server import check
 
     slack = from_environment(SlackSettings)

@@ -149,9 +149,12 @@ class SlackHandlers:
         await ack()
         async with self.pipeline.slots:
             warnings = await self.conversations.carry_out(reply.effects)
-        if warnings and ctx.channel:
-            await self.conversations.client.chat_postEphemeral(channel=ctx.channel, user=ctx.user,
-                                                               text="\n".join(warnings))
+        if warnings:  # shown only to the declarer: where the modal was opened, else as a DM
+            client = self.conversations.client
+            if ctx.channel:
+                await client.chat_postEphemeral(channel=ctx.channel, user=ctx.user, text="\n".join(warnings))
+            else:
+                await client.chat_postMessage(channel=ctx.user, text="\n".join(warnings))
 
     async def on_update_modal(self, ack, body: dict, view: dict) -> None:
         await self._text_modal("update", ack, body, view)

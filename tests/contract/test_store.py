@@ -178,3 +178,18 @@ def test_plan_update_is_conditional(store):
     assert store.update_plan(executed, "pending") is True
     assert store.update_plan(executed, "pending") is False
     assert store.get_plan("p-abc123").status == "executed"
+
+
+def test_rows_written_with_slack_markup_are_read_as_neutral_text(store):
+    """Timelines and reminders stored before the store held neutral text keep working."""
+    from datetime import timedelta
+
+    from bot.core.reminders import Reminder
+
+    store.create_incident(new_incident(), [event("<@U_BOB|bob> is scribe (was <@U_ALICE>)", EventKind.ROLE)])
+    assert store.timeline(1)[0].text == "@U_BOB is scribe (was @U_ALICE)"
+    store.add_reminder(Reminder(key="inc:1:escalate:1", kind="escalation", due_at=T0 - timedelta(minutes=1),
+                                channel="C1", text="🚨 *INC-1* escalating to <!subteam^S0LEADS> in <#C9|inc-1>"))
+    (legacy,) = store.due_reminders(T0)
+    assert legacy.text == "🚨 INC-1 escalating to @S0LEADS in #C9"
+    assert set(legacy.mentions) == {"S0LEADS", "C9"}

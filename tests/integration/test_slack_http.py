@@ -179,6 +179,8 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
     rejected = submit(None, "   ")
     assert rejected.status_code == 200
     assert set(rejected.json()["errors"]) == {"severity", "title"}
+    too_long = submit("P2", "x" * 151)  # validated by the incident service, as `/incident open` is
+    assert too_long.json()["errors"] == {"title": "The title is 151 characters long; the limit is 150."}
     assert slack.opsbot.store.list_incidents(include_closed=True) == []
     accepted = submit("P2", "Checkout latency")
     assert accepted.status_code == 200

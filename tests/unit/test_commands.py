@@ -124,3 +124,55 @@ def test_postmortem_reply_attaches_the_markdown_draft(router, alice):
 
 def test_normalise_undoes_slack_typography():
     assert normalise("open p1 x \u2014impact \u201cbad\u201d \u2018q\u2019") == "open p1 x --impact \"bad\" 'q'"
+
+
+def mrkdwn_texts(blocks) -> str:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(blocks)
+    return "\n".join(found)
+
+
+def test_text_users_type_is_stored_neutral_and_escaped_in_slack_views(router, service, alice):
+    run(router, "open p2 <!channel> & <https://evil.example|click> <@U_BOB|bob>", alice)
+    incident = service.get(1)
+    assert incident.title == "<!channel> & <https://evil.example|click> @U_BOB"  # stored as typed, mention neutral
+    card = run(router, "show INC-1", alice)
+    mrkdwn = mrkdwn_texts(card.blocks)  # plain_text (the header) is never parsed by Slack
+    assert "<!channel>" not in mrkdwn and "<https://evil" not in mrkdwn
+    list_line = mrkdwn_texts(run(router, "list", alice).blocks)
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; @U_BOB" in list_line
+    run(router, "role INC-1 scribe <@U_BOB|bob>", alice)
+    role = service.timeline(1)[-1]
+    assert role.text == "@U_BOB is scribe" and role.data["user"] == "U_BOB"
+    assert "<@U_BOB> is scribe" in str(run(router, "timeline INC-1", alice).blocks)  # the view mentions
+
+
+def test_an_error_with_a_cause_is_logged_once_with_its_traceback(caplog):
+    import logging
+
+    from bot.errors import BackendError
+    from commands.router import error_reply
+
+    try:
+        try:
+            raise ConnectionRefusedError("docker.sock refused")
+        except ConnectionRefusedError as exc:
+            raise BackendError("Docker restart failed in prod (connection refused)") from exc
+    except BackendError as error:
+        with caplog.at_level(logging.INFO, logger="opsbot.commands"):
+            reply = error_reply(error)
+    assert not reply.ok and reply.text == "Docker restart failed in prod (connection refused)"
+    (record,) = caplog.records
+    assert record.exc_info and "docker.sock refused" in caplog.text  # the cause, in the log only
+    assert "docker.sock" not in str(reply.blocks)
