@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"))
     config = getattr(args, "sub_config", None) or args.config
     try:
         return COMMANDS[args.command](args, config)
@@ -66,6 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     except OpsbotError as error:
         print(f"opsbot: {error}", file=sys.stderr)
         return 1
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines (messages and tracebacks alike) pass through redaction: no secret reaches the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from bot.core.redact import redact
+
+        return redact(super().format(record))
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    name = level.strip().upper()
+    logging.basicConfig(level=name if name in logging.getLevelNamesMapping() else "WARNING", handlers=[handler],
+                        force=True)
 
 
 def _console(args: argparse.Namespace, config: str | None) -> int:

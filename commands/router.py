@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from bot.core.redact import redact
 from bot.errors import BackendError, OpsbotError, UsageError
 from bot.views.blocks import Reply, context, fit, header, section
 from bot.views.mrkdwn import escape
@@ -32,10 +33,10 @@ class Router:
                 raise UsageError(f"Unknown command '{command}'. Commands: {', '.join(COMMANDS)}.", "help")
             reply = COMMANDS[command].handle(self.services, ctx, normalise(text))
         except OpsbotError as error:
-            return error_reply(error)
+            reply = error_reply(error)
         except Exception:  # noqa: BLE001 — a bug still gets a reply (with a log reference), never a traceback
-            return unexpected_error_reply(f"{command} {text}")
-        return fit(reply)
+            reply = unexpected_error_reply(f"{command} {text}")
+        return redacted(fit(reply))
 
     def handle_line(self, line: str, ctx: Context) -> Reply:
         """A console line: '/incident open …', 'incident open …' or 'help'."""
@@ -44,6 +45,25 @@ class Router:
             return overview()
         command = word if word.startswith("/") else f"/{word}"
         return self.handle(command, rest, ctx)
+
+
+def redacted(reply: Reply) -> Reply:
+    """The last check before anything is shown: whatever a command echoes (typed text, output, an error) is
+    redacted, whichever surface shows it."""
+    reply.text = redact(reply.text)
+    reply.blocks = [_redact_block(block) for block in reply.blocks]
+    if reply.file is not None:
+        reply.file.content = redact(reply.file.content)
+    return reply
+
+
+def _redact_block(node):
+    if isinstance(node, dict):
+        return {key: redact(value) if key == "text" and isinstance(value, str) else _redact_block(value)
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_redact_block(value) for value in node]
+    return node
 
 
 def overview() -> Reply:

@@ -8,6 +8,7 @@ from bot.config.catalog import Catalog
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
 from bot.core.ports import StaleWrite, Store
+from bot.core.redact import redact, redact_counted
 from bot.errors import ConflictError, NotFound, UsageError
 from bot.timeparse import utcnow
 
@@ -87,7 +88,7 @@ class IncidentService:
             Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{actor} is commander",
                   data={"role": "commander", "user": actor}),
         ]
-        return self.store.create_incident(incident, events)
+        return self.store.create_incident(_scrubbed_incident(incident), _scrubbed_events(events))
 
     def acknowledge(self, number: int, actor: str) -> Incident:
         return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None))
@@ -137,9 +138,9 @@ class IncidentService:
 
     def escalate(self, number: int, level: int, who: str) -> None:
         """An escalation step sent by the scheduler, on the timeline (the incident itself is unchanged)."""
-        self.store.append_events(number, [Event(at=self.clock(), actor="opsbot", kind=EventKind.ESCALATION,
-                                                text=f"Escalated to level {level}: {who}",
-                                                data={"level": level, "to": who})])
+        event = Event(at=self.clock(), actor="opsbot", kind=EventKind.ESCALATION, text=f"Escalated to level {level}: {who}",
+                      data={"level": level, "to": who})
+        self.store.append_events(number, _scrubbed_events([event]))
 
     def close(self, number: int, actor: str) -> Incident:
         return self._change(number, lambda inc, now: self._status(inc, Status.CLOSED, actor, now, None))
@@ -270,7 +271,28 @@ class IncidentService:
             working = incident.model_copy(deep=True)
             events = apply(working, self.clock())
             try:
-                return self.store.save_incident(working, events)
+                return self.store.save_incident(_scrubbed_incident(working), _scrubbed_events(events))
             except StaleWrite:
                 continue
         raise ConflictError(f"INC-{number} is being changed by others right now; try again.")
+
+
+# Secrets never reach the store: the incident's text fields and every event are redacted; an event that had
+# something masked says how many (never what).
+def _scrubbed_incident(incident: Incident) -> Incident:
+    incident.title, incident.impact = redact(incident.title), redact(incident.impact or "") or None
+    incident.resolution = redact(incident.resolution or "") or None
+    for item in incident.action_items:
+        item.text = redact(item.text)
+    return incident
+
+
+def _scrubbed_events(events: list[Event]) -> list[Event]:
+    cleaned = []
+    for event in events:
+        text, masked = redact_counted(event.text)
+        data = {key: redact(value) if isinstance(value, str) else value for key, value in event.data.items()}
+        if masked:
+            data["redacted"] = masked
+        cleaned.append(event.model_copy(update={"text": text, "data": data}))
+    return cleaned

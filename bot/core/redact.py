@@ -1,32 +1,182 @@
-"""Redaction: nothing secret reaches chat, logs, the audit log or evidence."""
+"""Redaction: nothing secret reaches chat, the console, logs, the audit log, evidence, the post-mortem or disk.
+
+The rules are data (redact_rules.yml: one RE2 pattern per secret format, each naming its source). RE2 runs in
+time linear in the text whatever the pattern, so a hostile or huge log line cannot stall a worker. One pass of
+an RE2 set finds which rules occur at all; only those then rewrite the text. `key = value` shapes are masked only
+when the key names a secret and the value looks like one, so `TOKEN_TTL=3600` stays readable.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+import re2
+import yaml
 
 MASK = "***"
-_PATTERNS: list[tuple[re.Pattern, str]] = [
-    # PEM private keys, whole block
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-     "-----BEGIN PRIVATE KEY-----" + MASK + "-----END PRIVATE KEY-----"),
-    # passwords in URLs: scheme://user:password@host
-    (re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", re.IGNORECASE), r"\1" + MASK + "@"),
-    # Authorization: Bearer / Basic …
-    (re.compile(r"(authorization\s*[:=]\s*(?:bearer|basic|token)\s+)\S+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), r"\1" + MASK),
-    # Slack tokens
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"), "xox?-" + MASK),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), "xapp-" + MASK),
-    # AWS access key ids
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "AKIA" + MASK),
-    # JWTs
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), "jwt:" + MASK),
-    # NAME=value where NAME mentions a password, secret, token or key
-    (re.compile(r"\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)[A-Z0-9_]*)(\s*[=:]\s*)"
-                r"(\"[^\"]*\"|'[^']*'|\S+)", re.IGNORECASE), r"\1\2" + MASK),
-]
+_SET_MEMORY = 256 << 20  # the rule set's DFA budget: past it RE2 would give up on a match, so keep it ample
+_RULE_MEMORY = 64 << 20
+
+# Words of a key that name a secret, and words that make the key describe one instead (a TTL, a limit, a URL).
+_SECRET_WORDS = {"password", "passwd", "pass", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "apikey",
+                 "credential", "credentials", "dsn", "sas", "auth"}
+_SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "passphrase")
+_KEY_QUALIFIERS = {"api", "access", "private", "client", "signing", "encryption", "master", "session", "secret",
+                   "account", "shared", "storage", "auth"}
+_DESCRIPTIVE_WORDS = {"ttl", "expiry", "expires", "expiration", "lifetime", "max", "min", "limit", "count", "length",
+                      "len", "size", "timeout", "url", "uri", "endpoint", "path", "file", "type", "name", "header",
+                      "prefix", "format", "enabled", "required", "policy", "rotation", "hint", "label", "field",
+                      "param", "env", "ref", "version", "algorithm", "algo", "method", "mode", "strength"}
+_PLACEHOLDER = re.compile(r"^(?:|\*+|null|none|nil|true|false|yes|no|on|off|enabled|disabled|undefined|redacted|<[^>]*>|\[[^\]]*\]|\$.*|%.*"
+                          r"|\{\{.*|.*\}\})$", re.IGNORECASE)
+_SHORT_NUMBER = re.compile(r"^\d{1,7}$")
+_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.IGNORECASE)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    source: str
+    pattern: str
+    replace: str | None = None
+    kind: str = "format"  # "format": the match (or its `secret` group) is a secret; "assignment": key = value
+    multiline: bool = False  # spans lines (a key block): run over the whole text, not line chunks
+
+
+class Redactor:
+    """Rules compiled for bytes (no offset translation per match): the text is encoded once, scanned in chunks
+    of whole lines so a rule only rewrites the chunks it occurs in, and decoded once. Rules that span lines (key
+    blocks) run first, over the whole text."""
+
+    CHUNK = 4096  # bytes, extended to the end of a line
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        options = re2.Options()
+        options.max_mem = _RULE_MEMORY
+        self._compiled = [re2.compile(rule.pattern.encode(), options) for rule in rules]
+        self._multiline = [i for i, rule in enumerate(rules) if rule.multiline]
+        self._line_rules = [i for i, rule in enumerate(rules) if not rule.multiline]
+        self._blocks = self._set([rules[i] for i in self._multiline])
+        self._lines = self._set([rules[i] for i in self._line_rules])
+
+    @staticmethod
+    def _set(rules: list[Rule]) -> Any:
+        options = re2.Options()
+        options.max_mem = _SET_MEMORY
+        found = re2.Set.SearchSet(options)
+        for rule in rules:
+            found.Add(rule.pattern.encode())
+        found.Compile()
+        return found
+
+    def redact(self, text: str) -> str:
+        return self.redact_counted(text)[0]
+
+    def redact_counted(self, text: str) -> tuple[str, int]:
+        """The text with every secret masked, and how many were."""
+        if not text:
+            return text, 0
+        data = text.encode()
+        masked = 0
+        hits = self._blocks.Match(data)
+        if hits:
+            data, masked = self._apply([self._multiline[i] for i in hits], data)
+        pieces: list[bytes] = []
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start + self.CHUNK)
+            end = len(data) if end < 0 else end + 1
+            chunk = data[start:end]
+            hits = self._lines.Match(chunk)
+            if hits:
+                chunk, count = self._apply([self._line_rules[i] for i in hits], chunk)
+                masked += count
+            pieces.append(chunk)
+            start = end
+        if not masked:
+            return text, 0
+        return b"".join(pieces).decode(errors="replace"), masked
+
+    def _apply(self, indexes: list[int], data: bytes) -> tuple[bytes, int]:
+        masked = 0
+        for index in sorted(indexes):  # file order: whole key blocks go before the shapes inside them
+            rule, regex = self.rules[index], self._compiled[index]
+
+            def mask(match: Any, rule: Rule = rule) -> bytes:
+                nonlocal masked
+                whole = match.group()
+                replacement = _mask(rule, match, whole)
+                masked += replacement != whole
+                return replacement
+
+            data = regex.sub(mask, data)
+        return data, masked
+
+
+def _mask(rule: Rule, match: Any, whole: bytes) -> bytes:
+    if rule.replace is not None:
+        return rule.replace.encode()
+    group = match.re.groupindex.get(b"secret")
+    if group is None:
+        return MASK.encode()
+    begin = match.start()
+    start, end = match.span(group)
+    if start < 0:
+        return whole
+    value = whole[start - begin:end - begin]
+    if rule.kind == "assignment":
+        key_start, key_end = match.span(match.re.groupindex[b"key"])
+        if not _is_secret_assignment(whole[key_start - begin:key_end - begin].decode(), value.decode(errors="replace")):
+            return whole
+    if rule.id == "key-body-line" and not _looks_like_key_material(value.decode()):
+        return whole
+    quote = value[:1] if value[:1] in (b'"', b"'") and value[-1:] == value[:1] and len(value) > 1 else b""
+    return whole[:start - begin] + quote + MASK.encode() + quote + whole[end - begin:]
+
+
+@lru_cache(maxsize=4096)  # logs repeat their keys
+def _names_secret(key: str) -> bool:
+    """The key names a secret (DB_PASS, clientSecret, aws_secret_access_key), not just describes one (TOKEN_TTL)."""
+    words = [word.lower() for word in _WORDS.findall(key)]
+    if not words or any(word in _DESCRIPTIVE_WORDS for word in words):
+        return False
+    return (any(word in _SECRET_WORDS or word.endswith(_SECRET_SUFFIXES) for word in words)
+            or ("key" in words and any(word in _KEY_QUALIFIERS | {"data", "id"} for word in words)))
+
+
+def _is_secret_assignment(key: str, value: str) -> bool:
+    """`key = value` hides a secret: the key names one and the value looks like one."""
+    if not _names_secret(key):
+        return False
+    bare = value.strip("\"'").strip()
+    return not (_PLACEHOLDER.match(bare) or _SHORT_NUMBER.match(bare) or _PLAIN_URL.match(bare))
+
+
+def _looks_like_key_material(line: str) -> bool:
+    """A base64 line of key length with upper case, lower case and digits (a hex digest or a word is not)."""
+    return any(c.isupper() for c in line) and any(c.islower() for c in line) and any(c.isdigit() for c in line)
+
+
+def load_rules(text: str) -> list[Rule]:
+    data = yaml.safe_load(text)
+    return [Rule(id=item["id"], source=item["source"], pattern=item["pattern"], replace=item.get("replace"),
+                 kind=item.get("kind", "format"), multiline=item.get("multiline", False)) for item in data["rules"]]
+
+
+@cache
+def default_redactor() -> Redactor:
+    """The rules shipped with opsbot, compiled once, on first use (never at import)."""
+    return Redactor(load_rules(resources.files("bot.core").joinpath("redact_rules.yml").read_text()))
 
 
 def redact(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    return default_redactor().redact(text)
+
+
+def redact_counted(text: str) -> tuple[str, int]:
+    return default_redactor().redact_counted(text)

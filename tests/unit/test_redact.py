@@ -1,28 +1,132 @@
+"""Redaction over the corpus (tests/redaction_corpus.py), and through the real paths: chat replies, the console,
+the audit log, the timeline, the post-mortem and the log."""
+from __future__ import annotations
+
+import logging
+import sys
+
 import pytest
 
-from bot.core.redact import redact
-
-SECRETS = [
-    ("postgres://app:s3cr3t@db:5432/shop", "s3cr3t", "postgres://app:***@db:5432/shop"),
-    ("DB_PASSWORD=hunter2 next", "hunter2", "DB_PASSWORD=*** next"),
-    ("export STRIPE_SECRET_KEY='sk_live_abc'", "sk_live_abc", None),
-    ("GITHUB_TOKEN: ghp_123456789", "ghp_123456789", None),
-    ("token xoxb-1234-5678-abcdef here", "xoxb-1234-5678-abcdef", None),
-    ("key AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE", None),
-    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.sflKxwRJSMeKKF2QT4fwpM", "sflKxwRJSMeKKF2QT4fwpM", None),
-    ("Authorization: Bearer abc.def.ghi123", "abc.def.ghi123", None),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow", None),
-]
+from bot.core.redact import MASK, default_redactor, load_rules, redact, redact_counted
+from tests.redaction_corpus import NORMAL, SECRETS
 
 
-@pytest.mark.parametrize("text,secret,expected", SECRETS)
-def test_secrets_are_masked(text, secret, expected):
-    cleaned = redact(text)
-    assert secret not in cleaned
-    if expected:
-        assert cleaned == expected
+@pytest.mark.parametrize("kind,line,secret", SECRETS, ids=[kind for kind, _, _ in SECRETS])
+def test_every_kind_of_secret_is_masked(kind, line, secret):
+    cleaned = redact(line)
+    assert secret not in cleaned and MASK in cleaned
 
 
-def test_ordinary_text_is_untouched():
-    text = "GET /api/health 200 in 35ms; pool 190/200; user U123 restarted api"
-    assert redact(text) == text
+def test_the_corpus_covers_at_least_eighty_kinds_and_thirty_normal_lines():
+    assert len({kind for kind, _, _ in SECRETS}) >= 80 and len(NORMAL) >= 30
+
+
+@pytest.mark.parametrize("line", NORMAL)
+def test_ordinary_lines_are_untouched(line):
+    assert redact(line) == line
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("postgres://app:s3cr3t@db:5432/shop", "postgres://app:***@db:5432/shop"),
+    ("DB_PASSWORD=hunter2 next", "DB_PASSWORD=*** next"),
+    ('{"password": "hunter2", "user": "x"}', '{"password": "***", "user": "x"}'),
+    ("redis://:pw@cache:6379", "redis://:***@cache:6379"),
+    ("TOKEN_TTL=3600", "TOKEN_TTL=3600"),
+])
+def test_only_the_secret_is_masked_and_the_shape_stays(text, expected):
+    assert redact(text) == expected
+
+
+def test_redaction_is_idempotent_and_counts_what_it_masked():
+    text = "\n".join(line for _, line, _ in SECRETS)
+    once, count = redact_counted(text)
+    assert count >= len(SECRETS)
+    assert redact_counted(once) == (once, 0)
+
+
+def test_a_secret_after_a_megabyte_of_noise_is_still_found():
+    line = "x" * 1_000_000 + " token ghp_" + "a" * 36
+    assert "ghp_aaaa" not in redact(line)
+    assert redact("A" * 1_000_000) == "A" * 1_000_000
+
+
+def test_a_key_body_line_is_masked_without_its_begin_line_but_a_hex_digest_is_not():
+    body = SECRETS[0][1].split("\n")[4]
+    assert body not in redact(f"grep hit: \n{body}\n")
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    assert redact(digest) == digest
+
+
+def test_every_rule_names_its_source_and_compiles_in_re2():
+    rules = default_redactor().rules
+    assert len({rule.id for rule in rules}) == len(rules)
+    assert all(rule.source for rule in rules)
+
+
+def test_rules_are_data_a_new_one_needs_no_code():
+    redactor = type(default_redactor())(load_rules(
+        "rules:\n  - id: acme\n    source: test\n    pattern: 'acme_[0-9a-f]{8}'\n"))
+    assert redactor.redact("key acme_0123abcd used") == "key *** used"
+
+
+# --- the real paths ------------------------------------------------------------------------------------------
+def test_incident_text_is_redacted_before_it_is_stored_and_the_timeline_says_so(service):
+    secret = "ghp_" + "Z" * 36
+    incident = service.open("U_ALICE", "p1", f"Deploy broke after rotating {secret}",
+                            impact="DB_PASSWORD=hunter2 leaked in logs")
+    service.add_note(incident.number, "U_ALICE", f"curl -u admin:{secret} failed")
+    stored = service.get(incident.number)
+    assert secret not in stored.title and "hunter2" not in (stored.impact or "")
+    events = service.timeline(incident.number)
+    assert all(secret not in e.text and "hunter2" not in str(e.data) for e in events)
+    assert events[-1].data["redacted"] == 1 and events[0].data["redacted"] >= 1
+
+
+def test_chat_replies_and_the_console_never_echo_a_secret(router, alice):
+    from bot.views.blocks import to_text
+
+    router.handle("/incident", "open p2 Checkout slow", alice)
+    reply = router.handle("/incident", "update INC-1 rotated the key sk_live_" + "a" * 24, alice)
+    assert "sk_live_aaaa" not in str(reply.blocks) + reply.text and "sk_live_aaaa" not in to_text(reply)
+    refused = router.handle("/ops", "health postgres://u:hunter2@db/x", alice)
+    assert "hunter2" not in refused.text + str(refused.blocks)
+
+
+def test_runbook_output_reaches_neither_chat_nor_the_audit_log(make_router, tmp_path, store):
+    from bot.config import Catalog
+    from commands.base import Context
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(line for _, line, _ in SECRETS))
+    catalog = Catalog.model_validate({"environments": {"dev": {"runbook": {"leak": {
+        "argv": [sys.executable, "-c", f"print(open({str(corpus)!r}).read())"]}}}}})
+    router = make_router(catalog)
+    reply = router.handle("/ops", "run leak dev", Context(user="U_OPS"))
+    shown = reply.text + str(reply.blocks) + (reply.file.content if reply.file else "")
+    assert reply.ok and "Done" in reply.text
+    records = store.audit_records()
+    for _, _, secret in SECRETS:
+        assert secret not in shown
+        assert all(secret not in (record.excerpt or "") + str(record.args) for record in records)
+
+
+def test_the_post_mortem_file_holds_no_secret(router, alice):
+    router.handle("/incident", "open p1 Outage", alice)
+    router.handle("/incident", "note INC-1 export AWS_SECRET_ACCESS_KEY=" + "A1b2" * 10, alice)
+    draft = router.handle("/incident", "postmortem INC-1", alice).file.content
+    assert "A1b2A1b2" not in draft and MASK in draft
+
+
+def test_log_lines_are_redacted_tracebacks_included(capsys):
+    from bot.cli import configure_logging
+
+    configure_logging("info")  # lower case is accepted
+    log = logging.getLogger("opsbot.test")
+    try:
+        raise RuntimeError("cannot connect to postgres://app:hunter2@db/shop")
+    except RuntimeError:
+        log.exception("failed with token xoxb-123456789-abcdefghij")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "xoxb-123456789" not in err and "postgres://app:***@db/shop" in err
