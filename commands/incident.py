@@ -5,12 +5,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.core.effects import IncidentChanged, IncidentOpened
+from bot.core.models import Incident
 from bot.core.postmortem import postmortem_filename, render_postmortem
 from bot.errors import UsageError
 from bot.timeparse import parse_date
 from bot.views.blocks import Reply
 from bot.views.incidents import done, incident_card, incident_list, opened, postmortem_draft, timeline_view
-from bot.views.mrkdwn import escape, mention
+from bot.views.mrkdwn import mention, render
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import (
     first_word,
@@ -74,30 +76,48 @@ def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Rep
         # The console has no channels to create: the channel it types in becomes the incident's.
         channel=ctx.channel if ctx.source == "console" else None,
     )
-    return opened(incident, services.incidents.catalog, ctx.user)
+    reply = opened(incident, services.incidents.catalog, ctx.user)
+    reply.effects.append(IncidentOpened(incident.number, ctx.user))  # the surface sets up its channel
+    return reply
+
+
+def update_incident(services: Services, ctx: Context, number: int, text: str) -> Reply:
+    """A status update typed in a form (the Slack modal): taken as written, no command-line parsing."""
+    return _update(services, ctx, number, text)
+
+
+def resolve_incident(services: Services, ctx: Context, number: int, text: str) -> Reply:
+    return _resolve(services, ctx, number, text)
+
+
+def _changed(message: str, incident: Incident) -> Reply:
+    """The confirmation of a change; the surface refreshes what shows the incident (its pinned summary, topic)."""
+    reply = done(message, incident)
+    reply.effects.append(IncidentChanged(incident.number))
+    return reply
 
 
 def _ack(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     incident = services.incidents.acknowledge(_target(services, ctx, number).number, ctx.user)
-    return done(f"{mention(ctx.user)} acknowledged {incident.id}.", incident)
+    return _changed(f"{mention(ctx.user)} acknowledged {incident.id}.", incident)
 
 
 def _status(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     status, detail = first_word(_require(text, "status (investigating or mitigated)", "status"))
     incident = services.incidents.set_status(_target(services, ctx, number).number, ctx.user, status, detail or None)
-    return done(f"{incident.id} is now *{incident.status.value}*" + (f": {escape(detail)}" if detail else "."), incident)
+    return _changed(f"{incident.id} is now *{incident.status.value}*" + (f": {render(detail)}" if detail else "."), incident)
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "update text", "update")
     incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {escape(text)}", incident)
+    return _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}", incident)
 
 
 def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "severity (p0-p3)", "sev")
     incident = services.incidents.set_severity(_target(services, ctx, number).number, ctx.user, text.split()[0])
-    return done(f"{incident.id} is now *{incident.severity}*.", incident)
+    return _changed(f"{incident.id} is now *{incident.severity}*.", incident)
 
 
 def _role(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -106,19 +126,19 @@ def _role(services: Services, ctx: Context, number: int | None, text: str) -> Re
         raise UsageError("Give a role and a user.", COMMAND.usage("role"))
     user = parse_user(words[1], COMMAND.usage("role"))
     incident = services.incidents.assign_role(_target(services, ctx, number).number, ctx.user, words[0], user)
-    return done(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", incident)
+    return _changed(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", incident)
 
 
 def _note(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "note text (the note is empty)", "note")
     incident = services.incidents.add_note(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"📝 Note added to {incident.id}.", incident)
+    return _changed(f"📝 Note added to {incident.id}.", incident)
 
 
 def _impact(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = unquote(_require(text, "impact text", "impact"))
     incident = services.incidents.set_impact(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"Impact of {incident.id}: {escape(text)}", incident)
+    return _changed(f"Impact of {incident.id}: {render(text)}", incident)
 
 
 def _action(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -128,13 +148,13 @@ def _action(services: Services, ctx: Context, number: int | None, text: str) -> 
         if not rest.strip().isdigit():
             raise UsageError("Give the number of the action item, e.g. `done 1`.", COMMAND.usage("action"))
         incident = services.incidents.complete_action_item(target.number, ctx.user, int(rest))
-        return done(f"✅ Action item {rest.strip()} of {incident.id} is done.", incident)
+        return _changed(f"✅ Action item {rest.strip()} of {incident.id} is done.", incident)
     if verb.lower() != "add":
         raise UsageError(f"Unknown action verb '{verb}'; use add or done.", COMMAND.usage("action"))
     item_text, owner, due = _action_parts(rest)
     incident = services.incidents.add_action_item(target.number, ctx.user, item_text, owner, due)
     item = incident.action_items[-1]
-    return done(f"Action item {item.number} added to {incident.id}: {escape(item.text)}", incident)
+    return _changed(f"Action item {item.number} added to {incident.id}: {render(item.text)}", incident)
 
 
 def _action_parts(text: str):
@@ -165,17 +185,17 @@ def _action_parts(text: str):
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "resolution summary (what fixed it)", "resolve")
     incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
-    return done(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {escape(text)}", incident)
+    return _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     incident = services.incidents.reopen(_target(services, ctx, number).number, ctx.user, text or None)
-    return done(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {escape(text)}" if text else "."), incident)
+    return _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."), incident)
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     incident = services.incidents.close(_target(services, ctx, number).number, ctx.user)
-    return done(f"{incident.id} closed.", incident)
+    return _changed(f"{incident.id} closed.", incident)
 
 
 def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
@@ -198,7 +218,7 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
 def _postmortem(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     if text.lower() == "done":
         incident = services.incidents.postmortem_done(_target(services, ctx, number).number, ctx.user)
-        return done(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", incident)
+        return _changed(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", incident)
     if text:
         raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
     incident = _target(services, ctx, number)

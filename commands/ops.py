@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.core.ops import Action, Actor, OpsService
+from bot.core.effects import PlanAwaitingConfirmation
+from bot.core.ops import Action, Actor, OpsService, Outcome
 from bot.errors import UsageError
 from bot.timeparse import parse_duration
 from bot.views import ops as views
@@ -114,12 +115,19 @@ def _request(ops: OpsService, actor: Actor, env: str, action: Action, target: st
              options: dict) -> Reply:
     result = ops.request(actor, env, action, target, args, dry_run=bool(options.get("dry-run")),
                          confirmed=bool(options.get("yes")))
-    return views.outcome_reply(result)
+    return _outcome(result)
 
 
 def _confirm(services: Services, actor: Actor, text: str) -> Reply:
     (plan_id,), _ = _words(text, 1, "confirm")
-    return views.outcome_reply(services.ops.confirm(actor, plan_id))
+    return _outcome(services.ops.confirm(actor, plan_id))
+
+
+def _outcome(result: Outcome) -> Reply:
+    reply = views.outcome_reply(result)
+    if result.kind == "planned" and result.plan is not None:  # the surface offers to confirm it
+        reply.effects.append(PlanAwaitingConfirmation(result.plan.id, result.summary))
+    return reply
 
 
 def _audit(services: Services, actor: Actor, text: str) -> Reply:

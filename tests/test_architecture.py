@@ -87,6 +87,12 @@ def allowed(importer: str, imported: str) -> bool:
                                                    for g in grants)
 
 
+def test_imports_are_absolute_so_the_layer_table_sees_them():
+    relative = [f"{module_name(path)}:{node.lineno}" for path in first_party_modules()
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom) and node.level]
+    assert relative == []
+
+
 def test_every_first_party_import_follows_the_layer_table():
     offenders = []
     for path in first_party_modules():
@@ -182,6 +188,7 @@ def test_manifest_help_and_readme_list_the_same_commands():
         own_help = to_text(command.help())
         for sub in command.subcommands:
             assert sub.usage in own_help and sub.usage in help_text
+            assert f"{command.name} {sub.name}" in readme, f"README does not show {command.name} {sub.name}"
 
 
 def test_slack_command_listeners_are_registered_from_the_router_list():

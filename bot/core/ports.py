@@ -15,6 +15,7 @@ from bot.config.environments import Environment, RunbookAction
 
 if TYPE_CHECKING:
     from bot.core.audit import AuditRecord
+    from bot.core.effects import Effect
     from bot.core.models import Event, Incident, Status
     from bot.core.plans import Plan
     from bot.core.reminders import Checklist, Reminder, Tick, Window
@@ -161,6 +162,14 @@ class Schedules(Protocol):
 
 
 # --- chat ---------------------------------------------------------------------------------------
+class Conversations(Protocol):
+    """A chat surface's side of what changed: in Slack an opened incident gets its channel (created, invited,
+    topic, pinned summary, announcement) and a changed one has its summary and topic edited. Returns warnings
+    for the user. The console has no channels and needs none."""
+
+    async def carry_out(self, effects: list[Effect]) -> list[str]: ...
+
+
 class Notifier(Protocol):
     """Where reminders go: Slack in `opsbot serve`, a list in tests."""
 

@@ -4,6 +4,7 @@ context → presenter) and then through the same router and services as the cons
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -22,13 +23,15 @@ from bot.slack.middleware import Pipeline, SlackRequest, context_of
 from bot.views.blocks import Reply
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
 from bot.views.mrkdwn import from_slack
-from commands.incident import OpenRequest, open_incident
+from commands.base import Context
+from commands.incident import OpenRequest, open_incident, resolve_incident, update_incident
 from commands.parsing import normalise
-from commands.router import COMMANDS
+from commands.router import COMMANDS, redacted
 
 if TYPE_CHECKING:
     from bot.app import Opsbot
 
+log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
 NOTE_MAX = 3000
 
@@ -128,7 +131,7 @@ class SlackHandlers:
         values = modals.modal_values(view)
         request = OpenRequest(severity=values.get("severity") or "", title=(values.get("title") or "").strip(),
                               impact=values.get("impact") or None, service=values.get("service") or None)
-        # The channel the modal was opened from: where an ephemeral warning can reach the user.
+        # The channel the modal was opened from: where an ephemeral message can reach the user.
         ctx = replace(context_of(body), channel=view.get("private_metadata") or None)
         missing = {name: message for name, value, message in (
             ("severity", request.severity, "Choose a severity."), ("title", request.title, "Give the incident a title."))
@@ -140,29 +143,31 @@ class SlackHandlers:
             await ack()
             return
         try:  # the same path as `/incident open`: one validation, in the service
-            reply = await asyncio.to_thread(open_incident, self.services, ctx, request)
+            reply = redacted(await asyncio.to_thread(open_incident, self.services, ctx, request))
         except UsageError as error:
-            if error.field in ("severity", "title", "impact"):
+            if error.field in ("severity", "title", "impact", "service"):
                 await ack(response_action="errors", errors={error.field: str(error)})
                 return
-            raise
+            await ack()
+            await self.tell(ctx, reply_for(error).text)
+            return
+        except Exception as error:  # noqa: BLE001 — the store is down, say; the user hears it, not a timeout
+            await ack()
+            await self.tell(ctx, reply_for(error, "the incident form").text)
+            return
         await ack()
         async with self.pipeline.slots:
             warnings = await self.conversations.carry_out(reply.effects)
-        if warnings:  # shown only to the declarer: where the modal was opened, else as a DM
-            client = self.conversations.client
-            if ctx.channel:
-                await client.chat_postEphemeral(channel=ctx.channel, user=ctx.user, text="\n".join(warnings))
-            else:
-                await client.chat_postMessage(channel=ctx.user, text="\n".join(warnings))
+        if warnings:
+            await self.tell(ctx, "\n".join(warnings))
 
     async def on_update_modal(self, ack, body: dict, view: dict) -> None:
-        await self._text_modal("update", ack, body, view)
+        await self._text_modal(update_incident, ack, body, view)
 
     async def on_resolve_modal(self, ack, body: dict, view: dict) -> None:
-        await self._text_modal("resolve", ack, body, view)
+        await self._text_modal(resolve_incident, ack, body, view)
 
-    async def _text_modal(self, verb: str, ack, body: dict, view: dict) -> None:
+    async def _text_modal(self, change, ack, body: dict, view: dict) -> None:
         text = (modals.modal_values(view).get("text") or "").strip()
         if not text:
             await ack(response_action="errors", errors={"text": "This cannot be empty."})
@@ -170,11 +175,11 @@ class SlackHandlers:
         if not await self.pipeline.first_delivery(body):
             await ack()
             return
-        number = int(view["private_metadata"])
-        ctx = context_of(body)
-        reply = await asyncio.to_thread(self.router.handle, "/incident", f"{verb} INC-{number} {text}", ctx)
-        if not reply.ok:
-            await ack(response_action="errors", errors={"text": reply.text})
+        number, ctx = int(view["private_metadata"]), context_of(body)
+        try:  # the text is taken as typed in the form: no command-line parsing or typography changes
+            reply = redacted(await asyncio.to_thread(change, self.services, ctx, number, text))
+        except Exception as error:  # noqa: BLE001 — shown next to the field, through the one presenter
+            await ack(response_action="errors", errors={"text": reply_for(error, "the incident form").text})
             return
         await ack()
         incident = await asyncio.to_thread(self.services.incidents.get, number)
@@ -182,6 +187,17 @@ class SlackHandlers:
             await self.conversations.client.chat_postMessage(channel=incident.channel, text=reply.text,
                                                              blocks=reply.blocks)
         await self.conversations.carry_out(reply.effects)
+
+    async def tell(self, ctx: Context, text: str) -> None:
+        """A message only this user sees: ephemeral where they are, else (a DM, a channel the bot is not in) a DM."""
+        client = self.conversations.client
+        if ctx.channel:
+            try:
+                await client.chat_postEphemeral(channel=ctx.channel, user=ctx.user, text=text)
+                return
+            except SlackApiError as error:
+                log.info("ephemeral message to %s failed (%s); sending a DM", ctx.channel, error.response.get("error"))
+        await client.chat_postMessage(channel=ctx.user, text=text)
 
     # --- adding messages to the timeline ----------------------------------------------------
     async def on_add_to_timeline(self, request: SlackRequest) -> None:
@@ -202,8 +218,7 @@ class SlackHandlers:
         channel, user, client = request.ctx.channel or "", request.ctx.user, request.client
         incident = await asyncio.to_thread(self.services.incidents.for_channel, channel)
         if incident is None:
-            await client.chat_postEphemeral(channel=channel, user=user,
-                                            text="This channel is not an incident channel; nothing was added.")
+            await self.tell(request.ctx, "This channel is not an incident channel; nothing was added.")
             return
         link = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
         author = message.get("user") or message.get("bot_id") or "unknown"
@@ -212,6 +227,6 @@ class SlackHandlers:
             await asyncio.to_thread(self.services.incidents.add_note, incident.number, user, text[:NOTE_MAX],
                                     {"author": author, "permalink": link.get("permalink"), "ts": message["ts"]})
         except Exception as error:  # noqa: BLE001 — shown where the user is, through the one presenter
-            await client.chat_postEphemeral(channel=channel, user=user, text=reply_for(error).text)
+            await self.tell(request.ctx, reply_for(error).text)
             return
-        await client.chat_postEphemeral(channel=channel, user=user, text=f"Added to the timeline of {incident.id}.")
+        await self.tell(request.ctx, f"Added to the timeline of {incident.id}.")

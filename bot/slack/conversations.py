@@ -18,6 +18,7 @@ from bot.core.effects import Effect, IncidentChanged, IncidentOpened
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
 from bot.views.incidents import alert_text, summary_blocks, topic
+from bot.views.mrkdwn import escape
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -41,7 +42,7 @@ def describe(error: SlackApiError, method: str) -> str:
     return f"Slack refused {method} ({code})."
 
 
-class SlackConversations:
+class SlackConversations:  # the Conversations port (bot/core/ports.py), for Slack
     def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog):
         self.client = client
         self.service = service
@@ -71,7 +72,7 @@ class SlackConversations:
                                     self.client.conversations_setTopic(channel=channel_id, topic=topic(incident)))
         summary_ts = None
         try:
-            posted = await self.client.chat_postMessage(channel=channel_id, text=f"{incident.id}: {incident.title}",
+            posted = await self.client.chat_postMessage(channel=channel_id, text=f"{incident.id}: {escape(incident.title)}",
                                                         blocks=summary_blocks(incident, self.catalog))
             summary_ts = posted["ts"]
             warnings += await self._try("pins.add", self.client.pins_add(channel=channel_id, timestamp=summary_ts))
@@ -88,7 +89,7 @@ class SlackConversations:
         if not incident.channel or not incident.summary_ref:
             return
         await self._try("chat.update", self.client.chat_update(
-            channel=incident.channel, ts=incident.summary_ref, text=f"{incident.id}: {incident.title}",
+            channel=incident.channel, ts=incident.summary_ref, text=f"{incident.id}: {escape(incident.title)}",
             blocks=summary_blocks(incident, self.catalog)))
         await self._try("conversations.setTopic",
                         self.client.conversations_setTopic(channel=incident.channel, topic=topic(incident)))

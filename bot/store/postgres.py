@@ -62,6 +62,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE incidents ADD COLUMN timers INTEGER NOT NULL DEFAULT 1",
         "CREATE INDEX incidents_timers ON incidents (timers)",
     ]),
+    (6, [
+        # Events written with Slack markup are read in the neutral shape; this marks where they end.
+        ("INSERT INTO counters (name, value)"
+         " SELECT 'neutral_events_from', COALESCE(MAX(id), 0) + 1 FROM events"),
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

@@ -314,17 +314,19 @@ class SqlStore:
 
     def timeline(self, number: int) -> list[Event]:
         with self._read() as db:
+            neutral_from = db.execute("SELECT value FROM counters WHERE name = 'neutral_events_from'").fetchone()[0]
             rows = db.execute(
-                "SELECT at, actor, kind, text, data FROM events WHERE incident = ? ORDER BY id", (number,)
+                "SELECT id, at, actor, kind, text, data FROM events WHERE incident = ? ORDER BY id", (number,)
             ).fetchall()
         return [
-            Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind, text=neutral(text),
-                  data=json.loads(data))
-            for at, actor, kind, text, data in rows
+            Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind,
+                  text=text if row_id >= neutral_from else neutral(text), data=json.loads(data))
+            for row_id, at, actor, kind, text, data in rows
         ]
 
 
-# Rows written before the store held neutral text carry Slack markup: read them in the neutral shape.
+# Rows written before the store held neutral text (events before `neutral_events_from`, reminders whose document
+# has no `mentions`) carry Slack markup: they are read in the neutral shape. Newer text is read as it was written.
 _LEGACY_MENTION = re.compile(r"<(?:@|!subteam\^)([A-Z0-9_]+)(?:\|[^>]*)?>")
 _LEGACY_CHANNEL = re.compile(r"<#([A-Z0-9_]+)(?:\|[^>]*)?>")
 _LEGACY_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
@@ -338,6 +340,8 @@ def neutral(text: str) -> str:
 
 def _reminder(doc: str) -> Reminder:
     reminder = Reminder.model_validate_json(doc)
+    if '"mentions"' in doc:
+        return reminder
     text = neutral(reminder.text)
     if text == reminder.text:
         return reminder

@@ -92,6 +92,13 @@ def m005_incident_timers(db: Database) -> None:
     db.execute("CREATE INDEX incidents_timers ON incidents (timers)")
 
 
+@migrations()
+def m006_neutral_text(db: Database) -> None:
+    # Events are append-only, so rows written with Slack markup are not rewritten: they are read in the neutral
+    # shape, and this marks where they end (every event from here on is stored neutral).
+    db.execute("INSERT INTO counters (name, value) SELECT 'neutral_events_from', COALESCE(MAX(id), 0) + 1 FROM events")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

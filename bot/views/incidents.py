@@ -3,21 +3,19 @@ alert. Stored text is neutral; everything a user typed is escaped here and peopl
 from __future__ import annotations
 
 from bot.config.catalog import Catalog
-from bot.core.effects import IncidentChanged, IncidentOpened
 from bot.core.models import ActionItem, Event, Incident, Status
 from bot.timeparse import show
 from bot.views.blocks import (
     Attachment,
     Reply,
     button,
-    clip,
     context,
     fields,
     header,
     lines_to_sections,
     section,
 )
-from bot.views.mrkdwn import escape, mention, render
+from bot.views.mrkdwn import clipped, escape, mention, render
 
 STATUS_EMOJI = {
     Status.DECLARED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.INVESTIGATING: "🟠",
@@ -47,7 +45,7 @@ def incident_card(incident: Incident, catalog: Catalog, note: str | None = None)
         if role in incident.roles:
             pairs.append((role.capitalize(), mention(incident.roles[role])))
     if incident.service:
-        pairs.append(("Service", escape(incident.service + (f" ({incident.env})" if incident.env else ""))))
+        pairs.append(("Service", render(incident.service + (f" ({incident.env})" if incident.env else ""))))
     if incident.resolved_at:
         pairs.append(("Resolved", show(incident.resolved_at)))
     blocks = [header(title_line(incident))]
@@ -55,20 +53,19 @@ def incident_card(incident: Incident, catalog: Catalog, note: str | None = None)
         blocks.append(section(note))
     blocks.append(fields(pairs))
     if incident.impact:
-        blocks.append(section(f"*Impact:* {escape(incident.impact)}"))
+        blocks.append(section(f"*Impact:* {render(incident.impact)}"))
     if incident.resolution:
-        blocks.append(section(f"*Resolution:* {escape(incident.resolution)}"))
+        blocks.append(section(f"*Resolution:* {render(incident.resolution)}"))
     if incident.action_items:
         items = [_action_line(item) for item in incident.action_items]
         blocks += lines_to_sections(["*Action items*", *items])
-    return Reply(text=note or f"{title_line(incident)} — {incident.status.value}", blocks=blocks)
+    return Reply(text=note or f"{escape(title_line(incident))} — {incident.status.value}", blocks=blocks)
 
 
 def opened(incident: Incident, catalog: Catalog, by: str) -> Reply:
-    """The reply to a declaration; its effect asks the surface for the channel, alert and pinned summary."""
+    """The reply to a declaration, for the whole channel."""
     reply = incident_card(incident, catalog, note=f"🚨 *{incident.id}* declared by {mention(by)}; you are the commander.")
     reply.ephemeral = False
-    reply.effects.append(IncidentOpened(incident.number, by))
     return reply
 
 
@@ -76,7 +73,7 @@ def _action_line(item: ActionItem) -> str:
     done = "✅" if item.done_at else "☐"
     owner = f" — {mention(item.owner)}" if item.owner else " — unassigned"
     due = f", due {item.due}" if item.due else ""
-    return f"{done} {item.number}. {escape(item.text)}{owner}{due}"
+    return f"{done} {item.number}. {render(item.text)}{owner}{due}"
 
 
 def incident_list(incidents: list[Incident], include_closed: bool) -> Reply:
@@ -85,7 +82,7 @@ def incident_list(incidents: list[Incident], include_closed: bool) -> Reply:
         message = "No incidents yet." if include_closed else "No open incidents. (`/incident list --all` shows every one.)"
         return Reply(text=message, blocks=[section(message)])
     lines = [
-        f"{STATUS_EMOJI[i.status]} *{i.id}* {i.severity} {i.status.value} — {escape(i.title)} "
+        f"{STATUS_EMOJI[i.status]} *{i.id}* {i.severity} {i.status.value} — {render(i.title)} "
         f"(declared {show(i.declared_at)}, commander {_who(i.commander)})"
         for i in incidents
     ]
@@ -106,10 +103,10 @@ def timeline_view(incident: Incident, events: list[Event]) -> Reply:
 
 
 def done(message: str, incident: Incident) -> Reply:
-    """A short confirmation after a change, visible to the channel; the surface refreshes the incident's summary."""
+    """A short confirmation after a change, visible to the channel."""
     return Reply(text=message, blocks=[section(message), context(f"{escape(title_line(incident))} · "
                                                                  f"{incident.status.value}")],
-                 ephemeral=False, effects=[IncidentChanged(incident.number)])
+                 ephemeral=False)
 
 
 def postmortem_draft(incident: Incident, filename: str, draft: str) -> Reply:
@@ -140,8 +137,8 @@ def summary_blocks(incident: Incident, catalog: Catalog) -> list[dict]:
 
 
 def topic(incident: Incident) -> str:
-    return clip(f"{incident.severity} · {incident.status.value} · commander {_who(incident.commander)} · "
-                f"{escape(incident.title)}", 250)
+    head = f"{incident.severity} · {incident.status.value} · commander {_who(incident.commander)} · "
+    return head + clipped(incident.title, 250 - len(head))
 
 
 def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
@@ -150,9 +147,9 @@ def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
     every = int(severity.update_every.total_seconds() // 60)
     return (
         f"*INCIDENT ALERT - {incident.severity} ({escape(severity.name)})*\n"
-        f"*Service:* {escape(incident.service or catalog.service_name)}\n"
-        f"*Issue:* {escape(incident.title)}\n"
-        f"*Impact:* {escape(incident.impact or 'being assessed')}\n"
+        f"*Service:* {render(incident.service or catalog.service_name)}\n"
+        f"*Issue:* {render(incident.title)}\n"
+        f"*Impact:* {render(incident.impact or 'being assessed')}\n"
         f"*Status:* Investigating\n"
         f"*Commander:* {_who(incident.commander)}\n"
         f"*Channel:* <#{channel_id}>\n"

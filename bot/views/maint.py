@@ -1,22 +1,20 @@
 """Maintenance as Block Kit: windows, recurring reminders, checklists, and reminders as Slack posts them."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from bot.core.reminders import Checklist, Reminder, Window
 from bot.timeparse import format_duration, show
 from bot.views.blocks import Reply, button, context, header, lines_to_sections, section
-from bot.views.mrkdwn import escape, mention, render
+from bot.views.mrkdwn import bold_incident_ids, clipped, escape, mention, render
 
 CHECK_ACTION = "maint_check"
 MODE_ACTION = "maint_mode_on"
-_INCIDENT_ID = re.compile(r"\b(INC-\d+)\b")
 _ICON = {"upcoming": "🗓️", "active": "🛠️", "finished": "✅", "cancelled": "✖️"}
 
 
 def _window(window: Window) -> str:
-    return f"*{window.env}*: {escape(window.title)}"
+    return f"*{window.env}*: {render(window.title)}"
 
 
 def scheduled(window: Window, by: str, notices: list[Reminder], lead: timedelta | None, now: datetime) -> Reply:
@@ -34,13 +32,13 @@ def scheduled(window: Window, by: str, notices: list[Reminder], lead: timedelta 
 
 def cancelled(window: Window, by: str) -> Reply:
     return Reply(text=f"{window.ref} cancelled", ephemeral=False, blocks=[section(
-        f"✖️ *{window.ref}* ({window.env}: {escape(window.title)}) cancelled by {mention(by)}; "
+        f"✖️ *{window.ref}* ({window.env}: {render(window.title)}) cancelled by {mention(by)}; "
         "its notices are withdrawn.")])
 
 
 def extended(window: Window, by: str, extra: timedelta) -> Reply:
     return Reply(text=f"{window.ref} extended", ephemeral=False, blocks=[section(
-        f"⏩ *{window.ref}* ({window.env}: {escape(window.title)}) extended by {format_duration(extra)} by "
+        f"⏩ *{window.ref}* ({window.env}: {render(window.title)}) extended by {format_duration(extra)} by "
         f"{mention(by)}; it now ends {show(window.ends_at)}.")])
 
 
@@ -59,8 +57,8 @@ def checklist_view(checklist: Checklist) -> Reply:
     lines = []
     for number, item in enumerate(checklist.items, start=1):
         tick = checked.get(number)
-        lines.append(f"☑️ {number}. {escape(item)} — {mention(tick.actor)}, {show(tick.at)}" if tick
-                     else f"⬜ {number}. {escape(item)}")
+        lines.append(f"☑️ {number}. {render(item)} — {mention(tick.actor)}, {show(tick.at)}" if tick
+                     else f"⬜ {number}. {render(item)}")
     done = f"{len(checked)}/{len(checklist.items)} done"
     return Reply(text=f"{checklist.ref} {checklist.title}: {done}",
                  blocks=[header(f"{checklist.ref} · {checklist.title}"), *lines_to_sections(lines),
@@ -70,7 +68,7 @@ def checklist_view(checklist: Checklist) -> Reply:
 def reminder_text(reminder: Reminder) -> str:
     """A reminder's neutral text as mrkdwn: the people, groups and channels it names as mentions, incident ids
     in bold so they stand out in a busy channel."""
-    return _INCIDENT_ID.sub(r"*\1*", render(reminder.text, reminder.mentions))
+    return bold_incident_ids(render(reminder.text, reminder.mentions))
 
 
 def reminder_blocks(reminder: Reminder, checklist: Checklist | None) -> list[dict]:
@@ -81,11 +79,11 @@ def reminder_blocks(reminder: Reminder, checklist: Checklist | None) -> list[dic
             "type": "actions", "block_id": f"checklist:{checklist.id}",
             "elements": [{
                 "type": "checkboxes", "action_id": CHECK_ACTION,
-                "options": [{"text": {"type": "mrkdwn", "text": escape(item)[:75]}, "value": str(number)}
+                "options": [{"text": {"type": "mrkdwn", "text": clipped(item, 75)}, "value": str(number)}
                             for number, item in enumerate(checklist.items, start=1)],
             }],
         })
-        blocks.append(context(f"{checklist.ref} · {escape(checklist.title)} · `/maint checklist {checklist.ref}` "
+        blocks.append(context(f"{checklist.ref} · {render(checklist.title)} · `/maint checklist {checklist.ref}` "
                               "shows who ticked what"))
     if reminder.env:
         blocks.append({"type": "actions", "block_id": f"maintenance:{reminder.env}",

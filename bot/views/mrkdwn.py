@@ -1,8 +1,9 @@
-"""Neutral stored text → Slack mrkdwn.
+"""Neutral text ↔ Slack mrkdwn.
 
-The store keeps plain text in which people are written `@U123` (user-group IDs `@S123`) and the IDs involved
-are listed in structured fields. Only views turn them into Slack mentions, and only for the IDs the record
-names, so text a user typed can never ping anyone; everything else is escaped (`&`, `<`, `>`).
+The store keeps plain text: people written `@U123` (user groups `@S123`), channels `#C123`, links as their URL,
+`&`, `<` and `>` as themselves. `from_slack` turns what Slack sends into that; `render` turns it back into
+mrkdwn for Slack: everything escaped, so typed text can never inject a link or an @channel ping, then Slack IDs
+made into mentions again.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Iterable
 _USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9_]{2,}$")
+# An ID as Slack makes them: upper case with at least one digit (tests' IDs: an underscore). `@UTC` is a word.
+_TYPED_ID = re.compile(r"(?<![\w@#])([@#])([UWSCG][A-Z0-9_]*[0-9_][A-Z0-9_]*)(?![A-Za-z0-9_])")
+_INCIDENT_ID = re.compile(r"\b(INC-\d+)\b")
 
 
 def escape(text: str) -> str:
@@ -29,19 +33,63 @@ def mention(who: str) -> str:
 
 
 def render(text: str, ids: Iterable[str | None] = ()) -> str:
-    """Escape `text`, then turn `@ID` (people, groups) and `#ID` (channels) into mentions, for the IDs in `ids`."""
+    """Neutral text as mrkdwn: escaped, then `@ID` and `#ID` made mentions (Slack-shaped IDs, and the ones in
+    `ids`, which a record names in its fields)."""
     text = escape(text)
-    for who in {i for i in ids if i}:
+    typed = {match.group(2) for match in _TYPED_ID.finditer(text)}
+    text = _TYPED_ID.sub(lambda m: _as_mention(m.group(1), m.group(2)), text)
+    for who in {i for i in ids if i} - typed:
         if _USER.match(who) or _GROUP.match(who):
-            text = re.sub(rf"@{re.escape(who)}(?![A-Za-z0-9_])", mention(who), text)
-        if _CHANNEL.match(who):
-            text = re.sub(rf"#{re.escape(who)}(?![A-Za-z0-9_])", f"<#{who}>", text)
+            text = re.sub(rf"(?<![\w@#<])@{re.escape(who)}(?![A-Za-z0-9_])", mention(who), text)
+        elif _CHANNEL.match(who):
+            text = re.sub(rf"(?<![\w@#<])#{re.escape(who)}(?![A-Za-z0-9_])", f"<#{who}>", text)
     return text
 
 
-_LEGACY = re.compile(r"<(?:@|!subteam\^)([A-Z0-9_]+)(?:\|[^>]*)?>")
+def _as_mention(sign: str, target: str) -> str:
+    if sign == "#":
+        return f"<#{target}>" if _CHANNEL.match(target) else f"#{target}"
+    return mention(target) if _USER.match(target) or _GROUP.match(target) else f"@{target}"
+
+
+def bold_incident_ids(text: str) -> str:
+    """INC-n in bold so it stands out in a busy channel, except inside `code` (a command to copy)."""
+    parts = text.split("`")
+    return "`".join(_INCIDENT_ID.sub(r"*\1*", part) if index % 2 == 0 else part for index, part in enumerate(parts))
+
+
+def clipped(text: str, limit: int) -> str:
+    """Escaped text within `limit` characters, cut before escaping so no entity is split."""
+    shown = escape(text)
+    if len(shown) <= limit:
+        return shown
+    pieces, length = [], 0
+    for char in text:
+        piece = escape(char)
+        if length + len(piece) > limit - 1:
+            break
+        pieces.append(piece)
+        length += len(piece)
+    return "".join(pieces) + "…"
+
+
+_INBOUND = re.compile(r"<([@#!][^<>|]*|[a-zA-Z][a-zA-Z0-9+.-]*:[^<>|\s]*)(?:\|([^<>]*))?>")
 
 
 def from_slack(text: str) -> str:
-    """Slack's mention markup in typed text (`<@U123|bob>`) back to the neutral `@U123`."""
-    return _LEGACY.sub(r"@\1", text)
+    """What Slack sends (mentions `<@U123|bob>`, channels `<#C123|general>`, links `<https://x|label>`, special
+    mentions `<!here>`, and `&amp; &lt; &gt;`) as neutral text."""
+    def one(match: re.Match) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return target
+        if target.startswith("#"):
+            return target
+        if target.startswith("!subteam^"):
+            return "@" + target.removeprefix("!subteam^")
+        if target.startswith("!"):
+            return "@" + target[1:].split("^")[0]  # <!here> → @here: plain text, it pings nobody when shown
+        return f"{label} ({target})" if label and label != target else target
+
+    text = _INBOUND.sub(one, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

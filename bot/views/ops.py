@@ -4,13 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.core.audit import AuditRecord, outcome
-from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.ops import Outcome
 from bot.core.ports import HealthReport, ServiceState
 from bot.core.reminders import Window
 from bot.timeparse import format_duration, show
 from bot.views.blocks import Attachment, Reply, button, context, header, lines_to_sections, section
-from bot.views.mrkdwn import escape, mention
+from bot.views.mrkdwn import clipped, escape, mention
 
 ICON = {"ok": "✅", "warn": "⚠️", "crit": "❌"}
 VERDICT = {"ok": "healthy", "warn": "degraded", "crit": "critical"}
@@ -52,11 +51,12 @@ def status(env: str, states: list[ServiceState]) -> Reply:
 def logs(service: str, env: str, since: timedelta, output: str) -> Reply:
     title = f"Logs · {service} in {env} · last {format_duration(since)}"
     reply = Reply(text=title, blocks=[header(title)])
-    if len(output) > _INLINE_MAX or output.count("\n") > 40:
+    shown = escape(output)  # decided on what is shown: escaping can make it longer
+    if len(shown) > _INLINE_MAX or output.count("\n") > 40:
         reply.file = Attachment(f"{service}-{env}-logs.txt", output, title)
         reply.blocks.append(section(f"{output.count(chr(10)) + 1} lines: attached as a file."))
     else:
-        reply.blocks.append(section(f"```{escape(output)}```"))
+        reply.blocks.append(section(f"```{shown}```"))
     return reply
 
 
@@ -74,11 +74,10 @@ def outcome_reply(result: Outcome) -> Reply:
                   {"type": "actions", "block_id": "ops_plan", "elements": [
                       {**button("Confirm", "ops_confirm", plan.id, "danger"),
                        "confirm": {"title": {"type": "plain_text", "text": "Run this?"},
-                                   "text": {"type": "mrkdwn", "text": summary[:300]},
+                                   "text": {"type": "mrkdwn", "text": clipped(result.summary, 300)},
                                    "confirm": {"type": "plain_text", "text": "Run it"},
                                    "deny": {"type": "plain_text", "text": "Cancel"}}}]}]
-        return Reply(text=f"Plan {plan.id}: {result.summary}", blocks=blocks,
-                     effects=[PlanAwaitingConfirmation(plan.id, result.summary)])
+        return Reply(text=f"Plan {plan.id}: {summary}", blocks=blocks)
     if result.kind == "awaiting_approval" and result.plan is not None:
         plan = result.plan
         message = (f"✋ Plan `{plan.id}` (*{summary}*) is confirmed by {', '.join(mention(u) for u in plan.approvals)};"
@@ -86,11 +85,12 @@ def outcome_reply(result: Outcome) -> Reply:
         return Reply(text=message, blocks=[section(message)], ephemeral=False)
     message = f"✅ Done: *{summary}*"
     reply = Reply(text=message, blocks=[section(message)], ephemeral=False)
-    if result.output.strip():
-        if len(result.output) > _INLINE_MAX:
+    shown = escape(result.output.strip())
+    if shown:
+        if len(shown) > _INLINE_MAX:
             reply.file = Attachment("output.txt", result.output, result.summary)
         else:
-            reply.blocks.append(section(f"```{escape(result.output.strip())}```"))
+            reply.blocks.append(section(f"```{shown}```"))
     return reply
 
 

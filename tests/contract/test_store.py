@@ -180,6 +180,22 @@ def test_plan_update_is_conditional(store):
     assert store.get_plan("p-abc123").status == "executed"
 
 
+def run_sql(store, sql: str, params: tuple = ()) -> None:
+    """Writes as an older opsbot (or a person at the database) would, bypassing the store's API."""
+    if store.url.startswith("sqlite"):
+        import sqlite3
+
+        from bot.store.sqlite import sqlite_path
+
+        with sqlite3.connect(sqlite_path(store.url)) as conn:
+            conn.execute(sql, params)
+    else:
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute(sql.replace("?", "%s"), params)
+
+
 def test_rows_written_with_slack_markup_are_read_as_neutral_text(store):
     """Timelines and reminders stored before the store held neutral text keep working."""
     from datetime import timedelta
@@ -187,9 +203,19 @@ def test_rows_written_with_slack_markup_are_read_as_neutral_text(store):
     from bot.core.reminders import Reminder
 
     store.create_incident(new_incident(), [event("<@U_BOB|bob> is scribe (was <@U_ALICE>)", EventKind.ROLE)])
+    run_sql(store, "UPDATE counters SET value = 1000 WHERE name = 'neutral_events_from'")  # written before
     assert store.timeline(1)[0].text == "@U_BOB is scribe (was @U_ALICE)"
-    store.add_reminder(Reminder(key="inc:1:escalate:1", kind="escalation", due_at=T0 - timedelta(minutes=1),
-                                channel="C1", text="🚨 *INC-1* escalating to <!subteam^S0LEADS> in <#C9|inc-1>"))
-    (legacy,) = store.due_reminders(T0)
-    assert legacy.text == "🚨 INC-1 escalating to @S0LEADS in #C9"
-    assert set(legacy.mentions) == {"S0LEADS", "C9"}
+    legacy = Reminder(key="inc:1:escalate:1", kind="escalation", due_at=T0 - timedelta(minutes=1), channel="C1",
+                      text="🚨 *INC-1* escalating to <!subteam^S0LEADS> in <#C9|inc-1>")
+    store.add_reminder(legacy)
+    run_sql(store, "UPDATE reminders SET doc = ? WHERE key = ?",
+            (legacy.model_dump_json(exclude={"mentions"}), legacy.key))
+    (read,) = store.due_reminders(T0)
+    assert read.text == "🚨 INC-1 escalating to @S0LEADS in #C9"
+    assert set(read.mentions) == {"S0LEADS", "C9"}
+
+
+def test_text_written_now_is_read_back_exactly_even_when_it_looks_like_markup(store):
+    note = "ran rm /tmp/* *.log and *primary* failed; see <https://x.io|runbook> & <#C1>"
+    store.create_incident(new_incident(), [event(note)])
+    assert store.timeline(1)[0].text == note

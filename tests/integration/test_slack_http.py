@@ -303,3 +303,16 @@ def test_start_up_objects_are_frozen_out_of_the_collector_and_the_session_closed
     asyncio.run(lifespan(bolt, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert bolt.client.session.closed
+
+
+def test_update_modal_text_is_taken_as_typed_and_posted_in_the_incident_channel(slack):
+    incident = open_incident(slack)
+    text = "error rate back to 0.1% after 10–15 min; “cache” warmed — watching"
+    response = slack.interaction({"type": "view_submission", "user": {"id": "U_BOB"},
+                                  "view": {"id": "V2", "type": "modal", "callback_id": "incident_update_modal",
+                                           "private_metadata": "1", "state": {"values": {
+                                               "text": {"value": {"type": "plain_text_input", "value": text}}}}}})
+    assert response.status_code == 200
+    posted = slack.fake.wait_for("chat.postMessage", 3)[-1]
+    assert posted.params["channel"] == incident.channel and "10–15 min" in posted.params["text"]
+    assert slack.opsbot.store.timeline(1)[-1].text == f"Status update: {text}"

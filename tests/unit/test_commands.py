@@ -144,14 +144,14 @@ def mrkdwn_texts(blocks) -> str:
 
 
 def test_text_users_type_is_stored_neutral_and_escaped_in_slack_views(router, service, alice):
-    run(router, "open p2 <!channel> & <https://evil.example|click> <@U_BOB|bob>", alice)
+    run(router, "open p2 Checkout <b>down</b> & <!here|here> <https://evil.example|click> <@U_BOB|bob>", alice)
     incident = service.get(1)
-    assert incident.title == "<!channel> & <https://evil.example|click> @U_BOB"  # stored as typed, mention neutral
+    assert incident.title == "Checkout <b>down</b> & @here click (https://evil.example) @U_BOB"  # neutral
     card = run(router, "show INC-1", alice)
     mrkdwn = mrkdwn_texts(card.blocks)  # plain_text (the header) is never parsed by Slack
-    assert "<!channel>" not in mrkdwn and "<https://evil" not in mrkdwn
+    assert "<!here" not in mrkdwn and "<https://evil" not in mrkdwn and "<b>" not in mrkdwn
     list_line = mrkdwn_texts(run(router, "list", alice).blocks)
-    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; @U_BOB" in list_line
+    assert "Checkout &lt;b&gt;down&lt;/b&gt; &amp; @here click (https://evil.example) <@U_BOB>" in list_line
     run(router, "role INC-1 scribe <@U_BOB|bob>", alice)
     role = service.timeline(1)[-1]
     assert role.text == "@U_BOB is scribe" and role.data["user"] == "U_BOB"
@@ -176,3 +176,16 @@ def test_an_error_with_a_cause_is_logged_once_with_its_traceback(caplog):
     (record,) = caplog.records
     assert record.exc_info and "docker.sock refused" in caplog.text  # the cause, in the log only
     assert "docker.sock" not in str(reply.blocks)
+
+
+def test_what_slack_sends_is_decoded_before_parsing_and_shown_back_as_it_was_meant(router, service, alice):
+    """Slack escapes & < > and wraps mentions, channels and links in its own markup: decoded to neutral text."""
+    run(router, "open p2 DB &amp; cache &lt;down&gt;", alice)
+    assert service.get(1).title == "DB & cache <down>"
+    reply = run(router, "update INC-1 ask <@U_BOB|bob> in <#C0123|ops>, see <https://status.example.com|status> "
+                        "<!channel>", alice)
+    shown = mrkdwn_texts(reply.blocks)
+    assert "<@U_BOB>" in shown and "<#C0123>" in shown and "status (https://status.example.com)" in shown
+    assert "<!channel>" not in shown and "@channel" in shown  # shown as text: it pings nobody
+    assert service.timeline(1)[-1].text.endswith("ask @U_BOB in #C0123, see status (https://status.example.com) "
+                                                 "@channel")
