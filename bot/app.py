@@ -5,15 +5,18 @@ here too (`slack_app`, `scheduler_for`), so nothing else constructs services or 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
+from bot.core.audit import AuditKey
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
-from bot.core.ports import Clock, GroupsOf, PlatformFor, Schedules, Store
+from bot.core.ports import Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
+from bot.errors import ConfigError
 from bot.timeparse import utcnow
 from commands.base import Services
 from commands.router import Router
@@ -37,7 +40,8 @@ class Opsbot:
 
 
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
-                   groups_of: GroupsOf | None = None, next_fire: Schedules | None = None) -> Services:
+                   groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
+                   witnesses: Sequence[Witness] = ()) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -46,7 +50,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
 
     platforms = platform_for or Platforms()
     ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
-                     groups_of=groups_of)
+                     groups_of=groups_of, witnesses=witnesses)
     return Services(
         incidents=IncidentService(store, catalog, clock=clock),
         ops=ops,
@@ -62,14 +66,32 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
 
     settings = settings or from_environment(Settings)
     catalog = load_catalog(config_path(str(config) if config else None, settings))
-    groups_of = None
+    groups_of, witnesses = None, audit_witnesses(settings)
     if slack is not None:
+        from bot.slack.notifier import SlackWitness
         from bot.slack.usergroups import group_directory
 
         groups_of = group_directory(slack, catalog.roles)
-    store = open_store(settings.database_url)
-    services = build_services(store, catalog, groups_of=groups_of)
+        if catalog.audit_channel:
+            witnesses.append(SlackWitness(slack, catalog.audit_channel))
+    store = open_store(settings.database_url, audit_key(settings))
+    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))
+
+
+def audit_key(settings: Settings) -> AuditKey | None:
+    if settings.audit_key is None:
+        return None
+    try:
+        return AuditKey(settings.audit_key.get_secret_value())
+    except ValueError as exc:
+        raise ConfigError([f"OPSBOT_AUDIT_KEY: {exc}"]) from exc
+
+
+def audit_witnesses(settings: Settings) -> list[Witness]:
+    from bot.store.witness import FileWitness
+
+    return [FileWitness(settings.audit_witness)] if settings.audit_witness else []
 
 
 def serve_slack(opsbot: Opsbot, slack: SlackSettings, host: str, socket: bool, scheduler: bool) -> None:
@@ -87,5 +109,6 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     from bot.scheduler.leader import leader_lock_for
     from bot.scheduler.runner import SchedulerRunner
 
-    engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier)
+    engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
+                            checkpoint=opsbot.services.ops.checkpoint)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))

@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="prove no record was edited, deleted or re-ordered")
+    verify = audit_sub.add_parser("verify", help="prove no record was edited, deleted, re-ordered or cut off")
+    verify.add_argument("--head", help="a checkpoint SEQ:HASH (from `opsbot audit head`) the log must still reach")
+    verify.add_argument("--keyed-from", type=int, default=1, metavar="SEQ",
+                        help="with OPSBOT_AUDIT_KEY: the first record written with the key (older ones predate it)")
+    audit_sub.add_parser("head", help="print the last record's SEQ:HASH, a checkpoint to keep outside the database")
     export = audit_sub.add_parser("export", help="every record, as JSON lines or CSV")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
@@ -168,33 +172,61 @@ def _health(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _audit(args: argparse.Namespace, config: str | None) -> int:
-    import csv
-    import json
-
-    from bot.app import build
-    from bot.core.audit import verify
+    from bot.app import audit_key, audit_witnesses, build
 
     app = build(config)
     try:
-        records = app.store.audit_records()
+        if args.audit_command == "head":
+            head = app.store.audit_head()
+            print(head if head is not None else "0:" + "0" * 64)
+            return 0
+        if args.audit_command == "verify":
+            return _verify_audit(app, args, audit_key(app.settings), audit_witnesses(app.settings))
+        return _export_audit(app, args.format)
     finally:
         app.close()
-    if args.audit_command == "verify":
-        problem = verify(records)
-        if problem:
-            print(f"audit log TAMPERED: {problem}", file=sys.stderr)
-            return 1
-        print(f"audit log intact: {len(records)} records, chain verified")
-        return 0
-    rows = [record.model_dump(mode="json") for record in records]
-    if args.format == "jsonl":
-        for row in rows:
-            print(json.dumps(row, sort_keys=True))
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["seq"])
+
+
+def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
+    from bot.core.audit import Head, verify_stream
+
+    checkpoints = [head for witness in witnesses for head in witness.heads()]
+    if args.head:
+        try:
+            checkpoints.append(Head.parse(args.head))
+        except ValueError as exc:
+            print(f"opsbot: {exc}", file=sys.stderr)
+            return 2
+    result = verify_stream(app.store.iter_audit(), key, checkpoints, keyed_from=args.keyed_from)
+    if not result.ok:
+        print(f"audit log TAMPERED: {result.problem}", file=sys.stderr)
+        return 1
+    checks = ["links", "every column", "HMACs" if key is not None else "hashes"]
+    if checkpoints:
+        checks.append(f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) > 1 else ''}")
+    print(f"audit log verified: {result.records} records ({', '.join(checks)}); head {result.head or 'none'}")
+    for note in result.unchecked:
+        print(f"not checked: {note}")
+    return 0
+
+
+def _export_audit(app, format: str) -> int:
+    import csv
+    import json
+
+    from bot.core.audit import AuditRecord
+
+    fields = list(AuditRecord.model_fields)
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields) if format == "csv" else None
+    if writer is not None:
         writer.writeheader()
-        for row in rows:
-            writer.writerow({key: json.dumps(value) if isinstance(value, dict) else value for key, value in row.items()})
+    for row in app.store.iter_audit():  # streamed: one batch in memory at a time
+        record = row.record.model_dump(mode="json")
+        if writer is None:
+            sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+        else:
+            writer.writerow({key: json.dumps(value) if isinstance(value, dict) else value
+                             for key, value in record.items()})
     return 0
 
 

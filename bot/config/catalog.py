@@ -70,6 +70,7 @@ class Catalog(Strict):
 
     service_name: str = "production"
     announce_channel: str = "incidents"
+    audit_channel: str | None = None  # where audit checkpoints are posted (hourly and after each dangerous action)
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
     templates: Templates = Field(default_factory=Templates)
     limits: Limits = Field(default_factory=Limits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPSBOT_", extra="ignore")
     database_url: str = "sqlite:///opsbot.db"
     config: Path | None = None
+    audit_key: SecretStr | None = None  # OPSBOT_AUDIT_KEY: authenticates audit records (HMAC); never in the YAML
+    audit_witness: Path | None = None  # OPSBOT_AUDIT_WITNESS: a file checkpoints are appended to, read by verify
 
 
 class SlackSettings(BaseSettings):

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role
-from bot.core.audit import AuditRecord, Phase, outcome
+from bot.core.audit import AuditRecord, Head, Phase, outcome
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
-from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState
+from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
 from bot.core.redact import redact
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
 EXCERPT_CHARS = 1500
+log = logging.getLogger("opsbot.ops")
 
 
 _VERBS = {"maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
@@ -63,8 +65,9 @@ class Outcome:
 class OpsService:
     def __init__(self, store, catalog: Catalog, platform_for: Callable[[str, Environment], Platform],
                  checks: Checks, scripts: Scripts, clock: Callable[[], datetime] = utcnow,
-                 groups_of: Callable[[str], list[str]] | None = None):
+                 groups_of: Callable[[str], list[str]] | None = None, witnesses: Sequence[Witness] = ()):
         self.store = store
+        self.witnesses = list(witnesses)
         self.catalog = catalog
         self.platform_for = platform_for
         self.checks = checks
@@ -292,16 +295,29 @@ class OpsService:
         try:
             output = self._run(env_name, _action(action), target or "", args)
         except OpsbotError as error:
-            self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
-                        duration_ms=_ms(started))
+            self.checkpoint(self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
+                                        duration_ms=_ms(started)))
             raise
         except Exception as error:  # an adapter bug still gets an outcome in the log
-            self._audit(actor, attempt, "failed", env_name, action, target, args, output=repr(error),
-                        duration_ms=_ms(started))
+            self.checkpoint(self._audit(actor, attempt, "failed", env_name, action, target, args, output=repr(error),
+                                        duration_ms=_ms(started)))
             raise BackendError(f"{action} failed unexpectedly; the details are in the log.") from error
-        self._audit(actor, attempt, "succeeded", env_name, action, target, args, output=output,
-                    duration_ms=_ms(started))
+        self.checkpoint(self._audit(actor, attempt, "succeeded", env_name, action, target, args, output=output,
+                                    duration_ms=_ms(started)))
         return Outcome("done", summary, output=redact(output))
+
+    def checkpoint(self, record: AuditRecord | None = None) -> Head | None:
+        """Anchor the audit log's head outside the database (after each dangerous action, and hourly). A witness
+        that fails is logged, never fatal: the action has happened and is recorded."""
+        head = Head(record.seq, record.hash) if record is not None else self.store.audit_head()
+        if head is None:
+            return None
+        for witness in self.witnesses:
+            try:
+                witness(head)
+            except Exception:
+                log.warning("an audit checkpoint witness failed for %s", head, exc_info=True)
+        return head
 
     def _run(self, env_name: str, action: Action, target: str, args: dict) -> str:
         env = self.env(env_name)

@@ -6,7 +6,7 @@ driver, SDK or client.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from bot.config.environments import Environment, RunbookAction
 
 if TYPE_CHECKING:
-    from bot.core.audit import AuditRecord
+    from bot.core.audit import AuditRecord, Head, StoredAudit
     from bot.core.effects import Effect
     from bot.core.models import Event, Incident, Status
     from bot.core.plans import Plan
@@ -45,6 +45,13 @@ class IncidentStore(Protocol):
 class AuditStore(Protocol):
     def append_audit(self, record: AuditRecord) -> AuditRecord: ...
     def audit_records(self, since: datetime | None = None) -> list[AuditRecord]: ...
+    def iter_audit(self, batch: int = 2000) -> Iterator[StoredAudit]: ...
+    def audit_head(self) -> Head | None: ...
+
+
+# Where audit checkpoints go (a witness file, an audit channel): outside the database, so a log cut short or
+# rewritten there no longer reaches a checkpoint it once had.
+Witness = Callable[["Head"], None]
 
 
 class PlanStore(Protocol):

@@ -8,6 +8,7 @@ recorded as sent-at, so the log shows it, and it is never repeated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,15 +21,18 @@ from bot.core.timers import due_reminders
 from bot.scheduler.triggers import cron_trigger
 
 log = logging.getLogger("opsbot.scheduler")
+CHECKPOINT_EVERY = timedelta(hours=1)
 _MAX_BACKFILL = 500  # occurrences of one recurring reminder materialised per tick after a long outage
 
 
 class ReminderEngine:
-    def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier):
+    def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier,
+                 checkpoint: Callable[[], object] | None = None):
         self.store = store
         self.catalog = catalog
         self.incidents = incidents
         self.notifier = notifier
+        self.checkpoint = checkpoint
         self.settings = catalog.scheduler
         self._triggers = {name: cron_trigger(r.cron, r.timezone) for name, r in self.settings.reminders.items()}
 
@@ -36,6 +40,17 @@ class ReminderEngine:
         self.materialise_recurring(now)
         self.send_due(now)
         self.run_incident_timers(now)
+        self.checkpoint_audit(now)
+
+    def checkpoint_audit(self, now: datetime) -> None:
+        """Hourly, the audit log's head goes to the witnesses (file, audit channel)."""
+        if self.checkpoint is None:
+            return
+        last = self.store.schedule_cursor("audit:checkpoint")
+        if last is not None and now - last < CHECKPOINT_EVERY:
+            return
+        self.store.set_schedule_cursor("audit:checkpoint", now)
+        self.checkpoint()
 
     # --- recurring reminders ----------------------------------------------------------
     def materialise_recurring(self, now: datetime) -> None:

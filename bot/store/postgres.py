@@ -67,6 +67,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ("INSERT INTO counters (name, value)"
          " SELECT 'neutral_events_from', COALESCE(MAX(id), 0) + 1 FROM events"),
     ]),
+    (7, [
+        # As the timeline: the database itself refuses to change or remove an audit record.
+        ("CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+         " $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$"),
+        "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+        "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

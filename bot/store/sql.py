@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from bot.core.audit import GENESIS, AuditRecord, chain
+from bot.core.audit import GENESIS, AuditKey, AuditRecord, Head, StoredAudit, chain
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.plans import Plan
 from bot.core.ports import StaleWrite
@@ -28,6 +29,7 @@ class SqlStore:
     """Store logic in portable SQL; a backend supplies `_write()` / `_read()` transactions."""
 
     url: str
+    audit_key: AuditKey | None = None  # set by open_store from OPSBOT_AUDIT_KEY
 
     def _write(self) -> AbstractContextManager[Cursorish]:
         raise NotImplementedError
@@ -90,7 +92,7 @@ class SqlStore:
     def _append_audit(self, db: Cursorish, record: AuditRecord) -> AuditRecord:
         seq = _next_number(db, "audit")
         row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
-        linked = chain(record, seq, row[0] if row else GENESIS)
+        linked = chain(record, seq, row[0] if row else GENESIS, self.audit_key)
         db.execute(
             "INSERT INTO audit (seq, at, attempt, record, hash) VALUES (?, ?, ?, ?, ?)",
             (seq, self._time(linked.at), linked.attempt, linked.model_dump_json(), linked.hash),
@@ -98,12 +100,25 @@ class SqlStore:
         return linked
 
     def audit_records(self, since: datetime | None = None) -> list[AuditRecord]:
-        sql, params = "SELECT record FROM audit", cast(tuple, ())
-        if since is not None:
-            sql, params = sql + " WHERE at >= ?", (self._time(since),)
+        return [row.record for row in self.iter_audit() if since is None or row.record.at >= since]
+
+    def iter_audit(self, batch: int = 2000) -> Iterator[StoredAudit]:
+        """Every audit row in order, a batch at a time (memory stays flat whatever the log's length)."""
+        after = 0
+        while True:
+            with self._read() as db:
+                rows = db.execute("SELECT seq, at, attempt, hash, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+                                  (after, batch)).fetchall()
+            for seq, at, attempt, digest, record in rows:
+                yield StoredAudit(seq, self._parse_time(at), attempt, digest, record)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def audit_head(self) -> Head | None:
         with self._read() as db:
-            rows = db.execute(sql + " ORDER BY seq", params).fetchall()
-        return [AuditRecord.model_validate_json(row[0]) for row in rows]
+            row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return Head(row[0], row[1]) if row else None
 
     # --- plans --------------------------------------------------------------------------------
     def save_plan(self, plan: Plan) -> None:

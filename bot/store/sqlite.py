@@ -99,6 +99,14 @@ def m006_neutral_text(db: Database) -> None:
     db.execute("INSERT INTO counters (name, value) SELECT 'neutral_events_from', COALESCE(MAX(id), 0) + 1 FROM events")
 
 
+@migrations()
+def m007_audit_append_only(db: Database) -> None:
+    # As the timeline: the database itself refuses to change or remove an audit record.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER audit_no_{verb.lower()} BEFORE {verb} ON audit"
+                   " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

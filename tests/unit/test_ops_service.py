@@ -171,3 +171,26 @@ def test_admin_role_granted_globally_applies_everywhere(make_ops):
     assert ops.role_of("U_VIEW", "prod").name == "VIEWER"
     assert ops.role_of("U_NOBODY", "prod").name == "NONE"
     assert ops.role_of("U_NOBODY", "staging").name == "OPERATOR"
+
+
+def test_each_dangerous_action_checkpoints_the_audit_head_to_the_witnesses(store, clock, tmp_path):
+    from bot.store.witness import FileWitness
+
+    seen: list = []
+    witness = FileWitness(tmp_path / "witness")
+    ops = OpsService(store, catalog(tmp_path), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
+                     clock=clock, witnesses=[seen.append, witness])
+    ops.request(actor("U_OPS", "/ops run backup staging"), "staging", "run", "backup", {})
+    with pytest.raises(BackendError):
+        ops.request(actor("U_OPS", "/ops run broken staging"), "staging", "run", "broken", {})
+    assert seen == witness.heads() and len(seen) == 2  # after the success and after the failure
+    assert seen[-1] == store.audit_head()
+
+
+def test_a_failing_witness_never_fails_the_action(store, clock, tmp_path):
+    def broken(head):
+        raise OSError("disk full")
+
+    ops = OpsService(store, catalog(tmp_path), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
+                     clock=clock, witnesses=[broken])
+    assert ops.request(actor("U_OPS", "/ops run backup staging"), "staging", "run", "backup", {}).kind == "done"

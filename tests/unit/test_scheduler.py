@@ -62,7 +62,9 @@ class Bot:
         services = build_services(self.store, cat, clock=clock)
         self.incidents, self.maintenance = services.incidents, services.maintenance
         self.notifier = notifier or RecordingNotifier()
-        self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier)
+        self.checkpoints: list = []
+        self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier,
+                                     checkpoint=lambda: self.checkpoints.append(clock()))
 
     def tick(self):
         self.engine.tick(self.clock())
@@ -355,3 +357,14 @@ def test_past_due_action_items_remind_their_owner_daily(make_bot, clock):
     clock.advance(days=1)
     bot.tick()
     assert bot.notifier.kinds().count("action") == 2
+
+
+def test_the_audit_head_is_checkpointed_hourly(make_bot, clock):
+    bot = make_bot()
+    bot.tick()
+    clock.advance(minutes=59)
+    bot.tick()
+    assert len(bot.checkpoints) == 1
+    clock.advance(minutes=1)
+    bot.tick()
+    assert len(bot.checkpoints) == 2
