@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     config = getattr(args, "sub_config", None) or args.config
     try:
         return COMMANDS[args.command](args, config)
+    except BrokenPipeError:  # `opsbot audit export | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ConfigError as error:
         for problem in error.problems:
             print(f"config error: {problem}", file=sys.stderr)
@@ -124,10 +127,13 @@ def _postmortem(args: argparse.Namespace, config: str | None) -> int:
         draft = render_postmortem(incident, app.store.timeline(number), app.catalog)
     finally:
         app.close()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / postmortem_filename(incident)
-    path.write_text(draft)
+    path = Path(args.out) / postmortem_filename(incident)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(draft)
+    except OSError as exc:
+        print(f"opsbot: cannot write {path} ({exc.strerror})", file=sys.stderr)
+        return 1
     print(path)
     return 0
 

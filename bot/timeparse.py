@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE | re.ASCII)
+MAX_DURATION = timedelta(days=3650)
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -18,7 +19,10 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"'{text}' is not a duration; use a number and a unit, like 15m, 4h or 2d")
     amount, unit = int(match.group(1)), match.group(2).lower()
-    return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    seconds = amount * _UNIT_SECONDS[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"'{text}' is longer than ten years; give a shorter duration")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta | None) -> str:

@@ -21,6 +21,7 @@ from commands.parsing import (
     split_options,
     take_incident_id,
     unquote,
+    whole_number,
 )
 
 ID = "[INC-n]"
@@ -43,6 +44,8 @@ def _target(services: Services, ctx: Context, number: int | None):
 
 
 def _require(text: str, what: str, name: str) -> str:
+    """The text, without quotes wrapped around all of it (`""` is no text)."""
+    text = unquote(text)
     if not text:
         raise UsageError(f"Missing {what}.", COMMAND.usage(name))
     return text
@@ -64,7 +67,7 @@ def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
     severity, title = first_word(parsed.positional)
     _require(severity, "severity (p0-p3)", "open")
     title = unquote(title)
-    _require(title, "title", "open")
+    title = _require(title, "title", "open")
     options = {key: str(value) for key, value in parsed.options.items()}
     return open_incident(services, ctx, OpenRequest(severity, title, options.get("impact"), options.get("service"),
                                                     options.get("env")))
@@ -109,7 +112,7 @@ def _status(services: Services, ctx: Context, number: int | None, text: str) -> 
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    _require(text, "update text", "update")
+    text = _require(text, "update text", "update")
     incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text)
     return _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}", incident)
 
@@ -130,13 +133,13 @@ def _role(services: Services, ctx: Context, number: int | None, text: str) -> Re
 
 
 def _note(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    _require(text, "note text (the note is empty)", "note")
+    text = _require(text, "note text (the note is empty)", "note")
     incident = services.incidents.add_note(_target(services, ctx, number).number, ctx.user, text)
     return _changed(f"📝 Note added to {incident.id}.", incident)
 
 
 def _impact(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    text = unquote(_require(text, "impact text", "impact"))
+    text = _require(text, "impact text", "impact")
     incident = services.incidents.set_impact(_target(services, ctx, number).number, ctx.user, text)
     return _changed(f"Impact of {incident.id}: {render(text)}", incident)
 
@@ -145,7 +148,7 @@ def _action(services: Services, ctx: Context, number: int | None, text: str) -> 
     verb, rest = first_word(_require(text, "'add' or 'done'", "action"))
     target = _target(services, ctx, number)
     if verb.lower() == "done":
-        if not rest.strip().isdigit():
+        if whole_number(rest) is None:
             raise UsageError("Give the number of the action item, e.g. `done 1`.", COMMAND.usage("action"))
         incident = services.incidents.complete_action_item(target.number, ctx.user, int(rest))
         return _changed(f"✅ Action item {rest.strip()} of {incident.id} is done.", incident)
@@ -183,12 +186,13 @@ def _action_parts(text: str):
 
 
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    _require(text, "resolution summary (what fixed it)", "resolve")
+    text = _require(text, "resolution summary (what fixed it)", "resolve")
     incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
     return _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    text = unquote(text)
     incident = services.incidents.reopen(_target(services, ctx, number).number, ctx.user, text or None)
     return _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."), incident)
 

@@ -10,10 +10,10 @@ from bot.timeparse import parse_duration
 from bot.views import maint as views
 from bot.views.blocks import Reply
 from commands.base import CommandSet, Context, Services, SubCommand
-from commands.parsing import first_word, split_options, unquote
+from commands.parsing import first_word, split_options, unquote, whole_number
 
-_WINDOW_ID = re.compile(r"^mw-?(\d+)$", re.IGNORECASE)
-_CHECKLIST_ID = re.compile(r"^cl-?(\d+)$", re.IGNORECASE)
+_WINDOW_ID = re.compile(r"^mw-?([0-9]{1,12})$", re.IGNORECASE)
+_CHECKLIST_ID = re.compile(r"^cl-?([0-9]{1,12})$", re.IGNORECASE)
 
 
 def _actor(ctx: Context, text: str) -> Actor:
@@ -90,7 +90,7 @@ def _ticker(checked: bool):
         if len(words) < 2:
             raise UsageError("Give the checklist id and the item numbers.", COMMAND.usage(name))
         checklist_id = _id(_CHECKLIST_ID, words[0], "checklist", "CL-1", name)
-        if not all(word.isdigit() for word in words[1:]):
+        if not all(whole_number(word) is not None for word in words[1:]):
             raise UsageError("Items are numbers, like 1 or 2 3.", COMMAND.usage(name))
         items = {int(word) for word in words[1:]}
         return views.checklist_view(services.maintenance.mark(ctx.user, checklist_id, items, checked))

@@ -11,7 +11,7 @@ from bot.timeparse import parse_duration
 from bot.views import ops as views
 from bot.views.blocks import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
-from commands.parsing import split_options
+from commands.parsing import split_options, whole_number
 
 # Refused in any argument, before any backend call: nothing here ever reaches a shell, and nothing should look like it.
 _METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
@@ -61,7 +61,7 @@ def _logs(services: Services, actor: Actor, text: str) -> Reply:
     (service, env), options = _words(text, 2, "logs", {"since": True, "grep": True, "tail": True})
     since = _duration(options.get("since", "15m"), "logs")
     tail = str(options.get("tail", "200"))
-    if not tail.isdigit() or not 0 < int(tail) <= _MAX_TAIL:
+    if not 0 < (whole_number(tail) or 0) <= _MAX_TAIL:
         raise UsageError(f"--tail must be a number from 1 to {_MAX_TAIL}.", COMMAND.usage("logs"))
     grep = options.get("grep")
     output = services.ops.logs(actor, env, service, since, int(tail), str(grep) if grep else None)
@@ -82,7 +82,7 @@ def _scale(services: Services, actor: Actor, text: str) -> Reply:
     (service, env, count), options = _words(text, 3, "scale", _ACTION_FLAGS)
     ops.service(env, service)
     maximum = ops.env(env).services[service].max_replicas
-    if not count.isdigit() or not 0 <= int(count) <= maximum:
+    if whole_number(count) is None or not 0 <= int(count) <= maximum:
         raise UsageError(f"Replicas must be a whole number from 0 to {maximum} for {service} in {env}.",
                          COMMAND.usage("scale"))
     return _request(ops, actor, env, Action.SCALE, service, {"replicas": int(count)}, options)

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot.errors import OpsbotError, UsageError
+from bot.errors import NotFound, OpsbotError, UsageError
 from bot.views.mrkdwn import from_slack
 
-_INCIDENT_ID = re.compile(r"^(?:inc-)?#?(\d+)$", re.IGNORECASE)
-_STRICT_ID = re.compile(r"^inc-(\d+)$", re.IGNORECASE)
+_INCIDENT_ID = re.compile(r"^(?:inc-)?#?([0-9]+)$", re.IGNORECASE)
+_STRICT_ID = re.compile(r"^inc-([0-9]+)$", re.IGNORECASE)
+MAX_ID = 10**12  # any id beyond is a typo, not an incident
 _USER = re.compile(r"^<?@([UW][A-Z0-9_]+)(?:\|[^>]*)?>?$")
 _OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
 
@@ -87,13 +88,22 @@ def take_incident_id(text: str) -> tuple[int | None, str]:
     word, rest = first_word(text)
     match = _STRICT_ID.match(word)
     if match:
-        return int(match.group(1)), rest
+        number = int(match.group(1))
+        if not 0 < number < MAX_ID:
+            raise NotFound(f"There is no incident {word.upper()}.")
+        return number, rest
     return None, text.strip()
 
 
 def parse_incident_id(word: str) -> int | None:
     match = _INCIDENT_ID.match(word.strip())
-    return int(match.group(1)) if match else None
+    return int(match.group(1)) if match and 0 < int(match.group(1)) < MAX_ID else None
+
+
+def whole_number(word: str) -> int | None:
+    """A whole number written with ASCII digits (not `٣`, not `+3`, not 40 digits long), else None."""
+    word = word.strip()
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= 12 else None
 
 
 def parse_user(word: str, usage: str) -> str:

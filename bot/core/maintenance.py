@@ -20,7 +20,7 @@ from bot.timeparse import format_duration, parse_duration, show, utcnow
 _DAY_NUMBERS = {name: number for number, names in enumerate(
     [("mon", "monday"), ("tue", "tuesday"), ("wed", "wednesday"), ("thu", "thursday"), ("fri", "friday"),
      ("sat", "saturday"), ("sun", "sunday")]) for name in names}
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 MAX_WINDOW = timedelta(days=7)
 
 

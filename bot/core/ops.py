@@ -254,7 +254,7 @@ class OpsService:
                     params[key] = str(param.default)
                 continue
             value = str(given[key])
-            if param.type == "int" and not re.fullmatch(r"-?\d+", value):
+            if param.type == "int" and not re.fullmatch(r"-?[0-9]{1,18}", value):
                 raise UsageError(f"{key} must be a whole number.")
             if param.type == "bool" and value.lower() not in ("true", "false"):
                 raise UsageError(f"{key} must be true or false.")

@@ -76,7 +76,8 @@ class SlackHandlers:
         app.view(modals.OPEN_MODAL)(self.on_open_modal)
         app.view(modals.UPDATE_MODAL)(self.on_update_modal)
         app.view(modals.RESOLVE_MODAL)(self.on_resolve_modal)
-        app.shortcut(SHORTCUT)(listen(self.on_add_to_timeline))
+        # A message shortcut only: a global shortcut of that id has no message (Bolt answers it as unhandled).
+        app.shortcut({"type": "message_action", "callback_id": SHORTCUT})(listen(self.on_add_to_timeline))
         app.event("reaction_added")(listen(self.on_reaction))
         app.error(on_unhandled)
 

@@ -168,6 +168,8 @@ class SqlStore:
         return stored
 
     def get_window(self, window_id: int) -> Window:
+        if not _storable(window_id):
+            raise NotFound(f"There is no maintenance window MW-{window_id}.")
         with self._read() as db:
             row = db.execute("SELECT doc FROM windows WHERE id = ?", (window_id,)).fetchone()
         if row is None:
@@ -259,6 +261,8 @@ class SqlStore:
         return stored
 
     def get_checklist(self, checklist_id: int) -> Checklist:
+        if not _storable(checklist_id):
+            raise NotFound(f"There is no checklist CL-{checklist_id}.")
         with self._read() as db:
             row = db.execute("SELECT doc FROM checklists WHERE id = ?", (checklist_id,)).fetchone()
             if row is None:
@@ -286,6 +290,8 @@ class SqlStore:
 
     # --- reads --------------------------------------------------------------------------
     def get_incident(self, number: int) -> Incident:
+        if not _storable(number):
+            raise NotFound(f"There is no incident INC-{number}.")
         with self._read() as db:
             row = db.execute("SELECT doc, version FROM incidents WHERE number = ?", (number,)).fetchone()
         if row is None:
@@ -362,6 +368,11 @@ def _reminder(doc: str) -> Reminder:
         return reminder
     ids = _LEGACY_MENTION.findall(reminder.text) + _LEGACY_CHANNEL.findall(reminder.text)
     return reminder.model_copy(update={"text": text, "mentions": [*reminder.mentions, *ids]})
+
+
+def _storable(number: int) -> bool:
+    """Ids past a 64-bit integer cannot be in the database (and would make its driver raise)."""
+    return 0 < number < 2**63
 
 
 def _next_number(db: Cursorish, counter: str) -> int:

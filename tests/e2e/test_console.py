@@ -133,3 +133,33 @@ def test_bad_setting_in_the_environment_is_named_without_its_value(sqlite_url, m
         "config error: OPSBOT_SLACK_WORKERS: Input should be greater than or equal to 1",
         "config error: PORT: Input should be a valid integer, unable to parse string as an integer"]
     assert "s3cr3t" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_errors_are_sentences_not_tracebacks(sqlite_url, tmp_path):
+    opened = opsbot(["console"], sqlite_url, "/incident open p2 Typo\n")
+    assert opened.returncode == 0
+    huge = opsbot(["postmortem", "INC-99999999999999999999"], sqlite_url)
+    assert huge.returncode == 2 and "is not an incident id" in huge.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    nowhere = opsbot(["postmortem", "INC-1", "--out", str(blocked / "dir")], sqlite_url)
+    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr
+    for result in (huge, nowhere):
+        assert "Traceback" not in result.stderr
+
+
+def test_audit_export_into_a_closed_pipe_ends_quietly(sqlite_url):
+    from datetime import UTC, datetime
+
+    from bot.core.audit import AuditRecord
+    from bot.store import open_store
+
+    store = open_store(sqlite_url)
+    for i in range(3000):  # more than a pipe buffer holds
+        store.append_audit(AuditRecord(at=datetime.now(UTC), attempt=f"a-{i}", phase="succeeded", user="U_OPS"))
+    store.close()
+    env = {**os.environ, "OPSBOT_DATABASE_URL": sqlite_url}
+    shell = f"{sys.executable} -m bot.cli audit export --format jsonl | head -c 10"
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env,
+                            cwd=Path(__file__).resolve().parents[2], timeout=60, check=False)
+    assert len(result.stdout) == 10 and result.stderr == ""

@@ -189,3 +189,27 @@ def test_what_slack_sends_is_decoded_before_parsing_and_shown_back_as_it_was_mea
     assert "<!channel>" not in shown and "@channel" in shown  # shown as text: it pings nobody
     assert service.timeline(1)[-1].text.endswith("ask @U_BOB in #C0123, see status (https://status.example.com) "
                                                  "@channel")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("show INC-99999999999999999999", "There is no incident INC-99999999999999999999"),
+    ("resolve INC-1 \"\"", "Missing resolution summary"),
+    ("action INC-1 done ٣", "Give the number of the action item"),
+    ("note INC-1 ''", "Missing note text"),
+])
+def test_overflowing_ids_empty_quotes_and_foreign_digits_are_refused_clearly(router, service, alice, text, message):
+    run(router, "open p2 Checkout slow", alice)
+    before = snapshot(service)
+    reply = run(router, text, alice)
+    assert not reply.ok and message in reply.text
+    assert snapshot(service) == before
+
+
+def test_overflowing_durations_are_refused_clearly(make_router, alice):
+    from bot.config import Catalog
+
+    router = make_router(Catalog.model_validate({"environments": {"prod": {}}}))
+    for command, text in (("/ops", "audit --since 99999999d"), ("/ops", "logs api prod --since 9999999999w"),
+                          ("/maint", 'schedule prod in 99999999d 2h "x"'), ("/maint", "extend MW-1 9999999999d")):
+        reply = router.handle(command, text, alice)
+        assert not reply.ok and ("longer than ten years" in reply.text or "is not a duration" in reply.text), reply.text
