@@ -25,7 +25,7 @@ def _ops(name: str, run) -> Handler:
         if _METACHARACTERS.search(text):
             raise UsageError("Shell metacharacters (; | & $ ` < > ( ) { } \\) are not allowed in /ops arguments.",
                              COMMAND.usage(name))
-        actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/ops {name} {text}".rstrip())
+        actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/ops {name} {text}".rstrip(), surface=ctx.source)
         return run(services, actor, text)
 
     return handler

@@ -124,7 +124,7 @@ class RunbookAction(Strict):
 
 class Environment(Strict):
     protected: bool = False
-    approvals: int = Field(1, ge=1, le=2)
+    approvals: int = Field(0, ge=0, le=5)  # how many authorised people besides the requester must approve
     platform: Platform | None = None
     services: dict[str, Service] = Field(default_factory=dict)
     maintenance: Maintenance | None = None

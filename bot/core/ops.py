@@ -2,7 +2,7 @@
 
 The sequence for a changing action: validate → authorise (a denial is audited) → describe the plan from
 the live state → audit "requested" → dry-run stops here → in a protected environment store the plan and
-wait for confirmation (and a second person's approval where `approvals: 2`) → audit "started" → run →
+wait for the requester's confirmation (and N other people's approvals where `approvals: N`) → audit "started" → run →
 audit "succeeded"/"failed" with duration, output hash and a redacted excerpt.
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Actor:
     user: str
     channel: str | None
     command: str
+    surface: str = "console"  # "slack": a plan in a protected environment is always shown and confirmed there
 
 
 @dataclass
@@ -185,10 +186,12 @@ class OpsService:
             self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=str(error))
             raise
         self._audit(actor, attempt, "requested", env_name, action, target, args, excerpt=summary)
+        # In chat, `--yes` never skips the plan: the requester sees it and confirms it (the Confirm button).
+        confirmed = confirmed and actor.surface != "slack"
         if dry_run:
             self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
             return Outcome("dry_run", summary)
-        if not env.protected and env.approvals < 2:
+        if not env.protected and env.approvals == 0:
             return self._execute(actor, attempt, env_name, action, target, args, summary)
         now = self.clock()
         plan = Plan(id=new_id(), attempt=attempt, created_at=now, expires_at=now + PLAN_TTL, user=actor.user,
@@ -210,8 +213,19 @@ class OpsService:
                 self._audit(actor, plan.attempt, "expired", plan.env, plan.action, plan.target, plan.args)
             raise ConflictError(f"Plan {plan_id} expired at {plan.expires_at:%Y-%m-%d %H:%M} UTC; run the command again.")
         self.authorize(actor, plan.env, plan.action, plan.target, plan.args)
-        if actor.user in plan.approvals:
-            raise ConflictError(f"You already confirmed plan {plan_id}; it needs another authorised user's approval.")
+        # The requester confirms what they were shown; `approvals: N` more authorised people approve it.
+        if actor.user == plan.user:
+            if plan.confirmed:
+                raise ConflictError(f"You already confirmed plan {plan_id}; it waits for "
+                                    f"{plan.required_approvals - len(plan.approvals)} more approval(s) by others.")
+            update: dict = {"confirmed": True}
+            phase: Phase = "confirmed"
+        else:
+            if plan.required_approvals == 0:
+                raise PermissionDenied(f"Plan {plan_id} is @{plan.user}'s to confirm: only who asked for it can.")
+            if actor.user in plan.approvals:
+                raise ConflictError(f"You already approved plan {plan_id}.")
+            update, phase = {"approvals": [*plan.approvals, actor.user]}, "approved"
         current = self.describe(plan.env, plan.action, plan.target, plan.args)
         if digest(plan.env, plan.action, plan.target, plan.args, current) != plan.digest:
             if self.store.update_plan(plan.model_copy(update={"status": "cancelled"}), "pending"):
@@ -219,15 +233,14 @@ class OpsService:
                             excerpt=f"changed since planned; now: {current}")
             raise ConflictError(f"The situation changed since plan {plan_id} was made (now: {current}); "
                                 "run the command again.")
-        approvals = [*plan.approvals, actor.user]
-        phase: Phase = "confirmed" if actor.user == plan.user else "approved"
-        if len(approvals) < plan.required_approvals:
-            updated = plan.model_copy(update={"approvals": approvals})
+        updated = plan.model_copy(update=update)
+        if not (updated.confirmed and len(updated.approvals) >= updated.required_approvals):
             if not self.store.update_plan(updated, "pending"):
                 raise ConflictError(f"Plan {plan_id} changed while confirming; try again.")
             self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
-            return Outcome("awaiting_approval", plan.summary, updated)
-        executed = plan.model_copy(update={"approvals": approvals, "status": "executed"})
+            waiting = "awaiting_approval" if updated.confirmed else "awaiting_confirmation"
+            return Outcome(waiting, plan.summary, updated)
+        executed = updated.model_copy(update={"status": "executed"})
         if not self.store.update_plan(executed, "pending"):
             raise ConflictError(f"Plan {plan_id} was already confirmed by someone else.")
         self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)

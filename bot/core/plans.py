@@ -26,8 +26,9 @@ class Plan(BaseModel):
     args: dict = Field(default_factory=dict)
     summary: str  # e.g. "scale api in prod: 3 → 5 replicas"
     digest: str
-    required_approvals: int = 1
-    approvals: list[str] = Field(default_factory=list)
+    required_approvals: int = 0  # approvals needed from authorised people other than the requester
+    confirmed: bool = False  # by the requester, who was shown this plan
+    approvals: list[str] = Field(default_factory=list)  # the others who approved it
     status: Literal["pending", "executed", "expired", "cancelled"] = "pending"
 
 

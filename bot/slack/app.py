@@ -25,7 +25,7 @@ from bot.views.maint import CHECK_ACTION, MODE_ACTION
 from bot.views.mrkdwn import from_slack
 from commands.base import Context
 from commands.incident import OpenRequest, open_incident, resolve_incident, update_incident
-from commands.parsing import normalise
+from commands.parsing import normalise, whole_number
 from commands.router import COMMANDS, redacted
 
 if TYPE_CHECKING:
@@ -176,7 +176,10 @@ class SlackHandlers:
         if not await self.pipeline.first_delivery(body):
             await ack()
             return
-        number, ctx = int(view["private_metadata"]), context_of(body)
+        number, ctx = whole_number(view.get("private_metadata") or ""), context_of(body)
+        if number is None:  # not a form this bot made
+            await ack(response_action="errors", errors={"text": "This form is no longer valid; open it again."})
+            return
         try:  # the text is taken as typed in the form: no command-line parsing or typography changes
             reply = redacted(await asyncio.to_thread(change, self.services, ctx, number, text))
         except Exception as error:  # noqa: BLE001 — shown next to the field, through the one presenter

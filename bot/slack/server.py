@@ -14,6 +14,7 @@ from bot.config import SlackSettings
 from bot.errors import UsageError
 from bot.scheduler.runner import SchedulerRunner
 from bot.slack.app import create_bolt_app
+from bot.slack.gate import SlackGate
 
 if TYPE_CHECKING:
     from bot.app import Opsbot
@@ -21,10 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("opsbot.slack")
 
 
-def asgi_app(bolt: AsyncApp, path: str = "/slack/events", scheduler: SchedulerRunner | None = None):
+def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
+             scheduler: SchedulerRunner | None = None):
     """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators (it also says whether
     this process is the scheduler leader)."""
-    slack = AsyncSlackRequestHandler(bolt, path=path)
+    slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path))
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -36,7 +38,11 @@ def asgi_app(bolt: AsyncApp, path: str = "/slack/events", scheduler: SchedulerRu
             role = "off" if scheduler is None else ("leader" if scheduler.is_leader else "standby")
             await send({"type": "http.response.body", "body": json.dumps({"ok": True, "scheduler": role}).encode()})
             return
-        await slack(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == path:
+            await slack(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"not found"})
 
     return app
 
@@ -111,7 +117,7 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
             return
         import uvicorn
 
-        app = asgi_app(create_bolt_app(opsbot, slack), scheduler=scheduler)
+        app = asgi_app(create_bolt_app(opsbot, slack), slack.slack_signing_secret or "", scheduler=scheduler)
         uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
     finally:
         if scheduler is not None:

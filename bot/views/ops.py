@@ -67,7 +67,9 @@ def outcome_reply(result: Outcome) -> Reply:
         return Reply(text=message, blocks=[section(message)])
     if result.kind == "planned" and result.plan is not None:
         plan = result.plan
-        approvals = " A second authorised person must approve it too." if plan.required_approvals > 1 else ""
+        needed = plan.required_approvals
+        approvals = (f" {needed} other authorised {'person' if needed == 1 else 'people'} must approve it too "
+                     f"(`/ops approve {plan.id}`)." if needed else "")
         message = f"📋 Plan `{plan.id}`: *{summary}*"
         blocks = [section(message), context(f"Confirm within 5 minutes (until {show(plan.expires_at)}): "
                                             f"`/ops confirm {plan.id}`.{approvals}"),
@@ -80,8 +82,15 @@ def outcome_reply(result: Outcome) -> Reply:
         return Reply(text=f"Plan {plan.id}: {summary}", blocks=blocks)
     if result.kind == "awaiting_approval" and result.plan is not None:
         plan = result.plan
-        message = (f"✋ Plan `{plan.id}` (*{summary}*) is confirmed by {', '.join(mention(u) for u in plan.approvals)};"
-                   f" another authorised person must approve it: `/ops approve {plan.id}`.")
+        still = plan.required_approvals - len(plan.approvals)
+        approved = f", approved by {', '.join(mention(u) for u in plan.approvals)}" if plan.approvals else ""
+        message = (f"✋ Plan `{plan.id}` (*{summary}*) is confirmed by {mention(plan.user)}{approved}; {still} more "
+                   f"authorised {'person' if still == 1 else 'people'} must approve it: `/ops approve {plan.id}`.")
+        return Reply(text=message, blocks=[section(message)], ephemeral=False)
+    if result.kind == "awaiting_confirmation" and result.plan is not None:
+        plan = result.plan
+        message = (f"👍 Plan `{plan.id}` (*{summary}*) is approved by {', '.join(mention(u) for u in plan.approvals)}; "
+                   f"it runs once {mention(plan.user)}, who asked for it, confirms: `/ops confirm {plan.id}`.")
         return Reply(text=message, blocks=[section(message)], ephemeral=False)
     message = f"✅ Done: *{summary}*"
     reply = Reply(text=message, blocks=[section(message)], ephemeral=False)

@@ -78,7 +78,7 @@ def slack(request, fake_slack, sqlite_url):
     port = free_port()
     settings = SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                              opsbot_slack_api_url=fake_slack.api_url, port=port, **getattr(request, "param", {}))
-    app = asgi_app(create_bolt_app(opsbot, settings))
+    app = asgi_app(create_bolt_app(opsbot, settings), SECRET)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from bot.platforms.script import ScriptRunner
 PY = sys.executable
 
 
-def catalog(tmp_path, approvals=1) -> Catalog:
+def catalog(tmp_path, approvals=0) -> Catalog:
     marker = str(tmp_path / "ran.txt")
     write = [PY, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + chr(10)); print('DB_PASSWORD=hunter2 done')",
              marker, "{target}"]
@@ -36,7 +36,7 @@ def catalog(tmp_path, approvals=1) -> Catalog:
 
 @pytest.fixture
 def make_ops(store, clock, tmp_path):
-    def make(approvals=1):
+    def make(approvals=0):
         return OpsService(store, catalog(tmp_path, approvals), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                           clock=clock)
     return make
@@ -89,8 +89,8 @@ def test_output_in_the_audit_log_is_redacted_and_hashed(make_ops, store):
     assert len(final.output_sha256) == 64 and final.duration_ms is not None
 
 
-def test_two_approvals_need_a_second_different_authorised_person(make_ops, store, tmp_path):
-    ops = make_ops(approvals=2)
+def test_one_approval_needs_a_second_different_authorised_person(make_ops, store, tmp_path):
+    ops = make_ops(approvals=1)
     planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {}, confirmed=True)
     assert planned.kind == "awaiting_approval" and ran(tmp_path) == []
     with pytest.raises(ConflictError, match="already confirmed"):
@@ -194,3 +194,21 @@ def test_a_failing_witness_never_fails_the_action(store, clock, tmp_path):
     ops = OpsService(store, catalog(tmp_path), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
                      clock=clock, witnesses=[broken])
     assert ops.request(actor("U_OPS", "/ops run backup staging"), "staging", "run", "backup", {}).kind == "done"
+
+
+def test_only_the_requester_confirms_a_plan(make_ops, store, tmp_path):
+    ops = make_ops()
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {})
+    with pytest.raises(PermissionDenied, match="only who asked for it"):
+        ops.confirm(actor("U_OPS2"), planned.plan.id)  # an operator too, but not shown this plan
+    assert ran(tmp_path) == []
+    assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "done"
+
+
+def test_approvals_before_the_requester_confirms_do_not_run_the_plan(make_ops, store, tmp_path):
+    ops = make_ops(approvals=1)
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {})
+    assert ops.confirm(actor("U_OPS2"), planned.plan.id).kind == "awaiting_confirmation" and ran(tmp_path) == []
+    with pytest.raises(ConflictError, match="already approved"):
+        ops.confirm(actor("U_OPS2"), planned.plan.id)
+    assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "done" and ran(tmp_path) == ["db"]

@@ -1,0 +1,113 @@
+"""Requests as an attacker or a broken proxy sends them, over real HTTP: verified before parsed, capped, and never
+an HTTP 500 or a traceback for something malformed."""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FORM = "application/x-www-form-urlencoded"
+MALFORMED_SIGNED = [
+    ("", FORM),
+    ("payload=", FORM),
+    ("payload=not-json", FORM),
+    ("payload=%5B1%2C2%5D", FORM),  # a JSON list
+    ("payload=" + json.dumps({"type": "block_actions"}), FORM),
+    (urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"}, "actions": "x"})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"},
+                                       "actions": [{"action_id": "incident_ack", "value": "not-a-number"}]})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U1"},
+                                       "actions": [{"action_id": "ops_confirm", "value": "p-1; --yes"}]})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "U1"}})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "U1"},
+                                       "view": {"callback_id": "incident_open_modal", "state": None}})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "U1"},
+                                       "view": {"type": "modal", "callback_id": "incident_update_modal",
+                                                "private_metadata": "x",
+                                                "state": {"values": {}}}})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "message_action", "callback_id": "add_to_timeline",
+                                       "user": {"id": "U1"}})}), FORM),
+    (urlencode({"payload": json.dumps({"type": "shortcut", "callback_id": "add_to_timeline",
+                                       "user": {"id": "U1"}})}), FORM),
+    (urlencode({"command": "/incident"}), FORM),
+    (urlencode({"command": "/incident", "text": "list", "user_id": "U1"}), FORM),
+    ("{", "application/json"),
+    ("[]", "application/json"),
+    (json.dumps({"type": "event_callback"}), "application/json"),
+    (json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "reaction_added"}}),
+     "application/json"),
+    (json.dumps({"type": "event_callback", "event_id": "Ev2", "event": {"type": "reaction_added", "reaction": "pushpin",
+                                                                        "item": {"type": "message"}}}),
+     "application/json"),
+    ("\xff\xfe garbage", "text/plain"),
+]
+
+
+@pytest.mark.parametrize("body,content_type", MALFORMED_SIGNED)
+def test_a_malformed_signed_request_is_refused_without_a_500(slack, body, content_type, caplog):
+    response = slack.post(body, content_type)
+    assert response.status_code < 500, response.text
+    time.sleep(0.05)
+    assert "Traceback" not in caplog.text
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+
+
+def test_a_bad_or_non_numeric_timestamp_is_401(slack):
+    assert slack.post("command=/incident", FORM, timestamp=int(time.time()) - 600).status_code == 401
+    response = slack.http.post("/slack/events", content=b"command=/incident", headers={
+        "Content-Type": FORM, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"})
+    assert response.status_code == 401
+    response = slack.http.post("/slack/events", content=b"command=/incident", headers={"Content-Type": FORM})
+    assert response.status_code == 401
+
+
+def test_a_body_over_a_megabyte_is_413_before_anything_is_parsed(slack):
+    body = "text=" + "x" * (1 << 20)
+    assert slack.post(body, FORM).status_code == 413
+    assert slack.post(body, FORM, secret="wrong").status_code == 413  # refused before the signature is checked
+
+
+def test_yes_never_skips_the_plan_of_a_protected_environment_from_slack(slack, tmp_path):
+    import sys
+
+    from bot.config import Catalog
+
+    marker = tmp_path / "ran.txt"
+    slack.opsbot.services.ops.catalog = Catalog.model_validate({
+        "environments": {"prod": {"protected": True, "runbook": {"backup": {
+            "argv": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('done')"]}}}},
+        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    slack.command("run backup prod --yes", command="/ops")
+    reply = slack.fake.wait_for_response()[0]
+    assert "Plan" in reply["text"] and not marker.exists()
+
+
+JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner,
+                                                                                          max_size=3)),
+                       max_leaves=8)
+KEYS = ["type", "user", "id", "actions", "action_id", "value", "view", "callback_id", "state", "values",
+        "private_metadata", "channel", "message", "ts", "text", "event", "event_id", "item", "reaction", "trigger_id",
+        "response_url", "block_id", "selected_options"]
+SHAPED = st.recursive(
+    st.one_of(st.none(), st.integers(), st.sampled_from(["block_actions", "view_submission", "message_action",
+                                                        "shortcut", "event_callback", "reaction_added", "pushpin",
+                                                        "message", "incident_ack", "ops_confirm", "maint_check",
+                                                        "incident_open_modal", "U1", "C1", "1", "modal", ""]),
+              JSONISH),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=6)),
+    max_leaves=20)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.dictionaries(st.sampled_from(KEYS), SHAPED, max_size=8), as_event=st.booleans())
+def test_random_signed_payloads_never_get_a_500(slack, payload, as_event):
+    if as_event:
+        response = slack.post(json.dumps(payload), "application/json")
+    else:
+        response = slack.post(urlencode({"payload": json.dumps(payload)}), FORM)
+    assert response.status_code < 500, (payload, response.text)
