@@ -102,10 +102,12 @@ class Check(Strict):
 
 
 class Param(Strict):
-    type: Literal["str", "int", "bool", "choice"] = "str"
+    type: Literal["str", "int", "bool", "choice", "path"] = "str"
     choices: list[str] = Field(default_factory=list)
     required: bool = False
     default: str | int | bool | None = None
+    flag: bool = False  # the value may start with "-" (it is meant as an option of the command)
+    absolute: bool = False  # a path may be absolute (never "..": a path stays below where the action works)
 
 
 class RunbookAction(Strict):

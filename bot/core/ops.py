@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import PurePosixPath
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role
@@ -267,6 +268,11 @@ class OpsService:
                     params[key] = str(param.default)
                 continue
             value = str(given[key])
+            if value.startswith("-") and not param.flag and param.type != "int":
+                raise UsageError(f"{key} must not start with '-': the command would read it as an option.")
+            if param.type == "path" and (".." in PurePosixPath(value).parts
+                                         or (value.startswith("/") and not param.absolute)):
+                raise UsageError(f"{key} must be a relative path without '..'.")
             if param.type == "int" and not re.fullmatch(r"-?[0-9]{1,18}", value):
                 raise UsageError(f"{key} must be a whole number.")
             if param.type == "bool" and value.lower() not in ("true", "false"):
@@ -302,6 +308,29 @@ class OpsService:
 
     def _execute(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
                  args: dict, summary: str, requester: str | None = None) -> Outcome:
+        # One dangerous action at a time on one target, across replicas: a second is refused, naming who holds it.
+        lease = f"{env_name}/{target or action}"
+        now = self.clock()
+        holder = self.store.acquire_lease(lease, f"@{actor.user} ({action} since {now:%H:%M} UTC)", attempt,
+                                          now + self._lease_time(env_name, action, target), now)
+        if holder is not None:
+            self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=f"busy: {holder}")
+            raise ConflictError(f"{target or action} in {env_name} is being changed right now by {holder}; "
+                                "try again when that is done.")
+        try:
+            return self._run_audited(actor, attempt, env_name, action, target, args, summary)
+        finally:
+            self.store.release_lease(lease, attempt)
+
+    def _lease_time(self, env_name: str, action: Action | str, target: str | None) -> timedelta:
+        """As long as the action may take (a crashed holder's lease then lapses by itself)."""
+        env = self.env(env_name)
+        if _action(action) is Action.RUN and target in env.runbook:
+            return timedelta(seconds=env.runbook[target].timeout_s + 60)
+        return timedelta(minutes=15)
+
+    def _run_audited(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
+                     args: dict, summary: str) -> Outcome:
         # "started" is written before anything runs: a crash leaves it without an outcome.
         self._audit(actor, attempt, "started", env_name, action, target, args, excerpt=summary)
         started = time.perf_counter()

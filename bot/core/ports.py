@@ -54,6 +54,11 @@ class AuditStore(Protocol):
 Witness = Callable[["Head"], None]
 
 
+class LeaseStore(Protocol):
+    def acquire_lease(self, key: str, holder: str, attempt: str, until: datetime, now: datetime) -> str | None: ...
+    def release_lease(self, key: str, attempt: str) -> None: ...
+
+
 class PlanStore(Protocol):
     def save_plan(self, plan: Plan) -> None: ...
     def get_plan(self, plan_id: str) -> Plan: ...
@@ -77,7 +82,7 @@ class MaintenanceStore(Protocol):
     def add_ticks(self, checklist_id: int, ticks: list[Tick]) -> None: ...
 
 
-class Store(IncidentStore, AuditStore, PlanStore, MaintenanceStore, Protocol):
+class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

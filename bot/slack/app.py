@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
+PLAN_ID = re.compile(r"p-[0-9a-f]{6}")
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 NOTE_MAX = 3000
 
 
@@ -63,9 +66,9 @@ class SlackHandlers:
         listen = self.pipeline.listener
         for command in COMMANDS:
             app.command(command)(listen(self.on_command, queued=lambda body: not _opens_modal(body)))
-        app.action("incident_ack")(listen(partial(self.on_button, "/incident", "ack INC-{value}")))
-        app.action("ops_confirm")(listen(partial(self.on_button, "/ops", "confirm {value}")))
-        app.action(MODE_ACTION)(listen(partial(self.on_button, "/ops", "maintenance on {value}")))
+        app.action("incident_ack")(listen(partial(self.on_button, "/incident", "ack INC-{value}", self.incident_number)))
+        app.action("ops_confirm")(listen(partial(self.on_button, "/ops", "confirm {value}", self.plan_id)))
+        app.action(MODE_ACTION)(listen(partial(self.on_button, "/ops", "maintenance on {value}", self.environment)))
         app.action(CHECK_ACTION)(listen(self.on_checklist))
         # These open a modal, so they are not queued: a trigger_id expires in 3 seconds.
         app.action("incident_update")(listen(partial(self.on_text_modal_button, modals.UPDATE_MODAL),
@@ -96,6 +99,19 @@ class SlackHandlers:
         if warnings:
             await request.respond(text="\n".join(warnings), response_type="ephemeral")
 
+    @staticmethod
+    def incident_number(value: str) -> int | None:
+        return whole_number(value)
+
+    @staticmethod
+    def plan_id(value: str) -> str | None:
+        return value if PLAN_ID.fullmatch(value) else None
+
+    @staticmethod
+    def environment(value: str) -> str | None:
+        """One word of a name's characters; whether it exists is the command's to say."""
+        return value if ENV_NAME.fullmatch(value) else None
+
     async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
         return await asyncio.to_thread(self.router.handle, command, text, request.ctx)
 
@@ -108,9 +124,12 @@ class SlackHandlers:
             return
         await self.deliver(await self.run_command(body["command"], body.get("text", ""), request), request)
 
-    async def on_button(self, command: str, text: str, request: SlackRequest) -> None:
-        """A button that stands for a command typed by whoever clicked it."""
-        value = request.body["actions"][0]["value"]
+    async def on_button(self, command: str, text: str, lookup, request: SlackRequest) -> None:
+        """A button that stands for a command typed by whoever clicked it. Its value is looked up (an incident
+        number, a plan id, an environment of the catalog), never pasted into the command line as it came."""
+        value = lookup(str(request.body["actions"][0].get("value", "")))
+        if value is None:
+            raise UsageError("This button is no longer valid; use the command instead.")
         reply = await self.run_command(command, text.format(value=value), request)
         await self.deliver(reply, request, replace_original=False)
 

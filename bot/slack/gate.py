@@ -130,8 +130,10 @@ def _event_problem(data: dict) -> str | None:
     kind = data.get("type")
     if kind == "url_verification":
         return None if _text(data.get("challenge")) else "url_verification without a challenge"
-    if kind != "event_callback":
-        return None if _text(kind) else "no type"
+    if kind == "app_rate_limited":
+        return None
+    if kind != "event_callback":  # interactions come form-encoded, never as JSON
+        return f"unexpected JSON payload type {str(kind)[:40]!r}"
     event = data.get("event")
     if not _text(data.get("event_id")) or not isinstance(event, dict) or not _text(event.get("type")):
         return "event_callback without an event"

@@ -74,6 +74,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
     ]),
+    (8, [
+        # One dangerous action at a time per target, across replicas: a row per held lease, with its expiry.
+        ("CREATE TABLE leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, attempt TEXT NOT NULL,"
+         " expires_at TIMESTAMPTZ NOT NULL)"),
+    ]),
 ]
 
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time

@@ -120,6 +120,24 @@ class SqlStore:
             row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         return Head(row[0], row[1]) if row else None
 
+    # --- leases -------------------------------------------------------------------------------
+    def acquire_lease(self, key: str, holder: str, attempt: str, until: datetime, now: datetime) -> str | None:
+        """Take the lease on `key` (free, or expired) until `until`; None when taken, else who holds it."""
+        with self._write() as db:
+            taken = db.execute(
+                "INSERT INTO leases (key, holder, attempt, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET holder = excluded.holder, attempt = excluded.attempt, expires_at = excluded.expires_at"
+                " WHERE leases.expires_at < ?",
+                (key, holder, attempt, self._time(until), self._time(now))).rowcount
+            if taken == 1:
+                return None
+            row = db.execute("SELECT holder FROM leases WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else "someone"
+
+    def release_lease(self, key: str, attempt: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM leases WHERE key = ? AND attempt = ?", (key, attempt))
+
     # --- plans --------------------------------------------------------------------------------
     def save_plan(self, plan: Plan) -> None:
         with self._write() as db:

@@ -107,6 +107,13 @@ def m007_audit_append_only(db: Database) -> None:
                    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
 
 
+@migrations()
+def m008_leases(db: Database) -> None:
+    # One dangerous action at a time per target, across processes: a row per held lease, with its expiry.
+    db.execute("CREATE TABLE leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, attempt TEXT NOT NULL,"
+               " expires_at TEXT NOT NULL)")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

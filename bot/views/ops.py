@@ -9,7 +9,7 @@ from bot.core.ports import HealthReport, ServiceState
 from bot.core.reminders import Window
 from bot.timeparse import format_duration, show
 from bot.views.blocks import Attachment, Reply, button, context, header, lines_to_sections, section
-from bot.views.mrkdwn import clipped, escape, mention
+from bot.views.mrkdwn import clipped, escape, mention, render
 
 ICON = {"ok": "✅", "warn": "⚠️", "crit": "❌"}
 VERDICT = {"ok": "healthy", "warn": "degraded", "crit": "critical"}
@@ -17,6 +17,22 @@ _INLINE_MAX = 2800  # longer output goes into a file, not a message
 
 
 def health(report: HealthReport, at: datetime, window: Window | None = None) -> Reply:
+    reply = _checked(report, at) if report.results else _nothing_checked(report)
+    if window is not None:  # during a planned window, failing checks are expected: say so at the top
+        reply.text += f" (in maintenance: {window.ref})"
+        reply.blocks.insert(1, section(f"🛠️ *{report.env} is in maintenance* — {window.ref} "
+                                       f"\"{render(window.title)}\" until {show(window.ends_at)}"))
+    return reply
+
+
+def _nothing_checked(report: HealthReport) -> Reply:
+    """Nothing was checked: that is not "healthy"."""
+    message = f"No checks are configured for {report.env}: nothing was checked (add `checks:` to opsbot.yml)."
+    return Reply(text=f"{report.env} has no checks configured",
+                 blocks=[header(f"Health · {report.env} — ❔ no checks"), section(message)], ephemeral=False)
+
+
+def _checked(report: HealthReport, at: datetime) -> Reply:
     verdict = VERDICT[report.overall]
     lines = []
     for r in report.results:
@@ -31,12 +47,7 @@ def health(report: HealthReport, at: datetime, window: Window | None = None) -> 
     blocks = [header(f"Health · {report.env} — {ICON[report.overall]} {verdict}"),
               *lines_to_sections(lines + report.notes),
               context(f"{len(report.results)} checks in {report.elapsed_ms / 1000:.1f} s · {show(at)}")]
-    reply = Reply(text=f"{report.env} is {verdict}", blocks=blocks, ephemeral=False)
-    if window is not None:  # during a planned window, failing checks are expected: say so at the top
-        reply.text += f" (in maintenance: {window.ref})"
-        reply.blocks.insert(1, section(f"🛠️ *{report.env} is in maintenance* — {window.ref} "
-                                       f"\"{escape(window.title)}\" until {show(window.ends_at)}"))
-    return reply
+    return Reply(text=f"{report.env} is {verdict}", blocks=blocks, ephemeral=False)
 
 
 def status(env: str, states: list[ServiceState]) -> Reply:

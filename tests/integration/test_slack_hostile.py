@@ -111,3 +111,17 @@ def test_random_signed_payloads_never_get_a_500(slack, payload, as_event):
     else:
         response = slack.post(urlencode({"payload": json.dumps(payload)}), FORM)
     assert response.status_code < 500, (payload, response.text)
+
+
+@pytest.mark.parametrize("action_id,value", [("incident_ack", "1 --yes"), ("ops_confirm", "p-000000 extra"),
+                                             ("ops_confirm", "--yes"), ("maint_mode_on", "prod --yes"),
+                                             ("maint_mode_on", "$(id)")])
+def test_button_values_are_looked_up_never_pasted_into_a_command(slack, action_id, value):
+    response = slack.interaction({"type": "block_actions", "user": {"id": "U_ALICE"}, "channel": {"id": "C1"},
+                                  "container": {"type": "message"},
+                                  "response_url": f"{slack.fake.base_url}/response/button",
+                                  "actions": [{"action_id": action_id, "block_id": "b", "value": value,
+                                               "type": "button"}]})
+    assert response.status_code == 200
+    reply = slack.fake.wait_for_response()[0]
+    assert reply["response_type"] == "ephemeral" and "no longer valid" in reply["text"]

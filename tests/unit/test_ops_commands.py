@@ -88,3 +88,18 @@ def test_help_lists_every_ops_sub_command(ops_router):
     for name in ("health", "status", "logs", "restart", "scale", "rollback", "maintenance", "run", "confirm",
                  "approve", "audit"):
         assert f"/ops {name}" in text
+
+
+def test_health_of_an_environment_without_checks_is_not_healthy(make_router, sqlite_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    reply = make_router(Catalog.model_validate({"environments": {"dev": {}}})).handle("/ops", "health dev", OPS)
+    assert reply.ok and "no checks configured" in reply.text and "healthy" not in reply.text
+    config = tmp_path / "opsbot.yml"
+    config.write_text("environments:\n  dev: {}\n")
+    env = {**os.environ, "OPSBOT_DATABASE_URL": sqlite_url, "OPSBOT_CONFIG": str(config)}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "health", "dev"], capture_output=True, text=True,
+                            env=env, timeout=60, check=False)
+    assert result.returncode == 1 and "nothing was checked" in result.stdout

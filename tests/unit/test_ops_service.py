@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import pytest
 
@@ -212,3 +213,54 @@ def test_approvals_before_the_requester_confirms_do_not_run_the_plan(make_ops, s
     with pytest.raises(ConflictError, match="already approved"):
         ops.confirm(actor("U_OPS2"), planned.plan.id)
     assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "done" and ran(tmp_path) == ["db"]
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"name": "--delete-all"}, "must not start with '-'"),
+    ({"file": "../../etc/passwd"}, "relative path without '..'"),
+    ({"file": "/etc/passwd"}, "relative path without '..'"),
+])
+def test_runbook_parameters_cannot_smuggle_options_or_escape_their_directory(store, clock, tmp_path, params, message):
+    from bot.errors import UsageError
+
+    cat = Catalog.model_validate({"environments": {"dev": {"runbook": {"copy": {
+        "argv": [PY, "-c", "print(1)", "{name}", "{file}"],
+        "params": {"name": {"default": "x"}, "file": {"type": "path", "default": "a.txt"}}}}}}})
+    ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
+    with pytest.raises(UsageError, match=message):
+        ops.request(actor("U_OPS", "/ops run copy dev"), "dev", "run", "copy", params)
+    assert store.audit_records() == []
+
+
+def test_two_dangerous_actions_on_one_target_never_run_at_once(store, clock, tmp_path):
+    """Serialised by a lease in the store (so across replicas): the second is refused, naming who holds it."""
+    import threading
+
+    gate = tmp_path / "gate"
+    cat = Catalog.model_validate({"environments": {"dev": {"runbook": {"deploy": {
+        "argv": [PY, "-c", f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)"],
+        "timeout_s": 30}}}}})
+    ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
+    results: list = []
+    first = threading.Thread(target=lambda: results.append(
+        ops.request(actor("U_OPS", "/ops run deploy dev"), "dev", "run", "deploy", {})))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not any(r.phase == "started" for r in store.audit_records()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(ConflictError, match="being changed right now by @U_OPS"):
+        ops.request(actor("U_OPS2", "/ops run deploy dev"), "dev", "run", "deploy", {})
+    gate.write_text("go")
+    first.join(10)
+    assert results[0].kind == "done"
+    assert ops.request(actor("U_OPS2", "/ops run deploy dev"), "dev", "run", "deploy", {}).kind == "done"
+
+
+def test_a_lease_left_by_a_crashed_holder_lapses(store, clock):
+    from datetime import timedelta
+
+    assert store.acquire_lease("dev/api", "@U_A", "a-1", clock() + timedelta(minutes=15), clock()) is None
+    assert store.acquire_lease("dev/api", "@U_B", "a-2", clock() + timedelta(minutes=15), clock()) == "@U_A"
+    clock.advance(minutes=16)
+    assert store.acquire_lease("dev/api", "@U_B", "a-2", clock() + timedelta(minutes=15), clock()) is None
