@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
 PLAN_ID = re.compile(r"p-[0-9a-f]{6}")
+NOT_YOURS = "This form was not opened for you by opsbot (or was already submitted); open it again."
 ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 NOTE_MAX = 3000
 
@@ -45,7 +46,8 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret)
     conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
-    SlackHandlers(opsbot, conversations, Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers)) \
+    pipeline = Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers, opsbot.store.claim_delivery)
+    SlackHandlers(opsbot, conversations, pipeline) \
         .register(app)
     return app
 
@@ -119,8 +121,9 @@ class SlackHandlers:
     async def on_command(self, request: SlackRequest) -> None:
         body = request.body
         if _opens_modal(body):
-            await request.client.views_open(trigger_id=body["trigger_id"],
-                                            view=modals.open_modal(self.catalog, request.ctx.channel or ""))
+            opened = await request.client.views_open(trigger_id=body["trigger_id"],
+                                                     view=modals.open_modal(self.catalog, request.ctx.channel or ""))
+            await self.pipeline.opened_modal(opened["view"]["id"], request.ctx.user)
             return
         await self.deliver(await self.run_command(body["command"], body.get("text", ""), request), request)
 
@@ -143,8 +146,9 @@ class SlackHandlers:
     async def on_text_modal_button(self, callback_id: str, request: SlackRequest) -> None:
         number = int(request.body["actions"][0]["value"])
         incident = await asyncio.to_thread(self.services.incidents.get, number)
-        await request.client.views_open(trigger_id=request.body["trigger_id"], view=modals.text_modal_for(
+        opened = await request.client.views_open(trigger_id=request.body["trigger_id"], view=modals.text_modal_for(
             callback_id, incident))
+        await self.pipeline.opened_modal(opened["view"]["id"], request.ctx.user)
 
     # --- modal submissions -------------------------------------------------------------------
     async def on_open_modal(self, ack, body: dict, view: dict) -> None:
@@ -162,10 +166,14 @@ class SlackHandlers:
         if not await self.pipeline.first_delivery(body):
             await ack()
             return
+        if not await self.pipeline.claim_modal(str(view.get("id")), ctx.user):
+            await ack(response_action="errors", errors={"title": NOT_YOURS})
+            return
         try:  # the same path as `/incident open`: one validation, in the service
             reply = redacted(await asyncio.to_thread(open_incident, self.services, ctx, request))
         except UsageError as error:
             if error.field in ("severity", "title", "impact", "service"):
+                await self.pipeline.opened_modal(str(view.get("id")), ctx.user)  # still theirs to correct
                 await ack(response_action="errors", errors={error.field: str(error)})
                 return
             await ack()
@@ -196,12 +204,13 @@ class SlackHandlers:
             await ack()
             return
         number, ctx = whole_number(view.get("private_metadata") or ""), context_of(body)
-        if number is None:  # not a form this bot made
-            await ack(response_action="errors", errors={"text": "This form is no longer valid; open it again."})
+        if number is None or not await self.pipeline.claim_modal(str(view.get("id")), ctx.user):
+            await ack(response_action="errors", errors={"text": NOT_YOURS})
             return
         try:  # the text is taken as typed in the form: no command-line parsing or typography changes
             reply = redacted(await asyncio.to_thread(change, self.services, ctx, number, text))
         except Exception as error:  # noqa: BLE001 — shown next to the field, through the one presenter
+            await self.pipeline.opened_modal(str(view.get("id")), ctx.user)  # still theirs to correct
             await ack(response_action="errors", errors={"text": reply_for(error, "the incident form").text})
             return
         await ack()

@@ -75,8 +75,10 @@ Work = Callable[[SlackRequest], Awaitable[None]]
 
 
 class Pipeline:
-    def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8):
+    def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8,
+                 claim_delivery: Callable[[str], bool] = lambda key: False):
         self.remember_delivery = remember_delivery
+        self.claim_delivery = claim_delivery
         self.slots = asyncio.Semaphore(workers)
 
     async def first_delivery(self, body: dict) -> bool:
@@ -86,6 +88,14 @@ class Pipeline:
             log.info("ignoring a repeated delivery %s", key)
             return False
         return True
+
+    async def opened_modal(self, view_id: str, user: str) -> None:
+        """Remember a modal this bot opened for this user: only its submission will be accepted."""
+        await asyncio.to_thread(self.remember_delivery, f"modal:{view_id}:{user}")
+
+    async def claim_modal(self, view_id: str, user: str) -> bool:
+        """True, once, for a modal this bot opened for this user (in any replica)."""
+        return await asyncio.to_thread(self.claim_delivery, f"modal:{view_id}:{user}")
 
     def listener(self, work: Work, queued: Callable[[dict], bool] = lambda body: True):
         """A Bolt listener that acks, waits for a slot (unless `queued(body)` says it opens a modal), drops

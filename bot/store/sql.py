@@ -75,6 +75,11 @@ class SqlStore:
         with self._write() as db:
             self._insert_events(db, number, events)
 
+    def claim_delivery(self, key: str) -> bool:
+        """Take a remembered key back (once): True if it was there, by whichever process remembered it."""
+        with self._write() as db:
+            return db.execute("DELETE FROM deliveries WHERE key = ?", (key,)).rowcount == 1
+
     def remember_delivery(self, key: str) -> bool:
         """Record a delivery key (e.g. a Slack event_id); False if it was seen before, by any process."""
         with self._write() as db:

@@ -35,6 +35,7 @@ class FakeSlack:
         self._scripted: dict[str, list[tuple[int, dict, dict, object]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self.usergroups: dict[str, list[str]] = {}  # group ID -> user IDs, for usergroups.users.list
+        self.opened_views: list[str] = []  # the ids views.open answered, in order
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._envelopes: asyncio.Queue | None = None
@@ -145,6 +146,8 @@ class FakeSlack:
 
     def _answer(self, method: str, params: dict) -> dict:
         n = next(self._ids)
+        if method == "views.open":
+            self.opened_views.append(f"V{n:04d}")
         channel = params.get("channel", f"C{n:04d}")
         answers = {
             "auth.test": {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0001", "team": "Ops",

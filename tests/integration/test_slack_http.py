@@ -173,7 +173,8 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
                   "impact": {"value": {"type": "plain_text_input", "value": None}},
                   "service": {"value": {"type": "plain_text_input", "value": "api"}}}
         return slack.interaction({"type": "view_submission", "user": {"id": "U_ALICE"},
-                                  "view": {"id": "V1", "type": "modal", "callback_id": "incident_open_modal", "private_metadata": "",
+                                  "view": {"id": slack.fake.opened_views[-1], "type": "modal",
+                                           "callback_id": "incident_open_modal", "private_metadata": "",
                                            "state": {"values": values}}})
 
     rejected = submit(None, "   ")
@@ -305,14 +306,44 @@ def test_start_up_objects_are_frozen_out_of_the_collector_and_the_session_closed
     assert bolt.client.session.closed
 
 
+def click_update(slack, incident, user: str = "U_BOB") -> str:
+    """The pinned summary's Update status button: opsbot opens the modal; returns its view id."""
+    opened = len(slack.fake.opened_views)
+    slack.interaction({"type": "block_actions", "user": {"id": user}, "channel": {"id": incident.channel},
+                       "container": {"type": "message"}, "response_url": f"{slack.fake.base_url}/response/u",
+                       "actions": [{"action_id": "incident_update", "block_id": "incident_actions", "value": "1",
+                                    "type": "button"}]})
+    wait_until(lambda: len(slack.fake.opened_views) > opened)
+    return slack.fake.opened_views[-1]
+
+
+def submit_update(slack, view_id: str, text: str, user: str = "U_BOB"):
+    return slack.interaction({"type": "view_submission", "user": {"id": user},
+                              "view": {"id": view_id, "type": "modal", "callback_id": "incident_update_modal",
+                                       "private_metadata": "1", "state": {"values": {
+                                           "text": {"value": {"type": "plain_text_input", "value": text}}}}}})
+
+
 def test_update_modal_text_is_taken_as_typed_and_posted_in_the_incident_channel(slack):
     incident = open_incident(slack)
     text = "error rate back to 0.1% after 10–15 min; “cache” warmed — watching"
-    response = slack.interaction({"type": "view_submission", "user": {"id": "U_BOB"},
-                                  "view": {"id": "V2", "type": "modal", "callback_id": "incident_update_modal",
-                                           "private_metadata": "1", "state": {"values": {
-                                               "text": {"value": {"type": "plain_text_input", "value": text}}}}}})
-    assert response.status_code == 200
+    response = submit_update(slack, click_update(slack, incident), text)
+    assert response.status_code == 200 and response.text in ("", "null")
     posted = slack.fake.wait_for("chat.postMessage", 3)[-1]
     assert posted.params["channel"] == incident.channel and "10–15 min" in posted.params["text"]
     assert slack.opsbot.store.timeline(1)[-1].text == f"Status update: {text}"
+
+
+def test_a_submission_is_accepted_only_for_a_modal_opsbot_opened_for_that_user(slack):
+    incident = open_incident(slack)
+    before = len(slack.opsbot.store.timeline(1))
+    forged = submit_update(slack, "V9999", "all good, nothing to see")  # never opened
+    assert "not opened for you" in forged.json()["errors"]["text"]
+    view_id = click_update(slack, incident, user="U_BOB")
+    someone_else = submit_update(slack, view_id, "all good", user="U_EVE")  # Bob's modal, Eve's submission
+    assert "not opened for you" in someone_else.json()["errors"]["text"]
+    assert len(slack.opsbot.store.timeline(1)) == before
+    assert submit_update(slack, view_id, "rolled back, watching").status_code == 200
+    assert slack.opsbot.store.timeline(1)[-1].text == "Status update: rolled back, watching"
+    again = submit_update(slack, view_id, "rolled back, watching")  # replayed
+    assert "not opened for you" in again.json()["errors"]["text"]
