@@ -111,10 +111,10 @@ class Pipeline:
         return listener
 
     async def run(self, work: Work, body: dict, client: AsyncWebClient) -> None:
-        if not await self.first_delivery(body):
-            return
         request = SlackRequest(body, context_of(body), client, body.get("response_url"))
-        try:
+        try:  # the dedupe needs the store too: when it is unreachable, the user hears so
+            if not await self.first_delivery(body):
+                return
             await work(request)
         except Exception as error:  # noqa: BLE001 — every error a user sees goes through the presenter
             await present(error, request.respond)

@@ -1,9 +1,11 @@
 """`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz) or Socket Mode."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -23,9 +25,9 @@ log = logging.getLogger("opsbot.slack")
 
 
 def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
-             scheduler: SchedulerRunner | None = None):
-    """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators (it also says whether
-    this process is the scheduler leader)."""
+             scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None):
+    """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators: 503 while the database
+    cannot be reached; it also says whether this process is the scheduler leader."""
     slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path))
 
     async def app(scope, receive, send):
@@ -33,10 +35,12 @@ def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
             await lifespan(bolt, receive, send)
             return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            up = True if store_up is None else await asyncio.to_thread(store_up)
             role = "off" if scheduler is None else ("leader" if scheduler.is_leader else "standby")
-            await send({"type": "http.response.body", "body": json.dumps({"ok": True, "scheduler": role}).encode()})
+            body = {"ok": up, "scheduler": role} | ({} if up else {"store": "unreachable"})
+            await send({"type": "http.response.start", "status": 200 if up else 503,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == path:
             await slack(scope, receive, send)
@@ -117,7 +121,8 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
             return
         import uvicorn
 
-        app = asgi_app(create_bolt_app(opsbot, slack), slack.slack_signing_secret or "", scheduler=scheduler)
+        app = asgi_app(create_bolt_app(opsbot, slack), slack.slack_signing_secret or "", scheduler=scheduler,
+                       store_up=opsbot.store.ping)
         uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
     finally:
         if scheduler is not None:

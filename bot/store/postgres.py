@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import BackendError
 from bot.store.sql import SqlStore, hide_password
@@ -81,6 +81,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
 ]
 
+UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default
 _MIGRATION_LOCK = 7_345_001  # advisory lock id: one process migrates at a time
 
 
@@ -97,7 +98,9 @@ class _Qmark:
 class PostgresStore(SqlStore):
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10):
         self.url = url
-        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False)
+        # Connections are checked when taken, so after PostgreSQL restarts the pool replaces the dead ones by itself.
+        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                                    check=ConnectionPool.check_connection, reconnect_timeout=0)
 
     def open(self, timeout: float = 5.0) -> None:
         try:
@@ -123,10 +126,24 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _write(self) -> Iterator[_Qmark]:
-        with self._pool.connection() as conn, conn.transaction():
-            yield _Qmark(conn)
+        """A transaction; when PostgreSQL cannot be reached within a few seconds, a BackendError that says so
+        (and the pool keeps trying to reconnect in the background)."""
+        try:
+            with self._pool.connection(timeout=UNREACHABLE_AFTER_S) as conn, conn.transaction():
+                yield _Qmark(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise BackendError(f"The database is unreachable (PostgreSQL at {hide_password(self.url)}); opsbot "
+                               "keeps retrying — try again in a moment.") from exc
 
     _read = _write
+
+    def ping(self) -> bool:
+        try:
+            with self._read() as db:
+                db.execute("SELECT 1")
+            return True
+        except BackendError:
+            return False
 
     def close(self) -> None:
         self._pool.close()

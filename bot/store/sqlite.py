@@ -165,6 +165,14 @@ class SqliteStore(SqlStore):
     def _parse_time(self, value: str) -> datetime:
         return datetime.fromisoformat(value)
 
+    def ping(self) -> bool:
+        try:
+            with self._read() as db:
+                db.execute("SELECT 1")
+            return True
+        except sqlite3.Error:
+            return False
+
     def close(self) -> None:
         with self._lock:
             for conn in self._connections:
