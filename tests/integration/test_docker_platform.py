@@ -168,3 +168,41 @@ def test_maintenance_recreates_the_services_with_the_flag(ops, platform, project
     assert platform.maintenance_state() is True
     off = ops.request(actor, "prod", "maintenance", None, {"on": False})
     assert off.summary.startswith("maintenance mode in prod: on → off")
+
+
+def test_secrets_a_container_logs_reach_neither_the_reply_nor_the_audit_log(docker_host, store, clock, tmp_path):
+    """The corpus printed by a real container on the test engine, read back through `/ops logs`."""
+    from bot.app import build_services
+    from commands.base import Context
+    from commands.router import Router
+    from tests.redaction_corpus import SECRETS
+
+    name = f"t{uuid.uuid4().hex[:8]}"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(line for _, line, _ in SECRETS) + "\n")
+    client = docker.DockerClient(base_url=docker_host)
+    container = client.containers.create(
+        "opsbot-busybox:2", ["sh", "-c", "cat /corpus.txt; trap 'exit 0' TERM; sleep 3600 & wait"],
+        name=f"{name}-api-1", network_mode="none",
+        labels={"com.docker.compose.project": name, "com.docker.compose.service": "api",
+                "com.docker.compose.container-number": "1"})
+    import io
+    import tarfile
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        tar.add(str(corpus), arcname="corpus.txt")
+    container.put_archive("/", archive.getvalue())
+    container.start()
+    try:
+        router = Router(build_services(store, catalog(name, docker_host), clock=clock))
+        wait_for(lambda: "pool" in container.logs().decode() or len(container.logs()) > 1000)
+        reply = router.handle("/ops", "logs api prod --tail 2000", Context(user="U_OPS"))
+        shown = reply.text + str(reply.blocks) + (reply.file.content if reply.file else "")
+        assert reply.ok and "***" in shown
+        audit = " ".join((r.excerpt or "") + str(r.args) for r in store.audit_records())
+        leaked = [kind for kind, _, secret in SECRETS if secret in shown or secret in audit]
+        assert leaked == []
+    finally:
+        container.remove(force=True)
+        client.close()
