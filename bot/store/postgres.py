@@ -1,6 +1,7 @@
 """PostgreSQL backend: psycopg 3 with a connection pool; versioned migrations in schema_migrations."""
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,7 +101,7 @@ class PostgresStore(SqlStore):
         self.url = url
         # Connections are checked when taken, so after PostgreSQL restarts the pool replaces the dead ones by itself.
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                                    check=ConnectionPool.check_connection, reconnect_timeout=0)
+                                    check=_check_if_signalled, reconnect_timeout=0)
 
     def open(self, timeout: float = 5.0) -> None:
         try:
@@ -147,3 +148,11 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _check_if_signalled(conn: psycopg.Connection) -> None:
+    """An idle connection the server has written to (a restart closes it, a shutdown sends a notice) is checked
+    with a round trip; a quiet one is used as it is, so the check costs nothing in normal operation."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)

@@ -206,3 +206,28 @@ def test_secrets_a_container_logs_reach_neither_the_reply_nor_the_audit_log(dock
     finally:
         container.remove(force=True)
         client.close()
+
+
+def test_parallel_scales_of_one_service_run_one_at_a_time(project, docker_host, store, clock):
+    """Ten operators scale the same service at once: one lease, one change; the others are told who holds it,
+    and the engine never sees two of them (no container name conflicts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.errors import ConflictError
+
+    cat = catalog(project, docker_host)
+    cat.environments["prod"].protected = False
+    ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
+
+    def scale(i: int):
+        try:
+            return ops.request(Actor(f"U_{i}", "C1", "/ops scale api prod 4"), "prod", "scale", "api",
+                               {"replicas": 4}).kind
+        except ConflictError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(scale, range(10)))
+    assert "done" in results
+    assert all(r == "done" or "being changed right now by @U_" in r for r in results), results
+    assert DockerPlatform("prod", cat.environments["prod"]).replicas("api") == 4

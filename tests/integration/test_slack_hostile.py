@@ -125,3 +125,10 @@ def test_button_values_are_looked_up_never_pasted_into_a_command(slack, action_i
     assert response.status_code == 200
     reply = slack.fake.wait_for_response()[0]
     assert reply["response_type"] == "ephemeral" and "no longer valid" in reply["text"]
+
+
+def test_a_global_shortcut_with_the_timeline_callback_is_not_taken_for_a_message_shortcut(slack):
+    started = time.monotonic()
+    response = slack.interaction({"type": "shortcut", "callback_id": "add_to_timeline", "user": {"id": "U_ALICE"}})
+    assert response.status_code == 404 and time.monotonic() - started < 2
+    assert slack.fake.calls_to("chat.postEphemeral") == []

@@ -112,3 +112,14 @@ def test_a_user_group_slack_cannot_list_grants_nothing(fake_slack):
     fake_slack.usergroups["S0PAGERS"] = ["U_PAGER"]
     assert directory("U_PAGER") == []  # an error never grants a role
     assert directory("U_PAGER") == ["S0PAGERS"]  # not cached: asked again, and now Slack answers
+
+
+def test_audit_checkpoints_are_posted_to_the_audit_channel(fake_slack):
+    from bot.core.audit import Head
+    from bot.slack.notifier import SlackWitness
+
+    witness = SlackWitness(SlackSettings(slack_bot_token="xoxb-test", opsbot_slack_api_url=fake_slack.api_url),
+                           "audit")
+    witness(Head(42, "a" * 64))
+    post = fake_slack.wait_for("chat.postMessage")[-1]
+    assert post.params["channel"] == "audit" and f"42:{'a' * 64}" in post.params["text"]
