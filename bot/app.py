@@ -41,7 +41,7 @@ class Opsbot:
 
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
-                   witnesses: Sequence[Witness] = ()) -> Services:
+                   witnesses: Sequence[Witness] = (), evidence_dir: Path | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -51,10 +51,18 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     platforms = platform_for or Platforms()
     ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
                      groups_of=groups_of, witnesses=witnesses)
+    from bot.core.evidence import EvidenceService
+    from bot.evidence.collectors import InfraCollectors
+    from bot.evidence.storage import DirectoryStorage
+
+    incidents = IncidentService(store, catalog, clock=clock)
+    collectors = InfraCollectors(platforms, CheckRunner(platforms), ScriptRunner())
     return Services(
-        incidents=IncidentService(store, catalog, clock=clock),
+        incidents=incidents,
         ops=ops,
         maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
+        evidence=EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
+                                 clock=clock),
     )
 
 
@@ -75,7 +83,8 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
         if catalog.audit_channel:
             witnesses.append(SlackWitness(slack, catalog.audit_channel))
     store = open_store(settings.database_url, audit_key(settings))
-    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses)
+    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
+                              evidence_dir=settings.evidence_root())
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))
 
 

@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="do not send reminders from this process (another replica does)")
     serve.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
+    evidence = sub.add_parser("evidence", help="verify an incident's evidence bundles")
+    evidence_sub = evidence.add_subparsers(dest="evidence_command", required=True)
+    evidence_verify = evidence_sub.add_parser("verify", help="re-hash every stored item and the manifest")
+    evidence_verify.add_argument("incident", help="INC-<n>")
+    evidence.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
     manifest = sub.add_parser("manifest", help="print the Slack app manifest")
     manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
     manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
@@ -154,6 +160,31 @@ def _serve(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
+def _evidence(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import build
+    from commands.parsing import parse_incident_id
+
+    number = parse_incident_id(args.incident)
+    if number is None:
+        print(f"opsbot: '{args.incident}' is not an incident id like INC-1", file=sys.stderr)
+        return 2
+    app = build(config)
+    try:
+        incident = app.services.incidents.get(number)
+        if not app.services.evidence.bundles(number):
+            print(f"{incident.id} has no evidence: nothing to verify")
+            return 0
+        checked, problems = app.services.evidence.verify(number)
+    finally:
+        app.close()
+    for problem in problems:
+        print(f"evidence of {incident.id}: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"evidence of {incident.id} verified: {checked} items and their manifests match the timeline")
+    return 0
+
+
 def _manifest(args: argparse.Namespace, config: str | None) -> int:
     from bot.slack.manifest import render_manifest
 
@@ -236,7 +267,7 @@ def _export_audit(app, format: str) -> int:
     return 0
 
 
-COMMANDS = {"health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
+COMMANDS = {"evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
 
 if __name__ == "__main__":
     sys.exit(main())

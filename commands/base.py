@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.core.evidence import EvidenceService
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
@@ -31,6 +32,7 @@ class Services:
     incidents: IncidentService
     ops: OpsService
     maintenance: MaintenanceService
+    evidence: EvidenceService
 
 
 Handler = Callable[[Services, Context, str], Reply]

@@ -4,14 +4,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.core.effects import IncidentChanged, IncidentOpened
 from bot.core.models import Incident
+from bot.core.ops import Actor
 from bot.core.postmortem import postmortem_filename, render_postmortem
 from bot.errors import UsageError
-from bot.timeparse import parse_date
+from bot.timeparse import parse_date, parse_duration
 from bot.views.blocks import Reply
-from bot.views.incidents import done, incident_card, incident_list, opened, postmortem_draft, timeline_view
+from bot.views.incidents import (
+    done,
+    evidence_collected,
+    evidence_list,
+    incident_card,
+    incident_list,
+    opened,
+    postmortem_draft,
+    timeline_view,
+)
 from bot.views.mrkdwn import mention, render
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import (
@@ -219,6 +230,34 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
     return timeline_view(incident, services.incidents.timeline(incident.number))
 
 
+def _evidence(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    verb, rest = first_word(_require(text, "'collect' or 'list'", "evidence"))
+    incident = _target(services, ctx, number)
+    if verb.lower() == "list":
+        if rest:
+            raise UsageError(f"Unexpected '{rest}'.", COMMAND.usage("evidence"))
+        return evidence_list(incident, services.evidence.bundles(incident.number))
+    if verb.lower() != "collect":
+        raise UsageError(f"Unknown evidence verb '{verb}'; use collect or list.", COMMAND.usage("evidence"))
+    parsed = split_options(rest, {"env": True, "since": True, "only": True}, COMMAND.usage("evidence"))
+    if parsed.positional:
+        raise UsageError(f"Unexpected '{parsed.positional}'.", COMMAND.usage("evidence"))
+    since = None
+    if "since" in parsed.options:
+        try:
+            since = parse_duration(str(parsed.options["since"]))
+        except ValueError as exc:
+            raise UsageError(f"{exc}.", COMMAND.usage("evidence")) from exc
+    only = ([name.strip() for name in str(parsed.options["only"]).split(",") if name.strip()]
+            if "only" in parsed.options else None)
+    env = str(parsed.options["env"]) if "env" in parsed.options else None
+    actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/incident evidence {text}", surface=ctx.source)
+    bundle = services.evidence.collect(actor, incident.number, env, since, only)
+    reply = evidence_collected(incident, bundle, str(Path(bundle.location).with_suffix(".tar.gz")))
+    reply.effects.append(IncidentChanged(incident.number))
+    return reply
+
+
 def _postmortem(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     if text.lower() == "done":
         incident = services.incidents.postmortem_done(_target(services, ctx, number).number, ctx.user)
@@ -255,6 +294,8 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                _with_target(_list, takes_id=False)),
     SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),
     SubCommand("timeline", f"/incident timeline {ID}", "every event", _with_target(_timeline)),
+    SubCommand("evidence", f"/incident evidence {ID} <collect [--env E] [--since 2h] [--only logs,db] | list>",
+               "gather logs, state and records into a hashed bundle", _with_target(_evidence)),
     SubCommand("postmortem", f"/incident postmortem {ID} [done]", "draft the post-mortem",
                _with_target(_postmortem)),
 ])

@@ -26,6 +26,7 @@ LAYERS: dict[str, set[str]] = {
     "bot.store": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.platforms": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.checks": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
+    "bot.evidence": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.scheduler": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.store"},
     "commands": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views"},
     "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler"},
@@ -40,8 +41,8 @@ LIBRARIES: dict[str, set[str]] = {
     "slack_bolt": {"bot.slack"}, "slack_sdk": {"bot.slack"}, "aiohttp": {"bot.slack"}, "uvicorn": {"bot.slack"},
     "apscheduler": {"bot.scheduler"},
     "docker": {"bot.platforms"}, "kubernetes": {"bot.platforms", "bot.checks"}, "requests": {"bot.platforms"},
-    "psycopg": {"bot.store", "bot.scheduler", "bot.checks"}, "psycopg_pool": {"bot.store"},
-    "sqlite_utils": {"bot.store"}, "redis": {"bot.checks"}, "httpx": {"bot.checks"},
+    "psycopg": {"bot.store", "bot.scheduler", "bot.checks", "bot.evidence"}, "psycopg_pool": {"bot.store"},
+    "sqlite_utils": {"bot.store"}, "redis": {"bot.checks", "bot.evidence"}, "httpx": {"bot.checks"},
 }
 INFRASTRUCTURE = sorted(LIBRARIES)
 

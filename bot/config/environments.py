@@ -31,8 +31,11 @@ class Role(IntEnum):
 DEFAULT_MIN_ROLES = {
     "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
-    "rollback": Role.OPERATOR, "run": Role.OPERATOR,
+    "rollback": Role.OPERATOR, "run": Role.OPERATOR, "evidence": Role.RESPONDER,
 }
+# What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).
+CollectorName = Literal["logs", "status", "health", "db", "cache", "audit", "timeline"]
+COLLECTORS: tuple[CollectorName, ...] = ("logs", "status", "health", "db", "cache", "audit", "timeline")
 
 
 class Platform(Strict):
@@ -124,6 +127,13 @@ class RunbookAction(Strict):
         return value
 
 
+class Evidence(Strict):
+    collectors: list[CollectorName] = Field(default_factory=lambda: list(COLLECTORS))
+    runbook: list[str] = Field(default_factory=list)  # runbook actions run as collectors (no parameters, no shell)
+    max_item_bytes: int = Field(default=5_000_000, gt=0)  # an item past this is cut, and says so
+    time_budget_s: float = Field(default=60.0, gt=0)  # collectors still running then are failed items
+
+
 class Environment(Strict):
     protected: bool = False
     approvals: int = Field(0, ge=0, le=5)  # how many authorised people besides the requester must approve
@@ -133,6 +143,7 @@ class Environment(Strict):
     checks: list[Check] = Field(default_factory=list)
     runbook: dict[str, RunbookAction] = Field(default_factory=dict)
     min_roles: dict[str, str] = Field(default_factory=dict)  # action -> role, overriding the defaults
+    evidence: Evidence = Field(default_factory=lambda: Evidence())
 
     @field_validator("min_roles")
     @classmethod
@@ -142,6 +153,13 @@ class Environment(Strict):
                 raise ValueError(f"'{action}' is not an action; use one of {', '.join(DEFAULT_MIN_ROLES)}")
             Role.parse(role)
         return value
+
+    @model_validator(mode="after")
+    def _evidence_runbook_exists(self) -> Environment:
+        unknown = [name for name in self.evidence.runbook if name not in self.runbook]
+        if unknown:
+            raise ValueError(f"evidence.runbook names unknown runbook actions: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _check_names_unique(self) -> Environment:

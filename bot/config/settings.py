@@ -20,6 +20,16 @@ class Settings(BaseSettings):
     config: Path | None = None
     audit_key: SecretStr | None = None  # OPSBOT_AUDIT_KEY: authenticates audit records (HMAC); never in the YAML
     audit_witness: Path | None = None  # OPSBOT_AUDIT_WITNESS: a file checkpoints are appended to, read by verify
+    evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or here)
+
+    def evidence_root(self) -> Path:
+        if self.evidence_dir is not None:
+            return self.evidence_dir
+        if self.database_url.startswith("sqlite:///"):
+            path = self.database_url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                return Path(path).parent / "evidence"
+        return Path("evidence")
 
 
 class SlackSettings(BaseSettings):

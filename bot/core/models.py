@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     POSTMORTEM = "postmortem"
     ESCALATION = "escalation"
     CHANNEL = "channel"
+    EVIDENCE = "evidence"
 
 
 class ActionItem(BaseModel):

@@ -32,7 +32,7 @@ EXCERPT_CHARS = 1500
 log = logging.getLogger("opsbot.ops")
 
 
-_VERBS = {"maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
+_VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
           "health": "run health checks", "status": "see the status"}
 
 

@@ -92,8 +92,12 @@ class SlackHandlers:
         await request.reply(reply, **extra)
         if reply.file is not None and request.ctx.channel:
             try:
-                await request.client.files_upload_v2(channel=request.ctx.channel, filename=reply.file.filename,
-                                                     content=reply.file.content, title=reply.file.title)
+                if reply.file.path:  # a file on disk (an evidence bundle), uploaded as it is
+                    await request.client.files_upload_v2(channel=request.ctx.channel, filename=reply.file.filename,
+                                                         title=reply.file.title, file=reply.file.path)
+                else:
+                    await request.client.files_upload_v2(channel=request.ctx.channel, filename=reply.file.filename,
+                                                         title=reply.file.title, content=reply.file.content)
             except SlackApiError as error:
                 await request.respond(text=f"Could not upload {reply.file.filename} "
                                            f"({error.response.get('error')}).", response_type="ephemeral")

@@ -24,6 +24,7 @@ class Attachment:
     filename: str
     content: str
     title: str
+    path: str | None = None  # a file on disk to upload as it is (a bundle); `content` is then its description
 
 
 @dataclass
@@ -135,5 +136,5 @@ def to_text(reply: Reply) -> str:
     if not out:
         out.append(mrkdwn_to_text(reply.text))
     if reply.file is not None:
-        out += ["", reply.file.content.rstrip("\n")]
+        out += ["", f"{reply.file.title}: {reply.file.path}" if reply.file.path else reply.file.content.rstrip("\n")]
     return "\n".join(out)

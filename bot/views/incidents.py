@@ -3,6 +3,7 @@ alert. Stored text is neutral; everything a user typed is escaped here and peopl
 from __future__ import annotations
 
 from bot.config.catalog import Catalog
+from bot.core.evidence import Bundle, EvidenceItem
 from bot.core.models import ActionItem, Event, Incident, Status
 from bot.timeparse import show
 from bot.views.blocks import (
@@ -155,3 +156,42 @@ def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
         f"*Channel:* <#{channel_id}>\n"
         f"*Updates:* every {every} minutes"
     )
+
+
+# --- evidence ----------------------------------------------------------------------------------------------
+def _size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.1f} KB" if size >= 1000 else f"{size} B"
+
+
+def _evidence_line(item: EvidenceItem) -> str:
+    if not item.ok:
+        return f"❌ `{item.name}` ({item.collector}, {render(item.source)}) — {render(item.error or 'failed')}"
+    masked = f" · {item.redacted} masked" if item.redacted else ""
+    cut = " · cut at the size cap" if item.truncated else ""
+    return (f"✅ `{item.name}` ({item.collector}, {render(item.source)}) {_size(item.size)} · "
+            f"sha256 `{item.sha256[:12]}…`{masked}{cut}")
+
+
+def evidence_collected(incident: Incident, bundle: Bundle, archive: str) -> Reply:
+    ok = sum(item.ok for item in bundle.items)
+    message = (f"🧾 *{bundle.ref}* of {incident.id} collected from *{bundle.env}* by {mention(bundle.created_by)}: "
+               f"{ok} of {len(bundle.items)} items")
+    return Reply(text=f"{bundle.ref} of {incident.id}: {ok} of {len(bundle.items)} items", ephemeral=False,
+                 blocks=[section(message), *lines_to_sections([_evidence_line(i) for i in bundle.items]),
+                         context(f"MANIFEST.json sha256 `{bundle.manifest_sha256}` · verify with "
+                                 f"`opsbot evidence verify {incident.id}`")],
+                 file=Attachment(f"{incident.id}-{bundle.ref}.tar.gz", "", f"Evidence {bundle.ref} of {incident.id}",
+                                 path=archive))
+
+
+def evidence_list(incident: Incident, bundles: list[Bundle]) -> Reply:
+    if not bundles:
+        message = f"{incident.id} has no evidence yet; collect it with `/incident evidence collect {incident.id}`."
+        return Reply(text=message, blocks=[section(message)])
+    lines = []
+    for bundle in bundles:
+        lines.append(f"*{bundle.ref}* · {bundle.env} · {show(bundle.created_at)} · {mention(bundle.created_by)} · "
+                     f"manifest `{bundle.manifest_sha256[:12]}…`")
+        lines += [f"    {_evidence_line(item)}" for item in bundle.items]
+    return Reply(text=f"Evidence of {incident.id}: {len(bundles)} bundles",
+                 blocks=[header(f"Evidence · {title_line(incident)}"), *lines_to_sections(lines)])

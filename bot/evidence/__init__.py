@@ -1,0 +1,1 @@
+"""Evidence adapters: the collectors that read the infrastructure, and the storage bundles live in."""
