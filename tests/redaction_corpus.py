@@ -209,3 +209,31 @@ NORMAL = [
     "api_key_header: X-API-Key",
     "Step 4/7 : RUN pip install -r requirements.txt",
 ]
+
+# Shapes found by review (an attacker's read of the first rules): each must be masked too.
+SECRETS += [
+    ("json-basic-auth", '{"Authorization": "Basic dXNlcjpodW50ZXIyMDI0IQ=="}', "dXNlcjpodW50ZXIyMDI0IQ=="),
+    ("bare-authorization", "Authorization: 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    ("laravel-app-key", "APP_KEY=base64:Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="),
+    ("jwt-key-env", "JWT_KEY=s3cr3tjwtkey42", "s3cr3tjwtkey42"),
+    ("password-with-dollar", "DB_PASSWORD=$ecretPass123", "$ecretPass123"),
+    ("numeric-password", "DB_PASSWORD=9081726", "9081726"),
+    ("env-prefixed-password", "PROD_ENV_PASSWORD=xyzzy42Q", "xyzzy42Q"),
+    ("password-hash", "user_password_hash=$2b$12$abcdefghijklmnopqrstuv", "$2b$12$abcdefghijklmnopqrstuv"),
+    ("redis-cli-a", "redis-cli -h cache -a R3disPassw0rd ping", "R3disPassw0rd"),
+    ("sshpass-p", "sshpass -p Sup3rS3cret ssh deploy@host", "Sup3rS3cret"),
+    ("cookie-header", "Cookie: sessionid=7f3a9c1e2b4d6f8a0c1e3b5d7f9a2c4e", "7f3a9c1e2b4d6f8a0c1e3b5d7f9a2c4e"),
+    ("json-escaped-url", '{"dsn": "postgres:\\/\\/app:Pg5ecret@db:5432\\/shop"}', "Pg5ecret"),
+    ("password-with-semicolon", "DB_PASSWORD=hunter2;drop", "hunter2;drop"),
+]
+NORMAL += [
+    "token_type=bearer expires_in=3600",
+    "Bearer authentication required",
+    "password_changed_at=2026-11-20T09:00:00Z",
+    "auth=ok",
+    "password: invalid for user bob",
+    "token: expired",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+    "GET /?code=200 HTTP/1.1",
+    "DB_PASSWORD=${DB_PASS}",
+]

@@ -109,7 +109,7 @@ class StoredAudit:
     (and reads the JSON directly: a million records verify without building a million models)."""
 
     seq: int
-    at: datetime
+    at: datetime | None  # None: the stored time is not a time (edited)
     attempt: str
     hash: str
     doc: str
@@ -140,7 +140,14 @@ def verify_stream(rows: Iterable[StoredAudit], key: AuditKey | None = None,
     expected = {head.seq: head.hash for head in checkpoints}
     prev_hash, keyed_seen, unkeyed = GENESIS, False, 0
     for row in rows:
-        fields, seq = json.loads(row.doc), result.records + 1
+        seq = result.records + 1
+        try:
+            fields = json.loads(row.doc)
+        except (TypeError, ValueError):
+            fields = None
+        if not isinstance(fields, dict):
+            result.problem = f"record {seq} was edited: it is no longer a readable record"
+            return result
         keyed = bool(fields.get("keyed"))
         problem = _row_problem(row, fields, seq, prev_hash)
         if problem is None and keyed and key is not None and _fields_hash(fields, prev_hash, key) != row.hash:
@@ -185,7 +192,7 @@ def _row_problem(row: StoredAudit, fields: dict, seq: int, prev_hash: str) -> st
         return f"record {seq} does not follow record {seq - 1}: re-ordered or a record before it changed"
     try:
         at = datetime.fromisoformat(fields["at"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return f"record {seq} was edited: its time is not a time"
     if row.at != at or row.attempt != fields.get("attempt") or row.hash != fields.get("hash"):
         return f"record {seq} was edited: its stored columns (time, attempt or hash) differ from the record"

@@ -21,18 +21,21 @@ _SET_MEMORY = 256 << 20  # the rule set's DFA budget: past it RE2 would give up 
 _RULE_MEMORY = 64 << 20
 
 # Words of a key that name a secret, and words that make the key describe one instead (a TTL, a limit, a URL).
-_SECRET_WORDS = {"password", "passwd", "pass", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "apikey",
+_SECRET_WORDS = {"password", "passwd", "pass", "passphrase", "pwd", "secret", "secrets", "token", "apikey",
                  "credential", "credentials", "dsn", "sas", "auth"}
 _SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "passphrase")
 _KEY_QUALIFIERS = {"api", "access", "private", "client", "signing", "encryption", "master", "session", "secret",
-                   "account", "shared", "storage", "auth"}
+                   "account", "shared", "storage", "auth", "app", "jwt", "hmac", "license"}
 _DESCRIPTIVE_WORDS = {"ttl", "expiry", "expires", "expiration", "lifetime", "max", "min", "limit", "count", "length",
                       "len", "size", "timeout", "url", "uri", "endpoint", "path", "file", "type", "name", "header",
                       "prefix", "format", "enabled", "required", "policy", "rotation", "hint", "label", "field",
-                      "param", "env", "ref", "version", "algorithm", "algo", "method", "mode", "strength"}
-_PLACEHOLDER = re.compile(r"^(?:|\*+|null|none|nil|true|false|yes|no|on|off|enabled|disabled|undefined|redacted|<[^>]*>|\[[^\]]*\]|\$.*|%.*"
-                          r"|\{\{.*|.*\}\})$", re.IGNORECASE)
-_SHORT_NUMBER = re.compile(r"^\d{1,7}$")
+                      "param", "env", "ref", "version", "algorithm", "algo", "method", "mode", "strength", "at",
+                      "changed", "updated", "created", "reset"}
+# Values that stand for a secret without being one: words, references to a variable, templates.
+_PLACEHOLDER_WORDS = {"", "null", "none", "nil", "true", "false", "yes", "no", "on", "off", "enabled", "disabled",
+                      "undefined", "redacted", "ok", "valid", "invalid", "expired", "missing", "required", "set",
+                      "unset", "user", "changed"}
+_PLACEHOLDER = re.compile(r"^(?:\*+|<[^>]*>|\[[^\]]*\]|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|%(?:\([^)]*\))?[sdr]|\{\{.*\}\})$")
 _PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.IGNORECASE)
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
@@ -81,7 +84,7 @@ class Redactor:
         """The text with every secret masked, and how many were."""
         if not text:
             return text, 0
-        data = text.encode()
+        data = text.encode("utf-8", "surrogatepass")  # lone surrogates (from JSON or argv) must not raise
         masked = 0
         hits = self._blocks.Match(data)
         if hits:
@@ -100,7 +103,11 @@ class Redactor:
             start = end
         if not masked:
             return text, 0
-        return b"".join(pieces).decode(errors="replace"), masked
+        joined = b"".join(pieces)
+        try:
+            return joined.decode("utf-8", "surrogatepass"), masked
+        except UnicodeDecodeError:
+            return joined.decode("utf-8", "replace"), masked
 
     def _apply(self, indexes: list[int], data: bytes) -> tuple[bytes, int]:
         masked = 0
@@ -143,7 +150,13 @@ def _mask(rule: Rule, match: Any, whole: bytes) -> bytes:
 def _names_secret(key: str) -> bool:
     """The key names a secret (DB_PASS, clientSecret, aws_secret_access_key), not just describes one (TOKEN_TTL)."""
     words = [word.lower() for word in _WORDS.findall(key)]
-    if not words or any(word in _DESCRIPTIVE_WORDS for word in words):
+    if not words:
+        return False
+    last = words[-1]
+    if last in _SECRET_WORDS or last.endswith(_SECRET_SUFFIXES) or (last == "hash" and len(words) > 1) or \
+            (last == "key" and len(words) > 1 and words[-2] in _KEY_QUALIFIERS):
+        return True  # PROD_ENV_PASSWORD, user_password_hash: the key ends in what it holds
+    if any(word in _DESCRIPTIVE_WORDS for word in words):
         return False
     return (any(word in _SECRET_WORDS or word.endswith(_SECRET_SUFFIXES) for word in words)
             or ("key" in words and any(word in _KEY_QUALIFIERS | {"data", "id"} for word in words)))
@@ -154,11 +167,14 @@ def _is_secret_assignment(key: str, value: str) -> bool:
     if not _names_secret(key):
         return False
     bare = value.strip("\"'").strip()
-    return not (_PLACEHOLDER.match(bare) or _SHORT_NUMBER.match(bare) or _PLAIN_URL.match(bare))
+    return not (bare.lower() in _PLACEHOLDER_WORDS or _PLACEHOLDER.match(bare) or _PLAIN_URL.match(bare))
 
 
 def _looks_like_key_material(line: str) -> bool:
-    """A base64 line of key length with upper case, lower case and digits (a hex digest or a word is not)."""
+    """A base64 line of key length with upper case, lower case and digits (a hex digest, a word, a URL path or an
+    SSH public key — always `AAAA…` — is not)."""
+    if line.startswith(("/", "AAAA")) or line.count("/") > 5:
+        return False
     return any(c.isupper() for c in line) and any(c.islower() for c in line) and any(c.isdigit() for c in line)
 
 

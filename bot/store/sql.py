@@ -115,7 +115,11 @@ class SqlStore:
                 rows = db.execute("SELECT seq, at, attempt, hash, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
                                   (after, batch)).fetchall()
             for seq, at, attempt, digest, record in rows:
-                yield StoredAudit(seq, self._parse_time(at), attempt, digest, record)
+                try:
+                    when = self._parse_time(at)
+                except (TypeError, ValueError):
+                    when = None  # an edited column; verification names the record
+                yield StoredAudit(seq, when, attempt, digest, record)
             if len(rows) < batch:
                 return
             after = rows[-1][0]

@@ -183,3 +183,29 @@ def test_the_cli_prints_the_head_and_verify_reads_the_witness(sqlite_url, tmp_pa
     Database(sqlite_url).run("DELETE FROM audit WHERE seq = 3")
     cut = cli("verify")
     assert cut.returncode == 1 and "records were deleted from the end" in cut.stderr
+
+
+@pytest.mark.parametrize("sql,params", [("UPDATE audit SET record = ? WHERE seq = 2", ("{",)),
+                                        ("UPDATE audit SET record = ? WHERE seq = 2", ("[]",)),
+                                        ("UPDATE audit SET record = ? WHERE seq = 2", ('{"seq": "two"}',))])
+def test_a_garbled_record_is_named_not_a_crash(log, sql, params):
+    store, key = log
+    db = Database(store.url)
+    db.drop_protection()
+    db.run(sql, params)
+    result = verified(store, key)
+    assert not result.ok and result.problem.startswith("record 2")
+
+
+def test_a_garbled_time_column_is_named_not_a_crash(sqlite_url):
+    store = open_store(sqlite_url)
+    try:
+        store.append_audit(record(1))
+        store.append_audit(record(2))
+        db = Database(sqlite_url)
+        db.drop_protection()
+        db.run("UPDATE audit SET at = 'yesterday' WHERE seq = 2")
+        result = verified(store, None)
+        assert not result.ok and "record 2 was edited: its stored columns" in result.problem
+    finally:
+        store.close()

@@ -132,3 +132,18 @@ def test_a_global_shortcut_with_the_timeline_callback_is_not_taken_for_a_message
     response = slack.interaction({"type": "shortcut", "callback_id": "add_to_timeline", "user": {"id": "U_ALICE"}})
     assert response.status_code == 404 and time.monotonic() - started < 2
     assert slack.fake.calls_to("chat.postEphemeral") == []
+
+
+def test_a_form_body_that_looks_like_json_is_read_as_bolt_reads_it(slack):
+    body = ('{"type":"view_submission","user":{"id":"U1"},"view":{"callback_id":"incident_open_modal"},'
+            '"x":"&command=/ops&user_id=U1&channel_id=C1&response_url=https://x"}')
+    assert slack.post(body, FORM).status_code == 400
+
+
+def test_a_slash_command_mentioning_payload_is_not_lost(slack):
+    assert slack.command("open p2 bad payload from upstream").status_code == 200
+    deadline = time.monotonic() + 10
+    while not slack.opsbot.store.list_incidents():
+        assert time.monotonic() < deadline, "the command was lost"
+        time.sleep(0.02)
+    assert slack.opsbot.store.get_incident(1).title == "bad payload from upstream"

@@ -130,3 +130,8 @@ def test_log_lines_are_redacted_tracebacks_included(capsys):
         handler.flush()
     err = capsys.readouterr().err
     assert "hunter2" not in err and "xoxb-123456789" not in err and "postgres://app:***@db/shop" in err
+
+
+def test_lone_surrogates_never_make_redaction_raise():
+    assert redact("\ud800 token xoxb-123456789-abcdefghij") == "\ud800 token ***"
+    assert redact("\ud800 plain") == "\ud800 plain"
