@@ -309,18 +309,26 @@ class OpsService:
     def _execute(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
                  args: dict, summary: str, requester: str | None = None) -> Outcome:
         # One dangerous action at a time on one target, across replicas: a second is refused, naming who holds it.
-        lease = f"{env_name}/{target or action}"
+        # Maintenance mode restarts services, so it holds their leases too.
+        env = self.env(env_name)
+        leases = [f"{env_name}/{target or action}"]
+        if _action(action) is Action.MAINTENANCE and env.maintenance is not None:
+            leases += [f"{env_name}/{service}" for service in env.maintenance.restart]
         now = self.clock()
-        holder = self.store.acquire_lease(lease, f"@{actor.user} ({action} since {now:%H:%M} UTC)", attempt,
-                                          now + self._lease_time(env_name, action, target), now)
-        if holder is not None:
-            self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=f"busy: {holder}")
-            raise ConflictError(f"{target or action} in {env_name} is being changed right now by {holder}; "
-                                "try again when that is done.")
+        held: list[str] = []
         try:
+            for lease in sorted(set(leases)):  # one order everywhere: two actions never wait on each other
+                holder = self.store.acquire_lease(lease, f"@{actor.user} ({action} since {now:%H:%M} UTC)", attempt,
+                                                  now + self._lease_time(env_name, action, target), now)
+                if holder is not None:
+                    self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=f"busy: {holder}")
+                    raise ConflictError(f"{lease.split('/', 1)[1]} in {env_name} is being changed right now by "
+                                        f"{holder}; try again when that is done.")
+                held.append(lease)
             return self._run_audited(actor, attempt, env_name, action, target, args, summary)
         finally:
-            self.store.release_lease(lease, attempt)
+            for lease in held:
+                self.store.release_lease(lease, attempt)
 
     def _lease_time(self, env_name: str, action: Action | str, target: str | None) -> timedelta:
         """As long as the action may take (a crashed holder's lease then lapses by itself)."""

@@ -264,3 +264,17 @@ def test_a_lease_left_by_a_crashed_holder_lapses(store, clock):
     assert store.acquire_lease("dev/api", "@U_B", "a-2", clock() + timedelta(minutes=15), clock()) == "@U_A"
     clock.advance(minutes=16)
     assert store.acquire_lease("dev/api", "@U_B", "a-2", clock() + timedelta(minutes=15), clock()) is None
+
+
+def test_maintenance_mode_holds_the_leases_of_the_services_it_restarts(store, clock):
+    from datetime import timedelta
+
+    cat = Catalog.model_validate({"environments": {"dev": {
+        "platform": {"kind": "docker", "project": "shop", "host": "unix:///nonexistent/docker.sock"},
+        "services": {"api": {"docker_service": "api"}}, "maintenance": {"restart": ["api"]}}}})
+    ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
+    assert store.acquire_lease("dev/api", "@U_A (restart)", "a-1", clock() + timedelta(minutes=5), clock()) is None
+    with pytest.raises(ConflictError, match="api in dev is being changed right now by @U_A"):
+        ops._execute(actor("U_OPS", "/ops maintenance on dev"), "a-2", "dev", "maintenance", None, {"on": True},
+                     "maintenance mode in dev: off → on, then restart api")
+    assert store.acquire_lease("dev/maintenance", "@U_B", "a-3", clock() + timedelta(minutes=5), clock()) is None
