@@ -50,6 +50,15 @@ class Rule:
     multiline: bool = False  # spans lines (a key block): run over the whole text, not line chunks
 
 
+class _TooDense(Exception):
+    """More matches of one rule in one block than a log ever holds: a hostile or runaway input."""
+
+
+# Each match costs a Python call; past this many in one block of lines, the block is masked whole (bounded time).
+MAX_MATCHES = 1000
+DENSE = b"[redacted: a block holding more than 1000 secrets]\n"
+
+
 class Redactor:
     """Rules compiled for bytes (no offset translation per match): the text is encoded once, scanned in chunks
     of whole lines so a rule only rewrites the chunks it occurs in, and decoded once. Rules that span lines (key
@@ -88,7 +97,10 @@ class Redactor:
         masked = 0
         hits = self._blocks.Match(data)
         if hits:
-            data, masked = self._apply([self._multiline[i] for i in hits], data)
+            try:
+                data, masked = self._apply([self._multiline[i] for i in hits], data)
+            except _TooDense:
+                return DENSE.decode(), MAX_MATCHES
         pieces: list[bytes] = []
         start = 0
         while start < len(data):
@@ -97,7 +109,10 @@ class Redactor:
             chunk = data[start:end]
             hits = self._lines.Match(chunk)
             if hits:
-                chunk, count = self._apply([self._line_rules[i] for i in hits], chunk)
+                try:
+                    chunk, count = self._apply([self._line_rules[i] for i in hits], chunk)
+                except _TooDense:  # a block made of secrets: mask it whole, at once, rather than one by one
+                    chunk, count = DENSE, MAX_MATCHES
                 masked += count
             pieces.append(chunk)
             start = end
@@ -114,8 +129,13 @@ class Redactor:
         for index in sorted(indexes):  # file order: whole key blocks go before the shapes inside them
             rule, regex = self.rules[index], self._compiled[index]
 
+            seen = 0
+
             def mask(match: Any, rule: Rule = rule) -> bytes:
-                nonlocal masked
+                nonlocal masked, seen
+                seen += 1
+                if seen > MAX_MATCHES:
+                    raise _TooDense
                 whole = match.group()
                 replacement = _mask(rule, match, whole)
                 masked += replacement != whole

@@ -135,3 +135,10 @@ def test_log_lines_are_redacted_tracebacks_included(capsys):
 def test_lone_surrogates_never_make_redaction_raise():
     assert redact("\ud800 token xoxb-123456789-abcdefghij") == "\ud800 token ***"
     assert redact("\ud800 plain") == "\ud800 plain"
+
+
+def test_a_block_made_of_secrets_is_masked_whole():
+    """A hostile line with a match every few bytes would cost a call per match: past 1000 it is masked at once."""
+    line = "curl -u admin:Hunter2x " * 50_000
+    cleaned, count = redact_counted(line)
+    assert "Hunter2x" not in cleaned and "more than 1000 secrets" in cleaned and count >= 1000
