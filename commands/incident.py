@@ -231,14 +231,21 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
 
 
 def _evidence(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    verb, rest = first_word(_require(text, "'collect' or 'list'", "evidence"))
+    verb, rest = first_word(_require(text, "'collect', 'add' or 'list'", "evidence"))
     incident = _target(services, ctx, number)
+    actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/incident evidence {text}", surface=ctx.source)
+    if verb.lower() == "add":
+        bundle = services.evidence.add(actor, incident.number, unquote(rest))
+        reply = evidence_collected(incident, bundle, str(Path(bundle.location).with_suffix(".tar.gz")))
+        reply.file = None  # one typed item: the summary says it all
+        reply.effects.append(IncidentChanged(incident.number))
+        return reply
     if verb.lower() == "list":
         if rest:
             raise UsageError(f"Unexpected '{rest}'.", COMMAND.usage("evidence"))
         return evidence_list(incident, services.evidence.bundles(incident.number))
     if verb.lower() != "collect":
-        raise UsageError(f"Unknown evidence verb '{verb}'; use collect or list.", COMMAND.usage("evidence"))
+        raise UsageError(f"Unknown evidence verb '{verb}'; use collect, add or list.", COMMAND.usage("evidence"))
     parsed = split_options(rest, {"env": True, "since": True, "only": True}, COMMAND.usage("evidence"))
     if parsed.positional:
         raise UsageError(f"Unexpected '{parsed.positional}'.", COMMAND.usage("evidence"))
@@ -251,7 +258,6 @@ def _evidence(services: Services, ctx: Context, number: int | None, text: str) -
     only = ([name.strip() for name in str(parsed.options["only"]).split(",") if name.strip()]
             if "only" in parsed.options else None)
     env = str(parsed.options["env"]) if "env" in parsed.options else None
-    actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/incident evidence {text}", surface=ctx.source)
     bundle = services.evidence.collect(actor, incident.number, env, since, only)
     reply = evidence_collected(incident, bundle, str(Path(bundle.location).with_suffix(".tar.gz")))
     reply.effects.append(IncidentChanged(incident.number))
@@ -294,7 +300,8 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                _with_target(_list, takes_id=False)),
     SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),
     SubCommand("timeline", f"/incident timeline {ID}", "every event", _with_target(_timeline)),
-    SubCommand("evidence", f"/incident evidence {ID} <collect [--env E] [--since 2h] [--only logs,db] | list>",
+    SubCommand("evidence", f"/incident evidence {ID} <collect [--env E] [--since 2h] [--only logs,db] | add <text> "
+               "| list>",
                "gather logs, state and records into a hashed bundle", _with_target(_evidence)),
     SubCommand("postmortem", f"/incident postmortem {ID} [done]", "draft the post-mortem",
                _with_target(_postmortem)),

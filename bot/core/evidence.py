@@ -100,9 +100,27 @@ class EvidenceService:
         start = self.clock() - since if since else incident.declared_at
         collected = asyncio.run(self._gather(env_name, env, names, start))
         collected += self._from_the_record(incident, names, start)
+        return self._store(actor, incident, env_name, env.evidence.max_item_bytes, collected)
+
+    def add(self, actor: Actor, number: int, text: str) -> Bundle:
+        """Something a person saw (a URL, an observation, a pasted output), kept like collected evidence."""
+        incident = self.incidents.get(number)
+        text = text.strip()
+        if not text:
+            raise UsageError("Say what to add: a URL or the text itself.")
+        limit = self.catalog.limits.text_max * 10
+        if len(text) > limit:
+            raise UsageError(f"That is {len(text)} characters; evidence added by hand is capped at {limit}.")
+        env = incident.env or "-"
+        piece = Collected("added.txt", "added", f"typed by @{actor.user}", text=text + "\n")
+        return self._store(actor, incident, env, limit * 4, [piece])
+
+    def _store(self, actor: Actor, incident: Incident, env_name: str, max_item_bytes: int,
+               collected: list[Collected]) -> Bundle:
+        number = incident.number
         now = self.clock()
         files: dict[str, bytes] = {}
-        items = [self._item(piece, env, actor.user, now, files) for piece in collected]
+        items = [self._item(piece, max_item_bytes, actor.user, now, files) for piece in collected]
         for attempt in range(1, 100):  # nothing is ever overwritten: a bundle number already taken moves on
             bundle = Bundle(incident=number, number=len(self.bundles(number)) + attempt, env=env_name,
                             created_at=now, created_by=actor.user, items=items)
@@ -187,7 +205,7 @@ class EvidenceService:
         return pieces
 
     @staticmethod
-    def _item(piece: Collected, env: Environment, user: str, now: datetime, files: dict[str, bytes]) -> EvidenceItem:
+    def _item(piece: Collected, max_bytes: int, user: str, now: datetime, files: dict[str, bytes]) -> EvidenceItem:
         item = EvidenceItem(name=piece.name, collector=piece.collector, source=piece.source, collected_at=now,
                             collected_by=user)
         if piece.text is None:
@@ -195,9 +213,9 @@ class EvidenceService:
             return item.model_copy(update={"ok": False, "error": error[:500]})
         text, masked = redact_counted(piece.text)
         data = text.encode()
-        truncated = len(data) > env.evidence.max_item_bytes
+        truncated = len(data) > max_bytes
         if truncated:
-            data = data[: env.evidence.max_item_bytes] + b"\n[cut at evidence.max_item_bytes]\n"
+            data = data[:max_bytes] + b"\n[cut at evidence.max_item_bytes]\n"
         files[piece.name] = data
         return item.model_copy(update={"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                                        "redacted": masked, "truncated": truncated})

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from bot.config.catalog import NEXT_BUSINESS_DAY, Catalog
-from bot.core.models import Event, Incident
+from bot.core.models import Event, EventKind, Incident
 from bot.timeparse import format_duration, show, utcnow
 
 
@@ -47,6 +47,8 @@ def render_postmortem(incident: Incident, events: list[Event], catalog: Catalog,
         incident=incident, events=events, severity=severity, show=show,
         duration=format_duration(end - incident.declared_at) + ("" if incident.resolved_at else " (ongoing)"),
         metrics=response_metrics(incident, catalog),
+        evidence=[(f"EB-{e.data['bundle']['number']}", item) for e in events
+                  if e.kind is EventKind.EVIDENCE and "bundle" in e.data for item in e.data["bundle"]["items"]],
         target_label="next business day" if target == NEXT_BUSINESS_DAY else target,
         generated=show(now or utcnow()),
     )

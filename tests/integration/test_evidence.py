@@ -89,6 +89,9 @@ def test_collect_gathers_every_source_redacted_hashed_and_on_the_record(evidence
     assert audit.action == "evidence" and audit.output_sha256 == bundle.manifest_sha256
     assert reply.file is not None and reply.file.path.endswith("EB-1.tar.gz")
     assert "EB-1" in str(router.handle("/incident", "evidence INC-1 list", OPS).blocks)
+    draft = router.handle("/incident", "postmortem INC-1", OPS).file.content
+    assert "### Evidence collected" in draft and items["logs-api.log"].sha256 in draft
+    assert "postgres-replica.txt (failed:" in draft
 
 
 def test_verify_names_each_changed_missing_and_added_file(evidence_router, sqlite_url):
@@ -105,7 +108,8 @@ def test_verify_names_each_changed_missing_and_added_file(evidence_router, sqlit
 
 
 @pytest.mark.parametrize("text,message", [
-    ("evidence INC-1", "Missing 'collect' or 'list'"),
+    ("evidence INC-1", "Missing 'collect', 'add' or 'list'"),
+    ("evidence INC-1 add", "Say what to add"),
     ("evidence INC-1 gather", "Unknown evidence verb"),
     ("evidence INC-1 collect --env moon", "Unknown environment 'moon'"),
     ("evidence INC-1 collect --env prod --only logs,secrets", "Unknown collector 'secrets'"),
@@ -155,3 +159,14 @@ def test_opsbot_evidence_verify_exit_codes(shop, docker_host, sqlite_url, clock,
         assert failed.returncode == 1 and "status.txt was changed" in failed.stderr
     finally:
         store.close()
+
+
+def test_evidence_added_by_hand_is_redacted_hashed_and_verified(evidence_router):
+    router, services, _root = evidence_router
+    router.handle("/incident", "open p2 Slow", OPS)
+    reply = router.handle("/incident", "evidence INC-1 add https://grafana.example.com/d/x DB_PASSWORD=hunter2", OPS)
+    assert reply.ok and "EB-1" in reply.text
+    (bundle,) = services.evidence.bundles(1)
+    stored = (Path(bundle.location) / "added.txt").read_text()
+    assert "grafana.example.com" in stored and "hunter2" not in stored
+    assert services.evidence.verify(1) == (1, [])
