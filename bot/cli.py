@@ -118,14 +118,22 @@ def _check_config(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
+def _incident_number(text: str) -> int | None:
+    """INC-n from the command line, or None after saying why not."""
+    from commands.parsing import parse_incident_id
+
+    number = parse_incident_id(text)
+    if number is None:
+        print(f"opsbot: '{text}' is not an incident id like INC-1", file=sys.stderr)
+    return number
+
+
 def _postmortem(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import build
     from bot.core.postmortem import postmortem_filename, render_postmortem
-    from commands.parsing import parse_incident_id
 
-    number = parse_incident_id(args.incident)
+    number = _incident_number(args.incident)
     if number is None:
-        print(f"opsbot: '{args.incident}' is not an incident id like INC-1", file=sys.stderr)
         return 2
     app = build(config)
     try:
@@ -162,11 +170,9 @@ def _serve(args: argparse.Namespace, config: str | None) -> int:
 
 def _evidence(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import build
-    from commands.parsing import parse_incident_id
 
-    number = parse_incident_id(args.incident)
+    number = _incident_number(args.incident)
     if number is None:
-        print(f"opsbot: '{args.incident}' is not an incident id like INC-1", file=sys.stderr)
         return 2
     app = build(config)
     try:
