@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.core.effects import IncidentChanged, IncidentOpened
+from bot.core.evidence import Bundle
 from bot.core.models import Incident
 from bot.core.ops import Actor
 from bot.core.postmortem import postmortem_filename, render_postmortem
@@ -232,14 +232,12 @@ def _timeline(services: Services, ctx: Context, number: int | None, text: str) -
 
 def _evidence(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     verb, rest = first_word(_require(text, "'collect', 'add' or 'list'", "evidence"))
+    if number is None:  # `/incident evidence collect INC-1`: the id after the verb, as the issue writes it
+        number, rest = take_incident_id(rest)
     incident = _target(services, ctx, number)
     actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/incident evidence {text}", surface=ctx.source)
     if verb.lower() == "add":
-        bundle = services.evidence.add(actor, incident.number, unquote(rest))
-        reply = evidence_collected(incident, bundle, str(Path(bundle.location).with_suffix(".tar.gz")))
-        reply.file = None  # one typed item: the summary says it all
-        reply.effects.append(IncidentChanged(incident.number))
-        return reply
+        return _bundle_reply(incident, services.evidence.add(actor, incident.number, unquote(rest)), attach=False)
     if verb.lower() == "list":
         if rest:
             raise UsageError(f"Unexpected '{rest}'.", COMMAND.usage("evidence"))
@@ -258,8 +256,14 @@ def _evidence(services: Services, ctx: Context, number: int | None, text: str) -
     only = ([name.strip() for name in str(parsed.options["only"]).split(",") if name.strip()]
             if "only" in parsed.options else None)
     env = str(parsed.options["env"]) if "env" in parsed.options else None
-    bundle = services.evidence.collect(actor, incident.number, env, since, only)
-    reply = evidence_collected(incident, bundle, str(Path(bundle.location).with_suffix(".tar.gz")))
+    return _bundle_reply(incident, services.evidence.collect(actor, incident.number, env, since, only), attach=True)
+
+
+def _bundle_reply(incident: Incident, bundle: Bundle, attach: bool) -> Reply:
+    """A new bundle's summary (with the archive to upload when there is more than one typed item to see)."""
+    reply = evidence_collected(incident, bundle)
+    if not attach:
+        reply.file = None
     reply.effects.append(IncidentChanged(incident.number))
     return reply
 
@@ -300,8 +304,8 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                _with_target(_list, takes_id=False)),
     SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),
     SubCommand("timeline", f"/incident timeline {ID}", "every event", _with_target(_timeline)),
-    SubCommand("evidence", f"/incident evidence {ID} <collect [--env E] [--since 2h] [--only logs,db] | add <text> "
-               "| list>",
+    SubCommand("evidence", f"/incident evidence <collect {ID} [--env E] [--since 2h] [--only logs,db] | add {ID} <text> "
+               f"| list {ID}>",
                "gather logs, state and records into a hashed bundle", _with_target(_evidence)),
     SubCommand("postmortem", f"/incident postmortem {ID} [done]", "draft the post-mortem",
                _with_target(_postmortem)),

@@ -51,7 +51,8 @@ class Bundle(BaseModel):
     created_by: str
     items: list[EvidenceItem]
     manifest_sha256: str = ""
-    location: str = ""
+    location: str = ""  # the stored bundle (a folder)
+    archive: str = ""  # the same bundle as one file to hand over (.tar.gz)
 
     @property
     def ref(self) -> str:
@@ -78,7 +79,8 @@ class Collectors(Protocol):
 class EvidenceStorage(Protocol):
     """Where bundles live (a directory now; a bucket later behind the same three calls)."""
 
-    def save(self, incident: int, bundle: int, files: dict[str, bytes], manifest: bytes) -> str: ...
+    def save(self, incident: int, bundle: int, files: dict[str, bytes], manifest: bytes) -> tuple[str, str]: ...
+    # (where the bundle is, where its archive is); FileExistsError when that bundle number is taken
     def read(self, location: str) -> dict[str, bytes]: ...  # every file of the bundle, MANIFEST.json included
 
 
@@ -126,14 +128,14 @@ class EvidenceService:
                             created_at=now, created_by=actor.user, items=items)
             manifest = _manifest(incident, bundle)
             try:
-                location = self.storage.save(number, bundle.number, files, manifest)
+                location, archive = self.storage.save(number, bundle.number, files, manifest)
                 break
             except FileExistsError:
                 continue
         else:
             raise ConflictError(f"Could not find a free bundle number for {incident.id}.")
         bundle = bundle.model_copy(update={"manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-                                           "location": location})
+                                           "location": location, "archive": archive})
         self._record(actor, incident, bundle)
         return bundle
 

@@ -13,7 +13,7 @@ class DirectoryStorage:
     def __init__(self, root: Path):
         self.root = root
 
-    def save(self, incident: int, bundle: int, files: dict[str, bytes], manifest: bytes) -> str:
+    def save(self, incident: int, bundle: int, files: dict[str, bytes], manifest: bytes) -> tuple[str, str]:
         folder = self.root / f"INC-{incident}" / f"EB-{bundle}"
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -29,17 +29,13 @@ class DirectoryStorage:
             raise
         except OSError as exc:
             raise BackendError(f"cannot write evidence to {self.root} ({exc.strerror})") from exc
-        return str(folder)
+        return str(folder), str(folder.with_suffix(".tar.gz"))
 
     def read(self, location: str) -> dict[str, bytes]:
         folder = Path(location)
         if not folder.is_dir():
             raise FileNotFoundError(location)
         return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
-
-    @staticmethod
-    def archive(location: str) -> Path:
-        return Path(location).with_suffix(".tar.gz")
 
 
 def _safe(name: str) -> str:

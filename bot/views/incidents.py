@@ -172,7 +172,7 @@ def _evidence_line(item: EvidenceItem) -> str:
             f"sha256 `{item.sha256[:12]}…`{masked}{cut}")
 
 
-def evidence_collected(incident: Incident, bundle: Bundle, archive: str) -> Reply:
+def evidence_collected(incident: Incident, bundle: Bundle) -> Reply:
     ok = sum(item.ok for item in bundle.items)
     message = (f"🧾 *{bundle.ref}* of {incident.id} collected from *{bundle.env}* by {mention(bundle.created_by)}: "
                f"{ok} of {len(bundle.items)} items")
@@ -181,7 +181,7 @@ def evidence_collected(incident: Incident, bundle: Bundle, archive: str) -> Repl
                          context(f"MANIFEST.json sha256 `{bundle.manifest_sha256}` · verify with "
                                  f"`opsbot evidence verify {incident.id}`")],
                  file=Attachment(f"{incident.id}-{bundle.ref}.tar.gz", "", f"Evidence {bundle.ref} of {incident.id}",
-                                 path=archive))
+                                 path=bundle.archive))
 
 
 def evidence_list(incident: Incident, bundles: list[Bundle]) -> Reply:

@@ -5,6 +5,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -92,3 +93,17 @@ def slack(request, fake_slack, sqlite_url):
     server.should_exit = True
     thread.join(10)
     opsbot.close()
+
+
+def protected_backup(slack: SlackClientForTests, tmp_path) -> Path:
+    """A protected `prod` whose runbook action `backup` (operator: U_ALICE) writes a marker file when it runs."""
+    import sys
+
+    from bot.config import Catalog
+
+    marker = tmp_path / "ran.txt"
+    slack.opsbot.services.ops.catalog = Catalog.model_validate({
+        "environments": {"prod": {"protected": True, "runbook": {"backup": {
+            "argv": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('done')"]}}}},
+        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    return marker

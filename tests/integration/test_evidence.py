@@ -170,3 +170,12 @@ def test_evidence_added_by_hand_is_redacted_hashed_and_verified(evidence_router)
     stored = (Path(bundle.location) / "added.txt").read_text()
     assert "grafana.example.com" in stored and "hunter2" not in stored
     assert services.evidence.verify(1) == (1, [])
+
+
+def test_the_incident_id_may_follow_the_verb_as_the_issue_writes_it(evidence_router):
+    router, services, _root = evidence_router
+    router.handle("/incident", "open p2 Slow --env prod", OPS)
+    assert router.handle("/incident", "evidence collect INC-1 --only status", OPS).ok
+    assert router.handle("/incident", "evidence add INC-1 saw a spike at 02:10", OPS).ok
+    assert "EB-2" in str(router.handle("/incident", "evidence list INC-1", OPS).blocks)
+    assert len(services.evidence.bundles(1)) == 2

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.conftest import protected_backup
+
 FORM = "application/x-www-form-urlencoded"
 MALFORMED_SIGNED = [
     ("", FORM),
@@ -72,15 +74,7 @@ def test_a_body_over_a_megabyte_is_413_before_anything_is_parsed(slack):
 
 
 def test_yes_never_skips_the_plan_of_a_protected_environment_from_slack(slack, tmp_path):
-    import sys
-
-    from bot.config import Catalog
-
-    marker = tmp_path / "ran.txt"
-    slack.opsbot.services.ops.catalog = Catalog.model_validate({
-        "environments": {"prod": {"protected": True, "runbook": {"backup": {
-            "argv": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('done')"]}}}},
-        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    marker = protected_backup(slack, tmp_path)
     slack.command("run backup prod --yes", command="/ops")
     reply = slack.fake.wait_for_response()[0]
     assert "Plan" in reply["text"] and not marker.exists()

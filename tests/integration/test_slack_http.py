@@ -15,6 +15,7 @@ from bot.core.models import Status
 from bot.slack.app import create_bolt_app
 from bot.slack.server import lifespan
 from bot.views.incidents import event_text
+from tests.integration.conftest import protected_backup
 
 
 def assert_valid_blocks(blocks) -> None:
@@ -245,15 +246,7 @@ def test_ack_is_fast(slack):
 
 
 def test_ops_plan_confirm_button_runs_the_action(slack, tmp_path):
-    import sys
-
-    from bot.config import Catalog
-
-    marker = tmp_path / "ran.txt"
-    slack.opsbot.services.ops.catalog = Catalog.model_validate({
-        "environments": {"prod": {"protected": True, "runbook": {"backup": {
-            "argv": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('done')"]}}}},
-        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    marker = protected_backup(slack, tmp_path)
     slack.command("run backup prod", command="/ops")
     plan_reply = slack.fake.wait_for_response()[0]
     assert_valid_blocks(plan_reply["blocks"])
