@@ -23,6 +23,7 @@ from commands.router import Router
 
 if TYPE_CHECKING:
     from bot.config import SlackSettings
+    from bot.core.evidence import SharedFiles
     from bot.core.ports import Notifier
     from bot.scheduler.runner import SchedulerRunner
 
@@ -41,7 +42,8 @@ class Opsbot:
 
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
-                   witnesses: Sequence[Witness] = (), evidence_dir: Path | None = None) -> Services:
+                   witnesses: Sequence[Witness] = (), evidence_dir: Path | None = None,
+                   shared_files: SharedFiles | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -62,7 +64,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
         ops=ops,
         maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
         evidence=EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
-                                 clock=clock),
+                                 clock=clock, files=shared_files),
     )
 
 
@@ -74,17 +76,19 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
 
     settings = settings or from_environment(Settings)
     catalog = load_catalog(config_path(str(config) if config else None, settings))
-    groups_of, witnesses = None, audit_witnesses(settings)
+    groups_of, witnesses, shared_files = None, audit_witnesses(settings), None
     if slack is not None:
+        from bot.slack.files import SlackFiles
         from bot.slack.notifier import SlackWitness
         from bot.slack.usergroups import group_directory
 
         groups_of = group_directory(slack, catalog.roles)
+        shared_files = SlackFiles(slack)
         if catalog.audit_channel:
             witnesses.append(SlackWitness(slack, catalog.audit_channel))
     store = open_store(settings.database_url, audit_key(settings))
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
-                              evidence_dir=settings.evidence_root())
+                              evidence_dir=settings.evidence_root(), shared_files=shared_files)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))
 
 

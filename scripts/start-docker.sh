@@ -14,7 +14,7 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
     mkdir -p "$ROOT/data" "$ROOT/exec"
-    nohup dockerd -H "$DOCKER_HOST" --data-root "$ROOT/data" --exec-root "$ROOT/exec" --pidfile "$ROOT/dockerd.pid" \
+    setsid nohup dockerd -H "$DOCKER_HOST" --data-root "$ROOT/data" --exec-root "$ROOT/exec" --pidfile "$ROOT/dockerd.pid" \
         --iptables=false --bridge=none --storage-driver=vfs >"$ROOT/dockerd.log" 2>&1 &
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { echo "FATAL: dockerd did not start; see $ROOT/dockerd.log" >&2; tail -20 "$ROOT/dockerd.log" >&2; exit 1; }

@@ -42,7 +42,7 @@ LIBRARIES: dict[str, set[str]] = {
     "apscheduler": {"bot.scheduler"},
     "docker": {"bot.platforms"}, "kubernetes": {"bot.platforms", "bot.checks"}, "requests": {"bot.platforms"},
     "psycopg": {"bot.store", "bot.scheduler", "bot.checks", "bot.evidence"}, "psycopg_pool": {"bot.store"},
-    "sqlite_utils": {"bot.store"}, "redis": {"bot.checks", "bot.evidence"}, "httpx": {"bot.checks"},
+    "sqlite_utils": {"bot.store"}, "redis": {"bot.checks", "bot.evidence"}, "httpx": {"bot.checks", "bot.slack"},
 }
 INFRASTRUCTURE = sorted(LIBRARIES)
 

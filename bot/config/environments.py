@@ -127,11 +127,16 @@ class RunbookAction(Strict):
         return value
 
 
-class Evidence(Strict):
+class EvidenceLimits(Strict):
+    max_item_bytes: int = Field(default=100_000_000, gt=0)  # an item past this is cut, and says so
+    max_bundle_bytes: int = Field(default=1_000_000_000, gt=0)  # so is every item written after the bundle is full
+    time_budget_s: float = Field(default=120.0, gt=0)  # collectors still running then are failed (or cut) items
+    concurrency: int = Field(default=4, gt=0, le=32)  # collectors run at once
+
+
+class Evidence(EvidenceLimits):
     collectors: list[CollectorName] = Field(default_factory=lambda: list(COLLECTORS))
     runbook: list[str] = Field(default_factory=list)  # runbook actions run as collectors (no parameters, no shell)
-    max_item_bytes: int = Field(default=5_000_000, gt=0)  # an item past this is cut, and says so
-    time_budget_s: float = Field(default=60.0, gt=0)  # collectors still running then are failed items
 
 
 class Environment(Strict):

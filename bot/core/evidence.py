@@ -10,23 +10,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
+import time
+from collections.abc import Awaitable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pydantic import BaseModel
 
 from bot.config.catalog import Catalog
-from bot.config.environments import COLLECTORS, Environment
+from bot.config.environments import COLLECTORS, Environment, EvidenceLimits
 from bot.core.incidents import IncidentService
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import Actor, OpsService, new_attempt
 from bot.core.ports import Clock
-from bot.core.redact import redact_counted
+from bot.core.redact import default_redactor, redact_counted
 from bot.errors import ConflictError, UsageError
 from bot.timeparse import utcnow
 
 MANIFEST = "MANIFEST.json"
+
 
 
 class EvidenceItem(BaseModel):
@@ -61,34 +65,90 @@ class Bundle(BaseModel):
 
 @dataclass
 class Collected:
-    """What one collector returned: text to keep, or why there is none."""
+    """One item a collector produced: text, a stream of bytes read later in chunks (never held whole), or why
+    there is neither."""
 
     name: str
     collector: str
     source: str
     text: str | None = None
+    chunks: Iterable[bytes] | None = None
     error: str | None = None
+
+
+@dataclass
+class Job:
+    """One collector's work on one source. Its items (logs: one per container) or, if it fails or runs out of
+    time, one failed item under this name."""
+
+    name: str
+    collector: str
+    source: str
+    work: Awaitable[list[Collected]]
+
+
+def ready(name: str, collector: str, source: str, text: str) -> Job:
+    """A job whose item is already known (the record, a note added by hand)."""
+    async def work() -> list[Collected]:
+        return [Collected(name, collector, source, text=text)]
+    return Job(name, collector, source, work())
+
+
+@dataclass
+class SharedFile:
+    """A file a person shared (in Slack): what it says it is, and its bytes as a stream."""
+
+    id: str
+    name: str
+    size: int
+    shared_by: str
+    chunks: Iterable[bytes]
+
+
+class SharedFiles(Protocol):
+    """The chat's files, read with the bot's own credentials."""
+
+    def file_id(self, reference: str) -> str | None: ...  # the file a link or id names, if it is one of ours
+    def open(self, file_id: str) -> SharedFile: ...  # its description and a stream of its bytes, not yet read
 
 
 class Collectors(Protocol):
     """Gathers the infrastructure's side (logs, status, health, databases, runbook collectors) of one environment."""
 
-    async def collect(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Collected]: ...
+    def jobs(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Job]: ...
+
+
+class BundleWriter(Protocol):
+    def open(self, name: str) -> BinaryIO: ...  # a new item, written in chunks
+    def finish(self, manifest: bytes) -> tuple[str, str]: ...  # (where the bundle is, where its archive is)
+    def abandon(self) -> None: ...
 
 
 class EvidenceStorage(Protocol):
-    """Where bundles live (a directory now; a bucket later behind the same three calls)."""
+    """Where bundles live (a directory now; a bucket later behind the same calls)."""
 
-    def save(self, incident: int, bundle: int, files: dict[str, bytes], manifest: bytes) -> tuple[str, str]: ...
-    # (where the bundle is, where its archive is); FileExistsError when that bundle number is taken
-    def read(self, location: str) -> dict[str, bytes]: ...  # every file of the bundle, MANIFEST.json included
+    def create(self, incident: int, bundle: int) -> BundleWriter: ...  # FileExistsError when the number is taken
+    def digests(self, location: str) -> dict[str, str]: ...  # sha256 of every stored file, MANIFEST.json included
+
+
+class _Allowance:
+    """The bundle's byte cap, shared by items written at once in several threads."""
+
+    def __init__(self, total: int):
+        self.left, self._lock = total, threading.Lock()
+
+    def take(self, wanted: int) -> int:
+        with self._lock:
+            granted = min(wanted, self.left)
+            self.left -= granted
+            return granted
 
 
 class EvidenceService:
     def __init__(self, incidents: IncidentService, ops: OpsService, catalog: Catalog, collectors: Collectors,
-                 storage: EvidenceStorage, clock: Clock = utcnow):
+                 storage: EvidenceStorage, clock: Clock = utcnow, files: SharedFiles | None = None):
         self.incidents, self.ops, self.catalog = incidents, ops, catalog
-        self.collectors, self.storage, self.clock = collectors, storage, clock
+        self.collectors, self.storage, self.clock, self.files = collectors, storage, clock, files
 
     def collect(self, actor: Actor, number: int, env_name: str | None = None, since: timedelta | None = None,
                 only: list[str] | None = None) -> Bundle:
@@ -100,44 +160,71 @@ class EvidenceService:
         names = self._collectors(env_name, env, only)
         self.ops.authorize(actor, env_name, "evidence", incident.id)
         start = self.clock() - since if since else incident.declared_at
-        collected = asyncio.run(self._gather(env_name, env, names, start))
-        collected += self._from_the_record(incident, names, start)
-        return self._store(actor, incident, env_name, env.evidence.max_item_bytes, collected)
+        infra = [name for name in names if name not in ("audit", "timeline")]
+        jobs = self.collectors.jobs(env_name, env, infra, start) if infra else []
+        return self._store(actor, incident, env_name, env.evidence, jobs + self._from_the_record(incident, names, start))
 
     def add(self, actor: Actor, number: int, text: str) -> Bundle:
-        """Something a person saw (a URL, an observation, a pasted output), kept like collected evidence."""
+        """Something a person saw: a file shared in the chat (downloaded, as a stream), or a URL, an observation,
+        a pasted output, kept as typed. Either is redacted, hashed and verified like collected evidence."""
         incident = self.incidents.get(number)
         text = text.strip()
         if not text:
             raise UsageError("Say what to add: a URL or the text itself.")
+        file_id = self.files.file_id(text) if self.files else None
+        if file_id:
+            return self.add_file(actor, number, file_id)
         limit = self.catalog.limits.text_max * 10
         if len(text) > limit:
             raise UsageError(f"That is {len(text)} characters; evidence added by hand is capped at {limit}.")
-        env = incident.env or "-"
-        piece = Collected("added.txt", "added", f"typed by @{actor.user}", text=text + "\n")
-        return self._store(actor, incident, env, limit * 4, [piece])
+        job = ready("added.txt", "added", f"typed by @{actor.user}", text + "\n")
+        return self._store(actor, incident, incident.env or "-", EvidenceLimits(), [job])
 
-    def _store(self, actor: Actor, incident: Incident, env_name: str, max_item_bytes: int,
-               collected: list[Collected]) -> Bundle:
-        number = incident.number
+    def add_file(self, actor: Actor, number: int, file_id: str) -> Bundle:
+        """A file shared or pinned in the incident's channel, or named by `evidence add`; one over the item cap
+        is refused with the cap, before anything is downloaded or written."""
+        incident = self.incidents.get(number)
+        if self.files is None:
+            raise UsageError("Files can be added from Slack only; here, add the text itself.")
+        limits = self.ops.env(incident.env).evidence if incident.env else EvidenceLimits()
+        shared = self.files.open(file_id)
+        if shared.size > limits.max_item_bytes:
+            raise UsageError(f"{shared.name} is {shared.size:,} bytes; evidence files are capped at "
+                             f"{limits.max_item_bytes:,} bytes (evidence.max_item_bytes).")
+
+        async def work() -> list[Collected]:
+            return [Collected(f"file-{file_id}-{_file_name(shared.name)}", "shared",
+                              f"{shared.name} shared by @{shared.shared_by}", chunks=shared.chunks)]
+        return self._store(actor, incident, incident.env or "-", limits,
+                           [Job(f"file-{file_id}", "shared", shared.name, work())])
+
+    def _store(self, actor: Actor, incident: Incident, env_name: str, limits: EvidenceLimits,
+               jobs: list[Job]) -> Bundle:
         now = self.clock()
-        files: dict[str, bytes] = {}
-        items = [self._item(piece, max_item_bytes, actor.user, now, files) for piece in collected]
-        for attempt in range(1, 100):  # nothing is ever overwritten: a bundle number already taken moves on
-            bundle = Bundle(incident=number, number=len(self.bundles(number)) + attempt, env=env_name,
-                            created_at=now, created_by=actor.user, items=items)
+        number, writer = self._reserve(incident.number)
+        try:
+            items = asyncio.run(self._write_all(jobs, writer, limits, actor.user, now))
+            bundle = Bundle(incident=incident.number, number=number, env=env_name, created_at=now,
+                            created_by=actor.user, items=items)
             manifest = _manifest(incident, bundle)
+            location, archive = writer.finish(manifest)
+            bundle = bundle.model_copy(update={"manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+                                               "location": location, "archive": archive})
+            self._record(actor, incident, bundle)
+        except BaseException:
+            writer.abandon()  # a bundle that is not on the record is not kept: no orphan to be mistaken for one
+            raise
+        return bundle
+
+    def _reserve(self, incident: int) -> tuple[int, BundleWriter]:
+        """The next free bundle number: nothing collected is ever overwritten, a taken number moves on."""
+        first = len(self.bundles(incident)) + 1
+        for number in range(first, first + 100):
             try:
-                location, archive = self.storage.save(number, bundle.number, files, manifest)
-                break
+                return number, self.storage.create(incident, number)
             except FileExistsError:
                 continue
-        else:
-            raise ConflictError(f"Could not find a free bundle number for {incident.id}.")
-        bundle = bundle.model_copy(update={"manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-                                           "location": location, "archive": archive})
-        self._record(actor, incident, bundle)
-        return bundle
+        raise ConflictError(f"Could not find a free bundle number for INC-{incident}.")
 
     def bundles(self, number: int) -> list[Bundle]:
         return [Bundle.model_validate(e.data["bundle"]) for e in self.incidents.timeline(number)
@@ -149,23 +236,23 @@ class EvidenceService:
         checked = 0
         for bundle in self.bundles(number):
             try:
-                files = self.storage.read(bundle.location)
+                stored = self.storage.digests(bundle.location)
             except FileNotFoundError:
                 problems.append(f"{bundle.ref}: the bundle is missing from the evidence store ({bundle.location})")
                 continue
-            manifest = files.pop(MANIFEST, None)
+            manifest = stored.pop(MANIFEST, None)
             if manifest is None:
                 problems.append(f"{bundle.ref}: {MANIFEST} is missing")
-            elif hashlib.sha256(manifest).hexdigest() != bundle.manifest_sha256:
+            elif manifest != bundle.manifest_sha256:
                 problems.append(f"{bundle.ref}: {MANIFEST} was changed (its hash differs from the timeline's)")
             expected = {item.name: item.sha256 for item in bundle.items if item.ok}
             for name, digest in expected.items():
                 checked += 1
-                if name not in files:
+                if name not in stored:
                     problems.append(f"{bundle.ref}: {name} is missing")
-                elif hashlib.sha256(files[name]).hexdigest() != digest:
+                elif stored[name] != digest:
                     problems.append(f"{bundle.ref}: {name} was changed")
-            problems += [f"{bundle.ref}: {name} was added" for name in sorted(set(files) - set(expected))]
+            problems += [f"{bundle.ref}: {name} was added" for name in sorted(set(stored) - set(expected))]
         return checked, problems
 
     # --- helpers -----------------------------------------------------------------------------
@@ -182,45 +269,96 @@ class EvidenceService:
                              + (f" or {', '.join(env.evidence.runbook)}" if env.evidence.runbook else "") + ".")
         return [name for name in configured if name in only or name.removeprefix("run:") in only]
 
-    async def _gather(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Collected]:
-        wanted = [name for name in names if name not in ("audit", "timeline")]
-        if not wanted:
-            return []
-        try:
-            return await asyncio.wait_for(self.collectors.collect(env_name, env, wanted, since),
-                                          timeout=env.evidence.time_budget_s)
-        except TimeoutError:
-            return [Collected(name, name, env_name, error=f"not done within {env.evidence.time_budget_s:g} s")
-                    for name in wanted]
-
-    def _from_the_record(self, incident: Incident, names: list[str], since: datetime) -> list[Collected]:
+    def _from_the_record(self, incident: Incident, names: list[str], since: datetime) -> list[Job]:
         """The audit records and the timeline: opsbot's own record of what happened, as evidence too."""
-        pieces = []
+        jobs = []
         if "audit" in names:
-            records = [r for r in self.ops.store.audit_records() if r.at >= since]
-            pieces.append(Collected("audit.jsonl", "audit", "opsbot audit log",
-                                    "".join(r.model_dump_json() + "\n" for r in records)))
+            records = self.ops.store.audit_records(since)
+            jobs.append(ready("audit.jsonl", "audit", "opsbot audit log",
+                              "".join(r.model_dump_json() + "\n" for r in records)))
         if "timeline" in names:
             events = self.incidents.timeline(incident.number)
-            pieces.append(Collected("timeline.jsonl", "timeline", f"{incident.id} timeline",
-                                    "".join(e.model_dump_json() + "\n" for e in events)))
-        return pieces
+            jobs.append(ready("timeline.jsonl", "timeline", f"{incident.id} timeline",
+                              "".join(e.model_dump_json() + "\n" for e in events)))
+        return jobs
+
+    async def _write_all(self, jobs: list[Job], writer: BundleWriter, limits: EvidenceLimits, user: str,
+                         now: datetime) -> list[EvidenceItem]:
+        """Every job at once (up to `concurrency`), each item streamed through redaction and hashing into the
+        bundle as it arrives, all within one time budget."""
+        deadline = time.monotonic() + limits.time_budget_s
+        allowance = _Allowance(limits.max_bundle_bytes)
+        slots = asyncio.Semaphore(limits.concurrency)
+        names: set[str] = set()
+
+        async def run(job: Job) -> list[EvidenceItem]:
+            async with slots:
+                try:
+                    pieces = await asyncio.wait_for(job.work, max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    pieces = [Collected(job.name, job.collector, job.source,
+                                        error=f"not done within {limits.time_budget_s:g} s")]
+                except Exception as error:  # noqa: BLE001 — a failed collector is a failed item, never a failed bundle
+                    pieces = [Collected(job.name, job.collector, job.source,
+                                        error=str(error) or type(error).__name__)]
+                items = []
+                for piece in pieces:
+                    piece.name = _unique(piece.name, names)
+                    items.append(await asyncio.to_thread(self._write, piece, writer, limits, allowance, deadline,
+                                                         EvidenceItem(name=piece.name, collector=piece.collector,
+                                                                      source=piece.source, collected_at=now,
+                                                                      collected_by=user)))
+                return items
+
+        results = await asyncio.gather(*(run(job) for job in jobs))
+        return [item for items in results for item in items]
 
     @staticmethod
-    def _item(piece: Collected, max_bytes: int, user: str, now: datetime, files: dict[str, bytes]) -> EvidenceItem:
-        item = EvidenceItem(name=piece.name, collector=piece.collector, source=piece.source, collected_at=now,
-                            collected_by=user)
-        if piece.text is None:
+    def _write(piece: Collected, writer: BundleWriter, limits: EvidenceLimits, allowance: _Allowance,
+               deadline: float, item: EvidenceItem) -> EvidenceItem:
+        """Redact, hash and store one item in chunks; cut it (and say why) at a cap, at the deadline, or where its
+        source broke off."""
+        if piece.text is None and piece.chunks is None:
             error, _ = redact_counted(piece.error or "no output")
             return item.model_copy(update={"ok": False, "error": error[:500]})
-        text, masked = redact_counted(piece.text)
-        data = text.encode()
-        truncated = len(data) > max_bytes
-        if truncated:
-            data = data[:max_bytes] + b"\n[cut at evidence.max_item_bytes]\n"
-        files[piece.name] = data
-        return item.model_copy(update={"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                       "redacted": masked, "truncated": truncated})
+        chunks = piece.chunks if piece.chunks is not None else [(piece.text or "").encode("utf-8", "replace")]
+        digest, size, masked, cut = hashlib.sha256(), 0, 0, ""
+        out: BinaryIO | None = None
+        try:
+            for data, count in default_redactor().stream(_source(chunks)):
+                masked += count
+                room = allowance.take(min(len(data), limits.max_item_bytes - size))
+                if room < len(data):
+                    data = data[:room]
+                    cut = ("evidence.max_item_bytes" if size + room >= limits.max_item_bytes
+                           else "evidence.max_bundle_bytes")
+                if out is None:
+                    out = writer.open(piece.name)
+                out.write(data)
+                digest.update(data)
+                size += len(data)
+                if not cut and time.monotonic() > deadline:
+                    cut = f"the time budget ({limits.time_budget_s:g} s)"
+                if cut:
+                    break
+        except _SourceBroke as error:  # keep what came and say why (a failing disk is not this: it propagates)
+            if out is None:
+                return item.model_copy(update={"ok": False, "error": redact_counted(str(error))[0][:500]})
+            cut = f"the source breaking off ({redact_counted(str(error))[0][:300]})"
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()  # a generator holding a connection lets it go now, not at garbage collection
+        if out is None:
+            out = writer.open(piece.name)  # an empty log is still an item, with the hash of nothing
+        if cut:
+            note = f"\n[cut at {cut}]\n".encode()
+            out.write(note)
+            digest.update(note)
+            size += len(note)
+        out.close()
+        return item.model_copy(update={"size": size, "sha256": digest.hexdigest(), "redacted": masked,
+                                       "truncated": bool(cut), "error": f"cut at {cut}" if cut else None})
 
     def _record(self, actor: Actor, incident: Incident, bundle: Bundle) -> None:
         """On the timeline (with the manifest's hash) and in the audit log, like any action."""
@@ -233,6 +371,35 @@ class EvidenceService:
         record = self.ops.audit_record(actor, new_attempt(), "succeeded", bundle.env, "evidence", incident.id,
                                        {"bundle": bundle.ref, "items": len(bundle.items)}, excerpt=text)
         self.ops.store.append_audit(record.model_copy(update={"output_sha256": bundle.manifest_sha256}))
+
+
+class _SourceBroke(Exception):
+    pass
+
+
+def _source(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The item's stream, its failures told apart from the bundle's own (a full disk must not pass for a log
+    that broke off)."""
+    try:
+        yield from chunks
+    except Exception as error:
+        raise _SourceBroke(str(error) or type(error).__name__) from error
+
+
+def _file_name(name: str) -> str:
+    """A shared file's own name, reduced to what is safe in a flat folder on any system."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name).lstrip(".")[:80] or "file"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """Two containers of one service could map to one file name; the second gets a suffix, never the first's file."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        stem, dot, ext = name.rpartition(".")
+        candidate = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def _manifest(incident: Incident, bundle: Bundle) -> bytes:

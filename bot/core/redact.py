@@ -8,6 +8,7 @@ when the key names a secret and the value looks like one, so `TOKEN_TTL=3600` st
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -93,14 +94,23 @@ class Redactor:
         """The text with every secret masked, and how many were."""
         if not text:
             return text, 0
-        data = text.encode("utf-8", "surrogatepass")  # lone surrogates (from JSON or argv) must not raise
+        data, masked = self.redact_bytes(text.encode("utf-8", "surrogatepass"))  # lone surrogates must not raise
+        if not masked:
+            return text, 0
+        try:
+            return data.decode("utf-8", "surrogatepass"), masked
+        except UnicodeDecodeError:
+            return data.decode("utf-8", "replace"), masked
+
+    def redact_bytes(self, data: bytes) -> tuple[bytes, int]:
+        """UTF-8 bytes with every secret masked, and how many were (the same bytes object when none)."""
         masked = 0
         hits = self._blocks.Match(data)
         if hits:
             try:
                 data, masked = self._apply([self._multiline[i] for i in hits], data)
             except _TooDense:
-                return DENSE.decode(), MAX_MATCHES
+                return DENSE, MAX_MATCHES
         pieces: list[bytes] = []
         start = 0
         while start < len(data):
@@ -116,13 +126,28 @@ class Redactor:
                 masked += count
             pieces.append(chunk)
             start = end
-        if not masked:
-            return text, 0
-        joined = b"".join(pieces)
+        return (b"".join(pieces), masked) if masked else (data, 0)
+
+    def stream(self, chunks: Iterable[bytes], block: int = 1 << 20) -> Iterator[tuple[bytes, int]]:
+        """Redact a stream of any size in blocks of whole lines (so a secret is never cut in two), holding one
+        block at a time. A line longer than four blocks is cut there; a key split that way is still caught line
+        by line by the key-body rule."""
+        pending = bytearray()
         try:
-            return joined.decode("utf-8", "surrogatepass"), masked
-        except UnicodeDecodeError:
-            return joined.decode("utf-8", "replace"), masked
+            for chunk in chunks:
+                pending += chunk
+                if len(pending) < block:
+                    continue
+                cut = pending.rfind(b"\n") + 1 or (len(pending) if len(pending) >= 4 * block else 0)
+                if cut:
+                    yield self.redact_bytes(bytes(pending[:cut]))
+                    del pending[:cut]
+        except Exception:  # a source that breaks off still hands over what it sent, redacted, before its error
+            if pending:
+                yield self.redact_bytes(bytes(pending))
+            raise
+        if pending:
+            yield self.redact_bytes(bytes(pending))
 
     def _apply(self, indexes: list[int], data: bytes) -> tuple[bytes, int]:
         masked = 0

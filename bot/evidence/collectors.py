@@ -1,69 +1,79 @@
 """The infrastructure's side of an incident, read at once: logs and status of every service (Docker or
-Kubernetes), the environment's health checks, PostgreSQL activity, Redis INFO, and runbook actions declared as
-collectors. Each collector that fails becomes a failed item with its reason; none stops the others."""
+Kubernetes, with Kubernetes' recent events and rollout revisions), the environment's health checks, PostgreSQL
+activity, Redis INFO, and runbook actions declared as collectors. Each collector that fails becomes a failed item
+with its reason; none stops the others. Logs are handed over as streams, never read whole."""
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.config.environments import Environment
-from bot.core.evidence import Collected
+from bot.core.evidence import Collected, Job
 from bot.core.ports import Checks, PlatformFor, Scripts
 
 
 class InfraCollectors:
-    def __init__(self, platform_for: PlatformFor, checks: Checks, scripts: Scripts, log_lines: int = 50_000):
+    def __init__(self, platform_for: PlatformFor, checks: Checks, scripts: Scripts):
         self.platform_for, self.checks, self.scripts = platform_for, checks, scripts
-        self.log_lines = log_lines
 
-    async def collect(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Collected]:
-        jobs: list[Awaitable[list[Collected]]] = []
+    def jobs(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Job]:
+        jobs: list[Job] = []
         for name in names:
             if name == "logs":
-                jobs += [self._guard("logs", service, f"logs-{service}.log", self._logs(env_name, env, service, since))
+                jobs += [Job(f"logs-{service}.log", "logs", service, self._logs(env_name, env, service, since))
                          for service in env.services]
             elif name == "status":
-                jobs.append(self._guard("status", env_name, "status.txt", self._status(env_name, env)))
+                jobs.append(Job("status.txt", "status", env_name, self._status(env_name, env, since)))
             elif name == "health":
-                jobs.append(self._guard("health", env_name, "health.txt", self._health(env_name, env)))
+                jobs.append(Job("health.txt", "health", env_name, self._health(env_name, env)))
             elif name == "db":
-                jobs += [self._guard("db", check.name, f"postgres-{check.name}.txt", _postgres(check.dsn_env or ""))
+                jobs += [_one(f"postgres-{check.name}.txt", "db", check.name, _postgres(check.dsn_env or ""))
                          for check in env.checks if check.kind == "postgres"]
             elif name == "cache":
-                jobs += [self._guard("cache", check.name, f"redis-{check.name}.txt", _redis(check.url_env or ""))
+                jobs += [_one(f"redis-{check.name}.txt", "cache", check.name, _redis(check.url_env or ""))
                          for check in env.checks if check.kind == "redis"]
             elif name.startswith("run:"):
                 action = name.removeprefix("run:")
-                jobs.append(self._guard(name, action, f"run-{action}.txt", self._run(env, action)))
-        results = await asyncio.gather(*jobs)
-        return [piece for pieces in results for piece in pieces]
+                jobs.append(Job(f"run-{action}.txt", name, action, self._run(env, name, action)))
+        return jobs
 
-    @staticmethod
-    async def _guard(collector: str, source: str, name: str, work: Awaitable[str]) -> list[Collected]:
-        try:
-            return [Collected(name, collector, source, text=await work)]
-        except Exception as error:  # noqa: BLE001 — a failed collector is a failed item, never a failed bundle
-            return [Collected(name, collector, source, error=str(error) or type(error).__name__)]
-
-    async def _logs(self, env_name: str, env: Environment, service: str, since: datetime) -> str:
+    async def _logs(self, env_name: str, env: Environment, service: str, since: datetime) -> list[Collected]:
+        """One item per container or pod, each a stream from the platform's API."""
         platform = self.platform_for(env_name, env)
-        return await asyncio.to_thread(platform.logs, service, datetime.now(UTC) - since, self.log_lines, None)
+        streams = await asyncio.to_thread(platform.log_streams, service, since)
+        if not streams:
+            return [Collected(f"logs-{service}.log", "logs", service, text=f"(no container or pod runs {service})\n")]
+        return [Collected(f"logs-{service}-{source}.log", "logs", f"{service}/{source}", chunks=chunks)
+                for source, chunks in streams]
 
-    async def _status(self, env_name: str, env: Environment) -> str:
-        states = await asyncio.to_thread(self.platform_for(env_name, env).status)
-        return "".join(f"{s.name}\t{s.running}/{s.desired} running\t{s.image}\t{s.detail}\n" for s in states)
+    async def _status(self, env_name: str, env: Environment, since: datetime) -> list[Collected]:
+        """What runs (replicas, image, restarts, rollout revision) and what the platform saw happen since."""
+        platform = self.platform_for(env_name, env)
+        states = await asyncio.to_thread(platform.status)
+        text = "".join(f"{s.name}\t{s.running}/{s.desired} running\t{s.image}\t{s.detail}\n" for s in states)
+        history = await asyncio.to_thread(platform.history, since)
+        text += "\n# since the incident began\n" + ("".join(line + "\n" for line in history) or "(nothing recorded)\n")
+        return [Collected("status.txt", "status", env_name, text=text)]
 
-    async def _health(self, env_name: str, env: Environment) -> str:
+    async def _health(self, env_name: str, env: Environment) -> list[Collected]:
         results = await self.checks.run(env_name, env)
-        return "".join(f"{r.level}\t{r.name} ({r.kind})\t{r.value}\t{r.threshold}\t{r.detail}\n" for r in results)
+        text = "".join(f"{r.level}\t{r.name} ({r.kind})\t{r.value}\t{r.threshold}\t{r.detail}\n" for r in results)
+        return [Collected("health.txt", "health", env_name, text=text)]
 
-    async def _run(self, env: Environment, action: str) -> str:
+    async def _run(self, env: Environment, collector: str, action: str) -> list[Collected]:
         code, output = await asyncio.to_thread(self.scripts.run, env.runbook[action], {})
         if code != 0:
             raise RuntimeError(f"{action} exited with status {code}: {output[-300:]}")
-        return output
+        return [Collected(f"run-{action}.txt", collector, action, text=output)]
+
+
+def _one(name: str, collector: str, source: str, reading: Awaitable[str]) -> Job:
+    """A job whose one item is the text a reading returns."""
+    async def work() -> list[Collected]:
+        return [Collected(name, collector, source, text=await reading)]
+    return Job(name, collector, source, work())
 
 
 async def _postgres(dsn_env: str) -> str:

@@ -7,6 +7,7 @@ opsbot itself when it rolls back, so a second rollback goes forward again).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import docker
@@ -22,6 +23,8 @@ PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
 NUMBER = "com.docker.compose.container-number"
 PREVIOUS = "opsbot.previous-image"
+LOG_BLOCK = 1 << 20
+HISTORY_LINES = 1000
 
 
 class DockerPlatform:
@@ -108,6 +111,45 @@ class DockerPlatform:
             return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + grep if grep else ''})"
 
         return self._call("logs", read)
+
+    def log_streams(self, service: str, since: datetime) -> list[tuple[str, Iterator[bytes]]]:
+        containers = self._call("listing", lambda client: [(c.id, c.name, bool(c.attrs["Config"].get("Tty")))
+                                                           for c in self._containers(client, service)])
+        return [(name, self._log_chunks(container_id, tty, since)) for container_id, name, tty in containers]
+
+    def _log_chunks(self, container_id: str, tty: bool, since: datetime) -> Iterator[bytes]:
+        """A container's log in blocks of about 1 MB, read from the engine's HTTP stream directly: docker-py's own
+        stream hands over one frame (one line) at a time, which costs more than everything done with the line."""
+        client = self._client()  # held by the stream until it ends or is closed
+        api = client.api
+        try:
+            response = api.get(f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs", stream=True,
+                               params={"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0,
+                                       "since": int(since.timestamp())})
+            response.raise_for_status()
+            blocks = response.iter_content(LOG_BLOCK)
+            yield from blocks if tty else _demultiplexed(blocks)
+        except (DockerException, RequestException) as error:
+            raise BackendError(f"Docker logs failed in {self.env_name} ({_short(error)})") from error
+        finally:
+            client.close()
+
+    def history(self, since: datetime) -> list[str]:
+        """The engine's container events for this project since then (create, die, kill, oom, restart …)."""
+        def read(client):
+            events = client.events(since=since, until=datetime.now(UTC) + timedelta(seconds=1), decode=True,
+                                   filters={"type": "container", "label": [f"{PROJECT}={self.project}"]})
+            lines = []
+            for event in events:
+                if event.get("Action", "").startswith("exec_"):
+                    continue  # health-check probes: noise that would bury what happened
+                when = datetime.fromtimestamp(event.get("time", 0), UTC).isoformat()
+                attributes = event.get("Actor", {}).get("Attributes", {})
+                lines.append(f"{when}\t{event.get('Action')}\t{attributes.get('name', '?')}"
+                             + (f"\texit {attributes['exitCode']}" if "exitCode" in attributes else ""))
+            return lines[-HISTORY_LINES:]
+
+        return self._call("events", read)
 
     # --- changes ---------------------------------------------------------------------------------
     def restart(self, service: str) -> str:
@@ -222,6 +264,24 @@ class DockerPlatform:
             restart_policy=host.get("RestartPolicy") or None)
         container.start()
         return container
+
+
+def _demultiplexed(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """The payloads of the engine's stdout/stderr frames (8-byte header: stream, 0, 0, 0, big-endian size),
+    joined per block read."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        position, end, payloads = 0, len(pending), []
+        while position + 8 <= end:
+            size = int.from_bytes(pending[position + 4:position + 8], "big")
+            if position + 8 + size > end:
+                break
+            payloads.append(pending[position + 8:position + 8 + size])
+            position += 8 + size
+        pending = pending[position:]
+        if payloads:
+            yield b"".join(payloads)
 
 
 def _image_name(container) -> str:

@@ -7,6 +7,7 @@ the ConfigMap key, then restart the listed deployments.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from kubernetes import client, config
@@ -21,6 +22,8 @@ from bot.platforms import platform_config
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 TIMEOUT = 10
+LOG_BLOCK = 1 << 20
+HISTORY_LINES = 1000
 
 
 class KubernetesPlatform:
@@ -144,6 +147,48 @@ class KubernetesPlatform:
 
         return self._call("logs", read)
 
+    def log_streams(self, service: str, since: datetime) -> list[tuple[str, Iterator[bytes]]]:
+        pods = self._call("pod listing", lambda: self._pods(self._selector(service)))
+        return [(pod.metadata.name, self._log_chunks(pod.metadata.name, since)) for pod in pods]
+
+    def _log_chunks(self, pod: str, since: datetime) -> Iterator[bytes]:
+        """A pod's log as the API sends it, in blocks, never read whole."""
+        seconds = max(1, int((datetime.now(UTC) - since).total_seconds()))
+        response = self._call("logs", lambda: self.core.read_namespaced_pod_log(
+            pod, self.namespace, since_seconds=seconds, timestamps=True, _preload_content=False,
+            _request_timeout=TIMEOUT))
+        try:
+            yield from self._call("logs", lambda: response.stream(LOG_BLOCK))
+        finally:
+            response.release_conn()
+
+    def history(self, since: datetime) -> list[str]:
+        """Each service's rollout revisions (ReplicaSets: revision, image, replicas) and the namespace's events
+        about its pods and ReplicaSets since then."""
+        def read():
+            lines, names = [], []
+            for service in self.env.services:
+                deployment = self._deployment(service)
+                names.append(deployment.metadata.name)
+                selector = self._selector(service)
+                sets = self.apps.list_namespaced_replica_set(self.namespace, label_selector=selector,
+                                                             _request_timeout=TIMEOUT).items
+                for rs in sorted(sets, key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0") or 0)):
+                    images = ", ".join(c.image for c in rs.spec.template.spec.containers)
+                    ready = (rs.status.ready_replicas or 0) if rs.status else 0
+                    lines.append(f"replicaset {rs.metadata.name}\trevision "
+                                 f"{(rs.metadata.annotations or {}).get(REVISION, '?')}\t{images}\t"
+                                 f"{ready}/{rs.spec.replicas or 0} ready")
+            events = self.core.list_namespaced_event(self.namespace, _request_timeout=TIMEOUT).items
+            for event in sorted(events, key=_event_time):
+                involved = event.involved_object.name or "" if event.involved_object else ""
+                if _event_time(event) >= since and any(involved.startswith(name) for name in names):
+                    lines.append(f"{_event_time(event).isoformat()}\t{event.type}\t{event.reason}\t"
+                                 f"{event.involved_object.kind}/{involved}\t{event.message or ''}")
+            return lines[-HISTORY_LINES:]
+
+        return self._call("history", read)
+
     # --- changes ---------------------------------------------------------------------------------
     def restart(self, service: str) -> str:
         name = self._deployment_name(service)
@@ -222,3 +267,10 @@ def _matches(labels: dict | None, selector: str) -> bool:
         if labels.get(key.strip()) != value.strip().lstrip("="):
             return False
     return True
+
+
+def _event_time(event) -> datetime:
+    """Events carry their time in one of three fields, depending on who wrote them."""
+    when = event.last_timestamp or event.event_time or event.first_timestamp or (
+        event.metadata.creation_timestamp if event.metadata else None)
+    return when if when else datetime.min.replace(tzinfo=UTC)

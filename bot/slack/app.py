@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
+from bot.core.ops import Actor
 from bot.errors import UsageError
 from bot.slack import modals
 from bot.slack.conversations import SlackConversations
@@ -86,6 +87,7 @@ class SlackHandlers:
         # A message shortcut only: a global shortcut of that id has no message (Bolt answers it as unhandled).
         app.shortcut({"type": "message_action", "callback_id": SHORTCUT})(listen(self.on_add_to_timeline))
         app.event("reaction_added")(listen(self.on_reaction))
+        app.event("file_shared")(listen(self.on_file_shared))
         app.error(on_unhandled)
 
     # --- replies -----------------------------------------------------------------------
@@ -251,6 +253,31 @@ class SlackHandlers:
         messages = history.get("messages") or []
         if messages:
             await self._add_message(request, messages[0])
+            await self._keep_files(request, [file["id"] for file in messages[0].get("files") or [] if file.get("id")])
+
+    async def on_file_shared(self, request: SlackRequest) -> None:
+        """A file shared in an incident channel is evidence (not the bot's own uploads: the bundles themselves)."""
+        event = request.body["event"]
+        own = {grant.get("user_id") for grant in request.body.get("authorizations") or [] if grant.get("is_bot")}
+        if event.get("user_id") in own or not event.get("file_id"):
+            return
+        await self._keep_files(request, [event["file_id"]], quiet_elsewhere=True)
+
+    async def _keep_files(self, request: SlackRequest, file_ids: list[str], quiet_elsewhere: bool = False) -> None:
+        if not file_ids:
+            return
+        incident = await asyncio.to_thread(self.services.incidents.for_channel, request.ctx.channel or "")
+        if incident is None:
+            if not quiet_elsewhere:
+                await self.tell(request.ctx, "This channel is not an incident channel; no file was kept.")
+            return
+        actor = Actor(user=request.ctx.user, channel=request.ctx.channel, command="file shared in the channel",
+                      surface="slack")
+        for file_id in file_ids:
+            bundle = await asyncio.to_thread(self.services.evidence.add_file, actor, incident.number, file_id)
+            (item,) = bundle.items
+            await self.tell(request.ctx, f"Kept {item.name} as evidence {bundle.ref} of {incident.id} "
+                                         f"(sha256 {item.sha256[:12]}…).")
 
     async def _add_message(self, request: SlackRequest, message: dict) -> None:
         channel, user, client = request.ctx.channel or "", request.ctx.user, request.client

@@ -17,7 +17,7 @@ HEADER = """\
 """
 SCOPES = ["commands", "chat:write", "chat:write.public", "channels:manage", "channels:join", "channels:read",
           "channels:history", "channels:write.invites", "channels:write.topic", "pins:write", "files:write",
-          "reactions:read", "users:read", "usergroups:read"]
+          "files:read", "reactions:read", "users:read", "usergroups:read"]
 
 
 def manifest(url: str | None = None, socket: bool = False) -> dict:
@@ -36,7 +36,7 @@ def manifest(url: str | None = None, socket: bool = False) -> dict:
         },
         "oauth_config": {"scopes": {"bot": list(SCOPES)}},
         "settings": {
-            "event_subscriptions": {**request_url, "bot_events": ["reaction_added"]},
+            "event_subscriptions": {**request_url, "bot_events": ["reaction_added", "file_shared"]},
             "interactivity": {"is_enabled": True, **request_url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket,

@@ -37,8 +37,9 @@ def delivery_key(body: dict) -> str | None:
 def context_of(body: dict) -> Context:
     """Who is asking and where, from any payload: commands, interactions, events."""
     event = body.get("event") or {}
-    user = body.get("user_id") or (body.get("user") or {}).get("id") or event.get("user") or ""
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or (event.get("item") or {}).get("channel")
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or event.get("user") or event.get("user_id") or ""
+    channel = (body.get("channel_id") or (body.get("channel") or {}).get("id") or (event.get("item") or {}).get("channel")
+               or event.get("channel_id"))
     return Context(user=user, channel=channel, source="slack")
 
 

@@ -36,6 +36,7 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self.usergroups: dict[str, list[str]] = {}  # group ID -> user IDs, for usergroups.users.list
         self.opened_views: list[str] = []  # the ids views.open answered, in order
+        self.files: dict[str, tuple[dict, bytes]] = {}  # file ID -> (files.info's file, its bytes)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._envelopes: asyncio.Queue | None = None
@@ -116,6 +117,7 @@ class FakeSlack:
         app.router.add_get("/response-times", self._response_times)
         app.router.add_post("/upload/{file}", self._upload)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files-pri/{file}/{name}", self._download)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -164,6 +166,10 @@ class FakeSlack:
             "views.open": {"view": {"id": f"V{n:04d}"}},
             "usergroups.users.list": {"users": self.usergroups.get(params.get("usergroup"), [])},
         }
+        if method == "files.info":
+            if params.get("file") not in self.files:
+                return {"ok": False, "error": "file_not_found"}
+            return {"ok": True, "file": self.files[params["file"]][0]}
         return {"ok": True, **answers.get(method, {})}
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -183,6 +189,21 @@ class FakeSlack:
         with self._lock:
             self.calls.append(Call("upload", {"file": request.match_info["file"], "bytes": len(await request.read())}))
         return web.Response(text="OK")
+
+    def share_file(self, file_id: str, name: str, content: bytes, user: str = "U_CAROL", size: int | None = None) -> None:
+        """A file in the workspace, described by files.info and downloadable from its private URL."""
+        url = f"{self.base_url}/files-pri/T0001-{file_id}/{name}"
+        self.files[file_id] = ({"id": file_id, "name": name, "size": len(content) if size is None else size,
+                                "user": user, "url_private": url, "url_private_download": url,
+                                "permalink": f"https://ops.slack.com/files/{user}/{file_id}/{name}"}, content)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file"].rpartition("-")[2]
+        with self._lock:
+            self.calls.append(Call("download", {"file": file_id}, dict(request.headers)))
+        if request.headers.get("Authorization") != "Bearer xoxb-test" or file_id not in self.files:
+            return web.Response(status=404)  # as Slack answers a private URL fetched without the bot's token
+        return web.Response(body=self.files[file_id][1])
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

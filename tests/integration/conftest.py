@@ -66,19 +66,20 @@ class SlackClientForTests:
                    "trigger_id": f"trigger-{self._trigger}-{time.monotonic_ns()}", **payload}
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kwargs)
 
-    def event(self, event: dict, event_id: str, **kwargs) -> httpx.Response:
+    def event(self, event: dict, event_id: str, authorizations: list[dict] | None = None, **kwargs) -> httpx.Response:
         body = {"token": "x", "team_id": "T0001", "api_app_id": "A0001", "type": "event_callback",
-                "event_id": event_id, "event_time": int(time.time()), "event": event}
+                "event_id": event_id, "event_time": int(time.time()), "event": event,
+                "authorizations": authorizations or [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}]}
         return self.post(json.dumps(body), "application/json", **kwargs)
 
 
 @pytest.fixture
 def slack(request, fake_slack, sqlite_url):
     """opsbot served on loopback; parametrize indirectly with a dict to change its Slack settings."""
-    opsbot = build(settings=Settings(database_url=sqlite_url))
     port = free_port()
     settings = SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                              opsbot_slack_api_url=fake_slack.api_url, port=port, **getattr(request, "param", {}))
+    opsbot = build(settings=Settings(database_url=sqlite_url), slack=settings)
     app = asgi_app(create_bolt_app(opsbot, settings), SECRET)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -3,6 +3,7 @@ runbook collector, a database on a closed port (a failed item, the bundle still 
 names every changed, missing or added file."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -15,9 +16,12 @@ import pytest
 
 from bot.app import build_services
 from bot.config import Catalog
+from bot.core.evidence import Collected, Job
+from bot.core.ops import Actor
 from commands.base import Context
 from commands.router import Router
 from tests.integration.test_docker_platform import docker_host  # noqa: F401 — the real engine fixture
+from tests.loud import loud_command
 from tests.redaction_corpus import SECRETS
 
 OPS = Context(user="U_OPS", channel="C1", source="console")
@@ -71,7 +75,8 @@ def test_collect_gathers_every_source_redacted_hashed_and_on_the_record(evidence
     assert reply.ok, reply.text
     (bundle,) = services.evidence.bundles(1)
     items = {item.name: item for item in bundle.items}
-    assert {"logs-api.log", "status.txt", "health.txt", "postgres-db.txt", "redis-cache.txt",
+    log_name = f"logs-api-{shop[0]}-api-1.log"  # one item per container, streamed from the engine
+    assert {log_name, "status.txt", "health.txt", "postgres-db.txt", "redis-cache.txt",
             "run-security_snapshot.txt", "audit.jsonl", "timeline.jsonl"} <= {n for n, i in items.items() if i.ok}
     failed = items["postgres-replica.txt"]
     assert not failed.ok and failed.error  # a closed port: a failed item with its reason, the bundle still made
@@ -80,7 +85,9 @@ def test_collect_gathers_every_source_redacted_hashed_and_on_the_record(evidence
     stored = "".join(path.read_text(errors="replace") for path in Path(bundle.location).iterdir())
     leaked = [kind for kind, _, secret in SECRETS[:40] if secret.replace("'", "") in stored]
     assert leaked == [] and "hunter2" not in stored
-    assert items["logs-api.log"].redacted > 0
+    assert items[log_name].redacted > 0 and items[log_name].source == f"api/{shop[0]}-api-1"
+    assert "started" in (Path(bundle.location) / log_name).read_text()
+    assert "\tstart\t" in (Path(bundle.location) / "status.txt").read_text()  # the engine's events since then
     with tarfile.open(Path(bundle.location).with_suffix(".tar.gz")) as archive:
         assert "EB-1/MANIFEST.json" in archive.getnames()
     event = services.incidents.timeline(1)[-1]
@@ -90,7 +97,7 @@ def test_collect_gathers_every_source_redacted_hashed_and_on_the_record(evidence
     assert reply.file is not None and reply.file.path.endswith("EB-1.tar.gz")
     assert "EB-1" in str(router.handle("/incident", "evidence INC-1 list", OPS).blocks)
     draft = router.handle("/incident", "postmortem INC-1", OPS).file.content
-    assert "### Evidence collected" in draft and items["logs-api.log"].sha256 in draft
+    assert "### Evidence collected" in draft and items[log_name].sha256 in draft
     assert "postgres-replica.txt (failed:" in draft
 
 
@@ -179,3 +186,100 @@ def test_the_incident_id_may_follow_the_verb_as_the_issue_writes_it(evidence_rou
     assert router.handle("/incident", "evidence add INC-1 saw a spike at 02:10", OPS).ok
     assert "EB-2" in str(router.handle("/incident", "evidence list INC-1", OPS).blocks)
     assert len(services.evidence.bundles(1)) == 2
+
+
+BIG = 200_000_000
+
+
+@pytest.fixture(scope="module")
+def loud(docker_host):  # noqa: F811
+    """A container that has logged 200 MB, every line holding a password."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    client = docker.DockerClient(base_url=docker_host, timeout=300)
+    container = client.containers.run(
+        "opsbot-busybox:2", ["sh", "-c", loud_command(BIG)], detach=True,
+        name=f"{name}-api-1", network_mode="none",
+        labels={"com.docker.compose.project": name, "com.docker.compose.service": "api",
+                "com.docker.compose.container-number": "1"})
+    assert container.wait(timeout=300)["StatusCode"] == 0
+    yield name
+    container.remove(force=True)
+    client.close()
+
+
+def test_200_mb_of_logs_stream_through_redaction_into_a_verifiable_bundle(loud, docker_host, sqlite_url,  # noqa: F811
+                                                                          clock, tmp_path):
+    from bot.store.sqlite import SqliteStore
+
+    store = SqliteStore(sqlite_url)
+    store.migrate()
+    shop = Catalog.model_validate({"environments": {"prod": {
+        "platform": {"kind": "docker", "project": loud, "host": docker_host},
+        "services": {"api": {}}, "evidence": {"collectors": ["logs"], "max_item_bytes": 400_000_000}}},
+        "roles": {"prod": {"responder": ["U_OPS"]}}})
+    services = build_services(store, shop, clock=clock, evidence_dir=tmp_path / "evidence")
+    router = Router(services)
+    router.handle("/incident", "open p1 Orders failing --env prod", OPS)
+    assert router.handle("/incident", "evidence collect INC-1", OPS).ok
+    (bundle,) = services.evidence.bundles(1)
+    (item,) = bundle.items
+    assert item.ok and not item.truncated and item.redacted > 30_000  # one line in a hundred
+    stored, seen, digest = Path(bundle.location) / item.name, 0, hashlib.sha256()
+    with stored.open("rb") as log:
+        while block := log.read(1 << 22):
+            assert b"hunter2secret" not in block
+            seen += block.count(b"\n")
+            digest.update(block)
+    assert seen > 3_000_000 and digest.hexdigest() == item.sha256 and stored.stat().st_size == item.size
+    assert services.evidence.verify(1) == (1, [])
+    store.close()
+
+
+class Trickle:
+    """A collectors stand-in for the service's own limits: a stream that never ends, one that breaks off."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def jobs(self, env_name, env, names, since):
+        async def work():
+            return [Collected("logs-api-x.log", "logs", "api/x", chunks=self.chunks())]
+        return [Job("logs-api.log", "logs", "api", work())]
+
+
+def endless():
+    while True:
+        yield b"tick DB_PASSWORD=hunter2secret\n" * 1000
+
+
+def breaks_off():
+    yield b"first line\n" * 10
+    raise ConnectionResetError("connection reset by peer")
+
+
+@pytest.mark.parametrize("chunks,limits,cut", [
+    (endless, {"max_item_bytes": 300_000}, "cut at evidence.max_item_bytes"),
+    (endless, {"max_bundle_bytes": 200_000}, "cut at evidence.max_bundle_bytes"),
+    (endless, {"time_budget_s": 0.3}, "cut at the time budget (0.3 s)"),
+    (breaks_off, {}, "cut at the source breaking off (connection reset by peer)"),
+])
+def test_an_item_is_cut_at_its_limits_and_says_why(sqlite_url, clock, tmp_path, chunks, limits, cut):
+    from bot.core.evidence import EvidenceService
+    from bot.store.sqlite import SqliteStore
+
+    store = SqliteStore(sqlite_url)
+    store.migrate()
+    shop = Catalog.model_validate({"environments": {"prod": {"services": {"api": {}},
+                                                            "evidence": {"collectors": ["logs"], **limits}}},
+                                   "roles": {"prod": {"responder": ["U_OPS"]}}})
+    services = build_services(store, shop, clock=clock, evidence_dir=tmp_path / "evidence")
+    evidence = EvidenceService(services.incidents, services.ops, shop, Trickle(chunks),
+                               services.evidence.storage, clock=clock)
+    services.incidents.open(OPS.user, "p2", "Ticking", env="prod")
+    bundle = evidence.collect(Actor(user="U_OPS", channel="C1", command="/incident evidence collect"), 1)
+    (item,) = bundle.items
+    data = (Path(bundle.location) / item.name).read_bytes()
+    assert item.ok and item.truncated and item.error == cut and data.endswith(f"[{cut}]\n".encode())
+    assert b"hunter2secret" not in data and len(data) <= limits.get("max_item_bytes", 10**9) + 200
+    assert evidence.verify(1) == (1, [])
+    store.close()

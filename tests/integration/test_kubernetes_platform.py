@@ -30,7 +30,7 @@ class Emulator:
         async def main():
             self.emulator = kmock.KubernetesEmulator()
             await self.emulator.__aenter__()
-            for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps"):
+            for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps", "v1/events"):
                 self.emulator.resources[resource] = {}
             self.server = kmock.Server(self.emulator)
             await self.server.__aenter__()
@@ -199,3 +199,28 @@ def test_unreachable_api_is_a_backend_error():
     platform = KubernetesPlatform("prod", catalog(f"http://127.0.0.1:{port}").environments["prod"])
     with pytest.raises(BackendError, match="Cannot reach the Kubernetes API of prod"):
         platform.replicas("api")
+
+
+def test_evidence_streams_each_pods_log_and_reads_rollouts_and_events(platform, cluster):
+    from datetime import UTC, datetime
+
+    _, _, core = cluster
+    for name, when, reason in (("api-gateway-2", "2026-11-22T10:00:05Z", "BackOff"),
+                               ("api-gateway-0", "2026-11-20T08:00:00Z", "Pulled"),  # before the incident
+                               ("worker-0", "2026-11-22T10:00:06Z", "Killing")):  # another service
+        core.create_namespaced_event(NS, {
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.{reason}", "namespace": NS},
+            "involvedObject": {"kind": "Pod", "name": name, "namespace": NS}, "reason": reason, "type": "Warning",
+            "message": f"{reason} on {name}", "lastTimestamp": when})
+    since = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    streams = dict(platform.log_streams("api", since))
+    assert sorted(streams) == ["api-gateway-0", "api-gateway-1", "api-gateway-2"]
+    assert b"".join(streams["api-gateway-0"]) == (b"2026-11-22T10:00:00Z GET /health 200\n"
+                                                  b"2026-11-22T10:00:01Z ERROR pool exhausted\n")
+    history = platform.history(since)
+    assert [line.split("\t")[:3] for line in history if line.startswith("replicaset")] == [
+        ["replicaset api-gateway-rs1", "revision 1", "shop/api:1.4.0"],
+        ["replicaset api-gateway-rs2", "revision 2", "shop/api:1.4.1"],
+        ["replicaset api-gateway-rs3", "revision 3", "shop/api:1.4.2"]]
+    events = [line for line in history if not line.startswith("replicaset")]
+    assert len(events) == 1 and "BackOff\tPod/api-gateway-2\tBackOff on api-gateway-2" in events[0]

@@ -142,3 +142,21 @@ def test_a_block_made_of_secrets_is_masked_whole():
     line = "curl -u admin:Hunter2x " * 50_000
     cleaned, count = redact_counted(line)
     assert "Hunter2x" not in cleaned and "more than 1000 secrets" in cleaned and count >= 1000
+
+
+def test_a_stream_is_redacted_in_whole_lines_whatever_its_chunking():
+    from bot.core.redact import default_redactor
+
+    text = "".join(f"line {n} user=alice DB_PASSWORD=s3cr3tValue{n}\n" for n in range(20_000)).encode()
+    chunked = [text[i:i + 997] for i in range(0, len(text), 997)]  # secrets cut in two at chunk edges
+    out = list(default_redactor().stream(chunked, block=4096))
+    joined = b"".join(data for data, _ in out)
+    assert b"s3cr3tValue" not in joined and sum(count for _, count in out) == 20_000
+    assert joined.count(b"\n") == 20_000 and len(out) > 10  # bounded blocks, not the text at once
+
+
+def test_a_stream_without_newlines_is_cut_at_four_blocks():
+    from bot.core.redact import default_redactor
+
+    out = list(default_redactor().stream([b"x" * 1000] * 100, block=1000))
+    assert all(len(data) <= 4000 for data, _ in out) and sum(len(data) for data, _ in out) == 100_000
