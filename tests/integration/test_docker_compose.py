@@ -66,6 +66,7 @@ class Project:
         self.name = f"oc{uuid.uuid4().hex[:8]}"
         self.root, self.host = root, host
         self.client = docker.DockerClient(base_url=host)
+        self.volumes: set[str] = set()  # every volume seen mounted, removed at the end
 
     def compose(self, *args: str) -> str:
         done = subprocess.run(["docker-compose", "-p", self.name, "-f", str(self.root / "docker-compose.yml"), *args],
@@ -75,6 +76,7 @@ class Project:
 
     def containers(self) -> list[dict]:
         found = self.client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.name}"})
+        self.volumes |= {m["Name"] for c in found for m in c.attrs["Mounts"] if m["Type"] == "volume"}
         return sorted((c.attrs for c in found), key=lambda a: int(a["Config"]["Labels"]["com.docker.compose.container-number"]))
 
     def platform(self) -> DockerPlatform:
@@ -142,6 +144,11 @@ def compose_project(docker_host, tmp_path):  # noqa: F811
         for container in stack.client.containers.list(all=True, filters={"name": stack.name}):
             container.remove(force=True, v=True)  # with their anonymous volumes, even after a failed test
         stack.compose("down", "-v", "--remove-orphans")  # the network and the named volume
+        for name in stack.volumes:  # an anonymous volume a Compose recreate left behind
+            try:
+                stack.client.volumes.get(name).remove()
+            except docker.errors.NotFound:
+                pass
         stack.client.close()
 
 
