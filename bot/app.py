@@ -50,7 +50,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     from bot.platforms.script import ScriptRunner
     from bot.scheduler.triggers import next_fire as cron_next_fire
 
-    platforms = platform_for or Platforms()
+    platforms = platform_for or Platforms(store)
     ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
                      groups_of=groups_of, witnesses=witnesses)
     from bot.core.evidence import EvidenceService

@@ -11,6 +11,13 @@ if ! command -v dockerd >/dev/null || [ ! -x /bin/busybox ]; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static >&2
 fi
+# The Compose tests drive a real docker-compose (1.29, Debian's package) against this engine.
+if ! command -v docker-compose >/dev/null; then
+    if [ "$(id -u)" != 0 ]; then echo "FATAL: docker-compose is needed (apt-get install docker-compose)" >&2; exit 1; fi
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 docker-compose >&2
+fi
+command -v docker-compose >/dev/null || { echo "FATAL: docker-compose could not be installed" >&2; exit 1; }
 
 if ! docker info >/dev/null 2>&1; then
     mkdir -p "$ROOT/data" "$ROOT/exec"

@@ -31,7 +31,8 @@ class Role(IntEnum):
 DEFAULT_MIN_ROLES = {
     "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
-    "rollback": Role.OPERATOR, "run": Role.OPERATOR, "evidence": Role.RESPONDER,
+    "rollback": Role.OPERATOR, "stop": Role.OPERATOR, "start": Role.OPERATOR, "run": Role.OPERATOR,
+    "evidence": Role.RESPONDER,
 }
 # What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).
 CollectorName = Literal["logs", "status", "health", "db", "cache", "audit", "timeline"]

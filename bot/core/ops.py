@@ -43,6 +43,8 @@ class Action(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
     MAINTENANCE = "maintenance"
+    STOP = "stop"  # the runbooks' "stop the app to prevent data corruption"
+    START = "start"
     RUN = "run"  # a runbook action from the catalog; its name is the target
 
 
@@ -299,6 +301,10 @@ class OpsService:
                 return f"scale {target} in {env_name}: {platform.replicas(target)} → {args['replicas']} replicas"
             case Action.ROLLBACK:
                 return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
+            case Action.STOP:
+                return f"stop {target} in {env_name}: {platform.stop_plan(target)}"
+            case Action.START:
+                return f"start {target} in {env_name}: {platform.start_plan(target)}"
             case Action.MAINTENANCE:
                 state = platform.maintenance_state()
                 now = "unknown" if state is None else ("on" if state else "off")
@@ -384,6 +390,10 @@ class OpsService:
                 return platform.scale(target, args["replicas"])
             case Action.ROLLBACK:
                 return platform.rollback(target)
+            case Action.STOP:
+                return platform.stop(target)
+            case Action.START:
+                return platform.start(target)
             case Action.MAINTENANCE:
                 return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
 

@@ -5,7 +5,7 @@ import threading
 
 from bot.config.environments import Environment
 from bot.config.environments import Platform as PlatformConfig
-from bot.core.ports import Platform
+from bot.core.ports import Platform, PlatformMemory
 from bot.errors import UsageError
 
 
@@ -19,7 +19,8 @@ class Platforms:
     """The `PlatformFor` port: one adapter per environment configuration, kept (a Kubernetes client holds a
     connection pool). The composition root makes one; it lives as long as the services."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: PlatformMemory | None = None) -> None:
+        self.memory = memory  # the store, where adapters keep what they must not forget between actions
         self._cache: dict[tuple[str, int], tuple[Environment, Platform]] = {}
         self._lock = threading.Lock()
 
@@ -33,7 +34,7 @@ class Platforms:
             if platform_config(env_name, env).kind == "docker":
                 from bot.platforms.docker import DockerPlatform
 
-                platform = DockerPlatform(env_name, env)
+                platform = DockerPlatform(env_name, env, memory=self.memory)
             else:
                 from bot.platforms.kubernetes import KubernetesPlatform
 

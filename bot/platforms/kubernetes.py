@@ -2,7 +2,8 @@
 
 restart = `kubectl rollout restart` (the restartedAt template annotation); scale = the scale subresource;
 rollback = `kubectl rollout undo` (the previous ReplicaSet revision's pod template); maintenance = patch
-the ConfigMap key, then restart the listed deployments.
+the ConfigMap key, then restart the listed deployments; stop = scale to 0, the replicas remembered in the
+deployment's `opsbot/stopped-replicas` annotation; start = scale back to them.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.platforms import platform_config
 
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+STOPPED = "opsbot/stopped-replicas"
 TIMEOUT = 10
 LOG_BLOCK = 1 << 20
 HISTORY_LINES = 1000
@@ -203,6 +205,44 @@ class KubernetesPlatform:
         self._call("scale", lambda: self.apps.patch_namespaced_deployment_scale(
             name, self.namespace, {"spec": {"replicas": replicas}}, _request_timeout=TIMEOUT))
         return f"deployment/{name} scaled to {replicas}"
+
+    def _stopped(self, service: str) -> tuple[str, int, int | None]:
+        """(deployment name, replicas now, replicas before opsbot stopped it — None when it did not)."""
+        deployment = self._deployment(service)
+        remembered = (deployment.metadata.annotations or {}).get(STOPPED)
+        return deployment.metadata.name, deployment.spec.replicas or 0, int(remembered) if remembered else None
+
+    def stop_plan(self, service: str) -> str:
+        name, replicas, remembered = self._call("read", lambda: self._stopped(service))
+        if remembered is not None or replicas == 0:
+            raise ConflictError(f"{service} in {self.env_name} is already stopped (0 replicas).")
+        return f"deployment/{name}: {replicas} → 0 replicas ({replicas} remembered for /ops start)"
+
+    def stop(self, service: str) -> str:
+        name, replicas, remembered = self._call("read", lambda: self._stopped(service))
+        if remembered is not None or replicas == 0:
+            raise ConflictError(f"{service} in {self.env_name} is already stopped (0 replicas).")
+        # One patch: the replicas to come back to are written in the same change that removes the pods.
+        body = {"metadata": {"annotations": {STOPPED: str(replicas)}}, "spec": {"replicas": 0}}
+        self._call("stop", lambda: self.apps.patch_namespaced_deployment(name, self.namespace, body,
+                                                                         _request_timeout=TIMEOUT))
+        return f"deployment/{name} scaled {replicas} → 0"
+
+    def start_plan(self, service: str) -> str:
+        name, replicas, remembered = self._call("read", lambda: self._stopped(service))
+        if remembered is None:
+            raise ConflictError(f"{service} in {self.env_name} was not stopped by opsbot (no {STOPPED} annotation); "
+                                "use /ops scale to set its replicas.")
+        return f"deployment/{name}: {replicas} → {remembered} replicas"
+
+    def start(self, service: str) -> str:
+        name, replicas, remembered = self._call("read", lambda: self._stopped(service))
+        if remembered is None:
+            raise ConflictError(f"{service} in {self.env_name} was not stopped by opsbot; use /ops scale.")
+        body = {"metadata": {"annotations": {STOPPED: None}}, "spec": {"replicas": remembered}}
+        self._call("start", lambda: self.apps.patch_namespaced_deployment(name, self.namespace, body,
+                                                                          _request_timeout=TIMEOUT))
+        return f"deployment/{name} scaled {replicas} → {remembered}"
 
     def _revisions(self, service: str):
         """(deployment, current revision, the previous ReplicaSet) as `kubectl rollout undo` finds them."""

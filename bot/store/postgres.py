@@ -80,6 +80,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ("CREATE TABLE leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, attempt TEXT NOT NULL,"
          " expires_at TIMESTAMPTZ NOT NULL)"),
     ]),
+    (9, [
+        # What a platform adapter must not forget between actions (a Docker service's spec after scale 0,
+        # the image a rollback came from): one JSON document per key.
+        "CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    ]),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -284,6 +284,17 @@ class SqlStore:
             db.execute("INSERT INTO schedule_cursors (name, at) VALUES (?, ?)"
                        " ON CONFLICT (name) DO UPDATE SET at = excluded.at", (name, self._time(at)))
 
+    # --- platform memory --------------------------------------------------------------------
+    def recall(self, key: str) -> dict | None:
+        with self._read() as db:
+            row = db.execute("SELECT doc FROM platform_memory WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def remember(self, key: str, doc: dict) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO platform_memory (key, doc) VALUES (?, ?)"
+                       " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc", (key, json.dumps(doc)))
+
     # --- checklists -----------------------------------------------------------------------
     def create_checklist(self, checklist: Checklist) -> Checklist:
         with self._write() as db:

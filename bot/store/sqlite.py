@@ -114,6 +114,13 @@ def m008_leases(db: Database) -> None:
                " expires_at TEXT NOT NULL)")
 
 
+@migrations()
+def m009_platform_memory(db: Database) -> None:
+    # What a platform adapter must not forget between actions (a Docker service's spec after scale 0,
+    # the image a rollback came from): one JSON document per key.
+    db.execute("CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

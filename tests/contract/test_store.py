@@ -219,3 +219,12 @@ def test_text_written_now_is_read_back_exactly_even_when_it_looks_like_markup(st
     note = "ran rm /tmp/* *.log and *primary* failed; see <https://x.io|runbook> & <#C1>"
     store.create_incident(new_incident(), [event(note)])
     assert store.timeline(1)[0].text == note
+
+
+def test_platform_memory_keeps_the_latest_document_per_key(store):
+    assert store.recall("docker/h/p/api") is None
+    store.remember("docker/h/p/api", {"spec": {"Image": "app:1"}, "previous": {"app:1": "app:2"}})
+    store.remember("docker/h/p/api", {"spec": {"Image": "app:2"}})
+    store.remember("docker/h/p/worker", {"spec": None})
+    assert store.recall("docker/h/p/api") == {"spec": {"Image": "app:2"}}
+    assert store.recall("docker/h/p/worker") == {"spec": None}

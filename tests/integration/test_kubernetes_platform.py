@@ -147,6 +147,22 @@ def test_rollback_goes_to_the_previous_revision_like_rollout_undo(platform, clus
     assert "pod-template-hash" not in template_now.metadata.labels
 
 
+def test_stop_scales_to_zero_remembering_the_replicas_and_start_brings_them_back(platform, cluster):
+    _, apps, _ = cluster
+    assert platform.stop_plan("api") == "deployment/api-gateway: 3 → 0 replicas (3 remembered for /ops start)"
+    platform.stop("api")
+    stopped = apps.read_namespaced_deployment("api-gateway", NS)
+    assert stopped.spec.replicas == 0 and stopped.metadata.annotations["opsbot/stopped-replicas"] == "3"
+    with pytest.raises(ConflictError, match="already stopped"):
+        platform.stop_plan("api")
+    assert platform.start_plan("api") == "deployment/api-gateway: 0 → 3 replicas"
+    platform.start("api")
+    started = apps.read_namespaced_deployment("api-gateway", NS)
+    assert started.spec.replicas == 3 and "opsbot/stopped-replicas" not in (started.metadata.annotations or {})
+    with pytest.raises(ConflictError, match="not stopped by opsbot.*use /ops scale"):
+        platform.start_plan("api")
+
+
 def test_logs_by_selector_with_grep(platform):
     text = platform.logs("api", None, 100, "error")
     assert text.splitlines() == ["api-gateway-0 | 2026-11-22T10:00:01Z ERROR pool exhausted",
