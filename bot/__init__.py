@@ -7,3 +7,14 @@ client or scheduler. `bot.views` (presentation) and the adapters (`bot.store`, `
 `bot.app`, the composition root, builds and wires them; `bot.cli` and `bot.console` are its surfaces. No module
 does work at import time. tests/test_architecture.py enforces all of it.
 """
+
+
+def version() -> str:
+    """The installed package's version (pyproject.toml), or 'unknown' when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("opsbot")
+    except PackageNotFoundError:
+        return "unknown"

@@ -5,21 +5,25 @@ here too (`slack_app`, `scheduler_for`), so nothing else constructs services or 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
 from bot.core.audit import AuditKey
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
-from bot.core.ports import Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
+from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.errors import ConfigError
+from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
 from commands.base import Services
 from commands.router import Router
+
+log = logging.getLogger("opsbot")
 
 if TYPE_CHECKING:
     from bot.config import SlackSettings
@@ -35,6 +39,8 @@ class Opsbot:
     store: Store
     services: Services
     router: Router
+    metrics: Metrics
+    catalog_path: Path | None = None  # None: the built-in defaults
 
     def close(self) -> None:
         self.store.close()
@@ -43,7 +49,8 @@ class Opsbot:
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
                    witnesses: Sequence[Witness] = (), evidence_dir: Path | None = None,
-                   shared_files: SharedFiles | None = None) -> Services:
+                   shared_files: SharedFiles | None = None,
+                   on_check: Callable[[CheckResult], None] | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -51,14 +58,14 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     from bot.scheduler.triggers import next_fire as cron_next_fire
 
     platforms = platform_for or Platforms(store)
-    ops = OpsService(store, catalog, platforms, CheckRunner(platforms), ScriptRunner(), clock=clock,
+    ops = OpsService(store, catalog, platforms, CheckRunner(platforms, on_check), ScriptRunner(), clock=clock,
                      groups_of=groups_of, witnesses=witnesses)
     from bot.core.evidence import EvidenceService
     from bot.evidence.collectors import InfraCollectors
     from bot.evidence.storage import DirectoryStorage
 
     incidents = IncidentService(store, catalog, clock=clock)
-    collectors = InfraCollectors(platforms, CheckRunner(platforms), ScriptRunner())
+    collectors = InfraCollectors(platforms, CheckRunner(platforms, on_check), ScriptRunner())
     return Services(
         incidents=incidents,
         ops=ops,
@@ -75,7 +82,8 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     from bot.store import open_store
 
     settings = settings or from_environment(Settings)
-    catalog = load_catalog(config_path(str(config) if config else None, settings))
+    path = config_path(str(config) if config else None, settings)
+    catalog = load_catalog(path)
     groups_of, witnesses, shared_files = None, audit_witnesses(settings), None
     if slack is not None:
         from bot.slack.files import SlackFiles
@@ -86,10 +94,16 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
         shared_files = SlackFiles(slack)
         if catalog.audit_channel:
             witnesses.append(SlackWitness(slack, catalog.audit_channel))
-    store = open_store(settings.database_url, audit_key(settings))
+    raw_store = open_store(settings.database_url, audit_key(settings))
+    # Metrics on a registry of their own; the services see the store through MeteredStore, which counts.
+    metrics = Metrics()
+    metrics.collect_from(raw_store)
+    store = cast(Store, MeteredStore(raw_store, metrics))
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
-                              evidence_dir=settings.evidence_root(), shared_files=shared_files)
-    return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services))
+                              evidence_dir=settings.evidence_root(), shared_files=shared_files,
+                              on_check=metrics.check_result)
+    return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
+                  metrics=metrics, catalog_path=path)
 
 
 def audit_key(settings: Settings) -> AuditKey | None:
@@ -109,10 +123,17 @@ def audit_witnesses(settings: Settings) -> list[Witness]:
 
 def serve_slack(opsbot: Opsbot, slack: SlackSettings, host: str, socket: bool, scheduler: bool) -> None:
     """`opsbot serve`: the Slack app, and (unless another replica sends them) the reminder scheduler."""
+    from bot import version
     from bot.slack.notifier import SlackNotifier
     from bot.slack.server import serve
+    from bot.store import hide_password
 
     runner = scheduler_for(opsbot, SlackNotifier(slack)) if scheduler else None
+    # The one start-up line (INFO): enough to tell from the log which build serves what, never a secret.
+    log.info("opsbot %s serving: mode=%s%s store=%s catalog=%s scheduler=%s", version(),
+             "socket" if socket else "http", "" if socket else f" port={slack.port}",
+             hide_password(opsbot.settings.database_url), opsbot.catalog_path or "built-in",
+             "on" if runner else "off")
     serve(opsbot, slack, host=host, socket=socket, scheduler=runner)
 
 

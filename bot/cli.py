@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
 # bot.config (pydantic models) is imported by the commands that need it, so `opsbot --help` starts fast.
+from bot import version
 from bot.errors import ConfigError, OpsbotError
+from bot.logs import RedactingFormatter, configure_logging
+
+__all__ = ["RedactingFormatter", "configure_logging", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opsbot", description="ChatOps for on-call teams.")
     parser.add_argument("--config", help="path to opsbot.yml (default: $OPSBOT_CONFIG, else built-in defaults)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     console = sub.add_parser("console", help="a local prompt running the same commands as Slack")
@@ -64,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"))
     config = getattr(args, "sub_config", None) or args.config
     try:
+        configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"), os.environ.get("OPSBOT_LOG_FORMAT", "text"))
         return COMMANDS[args.command](args, config)
     except BrokenPipeError:  # `opsbot audit export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -78,23 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     except OpsbotError as error:
         print(f"opsbot: {error}", file=sys.stderr)
         return 1
-
-
-class RedactingFormatter(logging.Formatter):
-    """Log lines (messages and tracebacks alike) pass through redaction: no secret reaches the log."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        from bot.core.redact import redact
-
-        return redact(super().format(record))
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    name = level.strip().upper()
-    logging.basicConfig(level=name if name in logging.getLevelNamesMapping() else "WARNING", handlers=[handler],
-                        force=True)
 
 
 def _console(args: argparse.Namespace, config: str | None) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs opsbot with its test dependencies, makes sure
 # the services the tests use are running (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, a private
-# Docker Engine from scripts/start-docker.sh), then runs pytest.
+# Docker Engine from scripts/start-docker.sh) and that Prometheus is installed, then runs pytest.
 # A missing service is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,16 @@ if ! redis_up; then
 fi
 if ! redis_up; then
     echo "FATAL: Redis is not reachable at $OPSBOT_TEST_REDIS_URL; the health-check tests need it." >&2
+    exit 1
+fi
+
+# The Prometheus tests start their own server (a loopback port, a temporary data directory) from Debian's package.
+if ! command -v prometheus >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "Prometheus is not installed; installing Debian's prometheus" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+if ! command -v prometheus >/dev/null; then
+    echo "FATAL: the prometheus binary is missing (apt-get install prometheus); the metric-threshold tests need it." >&2
     exit 1
 fi
 

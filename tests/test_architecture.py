@@ -29,7 +29,11 @@ LAYERS: dict[str, set[str]] = {
     "bot.evidence": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.scheduler": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.store"},
     "commands": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views"},
-    "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler"},
+    # opsbot's own metrics (prometheus-client) and log format: cross-cutting, but they see only the core's models
+    "bot.metrics": {"bot.errors", "bot.config", "bot.core"},
+    "bot.logs": {"bot.errors", "bot.core"},
+    "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler",
+                  "bot.logs"},
     # the surfaces and the composition root wire everything
     "bot.console": {"bot.errors", "bot.config", "bot.core", "bot.views", "commands"},
     "bot.app": {"*"},
@@ -43,6 +47,7 @@ LIBRARIES: dict[str, set[str]] = {
     "docker": {"bot.platforms"}, "kubernetes": {"bot.platforms", "bot.checks"}, "requests": {"bot.platforms"},
     "psycopg": {"bot.store", "bot.scheduler", "bot.checks", "bot.evidence"}, "psycopg_pool": {"bot.store"},
     "sqlite_utils": {"bot.store"}, "redis": {"bot.checks", "bot.evidence"}, "httpx": {"bot.checks", "bot.slack"},
+    "prometheus_client": {"bot.metrics"},
 }
 INFRASTRUCTURE = sorted(LIBRARIES)
 

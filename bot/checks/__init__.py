@@ -1,1 +1,1 @@
-"""Health checks: one module per kind (http, postgres, redis, tcp, tls, workloads), run by runner.py."""
+"""Health checks: one module per kind (http, postgres, redis, tcp, tls, workloads, prometheus), run by runner.py."""

@@ -10,20 +10,22 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bot.checks import http, postgres, redis, tcp, tls, workloads
+from bot.checks import http, postgres, prometheus, redis, tcp, tls, workloads
 from bot.config.environments import Check, Environment
 from bot.core.ports import CheckResult, Level, Platform
 from bot.core.redact import redact
 
 KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
     "http": http.check, "postgres": postgres.check, "redis": redis.check, "tls": tls.check, "tcp": tcp.check,
-    "docker": workloads.docker_check, "kubernetes": workloads.kubernetes_check,
+    "docker": workloads.docker_check, "kubernetes": workloads.kubernetes_check, "prometheus": prometheus.check,
 }
 
 
 class CheckRunner:
-    def __init__(self, platform_for: Callable[[str, Environment], Platform]):
+    def __init__(self, platform_for: Callable[[str, Environment], Platform],
+                 on_result: Callable[[CheckResult], None] | None = None):
         self.platform_for = platform_for
+        self.on_result = on_result  # opsbot's own metrics count each result
 
     async def run(self, env_name: str, env: Environment) -> list[CheckResult]:
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -40,6 +42,8 @@ class CheckRunner:
         except Exception as error:  # noqa: BLE001 — a failing check is a result, never a crash
             result = CheckResult(check.name, check.kind, "crit", "error", "", redact(describe(error)))
         result.elapsed_ms = (time.perf_counter() - started) * 1000
+        if self.on_result is not None:
+            self.on_result(result)
         return result
 
 

@@ -69,7 +69,7 @@ class Maintenance(Strict):
 
 class Check(Strict):
     name: str
-    kind: Literal["http", "postgres", "redis", "tls", "tcp", "docker", "kubernetes"]
+    kind: Literal["http", "postgres", "redis", "tls", "tcp", "docker", "kubernetes", "prometheus"]
     timeout_s: float = Field(5.0, gt=0)
     # http
     url: str | None = None
@@ -92,17 +92,45 @@ class Check(Strict):
     # docker / kubernetes
     service: str | None = None
     selector: str | None = None
+    # prometheus: an instant query against the server whose base URL is in $url_env; `warn`/`crit` are in the
+    # query's own units ("%": the query returns a ratio, 0.05, shown as 5%); `direction: below` for values that
+    # are bad when low (free disk, success rate).
+    query: str | None = None
+    warn: float | None = None
+    crit: float | None = None
+    unit: str = ""
+    direction: Literal["above", "below"] = "above"
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
     def _required_fields(self) -> Check:
         needs = {"http": ["url"], "postgres": ["dsn_env"], "redis": ["url_env"], "tls": ["host"],
-                 "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"]}[self.kind]
+                 "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"],
+                 "prometheus": ["url_env", "query"]}[self.kind]
         missing = [name for name in needs if getattr(self, name) in (None, "")]
         if missing:
-            raise ValueError(f"a {self.kind} check needs {', '.join(missing)}")
+            hint = " (the environment variable holding the Prometheus base URL, e.g. PROM_URL)" \
+                if self.kind == "prometheus" and "url_env" in missing else ""
+            raise ValueError(f"a {self.kind} check needs {', '.join(missing)}{hint}")
+        if self.kind == "prometheus":
+            self._thresholds_make_sense()
         return self
+
+    def _thresholds_make_sense(self) -> None:
+        warn, crit = self.warn, self.crit
+        if warn is None and crit is None:
+            raise ValueError("a prometheus check needs warn or crit (or both)")
+        if warn is not None and crit is not None:
+            if self.direction == "above" and warn > crit:
+                raise ValueError(f"warn ({warn:g}) is above crit ({crit:g}): with direction above (high is bad) "
+                                 "warn must be the lower threshold; use direction: below if low values are bad")
+            if self.direction == "below" and warn < crit:
+                raise ValueError(f"warn ({warn:g}) is below crit ({crit:g}): with direction below (low is bad) "
+                                 "warn must be the higher threshold")
+        if self.unit == "%" and any(value is not None and not 0 <= value <= 1 for value in (warn, crit)):
+            raise ValueError("with unit '%' the query returns a ratio and warn/crit are ratios too: "
+                             "write 0.05 for 5%")
 
 
 class Param(Strict):

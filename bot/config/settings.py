@@ -44,6 +44,8 @@ class SlackSettings(BaseSettings):
     # (a response_url is good for 30 minutes) rather than the acks Slack needs within 3 seconds.
     opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
     port: int = 3000
+    # SIGTERM: how long acked work may take to finish before the process exits anyway.
+    opsbot_shutdown_timeout: float = Field(default=30.0, gt=0, le=600)
 
 
 def from_environment(kind: type[SettingsT]) -> SettingsT:

@@ -116,6 +116,7 @@ class CheckResult:
     threshold: str = ""  # e.g. "warn 500 ms / crit 1000 ms"
     detail: str = ""
     elapsed_ms: float = 0.0
+    link: str = ""  # where to see more, e.g. the query's graph in Prometheus
 
 
 @dataclass

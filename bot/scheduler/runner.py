@@ -27,6 +27,7 @@ class SchedulerRunner:
         self.is_leader = False
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._mutex = threading.Lock()
+        self._ticked = False
 
     def start(self) -> None:
         seconds = max(self.engine.settings.tick.total_seconds(), 0.05)
@@ -47,8 +48,9 @@ class SchedulerRunner:
                 self.is_leader = False
             if not self.is_leader:
                 self.is_leader = self.lock.try_acquire()
-                if self.is_leader:
-                    log.warning("this process is now the scheduler leader")
+                if self.is_leader:  # at start it is expected (DEBUG); later it is a takeover (INFO)
+                    log.log(logging.INFO if self._ticked else logging.DEBUG, "this process is now the scheduler leader")
+            self._ticked = True
             if not self.is_leader:
                 return
             try:

@@ -8,7 +8,7 @@ import logging
 import re
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -18,10 +18,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import SlackSettings
 from bot.core.ops import Actor
 from bot.errors import UsageError
+from bot.logs import REQUEST
 from bot.slack import modals
 from bot.slack.conversations import SlackConversations
 from bot.slack.errors import on_unhandled, reply_for
-from bot.slack.middleware import Pipeline, SlackRequest, context_of
+from bot.slack.middleware import Pipeline, SlackRequest, command_label, context_of
 from bot.views.blocks import Reply
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
 from bot.views.mrkdwn import from_slack
@@ -31,7 +32,10 @@ from commands.parsing import normalise, whole_number
 from commands.router import COMMANDS, redacted
 
 if TYPE_CHECKING:
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
     from bot.app import Opsbot
+    from bot.metrics import Metrics
 
 log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
@@ -41,18 +45,55 @@ ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 NOTE_MAX = 3000
 
 
-def create_bolt_app(opsbot: Opsbot, slack: SlackSettings) -> AsyncApp:
-    client = AsyncWebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url)
+class MeteredWebClient(AsyncWebClient):
+    """The bot's Web API client, counting every call and every failure by method (Slack's error code, or the
+    exception's type when Slack was not reached). Retries after a 429 are inside one call."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
+        try:
+            response = await super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            self.metrics.slack_call(api_method, str(error.response.get("error") or "not_ok"))
+            raise
+        except Exception as error:
+            self.metrics.slack_call(api_method, type(error).__name__)
+            raise
+        self.metrics.slack_call(api_method)
+        return response
+
+
+class SkipTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN by itself and warns that our client's token wins — on every normal start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def create_bolt_app(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | None = None) -> AsyncApp:
+    """The Bolt app; pass the pipeline to keep a handle on its in-flight work (graceful shutdown)."""
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, SkipTokenNotice) for f in bolt_log.filters):
+        bolt_log.addFilter(SkipTokenNotice())
+    client = MeteredWebClient(opsbot.metrics, token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url)
     # 429s are retried after Slack's Retry-After.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     # Over HTTP the gate (bot/slack/gate.py) verifies every request before anything is parsed; Socket Mode needs no
     # signature. Bolt's own check would only repeat it (and refuse the gate's re-encoded slash-command bodies).
     app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False)
     conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
-    pipeline = Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers, opsbot.store.claim_delivery)
+    pipeline = pipeline or pipeline_for(opsbot, slack)
     SlackHandlers(opsbot, conversations, pipeline) \
         .register(app)
     return app
+
+
+def pipeline_for(opsbot: Opsbot, slack: SlackSettings) -> Pipeline:
+    return Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers, opsbot.store.claim_delivery,
+                    metrics=opsbot.metrics)
 
 
 def _opens_modal(body: dict) -> bool:
@@ -62,6 +103,7 @@ def _opens_modal(body: dict) -> bool:
 class SlackHandlers:
     def __init__(self, opsbot: Opsbot, conversations: SlackConversations, pipeline: Pipeline):
         self.router = opsbot.router
+        self.metrics = opsbot.metrics
         self.services = opsbot.services
         self.catalog = opsbot.catalog
         self.conversations = conversations
@@ -123,7 +165,13 @@ class SlackHandlers:
         return value if ENV_NAME.fullmatch(value) else None
 
     async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
-        return await asyncio.to_thread(self.router.handle, command, text, request.ctx)
+        reply = await asyncio.to_thread(self.router.handle, command, text, request.ctx)
+        outcome = "ok" if reply.ok else "error"
+        self.metrics.command(command_label(command, text), outcome)
+        fields = REQUEST.get()
+        if fields is not None:  # the pipeline's log line says how the command went, not only that it ran
+            fields["outcome"] = outcome
+        return reply
 
     # --- slash commands and buttons ----------------------------------------------------------
     async def on_command(self, request: SlackRequest) -> None:

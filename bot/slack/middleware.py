@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import REQUEST
 from bot.slack.errors import present
 from bot.views.blocks import Reply
 from commands.base import Context
+from commands.parsing import first_word, normalise
+from commands.router import COMMANDS
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger("opsbot.slack")
 RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -41,6 +49,28 @@ def context_of(body: dict) -> Context:
     channel = (body.get("channel_id") or (body.get("channel") or {}).get("id") or (event.get("item") or {}).get("channel")
                or event.get("channel_id"))
     return Context(user=user, channel=channel, source="slack")
+
+
+def command_label(command: str, text: str) -> str:
+    """'/ops restart' from '/ops' and 'restart api prod': the sub-command only when it is one (a metric label and
+    a log field must not carry what a user typed)."""
+    declared = COMMANDS.get(command.strip().lower())
+    if declared is None:
+        return "unknown"
+    word = first_word(normalise(text))[0].lower()
+    return f"{declared.name} {word}" if word in {sub.name for sub in declared.subcommands} | {"help"} \
+        else declared.name
+
+
+def what(body: dict) -> str:
+    """What a delivery asks for, for the log: a command and sub-command, a button, a shortcut, an event."""
+    if body.get("command"):
+        return command_label(body["command"], body.get("text", ""))
+    if body.get("actions"):
+        return f"button {body['actions'][0].get('action_id', '')}"
+    if body.get("callback_id"):
+        return f"shortcut {body['callback_id']}"
+    return f"event {(body.get('event') or {}).get('type', body.get('type', ''))}"
 
 
 @dataclass
@@ -77,10 +107,23 @@ Work = Callable[[SlackRequest], Awaitable[None]]
 
 class Pipeline:
     def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8,
-                 claim_delivery: Callable[[str], bool] = lambda key: False):
+                 claim_delivery: Callable[[str], bool] = lambda key: False, metrics: Metrics | None = None):
         self.remember_delivery = remember_delivery
         self.claim_delivery = claim_delivery
         self.slots = asyncio.Semaphore(workers)
+        self.metrics = metrics
+        # Work acked but not finished: a graceful shutdown waits for it (drain) before closing the HTTP session.
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no acked work is left (True), or `timeout` seconds (False)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
 
     async def first_delivery(self, body: dict) -> bool:
         """False for a retry/redelivery already handled. Checked after the ack, off its critical path."""
@@ -102,20 +145,43 @@ class Pipeline:
         """A Bolt listener that acks, waits for a slot (unless `queued(body)` says it opens a modal), drops
         repeats, builds the context and runs `work`; any error goes to the presenter."""
         async def listener(ack, body: dict, client: AsyncWebClient) -> None:
-            await ack()
-            if queued(body):
-                async with self.slots:
-                    await self.run(work, body, client)
-            else:
-                await self.run(work, body, client)
+            started = time.perf_counter()
+            self.in_flight += 1
+            self._idle.clear()
+            try:
+                await ack()
+                if self.metrics is not None:
+                    self.metrics.acked(time.perf_counter() - started)
+                if queued(body):
+                    async with self.slots:
+                        await self.run(work, body, client, started)
+                else:
+                    await self.run(work, body, client, started)
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self._idle.set()
+                if self.metrics is not None:
+                    self.metrics.replied(time.perf_counter() - started)
 
         return listener
 
-    async def run(self, work: Work, body: dict, client: AsyncWebClient) -> None:
+    async def run(self, work: Work, body: dict, client: AsyncWebClient, started: float | None = None) -> None:
         request = SlackRequest(body, context_of(body), client, body.get("response_url"))
+        # Every line logged while this delivery is worked on carries these fields (bot/logs.py).
+        fields = {"request_id": uuid.uuid4().hex[:12], "user": request.ctx.user, "command": what(body)}
+        token = REQUEST.set(fields)
+        started = time.perf_counter() if started is None else started
         try:  # the dedupe needs the store too: when it is unreachable, the user hears so
             if not await self.first_delivery(body):
+                fields["outcome"] = "repeat"
                 return
             await work(request)
+            fields.setdefault("outcome", "ok")
         except Exception as error:  # noqa: BLE001 — every error a user sees goes through the presenter
+            fields["outcome"] = "error"
             await present(error, request.respond)
+        finally:
+            log.info("handled %s", fields["command"], extra={"duration_ms": round((time.perf_counter() - started)
+                                                                                   * 1000, 1)})
+            REQUEST.reset(token)

@@ -1,11 +1,19 @@
-"""`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz) or Socket Mode."""
+"""`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz, GET /metrics) or Socket Mode.
+
+SIGTERM (or Ctrl-C) stops it gracefully: no new deliveries are taken (uvicorn closes its listening socket; Socket
+Mode closes its WebSocket), work already acked finishes within the shutdown timeout, then the HTTP session and
+(in the caller) the scheduler and its leader lock are released.
+"""
 from __future__ import annotations
 
 import asyncio
 import gc
 import json
 import logging
+import math
+import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -15,24 +23,37 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import SlackSettings
 from bot.errors import UsageError
 from bot.scheduler.runner import SchedulerRunner
-from bot.slack.app import create_bolt_app
+from bot.slack.app import create_bolt_app, pipeline_for
 from bot.slack.gate import SlackGate
+from bot.slack.middleware import Pipeline
 
 if TYPE_CHECKING:
     from bot.app import Opsbot
+    from bot.metrics import Metrics
 
 log = logging.getLogger("opsbot.slack")
 
 
 def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
-             scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None):
+             scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None,
+             metrics: Metrics | None = None, pipeline: Pipeline | None = None, shutdown_timeout: float = 30.0):
     """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators: 503 while the database
-    cannot be reached; it also says whether this process is the scheduler leader."""
+    cannot be reached; it also says whether this process is the scheduler leader. With `metrics`, GET /metrics
+    in Prometheus' text format. With `pipeline`, shutting down waits for its acked work."""
     slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path))
+    # A thread of its own for scrapes: in the default pool they would queue behind the commands' work.
+    scrapes = ThreadPoolExecutor(1, thread_name_prefix="opsbot-metrics") if metrics else None
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await lifespan(bolt, receive, send)
+            await lifespan(bolt, receive, send, pipeline, shutdown_timeout)
+            return
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/metrics" and metrics:
+            # In a thread: the scrape reads two figures from the store.
+            body = await asyncio.get_running_loop().run_in_executor(scrapes, metrics.exposition)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", metrics.content_type.encode())]})
+            await send({"type": "http.response.body", "body": body})
             return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
             up = True if store_up is None else await asyncio.to_thread(store_up)
@@ -51,8 +72,10 @@ def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
     return app
 
 
-async def lifespan(bolt: AsyncApp, receive, send) -> None:
-    """One HTTP session for every Slack call, made inside the server's event loop and closed at exit."""
+async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = None,
+                   shutdown_timeout: float = 30.0) -> None:
+    """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
+    the work already acked has finished (or the shutdown timeout has passed)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -60,10 +83,19 @@ async def lifespan(bolt: AsyncApp, receive, send) -> None:
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if pipeline is not None:
+                await finish_in_flight(pipeline, shutdown_timeout)
             if bolt.client.session is not None:
                 await bolt.client.session.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def finish_in_flight(pipeline: Pipeline, timeout: float) -> None:
+    if pipeline.in_flight:
+        log.info("shutting down: finishing %d acked deliveries (up to %g s)", pipeline.in_flight, timeout)
+    if not await pipeline.drain(timeout):
+        log.warning("shutting down with %d deliveries unfinished after %g s", pipeline.in_flight, timeout)
 
 
 def freeze_startup_objects() -> None:
@@ -86,24 +118,36 @@ def check(slack: SlackSettings, socket: bool) -> None:
         raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
 
 
-def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings):
+def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | None = None):
     """Call it inside the running event loop: it makes the one HTTP session every Slack call and reply uses
     (the caller closes it, as the HTTP server's lifespan does)."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    bolt = create_bolt_app(opsbot, slack)
+    bolt = create_bolt_app(opsbot, slack, pipeline)
     bolt.client.session = aiohttp.ClientSession()
     # The bot's web client, so apps.connections.open honours OPSBOT_SLACK_API_URL too.
     return AsyncSocketModeHandler(bolt, slack.slack_app_token, web_client=bolt.client)
 
 
 async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
-    handler = socket_mode_handler(opsbot, slack)
+    pipeline = pipeline_for(opsbot, slack)
+    handler = socket_mode_handler(opsbot, slack, pipeline)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     freeze_startup_objects()
     try:
-        await handler.start_async()
+        await handler.connect_async()
+        await stop.wait()
+        await handler.close_async()  # no new deliveries from here on
+        await finish_in_flight(pipeline, slack.opsbot_shutdown_timeout)
     finally:
         await handler.app.client.session.close()
+
+
+def exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False,
@@ -112,18 +156,26 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
     root) runs beside it and is stopped on the way out."""
     check(slack, socket)
     if scheduler is not None:
+        opsbot.metrics.watch_leader(lambda: scheduler.is_leader)
         scheduler.start()
     try:
         if socket:
-            import asyncio
-
             asyncio.run(serve_socket_mode(opsbot, slack))
             return
         import uvicorn
 
-        app = asgi_app(create_bolt_app(opsbot, slack), slack.slack_signing_secret or "", scheduler=scheduler,
-                       store_up=opsbot.store.ping)
-        uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on")
+        pipeline = pipeline_for(opsbot, slack)
+        app = asgi_app(create_bolt_app(opsbot, slack, pipeline), slack.slack_signing_secret or "",
+                       scheduler=scheduler, store_up=opsbot.store.ping, metrics=opsbot.metrics, pipeline=pipeline,
+                       shutdown_timeout=slack.opsbot_shutdown_timeout)
+        # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets open requests finish, then runs the lifespan
+        # shutdown above, which waits for acked work. Afterwards it re-raises the signal under the handlers it
+        # found: make those a clean exit, so the scheduler below still releases its lock (and no traceback).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, exit_cleanly)
+        uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on",
+                    timeout_graceful_shutdown=math.ceil(slack.opsbot_shutdown_timeout))
     finally:
         if scheduler is not None:
-            scheduler.stop()
+            scheduler.stop()  # releases the leader lock: a standby takes over on its next tick
+            log.info("scheduler stopped; leader lock released")

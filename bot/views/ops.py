@@ -41,6 +41,8 @@ def _checked(report: HealthReport, at: datetime) -> Reply:
             line += f"  _[{escape(r.threshold)}]_"
         if r.detail:
             line += f" — {escape(r.detail)}"
+        if r.link:
+            line += f" · <{escape(r.link)}|graph>"
         lines.append(line)
     if not lines:
         lines = [f"No checks are configured for {report.env}."]

@@ -77,10 +77,12 @@ class SlackClientForTests:
 def slack(request, fake_slack, sqlite_url):
     """opsbot served on loopback; parametrize indirectly with a dict to change its Slack settings."""
     port = free_port()
-    settings = SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
-                             opsbot_slack_api_url=fake_slack.api_url, port=port, **getattr(request, "param", {}))
+    settings = SlackSettings(**{"slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET,
+                                "opsbot_slack_api_url": fake_slack.api_url, "port": port,
+                                **getattr(request, "param", {})})
+    port = settings.port
     opsbot = build(settings=Settings(database_url=sqlite_url), slack=settings)
-    app = asgi_app(create_bolt_app(opsbot, settings), SECRET)
+    app = asgi_app(create_bolt_app(opsbot, settings), SECRET, metrics=opsbot.metrics)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,0 +1,110 @@
+"""GET /metrics latency while `opsbot serve` answers signed slash commands: p50/p99 of the scrape under load.
+
+`opsbot serve` runs as a real process (SQLite, 50 open incidents so the scrape-time figures have work to do);
+a local fake Slack takes its replies; a load generator keeps `--concurrency` `/incident list` commands in
+flight while another task GETs /metrics back to back. Target: p99 < 20 ms.
+
+    .venv/bin/python bench/metrics.py [--concurrency 20] [--scrapes 300]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.ack_latency import FAKE_SLACK, ROOT, SECRET, free_port, start
+
+
+async def load(url: str, fake_url: str, concurrency: int, stop: asyncio.Event) -> int:
+    """Slash commands, `concurrency` at a time, until told to stop; returns how many were sent."""
+    verifier = SignatureVerifier(SECRET)
+    sent = 0
+    async with aiohttp.ClientSession() as client:
+        async def worker(n: int) -> None:
+            nonlocal sent
+            while not stop.is_set():
+                sent += 1
+                body = urlencode({"command": "/incident", "text": "list", "user_id": "U_BENCH", "channel_id": "C1",
+                                  "team_id": "T0001", "trigger_id": f"bench-{n}-{sent}",
+                                  "response_url": f"{fake_url}/response/{n}-{sent}"})
+                ts = str(int(time.time()))
+                headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+                           "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body)}
+                async with client.post(url, data=body.encode(), headers=headers) as response:
+                    await response.read()
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    return sent
+
+
+async def scrape(url: str, count: int) -> list[float]:
+    latencies = []
+    async with aiohttp.ClientSession() as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            async with client.get(url) as response:
+                body = await response.read()
+                assert response.status == 200 and b"opsbot_incidents_open" in body
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.01)
+    return latencies
+
+
+async def run(base: str, fake_url: str, concurrency: int, scrapes: int) -> tuple[list[float], list[float], int]:
+    idle = await scrape(f"{base}/metrics", 50)
+    stop = asyncio.Event()
+    loader = asyncio.create_task(load(f"{base}/slack/events", fake_url, concurrency, stop))
+    await asyncio.sleep(1)  # the load is up
+    busy = await scrape(f"{base}/metrics", scrapes)
+    stop.set()
+    return idle, busy, await loader
+
+
+def pct(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100)[p - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--scrapes", type=int, default=300)
+    args = parser.parse_args()
+    python = sys.executable
+    fake = subprocess.Popen([python, "-c", FAKE_SLACK, str(ROOT)], stdout=subprocess.PIPE, text=True)
+    fake_url = f"http://127.0.0.1:{int(fake.stdout.readline())}"
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite:///{folder}/bench.db"
+        env = {**os.environ, "OPSBOT_DATABASE_URL": database, "OPSBOT_USER": "U_BENCH"}
+        # Open incidents for the scrape-time figures, through the console like a person would.
+        lines = "".join(f"/incident open p{n % 4} bench incident {n}\n" for n in range(50))
+        subprocess.run([python, "-m", "bot.cli", "console"], input=lines, env=env, cwd=ROOT, text=True,
+                       capture_output=True, check=True)
+        port = free_port()
+        env.update({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "PORT": str(port),
+                    "OPSBOT_SLACK_API_URL": f"{fake_url}/api/"})
+        env.pop("SLACK_APP_TOKEN", None)
+        server = start([python, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--no-scheduler"], env, port)
+        try:
+            idle, busy, sent = asyncio.run(run(f"http://127.0.0.1:{port}", fake_url, args.concurrency, args.scrapes))
+        finally:
+            server.terminate()
+            server.wait(30)
+            fake.kill()
+    print(f"GET /metrics idle:  p50 {pct(idle, 50):.1f} ms  p99 {pct(idle, 99):.1f} ms  ({len(idle)} scrapes)")
+    print(f"GET /metrics busy:  p50 {pct(busy, 50):.1f} ms  p99 {pct(busy, 99):.1f} ms  ({len(busy)} scrapes while "
+          f"{sent} slash commands were served, {args.concurrency} at a time)")
+    print(f"target p99 < 20 ms: {'met' if pct(busy, 99) < 20 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""opsbot's own metrics (`GET /metrics`), on a registry of their own: one `Metrics` per built app, so tests and
+several apps in one process never share counters.
+
+What is counted where:
+- commands, ack/reply latency, Slack API calls: the Slack surface (bot/slack) calls the `Metrics` methods;
+- check results: the check runner's observer;
+- ops actions (audit outcomes), MTTA/MTTR, reminders, store errors: `MeteredStore`, the store as the services
+  see it, so the core needs no hook and knows nothing of Prometheus;
+- incidents open by severity, audit records, scheduler leader: read at scrape time (`StoreCollector`), two
+  indexed queries, so a scrape stays fast and the figures are right across replicas.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from bot.core.audit import OUTCOMES
+from bot.core.models import OPEN_STATUSES, EventKind, Status
+from bot.errors import BackendError
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from bot.core.audit import AuditRecord
+    from bot.core.models import Event, Incident
+    from bot.core.ports import CheckResult, Store
+    from bot.core.reminders import Reminder
+
+log = logging.getLogger("opsbot.metrics")
+# Slack wants an ack within 3 s; replies may take longer (a health fan-out, an evidence bundle).
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+REPLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# Incident response targets run from 15 minutes (P0) to a business day; resolution from minutes to days.
+MTTA_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600)
+MTTR_BUCKETS = (300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600, 7 * 24 * 3600)
+
+
+class Metrics:
+    """Every metric opsbot exports. The methods are what the rest of opsbot calls; no caller touches a label."""
+
+    content_type = CONTENT_TYPE_LATEST  # of the exposition
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.commands = Counter("opsbot_commands", "Commands handled, by command and outcome (ok, refused, error)",
+                                ["command", "outcome"], registry=r)
+        self.ack_seconds = Histogram("opsbot_ack_seconds", "From the listener receiving a delivery to its ack",
+                                     buckets=ACK_BUCKETS, registry=r)
+        self.reply_seconds = Histogram("opsbot_reply_seconds", "From the listener receiving a delivery to the end "
+                                       "of its work (reply sent)", buckets=REPLY_BUCKETS, registry=r)
+        self.slack_calls = Counter("opsbot_slack_api_calls", "Slack Web API calls, by method", ["method"], registry=r)
+        self.slack_errors = Counter("opsbot_slack_api_errors", "Slack Web API calls that failed, by method and error",
+                                    ["method", "error"], registry=r)
+        self.ops_actions = Counter("opsbot_ops_actions", "Ops actions by action, environment and outcome (the audit "
+                                   "log's final phases)", ["action", "env", "outcome"], registry=r)
+        self.checks = Counter("opsbot_check_results", "Health check results, by kind and level",
+                              ["kind", "level"], registry=r)
+        self.mtta = Histogram("opsbot_incident_mtta_seconds", "Time from declaring an incident to acknowledging it",
+                              ["severity"], buckets=MTTA_BUCKETS, registry=r)
+        self.mttr = Histogram("opsbot_incident_mttr_seconds", "Time from declaring an incident to resolving it",
+                              ["severity"], buckets=MTTR_BUCKETS, registry=r)
+        self.reminders = Counter("opsbot_reminders", "Reminders settled, by outcome (sent, missed, failed)",
+                                 ["outcome"], registry=r)
+        self.store_errors = Counter("opsbot_store_errors", "Store calls that failed (database unreachable, ...)",
+                                    ["operation"], registry=r)
+        for outcome in ("sent", "missed", "failed"):  # present at 0 from the start: rate() needs the series
+            self.reminders.labels(outcome)
+        self._leader: Callable[[], bool] = lambda: False
+        Gauge("opsbot_scheduler_leader", "1 while this process is the scheduler leader", registry=r) \
+            .set_function(lambda: 1.0 if self._leader() else 0.0)
+
+    # --- what the surfaces and adapters report -------------------------------------------------------------
+    def command(self, command: str, outcome: str) -> None:
+        self.commands.labels(command, outcome).inc()
+
+    def acked(self, seconds: float) -> None:
+        self.ack_seconds.observe(seconds)
+
+    def replied(self, seconds: float) -> None:
+        self.reply_seconds.observe(seconds)
+
+    def slack_call(self, method: str, error: str | None = None) -> None:
+        self.slack_calls.labels(method).inc()
+        if error is not None:
+            self.slack_errors.labels(method, error).inc()
+
+    def check_result(self, result: CheckResult) -> None:
+        self.checks.labels(result.kind, result.level).inc()
+
+    def watch_leader(self, is_leader: Callable[[], bool]) -> None:
+        """The scheduler of `opsbot serve` says whether it leads (read at each scrape)."""
+        self._leader = is_leader
+
+    def collect_from(self, store: Store) -> None:
+        self.registry.register(StoreCollector(store, self.store_errors))
+
+    def exposition(self) -> bytes:
+        """The text format Prometheus scrapes."""
+        return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Figures read from the database at scrape time (so they are right across replicas and restarts)."""
+
+    def __init__(self, store: Store, errors: Counter):
+        self.store, self.errors = store, errors
+
+    def describe(self) -> list[Metric]:  # no store query when the collector is registered
+        return [GaugeMetricFamily("opsbot_incidents_open", "", labels=["severity"]),
+                GaugeMetricFamily("opsbot_audit_records", "")]
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            incidents = self.store.list_incidents(statuses=OPEN_STATUSES, limit=100_000)
+            head = self.store.audit_head()
+        except BackendError:  # the scrape still answers, with the store-error counter showing why figures lack
+            self.errors.labels("scrape").inc()
+            log.warning("metrics scrape: the store is unreachable")
+            return
+        open_by_severity: dict[str, int] = {}
+        for incident in incidents:
+            open_by_severity[incident.severity] = open_by_severity.get(incident.severity, 0) + 1
+        family = GaugeMetricFamily("opsbot_incidents_open", "Incidents not yet resolved, by severity",
+                                   labels=["severity"])
+        for severity, count in sorted(open_by_severity.items()):
+            family.add_metric([severity], count)
+        yield family
+        yield GaugeMetricFamily("opsbot_audit_records", "Records in the audit log (the head's sequence number)",
+                                value=head.seq if head is not None else 0)
+
+
+class MeteredStore:
+    """The store the services use, counting on the way: ops-action outcomes (audit records), time to acknowledge
+    and resolve (status events), settled reminders and store errors. Everything else passes straight through."""
+
+    def __init__(self, store: Store, metrics: Metrics):
+        self._store = store
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except BackendError:
+                self._metrics.store_errors.labels(name).inc()
+                raise
+        return call
+
+    def append_audit(self, record: AuditRecord) -> AuditRecord:
+        stored = self._call("append_audit", self._store.append_audit, record)
+        if record.phase in OUTCOMES and record.env is not None:
+            self._metrics.ops_actions.labels(record.action, record.env, record.phase).inc()
+        return stored
+
+    def save_incident(self, incident: Incident, events: list[Event]) -> Incident:
+        saved = self._call("save_incident", self._store.save_incident, incident, events)
+        self._lifecycle(saved, events)
+        return saved
+
+    def settle_reminder(self, reminder: Reminder, expected: str = "pending") -> bool:
+        settled = self._call("settle_reminder", self._store.settle_reminder, reminder, expected)
+        if settled and reminder.status in ("sent", "missed", "failed"):
+            self._metrics.reminders.labels(reminder.status).inc()
+        return settled
+
+    def _call(self, name: str, method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except BackendError:
+            self._metrics.store_errors.labels(name).inc()
+            raise
+
+    def _lifecycle(self, incident: Incident, events: list[Event]) -> None:
+        for event in events:
+            if event.kind != EventKind.STATUS:
+                continue
+            # Leaving "declared" acknowledges the incident (explicitly or implicitly).
+            if event.data.get("from") == Status.DECLARED.value and incident.acknowledged_at is not None:
+                self._metrics.mtta.labels(incident.severity).observe(
+                    (incident.acknowledged_at - incident.declared_at).total_seconds())
+            if event.data.get("to") == Status.RESOLVED.value and incident.resolved_at is not None:
+                self._metrics.mttr.labels(incident.severity).observe(
+                    (incident.resolved_at - incident.declared_at).total_seconds())
+
+
+def elapsed_since(started: float) -> float:
+    return time.perf_counter() - started

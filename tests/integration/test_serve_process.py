@@ -1,0 +1,134 @@
+"""`opsbot serve` as a real process: its start-up log line, JSON logs, --version, and a graceful SIGTERM that
+finishes acked work and releases the scheduler leader lock (HTTP and Socket Mode)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import psycopg
+from slack_sdk.signature import SignatureVerifier
+
+from bot.scheduler.leader import LEADER_LOCK_ID
+from tests.integration.conftest import SECRET, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+OPSBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def test_version_prints_the_package_version():
+    from importlib.metadata import version
+
+    out = subprocess.run([*OPSBOT, "--version"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == f"opsbot {version('opsbot')}"
+
+
+def start_serve(tmp_path: Path, fake_slack, database_url: str, socket: bool) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "OPSBOT_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test",
+           "SLACK_SIGNING_SECRET": SECRET, "OPSBOT_SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+           "OPSBOT_LOG_FORMAT": "json", "OPSBOT_LOG_LEVEL": "Info", "OPSBOT_SHUTDOWN_TIMEOUT": "20"}
+    env.pop("OPSBOT_CONFIG", None)
+    if socket:
+        env["SLACK_APP_TOKEN"] = "xapp-test"
+    process = subprocess.Popen([*OPSBOT, "serve", "--host", "127.0.0.1"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, port
+
+
+def wait_until(condition, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not met within {timeout} s")
+
+
+def leader_lock_is_free(pg_url: str) -> bool:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_ID,)).fetchone()[0]
+        if got:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_ID,))
+        return bool(got)
+
+
+def send_command(fake_slack, port: int, socket: bool, text: str) -> None:
+    form = {"command": "/incident", "text": text, "user_id": "U_ALICE", "channel_id": "C_GENERAL",
+            "team_id": "T0001", "trigger_id": f"trig-{time.monotonic_ns()}",
+            "response_url": f"{fake_slack.base_url}/response/1"}
+    if socket:
+        fake_slack.send_envelope({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                                  "payload": form})
+        wait_until(lambda: fake_slack.acks, what="the Socket Mode ack")
+        return
+    body = urlencode({**form, "token": "x", "api_app_id": "A1"})
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+    response = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, timeout=10, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature})
+    assert response.status_code == 200
+
+
+def check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket: bool):
+    # A password in the URL (PostgreSQL here trusts local connections, so any password works): it must not be logged.
+    url = pg_url.replace("postgresql://postgres@", "postgresql://postgres:Sup3rSecretPw@")
+    process, port = start_serve(tmp_path, fake_slack, url, socket)
+    try:
+        if socket:
+            fake_slack.wait_for("apps.connections.open", timeout=20)
+        else:
+            wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
+        wait_until(lambda: not leader_lock_is_free(pg_url), what="the scheduler leader lock is taken")
+        fake_slack.hold_responses()  # the reply waits: the command is acked but its work is in flight
+        send_command(fake_slack, port, socket, "list")
+        wait_until(lambda: fake_slack.held == 1, what="the reply is in flight")
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.poll() is None, "exited with work in flight"
+        fake_slack.release_responses()
+        _, err = process.communicate(timeout=25)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        fake_slack.release_responses()
+    assert process.returncode == 0, err[-3000:]
+    assert fake_slack.responses and "No open incidents" in json.dumps(fake_slack.responses[0])
+    assert leader_lock_is_free(pg_url)
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is one JSON object
+    assert "Sup3rSecretPw" not in err
+    start = [line for line in lines if "serving" in line["message"]]
+    assert len(start) == 1 and start[0]["level"] == "INFO"
+    assert f"mode={'socket' if socket else 'http'}" in start[0]["message"]
+    assert (f"port={port}" in start[0]["message"]) is not socket
+    assert "postgres:***@" in start[0]["message"] and "catalog=built-in" in start[0]["message"]
+    assert "opsbot 0." in start[0]["message"] or "opsbot " in start[0]["message"]
+    before_stop = lines[:next(i for i, line in enumerate(lines) if "handled" in line["message"])]
+    assert [line for line in before_stop if line["level"] in ("WARNING", "ERROR", "CRITICAL")] == []
+    handled = next(line for line in lines if line["message"] == "handled /incident list")
+    assert handled["user"] == "U_ALICE" and handled["command"] == "/incident list" and handled["outcome"] == "ok"
+    assert len(handled["request_id"]) == 12 and handled["duration_ms"] >= 400  # it waited for the held reply
+    assert any("leader lock released" in line["message"] for line in lines)
+
+
+def _healthz(port: int) -> str | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json().get("scheduler")
+    except httpx.HTTPError:
+        return None
+
+
+def test_sigterm_over_http_finishes_acked_work_and_releases_the_leader_lock(tmp_path, fake_slack, pg_url):
+    check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket=False)
+
+
+def test_sigterm_in_socket_mode_finishes_acked_work_and_releases_the_leader_lock(tmp_path, fake_slack, pg_url):
+    check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket=True)
