@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     postmortem = sub.add_parser("postmortem", help="write the post-mortem draft of an incident")
     postmortem.add_argument("incident", help="INC-<n>")
-    postmortem.add_argument("--out", default=".", help="directory to write YYYY-MM-DD-<slug>.md into")
+    postmortem.add_argument("--out", default=".", help="directory to write YYYY-MM-DD-inc-<n>-<slug>.md into "
+                            "(an existing file is kept: the draft gets the next free name)")
+    postmortem.add_argument("--force", action="store_true", help="overwrite an existing draft of that name")
     postmortem.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
@@ -125,18 +127,35 @@ def _postmortem(args: argparse.Namespace, config: str | None) -> int:
     app = build(config)
     try:
         incident = app.store.get_incident(number)
-        draft = render_postmortem(incident, app.store.timeline(number), app.catalog)
+        draft = render_postmortem(incident, app.store.timeline(number), app.catalog,
+                                  snapshots=app.services.evidence.health_snapshots(number))
     finally:
         app.close()
     path = Path(args.out) / postmortem_filename(incident)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(draft)
+        path = _write_new(path, draft, args.force)
     except OSError as exc:
         print(f"opsbot: cannot write {path} ({exc.strerror})", file=sys.stderr)
         return 1
     print(path)
     return 0
+
+
+def _write_new(path: Path, text: str, force: bool) -> Path:
+    """Never overwrite a draft someone may have edited: the next free name (-2, -3 …), unless --force."""
+    if force:
+        path.write_text(text)
+        return path
+    candidate, n = path, 1
+    while True:
+        try:
+            with candidate.open("x") as out:
+                out.write(text)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
 def _serve(args: argparse.Namespace, config: str | None) -> int:

@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.effects import PlanAwaitingConfirmation
+from bot.core.effects import HealthSnapshot, PlanAwaitingConfirmation
+from bot.errors import OpsbotError
 from bot.views.blocks import to_text
 from commands.base import Context
 from commands.router import Router
@@ -38,6 +39,8 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
         stdout.flush()
         # The console has no channels to create or refresh; a plan waiting for confirmation is asked about here.
         for effect in reply.effects:
+            if isinstance(effect, HealthSnapshot):
+                _snapshot(router, effect, stdout)
             if interactive and isinstance(effect, PlanAwaitingConfirmation) \
                     and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
                 print(to_text(router.handle("/ops", f"confirm {effect.plan_id}", ctx)), file=stdout)
@@ -45,6 +48,18 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
     if interactive:
         _save_history()
     return 0
+
+
+def _snapshot(router: Router, effect: HealthSnapshot, stdout: TextIO) -> None:
+    """The environment's health at declaration or resolution, kept as evidence (a failure is said, not fatal)."""
+    try:
+        bundle = router.services.evidence.snapshot(effect.number, effect.moment, effect.by)
+    except OpsbotError as error:
+        print(f"(no health snapshot at {effect.moment}: {error})", file=stdout)
+        return
+    if bundle is not None:
+        print(f"Health at {effect.moment} kept as evidence {bundle.ref} ({bundle.location}).", file=stdout)
+        print(file=stdout)
 
 
 def _ask(question: str) -> bool:

@@ -164,8 +164,8 @@ class MeteredStore:
                 raise
         return call
 
-    def append_audit(self, record: AuditRecord) -> AuditRecord:
-        stored = self._call("append_audit", self._store.append_audit, record)
+    def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord:
+        stored = self._call("append_audit", self._store.append_audit, record, timeline)
         if record.phase in OUTCOMES and record.env is not None:
             self._metrics.ops_actions.labels(record.action, record.env, record.phase).inc()
         return stored

@@ -50,6 +50,25 @@ def parse_date(text: str) -> date:
         raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD, like 2026-12-01") from exc
 
 
+_AGO = re.compile(r"^\s*-\s*([0-9]{1,12}\s*(?:s|m|min|h|d|w))\s*$", re.IGNORECASE | re.ASCII)
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """A past moment: relative ('-25m', '-2h') or with its date ('2026-11-24 09:15', '2026-11-24T09:15Z',
+    with an offset or taken as UTC). Raises ValueError with a readable message."""
+    relative = _AGO.match(text)
+    if relative:
+        return now - parse_duration(relative.group(1))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time; give it with its date, like 2026-11-24 09:15 (UTC), "
+                         "or relative, like -25m") from None
+    if len(text.strip()) <= 10:
+        raise ValueError(f"'{text}' has no time of day; add one, like {text.strip()} 09:15")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def show(moment: datetime | None) -> str:
     """Times are always shown with their date and zone."""
     if moment is None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.core.effects import IncidentChanged, IncidentOpened
+from bot.core.effects import HealthSnapshot, IncidentChanged, IncidentOpened
 from bot.core.evidence import Bundle
 from bot.core.models import Incident
 from bot.core.ops import Actor
 from bot.core.postmortem import postmortem_filename, render_postmortem
 from bot.errors import UsageError
-from bot.timeparse import parse_date, parse_duration
+from bot.timeparse import parse_date, parse_duration, parse_moment, show
 from bot.views.blocks import Reply
 from bot.views.incidents import (
     done,
@@ -92,6 +93,8 @@ def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Rep
     )
     reply = opened(incident, services.incidents.catalog, ctx.user)
     reply.effects.append(IncidentOpened(incident.number, ctx.user))  # the surface sets up its channel
+    if incident.env:
+        reply.effects.append(HealthSnapshot(incident.number, "declaration", ctx.user))
     return reply
 
 
@@ -155,6 +158,26 @@ def _impact(services: Services, ctx: Context, number: int | None, text: str) -> 
     return _changed(f"Impact of {incident.id}: {render(text)}", incident)
 
 
+def _moment(services: Services, text: str, name: str) -> datetime:
+    text = _require(unquote(text), "time (with its date, like 2026-11-24 09:15, or relative, like -25m)", name)
+    try:
+        return parse_moment(text, services.incidents.clock())
+    except ValueError as exc:
+        raise UsageError(f"{exc}.", COMMAND.usage(name)) from exc
+
+
+def _impact_start(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    when = _moment(services, text, "impact-start")
+    incident = services.incidents.set_impact_start(_target(services, ctx, number).number, ctx.user, when)
+    return _changed(f"Impact of {incident.id} started at {show(when)}.", incident)
+
+
+def _detected(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    when = _moment(services, text, "detected")
+    incident = services.incidents.set_detected(_target(services, ctx, number).number, ctx.user, when)
+    return _changed(f"{incident.id} was detected at {show(when)}.", incident)
+
+
 def _action(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     verb, rest = first_word(_require(text, "'add' or 'done'", "action"))
     target = _target(services, ctx, number)
@@ -199,7 +222,10 @@ def _action_parts(text: str):
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "resolution summary (what fixed it)", "resolve")
     incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
-    return _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
+    reply = _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
+    if incident.env:
+        reply.effects.append(HealthSnapshot(incident.number, "resolution", ctx.user))
+    return reply
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -275,7 +301,8 @@ def _postmortem(services: Services, ctx: Context, number: int | None, text: str)
     if text:
         raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
     incident = _target(services, ctx, number)
-    draft = render_postmortem(incident, services.incidents.timeline(incident.number), services.incidents.catalog)
+    draft = render_postmortem(incident, services.incidents.timeline(incident.number), services.incidents.catalog,
+                              now=services.incidents.clock(), snapshots=services.evidence.health_snapshots(incident.number))
     return postmortem_draft(incident, postmortem_filename(incident), draft)
 
 
@@ -294,6 +321,10 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                _with_target(_role)),
     SubCommand("note", f"/incident note {ID} <text>", "add to the timeline", _with_target(_note)),
     SubCommand("impact", f"/incident impact {ID} <text>", "set the user impact", _with_target(_impact)),
+    SubCommand("impact-start", f"/incident impact-start {ID} <time, e.g. 2026-11-24 09:15 or -25m>",
+               "when users were first hurt", _with_target(_impact_start)),
+    SubCommand("detected", f"/incident detected {ID} <time, e.g. 2026-11-24 09:15 or -25m>",
+               "when it was first noticed", _with_target(_detected)),
     SubCommand("action", f'/incident action {ID} add "<text>" [@owner] [due YYYY-MM-DD] | done <n>',
                "add or complete an action item", _with_target(_action)),
     SubCommand("resolve", f"/incident resolve {ID} <what fixed it>", "mark resolved with a summary",

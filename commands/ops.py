@@ -11,7 +11,7 @@ from bot.timeparse import parse_duration
 from bot.views import ops as views
 from bot.views.blocks import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
-from commands.parsing import split_options, whole_number
+from commands.parsing import parse_incident_id, split_options, whole_number
 
 # Refused in any argument, before any backend call: nothing here ever reaches a shell, and nothing should look like it.
 _METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
@@ -20,15 +20,33 @@ _MAX_TAIL = 2000
 
 
 def _ops(name: str, run) -> Handler:
-    """An /ops sub-command: metacharacters refused, then `run(services, actor, text)` with the audit's actor."""
+    """An /ops sub-command: metacharacters refused, then `run(services, actor, text)` with the audit's actor, who
+    acts for the incident named by `--incident INC-n` or, failing that, the open incident of this channel."""
     def handler(services: Services, ctx: Context, text: str) -> Reply:
         if _METACHARACTERS.search(text):
             raise UsageError("Shell metacharacters (; | & $ ` < > ( ) { } \\) are not allowed in /ops arguments.",
                              COMMAND.usage(name))
-        actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/ops {name} {text}".rstrip(), surface=ctx.source)
+        command = f"/ops {name} {text}".rstrip()
+        text, incident = _incident_option(services, ctx, text, name)
+        actor = Actor(user=ctx.user, channel=ctx.channel, command=command, surface=ctx.source, incident=incident)
         return run(services, actor, text)
 
     return handler
+
+
+_INCIDENT_OPTION = re.compile(r"(?:^|\s)--incident(?:=|\s+)(\S*)")
+
+
+def _incident_option(services: Services, ctx: Context, text: str, name: str) -> tuple[str, int | None]:
+    found = _INCIDENT_OPTION.search(text)
+    if found is None:
+        here = services.incidents.for_channel(ctx.channel) if ctx.channel else None
+        return text, here.number if here is not None and here.is_open else None
+    number = parse_incident_id(found.group(1))
+    if number is None:
+        raise UsageError(f"'{found.group(1)}' is not an incident id (INC-<n>).", COMMAND.usage(name))
+    services.incidents.get(number)  # an unknown incident is refused before anything runs
+    return (text[:found.start()] + " " + text[found.end():]).strip(), number
 
 
 def _words(text: str, count: int, name: str, flags: dict[str, bool] | None = None) -> tuple[list[str], dict]:
@@ -144,23 +162,23 @@ def _audit(services: Services, actor: Actor, text: str) -> Reply:
 
 COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <env> | help",
                      "Dangerous actions in protected environments show their plan and run only once confirmed.", [
-    SubCommand("health", "/ops health <env>", "run the environment's checks", _ops("health", _health)),
+    SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
     SubCommand("logs", "/ops logs <service> <env> [--since 15m] [--grep TEXT] [--tail N]", "recent log lines",
                _ops("logs", _logs)),
-    SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes]", "restart a service",
+    SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes] [--incident INC-n]", "restart a service",
                _ops("restart", _service_action(Action.RESTART))),
-    SubCommand("scale", "/ops scale <service> <env> <replicas> [--dry-run] [--yes]", "set a service's replicas",
+    SubCommand("scale", "/ops scale <service> <env> <replicas> [--dry-run] [--yes] [--incident INC-n]", "set a service's replicas",
                _ops("scale", _scale)),
-    SubCommand("rollback", "/ops rollback <service> <env> [--dry-run] [--yes]", "go back to the previous version",
+    SubCommand("rollback", "/ops rollback <service> <env> [--dry-run] [--yes] [--incident INC-n]", "go back to the previous version",
                _ops("rollback", _service_action(Action.ROLLBACK))),
-    SubCommand("stop", "/ops stop <service> <env> [--dry-run] [--yes]", "stop a service (it keeps its containers)",
+    SubCommand("stop", "/ops stop <service> <env> [--dry-run] [--yes] [--incident INC-n]", "stop a service (it keeps its containers)",
                _ops("stop", _service_action(Action.STOP))),
-    SubCommand("start", "/ops start <service> <env> [--dry-run] [--yes]", "start a stopped service again",
+    SubCommand("start", "/ops start <service> <env> [--dry-run] [--yes] [--incident INC-n]", "start a stopped service again",
                _ops("start", _service_action(Action.START))),
-    SubCommand("maintenance", "/ops maintenance <on|off> <env> [--dry-run] [--yes]", "maintenance mode on/off",
+    SubCommand("maintenance", "/ops maintenance <on|off> <env> [--dry-run] [--yes] [--incident INC-n]", "maintenance mode on/off",
                _ops("maintenance", _maintenance)),
-    SubCommand("run", "/ops run <action> <env> [key=value …] [--dry-run] [--yes]", "a runbook action",
+    SubCommand("run", "/ops run <action> <env> [key=value …] [--dry-run] [--yes] [--incident INC-n]", "a runbook action",
                _ops("run", _run)),
     SubCommand("confirm", "/ops confirm <plan-id>", "run a planned action", _ops("confirm", _confirm)),
     SubCommand("approve", "/ops approve <plan-id>", "second approval of someone else's plan",

@@ -29,6 +29,8 @@ _SEVERITY_ALIAS = re.compile(r"^(?:p([0-3])|sev([1-4]))$", re.IGNORECASE)
 class Severity(Strict):
     name: str
     response: str = Field(description="a duration like 15m, or 'next-business-day'")
+    mitigate: Duration | None = None  # target for mitigation, from declaration (none: not judged)
+    resolve: Duration | None = None  # target for resolution, from declaration (none: not judged)
     update_every: Duration = timedelta(minutes=30)
     postmortem_due: Duration = timedelta(hours=48)
     escalation: list[str] = Field(default_factory=lambda: list(DEFAULT_ESCALATION))
@@ -49,8 +51,10 @@ class Severity(Strict):
 def _default_severities() -> dict[str, Severity]:
     day = timedelta(hours=24)
     return {
-        "P0": Severity(name="Critical", response="15m", postmortem_due=day),
-        "P1": Severity(name="High", response="1h", postmortem_due=day),
+        # The runbooks: P0 mitigation within 30 min, recovery (RTO) within 4 h; P1 resolution within 4 h.
+        "P0": Severity(name="Critical", response="15m", mitigate=timedelta(minutes=30), resolve=timedelta(hours=4),
+                       postmortem_due=day),
+        "P1": Severity(name="High", response="1h", resolve=timedelta(hours=4), postmortem_due=day),
         "P2": Severity(name="Medium", response="4h"),
         "P3": Severity(name="Low", response=NEXT_BUSINESS_DAY),
     }

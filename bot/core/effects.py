@@ -26,4 +26,14 @@ class PlanAwaitingConfirmation:
     summary: str
 
 
-Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """Keep the environment's health as evidence now (at declaration, at resolution); slow checks must not hold
+    up the reply, so the surface decides when."""
+
+    number: int
+    moment: str  # "declaration" | "resolution"
+    by: str
+
+
+Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot

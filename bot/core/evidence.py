@@ -129,6 +129,7 @@ class EvidenceStorage(Protocol):
 
     def create(self, incident: int, bundle: int) -> BundleWriter: ...  # FileExistsError when the number is taken
     def digests(self, location: str) -> dict[str, str]: ...  # sha256 of every stored file, MANIFEST.json included
+    def read(self, location: str, name: str) -> bytes: ...  # one small stored file
 
 
 class _Allowance:
@@ -163,6 +164,26 @@ class EvidenceService:
         infra = [name for name in names if name not in ("audit", "timeline")]
         jobs = self.collectors.jobs(env_name, env, infra, start) if infra else []
         return self._store(actor, incident, env_name, env.evidence, jobs + self._from_the_record(incident, names, start))
+
+    def snapshot(self, number: int, moment: str, user: str) -> Bundle | None:
+        """The environment's health at a moment of the incident (declared, resolved), kept as evidence so the
+        post-mortem can show before and after side by side. Automatic: no role needed, it only reads."""
+        incident = self.incidents.get(number)
+        if not incident.env or incident.env not in self.ops.catalog.environments:
+            return None
+        env = self.ops.env(incident.env)
+        if not env.checks:
+            return None
+        name = f"health-at-{moment}.txt"
+
+        async def work() -> list[Collected]:
+            (job,) = self.collectors.jobs(incident.env or "", env, ["health"], incident.declared_at)
+            pieces = await job.work
+            for piece in pieces:
+                piece.name = name
+            return pieces
+        actor = Actor(user=user, channel=incident.channel, command=f"health snapshot at {moment}")
+        return self._store(actor, incident, incident.env, env.evidence, [Job(name, "health", incident.env, work())])
 
     def add(self, actor: Actor, number: int, text: str) -> Bundle:
         """Something a person saw: a file shared in the chat (downloaded, as a stream), or a URL, an observation,
@@ -225,6 +246,19 @@ class EvidenceService:
             except FileExistsError:
                 continue
         raise ConflictError(f"Could not find a free bundle number for INC-{incident}.")
+
+    def health_snapshots(self, number: int) -> dict[str, str]:
+        """The latest health snapshot kept at each moment (declaration, resolution), as stored."""
+        found: dict[str, str] = {}
+        for bundle in self.bundles(number):
+            for item in bundle.items:
+                if item.ok and item.name.startswith("health-at-"):
+                    moment = item.name.removeprefix("health-at-").removesuffix(".txt")
+                    try:
+                        found[moment] = self.storage.read(bundle.location, item.name).decode(errors="replace")
+                    except OSError:
+                        continue  # `verify` reports a missing file; the draft just goes without it
+        return found
 
     def bundles(self, number: int) -> list[Bundle]:
         return [Bundle.model_validate(e.data["bundle"]) for e in self.incidents.timeline(number)
@@ -365,12 +399,13 @@ class EvidenceService:
         ok = sum(item.ok for item in bundle.items)
         text = (f"Evidence {bundle.ref} collected from {bundle.env}: {ok} of {len(bundle.items)} items "
                 f"(manifest sha256 {bundle.manifest_sha256[:12]}…)")
-        self.incidents.store.append_events(incident.number, [Event(
-            at=bundle.created_at, actor=actor.user, kind=EventKind.EVIDENCE, text=text,
-            data={"bundle": bundle.model_dump(mode="json")})])
+        event = Event(at=bundle.created_at, actor=actor.user, kind=EventKind.EVIDENCE, text=text,
+                      data={"bundle": bundle.model_dump(mode="json")})
         record = self.ops.audit_record(actor, new_attempt(), "succeeded", bundle.env, "evidence", incident.id,
                                        {"bundle": bundle.ref, "items": len(bundle.items)}, excerpt=text)
-        self.ops.store.append_audit(record.model_copy(update={"output_sha256": bundle.manifest_sha256}))
+        # One transaction: the timeline's entry and the audit record (whose seq it carries) exist together or not.
+        self.ops.store.append_audit(record.model_copy(update={"output_sha256": bundle.manifest_sha256}),
+                                    (incident.number, event))
 
 
 class _SourceBroke(Exception):

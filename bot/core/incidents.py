@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.config.catalog import Catalog
 from bot.core.lifecycle import transition
@@ -10,7 +10,7 @@ from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Statu
 from bot.core.ports import StaleWrite, Store
 from bot.core.redact import redact, redact_counted
 from bot.errors import ConflictError, NotFound, UsageError
-from bot.timeparse import utcnow
+from bot.timeparse import show, utcnow
 
 Clock = Callable[[], datetime]
 _RETRIES = 5
@@ -92,6 +92,42 @@ class IncidentService:
 
     def acknowledge(self, number: int, actor: str) -> Incident:
         return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None))
+
+    def set_impact_start(self, number: int, actor: str, when: datetime) -> Incident:
+        """When users were first hurt: the post-mortem then counts time to detect and to resolve from it."""
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            self._past(when, now, "impact start")
+            detected = incident.detected_at or incident.declared_at
+            if when > detected:
+                raise UsageError(f"Impact cannot start after the incident was detected ({show(detected)}).")
+            incident.impact_started_at = when
+            return [Event(at=now, actor=actor, kind=EventKind.IMPACT_START, text=f"Impact started at {show(when)}",
+                          data={"at": when.isoformat()})]
+
+        return self._change(number, apply)
+
+    def set_detected(self, number: int, actor: str, when: datetime) -> Incident:
+        """When the problem was first noticed (an alert, a customer), if before the declaration."""
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            self._require_not_closed(incident)
+            self._past(when, now, "detection")
+            if when > incident.declared_at:
+                raise UsageError(f"Detection cannot be after the declaration ({show(incident.declared_at)}).")
+            if incident.impact_started_at and when < incident.impact_started_at:
+                raise UsageError(f"Detection cannot be before the impact started ({show(incident.impact_started_at)}).")
+            incident.detected_at = when
+            return [Event(at=now, actor=actor, kind=EventKind.DETECTED, text=f"Detected at {show(when)}",
+                          data={"at": when.isoformat()})]
+
+        return self._change(number, apply)
+
+    @staticmethod
+    def _past(when: datetime, now: datetime, what: str) -> None:
+        if when > now:
+            raise UsageError(f"The {what} is in the future ({show(when)}); give a past time.")
+        if when < now - timedelta(days=365):
+            raise UsageError(f"The {what} is more than a year ago ({show(when)}); check the date.")
 
     def set_status(self, number: int, actor: str, status: str, text: str | None = None) -> Incident:
         try:

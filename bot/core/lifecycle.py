@@ -44,6 +44,7 @@ def transition(incident: Incident, target: Status, at: datetime) -> None:
     if current is S.RESOLVED and target is S.INVESTIGATING:  # reopen
         incident.resolved_at = None
         incident.mitigated_at = None
+        incident.implied = [name for name in incident.implied if name not in ("mitigated", "resolved")]
     incident.status = target
     # Working on an incident acknowledges it; resolving it mitigates it. Stamp what was skipped.
     stamps = {
@@ -57,3 +58,5 @@ def transition(incident: Incident, target: Status, at: datetime) -> None:
     for status in [*implied.get(target, []), target]:
         if getattr(incident, stamps[status]) is None:
             setattr(incident, stamps[status], at)
+            if status is not target:  # e.g. resolved without an ack: the post-mortem must not call that a met ack
+                incident.implied.append(status.value)

@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     ESCALATION = "escalation"
     CHANNEL = "channel"
     EVIDENCE = "evidence"
+    OPS = "ops"  # an /ops action's outcome (data: action, env, target, outcome, duration_ms, audit_seq, attempt)
+    CHECK = "check"  # a health check run for the incident (data: env, levels, results)
+    IMPACT_START = "impact_start"
+    DETECTED = "detected"
 
 
 class ActionItem(BaseModel):
@@ -67,6 +71,9 @@ class Incident(BaseModel):
     resolution: str | None = None
     postmortem_done_at: datetime | None = None
     last_update_at: datetime | None = None  # the latest `/incident update`: the status-update cadence runs from it
+    impact_started_at: datetime | None = None  # when users were first hurt (said afterwards; may precede declaration)
+    detected_at: datetime | None = None  # when someone or something first noticed (defaults to the declaration)
+    implied: list[str] = Field(default_factory=list)  # milestones stamped by a later step, never explicitly reached
     action_items: list[ActionItem] = Field(default_factory=list)
     version: int = 0
 

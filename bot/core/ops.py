@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role
 from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.models import Event, EventKind
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
 from bot.core.redact import redact
@@ -54,6 +55,7 @@ class Actor:
     channel: str | None
     command: str
     surface: str = "console"  # "slack": a plan in a protected environment is always shown and confirmed there
+    incident: int | None = None  # the incident this is done for (its channel, or --incident): lands on its timeline
 
 
 @dataclass
@@ -136,7 +138,10 @@ class OpsService:
         self.authorize(actor, env_name, "health")
         started = time.perf_counter()
         results = asyncio.run(self.checks.run(env_name, env))
-        return HealthReport(env=env_name, results=results, elapsed_ms=(time.perf_counter() - started) * 1000)
+        report = HealthReport(env=env_name, results=results, elapsed_ms=(time.perf_counter() - started) * 1000)
+        if actor.incident is not None:
+            self.store.append_events(actor.incident, [health_event(report, actor.user, self.clock())])
+        return report
 
     def status(self, actor: Actor, env_name: str) -> list[ServiceState]:
         self.authorize(actor, env_name, "status")
@@ -200,7 +205,7 @@ class OpsService:
         plan = Plan(id=new_id(), attempt=attempt, created_at=now, expires_at=now + PLAN_TTL, user=actor.user,
                     channel=actor.channel, command=actor.command, env=env_name, action=action, target=target,
                     args=args, summary=summary, digest=digest(env_name, action, target, args, summary),
-                    required_approvals=env.approvals)
+                    required_approvals=env.approvals, incident=actor.incident)
         self.store.save_plan(plan)
         if confirmed:
             return self.confirm(actor, plan.id)
@@ -209,6 +214,7 @@ class OpsService:
     def confirm(self, actor: Actor, plan_id: str) -> Outcome:
         """Confirm (the requester) or approve (another authorised user) a stored plan."""
         plan = self.store.get_plan(plan_id)
+        actor = replace(actor, incident=plan.incident)  # a confirmation lands where the plan was made for
         if plan.status != "pending":
             raise ConflictError(f"Plan {plan_id} is {plan.status}; it cannot be confirmed again.")
         if self.clock() > plan.expires_at:
@@ -400,8 +406,11 @@ class OpsService:
     def _audit(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str, target: str | None,
                args: dict, output: str | None = None, excerpt: str | None = None,
                duration_ms: int | None = None) -> AuditRecord:
-        return self.store.append_audit(self.audit_record(actor, attempt, phase, env, action, target, args, output,
-                                                         excerpt, duration_ms))
+        record = self.audit_record(actor, attempt, phase, env, action, target, args, output, excerpt, duration_ms)
+        if actor.incident is None or phase not in TIMELINE_PHASES:
+            return self.store.append_audit(record)
+        # Each attempt's outcome goes on the incident's timeline in the same transaction as its audit record.
+        return self.store.append_audit(record, (actor.incident, action_event(record)))
 
     def audit_record(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str,
                      target: str | None, args: dict, output: str | None = None, excerpt: str | None = None,
@@ -416,6 +425,31 @@ class OpsService:
             output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
             excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,
         )
+
+
+TIMELINE_PHASES = {"succeeded", "failed", "dry_run", "cancelled", "expired", "denied"}
+
+
+def action_event(record: AuditRecord) -> Event:
+    """An action's outcome as the incident's timeline shows it (the audit seq is added by the store)."""
+    what = " ".join(part for part in (record.action, record.target or "", f"in {record.env}" if record.env else "")
+                    if part)
+    took = f" in {record.duration_ms / 1000:.1f} s" if record.duration_ms is not None else ""
+    return Event(at=record.at, actor=record.user, kind=EventKind.OPS, text=f"/ops {what}: {record.phase}{took}",
+                 data={"attempt": record.attempt, "action": record.action, "env": record.env, "target": record.target,
+                       "args": record.args, "outcome": record.phase, "duration_ms": record.duration_ms,
+                       "excerpt": (record.excerpt or "")[-300:]})
+
+
+def health_event(report: HealthReport, user: str, at: datetime) -> Event:
+    levels = {level: sum(r.level == level for r in report.results) for level in ("ok", "warn", "crit")}
+    worst = "crit" if levels["crit"] else "warn" if levels["warn"] else "ok"
+    text = (f"/ops health {report.env}: {worst} ({levels['ok']} ok, {levels['warn']} warn, {levels['crit']} crit"
+            f" in {report.elapsed_ms / 1000:.1f} s)")
+    return Event(at=at, actor=user, kind=EventKind.CHECK, text=text,
+                 data={"env": report.env, "outcome": worst, "duration_ms": int(report.elapsed_ms),
+                       "results": [{"name": r.name, "kind": r.kind, "level": r.level, "value": str(r.value),
+                                    "detail": redact(str(r.detail))[:200]} for r in report.results]})
 
 
 def _action(name: Action | str) -> Action:

@@ -30,6 +30,7 @@ class Plan(BaseModel):
     confirmed: bool = False  # by the requester, who was shown this plan
     approvals: list[str] = Field(default_factory=list)  # the others who approved it
     status: Literal["pending", "executed", "expired", "cancelled"] = "pending"
+    incident: int | None = None  # made for this incident: its outcome goes on that timeline
 
 
 def digest(env: str, action: str, target: str | None, args: dict, summary: str) -> str:

@@ -55,6 +55,15 @@ class PostgresLeaderLock:
             return False
 
     def release(self) -> None:
+        """Unlock before closing: the server may take a moment to end the session, and a follower should not wait
+        for that (nor for a lock taken twice by this session: unlock_all)."""
+        import psycopg
+
+        if self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:
+                pass  # the connection is going anyway; closing it frees the lock
         self._drop()
 
     def _drop(self) -> None:

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
+from bot.core.effects import Effect, HealthSnapshot
 from bot.core.ops import Actor
 from bot.errors import UsageError
 from bot.logs import REQUEST
@@ -108,6 +109,7 @@ class SlackHandlers:
         self.catalog = opsbot.catalog
         self.conversations = conversations
         self.pipeline = pipeline
+        self._background: set[asyncio.Task] = set()  # snapshots under way (a task nobody holds may be collected)
 
     def register(self, app: AsyncApp) -> None:
         listen = self.pipeline.listener
@@ -147,7 +149,7 @@ class SlackHandlers:
             except SlackApiError as error:
                 await request.respond(text=f"Could not upload {reply.file.filename} "
                                            f"({error.response.get('error')}).", response_type="ephemeral")
-        warnings = await self.conversations.carry_out(reply.effects)
+        warnings = await self.carry_out(reply.effects)
         if warnings:
             await request.respond(text="\n".join(warnings), response_type="ephemeral")
 
@@ -241,7 +243,7 @@ class SlackHandlers:
             return
         await ack()
         async with self.pipeline.slots:
-            warnings = await self.conversations.carry_out(reply.effects)
+            warnings = await self.carry_out(reply.effects)
         if warnings:
             await self.tell(ctx, "\n".join(warnings))
 
@@ -274,7 +276,24 @@ class SlackHandlers:
         if incident.channel:
             await self.conversations.client.chat_postMessage(channel=incident.channel, text=reply.text,
                                                              blocks=reply.blocks)
-        await self.conversations.carry_out(reply.effects)
+        await self.carry_out(reply.effects)
+
+    async def carry_out(self, effects: list[Effect]) -> list[str]:
+        """The conversation's side of what changed; health snapshots are taken in the background, after it (their
+        checks may take seconds; the reply and the channel must not wait for them)."""
+        warnings = await self.conversations.carry_out(effects)
+        for effect in effects:
+            if isinstance(effect, HealthSnapshot):
+                task = asyncio.create_task(self._snapshot(effect))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        return warnings
+
+    async def _snapshot(self, effect: HealthSnapshot) -> None:
+        try:
+            await asyncio.to_thread(self.services.evidence.snapshot, effect.number, effect.moment, effect.by)
+        except Exception:  # a missing snapshot is logged; the incident goes on
+            log.warning("the health snapshot at %s of INC-%s failed", effect.moment, effect.number, exc_info=True)
 
     async def tell(self, ctx: Context, text: str) -> None:
         """A message only this user sees: ephemeral where they are, else (a DM, a channel the bot is not in) a DM."""

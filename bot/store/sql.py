@@ -89,10 +89,16 @@ class SqlStore:
             ).rowcount == 1
 
     # --- audit log ------------------------------------------------------------------------
-    def append_audit(self, record: AuditRecord) -> AuditRecord:
-        """Append one record, chained to the previous one. The counter row lock serialises writers."""
+    def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord:
+        """Append one record, chained to the previous one. The counter row lock serialises writers. With
+        `timeline`, the incident's event goes in with it, in the same transaction, carrying the record's seq."""
         with self._write() as db:
-            return self._append_audit(db, record)
+            stored = self._append_audit(db, record)
+            if timeline is not None:
+                number, event = timeline
+                self._insert_events(db, number, [event.model_copy(
+                    update={"data": {**event.data, "audit_seq": stored.seq}})])
+            return stored
 
     def _append_audit(self, db: Cursorish, record: AuditRecord) -> AuditRecord:
         seq = _next_number(db, "audit")

@@ -118,7 +118,7 @@ def test_list_and_timeline_render_as_plain_text(router, alice):
 def test_postmortem_reply_attaches_the_markdown_draft(router, alice):
     run(router, "open p1 Outage", alice)
     reply = run(router, "postmortem", alice)
-    assert reply.file.filename == "2026-11-20-outage.md"
+    assert reply.file.filename == "2026-11-20-inc-1-outage.md"
     assert reply.file.content.startswith("# Post-mortem: INC-1 — Outage")
 
 
