@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import build_services
 from bot.config import Catalog
-from bot.core.audit import AuditRecord, verify_stream
+from bot.core.audit import AuditKey, AuditRecord, verify_stream
 from bot.core.export import (
     SCHEMA_PATH,
     export_documents,
@@ -217,3 +217,33 @@ def test_files_are_all_checked_before_any_is_written(exported, tmp_path):
                                                                                  "response": "15m"}}}))
     assert_nothing_written(target)
 
+
+
+def test_hmac_records_are_checked_with_the_key_and_counted_as_unchecked_without_it(tmp_path):
+    key = AuditKey("k" * 32)
+    source = open_store(f"sqlite:///{tmp_path}/keyed.db", key)
+    try:
+        services = build_services(source, catalog(), clock=Clock())
+        services.incidents.open("U_ALICE", "p2", "Keyed")
+        source.append_audit(AuditRecord(at=Clock()(), attempt="a-1", phase="succeeded", user="U_ALICE",
+                                        action="restart", target="INC-1"))
+        (document,) = export_documents(source, source.list_incidents())
+    finally:
+        source.close()
+    assert document["audit"][0]["keyed"] is True
+
+    def import_keyed(url: str, doc: dict, with_key: AuditKey | None):
+        store = open_store(url, with_key)
+        try:
+            return import_documents(store, catalog(), [as_file(doc)], "U_MOVER", Clock(), with_key)
+        finally:
+            store.close()
+
+    changed = json.loads(json.dumps(document))
+    changed["audit"][0]["target"] = "api"
+    with pytest.raises(UsageError, match=r"audit record 1 \(attempt a-1\) does not match its HMAC under this "
+                                         r"OPSBOT_AUDIT_KEY"):
+        import_keyed(f"sqlite:///{tmp_path}/a.db", seal(changed), key)
+    (checked,) = import_keyed(f"sqlite:///{tmp_path}/b.db", document, key)
+    (unchecked,) = import_keyed(f"sqlite:///{tmp_path}/c.db", document, None)
+    assert (checked.unchecked, unchecked.unchecked) == (0, 1)
