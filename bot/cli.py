@@ -36,6 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     postmortem.add_argument("--force", action="store_true", help="overwrite an existing draft of that name")
     postmortem.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
+    incident = sub.add_parser("incident", help="export incidents as JSON documents, or import them into this store")
+    incident_sub = incident.add_subparsers(dest="incident_command", required=True)
+    incident_export = incident_sub.add_parser("export", help="one JSON document and post-mortem per incident")
+    incident_export.add_argument("incident", nargs="?", help="INC-<n>")
+    incident_export.add_argument("--all", action="store_true", help="every incident in the store")
+    incident_export.add_argument("--out", help="directory for INC-<n>.json and INC-<n>.postmortem.md "
+                                               "(default: the JSON document on stdout)")
+    incident_export.add_argument("--force", action="store_true", help="overwrite files already in --out")
+    incident_import = incident_sub.add_parser("import", help="restore exported incidents; a malformed, changed or "
+                                                             "clashing file is refused and nothing is written")
+    incident_import.add_argument("files", nargs="+", metavar="FILE")
+    incident_import.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"),
+                                 help="who imports, for the audit log (default $OPSBOT_USER or U_CONSOLE)")
+    incident.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+
     serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (default when SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", default="0.0.0.0")
@@ -279,7 +294,102 @@ def _export_audit(app, format: str) -> int:
     return 0
 
 
-COMMANDS = {"evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem}
+def _incident(args: argparse.Namespace, config: str | None) -> int:
+    return (_import_incidents if args.incident_command == "import" else _export_incidents)(args, config)
+
+
+def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import build
+    from bot.core.export import ExportDocument, export_documents, json_filename, postmortem_filename, to_text
+    from bot.core.postmortem import render_postmortem
+    from bot.errors import NotFound
+
+    if args.all == bool(args.incident):
+        print("opsbot: name one incident (INC-n), or give --all", file=sys.stderr)
+        return 2
+    if args.all and not args.out:
+        print("opsbot: --all writes one file per incident: say where with --out DIR", file=sys.stderr)
+        return 2
+    number = _incident_number(args.incident) if args.incident else None
+    if args.incident and number is None:
+        return 2
+    app = build(config)
+    try:
+        if number is None:
+            chosen = sorted(app.store.list_incidents(include_closed=True, limit=2**31), key=lambda i: i.number)
+        else:
+            try:
+                chosen = [app.store.get_incident(number)]
+            except NotFound:
+                known = sorted(i.number for i in app.store.list_incidents(include_closed=True, limit=2**31))
+                print(f"opsbot: there is no incident INC-{number}; {_which(known)}", file=sys.stderr)
+                return 1
+        if not chosen:
+            print("this store has no incidents: nothing to export")
+            return 0
+        documents = export_documents(app.store, chosen)
+    finally:
+        app.close()
+    if not args.out:
+        sys.stdout.write(to_text(documents[0]))
+        return 0
+    files: dict[Path, str] = {}
+    for document in documents:  # the draft is rendered from the document itself: the two always agree
+        parsed = ExportDocument.model_validate(document)
+        files[Path(args.out) / json_filename(parsed.incident.number)] = to_text(document)
+        files[Path(args.out) / postmortem_filename(parsed.incident.number)] = render_postmortem(
+            parsed.incident, parsed.timeline, app.catalog)
+    taken = [path for path in files if path.exists()]
+    if taken and not args.force:
+        print(f"opsbot: {taken[0]} already exists; nothing was written (--force overwrites)", file=sys.stderr)
+        return 1
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            with path.open("w" if args.force else "x", encoding="utf-8") as out:
+                out.write(text)
+            print(path)
+    except OSError as exc:
+        print(f"opsbot: cannot write to {args.out} ({exc.strerror})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _which(numbers: list[int]) -> str:
+    if not numbers:
+        return "this store has no incidents"
+    if len(numbers) <= 10:
+        return "this store has " + ", ".join(f"INC-{n}" for n in numbers)
+    return f"this store has {len(numbers)} incidents, INC-{numbers[0]} to INC-{numbers[-1]}"
+
+
+def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
+    from bot.app import audit_key, build
+    from bot.core.export import import_documents
+    from bot.timeparse import utcnow
+
+    files = []
+    for name in args.files:
+        try:
+            files.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            print(f"opsbot: cannot read {name} ({exc.strerror}); nothing was imported", file=sys.stderr)
+            return 1
+    app = build(config)
+    try:
+        done = import_documents(app.store, app.catalog, files, args.user, utcnow, audit_key(app.settings))
+    finally:
+        app.close()
+    for item in done:
+        note = (f"; {item.unchecked} HMAC-authenticated audit records not re-checked (their OPSBOT_AUDIT_KEY is not "
+                "set here)" if item.unchecked else "")
+        print(f"imported {item.incident.id} from {item.name} (sha256 {item.sha256[:12]}…): {item.events} events, "
+              f"{item.audit} audit records{note}")
+    return 0
+
+
+COMMANDS = {"evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
+            "incident": _incident}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -49,6 +49,16 @@ class AuditStore(Protocol):
     def audit_head(self) -> Head | None: ...
 
 
+class ArchiveStore(Protocol):
+    """Incidents brought in from another store (`opsbot incident import`): written whole, in one transaction, under
+    their own number; the audit records that came with them are kept beside them (the target's own audit log is
+    never spliced), with one record of the import appended to that log."""
+
+    def import_incident(self, incident: Incident, events: list[Event], archived: list[AuditRecord],
+                        source_sha256: str, record: AuditRecord) -> Incident: ...
+    def archived_audit(self, number: int) -> list[AuditRecord]: ...
+
+
 # Where audit checkpoints go (a witness file, an audit channel): outside the database, so a log cut short or
 # rewritten there no longer reaches a checkpoint it once had.
 Witness = Callable[["Head"], None]
@@ -90,7 +100,8 @@ class PlatformMemory(Protocol):
     def remember(self, key: str, doc: dict) -> None: ...
 
 
-class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, Protocol):
+class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, ArchiveStore,
+            Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

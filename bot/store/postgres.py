@@ -85,6 +85,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the image a rollback came from): one JSON document per key.
         "CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     ]),
+    (13, [
+        # Incidents imported from another store: the audit records they came with (a verifiable copy; this
+        # store's own audit log is never spliced). Written once with the incident, never changed.
+        ("CREATE TABLE incident_archive (incident BIGINT PRIMARY KEY REFERENCES incidents (number),"
+         " source_sha256 TEXT NOT NULL, audit TEXT NOT NULL)"),
+        ("CREATE TRIGGER incident_archive_append_only BEFORE UPDATE OR DELETE ON incident_archive"
+         " FOR EACH ROW EXECUTE FUNCTION audit_append_only()"),
+    ]),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -141,6 +141,36 @@ class SqlStore:
             row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         return Head(row[0], row[1]) if row else None
 
+    # --- imported incidents ------------------------------------------------------------------
+    def import_incident(self, incident: Incident, events: list[Event], archived: list[AuditRecord],
+                        source_sha256: str, record: AuditRecord) -> Incident:
+        """All or nothing: the incident under its own number (refused if taken), its timeline, the audit records
+        that came with it, and `record` appended to this store's audit log. The incident counter moves past the
+        number, so it is never handed out again."""
+        stored = incident.model_copy(update={"version": 1})
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM incidents WHERE number = ?", (stored.number,)).fetchone():
+                raise ConflictError(f"{stored.id} already exists here; nothing was imported.")
+            db.execute("UPDATE counters SET value = ? WHERE name = 'incident' AND value < ?",
+                       (stored.number, stored.number))
+            db.execute(
+                "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (stored.number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
+                 int(stored.has_timers), _doc(stored)),
+            )
+            self._insert_events(db, stored.number, events)
+            db.execute("INSERT INTO incident_archive (incident, source_sha256, audit) VALUES (?, ?, ?)",
+                       (stored.number, source_sha256, json.dumps([r.model_dump(mode="json") for r in archived])))
+            self._append_audit(db, record)
+        return stored
+
+    def archived_audit(self, number: int) -> list[AuditRecord]:
+        """The audit records an imported incident brought with it (none for one declared here)."""
+        with self._read() as db:
+            row = db.execute("SELECT audit FROM incident_archive WHERE incident = ?", (number,)).fetchone()
+        return [AuditRecord.model_validate(r) for r in json.loads(row[0])] if row else []
+
     # --- leases -------------------------------------------------------------------------------
     def acquire_lease(self, key: str, holder: str, attempt: str, until: datetime, now: datetime) -> str | None:
         """Take the lease on `key` (free, or expired) until `until`; None when taken, else who holds it."""

@@ -121,6 +121,17 @@ def m009_platform_memory(db: Database) -> None:
     db.execute("CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
 
+@migrations()
+def m013_incident_archive(db: Database) -> None:
+    # Incidents imported from another store: the audit records they came with (a verifiable copy; this store's
+    # own audit log is never spliced). Written once with the incident, never changed.
+    db.execute("CREATE TABLE incident_archive (incident INTEGER PRIMARY KEY REFERENCES incidents (number),"
+               " source_sha256 TEXT NOT NULL, audit TEXT NOT NULL)")
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER incident_archive_no_{verb.lower()} BEFORE {verb} ON incident_archive"
+                   " BEGIN SELECT RAISE(ABORT, 'imported audit records are append-only'); END")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url
