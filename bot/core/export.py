@@ -81,10 +81,15 @@ class ExportDocument(BaseModel):
 # --- export -----------------------------------------------------------------------------------
 def export_documents(store: Store, incidents: list[Incident]) -> list[dict]:
     """The sealed documents of these incidents; the audit log is read twice, whatever the number of incidents."""
-    owned = belonging(lambda: (row for row in store.iter_audit()), incidents)
+    timelines = {incident.number: [e.model_copy(update={"at": e.at.astimezone(UTC)})
+                                   for e in store.timeline(incident.number)] for incident in incidents}
+    # An action done for the incident (its channel or --incident) names its attempt on the timeline: that decides.
+    linked = {str(e.data["attempt"]): number for number, events in timelines.items() for e in events
+              if e.kind is EventKind.OPS and e.data.get("attempt")}
+    owned = belonging(lambda: (row for row in store.iter_audit()), incidents, linked)
     documents = []
     for incident in incidents:
-        events = [e.model_copy(update={"at": e.at.astimezone(UTC)}) for e in store.timeline(incident.number)]
+        events = timelines[incident.number]
         audit = store.archived_audit(incident.number) + owned[incident.number]
         documents.append(seal(_document(incident, events, audit)))
     return documents
@@ -102,7 +107,8 @@ def _document(incident: Incident, events: list[Event], audit: list[AuditRecord])
     }
 
 
-def belonging(rows: Callable[[], Iterator[StoredAudit]], incidents: list[Incident]) -> dict[int, list[AuditRecord]]:
+def belonging(rows: Callable[[], Iterator[StoredAudit]], incidents: list[Incident],
+              linked: dict[str, int] | None = None) -> dict[int, list[AuditRecord]]:
     """Each incident's audit records, in log order. Two passes: the first finds the attempts that name an incident
     or ran in its channel, the second takes every step of those attempts (a confirmation can come from elsewhere)."""
     by_ref = {incident.id: incident.number for incident in incidents}
@@ -110,7 +116,7 @@ def belonging(rows: Callable[[], Iterator[StoredAudit]], incidents: list[Inciden
     for incident in sorted(incidents, key=lambda i: i.declared_at):
         if incident.channel:
             by_channel.setdefault(incident.channel, []).append(incident)
-    attempts: dict[str, int] = {}
+    attempts: dict[str, int] = dict(linked or {})
     for row in rows():
         record = row.record
         number = _claim(record, by_ref, by_channel)

@@ -109,3 +109,26 @@ def test_impact_start_and_detected_commands(router, clock):
     assert incident.impact_started_at == clock.now.replace(hour=8, minute=35)
     assert incident.detected_at == clock.now.replace(hour=8, minute=50)
     assert "'tomorrow' is not a time" in out and "has no time of day" in out
+
+
+def test_the_whole_record_survives_export_and_import_into_the_other_store(router, store, store_url, clock,
+                                                                         tmp_path, request):
+    from bot.core.export import export_documents, import_documents, to_text
+    from bot.store import open_store
+
+    console(router, "/incident open p0 Checkout down --env prod")
+    console(router, "/ops restart api prod --yes", "/ops health prod", "/incident evidence collect")
+    console(router, "/incident resolve restarted")
+    (document,) = export_documents(store, [router.services.incidents.get(1)])
+    attempts = {e["data"]["attempt"] for e in document["timeline"] if e["kind"] == "ops"}
+    assert attempts and attempts <= {r["attempt"] for r in document["audit"]}  # the action's records come along
+    # SQLite → PostgreSQL, and PostgreSQL → SQLite
+    other = request.getfixturevalue("pg_url") if store_url.startswith("sqlite") else f"sqlite:///{tmp_path}/other.db"
+    target = open_store(other)
+    try:
+        import_documents(target, router.services.incidents.catalog, [("INC-1.json", to_text(document).encode())],
+                         "U_MOVER", clock)
+        (again,) = export_documents(target, [target.get_incident(1)])
+    finally:
+        target.close()
+    assert to_text(again) == to_text(document)
