@@ -165,6 +165,7 @@ class EvidenceLimits(Strict):
 
 class Evidence(EvidenceLimits):
     collectors: list[CollectorName] = Field(default_factory=lambda: list(COLLECTORS))
+    services: list[str] = Field(default_factory=list)  # whose logs to take (the app, the proxy …); empty: every one
     runbook: list[str] = Field(default_factory=list)  # runbook actions run as collectors (no parameters, no shell)
 
 
@@ -193,6 +194,10 @@ class Environment(Strict):
         unknown = [name for name in self.evidence.runbook if name not in self.runbook]
         if unknown:
             raise ValueError(f"evidence.runbook names unknown runbook actions: {', '.join(unknown)}")
+        strangers = [name for name in self.evidence.services if name not in self.services]
+        if strangers:
+            raise ValueError(f"evidence.services names unknown services: {', '.join(strangers)} "
+                             f"(services: {', '.join(self.services) or 'none'})")
         return self
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ class InfraCollectors:
         for name in names:
             if name == "logs":
                 jobs += [Job(f"logs-{service}.log", "logs", service, self._logs(env_name, env, service, since))
-                         for service in env.services]
+                         for service in env.evidence.services or env.services]
             elif name == "status":
                 jobs.append(Job("status.txt", "status", env_name, self._status(env_name, env, since)))
             elif name == "health":

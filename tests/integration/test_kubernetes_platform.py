@@ -240,3 +240,20 @@ def test_evidence_streams_each_pods_log_and_reads_rollouts_and_events(platform, 
         ["replicaset api-gateway-rs3", "revision 3", "shop/api:1.4.2"]]
     events = [line for line in history if not line.startswith("replicaset")]
     assert len(events) == 1 and "BackOff\tPod/api-gateway-2\tBackOff on api-gateway-2" in events[0]
+
+
+def test_evidence_from_a_kubernetes_environment_has_each_pods_log_and_the_rollouts(cluster, store, tmp_path):
+    from bot.app import build_services
+    from bot.core.ops import Actor
+
+    emulator = cluster[0]
+    services = build_services(store, catalog(emulator.url), evidence_dir=tmp_path / "evidence")  # U_OPS: operator
+    services.incidents.open("U_OPS", "p1", "Gateway crash-looping", env="prod")
+    bundle = services.evidence.collect(Actor("U_OPS", "C1", "/incident evidence collect"), 1,
+                                       only=["logs", "status"])
+    items = {item.name: item for item in bundle.items}
+    assert {f"logs-api-api-gateway-{n}.log" for n in range(3)} | {"status.txt"} == set(items)
+    assert all(item.ok for item in items.values())
+    status = (tmp_path / "evidence" / "INC-1" / "EB-1" / "status.txt").read_text()
+    assert "replicaset api-gateway-rs3\trevision 3\tshop/api:1.4.2" in status
+    assert services.evidence.verify(1) == (4, [])
