@@ -161,6 +161,12 @@ class Check(Strict):
             raise ValueError(f"a {self.kind} check needs {', '.join(missing)}{hint}")
         if self.kind == "prometheus":
             self._thresholds_make_sense()
+        if self.kind in ("disk", "memory") and self.warn_pct is not None and self.crit_pct is not None \
+                and self.warn_pct < self.crit_pct:
+            raise ValueError(f"a {self.kind} check warns below warn_pct % free and is critical below crit_pct: "
+                             "warn_pct must be the higher")
+        if self.kind == "load" and self.warn is not None and self.crit is not None and self.warn > self.crit:
+            raise ValueError("a load check's warn (load per CPU) must not be above its crit")
         return self
 
     def _thresholds_make_sense(self) -> None:

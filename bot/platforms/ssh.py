@@ -111,7 +111,9 @@ class SshPlatform:
         if isinstance(error, asyncssh.Error):
             return f"SSH error: {error.reason}"
         if isinstance(error, OSError):
-            return f"unreachable ({error.strerror or type(error).__name__})"
+            # asyncio's "Connect call failed (…)" hides the errno's own words ("Connection refused")
+            words = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
+            return f"unreachable ({words or type(error).__name__})"
         return f"failed ({type(error).__name__})"
 
     def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list[HostResult]:
