@@ -175,6 +175,10 @@ def test_a_bad_host_fails_the_action_per_host_and_the_others_still_report(sshd, 
     assert len(failed) == 1 and "host key mismatch" in (failed[0].excerpt or "")
     status = {s.name: s for s in ops.status(OPS, "prod")}["api"]
     assert status.running == 1 and "host key mismatch" in status.detail
+    reply = Router(build_services(store, ops.catalog)).handle("/ops", "stop api prod", Context(user="U_OPS"))
+    shown = reply.text + str(reply.blocks)
+    assert not reply.ok and f"{sshd.hosts[0]}: stopped api" in shown and "Traceback" not in shown
+    sshd.pm2("start", "api")
 
 
 def test_unknown_host_key_auth_failure_and_timeout_are_clear(sshd, monkeypatch):
