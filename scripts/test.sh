@@ -60,6 +60,21 @@ if ! command -v prometheus >/dev/null; then
     exit 1
 fi
 
+# The ssh platform tests start their own sshd (Debian's openssh-server) on loopback ports and drive a real pm2
+# (npm) as an unprivileged user; both are installed here when missing.
+if ! [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ]; then
+    echo "sshd is not installed; installing Debian's openssh-server" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+fi
+if ! command -v pm2 >/dev/null && command -v npm >/dev/null; then
+    echo "pm2 is not installed; installing it from npm" >&2
+    npm install -g --silent pm2@7 >/dev/null
+fi
+if ! [ -x /usr/sbin/sshd ] || ! command -v pm2 >/dev/null; then
+    echo "FATAL: sshd (apt-get install openssh-server) and pm2 (npm install -g pm2) are needed by the ssh tests." >&2
+    exit 1
+fi
+
 # The Docker platform tests need a real engine; its absence fails the run here, before pytest.
 bash scripts/start-docker.sh >/dev/null
 

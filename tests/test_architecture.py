@@ -47,7 +47,7 @@ LIBRARIES: dict[str, set[str]] = {
     "docker": {"bot.platforms"}, "kubernetes": {"bot.platforms", "bot.checks"}, "requests": {"bot.platforms"},
     "psycopg": {"bot.store", "bot.scheduler", "bot.checks", "bot.evidence"}, "psycopg_pool": {"bot.store"},
     "sqlite_utils": {"bot.store"}, "redis": {"bot.checks", "bot.evidence"}, "httpx": {"bot.checks", "bot.slack"},
-    "prometheus_client": {"bot.metrics"},
+    "prometheus_client": {"bot.metrics"}, "asyncssh": {"bot.platforms"},
 }
 INFRASTRUCTURE = sorted(LIBRARIES)
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bot.checks import http, postgres, prometheus, redis, tcp, tls, workloads
+from bot.checks import host, http, postgres, prometheus, redis, tcp, tls, workloads
 from bot.config.environments import Check, Environment
 from bot.core.ports import CheckResult, Level, Platform
 from bot.core.redact import redact
@@ -18,6 +18,7 @@ from bot.core.redact import redact
 KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
     "http": http.check, "postgres": postgres.check, "redis": redis.check, "tls": tls.check, "tcp": tcp.check,
     "docker": workloads.docker_check, "kubernetes": workloads.kubernetes_check, "prometheus": prometheus.check,
+    "disk": host.disk, "load": host.load, "memory": host.memory, "pm2": host.pm2,
 }
 
 

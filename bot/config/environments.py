@@ -40,18 +40,49 @@ COLLECTORS: tuple[CollectorName, ...] = ("logs", "status", "health", "db", "cach
 
 
 class Platform(Strict):
-    kind: Literal["docker", "kubernetes"]
+    kind: Literal["docker", "kubernetes", "ssh"]
     project: str | None = None  # docker: the Compose project
     host: str | None = None  # docker: engine URL; default $DOCKER_HOST or the local socket
     namespace: str = "default"  # kubernetes
     context: str | None = None  # kubernetes: kubeconfig context
     api_url: str | None = None  # kubernetes: talk to this API URL directly instead of using a kubeconfig
+    # ssh: each host is "address" or "address:port" (IPv6: "[::1]:2222"); `port` is the default port. The private
+    # key's text is in the environment variable `key_env`; host keys are checked against `known_hosts` (required).
+    hosts: list[str] = Field(default_factory=list)
+    user: str | None = None
+    port: int = Field(22, gt=0, lt=65536)
+    key_env: str | None = None
+    known_hosts: str | None = None
+    timeout_s: float = Field(15.0, gt=0)  # per host: connecting, and each command
 
     @model_validator(mode="after")
     def _docker_needs_project(self) -> Platform:
         if self.kind == "docker" and not self.project:
             raise ValueError("a docker platform needs `project` (the Compose project name)")
+        if self.kind == "ssh":
+            missing = [name for name in ("hosts", "user", "key_env", "known_hosts") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"an ssh platform needs {', '.join(missing)} (known_hosts is required: host keys "
+                                 "are always verified)")
+            for host in self.hosts:
+                ssh_address(host, self.port)
+            if len(set(self.hosts)) != len(self.hosts):
+                raise ValueError("ssh hosts must be unique")
         return self
+
+
+def ssh_address(host: str, default_port: int = 22) -> tuple[str, int]:
+    """"web-1", "web-1:2222", "[::1]:2222" → (address, port)."""
+    address, port = host, str(default_port)
+    if host.startswith("["):
+        address, _, rest = host[1:].partition("]")
+        if rest:
+            port = rest.removeprefix(":")
+    elif host.count(":") == 1:
+        address, port = host.split(":")
+    if not address or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"'{host}' is not a host: write address or address:port")
+    return address, int(port)
 
 
 class Service(Strict):
@@ -59,6 +90,13 @@ class Service(Strict):
     deployment: str | None = None
     selector: str | None = None
     max_replicas: int = Field(20, ge=0)
+    # ssh: who runs the service on the hosts; pm2 `process` and systemd `unit` default to the service's name
+    manager: Literal["pm2", "systemd"] | None = None
+    process: str | None = None  # pm2: the process name (as in `pm2 jlist`)
+    reload: bool = False  # pm2: restart with `pm2 reload` (zero-downtime in cluster mode)
+    unit: str | None = None  # systemd: the unit
+    sudo: bool = False  # systemd: run systemctl/journalctl through `sudo -n`
+    hosts: list[str] | None = None  # ssh: only these of the platform's hosts (default: all)
 
 
 class Maintenance(Strict):
@@ -69,7 +107,8 @@ class Maintenance(Strict):
 
 class Check(Strict):
     name: str
-    kind: Literal["http", "postgres", "redis", "tls", "tcp", "docker", "kubernetes", "prometheus"]
+    kind: Literal["http", "postgres", "redis", "tls", "tcp", "docker", "kubernetes", "prometheus",
+                  "disk", "load", "memory", "pm2"]
     timeout_s: float = Field(5.0, gt=0)
     # http
     url: str | None = None
@@ -100,6 +139,13 @@ class Check(Strict):
     crit: float | None = None
     unit: str = ""
     direction: Literal["above", "below"] = "above"
+    # disk / memory / load / pm2 over SSH, on every host of an ssh platform (or `hosts`). disk and memory: free %
+    # below warn_pct/crit_pct is bad (defaults 20/10); load: the 1-minute load per CPU above warn/crit (1/2);
+    # pm2: a process not online is bad, and so are restarts above `max_restarts` or memory above `max_memory_mb`.
+    path: str = "/"  # disk: the filesystem holding this path
+    hosts: list[str] | None = None
+    max_restarts: int | None = Field(None, ge=0)
+    max_memory_mb: float | None = Field(None, gt=0)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -107,7 +153,7 @@ class Check(Strict):
     def _required_fields(self) -> Check:
         needs = {"http": ["url"], "postgres": ["dsn_env"], "redis": ["url_env"], "tls": ["host"],
                  "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"],
-                 "prometheus": ["url_env", "query"]}[self.kind]
+                 "prometheus": ["url_env", "query"], "disk": [], "load": [], "memory": [], "pm2": []}[self.kind]
         missing = [name for name in needs if getattr(self, name) in (None, "")]
         if missing:
             hint = " (the environment variable holding the Prometheus base URL, e.g. PROM_URL)" \
@@ -115,6 +161,12 @@ class Check(Strict):
             raise ValueError(f"a {self.kind} check needs {', '.join(missing)}{hint}")
         if self.kind == "prometheus":
             self._thresholds_make_sense()
+        if self.kind in ("disk", "memory") and self.warn_pct is not None and self.crit_pct is not None \
+                and self.warn_pct < self.crit_pct:
+            raise ValueError(f"a {self.kind} check warns below warn_pct % free and is critical below crit_pct: "
+                             "warn_pct must be the higher")
+        if self.kind == "load" and self.warn is not None and self.crit is not None and self.warn > self.crit:
+            raise ValueError("a load check's warn (load per CPU) must not be above its crit")
         return self
 
     def _thresholds_make_sense(self) -> None:
@@ -208,10 +260,42 @@ class Environment(Strict):
             raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _ssh_services_and_checks(self) -> Environment:
+        """Managers on ssh platforms only, and every host named is one of the platform's (listed if not)."""
+        ssh = self.platform is not None and self.platform.kind == "ssh"
+        hosts = self.platform.hosts if self.platform is not None else []
+        for name, service in self.services.items():
+            if ssh and service.manager is None:
+                raise ValueError(f"service {name}: an ssh platform needs `manager` (pm2 or systemd)")
+            if not ssh and (service.manager or service.hosts):
+                raise ValueError(f"service {name}: manager and hosts are for ssh platforms")
+            _known_hosts(f"service {name}", service.hosts, hosts)
+        for check in self.checks:
+            if check.kind in HOST_CHECKS and not ssh:
+                raise ValueError(f"check {check.name}: a {check.kind} check runs over SSH and needs an ssh platform")
+            if check.kind == "pm2" and check.service is not None and (
+                    check.service not in self.services or self.services[check.service].manager != "pm2"):
+                pm2 = [n for n, s in self.services.items() if s.manager == "pm2"]
+                raise ValueError(f"check {check.name}: '{check.service}' is not a pm2 service here; pm2 services: "
+                                 f"{', '.join(pm2) or 'none'}")
+            _known_hosts(f"check {check.name}", check.hosts, hosts)
+        return self
+
     def min_role(self, action: str) -> Role:
         if action in self.min_roles:
             return Role.parse(self.min_roles[action])
         return DEFAULT_MIN_ROLES[action]
+
+
+HOST_CHECKS = ("disk", "load", "memory", "pm2")
+
+
+def _known_hosts(where: str, named: list[str] | None, hosts: list[str]) -> None:
+    unknown = [host for host in named or [] if host not in hosts]
+    if unknown:
+        raise ValueError(f"{where}: unknown host {', '.join(unknown)}; the platform's hosts: "
+                         f"{', '.join(hosts) or 'none'}")
 
 
 # roles: {environment name or "*": {role: [Slack user IDs, user-group IDs or "*"]}}

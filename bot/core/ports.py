@@ -185,6 +185,23 @@ class Platform(Protocol):
 PlatformFor = Callable[[str, Environment], Platform]
 
 
+@dataclass
+class HostResult:
+    """One host's answer to a command: its exit status and output, or why it could not run (`error`)."""
+
+    host: str
+    status: int | None = None
+    output: str = ""
+    error: str | None = None
+
+
+class HostShell(Protocol):
+    """Platforms made of hosts (ssh): one command, as argv (never expanded by a remote shell), on each host at once.
+    The host checks (disk, load, memory, pm2) read the hosts through it."""
+
+    def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list[HostResult]: ...
+
+
 class Checks(Protocol):
     async def run(self, env_name: str, env: Environment) -> list[CheckResult]: ...
 

@@ -11,7 +11,7 @@ from bot.errors import UsageError
 
 def platform_config(env_name: str, env: Environment) -> PlatformConfig:
     if env.platform is None:
-        raise UsageError(f"{env_name} has no platform configured (docker or kubernetes).")
+        raise UsageError(f"{env_name} has no platform configured (docker, kubernetes or ssh).")
     return env.platform
 
 
@@ -31,10 +31,15 @@ class Platforms:
             if cached is not None and cached[0] is env:
                 return cached[1]
             platform: Platform
-            if platform_config(env_name, env).kind == "docker":
+            kind = platform_config(env_name, env).kind
+            if kind == "docker":
                 from bot.platforms.docker import DockerPlatform
 
                 platform = DockerPlatform(env_name, env, memory=self.memory)
+            elif kind == "ssh":
+                from bot.platforms.ssh import SshPlatform
+
+                platform = SshPlatform(env_name, env)
             else:
                 from bot.platforms.kubernetes import KubernetesPlatform
 
