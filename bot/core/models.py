@@ -68,6 +68,8 @@ class Incident(BaseModel):
     postmortem_done_at: datetime | None = None
     last_update_at: datetime | None = None  # the latest `/incident update`: the status-update cadence runs from it
     action_items: list[ActionItem] = Field(default_factory=list)
+    private: bool = False  # a private channel; announcements leave out its title and impact
+    type: str | None = None  # a kind from the catalog's incident_types (e.g. security)
     version: int = 0
 
     @property
