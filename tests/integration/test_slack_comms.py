@@ -2,6 +2,8 @@
 reopenings announced in the runbooks' format, private incidents, auth.test at start-up, concurrent set-up."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.config import Catalog
@@ -12,6 +14,14 @@ def announcements(slack, count: int, channel: str = "incidents") -> list:
     wait_until(lambda: len([c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == channel])
                >= count)
     return [c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == channel]
+
+
+def test_auth_test_is_called_at_start_up_not_on_the_first_command(slack):
+    assert len(slack.fake.calls_to("auth.test")) == 1  # before any request
+    open_incident(slack)
+    slack.command("list")
+    slack.fake.wait_for_response(2)
+    assert len(slack.fake.calls_to("auth.test")) == 1
 
 
 def test_update_is_announced_with_eta_and_next_update(slack):
@@ -78,3 +88,17 @@ def test_per_type_private_default_and_per_severity_announcement_channel(slack):
     reply = slack.fake.wait_for_response(2)[-1]
     assert "'billing' is not an incident type (security)" in reply["text"]
     assert len(slack.opsbot.store.list_incidents()) == 1
+
+
+def test_channel_set_up_runs_side_by_side_within_the_targets(slack):
+    """With each Web API call taking 100 ms: announcement <= 250 ms, channel ready <= 400 ms (loose here)."""
+    slack.fake.latency = 0.1
+    started = time.time()
+    slack.command("open p1 Payment API returns 502")
+    wait_until(lambda: len(slack.fake.calls_to("pins.add")) == 1 and len(announcements(slack, 1)) == 1)
+    calls = {c.method: c.at + 0.1 - started for c in slack.fake.calls if c.method != "auth.test"}
+    alert = next(c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == "incidents")
+    ready = max(calls[m] for m in ("conversations.create", "conversations.invite", "conversations.setTopic",
+                                   "pins.add"))
+    assert alert.at + 0.1 - started < 0.25 + 0.15  # slack for a busy test machine
+    assert ready < 0.40 + 0.15
