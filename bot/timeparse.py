@@ -82,3 +82,25 @@ def next_business_day_end(moment: datetime) -> datetime:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+
+
+_CLOCK_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def parse_eta(text: str, now: datetime) -> datetime:
+    """An estimated time: a duration from now ('30m'), a UTC time of day ('14:30', the next one) or an ISO
+    time ('2026-05-01T14:30Z'; no zone means UTC). Raises ValueError with a readable message."""
+    text = text.strip()
+    clock = _CLOCK_TIME.match(text)
+    if clock:
+        moment = now.astimezone(UTC).replace(hour=int(clock.group(1)), minute=int(clock.group(2)), second=0,
+                                             microsecond=0)
+        return moment if moment > now else moment + timedelta(days=1)
+    if _DURATION.match(text):
+        return now + parse_duration(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not an ETA; use a duration like 30m, a UTC time like 14:30 or an ISO time "
+                         "like 2026-05-01T14:30Z") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.effects import HealthSnapshot, IncidentChanged, IncidentOpened
+from bot.core.effects import Announcement, HealthSnapshot, IncidentChanged, IncidentOpened
 from bot.core.evidence import Bundle
 from bot.core.models import Incident
 from bot.core.ops import Actor
 from bot.core.postmortem import postmortem_filename, render_postmortem
+from bot.core.redact import redact
 from bot.errors import UsageError
-from bot.timeparse import parse_date, parse_duration, parse_moment, show
+from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment, show
 from bot.views.blocks import Reply
 from bot.views.incidents import (
     done,
@@ -72,24 +73,28 @@ class OpenRequest:
     impact: str | None = None
     service: str | None = None
     env: str | None = None
+    private: bool | None = None  # None: as the incident type or severity says
+    type: str | None = None
 
 
 def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
-    parsed = split_options(text, {"impact": True, "service": True, "env": True}, COMMAND.usage("open"))
+    parsed = split_options(text, {"impact": True, "service": True, "env": True, "private": False, "type": True},
+                           COMMAND.usage("open"))
     severity, title = first_word(parsed.positional)
     _require(severity, "severity (p0-p3)", "open")
     title = unquote(title)
     title = _require(title, "title", "open")
     options = {key: str(value) for key, value in parsed.options.items()}
     return open_incident(services, ctx, OpenRequest(severity, title, options.get("impact"), options.get("service"),
-                                                    options.get("env")))
+                                                    options.get("env"), True if "private" in options else None,
+                                                    options.get("type")))
 
 
 def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Reply:
     incident = services.incidents.open(
         ctx.user, request.severity, request.title, impact=request.impact, service=request.service, env=request.env,
         # The console has no channels to create: the channel it types in becomes the incident's.
-        channel=ctx.channel if ctx.source == "console" else None,
+        channel=ctx.channel if ctx.source == "console" else None, private=request.private, type=request.type,
     )
     reply = opened(incident, services.incidents.catalog, ctx.user)
     reply.effects.append(IncidentOpened(incident.number, ctx.user))  # the surface sets up its channel
@@ -100,7 +105,7 @@ def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Rep
 
 def update_incident(services: Services, ctx: Context, number: int, text: str) -> Reply:
     """A status update typed in a form (the Slack modal): taken as written, no command-line parsing."""
-    return _update(services, ctx, number, text)
+    return _post_update(services, ctx, number, text)
 
 
 def resolve_incident(services: Services, ctx: Context, number: int, text: str) -> Reply:
@@ -126,9 +131,24 @@ def _status(services: Services, ctx: Context, number: int | None, text: str) -> 
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    parsed = split_options(text, {"eta": True}, COMMAND.usage("update"))
+    return _post_update(services, ctx, number, parsed.positional, parsed.options.get("eta"))
+
+
+def _post_update(services: Services, ctx: Context, number: int | None, text: str, eta_text=None) -> Reply:
     text = _require(text, "update text", "update")
-    incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text)
-    return _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}", incident)
+    eta = None
+    if eta_text is not None:
+        try:
+            eta = parse_eta(str(eta_text), services.incidents.clock())
+        except ValueError as exc:
+            raise UsageError(f"{exc}.", COMMAND.usage("update")) from exc
+    incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text, eta)
+    when = f" (ETA {show(eta)})" if eta else ""
+    reply = _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}{when}", incident)
+    reply.effects.append(Announcement(incident.number, "update", ctx.user, redact(text),
+                                      eta.isoformat() if eta else None))
+    return reply
 
 
 def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -223,6 +243,7 @@ def _resolve(services: Services, ctx: Context, number: int | None, text: str) ->
     text = _require(text, "resolution summary (what fixed it)", "resolve")
     incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
     reply = _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
+    reply.effects.append(Announcement(incident.number, "resolved", ctx.user))  # INCIDENT RESOLVED
     if incident.env:
         reply.effects.append(HealthSnapshot(incident.number, "resolution", ctx.user))
     return reply
@@ -231,7 +252,10 @@ def _resolve(services: Services, ctx: Context, number: int | None, text: str) ->
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = unquote(text)
     incident = services.incidents.reopen(_target(services, ctx, number).number, ctx.user, text or None)
-    return _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."), incident)
+    reply = _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."),
+                     incident)
+    reply.effects.append(Announcement(incident.number, "reopened", ctx.user, redact(text) if text else None))
+    return reply
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -309,12 +333,14 @@ def _postmortem(services: Services, ctx: Context, number: int | None, text: str)
 COMMAND = CommandSet("/incident", "Declare and run incidents",
                      "open p1 <title> | ack | update <text> | resolve <summary> | help",
                      "Inside an incident channel the id is optional. Severities: P0-P3 (or sev1-sev4).", [
-    SubCommand("open", "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME]",
+    SubCommand("open", "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME] "
+               "[--type NAME] [--private]",
                "declare an incident (you become commander)", _with_target(_open, takes_id=False)),
     SubCommand("ack", f"/incident ack {ID}", "acknowledge it", _with_target(_ack)),
     SubCommand("status", f"/incident status {ID} <investigating|mitigated> [what changed]",
                "investigating / mitigated", _with_target(_status)),
-    SubCommand("update", f"/incident update {ID} <status update for stakeholders>", "post a status update",
+    SubCommand("update", f"/incident update {ID} <status update for stakeholders> [--eta 30m|HH:MM|ISO time]",
+               "post a status update (also to the announcement channel)",
                _with_target(_update)),
     SubCommand("sev", f"/incident sev {ID} <p0|p1|p2|p3>", "change severity", _with_target(_sev)),
     SubCommand("role", f"/incident role {ID} <commander|scribe|comms> <@user>", "assign commander, scribe or comms",

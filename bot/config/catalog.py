@@ -10,11 +10,12 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot.config import messages
 from bot.config.environments import Environment, Role, Roles
 from bot.config.fields import Duration, Strict
 from bot.config.schedule import Scheduler
@@ -22,8 +23,41 @@ from bot.errors import ConfigError
 from bot.timeparse import next_business_day_end, parse_duration
 
 NEXT_BUSINESS_DAY = "next-business-day"
+IMMEDIATE = "immediate"
 DEFAULT_ESCALATION = ["on-call engineer", "team lead", "engineering manager", "CTO"]
 _SEVERITY_ALIAS = re.compile(r"^(?:p([0-3])|sev([1-4]))$", re.IGNORECASE)
+
+
+def _default_chain() -> list[str | EscalationLevel]:
+    return list(DEFAULT_ESCALATION)
+
+
+class EscalationLevel(Strict):
+    """One level of an escalation chain: who is paged (user IDs `U…`, user-group IDs `S…` or names) and when,
+    counted from the declaration: `immediate`, or a duration. Without `after`, level 1 is paged at declaration
+    and each next level one response target later."""
+
+    who: list[str]
+    after: str | None = None
+
+    @field_validator("who", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("who")
+    @classmethod
+    def _someone(cls, value: list[str]) -> list[str]:
+        if not value or not all(who.strip() for who in value):
+            raise ValueError("a level needs at least one user, user group or name")
+        return value
+
+    @field_validator("after")
+    @classmethod
+    def _check_after(cls, value: str | None) -> str | None:
+        if value is not None and value != IMMEDIATE:
+            parse_duration(value)
+        return value
 
 
 class Severity(Strict):
@@ -33,7 +67,10 @@ class Severity(Strict):
     resolve: Duration | None = None  # target for resolution, from declaration (none: not judged)
     update_every: Duration = timedelta(minutes=30)
     postmortem_due: Duration = timedelta(hours=48)
-    escalation: list[str] = Field(default_factory=lambda: list(DEFAULT_ESCALATION))
+    escalation: list[str | EscalationLevel] = Field(default_factory=lambda: _default_chain())
+    escalate_until: Literal["acknowledged", "resolved"] = "acknowledged"  # the runbooks' "if not resolved"
+    announce: str | None = None  # this severity's announcement channel; None: the catalog's, "": none
+    private: bool = False  # its incidents get a private channel by default
 
     @field_validator("response")
     @classmethod
@@ -46,6 +83,23 @@ class Severity(Strict):
         if self.response == NEXT_BUSINESS_DAY:
             return next_business_day_end(declared_at)
         return declared_at + parse_duration(self.response)
+
+    def escalation_levels(self, declared_at: datetime) -> list[tuple[list[str], datetime]]:
+        """Each level's people and when it is paged (level 1 at declaration unless it says otherwise)."""
+        deadline = self.response_deadline(declared_at)
+        step = timedelta(days=1) if self.response == NEXT_BUSINESS_DAY else parse_duration(self.response)
+        levels = []
+        for index, level in enumerate(self.escalation):
+            if isinstance(level, str):
+                level = EscalationLevel(who=[level])
+            if level.after == IMMEDIATE:
+                due = declared_at
+            elif level.after is not None:
+                due = declared_at + parse_duration(level.after)
+            else:
+                due = declared_at if index == 0 else deadline + (index - 1) * step
+            levels.append((level.who, due))
+        return levels
 
 
 def _default_severities() -> dict[str, Severity]:
@@ -62,6 +116,22 @@ def _default_severities() -> dict[str, Severity]:
 
 class Templates(Strict):
     postmortem: Path | None = None
+    # The announcements (Jinja2, Slack mrkdwn): defaults from the runbooks, checked at load (bot/config/messages.py).
+    alert: str = messages.ALERT
+    update: str = messages.UPDATE
+    resolved: str = messages.RESOLVED
+    reopened: str = messages.REOPENED
+
+    @field_validator("alert", "update", "resolved", "reopened")
+    @classmethod
+    def _compiles(cls, value: str, info) -> str:
+        return messages.check(info.field_name, value)
+
+
+class IncidentType(Strict):
+    """`/incident open … --type NAME`: defaults for a kind of incident (e.g. security: a private channel)."""
+
+    private: bool = False
 
 
 class Limits(Strict):
@@ -82,6 +152,8 @@ class Catalog(Strict):
     roles: Roles = Field(default_factory=dict)
     unprotected_default_role: str = "operator"  # unknown users in unprotected environments
     scheduler: Scheduler = Field(default_factory=Scheduler)
+    incident_types: dict[str, IncidentType] = Field(default_factory=dict)
+    announce_private_titles: bool = False  # whether announcements of a private incident show its title and impact
 
     @field_validator("roles")
     @classmethod
@@ -106,6 +178,11 @@ class Catalog(Strict):
         if wrong:
             raise ValueError(f"severity keys must be P0, P1, P2 or P3, not {', '.join(wrong)}")
         return value
+
+    def announce_channel_for(self, severity: str) -> str:
+        """Where a severity's announcements go ("" for nowhere)."""
+        own = self.severities[severity].announce
+        return self.announce_channel if own is None else own
 
     def severity_key(self, text: str) -> str:
         """'p1', 'P1', 'sev2' -> 'P1'. Raises ValueError for anything else."""

@@ -36,4 +36,16 @@ class HealthSnapshot:
     by: str
 
 
-Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot
+@dataclass(frozen=True)
+class Announcement:
+    """A message for the announcement channel, in the runbooks' format: a status update, the resolution, a
+    reopening. `text` is the update, resolution summary or reason (neutral, redacted); `eta` an ISO time."""
+
+    number: int
+    kind: str  # update | resolved | reopened
+    by: str
+    text: str | None = None
+    eta: str | None = None
+
+
+Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement

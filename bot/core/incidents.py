@@ -72,19 +72,22 @@ class IncidentService:
 
     # --- changes ----------------------------------------------------------------------
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
-             service: str | None = None, env: str | None = None, channel: str | None = None) -> Incident:
+             service: str | None = None, env: str | None = None, channel: str | None = None,
+             private: bool | None = None, type: str | None = None) -> Incident:
         key = self._severity(severity)
         title = self._text(title, "title", self.catalog.limits.title_max)
         impact = self._text(impact, "impact") if impact else None
+        private = self._private(key, private, type)
         now = self.clock()
         incident = Incident(
             title=title, severity=key, impact=impact, service=service, env=env, channel=channel,
-            opened_by=actor, roles={"commander": actor}, declared_at=now,
+            opened_by=actor, roles={"commander": actor}, declared_at=now, private=private, type=type,
         )
         events = [
             Event(at=now, actor=actor, kind=EventKind.DECLARED,
                   text=f"Declared {key} ({self.catalog.severities[key].name}): {title}",
-                  data={"severity": key, "impact": impact, "service": service, "env": env}),
+                  data={"severity": key, "impact": impact, "service": service, "env": env}
+                  | ({"private": True} if private else {}) | ({"type": type} if type else {})),
             Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{actor} is commander",
                   data={"role": "commander", "user": actor}),
         ]
@@ -221,14 +224,17 @@ class IncidentService:
 
         return self._change(number, apply)
 
-    def post_update(self, number: int, actor: str, text: str) -> Incident:
-        """A status update communicated to stakeholders (the SLA cadence counts these)."""
+    def post_update(self, number: int, actor: str, text: str, eta: datetime | None = None) -> Incident:
+        """A status update communicated to stakeholders (the SLA cadence counts these), with an optional ETA."""
         text = "Status update: " + self._text(text, "update")
 
         def apply(incident: Incident, now: datetime) -> list[Event]:
             self._require_not_closed(incident)
+            if eta is not None and eta <= now:
+                raise UsageError(f"The ETA {show(eta)} is not in the future.", field="eta")
             incident.last_update_at = now
-            return [Event(at=now, actor=actor, kind=EventKind.UPDATE, text=text)]
+            return [Event(at=now, actor=actor, kind=EventKind.UPDATE, text=text,
+                          data={"eta": eta.isoformat()} if eta else {})]
 
         return self._change(number, apply)
 
@@ -272,6 +278,17 @@ class IncidentService:
         return self._change(number, apply)
 
     # --- helpers ----------------------------------------------------------------------
+    def _private(self, severity: str, private: bool | None, type: str | None) -> bool:
+        """Private if asked (`--private`), else as the incident type says, else as the severity says."""
+        if type is not None and type not in self.catalog.incident_types:
+            known = ", ".join(self.catalog.incident_types) or "none are configured"
+            raise UsageError(f"'{type}' is not an incident type ({known}).", field="type")
+        if private is not None:
+            return private
+        if type is not None and self.catalog.incident_types[type].private:
+            return True
+        return self.catalog.severities[severity].private
+
     def _severity(self, text: str) -> str:
         try:
             return self.catalog.severity_key(text)

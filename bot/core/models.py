@@ -75,6 +75,8 @@ class Incident(BaseModel):
     detected_at: datetime | None = None  # when someone or something first noticed (defaults to the declaration)
     implied: list[str] = Field(default_factory=list)  # milestones stamped by a later step, never explicitly reached
     action_items: list[ActionItem] = Field(default_factory=list)
+    private: bool = False  # a private channel; announcements leave out its title and impact
+    type: str | None = None  # a kind from the catalog's incident_types (e.g. security)
     version: int = 0
 
     @property

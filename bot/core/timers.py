@@ -8,12 +8,12 @@ the timers that depended on it stop by themselves.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from bot.config.catalog import NEXT_BUSINESS_DAY, Catalog
+from bot.config.catalog import Catalog
 from bot.core.models import Incident, Status
 from bot.core.reminders import Reminder
-from bot.timeparse import format_duration, parse_duration, show
+from bot.timeparse import format_duration, show
 
 _USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
@@ -45,37 +45,54 @@ def _channel(incident: Incident, catalog: Catalog) -> str:
 
 
 def _escalation(incident: Incident, catalog: Catalog, now: datetime):
-    if incident.status is not Status.DECLARED:
-        return [], []
+    """Level 1 is paged at declaration, each next level at its time (one response target later, or its own
+    `after`), while the incident is not acknowledged — or not resolved, for a severity that escalates until then."""
     severity = catalog.severities[incident.severity]
-    deadline = severity.response_deadline(incident.declared_at)
-    step = timedelta(days=1) if severity.response == NEXT_BUSINESS_DAY else parse_duration(severity.response)
-    chain = severity.escalation
-    # chain[0] is paged at declaration; each missed response target escalates one level further.
-    due = [level for level in range(1, len(chain)) if now >= deadline + (level - 1) * step]
+    until_resolved = severity.escalate_until == "resolved"
+    if incident.status is not Status.DECLARED and not (until_resolved and incident.is_open):
+        return [], []
+    levels = severity.escalation_levels(incident.declared_at)
+    due = [(index, who, at) for index, (who, at) in enumerate(levels) if now >= at]
+    if not due:
+        return [], []
+    latest = max(at for _, _, at in due)
     late = format_duration(now - incident.declared_at)
     where = f"#{incident.channel}" if incident.channel else f"#{catalog.announce_channel}"
-    mentions = list(chain[1:]) + ([incident.channel] if incident.channel else [])
-    steps = []
-    for level in due:
-        who, due_at = chain[level], deadline + (level - 1) * step
-        post = [Reminder(
-            key=f"inc:{incident.number}:escalate:{level}", kind="escalation", incident=incident.number,
-            level=level + 1, due_at=due_at, channel=_channel(incident, catalog), title=who, mentions=mentions,
-            text=(f"🚨 {incident.id} ({incident.severity}) \"{incident.title}\" is not acknowledged "
-                  f"{late} after it was declared "
-                  f"(target {severity.response}). Escalating to {who_text(who)} (level {level + 1} of {len(chain)}). "
-                  f"Acknowledge with `/incident ack {incident.id}`."))]
-        if _USER.match(who):  # a person is also told directly: a channel mention is easy to miss at night
-            post.append(Reminder(
-                key=f"inc:{incident.number}:escalate:{level}:dm", kind="escalation_dm", incident=incident.number,
-                level=level + 1, due_at=due_at, channel=who, title=who, mentions=mentions,
-                text=(f"🚨 You are paged for {incident.id} ({incident.severity}) \"{incident.title}\": "
-                      f"nobody has acknowledged it {late} after it was declared. See {where}; "
-                      f"acknowledge with `/incident ack {incident.id}`.")))
-        steps.append(post)
-    # Only the current level is sent; levels skipped while the bot was down are recorded as missed.
-    return (steps[-1] if steps else []), [reminder for step in steps[:-1] for reminder in step]
+    everyone = [who for people, _ in levels for who in people]
+    mentions = everyone + ([incident.channel] if incident.channel else [])
+    # Shown where the page goes: a private incident's title stays out of a public fallback channel.
+    name = f" \"{incident.title}\"" if incident.channel or not incident.private else ""
+    state = "resolved" if until_resolved else "acknowledged"
+    command = f"/incident resolve {incident.id} <what fixed it>" if until_resolved else f"/incident ack {incident.id}"
+    sent: list[Reminder] = []
+    missed: list[Reminder] = []
+    for index, people, at in due:
+        names = ", ".join(who_text(who) for who in people)
+        level = f"level {index + 1} of {len(levels)}"
+        if at == incident.declared_at:
+            post_text = (f"🚨 {incident.id} ({incident.severity}){name} was declared. Paging {names} ({level}). "
+                         f"Acknowledge with `/incident ack {incident.id}`.")
+            dm_text = (f"🚨 You are paged for {incident.id} ({incident.severity}){name}, just declared. "
+                       f"See {where}; acknowledge with `/incident ack {incident.id}`.")
+        else:
+            post_text = (f"🚨 {incident.id} ({incident.severity}){name} is not {state} {late} after it was declared "
+                         f"(target {severity.response}). Escalating to {names} ({level}). "
+                         f"{'Resolve' if until_resolved else 'Acknowledge'} with `{command}`.")
+            dm_text = (f"🚨 You are paged for {incident.id} ({incident.severity}){name}: it is not {state} {late} "
+                       f"after it was declared. See {where}; {'resolve' if until_resolved else 'acknowledge'} "
+                       f"with `{command}`.")
+        key = f"inc:{incident.number}:escalate:{index}"
+        step = [Reminder(key=key, kind="escalation", incident=incident.number, level=index + 1, due_at=at,
+                         channel=_channel(incident, catalog), title=", ".join(people), mentions=mentions, text=post_text)]
+        users = [who for who in people if _USER.match(who)]
+        for user in users:  # a person is also told directly: a channel mention is easy to miss at night
+            step.append(Reminder(
+                key=f"{key}:dm" if len(users) == 1 else f"{key}:dm:{user}", kind="escalation_dm",
+                incident=incident.number, level=index + 1, due_at=at, channel=user, title=user, mentions=mentions,
+                text=dm_text))
+        # Only the current levels (those due last) are sent; levels skipped while the bot was down are recorded.
+        (sent if at == latest else missed).extend(step)
+    return sent, missed
 
 
 def _update_cadence(incident: Incident, catalog: Catalog, now: datetime):

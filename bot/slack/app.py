@@ -11,6 +11,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -53,6 +55,13 @@ class MeteredWebClient(AsyncWebClient):
     def __init__(self, metrics: Metrics, **kwargs: Any):
         super().__init__(**kwargs)
         self.metrics = metrics
+        self._identity: AsyncSlackResponse | None = None
+
+    async def identity(self) -> AsyncSlackResponse:
+        """The bot's auth.test, asked once."""
+        if self._identity is None:
+            self._identity = await self.auth_test()
+        return self._identity
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
         try:
@@ -67,11 +76,27 @@ class MeteredWebClient(AsyncWebClient):
         return response
 
 
+class StartupAuthorization(AsyncAuthorize):
+    """The bot's identity (auth.test) asked once, at start-up (`warm_up`), instead of on the first request —
+    which otherwise waits one more round trip to Slack. If Slack cannot be reached at start, the first request
+    asks, as Bolt's own single-workspace authorization would."""
+
+    def __init__(self, client: MeteredWebClient):
+        super().__init__()
+        self.client = client
+
+    async def __call__(self, *, context, enterprise_id, team_id, user_id, **actor: Any) -> AuthorizeResult | None:
+        return AuthorizeResult.from_auth_test_response(auth_test_response=await self.client.identity(),
+                                                       bot_token=self.client.token)
+
+
 class SkipTokenNotice(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN by itself and warns that our client's token wins — on every normal start."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        # Also: with our own authorize (auth.test at start-up), Bolt says the token it read will be ignored.
+        return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 def create_bolt_app(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | None = None) -> AsyncApp:
@@ -84,12 +109,23 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | N
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     # Over HTTP the gate (bot/slack/gate.py) verifies every request before anything is parsed; Socket Mode needs no
     # signature. Bolt's own check would only repeat it (and refuse the gate's re-encoded slash-command bodies).
-    app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False)
+    app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False,
+                   authorize=StartupAuthorization(client))  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize
     conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
     pipeline = pipeline or pipeline_for(opsbot, slack)
     SlackHandlers(opsbot, conversations, pipeline) \
         .register(app)
     return app
+
+
+async def warm_up(app: AsyncApp) -> None:
+    """What start-up does before the first request: auth.test (see StartupAuthorization). Not fatal: if Slack
+    cannot be reached now, the first request asks."""
+    if isinstance(app.client, MeteredWebClient):
+        try:
+            await app.client.identity()
+        except Exception as error:  # noqa: BLE001
+            log.warning("auth.test at start-up failed (%r); the first request will try again", error)
 
 
 def pipeline_for(opsbot: Opsbot, slack: SlackSettings) -> Pipeline:

@@ -23,7 +23,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import SlackSettings
 from bot.errors import UsageError
 from bot.scheduler.runner import SchedulerRunner
-from bot.slack.app import create_bolt_app, pipeline_for
+from bot.slack.app import create_bolt_app, pipeline_for, warm_up
 from bot.slack.gate import SlackGate
 from bot.slack.middleware import Pipeline
 
@@ -80,6 +80,7 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
         message = await receive()
         if message["type"] == "lifespan.startup":
             bolt.client.session = aiohttp.ClientSession()
+            await warm_up(bolt)  # auth.test now, so the first command does not wait for it
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
@@ -136,6 +137,7 @@ async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await warm_up(handler.app)
     freeze_startup_objects()
     try:
         await handler.connect_async()

@@ -2,11 +2,15 @@
 alert. Stored text is neutral; everything a user typed is escaped here and people become mentions here."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.config.catalog import Catalog
+from bot.config.messages import render_message
 from bot.core.evidence import Bundle, EvidenceItem
 from bot.core.models import ActionItem, Event, Incident, Status
-from bot.timeparse import show
+from bot.timeparse import format_duration, show
 from bot.views.blocks import (
+    MAX_SECTION,
     Attachment,
     Reply,
     button,
@@ -143,19 +147,43 @@ def topic(incident: Incident) -> str:
 
 
 def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
-    """The runbooks' INCIDENT ALERT message."""
+    """The runbooks' INCIDENT ALERT message (the catalog's `templates.alert`)."""
+    return announcement_text("alert", incident, catalog, channel_id)
+
+
+# --- announcements (the runbooks' templates) ------------------------------------------------------
+def announcement_text(kind: str, incident: Incident, catalog: Catalog, channel_id: str | None, by: str | None = None,
+                      text: str | None = None, eta: datetime | None = None) -> str:
+    """An announcement rendered from the catalog's template. Every value is mrkdwn with user text escaped, so a
+    title or update cannot ping `@channel` or inject a link; a private incident's title and impact are left out
+    unless the catalog says otherwise."""
     severity = catalog.severities[incident.severity]
-    every = int(severity.update_every.total_seconds() // 60)
-    return (
-        f"*INCIDENT ALERT - {incident.severity} ({escape(severity.name)})*\n"
-        f"*Service:* {render(incident.service or catalog.service_name)}\n"
-        f"*Issue:* {render(incident.title)}\n"
-        f"*Impact:* {render(incident.impact or 'being assessed')}\n"
-        f"*Status:* Investigating\n"
-        f"*Commander:* {_who(incident.commander)}\n"
-        f"*Channel:* <#{channel_id}>\n"
-        f"*Updates:* every {every} minutes"
-    )
+    shown = not incident.private or catalog.announce_private_titles
+    values = {
+        "id": incident.id, "severity": incident.severity, "severity_name": escape(severity.name),
+        "service": render(incident.service or catalog.service_name),
+        "title": render(incident.title) if shown else "",
+        "impact": render(incident.impact or "being assessed") if shown else "",
+        "status": incident.status.value, "commander": _who(incident.commander),
+        "channel": f"<#{channel_id}>" if channel_id else "—", "private": "yes" if incident.private else "",
+        "update_every": format_duration(severity.update_every), "by": _who(by),
+        "update": render(text or ""), "reason": render(text or ""), "resolution": render(incident.resolution or ""),
+        "eta": show(eta) if eta else "",
+        "next_update": show((incident.last_update_at or incident.declared_at) + severity.update_every),
+        "duration": format_duration((incident.resolved_at or incident.declared_at) - incident.declared_at),
+        "postmortem_due": show((incident.resolved_at or incident.declared_at) + severity.postmortem_due),
+        "open_actions": str(sum(item.done_at is None for item in incident.action_items) or ""),
+    }
+    source = getattr(catalog.templates, kind)
+    return clipped_mrkdwn(render_message(kind, source, values), MAX_SECTION)
+
+
+def clipped_mrkdwn(text: str, limit: int) -> str:
+    """Already-rendered mrkdwn within a section's limit, cut at a line so no mention or entity is split."""
+    if len(text) <= limit:
+        return text
+    kept = text[: limit - 1].rsplit("\n", 1)[0]
+    return kept + "…"
 
 
 # --- evidence ----------------------------------------------------------------------------------------------

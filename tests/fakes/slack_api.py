@@ -21,10 +21,12 @@ class Call:
     method: str
     params: dict
     headers: dict = field(default_factory=dict)
+    at: float = field(default_factory=time.time)  # wall-clock arrival (benchmarks add the latency for the answer)
 
 
 class FakeSlack:
-    def __init__(self):
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency  # seconds every Web API call takes to answer (bench/war_room.py: 0.1)
         self.calls: list[Call] = []
         self.responses: list[dict] = []  # posts to response_url
         self.response_times: dict[str, float] = {}  # response_url hook -> wall-clock arrival (for benchmarks)
@@ -141,6 +143,8 @@ class FakeSlack:
             failure = next((f for f in scripted if f[3] is None or f[3](params)), None)
             if failure:
                 scripted.remove(failure)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if failure:
             status, body, headers, _ = failure
             return web.json_response(body, status=status, headers=headers)

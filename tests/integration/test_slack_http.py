@@ -80,8 +80,8 @@ def test_open_creates_channel_invites_pins_summary_and_announces(slack):
     assert_valid_blocks(summary.params["blocks"])
     assert "incident_ack" in str(summary.params["blocks"])
     assert fake.calls_to("pins.add")[0].params["channel"] == channel
-    alert = fake.wait_for("chat.postMessage", 2)[-1]
-    assert alert.params["channel"] == "incidents" and "INCIDENT ALERT - P1" in alert.params["text"]
+    alert = next(c for c in fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "incidents")
+    assert "INCIDENT ALERT - P1" in alert.params["text"]
     assert f"<#{channel}>" in alert.params["text"]
     reply = fake.wait_for_response()[0]
     assert reply["response_type"] == "in_channel" and "INC-1" in reply["text"]
@@ -143,7 +143,7 @@ def test_announcement_joins_the_channel_when_not_in_it(slack):
     slack.command("open p1 Outage")
     assert slack.fake.wait_for("conversations.join")[0].params["channel"] == "incidents"
     posts = slack.fake.wait_for("chat.postMessage", 3)
-    assert [p.params["channel"] for p in posts][-2:] == ["incidents", "incidents"]
+    assert [p.params["channel"] for p in posts].count("incidents") == 2
 
 
 def test_ack_button_acknowledges_and_refreshes_the_summary(slack):
@@ -322,8 +322,11 @@ def test_update_modal_text_is_taken_as_typed_and_posted_in_the_incident_channel(
     text = "error rate back to 0.1% after 10–15 min; “cache” warmed — watching"
     response = submit_update(slack, click_update(slack, incident), text)
     assert response.status_code == 200 and response.text in ("", "null")
-    posted = slack.fake.wait_for("chat.postMessage", 3)[-1]
-    assert posted.params["channel"] == incident.channel and "10–15 min" in posted.params["text"]
+    posts = slack.fake.wait_for("chat.postMessage", 4)  # summary, alert, then the update in the channel and announced
+    posted = [p for p in posts if p.params["channel"] == incident.channel][-1]
+    assert "10–15 min" in posted.params["text"]
+    announced = [p for p in posts if p.params["channel"] == "incidents"][-1]
+    assert "INCIDENT UPDATE - INC-1" in announced.params["text"] and "10–15 min" in announced.params["text"]
     assert slack.opsbot.store.timeline(1)[-1].text == f"Status update: {text}"
 
 

@@ -235,13 +235,16 @@ def test_the_catalog_refuses_bad_schedules_with_their_path(tmp_path):
 def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(make_bot, clock):
     bot = make_bot()
     incident = bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    bot.tick()  # level 1, the on-call engineer, is paged at declaration
+    (paged,) = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    assert "was declared. Paging on-call engineer (level 1 of 4)" in paged.text
     clock.advance(minutes=14)
     bot.tick()
-    assert "escalation" not in bot.notifier.kinds()
+    assert bot.notifier.kinds().count("escalation") == 1
     clock.advance(minutes=1)  # 15 min: the P0 response target
     bot.tick()
     bot.tick()
-    escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"][1:]
     assert len(escalations) == 1 and "<@U0LEAD>" in slack(escalations[0]) and "level 2 of 4" in escalations[0].text
     direct = [r for r, _ in bot.notifier.posts if r.kind == "escalation_dm"]  # a user ID is paged directly too
     assert len(direct) == 1 and direct[0].channel == "U0LEAD" and "You are paged for *INC-1*" in slack(direct[0])
@@ -250,11 +253,11 @@ def test_unacknowledged_incident_escalates_level_by_level_until_acknowledged(mak
     escalations = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
     assert "<!subteam^S0MANAGERS>" in slack(escalations[-1])
     steps = [e for e in bot.incidents.timeline(incident.number) if e.kind is EventKind.ESCALATION]
-    assert [e.data["to"] for e in steps] == ["U0LEAD", "S0MANAGERS"]
+    assert [e.data["to"] for e in steps] == ["on-call engineer", "U0LEAD", "S0MANAGERS"]
     bot.incidents.acknowledge(incident.number, "U_ALICE")
     clock.advance(minutes=30)
     bot.tick()
-    assert len([k for k in bot.notifier.kinds() if k == "escalation"]) == 2
+    assert len([k for k in bot.notifier.kinds() if k == "escalation"]) == 3
     assert bot.notifier.kinds().count("escalation_dm") == 1  # a group (S0MANAGERS) is only mentioned
 
 
@@ -267,7 +270,8 @@ def test_after_downtime_only_the_current_escalation_is_sent(make_bot, clock):
     assert len(escalations) == 1 and "CTO" in escalations[0].text
     prefix = f"inc:{incident.number}:escalate:"
     statuses = {r.key.removeprefix(prefix): r.status for r in bot.store.reminders(prefix)}
-    assert statuses == {"1": "missed", "1:dm": "missed", "2": "missed", "3": "sent"}  # the CTO is a name: no DM
+    assert statuses == {"0": "missed", "1": "missed", "1:dm": "missed", "2": "missed",
+                        "3": "sent"}  # the CTO is a name: no DM
 
 
 def test_status_update_cadence_reminds_once_per_silent_period(make_bot, clock):
@@ -368,3 +372,59 @@ def test_the_audit_head_is_checkpointed_hourly(make_bot, clock):
     clock.advance(minutes=1)
     bot.tick()
     assert len(bot.checkpoints) == 2
+
+
+def escalating(**p0) -> Catalog:
+    return Catalog.model_validate({
+        "scheduler": {"reminders": {}},
+        "severities": {"P0": {"name": "Critical", "response": "15m", **p0},
+                       "P1": {"name": "High", "response": "1h"}, "P2": {"name": "Medium", "response": "4h"},
+                       "P3": {"name": "Low", "response": "next-business-day", "escalate_until": "resolved",
+                              "escalation": ["U0ONCALL", {"who": "U0LEAD", "after": "1d"}]}}})
+
+
+def test_level_one_is_paged_at_declaration_with_a_mention_and_a_dm(make_bot, clock):
+    bot = make_bot(escalating(escalation=["U0ONCALL", "U0LEAD"]))
+    incident = bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    bot.tick()
+    bot.tick()
+    (post,) = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    (direct,) = [r for r, _ in bot.notifier.posts if r.kind == "escalation_dm"]
+    assert "Paging <@U0ONCALL> (level 1 of 2)" in slack(post) and direct.channel == "U0ONCALL"
+    assert "You are paged for *INC-1*" in slack(direct)
+    assert [e.data["to"] for e in bot.incidents.timeline(incident.number) if e.kind is EventKind.ESCALATION] == [
+        "U0ONCALL"]
+
+
+def test_a_severity_escalating_until_resolved_keeps_paging_after_the_ack_and_stops_at_resolve(make_bot, clock):
+    # The runbook: "escalate if not resolved in 5 min"; an immediate level is paged with level 1.
+    bot = make_bot(escalating(escalate_until="resolved", escalation=[
+        {"who": ["U0ONCALL", "S0SRE"]}, {"who": "U0LEAD", "after": "immediate"},
+        {"who": "U0MANAGER", "after": "5m"}, {"who": "CTO", "after": "30m"}]))
+    incident = bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    bot.tick()
+    assert sorted(r.channel for r, _ in bot.notifier.posts if r.kind == "escalation_dm") == ["U0LEAD", "U0ONCALL"]
+    bot.incidents.acknowledge(incident.number, "U0ONCALL")
+    clock.advance(minutes=5)
+    bot.tick()
+    last = [r for r, _ in bot.notifier.posts if r.kind == "escalation"][-1]
+    assert "is not resolved 5m after it was declared" in last.text and "<@U0MANAGER>" in slack(last)
+    assert "/incident resolve INC-1" in last.text
+    bot.incidents.resolve(incident.number, "U0ONCALL", "rolled back")
+    clock.advance(minutes=30)
+    bot.tick()
+    assert bot.notifier.kinds().count("escalation") == 3  # levels 1+2 at once, then 3; not the CTO
+
+
+def test_escalation_levels_are_validated_with_their_path(tmp_path):
+    from bot.config import load_catalog
+    from bot.errors import ConfigError
+
+    path = tmp_path / "opsbot.yml"
+    path.write_text("severities:\n  P0: {name: Critical, response: 15m, escalate_until: fixed,\n"
+                    "       escalation: [{who: [], after: 5m}, {who: U1, after: soon}]}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_catalog(path)
+    text = str(raised.value)
+    assert "severities.P0.escalate_until" in text and "'soon' is not a duration" in text
+    assert "a level needs at least one user" in text
