@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
 from bot.config.fields import Duration, Strict
 from bot.config.schedule import Scheduler
@@ -78,6 +79,7 @@ class Catalog(Strict):
     roles: Roles = Field(default_factory=dict)
     unprotected_default_role: str = "operator"  # unknown users in unprotected environments
     scheduler: Scheduler = Field(default_factory=Scheduler)
+    alerts: Alerts = Field(default_factory=Alerts)  # which alert groups open which incidents (bot/config/alerts.py)
 
     @field_validator("roles")
     @classmethod
@@ -102,6 +104,15 @@ class Catalog(Strict):
         if wrong:
             raise ValueError(f"severity keys must be P0, P1, P2 or P3, not {', '.join(wrong)}")
         return value
+
+    @model_validator(mode="after")
+    def _alert_rules_name_severities(self) -> Catalog:
+        for where, rule in [*((f"rules.{i}", r) for i, r in enumerate(self.alerts.rules)), ("default", self.alerts.default)]:
+            try:
+                rule.severity = self.severity_key(rule.severity)
+            except ValueError as exc:
+                raise ValueError(f"alerts.{where}.severity: {exc}") from exc
+        return self
 
     def severity_key(self, text: str) -> str:
         """'p1', 'P1', 'sev2' -> 'P1'. Raises ValueError for anything else."""

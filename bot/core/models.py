@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     ESCALATION = "escalation"
     CHANNEL = "channel"
     EVIDENCE = "evidence"
+    ALERT = "alert"  # an alert joined or left the incident's alert group (bot/core/alerts.py)
 
 
 class ActionItem(BaseModel):
@@ -59,6 +60,7 @@ class Incident(BaseModel):
     opened_by: str
     roles: dict[str, str] = Field(default_factory=dict)
     declared_at: datetime
+    impact_started_at: datetime | None = None  # when impact began, if known before the declaration (an alert's startsAt)
     acknowledged_at: datetime | None = None
     investigating_at: datetime | None = None
     mitigated_at: datetime | None = None

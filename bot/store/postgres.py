@@ -85,6 +85,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the image a rollback came from): one JSON document per key.
         "CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     ]),
+    (10, [
+        # At most one open incident per alert group (the key is the unique constraint concurrent deliveries meet),
+        # and each alert's state recorded once per incident.
+        "CREATE TABLE alert_groups (key TEXT PRIMARY KEY, incident BIGINT NOT NULL)",
+        "CREATE TABLE alert_seen (incident BIGINT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (incident, key))",
+    ]),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

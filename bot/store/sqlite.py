@@ -121,6 +121,14 @@ def m009_platform_memory(db: Database) -> None:
     db.execute("CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
 
+@migrations()
+def m010_alert_groups(db: Database) -> None:
+    # At most one open incident per alert group (the key is the unique constraint concurrent deliveries meet), and
+    # each alert's state recorded once per incident.
+    db.execute("CREATE TABLE alert_groups (key TEXT PRIMARY KEY, incident INTEGER NOT NULL)")
+    db.execute("CREATE TABLE alert_seen (incident INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (incident, key))")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url
