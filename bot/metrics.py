@@ -77,6 +77,9 @@ class Metrics:
                                  ["outcome"], registry=r)
         self.store_errors = Counter("opsbot_store_errors", "Store calls that failed (database unreachable, ...)",
                                     ["operation"], registry=r)
+        self.alerts = Counter("opsbot_alerts_received", "Alert deliveries, by source and outcome (opened, updated, "
+                              "resolved, noted, unchanged, ignored, duplicate, malformed, unauthenticated, ...)",
+                              ["source", "outcome"], registry=r)
         for outcome in ("sent", "missed", "failed"):  # present at 0 from the start: rate() needs the series
             self.reminders.labels(outcome)
         self._leader: Callable[[], bool] = lambda: False
@@ -97,6 +100,9 @@ class Metrics:
         self.slack_calls.labels(method).inc()
         if error is not None:
             self.slack_errors.labels(method, error).inc()
+
+    def alert(self, source: str, outcome: str) -> None:
+        self.alerts.labels(source, outcome).inc()
 
     def check_result(self, result: CheckResult) -> None:
         self.checks.labels(result.kind, result.level).inc()

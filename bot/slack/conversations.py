@@ -54,20 +54,22 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         for effect in effects:
             if isinstance(effect, IncidentOpened):
                 incident = await asyncio.to_thread(self.service.get, effect.number)
-                warnings += await self.set_up(incident, effect.by)
+                warnings += await self.set_up(incident, effect.by, effect.announce)
             elif isinstance(effect, IncidentChanged):
                 await self.refresh(effect.number)
         return warnings
 
-    async def set_up(self, incident: Incident, user: str) -> list[str]:
-        """Create and furnish the channel; returns warnings for the user (empty when all went well)."""
+    async def set_up(self, incident: Incident, user: str, announce: str | None = None) -> list[str]:
+        """Create and furnish the channel; returns warnings for the user (empty when all went well). Without a
+        user (an incident opened by an alert) nobody is invited; `announce` overrides the announcement channel."""
         warnings: list[str] = []
         try:
             channel_id, name = await self._create(incident)
         except SlackApiError as error:
             log.warning("creating the channel of %s failed: %s", incident.id, error.response.get("error"))
             return [f"{incident.id} is recorded, but its channel was not created. " + describe(error, "conversations.create")]
-        warnings += await self._try("conversations.invite", self._invite(channel_id, user))
+        if user:
+            warnings += await self._try("conversations.invite", self._invite(channel_id, user))
         warnings += await self._try("conversations.setTopic",
                                     self.client.conversations_setTopic(channel=channel_id, topic=topic(incident)))
         summary_ts = None
@@ -78,9 +80,9 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             warnings += await self._try("pins.add", self.client.pins_add(channel=channel_id, timestamp=summary_ts))
         except SlackApiError as error:
             warnings.append(describe(error, "chat.postMessage"))
-        incident = await asyncio.to_thread(self.service.attach_channel, incident.number, user, channel_id, name,
-                                           summary_ts)
-        warnings += await self._announce(incident, channel_id)
+        incident = await asyncio.to_thread(self.service.attach_channel, incident.number, user or incident.opened_by,
+                                           channel_id, name, summary_ts)
+        warnings += await self._announce(incident, channel_id, announce)
         return warnings
 
     async def refresh(self, number: int) -> None:
@@ -112,8 +114,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             if error.response.get("error") not in ("already_in_channel", "cant_invite_self"):
                 raise
 
-    async def _announce(self, incident: Incident, channel_id: str) -> list[str]:
-        target = self.catalog.announce_channel
+    async def _announce(self, incident: Incident, channel_id: str, announce: str | None = None) -> list[str]:
+        target = announce or self.catalog.announce_channel
         if not target:
             return []
         text = alert_text(incident, self.catalog, channel_id)
