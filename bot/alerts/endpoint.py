@@ -2,9 +2,9 @@
 
 In this order, so nothing unauthenticated is ever parsed: the body is capped (413), the source's token checked
 (401: `Authorization: Bearer <token>` or `X-Opsbot-Signature: sha256=<HMAC-SHA256 of the body>`), the payload
-parsed (400, saying what is wrong), then applied (200 with the outcome). A replayed delivery is recognised in
-the store and changes nothing. Slack's side of an opened incident (channel, announcement) is carried out after
-the answer, so the source is not kept waiting for Slack.
+parsed (400, saying what is wrong), then queued in the store (202; a replayed delivery: 200 "duplicate", nothing
+changes). One worker per process applies the queue in order (bot/core/alerts.py), then carries out Slack's side
+of what changed (channel, announcement), so the source never waits for the incident's transaction or Slack.
 """
 from __future__ import annotations
 
@@ -38,8 +38,20 @@ class AlertEndpoint:
         self.count = count or (lambda source, outcome: None)
         self.max_body = max_body
         self.background: set[asyncio.Task] = set()  # effects being carried out (kept referenced until done)
+        self.worker: asyncio.Task | None = None
+        self.receiving = 0  # deliveries being answered now
+        self.arriving: list[tuple[AlertGroup, str, asyncio.Future[bool]]] = []  # checked, waiting to be stored
+        self.storing = False
+        self.wake = asyncio.Event()
 
     async def __call__(self, scope: dict, receive, send) -> None:
+        self.receiving += 1  # the worker gives way while deliveries are being answered
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            self.receiving -= 1
+
+    async def _handle(self, scope: dict, receive, send) -> None:
         parse = PARSERS.get(scope["path"])
         if parse is None:
             return await _answer(send, 404, {"error": "no such alert endpoint; use /alerts/alertmanager or "
@@ -69,27 +81,93 @@ class AlertEndpoint:
             return await self._refuse(send, source, 400, f"malformed payload: {exc}")
         key = "alert:" + hashlib.sha256(source.encode() + b"\0" + body).hexdigest()
         try:
-            outcome = await asyncio.to_thread(self.service.receive, group, key)
+            accepted = await self._queue(self.service.check(group), key)
         except UsageError as exc:
             return await self._refuse(send, source, 400, str(exc))
         except BackendError as exc:  # 5xx: Alertmanager retries, and the replay check makes the retry safe
             log.warning("alert from %s not stored: %s", source, exc, exc_info=exc)
             return await self._refuse(send, source, 503, "the store is unreachable; retry later")
-        except OpsbotError as exc:
-            return await self._refuse(send, source, 409, str(exc))
-        self.count(source, outcome.outcome)
-        log.info("alert delivery from %s (%s): %s %s", source, group.key[:80], outcome.outcome,
-                 f"INC-{outcome.incident}" if outcome.incident else "")
-        await _answer(send, 200, outcome.as_json())
-        if outcome.effects and self.carry_out is not None:
-            task = asyncio.create_task(self._carry_out(outcome.effects))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+        self.count(source, "accepted" if accepted else "duplicate")
+        # Queued is stored: the answer does not wait for the incident's changes or Slack (a burst of deliveries
+        # would otherwise queue behind each other's transactions).
+        await _answer(send, 202 if accepted else 200, {"outcome": "accepted" if accepted else "duplicate"})
+        self.start()
+        self.wake.set()
+
+    async def _queue(self, group: AlertGroup, key: str) -> bool:
+        """Queue a delivery with those arriving meanwhile: one transaction (and one thread hop) per batch, so a
+        burst of 50 is stored in a few commits rather than 50 queued one behind the other."""
+        done = asyncio.get_running_loop().create_future()
+        self.arriving.append((group, key, done))
+        if not self.storing:
+            self.storing = True
+            asyncio.create_task(self._store_arrivals())
+        return await done
+
+    async def _store_arrivals(self) -> None:
+        try:
+            while self.arriving:
+                batch, self.arriving = self.arriving, []
+                try:
+                    queued = await asyncio.to_thread(self.service.accept, [(g, k) for g, k, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - passed on: each waiting request answers it (503, …)
+                    for _, _, done in batch:
+                        done.set_exception(exc)
+                else:
+                    for (_, _, done), fresh in zip(batch, queued, strict=True):
+                        done.set_result(fresh)
+        finally:
+            self.storing = False
+
+    def start(self) -> None:
+        """The worker that applies queued deliveries in order (started with the server, or by the first delivery;
+        at start it applies what an earlier process left queued)."""
+        if self.worker is None:
+            self.wake = asyncio.Event()
+            self.wake.set()
+            self.worker = asyncio.create_task(self._work())
 
     async def drain(self, timeout: float) -> None:
-        """Shutting down: let the effects under way finish (Slack channel set-up)."""
+        """Shutting down: apply what is queued, let the effects under way finish (Slack channel set-up)."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker = None
+            try:
+                await asyncio.wait_for(self._apply(), timeout)
+            except (TimeoutError, OpsbotError):
+                log.warning("shutting down with alert deliveries still queued (applied at the next start)")
         if self.background:
             await asyncio.wait(list(self.background), timeout=timeout)
+
+    async def _work(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                while await self._apply():
+                    pass
+            except BackendError as exc:
+                log.warning("alert deliveries stay queued: %s", exc)
+                await asyncio.sleep(1)
+                self.wake.set()
+            except Exception:  # a bug must not stop the worker for good
+                log.exception("applying alert deliveries failed")
+                await asyncio.sleep(1)
+
+    async def _apply(self) -> int:
+        """Apply one queued delivery, once no delivery is being answered (at most 0.5 s later): a burst is
+        answered first, then applied, so the sources' wait stays a few milliseconds."""
+        deadline = asyncio.get_running_loop().time() + 0.5
+        while self.receiving and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.002)
+        outcomes = await asyncio.to_thread(self.service.process_pending, 1)
+        for outcome in outcomes:
+            self.count(outcome.source, outcome.outcome)
+            if outcome.effects and self.carry_out is not None:
+                task = asyncio.create_task(self._carry_out(outcome.effects))
+                self.background.add(task)
+                task.add_done_callback(self.background.discard)
+        return len(outcomes)
 
     async def _carry_out(self, effects: list[AlertEffect]) -> None:
         assert self.carry_out is not None

@@ -10,6 +10,7 @@ or record an alert twice. Every change is audited with the alert source as the a
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ from bot.core.effects import Effect, IncidentChanged, IncidentOpened
 from bot.core.incidents import IncidentService
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ports import AlertDelivery, AlertStore
-from bot.errors import OpsbotError
+from bot.errors import BackendError, OpsbotError
 from bot.timeparse import show, utcnow
 
+log = logging.getLogger("opsbot.alerts")
 AlertStatus = Literal["firing", "resolved"]
 
 
@@ -78,9 +80,7 @@ class AlertOutcome:
     outcome: Outcome
     incident: int | None = None
     effects: list[AlertEffect] = field(default_factory=list)
-
-    def as_json(self) -> dict:
-        return {"outcome": self.outcome, "incident": f"INC-{self.incident}" if self.incident else None}
+    source: str = ""
 
 
 class AlertService:
@@ -88,10 +88,39 @@ class AlertService:
                  clock: Callable[[], datetime] = utcnow):
         self.store, self.catalog, self.incidents, self.clock = store, catalog, incidents, clock
 
+    def check(self, group: AlertGroup) -> AlertGroup:
+        """The group with its severity as the catalog's key; UsageError for an unknown one (nothing is queued)."""
+        if group.severity is None:
+            return group
+        return group.model_copy(update={"severity": self.incidents.severity(group.severity)})
+
+    def accept(self, deliveries: list[tuple[AlertGroup, str]]) -> list[bool]:
+        """Queue checked deliveries (group, key) in one transaction: what the sources wait for, a few
+        milliseconds. False for a replay."""
+        return self.store.queue_alerts([(key, group.model_dump_json()) for group, key in deliveries])
+
+    def process_pending(self, limit: int = 100) -> list[AlertOutcome]:
+        """Apply the queued deliveries, oldest first. A delivery that cannot be applied is logged and dropped;
+        BackendError (the store is unreachable) propagates, and the deliveries stay queued for the next try."""
+        outcomes = []
+        for key, doc in self.store.pending_alerts(limit):
+            try:
+                group = AlertGroup.model_validate_json(doc)
+                outcome = self.receive(group, key)
+                outcome.source = group.source
+                outcomes.append(outcome)
+            except (OpsbotError, ValueError) as exc:
+                if isinstance(exc, BackendError):
+                    raise
+                log.error("alert delivery %s dropped: %s", key, exc, exc_info=exc)
+                self.store.drop_alert(key)
+        return outcomes
+
     def receive(self, group: AlertGroup, delivery_key: str) -> AlertOutcome:
-        """Apply one delivery. Raises UsageError (nothing changed) for a group that names an unknown severity."""
+        """Apply one queued delivery (a duplicate if another worker has taken it)."""
         rule = self.catalog.alerts.rule_for(group.labels)
         if rule.ignore:
+            self.store.drop_alert(delivery_key)
             return AlertOutcome("ignored")
         firing = [alert for alert in group.alerts if alert.status == "firing"]
         opening = self._declaration(group, rule, firing) if firing else None

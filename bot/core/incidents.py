@@ -247,6 +247,10 @@ class IncidentService:
         return self._change(number, apply)
 
     # --- helpers ----------------------------------------------------------------------
+    def severity(self, text: str) -> str:
+        """The catalog's key for 'p1', 'sev2', …; UsageError naming the valid ones otherwise."""
+        return self._severity(text)
+
     def _severity(self, text: str) -> str:
         try:
             return self.catalog.severity_key(text)

@@ -95,7 +95,7 @@ class AlertDelivery:
     """What one alert delivery may change, prepared by the core; the store decides inside one transaction which
     of it applies (see AlertStore)."""
 
-    delivery_key: str  # the delivery's digest: a replayed delivery changes nothing
+    delivery_key: str  # the queued delivery (AlertStore.queue_alerts), taken out of the inbox as it is applied
     group_key: str  # at most one open incident per group key
     incident: Incident | None  # opened when the group has no open incident (None: nothing is firing)
     opening_events: list[Event]
@@ -112,6 +112,9 @@ class AlertRecorded:
 
 
 class AlertStore(Protocol):
+    def queue_alerts(self, deliveries: list[tuple[str, str]]) -> list[bool]: ...
+    def pending_alerts(self, limit: int = 100) -> list[tuple[str, str]]: ...
+    def drop_alert(self, key: str) -> None: ...
     def record_alerts(self, delivery: AlertDelivery) -> AlertRecorded: ...
     def append_audit(self, record: AuditRecord) -> AuditRecord: ...
 

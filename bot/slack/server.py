@@ -87,6 +87,8 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
         message = await receive()
         if message["type"] == "lifespan.startup":
             bolt.client.session = aiohttp.ClientSession()
+            if alerts is not None:
+                alerts.start()  # applies what a previous process left queued
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

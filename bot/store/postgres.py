@@ -90,6 +90,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # and each alert's state recorded once per incident.
         "CREATE TABLE alert_groups (key TEXT PRIMARY KEY, incident BIGINT NOT NULL)",
         "CREATE TABLE alert_seen (incident BIGINT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (incident, key))",
+        # Deliveries accepted but not yet applied (the HTTP answer does not wait for Slack or the incident's changes).
+        "CREATE TABLE alert_inbox (seq BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
     ]),
 ]
 

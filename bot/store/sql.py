@@ -94,8 +94,8 @@ class SqlStore:
         serialises deliveries of one group across processes, so it opens at most one incident while that one is
         open; each seen key (an alert's state) gets its event once per incident."""
         with self._write() as db:
-            if db.execute("INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                          (delivery.delivery_key, self._time(utcnow()))).rowcount != 1:
+            # Taking the delivery out of the inbox is the claim: of two workers (replicas), one applies it.
+            if db.execute("DELETE FROM alert_inbox WHERE key = ?", (delivery.delivery_key,)).rowcount != 1:
                 return AlertRecorded(None, duplicate=True)
             number = db.execute(
                 "INSERT INTO alert_groups (key, incident) VALUES (?, 0) ON CONFLICT (key)"
@@ -128,6 +128,30 @@ class SqlStore:
                 args = {**delivery.audit.args, "opened": opened, "recorded": len(new)}
                 self._append_audit(db, delivery.audit.model_copy(update={"target": f"INC-{number}", "args": args}))
         return AlertRecorded(number, opened=opened, new_keys=[key for key, _ in new])
+
+    def queue_alerts(self, deliveries: list[tuple[str, str]]) -> list[bool]:
+        """Keep deliveries (key, the typed group as JSON) until a worker applies them, in one transaction; False
+        for a replay (its key was seen before, by any process, whether applied yet or not)."""
+        queued = []
+        with self._write() as db:
+            for key, group in deliveries:
+                fresh = db.execute("INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                                   (key, self._time(utcnow()))).rowcount == 1
+                if fresh:
+                    db.execute("INSERT INTO alert_inbox (key, doc) VALUES (?, ?)", (key, group))
+                queued.append(fresh)
+        return queued
+
+    def pending_alerts(self, limit: int = 100) -> list[tuple[str, str]]:
+        """(key, group JSON) of the deliveries not yet applied, oldest first."""
+        with self._read() as db:
+            return [(row[0], row[1]) for row in
+                    db.execute("SELECT key, doc FROM alert_inbox ORDER BY seq LIMIT ?", (limit,)).fetchall()]
+
+    def drop_alert(self, key: str) -> None:
+        """A delivery that cannot be applied (logged by the caller) leaves the inbox, so it blocks nothing."""
+        with self._write() as db:
+            db.execute("DELETE FROM alert_inbox WHERE key = ?", (key,))
 
     # --- audit log ------------------------------------------------------------------------
     def append_audit(self, record: AuditRecord) -> AuditRecord:

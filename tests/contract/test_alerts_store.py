@@ -2,12 +2,13 @@
 across two store objects (two replicas); replays and alerts already seen change nothing."""
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from bot.alerts import alertmanager
 from bot.config import Catalog
-from bot.core.alerts import AlertService
+from bot.core.alerts import AlertOutcome, AlertService
 from bot.core.incidents import IncidentService
 from bot.core.models import EventKind, Status
 from bot.store import open_store
@@ -29,8 +30,11 @@ def payload(group: str, fingerprints: list[str], status: str = "firing") -> byte
     }).encode()
 
 
-def deliver(service: AlertService, body: bytes):
-    return service.receive(alertmanager.parse(body, "alertmanager"), "alert:" + str(hash(body)))
+def deliver(service: AlertService, body: bytes) -> AlertOutcome:
+    """As the endpoint does: queue the delivery, then apply the queue."""
+    if not service.accept([(alertmanager.parse(body, "alertmanager"), "alert:" + hashlib.sha256(body).hexdigest())])[0]:
+        return AlertOutcome("duplicate")
+    return service.process_pending()[-1]
 
 
 def alerts_for(store, clock=lambda: T0) -> AlertService:
@@ -90,8 +94,14 @@ def test_concurrent_deliveries_from_two_replicas_open_exactly_one_incident_per_g
         services = [alerts_for(store), alerts_for(replica)]
         bodies = [payload(f"Group{g}", [f"g{g}-{i}" for i in range(n + 1)]) for g in range(3) for n in range(8)]
         with ThreadPoolExecutor(16) as pool:
-            outcomes = list(pool.map(lambda job: deliver(services[job[0] % 2], job[1]), enumerate(bodies)))
-        assert sorted(o.outcome for o in outcomes).count("opened") == 3
+            queued = list(pool.map(lambda job: services[job[0] % 2].accept(
+                [(alertmanager.parse(job[1], "alertmanager"), f"k{job[0]}")])[0], enumerate(bodies)))
+            # Both replicas' workers apply the same queue at once, several times over: each delivery applies once.
+            batches = list(pool.map(lambda n: services[n % 2].process_pending(limit=5), range(12)))
+        outcomes = [outcome for batch in batches for outcome in batch] + services[0].process_pending()
+        assert all(queued) and store.pending_alerts() == []
+        assert len([o for o in outcomes if o.outcome != "duplicate"]) == len(bodies)
+        assert [o.outcome for o in outcomes].count("opened") == 3
         incidents = store.list_incidents()
         assert len(incidents) == 3
         for incident in incidents:  # every alert recorded once, whichever delivery carried it first

@@ -175,11 +175,12 @@ def test_generic_webhook_opens_and_resolves_with_an_hmac_signature(opsbot):
     alert_doc = {"title": "Checkout p95 above 2 s", "severity": "P1", "env": "prod", "service": "checkout",
                  "dedup_key": "checkout-latency", "started_at": "2026-11-20T08:00:00Z"}
     opened = post(alert_doc)
-    assert opened.status_code == 200 and opened.json() == {"outcome": "opened", "incident": "INC-1"}
-    assert post(alert_doc).json()["outcome"] == "duplicate"
-    resolved = post(alert_doc | {"status": "resolved"})
-    assert resolved.json() == {"outcome": "resolved", "incident": "INC-1"}
-    incident = opsbot.store.get_incident(1)
+    assert opened.status_code == 202 and opened.json() == {"outcome": "accepted"}
+    replayed = post(alert_doc)
+    assert replayed.status_code == 200 and replayed.json() == {"outcome": "duplicate"}
+    wait_until(lambda: opsbot.store.list_incidents(), what="the incident")
+    assert post(alert_doc | {"status": "resolved"}).status_code == 202
+    incident = wait_until(lambda: opsbot.store.list_incidents(statuses=(Status.RESOLVED,)), what="the resolve")[0]
     assert (incident.status, incident.severity, incident.service, incident.opened_by) == \
         (Status.RESOLVED, "P1", "checkout", "grafana")
     metrics = opsbot.http.get("/metrics").text
@@ -210,3 +211,29 @@ def test_unknown_severity_and_wrong_method_are_refused(opsbot):
     assert answer.status_code == 400 and "'urgent' is not a severity" in answer.json()["error"]
     assert opsbot.http.get("/alerts/alertmanager").status_code == 405
     assert opsbot.store.list_incidents() == []
+
+
+def test_deliveries_left_queued_by_a_stopped_process_are_applied_at_start(sqlite_url):
+    import asyncio
+
+    from bot.alerts import webhook
+    from bot.alerts.endpoint import AlertEndpoint
+
+    bot = build(settings=Settings(database_url=sqlite_url))
+    try:
+        # Accepted (the source got its 202), then the process stopped before its worker applied it.
+        assert bot.alerts.accept([(webhook.parse(b'{"title": "Disk full on db-1", "dedup_key": "disk"}', "uptime"),
+                                   "alert:k1")]) == [True]
+        endpoint = AlertEndpoint(bot.alerts, {})
+
+        async def serve_briefly() -> None:
+            endpoint.start()  # as the server's start-up does
+            while bot.store.pending_alerts(1):
+                await asyncio.sleep(0.05)
+            await endpoint.drain(5)
+
+        asyncio.run(asyncio.wait_for(serve_briefly(), 10))
+        incident = bot.store.list_incidents()[0]
+        assert (incident.title, incident.opened_by, incident.severity) == ("Disk full on db-1", "uptime", "P2")
+    finally:
+        bot.close()
