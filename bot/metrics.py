@@ -195,16 +195,18 @@ class MeteredStore:
             raise
 
     def _lifecycle(self, incident: Incident, events: list[Event]) -> None:
+        # From the impact's start when known (an alert's startsAt), else from the declaration.
+        start = incident.impact_started_at or incident.declared_at
         for event in events:
             if event.kind != EventKind.STATUS:
                 continue
             # Leaving "declared" acknowledges the incident (explicitly or implicitly).
             if event.data.get("from") == Status.DECLARED.value and incident.acknowledged_at is not None:
                 self._metrics.mtta.labels(incident.severity).observe(
-                    (incident.acknowledged_at - incident.declared_at).total_seconds())
+                    (incident.acknowledged_at - start).total_seconds())
             if event.data.get("to") == Status.RESOLVED.value and incident.resolved_at is not None:
                 self._metrics.mttr.labels(incident.severity).observe(
-                    (incident.resolved_at - incident.declared_at).total_seconds())
+                    (incident.resolved_at - start).total_seconds())
 
 
 def elapsed_since(started: float) -> float:

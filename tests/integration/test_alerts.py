@@ -185,6 +185,11 @@ def test_generic_webhook_opens_and_resolves_with_an_hmac_signature(opsbot):
         (Status.RESOLVED, "P1", "checkout", "grafana")
     metrics = opsbot.http.get("/metrics").text
     assert 'opsbot_alerts_received_total{outcome="opened",source="grafana"} 1.0' in metrics
+    # Time to resolve runs from the impact's start (the alert's started_at), not from the declaration.
+    mttr = next(line for line in metrics.splitlines() if line.startswith('opsbot_incident_mttr_seconds_sum{severity="P1"}'))
+    started = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    assert incident.impact_started_at == started
+    assert float(mttr.split()[-1]) == pytest.approx((incident.resolved_at - started).total_seconds())
 
 
 @pytest.mark.parametrize("headers, body, status, message", [
