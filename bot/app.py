@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
+from bot.core.alerts import AlertService
 from bot.core.audit import AuditKey
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
@@ -41,6 +42,10 @@ class Opsbot:
     router: Router
     metrics: Metrics
     catalog_path: Path | None = None  # None: the built-in defaults
+    alerts: AlertService = field(init=False)  # alert groups → incidents (POST /alerts/… in `opsbot serve`)
+
+    def __post_init__(self) -> None:
+        self.alerts = AlertService(self.store, self.catalog, self.services.incidents)
 
     def close(self) -> None:
         self.store.close()

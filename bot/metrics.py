@@ -77,6 +77,9 @@ class Metrics:
                                  ["outcome"], registry=r)
         self.store_errors = Counter("opsbot_store_errors", "Store calls that failed (database unreachable, ...)",
                                     ["operation"], registry=r)
+        self.alerts = Counter("opsbot_alerts_received", "Alert deliveries, by source and outcome (opened, updated, "
+                              "resolved, noted, unchanged, ignored, duplicate, malformed, unauthenticated, ...)",
+                              ["source", "outcome"], registry=r)
         for outcome in ("sent", "missed", "failed"):  # present at 0 from the start: rate() needs the series
             self.reminders.labels(outcome)
         self._leader: Callable[[], bool] = lambda: False
@@ -97,6 +100,9 @@ class Metrics:
         self.slack_calls.labels(method).inc()
         if error is not None:
             self.slack_errors.labels(method, error).inc()
+
+    def alert(self, source: str, outcome: str) -> None:
+        self.alerts.labels(source, outcome).inc()
 
     def check_result(self, result: CheckResult) -> None:
         self.checks.labels(result.kind, result.level).inc()
@@ -189,16 +195,18 @@ class MeteredStore:
             raise
 
     def _lifecycle(self, incident: Incident, events: list[Event]) -> None:
+        # From the impact's start when known (an alert's startsAt), else from the declaration.
+        start = incident.impact_started_at or incident.declared_at
         for event in events:
             if event.kind != EventKind.STATUS:
                 continue
             # Leaving "declared" acknowledges the incident (explicitly or implicitly).
             if event.data.get("from") == Status.DECLARED.value and incident.acknowledged_at is not None:
                 self._metrics.mtta.labels(incident.severity).observe(
-                    (incident.acknowledged_at - incident.declared_at).total_seconds())
+                    (incident.acknowledged_at - start).total_seconds())
             if event.data.get("to") == Status.RESOLVED.value and incident.resolved_at is not None:
                 self._metrics.mttr.labels(incident.severity).observe(
-                    (incident.resolved_at - incident.declared_at).total_seconds())
+                    (incident.resolved_at - start).total_seconds())
 
 
 def elapsed_since(started: float) -> float:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs opsbot with its test dependencies, makes sure
 # the services the tests use are running (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, a private
-# Docker Engine from scripts/start-docker.sh) and that Prometheus is installed, then runs pytest.
+# Docker Engine from scripts/start-docker.sh) and that Prometheus and Alertmanager are installed, then runs pytest.
 # A missing service is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +72,16 @@ if ! command -v pm2 >/dev/null && command -v npm >/dev/null; then
 fi
 if ! [ -x /usr/sbin/sshd ] || ! command -v pm2 >/dev/null; then
     echo "FATAL: sshd (apt-get install openssh-server) and pm2 (npm install -g pm2) are needed by the ssh tests." >&2
+    exit 1
+fi
+
+# The alert tests start their own Alertmanager (loopback, temporary config and data) from Debian's package.
+if ! command -v prometheus-alertmanager >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "Alertmanager is not installed; installing Debian's prometheus-alertmanager" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+fi
+if ! command -v prometheus-alertmanager >/dev/null; then
+    echo "FATAL: prometheus-alertmanager is missing (apt-get install prometheus-alertmanager); the alert tests need it." >&2
     exit 1
 fi
 

@@ -32,8 +32,10 @@ LAYERS: dict[str, set[str]] = {
     # opsbot's own metrics (prometheus-client) and log format: cross-cutting, but they see only the core's models
     "bot.metrics": {"bot.errors", "bot.config", "bot.core"},
     "bot.logs": {"bot.errors", "bot.core"},
+    # alert payloads → typed alert groups → the core; served over HTTP by the Slack surface's server
+    "bot.alerts": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler",
-                  "bot.logs"},
+                  "bot.logs", "bot.alerts"},
     # the surfaces and the composition root wire everything
     "bot.console": {"bot.errors", "bot.config", "bot.core", "bot.views", "commands"},
     "bot.app": {"*"},

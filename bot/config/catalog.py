@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config import messages
+from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
 from bot.config.fields import Duration, Strict
 from bot.config.schedule import Scheduler
@@ -154,6 +155,7 @@ class Catalog(Strict):
     scheduler: Scheduler = Field(default_factory=Scheduler)
     incident_types: dict[str, IncidentType] = Field(default_factory=dict)
     announce_private_titles: bool = False  # whether announcements of a private incident show its title and impact
+    alerts: Alerts = Field(default_factory=Alerts)  # which alert groups open which incidents (bot/config/alerts.py)
 
     @field_validator("roles")
     @classmethod
@@ -183,6 +185,14 @@ class Catalog(Strict):
         """Where a severity's announcements go ("" for nowhere)."""
         own = self.severities[severity].announce
         return self.announce_channel if own is None else own
+    @model_validator(mode="after")
+    def _alert_rules_name_severities(self) -> Catalog:
+        for where, rule in [*((f"rules.{i}", r) for i, r in enumerate(self.alerts.rules)), ("default", self.alerts.default)]:
+            try:
+                rule.severity = self.severity_key(rule.severity)
+            except ValueError as exc:
+                raise ValueError(f"alerts.{where}.severity: {exc}") from exc
+        return self
 
     def severity_key(self, text: str) -> str:
         """'p1', 'P1', 'sev2' -> 'P1'. Raises ValueError for anything else."""

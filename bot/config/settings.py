@@ -1,6 +1,8 @@
 """Deployment settings and secrets, from the environment only (never from opsbot.yml)."""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,3 +65,14 @@ def config_path(cli_value: str | None, settings: Settings) -> Path | None:
     if cli_value:
         return Path(cli_value)
     return settings.config
+
+
+ALERT_TOKEN_PREFIX = "OPSBOT_ALERT_TOKEN_"
+
+
+def alert_tokens(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The alert sources' secrets, OPSBOT_ALERT_TOKEN_<SOURCE>: {source (lower case, _ as -): token}. A source
+    without a token is refused, so alerts are off until one is set."""
+    environ = os.environ if environ is None else environ
+    return {name.removeprefix(ALERT_TOKEN_PREFIX).lower().replace("_", "-"): value
+            for name, value in environ.items() if name.startswith(ALERT_TOKEN_PREFIX) and value}

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class IncidentOpened:
     number: int
-    by: str  # Slack user ID: invited to the new channel
+    by: str  # Slack user ID: invited to the new channel ("" for nobody, e.g. opened by an alert)
+    announce: str | None = None  # the announcement channel, when not the catalog's (an alert rule's `channel`)
 
 
 @dataclass(frozen=True)

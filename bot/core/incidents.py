@@ -74,6 +74,15 @@ class IncidentService:
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
              service: str | None = None, env: str | None = None, channel: str | None = None,
              private: bool | None = None, type: str | None = None) -> Incident:
+        return self.store.create_incident(*self.declaration(actor, severity, title, impact, service, env, channel,
+                                                            commander=actor, private=private, type=type))
+
+    def declaration(self, actor: str, severity: str, title: str, impact: str | None = None,
+                    service: str | None = None, env: str | None = None, channel: str | None = None,
+                    commander: str | None = None, impact_started_at: datetime | None = None,
+                    private: bool | None = None, type: str | None = None) -> tuple[Incident, list[Event]]:
+        """The incident `open` stores and its first events, checked and scrubbed. Alerts store them their own way
+        (bot/core/alerts.py: at most one incident per alert group); the commander may be nobody yet."""
         key = self._severity(severity)
         title = self._text(title, "title", self.catalog.limits.title_max)
         impact = self._text(impact, "impact") if impact else None
@@ -81,17 +90,19 @@ class IncidentService:
         now = self.clock()
         incident = Incident(
             title=title, severity=key, impact=impact, service=service, env=env, channel=channel,
-            opened_by=actor, roles={"commander": actor}, declared_at=now, private=private, type=type,
+            opened_by=actor, roles={"commander": commander} if commander else {}, declared_at=now,
+            impact_started_at=impact_started_at, private=private, type=type,
         )
         events = [
             Event(at=now, actor=actor, kind=EventKind.DECLARED,
                   text=f"Declared {key} ({self.catalog.severities[key].name}): {title}",
                   data={"severity": key, "impact": impact, "service": service, "env": env}
                   | ({"private": True} if private else {}) | ({"type": type} if type else {})),
-            Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{actor} is commander",
-                  data={"role": "commander", "user": actor}),
         ]
-        return self.store.create_incident(_scrubbed_incident(incident), _scrubbed_events(events))
+        if commander:
+            events.append(Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{commander} is commander",
+                                data={"role": "commander", "user": commander}))
+        return _scrubbed_incident(incident), _scrubbed_events(events)
 
     def acknowledge(self, number: int, actor: str) -> Incident:
         return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None))
@@ -288,6 +299,10 @@ class IncidentService:
         if type is not None and self.catalog.incident_types[type].private:
             return True
         return self.catalog.severities[severity].private
+
+    def severity(self, text: str) -> str:
+        """The catalog's key for 'p1', 'sev2', …; UsageError naming the valid ones otherwise."""
+        return self._severity(text)
 
     def _severity(self, text: str) -> str:
         try:

@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     CHECK = "check"  # a health check run for the incident (data: env, levels, results)
     IMPACT_START = "impact_start"
     DETECTED = "detected"
+    ALERT = "alert"  # an alert joined or left the incident's alert group (bot/core/alerts.py)
 
 
 class ActionItem(BaseModel):

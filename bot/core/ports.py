@@ -100,8 +100,37 @@ class PlatformMemory(Protocol):
     def remember(self, key: str, doc: dict) -> None: ...
 
 
+@dataclass
+class AlertDelivery:
+    """What one alert delivery may change, prepared by the core; the store decides inside one transaction which
+    of it applies (see AlertStore)."""
+
+    delivery_key: str  # the queued delivery (AlertStore.queue_alerts), taken out of the inbox as it is applied
+    group_key: str  # at most one open incident per group key
+    incident: Incident | None  # opened when the group has no open incident (None: nothing is firing)
+    opening_events: list[Event]
+    alert_events: list[tuple[str, Event]]  # (seen key, event): each seen key is recorded once per incident
+    audit: AuditRecord  # appended (target: the incident) when anything changed
+
+
+@dataclass
+class AlertRecorded:
+    number: int | None  # the group's incident (None: none was open and none opened)
+    opened: bool = False
+    duplicate: bool = False
+    new_keys: list[str] = field(default_factory=list)  # the seen keys recorded now (their events appended)
+
+
+class AlertStore(Protocol):
+    def queue_alerts(self, deliveries: list[tuple[str, str]]) -> list[bool]: ...
+    def pending_alerts(self, limit: int = 100) -> list[tuple[str, str]]: ...
+    def drop_alert(self, key: str) -> None: ...
+    def record_alerts(self, delivery: AlertDelivery) -> AlertRecorded: ...
+    def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord: ...
+
+
 class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, ArchiveStore,
-            Protocol):
+            AlertStore, Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

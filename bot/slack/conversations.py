@@ -61,15 +61,16 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         for effect in effects:
             if isinstance(effect, IncidentOpened):
                 incident = await asyncio.to_thread(self.service.get, effect.number)
-                warnings += await self.set_up(incident, effect.by)
+                warnings += await self.set_up(incident, effect.by, effect.announce)
             elif isinstance(effect, IncidentChanged):
                 await self.refresh(effect.number)
             elif isinstance(effect, Announcement):
                 warnings += await self.announce(effect)
         return warnings
 
-    async def set_up(self, incident: Incident, user: str) -> list[str]:
-        """Create and furnish the channel; returns warnings for the user (empty when all went well)."""
+    async def set_up(self, incident: Incident, user: str, announce: str | None = None) -> list[str]:
+        """Create and furnish the channel; returns warnings for the user (empty when all went well). Without a
+        user (an incident opened by an alert) nobody is invited; `announce` overrides the announcement channel."""
         try:
             channel_id, name = await self._create(incident)
         except SlackApiError as error:
@@ -77,11 +78,11 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             return [f"{incident.id} is recorded, but its channel was not created. " + describe(error, "conversations.create")]
         # Everything else needs only the channel's id: at once, side by side (the announcement first in line).
         results = await asyncio.gather(
-            self._announce(incident, alert_text(incident, self.catalog, channel_id)),
-            self._try("conversations.invite", self._invite(channel_id, user)),
+            self._announce(incident, alert_text(incident, self.catalog, channel_id), announce),
+            self._try("conversations.invite", self._invite(channel_id, user)) if user else _nothing(),
             self._try("conversations.setTopic", self.client.conversations_setTopic(channel=channel_id,
                                                                                    topic=topic(incident))),
-            self._summary(incident, user, channel_id, name),
+            self._summary(incident, user or incident.opened_by, channel_id, name),
         )
         return [warning for warnings in results for warning in warnings]
 
@@ -141,8 +142,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             if error.response.get("error") not in ("already_in_channel", "cant_invite_self"):
                 raise
 
-    async def _announce(self, incident: Incident, text: str) -> list[str]:
-        target = self.catalog.announce_channel_for(incident.severity)
+    async def _announce(self, incident: Incident, text: str, announce: str | None = None) -> list[str]:
+        target = announce or self.catalog.announce_channel_for(incident.severity)
         if not target:
             return []
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
@@ -167,3 +168,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             log.warning("%s failed: %s", method, error.response.get("error"))
             return [describe(error, method)]
         return []
+
+
+async def _nothing() -> list[str]:
+    return []

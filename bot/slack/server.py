@@ -23,11 +23,13 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import SlackSettings
 from bot.errors import UsageError
 from bot.scheduler.runner import SchedulerRunner
+from bot.slack.alerts import alert_endpoint
 from bot.slack.app import create_bolt_app, pipeline_for, warm_up
 from bot.slack.gate import SlackGate
 from bot.slack.middleware import Pipeline
 
 if TYPE_CHECKING:
+    from bot.alerts.endpoint import AlertEndpoint
     from bot.app import Opsbot
     from bot.metrics import Metrics
 
@@ -36,17 +38,22 @@ log = logging.getLogger("opsbot.slack")
 
 def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
              scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None,
-             metrics: Metrics | None = None, pipeline: Pipeline | None = None, shutdown_timeout: float = 30.0):
+             metrics: Metrics | None = None, pipeline: Pipeline | None = None, shutdown_timeout: float = 30.0,
+             alerts: AlertEndpoint | None = None):
     """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators: 503 while the database
     cannot be reached; it also says whether this process is the scheduler leader. With `metrics`, GET /metrics
-    in Prometheus' text format. With `pipeline`, shutting down waits for its acked work."""
+    in Prometheus' text format. With `pipeline`, shutting down waits for its acked work. With `alerts`,
+    POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py)."""
     slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path))
     # A thread of its own for scrapes: in the default pool they would queue behind the commands' work.
     scrapes = ThreadPoolExecutor(1, thread_name_prefix="opsbot-metrics") if metrics else None
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await lifespan(bolt, receive, send, pipeline, shutdown_timeout)
+            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts)
+            return
+        if scope["type"] == "http" and scope["path"].startswith("/alerts/") and alerts:
+            await alerts(scope, receive, send)
             return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/metrics" and metrics:
             # In a thread: the scrape reads two figures from the store.
@@ -73,7 +80,7 @@ def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
 
 
 async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = None,
-                   shutdown_timeout: float = 30.0) -> None:
+                   shutdown_timeout: float = 30.0, alerts: AlertEndpoint | None = None) -> None:
     """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
     the work already acked has finished (or the shutdown timeout has passed)."""
     while True:
@@ -81,11 +88,15 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
         if message["type"] == "lifespan.startup":
             bolt.client.session = aiohttp.ClientSession()
             await warm_up(bolt)  # auth.test now, so the first command does not wait for it
+            if alerts is not None:
+                alerts.start()  # applies what a previous process left queued
             freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if pipeline is not None:
                 await finish_in_flight(pipeline, shutdown_timeout)
+            if alerts is not None:
+                await alerts.drain(shutdown_timeout)
             if bolt.client.session is not None:
                 await bolt.client.session.close()
             await send({"type": "lifespan.shutdown.complete"})
@@ -167,9 +178,10 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
         import uvicorn
 
         pipeline = pipeline_for(opsbot, slack)
-        app = asgi_app(create_bolt_app(opsbot, slack, pipeline), slack.slack_signing_secret or "",
+        bolt = create_bolt_app(opsbot, slack, pipeline)
+        app = asgi_app(bolt, slack.slack_signing_secret or "",
                        scheduler=scheduler, store_up=opsbot.store.ping, metrics=opsbot.metrics, pipeline=pipeline,
-                       shutdown_timeout=slack.opsbot_shutdown_timeout)
+                       shutdown_timeout=slack.opsbot_shutdown_timeout, alerts=alert_endpoint(opsbot, bolt.client))
         # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets open requests finish, then runs the lifespan
         # shutdown above, which waits for acked work. Afterwards it re-raises the signal under the handlers it
         # found: make those a clean exit, so the scheduler below still releases its lock (and no traceback).

@@ -85,6 +85,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # the image a rollback came from): one JSON document per key.
         "CREATE TABLE platform_memory (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     ]),
+    (10, [
+        # At most one open incident per alert group (the key is the unique constraint concurrent deliveries meet),
+        # and each alert's state recorded once per incident.
+        "CREATE TABLE alert_groups (key TEXT PRIMARY KEY, incident BIGINT NOT NULL)",
+        "CREATE TABLE alert_seen (incident BIGINT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (incident, key))",
+        # Deliveries accepted but not yet applied (the HTTP answer does not wait for Slack or the incident's changes).
+        "CREATE TABLE alert_inbox (seq BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+    ]),
     (13, [
         # Incidents imported from another store: the audit records they came with (a verifiable copy; this
         # store's own audit log is never spliced). Written once with the incident, never changed.

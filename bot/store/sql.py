@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 from bot.core.audit import GENESIS, AuditKey, AuditRecord, Head, StoredAudit, chain
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.plans import Plan
-from bot.core.ports import StaleWrite
+from bot.core.ports import AlertDelivery, AlertRecorded, StaleWrite
 from bot.core.reminders import Checklist, Reminder, Tick, Window
 from bot.errors import ConflictError, NotFound
 from bot.timeparse import show, utcnow
@@ -87,6 +87,71 @@ class SqlStore:
                 "INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 (key, self._time(utcnow())),
             ).rowcount == 1
+
+    # --- alerts -------------------------------------------------------------------------------
+    def record_alerts(self, delivery: AlertDelivery) -> AlertRecorded:
+        """One alert delivery, all or nothing: a replay changes nothing; the group's row, locked by the upsert,
+        serialises deliveries of one group across processes, so it opens at most one incident while that one is
+        open; each seen key (an alert's state) gets its event once per incident."""
+        with self._write() as db:
+            # Taking the delivery out of the inbox is the claim: of two workers (replicas), one applies it.
+            if db.execute("DELETE FROM alert_inbox WHERE key = ?", (delivery.delivery_key,)).rowcount != 1:
+                return AlertRecorded(None, duplicate=True)
+            number = db.execute(
+                "INSERT INTO alert_groups (key, incident) VALUES (?, 0) ON CONFLICT (key)"
+                " DO UPDATE SET incident = alert_groups.incident RETURNING incident", (delivery.group_key,),
+            ).fetchone()[0]
+            status = None
+            if number:
+                row = db.execute("SELECT status FROM incidents WHERE number = ?", (number,)).fetchone()
+                status = Status(row[0]) if row else None
+            opened = False
+            if delivery.incident is not None and status not in OPEN_STATUSES:
+                number = _next_number(db, "incident")
+                stored = delivery.incident.model_copy(update={"number": number, "version": 1})
+                db.execute(
+                    "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
+                     int(stored.has_timers), _doc(stored)),
+                )
+                db.execute("UPDATE alert_groups SET incident = ? WHERE key = ?", (number, delivery.group_key))
+                self._insert_events(db, number, delivery.opening_events)
+                opened, status = True, stored.status
+            if not number or status is None or status is Status.CLOSED:
+                return AlertRecorded(number or None)  # nothing to add to: no incident, or a closed one
+            new = [(key, event) for key, event in delivery.alert_events
+                   if db.execute("INSERT INTO alert_seen (incident, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                 (number, key)).rowcount == 1]
+            self._insert_events(db, number, [event for _, event in new])
+            if opened or new:
+                args = {**delivery.audit.args, "opened": opened, "recorded": len(new)}
+                self._append_audit(db, delivery.audit.model_copy(update={"target": f"INC-{number}", "args": args}))
+        return AlertRecorded(number, opened=opened, new_keys=[key for key, _ in new])
+
+    def queue_alerts(self, deliveries: list[tuple[str, str]]) -> list[bool]:
+        """Keep deliveries (key, the typed group as JSON) until a worker applies them, in one transaction; False
+        for a replay (its key was seen before, by any process, whether applied yet or not)."""
+        queued = []
+        with self._write() as db:
+            for key, group in deliveries:
+                fresh = db.execute("INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                                   (key, self._time(utcnow()))).rowcount == 1
+                if fresh:
+                    db.execute("INSERT INTO alert_inbox (key, doc) VALUES (?, ?)", (key, group))
+                queued.append(fresh)
+        return queued
+
+    def pending_alerts(self, limit: int = 100) -> list[tuple[str, str]]:
+        """(key, group JSON) of the deliveries not yet applied, oldest first."""
+        with self._read() as db:
+            return [(row[0], row[1]) for row in
+                    db.execute("SELECT key, doc FROM alert_inbox ORDER BY seq LIMIT ?", (limit,)).fetchall()]
+
+    def drop_alert(self, key: str) -> None:
+        """A delivery that cannot be applied (logged by the caller) leaves the inbox, so it blocks nothing."""
+        with self._write() as db:
+            db.execute("DELETE FROM alert_inbox WHERE key = ?", (key,))
 
     # --- audit log ------------------------------------------------------------------------
     def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord:

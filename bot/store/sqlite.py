@@ -122,6 +122,17 @@ def m009_platform_memory(db: Database) -> None:
 
 
 @migrations()
+def m010_alert_groups(db: Database) -> None:
+    # At most one open incident per alert group (the key is the unique constraint concurrent deliveries meet), and
+    # each alert's state recorded once per incident.
+    db.execute("CREATE TABLE alert_groups (key TEXT PRIMARY KEY, incident INTEGER NOT NULL)")
+    db.execute("CREATE TABLE alert_seen (incident INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (incident, key))")
+    # Deliveries accepted but not yet applied (the HTTP answer does not wait for Slack or the incident's changes).
+    db.execute("CREATE TABLE alert_inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
+               " doc TEXT NOT NULL)")
+
+
+@migrations()
 def m013_incident_archive(db: Database) -> None:
     # Incidents imported from another store: the audit records they came with (a verifiable copy; this store's
     # own audit log is never spliced). Written once with the incident, never changed.
@@ -139,6 +150,7 @@ class SqliteStore(SqlStore):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writing = threading.RLock()
 
     def _connection(self) -> sqlite3.Connection:
         # sqlite3 connections are not shared between threads: one per thread.
@@ -163,14 +175,17 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        # This process's writers queue on a lock of ours: on SQLite's own lock they would poll, sleeping up to
+        # 100 ms between tries (measured: p99 0.3 s for 50 concurrent alert deliveries, bench/alerts.py).
+        # IMMEDIATE takes the write lock up front, so writers of other processes queue instead of deadlocking.
+        with self._writing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

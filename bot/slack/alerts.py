@@ -1,0 +1,51 @@
+"""Slack's side of alert deliveries: the alert endpoint served beside /slack/events, whose effects are carried
+out as a slash command's are (channel, invite, pinned summary, announcement), plus asking the commander in the
+incident's channel when the alert group resolves."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot.alerts.endpoint import AlertEndpoint
+from bot.config.settings import alert_tokens
+from bot.core.alerts import AlertEffect, AskCommander
+from bot.slack.conversations import SlackConversations
+from bot.views.mrkdwn import render
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.app import Opsbot
+
+log = logging.getLogger("opsbot.slack")
+
+
+class SlackAlertEffects:
+    def __init__(self, conversations: SlackConversations):
+        self.conversations = conversations
+
+    async def carry_out(self, effects: list[AlertEffect]) -> None:
+        asks = [effect for effect in effects if isinstance(effect, AskCommander)]
+        others = [effect for effect in effects if not isinstance(effect, AskCommander)]
+        for warning in await self.conversations.carry_out(others):
+            log.warning("alert-opened incident: %s", warning)
+        for ask in asks:
+            incident = await asyncio.to_thread(self.conversations.service.get, ask.number)
+            if not incident.channel:
+                continue
+            text = render(ask.text, [incident.commander])
+            try:
+                await self.conversations.client.chat_postMessage(channel=incident.channel, text=text)
+            except SlackApiError as error:
+                log.warning("asking the commander of %s failed: %s", incident.id, error.response.get("error"))
+
+
+def alert_endpoint(opsbot: Opsbot, client: AsyncWebClient, tokens: dict[str, str] | None = None) -> AlertEndpoint:
+    """The endpoint `opsbot serve` answers over HTTP, its effects carried out with the bot's client. Tokens:
+    OPSBOT_ALERT_TOKEN_<SOURCE> unless given."""
+    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
+    return AlertEndpoint(opsbot.alerts, alert_tokens() if tokens is None else tokens,
+                         SlackAlertEffects(conversations).carry_out, opsbot.metrics.alert)
