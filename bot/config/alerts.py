@@ -60,7 +60,7 @@ def render(template: str, labels: dict[str, str], annotations: dict[str, str]) -
 class AlertRule(Strict):
     match: list[str] = Field(default_factory=list, description="matchers; all must hold (none: every group)")
     ignore: bool = False  # matched groups open nothing (e.g. Watchdog)
-    severity: str = "P2"
+    severity: str = ""  # empty: P2, or the catalog's least severe level when it has no P2
     title: str = "{alertname}: {summary}"
     env: str = "{env}"
     service: str = "{service}"

@@ -189,7 +189,8 @@ class Catalog(Strict):
     def _alert_rules_name_severities(self) -> Catalog:
         for where, rule in [*((f"rules.{i}", r) for i, r in enumerate(self.alerts.rules)), ("default", self.alerts.default)]:
             try:
-                rule.severity = self.severity_key(rule.severity)
+                default = "P2" if "P2" in self.severities else list(self.severities)[-1]
+                rule.severity = self.severity_key(rule.severity or default)
             except ValueError as exc:
                 raise ValueError(f"alerts.{where}.severity: {exc}") from exc
         return self

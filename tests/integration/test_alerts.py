@@ -160,7 +160,7 @@ def test_alertmanager_group_opens_one_incident_with_its_channel_and_a_resolve_is
     wait_until(lambda: any("every alert of INC-1 has resolved" in c.params.get("text", "")
                            for c in fake_slack.calls_to("chat.postMessage")), what="the commander asked")
     ask = next(c for c in fake_slack.calls_to("chat.postMessage") if "has resolved" in c.params.get("text", ""))
-    assert ask.params["channel"] == "C0001" and "<@U_ONCALL>" in ask.params["text"]
+    assert ask.params["channel"] == opsbot.store.get_incident(1).channel and "<@U_ONCALL>" in ask.params["text"]
     assert opsbot.store.get_incident(1).status is Status.DECLARED and len(opsbot.store.list_incidents()) == 1
     assert {r.user for r in opsbot.store.audit_records()} == {"alertmanager"}
 
