@@ -18,6 +18,7 @@ from bot.core.models import EventKind
 from commands.base import Context
 from commands.router import Router
 from tests.integration.test_docker_platform import docker_host  # noqa: F401 — the real engine fixture
+from tests.integration.test_slack_http import wait_until
 
 ROOM = Context(user="U_OPS", channel="C_WARROOM", source="console")
 
@@ -132,3 +133,46 @@ def test_the_whole_record_survives_export_and_import_into_the_other_store(router
     finally:
         target.close()
     assert to_text(again) == to_text(document)
+
+
+def test_the_same_record_from_slack_over_http(shop, docker_host, fake_slack, slack):  # noqa: F811
+    """Slack, over real HTTP against the local fake Slack: the actions typed in the incident's channel are on its
+    timeline with their audit seqs, the snapshots are taken in the background, INCIDENT RESOLVED is announced and
+    the post-mortem (a P0 downgraded to P1) is judged as a P0."""
+    os.environ["OPSBOT_TEST_RECORD_REDIS"] = os.environ.get("OPSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    catalog = Catalog.model_validate({"environments": {"prod": {
+        "platform": {"kind": "docker", "project": shop, "host": docker_host},
+        "services": {"api": {"max_replicas": 5}},
+        "checks": [{"name": "cache", "kind": "redis", "url_env": "OPSBOT_TEST_RECORD_REDIS"}],
+        "evidence": {"collectors": ["status", "timeline"]}}},
+        "roles": {"prod": {"operator": ["U_ALICE"]}}})
+    services = slack.opsbot.services
+    services.ops.catalog = services.incidents.catalog = services.evidence.catalog = catalog
+    slack.command("open p0 Checkout down --env prod")
+    wait_until(lambda: slack.opsbot.store.list_incidents() and slack.opsbot.store.get_incident(1).summary_ref)
+    room = slack.opsbot.store.get_incident(1).channel
+    for text, command in (("restart api prod", "/ops"), ("scale api prod 2", "/ops"), ("health prod", "/ops"),
+                          ("evidence collect", "/incident"), ("sev p1", "/incident")):
+        replied = len(fake_slack.responses)
+        assert slack.command(text, command=command, channel=room).status_code == 200
+        wait_until(lambda replied=replied: len(fake_slack.responses) > replied, timeout=30)  # as a person would
+    slack.command("resolve rolled back the config", channel=room)
+    wait_until(lambda: any("INCIDENT RESOLVED" in c.params.get("text", "")
+                           for c in fake_slack.calls_to("chat.postMessage")))
+    wait_until(lambda: services.evidence.health_snapshots(1).keys() == {"declaration", "resolution"}, timeout=30)
+
+    timeline = services.incidents.timeline(1)
+    ops = [e for e in timeline if e.kind is EventKind.OPS]
+    assert [(e.data["action"], e.data["outcome"]) for e in ops] == [("restart", "succeeded"), ("scale", "succeeded")]
+    records = {r.seq: r for r in slack.opsbot.store.audit_records()}
+    assert all(records[e.data["audit_seq"]].attempt == e.data["attempt"] for e in ops)
+    assert [e.kind for e in timeline].count(EventKind.CHECK) == 1
+    slack.command("postmortem", channel=room)
+    upload = fake_slack.wait_for("files.completeUploadExternal")[0]
+    assert room in str(upload.params)
+    draft = router_draft(services)
+    assert "judged as P0" in draft and all(f"| {e.data['audit_seq']} |" in draft for e in ops)
+
+
+def router_draft(services) -> str:
+    return Router(services).handle("/incident", "postmortem INC-1", ROOM).file.content
