@@ -211,10 +211,23 @@ class Catalog(Strict):
         return key
 
 
+def _local_environment() -> Environment:
+    """The built-in catalog's one environment, this machine, so the README's tour of /ops and /maint works with no
+    opsbot.yml: a check of `opsbot serve`'s own /healthz (❌ "connection refused" while it is not running: true, and
+    said plainly) and the runbooks' `df -h` / `uptime` / `free -m` as runbook actions (argv, never a shell)."""
+    return Environment.model_validate({
+        "checks": [{"name": "opsbot-serve", "kind": "http", "url": "http://127.0.0.1:3000/healthz", "timeout_s": 2,
+                    "warn_ms": 500, "crit_ms": 2000}],
+        "runbook": {"disk": {"argv": ["df", "-h"], "timeout_s": 10, "min_role": "viewer"},
+                    "uptime": {"argv": ["uptime"], "timeout_s": 10, "min_role": "viewer"},
+                    "memory": {"argv": ["free", "-m"], "timeout_s": 10, "min_role": "viewer"}},
+    })
+
+
 def load_catalog(path: Path | str | None) -> Catalog:
     """Read and validate opsbot.yml; no path means the built-in defaults."""
     if path is None:
-        return Catalog()
+        return Catalog(environments={"local": _local_environment()})
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
