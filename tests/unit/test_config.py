@@ -165,3 +165,14 @@ def test_durations_with_units_and_a_zero_grace_are_accepted(tmp_path):
     catalog = load_catalog(path)
     assert catalog.scheduler.tick == timedelta(seconds=1) and catalog.scheduler.grace == timedelta(0)
     assert catalog.severities["P0"].update_every == timedelta(minutes=45)
+
+
+def test_the_configuration_reference_is_current_and_lists_every_key():
+    from bot.config import reference
+
+    text = reference.render()
+    assert (ROOT / "docs" / "configuration.md").read_text() == text, "run: python -m bot.config.reference"
+    for row in ("| `limits.title_max` | int, > 0 | `150` |", "| `scheduler.tick` | duration (15m, 4h, 2d) | 5s |",
+                "| `environments.<name>.checks[].warn_ms` |", "| `severities.<name>.name` | str | **required** |",
+                "| `OPSBOT_DATABASE_URL` |", "| `alerts.rules[].on_resolved` | note \\| resolve | `note` |"):
+        assert row in text, row
