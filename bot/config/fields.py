@@ -1,6 +1,7 @@
 """The building blocks every part of opsbot.yml shares: strict models and human durations."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -25,11 +26,18 @@ def problems(found: list[str]) -> None:
         raise ValueError(PROBLEM_SEPARATOR.join(found))
 
 
+# Below a second, for the scheduler's tick in tests and fast set-ups: "200ms", "0.5s".
+_SUBSECOND = re.compile(r"^\s*([0-9]{1,6}(?:\.[0-9]{1,3})?)\s*(ms|s)\s*$")
+
+
 def _duration(value: object) -> object:
     # A bare number is refused: `update_every: 30` read as 30 seconds silently broke the cadence.
     if isinstance(value, bool | int | float):
         # ValueError, not TypeError: pydantic reports it with the key's path like every other problem.
         raise ValueError(f"'{value}' has no unit; write it with one, like {value}s, {value}m or {value}h")  # noqa: TRY004
+    if isinstance(value, str) and (fine := _SUBSECOND.match(value)):
+        amount = float(fine.group(1))
+        return timedelta(milliseconds=amount) if fine.group(2) == "ms" else timedelta(seconds=amount)
     return parse_duration(value) if isinstance(value, str) else value
 
 

@@ -160,10 +160,11 @@ def test_check_config_refuses_what_would_break_the_bot(tmp_path, yaml_text, mess
 
 def test_durations_with_units_and_a_zero_grace_are_accepted(tmp_path):
     path = tmp_path / "opsbot.yml"
-    path.write_text("scheduler: {tick: 1s, grace: 0s}\nseverities:\n" + "".join(
+    path.write_text("scheduler: {tick: 200ms, grace: 0s, postmortem_repeat: 1.5s}\nseverities:\n" + "".join(
         f"  P{n}: {{name: S, response: 15m, update_every: 45m}}\n" for n in range(4)))
     catalog = load_catalog(path)
-    assert catalog.scheduler.tick == timedelta(seconds=1) and catalog.scheduler.grace == timedelta(0)
+    assert catalog.scheduler.tick == timedelta(milliseconds=200) and catalog.scheduler.grace == timedelta(0)
+    assert catalog.scheduler.postmortem_repeat == timedelta(seconds=1.5)
     assert catalog.severities["P0"].update_every == timedelta(minutes=45)
 
 
