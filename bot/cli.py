@@ -15,7 +15,13 @@ __all__ = ["RedactingFormatter", "configure_logging", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opsbot", description="ChatOps for on-call teams.")
+    from bot.paths import data_dir
+
+    using = " (now set: it is used)" if os.environ.get("OPSBOT_DATABASE_URL") else ""
+    parser = argparse.ArgumentParser(
+        prog="opsbot", description="ChatOps for on-call teams.", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"data (whatever the current directory):\n  {data_dir() / 'opsbot.db'}\n  and evidence/ beside it; "
+               f"OPSBOT_DATABASE_URL{using} and OPSBOT_EVIDENCE_DIR choose others")
     parser.add_argument("--config", help="path to opsbot.yml (default: $OPSBOT_CONFIG, else built-in defaults)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,14 +109,33 @@ def main(argv: list[str] | None = None) -> int:
 
 def _console(args: argparse.Namespace, config: str | None) -> int:
     from bot import console
-    from bot.app import build
     from commands.base import Context
 
-    app = build(config)
+    app = _build(config)
     try:
         return console.run(app.router, Context(user=args.user, channel=args.channel, source="console"))
     finally:
         app.close()
+
+
+def _build(config: str | None, *, create: bool = True, slack=None):
+    """The app, saying so on stderr when it starts a new empty SQLite database. Commands that only read
+    (`create=False`) refuse a missing one rather than create it and report on nothing ("intact: 0 records")."""
+    from bot.app import build
+    from bot.config import Settings, from_environment
+    from bot.errors import NotFound
+    from bot.paths import sqlite_file
+
+    settings = from_environment(Settings)
+    database = sqlite_file(settings.database_url)
+    new = database is not None and not database.exists()
+    if new and not create:
+        raise NotFound(f"no database at {database}: nothing to read (OPSBOT_DATABASE_URL names the database; "
+                       "its default is the data directory shown by `opsbot --help`)")
+    app = build(config, settings, slack=slack)
+    if new:
+        print(f"opsbot: created a new empty database at {database}", file=sys.stderr)
+    return app
 
 
 def _check_config(args: argparse.Namespace, config: str | None) -> int:
@@ -133,13 +158,12 @@ def _incident_number(text: str) -> int | None:
 
 
 def _postmortem(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build
     from bot.core.postmortem import postmortem_filename, render_postmortem
 
     number = _incident_number(args.incident)
     if number is None:
         return 2
-    app = build(config)
+    app = _build(config, create=False)
     try:
         incident = app.store.get_incident(number)
         draft = render_postmortem(incident, app.store.timeline(number), app.catalog,
@@ -174,14 +198,14 @@ def _write_new(path: Path, text: str, force: bool) -> Path:
 
 
 def _serve(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build, serve_slack
+    from bot.app import serve_slack
     from bot.config import SlackSettings, from_environment
     from bot.slack.server import check
 
     slack = from_environment(SlackSettings)
     socket = args.socket or bool(slack.slack_app_token)
     check(slack, socket)
-    app = build(config, slack=slack)
+    app = _build(config, slack=slack)
     try:
         serve_slack(app, slack, host=args.host, socket=socket, scheduler=not args.no_scheduler)
     finally:
@@ -190,12 +214,11 @@ def _serve(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _evidence(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build
 
     number = _incident_number(args.incident)
     if number is None:
         return 2
-    app = build(config)
+    app = _build(config, create=False)
     try:
         incident = app.services.incidents.get(number)
         if not app.services.evidence.bundles(number):
@@ -220,11 +243,10 @@ def _manifest(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _health(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build
     from bot.views.blocks import to_text
     from commands.base import Context
 
-    app = build(config)
+    app = _build(config)
     try:
         reply = app.router.handle("/ops", f"health {args.env}", Context(user=args.user, source="console"))
     finally:
@@ -236,9 +258,9 @@ def _health(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _audit(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import audit_key, audit_witnesses, build
+    from bot.app import audit_key, audit_witnesses
 
-    app = build(config)
+    app = _build(config, create=False)
     try:
         if args.audit_command == "head":
             head = app.store.audit_head()
@@ -299,7 +321,6 @@ def _incident(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import build
     from bot.core.export import ExportDocument, export_documents, json_filename, postmortem_filename, to_text
     from bot.core.postmortem import render_postmortem
     from bot.errors import NotFound
@@ -313,7 +334,7 @@ def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
     number = _incident_number(args.incident) if args.incident else None
     if args.incident and number is None:
         return 2
-    app = build(config)
+    app = _build(config, create=False)
     try:
         if number is None:
             chosen = sorted(app.store.list_incidents(include_closed=True, limit=2**31), key=lambda i: i.number)
@@ -364,7 +385,7 @@ def _which(numbers: list[int]) -> str:
 
 
 def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import audit_key, build
+    from bot.app import audit_key
     from bot.core.export import import_documents
     from bot.timeparse import utcnow
 
@@ -375,7 +396,7 @@ def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
         except OSError as exc:
             print(f"opsbot: cannot read {name} ({exc.strerror}); nothing was imported", file=sys.stderr)
             return 1
-    app = build(config)
+    app = _build(config)
     try:
         done = import_documents(app.store, app.catalog, files, args.user, utcnow, audit_key(app.settings))
     finally:

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, set[str]] = {
     "bot.errors": set(),
     "bot.timeparse": set(),
+    "bot.paths": set(),  # the default data directory (standard library only)
     # config.schedule validates cron lines with the scheduler's own parser (imported only when a catalog has one)
-    "bot.config": {"bot.errors", "bot.timeparse", "bot.scheduler.triggers"},
+    "bot.config": {"bot.errors", "bot.timeparse", "bot.paths", "bot.scheduler.triggers"},
     "bot.core": {"bot.errors", "bot.timeparse", "bot.config"},
     "bot.views": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
     "bot.store": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},

@@ -6,6 +6,7 @@ on-call engineer -> team lead -> engineering manager -> CTO.
 """
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from bot.config import messages
 from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
-from bot.config.fields import Duration, Strict
+from bot.config.fields import PROBLEM_SEPARATOR, Duration, Strict, problems
 from bot.config.schedule import Scheduler
 from bot.errors import ConfigError
 from bot.timeparse import next_business_day_end, parse_duration
@@ -76,8 +77,8 @@ class Severity(Strict):
     @field_validator("response")
     @classmethod
     def _check_response(cls, value: str) -> str:
-        if value != NEXT_BUSINESS_DAY:
-            parse_duration(value)
+        if value != NEXT_BUSINESS_DAY and parse_duration(value) <= timedelta(0):
+            raise ValueError("a response target must be longer than zero (e.g. 15m)")
         return value
 
     def response_deadline(self, declared_at: datetime) -> datetime:
@@ -136,8 +137,9 @@ class IncidentType(Strict):
 
 
 class Limits(Strict):
-    title_max: int = 150
-    text_max: int = 3000
+    # Zero would refuse every title; a negative one every text.
+    title_max: int = Field(default=150, gt=0)
+    text_max: int = Field(default=3000, gt=0)
 
 
 class Catalog(Strict):
@@ -165,14 +167,6 @@ class Catalog(Strict):
                 Role.parse(role)
         return value
 
-    @model_validator(mode="after")
-    def _roles_name_environments(self) -> Catalog:
-        unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments]
-        if unknown:
-            raise ValueError(f"roles name unknown environments: {', '.join(unknown)} (use an environment or '*')")
-        Role.parse(self.unprotected_default_role)
-        return self
-
     @field_validator("severities")
     @classmethod
     def _check_levels(cls, value: dict[str, Severity]) -> dict[str, Severity]:
@@ -185,14 +179,25 @@ class Catalog(Strict):
         """Where a severity's announcements go ("" for nowhere)."""
         own = self.severities[severity].announce
         return self.announce_channel if own is None else own
+
     @model_validator(mode="after")
-    def _alert_rules_name_severities(self) -> Catalog:
+    def _cross_references(self) -> Catalog:
+        """Roles name environments, alert rules name severities: every problem at once."""
+        found = []
+        unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments]
+        if unknown:
+            found.append(f"roles name unknown environments: {', '.join(unknown)} (use an environment or '*')")
+        try:
+            Role.parse(self.unprotected_default_role)
+        except ValueError as exc:
+            found.append(f"unprotected_default_role: {exc}")
         for where, rule in [*((f"rules.{i}", r) for i, r in enumerate(self.alerts.rules)), ("default", self.alerts.default)]:
             try:
                 default = "P2" if "P2" in self.severities else list(self.severities)[-1]
                 rule.severity = self.severity_key(rule.severity or default)
             except ValueError as exc:
-                raise ValueError(f"alerts.{where}.severity: {exc}") from exc
+                found.append(f"alerts.{where}.severity: {exc}")
+        problems(found)
         return self
 
     def severity_key(self, text: str) -> str:
@@ -207,10 +212,23 @@ class Catalog(Strict):
         return key
 
 
+def _local_environment() -> Environment:
+    """The built-in catalog's one environment, this machine, so the README's tour of /ops and /maint works with no
+    opsbot.yml: a check of `opsbot serve`'s own /healthz (❌ "connection refused" while it is not running: true, and
+    said plainly) and the runbooks' `df -h` / `uptime` / `free -m` as runbook actions (argv, never a shell)."""
+    return Environment.model_validate({
+        "checks": [{"name": "opsbot-serve", "kind": "http", "url": "http://127.0.0.1:3000/healthz", "timeout_s": 2,
+                    "warn_ms": 500, "crit_ms": 2000}],
+        "runbook": {"disk": {"argv": ["df", "-h"], "timeout_s": 10, "min_role": "viewer"},
+                    "uptime": {"argv": ["uptime"], "timeout_s": 10, "min_role": "viewer"},
+                    "memory": {"argv": ["free", "-m"], "timeout_s": 10, "min_role": "viewer"}},
+    })
+
+
 def load_catalog(path: Path | str | None) -> Catalog:
     """Read and validate opsbot.yml; no path means the built-in defaults."""
     if path is None:
-        return Catalog()
+        return Catalog(environments={"local": _local_environment()})
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -220,19 +238,85 @@ def load_catalog(path: Path | str | None) -> Catalog:
         raise ConfigError([f"{path}: not valid YAML ({exc})"]) from exc
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: the top level must be a mapping"])
-    try:
-        catalog = Catalog.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()]) from exc
-    template = catalog.templates.postmortem
-    if template is not None and not template.is_absolute():
-        catalog.templates.postmortem = path.parent / template
-    if catalog.templates.postmortem is not None and not catalog.templates.postmortem.is_file():
-        raise ConfigError([f"templates.postmortem: no such file {catalog.templates.postmortem}"])
+    catalog, found = _validate_all(raw)
+    if catalog is not None:
+        template = catalog.templates.postmortem
+        if template is not None and not template.is_absolute():
+            catalog.templates.postmortem = path.parent / template
+        if catalog.templates.postmortem is not None and not catalog.templates.postmortem.is_file():
+            found.append(f"templates.postmortem: no such file {catalog.templates.postmortem}")
+    if found:
+        raise ConfigError(found)
+    assert catalog is not None
     return catalog
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None, list[str]]:
+    """Validate, reporting every problem in one run.
+
+    pydantic collects every field's errors, but a model's own checks (a maintenance list naming an unknown
+    service, roles naming unknown environments) only run once all its fields are valid. So after each failed pass
+    the keys that failed are dropped (their defaults apply) and the catalog is validated again, until it passes:
+    the checks that waited then report too. Only dict keys are dropped, so later paths still point at the file.
+    """
+    data = copy.deepcopy(raw)
+    defaults = Catalog().model_dump(by_alias=True)
+    found: list[str] = []
+    reported: set[tuple[Any, ...]] = set()
+    for attempt in range(passes):
+        try:
+            return Catalog.model_validate(data), found
+        except ValidationError as exc:
+            errors = exc.errors()
+        for error in errors:
+            loc = tuple(error["loc"])
+            # After the first pass a "Field required" can only come from what was dropped here.
+            if loc not in reported and not (attempt and error["type"] == "missing"):
+                found.extend(_describe(error))
+        reported.update(tuple(error["loc"]) for error in errors)
+        # One replacement per failing key, however many errors lie below it (the items of one list).
+        targets = dict.fromkeys(_mapping_keys(tuple(error["loc"])) for error in errors)
+        changed = [_prune(data, keys, defaults) for keys in targets]  # every one, not just up to the first
+        if not any(changed):
+            break  # nothing left to drop: what remains is already reported
+    return None, found
+
+
+def _mapping_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    """The keys of `loc` up to its first list index: a list is replaced whole, never shifting the items after a
+    failed one (their paths must keep pointing into the file)."""
+    keys: list[str] = []
+    for part in loc:
+        if not isinstance(part, str):
+            break
+        keys.append(part)
+    return tuple(keys)
+
+
+def _prune(data: dict[str, Any], path: tuple[str, ...], defaults: dict[str, Any]) -> bool:
+    """Put the built-in default (else an empty section) in place of what failed at `path`, or drop it; True when
+    something changed. A replaced section keeps its name, so references to it still resolve."""
+    keys = list(path)
+    while keys:
+        node: Any = data
+        default: Any = defaults
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+            default = default.get(key) if isinstance(default, dict) else None
+        last = keys[-1]
+        if isinstance(node, dict) and last in node:
+            if isinstance(default, dict) and last in default and node[last] != default[last]:
+                node[last] = copy.deepcopy(default[last])
+            elif isinstance(node[last], dict) and node[last]:
+                node[last] = {}
+            else:
+                del node[last]
+            return True
+        keys.pop()  # already gone: replace the section holding it
+    return False
+
+
+def _describe(error: Mapping[str, Any]) -> list[str]:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"
+    return [f"{where}: {line}" for line in message.split(PROBLEM_SEPARATOR)]

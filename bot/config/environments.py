@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bot.config.fields import Strict
+from bot.config.fields import Strict, problems
 
 
 class Role(IntEnum):
@@ -113,20 +113,20 @@ class Check(Strict):
     # http
     url: str | None = None
     expect_status: int = 200
-    warn_ms: float | None = None
-    crit_ms: float | None = None
+    warn_ms: float | None = Field(None, gt=0)
+    crit_ms: float | None = Field(None, gt=0)
     json_fields: dict[str, object] | None = Field(None, alias="json")
     # postgres / redis: the DSN or URL comes from this environment variable
     dsn_env: str | None = None
     url_env: str | None = None
     warn_pct: float | None = None
     crit_pct: float | None = None
-    long_query_s: float = 60.0
+    long_query_s: float = Field(60.0, gt=0)
     # tls / tcp
     host: str | None = None
-    port: int | None = None
-    warn_days: int = 30
-    crit_days: int = 7
+    port: int | None = Field(None, gt=0, lt=65536)
+    warn_days: int = Field(30, ge=0)
+    crit_days: int = Field(7, ge=0)
     ca_file: str | None = None  # tls: a private CA bundle; default: the system's
     # docker / kubernetes
     service: str | None = None
@@ -154,35 +154,57 @@ class Check(Strict):
         needs = {"http": ["url"], "postgres": ["dsn_env"], "redis": ["url_env"], "tls": ["host"],
                  "tcp": ["host", "port"], "docker": ["service"], "kubernetes": ["selector"],
                  "prometheus": ["url_env", "query"], "disk": [], "load": [], "memory": [], "pm2": []}[self.kind]
+        found = []
         missing = [name for name in needs if getattr(self, name) in (None, "")]
         if missing:
             hint = " (the environment variable holding the Prometheus base URL, e.g. PROM_URL)" \
                 if self.kind == "prometheus" and "url_env" in missing else ""
-            raise ValueError(f"a {self.kind} check needs {', '.join(missing)}{hint}")
+            found.append(f"a {self.kind} check needs {', '.join(missing)}{hint}")
         if self.kind == "prometheus":
-            self._thresholds_make_sense()
-        if self.kind in ("disk", "memory") and self.warn_pct is not None and self.crit_pct is not None \
-                and self.warn_pct < self.crit_pct:
-            raise ValueError(f"a {self.kind} check warns below warn_pct % free and is critical below crit_pct: "
-                             "warn_pct must be the higher")
-        if self.kind == "load" and self.warn is not None and self.crit is not None and self.warn > self.crit:
-            raise ValueError("a load check's warn (load per CPU) must not be above its crit")
+            found.extend(self._prometheus_thresholds())
+        found.extend(self._thresholds_in_order())
+        problems(found)
         return self
 
-    def _thresholds_make_sense(self) -> None:
+    def _thresholds_in_order(self) -> list[str]:
+        """warn must come before crit on the way to bad: the lower one where high is bad, the higher one where
+        low is bad (free space, days to expiry). Swapped, a check would never warn or would be critical early."""
+        def order(warn: str, crit: str, high_is_bad: bool, what: str) -> list[str]:
+            low, high = getattr(self, warn), getattr(self, crit)
+            if low is None or high is None or (low <= high if high_is_bad else low >= high):
+                return []
+            side = "lower" if high_is_bad else "higher"
+            return [f"a {self.kind} check's {warn} ({low:g}) must be {side} than its {crit} ({high:g}): {what}"]
+
+        if self.kind == "http":
+            return order("warn_ms", "crit_ms", True, "a response slower than warn_ms warns, slower than crit_ms "
+                                                     "is critical")
+        if self.kind in ("postgres", "redis"):
+            return order("warn_pct", "crit_pct", True, "use above warn_pct % warns, above crit_pct % is critical")
+        if self.kind == "tls":
+            return order("warn_days", "crit_days", False, "fewer days to expiry than warn_days warns, fewer than "
+                                                          "crit_days is critical")
+        if self.kind in ("disk", "memory"):
+            return order("warn_pct", "crit_pct", False, "free % below warn_pct warns, below crit_pct is critical")
+        if self.kind == "load":
+            return order("warn", "crit", True, "load per CPU above warn warns, above crit is critical")
+        return []  # prometheus: its direction decides (_prometheus_thresholds)
+
+    def _prometheus_thresholds(self) -> list[str]:
         warn, crit = self.warn, self.crit
         if warn is None and crit is None:
-            raise ValueError("a prometheus check needs warn or crit (or both)")
+            return ["a prometheus check needs warn or crit (or both)"]
+        found = []
         if warn is not None and crit is not None:
             if self.direction == "above" and warn > crit:
-                raise ValueError(f"warn ({warn:g}) is above crit ({crit:g}): with direction above (high is bad) "
-                                 "warn must be the lower threshold; use direction: below if low values are bad")
+                found.append(f"warn ({warn:g}) is above crit ({crit:g}): with direction above (high is bad) "
+                             "warn must be the lower threshold; use direction: below if low values are bad")
             if self.direction == "below" and warn < crit:
-                raise ValueError(f"warn ({warn:g}) is below crit ({crit:g}): with direction below (low is bad) "
-                                 "warn must be the higher threshold")
+                found.append(f"warn ({warn:g}) is below crit ({crit:g}): with direction below (low is bad) "
+                             "warn must be the higher threshold")
         if self.unit == "%" and any(value is not None and not 0 <= value <= 1 for value in (warn, crit)):
-            raise ValueError("with unit '%' the query returns a ratio and warn/crit are ratios too: "
-                             "write 0.05 for 5%")
+            found.append("with unit '%' the query returns a ratio and warn/crit are ratios too: write 0.05 for 5%")
+        return found
 
 
 class Param(Strict):
@@ -242,45 +264,49 @@ class Environment(Strict):
         return value
 
     @model_validator(mode="after")
-    def _evidence_runbook_exists(self) -> Environment:
+    def _cross_references(self) -> Environment:
+        """What the environment's parts name must exist here; every problem at once."""
+        found = []
         unknown = [name for name in self.evidence.runbook if name not in self.runbook]
         if unknown:
-            raise ValueError(f"evidence.runbook names unknown runbook actions: {', '.join(unknown)}")
+            found.append(f"evidence.runbook names unknown runbook actions: {', '.join(unknown)}")
         strangers = [name for name in self.evidence.services if name not in self.services]
         if strangers:
-            raise ValueError(f"evidence.services names unknown services: {', '.join(strangers)} "
-                             f"(services: {', '.join(self.services) or 'none'})")
-        return self
-
-    @model_validator(mode="after")
-    def _check_names_unique(self) -> Environment:
+            found.append(f"evidence.services names unknown services: {', '.join(strangers)} "
+                         f"(services: {', '.join(self.services) or 'none'})")
+        restart = [name for name in (self.maintenance.restart if self.maintenance else []) if name not in self.services]
+        if restart:
+            found.append(f"maintenance.restart names unknown services: {', '.join(restart)} "
+                         f"(services: {', '.join(self.services) or 'none'})")
         names = [check.name for check in self.checks]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
+            found.append(f"check names must be unique; repeated: {', '.join(duplicates)}")
+        found.extend(self._ssh_services_and_checks())
+        problems(found)
         return self
 
-    @model_validator(mode="after")
-    def _ssh_services_and_checks(self) -> Environment:
+    def _ssh_services_and_checks(self) -> list[str]:
         """Managers on ssh platforms only, and every host named is one of the platform's (listed if not)."""
         ssh = self.platform is not None and self.platform.kind == "ssh"
         hosts = self.platform.hosts if self.platform is not None else []
+        found = []
         for name, service in self.services.items():
             if ssh and service.manager is None:
-                raise ValueError(f"service {name}: an ssh platform needs `manager` (pm2 or systemd)")
+                found.append(f"service {name}: an ssh platform needs `manager` (pm2 or systemd)")
             if not ssh and (service.manager or service.hosts):
-                raise ValueError(f"service {name}: manager and hosts are for ssh platforms")
-            _known_hosts(f"service {name}", service.hosts, hosts)
+                found.append(f"service {name}: manager and hosts are for ssh platforms")
+            found.extend(_known_hosts(f"service {name}", service.hosts, hosts))
         for check in self.checks:
             if check.kind in HOST_CHECKS and not ssh:
-                raise ValueError(f"check {check.name}: a {check.kind} check runs over SSH and needs an ssh platform")
+                found.append(f"check {check.name}: a {check.kind} check runs over SSH and needs an ssh platform")
             if check.kind == "pm2" and check.service is not None and (
                     check.service not in self.services or self.services[check.service].manager != "pm2"):
                 pm2 = [n for n, s in self.services.items() if s.manager == "pm2"]
-                raise ValueError(f"check {check.name}: '{check.service}' is not a pm2 service here; pm2 services: "
-                                 f"{', '.join(pm2) or 'none'}")
-            _known_hosts(f"check {check.name}", check.hosts, hosts)
-        return self
+                found.append(f"check {check.name}: '{check.service}' is not a pm2 service here; pm2 services: "
+                             f"{', '.join(pm2) or 'none'}")
+            found.extend(_known_hosts(f"check {check.name}", check.hosts, hosts))
+        return found
 
     def min_role(self, action: str) -> Role:
         if action in self.min_roles:
@@ -291,11 +317,11 @@ class Environment(Strict):
 HOST_CHECKS = ("disk", "load", "memory", "pm2")
 
 
-def _known_hosts(where: str, named: list[str] | None, hosts: list[str]) -> None:
+def _known_hosts(where: str, named: list[str] | None, hosts: list[str]) -> list[str]:
     unknown = [host for host in named or [] if host not in hosts]
     if unknown:
-        raise ValueError(f"{where}: unknown host {', '.join(unknown)}; the platform's hosts: "
-                         f"{', '.join(hosts) or 'none'}")
+        return [f"{where}: unknown host {', '.join(unknown)}; the platform's hosts: {', '.join(hosts) or 'none'}"]
+    return []
 
 
 # roles: {environment name or "*": {role: [Slack user IDs, user-group IDs or "*"]}}

@@ -1,12 +1,17 @@
 """The building blocks every part of opsbot.yml shares: strict models and human durations."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from bot.timeparse import parse_duration
+
+# One validator may find several problems: it raises ValueError with them joined by this, and the catalog loader
+# reports each on its own line with the same path (pydantic keeps one error per validator).
+PROBLEM_SEPARATOR = "\n"
 
 
 class Strict(BaseModel):
@@ -15,9 +20,41 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def problems(found: list[str]) -> None:
+    """Raise every problem a validator found at once (nothing when the list is empty)."""
+    if found:
+        raise ValueError(PROBLEM_SEPARATOR.join(found))
+
+
+# Below a second, for the scheduler's tick in tests and fast set-ups: "200ms", "0.5s".
+_SUBSECOND = re.compile(r"^\s*([0-9]{1,6}(?:\.[0-9]{1,3})?)\s*(ms|s)\s*$")
+
+
 def _duration(value: object) -> object:
+    # A bare number is refused: `update_every: 30` read as 30 seconds silently broke the cadence.
+    if isinstance(value, bool | int | float):
+        # ValueError, not TypeError: pydantic reports it with the key's path like every other problem.
+        raise ValueError(f"'{value}' has no unit; write it with one, like {value}s, {value}m or {value}h")  # noqa: TRY004
+    if isinstance(value, str) and (fine := _SUBSECOND.match(value)):
+        amount = float(fine.group(1))
+        return timedelta(milliseconds=amount) if fine.group(2) == "ms" else timedelta(seconds=amount)
     return parse_duration(value) if isinstance(value, str) else value
 
 
-# "15m", "4h", "2d" in the YAML; a timedelta in Python.
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero (e.g. 5s)")
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+# "15m", "4h", "2d" in the YAML; a timedelta in Python. Zero is refused: a cadence, tick or target of 0 loops or
+# fires at once.
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+# The same, where zero means "not at all" (e.g. the scheduler's grace for missed reminders).
+DurationOrZero = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_negative)]

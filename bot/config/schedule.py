@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from bot.config.fields import Duration, Strict
+from bot.config.fields import Duration, DurationOrZero, Strict
 
 
 def check_timezone(name: str) -> str:
@@ -76,7 +76,7 @@ POST_MAINTENANCE = ["Monitor system performance", "Verify all services are worki
 class Scheduler(Strict):
     timezone: str = "UTC"  # how `/maint schedule sun 02:00` and times without a zone are read
     channel: str = "ops"  # where maintenance reminders and window notices go
-    grace: Duration = timedelta(minutes=10)  # a reminder missed while down fires at start within this
+    grace: DurationOrZero = timedelta(minutes=10)  # a reminder missed while down fires at start within this
     tick: Duration = timedelta(seconds=5)
     lead_times: list[Duration] = Field(default_factory=lambda: [timedelta(hours=48), timedelta(hours=24)])
     reminders: dict[str, RecurringReminder] = Field(default_factory=_default_reminders)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.paths import data_dir, default_database_url, sqlite_file
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -18,20 +19,20 @@ class Settings(BaseSettings):
     """Where the data lives and which catalog to read."""
 
     model_config = SettingsConfigDict(env_prefix="OPSBOT_", extra="ignore")
-    database_url: str = "sqlite:///opsbot.db"
+    # OPSBOT_DATABASE_URL; default a SQLite file in the user's data directory (bot/paths.py), whatever the cwd.
+    database_url: str = Field(default_factory=default_database_url)
     config: Path | None = None
     audit_key: SecretStr | None = None  # OPSBOT_AUDIT_KEY: authenticates audit records (HMAC); never in the YAML
     audit_witness: Path | None = None  # OPSBOT_AUDIT_WITNESS: a file checkpoints are appended to, read by verify
-    evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or here)
+    evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or in the data dir)
 
     def evidence_root(self) -> Path:
         if self.evidence_dir is not None:
             return self.evidence_dir
-        if self.database_url.startswith("sqlite:///"):
-            path = self.database_url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                return Path(path).parent / "evidence"
-        return Path("evidence")
+        database = sqlite_file(self.database_url)
+        if database is not None:
+            return database.parent / "evidence"
+        return data_dir() / "evidence"  # PostgreSQL: the same stable place as the default SQLite file
 
 
 class SlackSettings(BaseSettings):

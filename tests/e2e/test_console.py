@@ -81,13 +81,36 @@ def test_check_config_prints_each_problem_and_fails(sqlite_url, tmp_path):
     assert good.returncode == 0 and "OK" in good.stdout
 
 
-def test_console_with_no_config_and_default_database_in_an_empty_directory(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSBOT_")}
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "console"], input="/incident open p3 Typo\n",
-                            capture_output=True, check=False, text=True, env=env, cwd=tmp_path, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "INC-1 · P3 · Typo" in result.stdout
-    assert (tmp_path / "opsbot.db").exists()
+def test_console_with_no_config_keeps_its_database_in_the_data_directory_whatever_the_cwd(tmp_path):
+    """The default database is $HOME/.local/share/opsbot/opsbot.db (XDG), not the current directory: a second
+    command run elsewhere sees the same data; creating it is said on stderr; a read-only command on a missing one
+    says so instead of reporting on an empty database it just made."""
+    home, first_dir, second_dir = tmp_path / "home", tmp_path / "a", tmp_path / "b"
+    for directory in (home, first_dir, second_dir):
+        directory.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSBOT_") and k != "XDG_DATA_HOME"}
+    env["HOME"] = str(home)
+    database = home / ".local/share/opsbot/opsbot.db"
+
+    def run(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True,
+                              check=False, text=True, env=env, cwd=cwd, timeout=60)
+
+    helped = run(["--help"], first_dir)
+    assert str(database) in " ".join(helped.stdout.split())
+    missing = run(["audit", "verify"], first_dir)
+    assert missing.returncode == 1 and f"no database at {database}" in missing.stderr
+    assert "0 records" not in missing.stdout and not database.exists()
+
+    first = run(["console"], first_dir, "/incident open p3 Typo\n")
+    assert first.returncode == 0, first.stderr
+    assert "INC-1 · P3 · Typo" in first.stdout
+    assert f"created a new empty database at {database}" in first.stderr
+    assert database.exists() and not (first_dir / "opsbot.db").exists()
+    second = run(["console"], second_dir, "/incident list\n")
+    assert "INC-1" in second.stdout and "created a new" not in second.stderr
+    verified = run(["audit", "verify"], second_dir)
+    assert verified.returncode == 0 and "audit log verified" in verified.stdout and not verified.stderr
 
 
 def test_health_and_audit_commands(sqlite_url, tmp_path):

@@ -40,6 +40,9 @@ def test_export_to_a_directory_then_import_into_postgresql(sqlite_url, pg_url, t
 
 
 def test_bad_requests_say_what_is_wrong(sqlite_url, tmp_path):
+    missing = opsbot(["incident", "export", "--all", "--out", str(tmp_path / "out")], sqlite_url)
+    assert missing.returncode == 1 and "no database at" in missing.stderr  # not created just to say it is empty
+    opsbot(["console"], sqlite_url)  # now it exists, empty
     empty = opsbot(["incident", "export", "--all", "--out", str(tmp_path / "out")], sqlite_url)
     assert (empty.returncode, empty.stdout) == (0, "this store has no incidents: nothing to export\n")
     assert not (tmp_path / "out").exists()

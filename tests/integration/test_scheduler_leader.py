@@ -23,7 +23,7 @@ CONFIG = """
 environments:
   prod: {}
 scheduler:
-  tick: 0.2
+  tick: 200ms
   channel: ops
   reminders: {}
 """
