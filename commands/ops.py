@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import timedelta
 
 from bot.core.effects import PlanAwaitingConfirmation
@@ -116,7 +117,11 @@ def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
 
 def _run(services: Services, actor: Actor, text: str) -> Reply:
     parsed = split_options(text, _ACTION_FLAGS, COMMAND.usage("run"))
-    words = parsed.positional.split()
+    try:  # shell-style quoting only to group words (msg="hello world"); the argv never meets a shell
+        words = shlex.split(parsed.positional)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the parameters: {exc} (quote a value with spaces like msg=\"hello world\").",
+                         COMMAND.usage("run")) from exc
     if len(words) < 2:
         raise UsageError("Give the action and the environment.", COMMAND.usage("run"))
     name, env_name, pairs = words[0], words[1], words[2:]

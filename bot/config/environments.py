@@ -198,14 +198,22 @@ class RunbookAction(Strict):
     argv: list[str] = Field(min_length=1)
     timeout_s: float = Field(300, gt=0)
     params: dict[str, Param] = Field(default_factory=dict)
-    min_role: str = "operator"
+    min_role: str | None = None  # default: viewer for a read-only action, operator for any other
     cwd: str | None = None
+    # A diagnostic (pg_stat_activity, pm2 status): runs at once, without a plan or confirmation, still audited.
+    read_only: bool = False
+    scheduled: bool = False  # a recurring reminder may run it (read-only actions may always be scheduled)
 
     @field_validator("min_role")
     @classmethod
-    def _role(cls, value: str) -> str:
-        Role.parse(value)
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None:
+            Role.parse(value)
         return value
+
+    @property
+    def role(self) -> Role:
+        return Role.parse(self.min_role or ("viewer" if self.read_only else "operator"))
 
 
 class EvidenceLimits(Strict):

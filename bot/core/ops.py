@@ -129,7 +129,9 @@ class OpsService:
     @staticmethod
     def _min_role(env: Environment, action: str, target: str | None) -> Role:
         if action == "run" and target in env.runbook:
-            return max(Role.parse(env.runbook[target].min_role), env.min_role("run"))
+            spec = env.runbook[target]
+            # A read-only action needs only its own role: the environment's `run` role is about changes.
+            return spec.role if spec.read_only else max(spec.role, env.min_role("run"))
         return env.min_role(action)
 
     # --- reads ---------------------------------------------------------------------------
@@ -199,6 +201,9 @@ class OpsService:
         if dry_run:
             self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
             return Outcome("dry_run", summary)
+        if action is Action.RUN and env.runbook[target or ""].read_only:
+            # Nothing changes, so nothing to confirm or approve, and no lease: diagnostics may run side by side.
+            return self._run_audited(actor, attempt, env_name, action, target, args, summary)
         if not env.protected and env.approvals == 0:
             return self._execute(actor, attempt, env_name, action, target, args, summary)
         now = self.clock()

@@ -15,10 +15,12 @@ CATALOG = {
             "platform": {"kind": "docker", "project": "shop", "host": "unix:///nonexistent/docker.sock"},
             "services": {"api": {"docker_service": "api", "max_replicas": 10}},
             "runbook": {"backup": {"argv": ["/bin/echo", "backup", "{kind}"],
-                                   "params": {"kind": {"type": "choice", "choices": ["full", "wal"]}}}},
+                                   "params": {"kind": {"type": "choice", "choices": ["full", "wal"]}}},
+                        "say": {"argv": ["/bin/echo", "said:", "{msg}"], "read_only": True,
+                                "params": {"msg": {"required": True}}}},
         },
     },
-    "roles": {"prod": {"operator": ["U_OPS"]}},
+    "roles": {"prod": {"operator": ["U_OPS"], "viewer": ["U_VIEW"]}},
 }
 
 
@@ -42,6 +44,9 @@ BAD = [
     ("run backup prod kind=`id`", "Shell metacharacters"),
     ("run backup prod kind=diff", "kind must be one of full, wal"),
     ("run backup prod size=1", "Unknown parameter 'size'"),
+    ('run say prod msg="hello world', "No closing quotation"),
+    ('run say prod msg="a; rm -rf /"', "Shell metacharacters"),
+    ("run say prod hello world", "'hello' is not key=value"),
     ("run restore prod", "Unknown runbook action 'restore' in prod. Actions: backup"),
     ("maintenance maybe prod", "'maybe' is not on or off"),
     ("confirm p-000000", "There is no plan p-000000"),
@@ -81,6 +86,14 @@ def test_runbook_action_plan_confirm_and_audit_listing(ops_router, store):
     assert done.ok and "backup wal" in to_text(done)
     listing = to_text(ops_router.handle("/ops", "audit --since 1h --env prod", OPS))
     assert "@U_OPS run backup prod — succeeded" in listing
+
+
+@pytest.mark.parametrize("text", ['run say prod msg="hello world"', "run say prod msg='hello world'",
+                                  "run say prod “msg=hello world”"])
+def test_a_quoted_parameter_value_keeps_its_spaces_as_one_argument(ops_router, store, text):
+    reply = ops_router.handle("/ops", text, Context(user="U_VIEW", channel="C1", source="console"))
+    assert reply.ok and "said: hello world" in to_text(reply)  # read-only: no plan, a viewer may; one argv item
+    assert [r.args for r in store.audit_records()][-1] == {"msg": "hello world"}
 
 
 def test_help_lists_every_ops_sub_command(ops_router):
