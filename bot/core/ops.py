@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role
 from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.grep import LineFilter
 from bot.core.models import Event, EventKind
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
@@ -34,7 +35,8 @@ log = logging.getLogger("opsbot.ops")
 
 
 _VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
-          "health": "run health checks", "status": "see the status"}
+          "health": "run health checks", "status": "see the status",
+          "switch": "switch slots"}
 
 
 class Action(StrEnum):
@@ -47,6 +49,7 @@ class Action(StrEnum):
     STOP = "stop"  # the runbooks' "stop the app to prevent data corruption"
     START = "start"
     RUN = "run"  # a runbook action from the catalog; its name is the target
+    SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
 
 
 @dataclass(frozen=True)
@@ -149,20 +152,28 @@ class OpsService:
         self.authorize(actor, env_name, "status")
         return self.platform(env_name).status()
 
-    def logs(self, actor: Actor, env_name: str, service: str, since: timedelta | None, tail: int,
-             grep: str | None) -> str:
-        self.service(env_name, service)
-        args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep}
-        self.authorize(actor, env_name, "logs", service, args)
+    def logs(self, actor: Actor, env_name: str, services: str | list[str], since: timedelta | None, tail: int,
+             grep: str | None = None, grep_v: str | None = None, previous: bool = False) -> str:
+        """Each service's last lines (several services: one section each), kept by --grep/--grep-v (RE2)."""
+        names = [services] if isinstance(services, str) else services
+        for name in names:
+            self.service(env_name, name)
+        keep = LineFilter(grep, grep_v)  # a bad pattern is refused before anything is read or audited
+        target = ",".join(names)
+        args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep,
+                "grep_v": grep_v, "previous": previous}
+        self.authorize(actor, env_name, "logs", target, args)
         attempt = new_attempt()
         started = time.perf_counter()
         try:
-            text = self.platform(env_name).logs(service, since, tail, grep)
+            platform = self.platform(env_name)
+            parts = [platform.logs(name, since, tail, keep or None, previous) for name in names]
         except OpsbotError as error:
-            self._audit(actor, attempt, "failed", env_name, "logs", service, args, excerpt=str(error),
+            self._audit(actor, attempt, "failed", env_name, "logs", target, args, excerpt=str(error),
                         duration_ms=_ms(started))
             raise
-        self._audit(actor, attempt, "succeeded", env_name, "logs", service, args, output=text,
+        text = parts[0] if len(parts) == 1 else "\n".join(f"── {name} ──\n{part}" for name, part in zip(names, parts))
+        self._audit(actor, attempt, "succeeded", env_name, "logs", target, args, output=text,
                     duration_ms=_ms(started))
         return redact(text)
 
@@ -316,6 +327,8 @@ class OpsService:
                 return f"stop {target} in {env_name}: {platform.stop_plan(target)}"
             case Action.START:
                 return f"start {target} in {env_name}: {platform.start_plan(target)}"
+            case Action.SWITCH:
+                return f"service {target} in {env_name}: {platform.switch_plan(target, args.get('slot'))}"
             case Action.MAINTENANCE:
                 state = platform.maintenance_state()
                 now = "unknown" if state is None else ("on" if state else "off")
@@ -405,6 +418,8 @@ class OpsService:
                 return platform.stop(target)
             case Action.START:
                 return platform.start(target)
+            case Action.SWITCH:
+                return platform.switch(target, args.get("slot"))
             case Action.MAINTENANCE:
                 return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
 

@@ -52,6 +52,15 @@ BAD = [
     ("confirm p-000000", "There is no plan p-000000"),
     ("frobnicate", "Unknown sub-command 'frobnicate'"),
     ("restart api", "Expected 2 arguments, got 1"),
+    ("restart api prod; rm -rf /", "Shell metacharacters"),
+    ("logs api prod; rm -rf / --grep x", "Shell metacharacters"),  # only the --grep/--grep-v values are exempt
+    ("logs api prod --grep x|y --tail $(id)", "Shell metacharacters"),
+    ("logs api prod --grep (a", "--grep '(a' is not a regular expression RE2 accepts: missing )"),
+    ("logs api prod --grep-v a\\1", "RE2 has no backreferences"),
+    ("logs api,web prod", "Unknown service 'web' in prod. Services: api"),
+    ("switch api prod green", "api in prod has no blue/green slots. Services with slots: none"),
+    ("switch api prod", "or --back"),
+    ("switch api prod green --back", "or --back (not both)"),
 ]
 
 
@@ -96,9 +105,22 @@ def test_a_quoted_parameter_value_keeps_its_spaces_as_one_argument(ops_router, s
     assert [r.args for r in store.audit_records()][-1] == {"msg": "hello world"}
 
 
+def test_a_grep_regex_may_hold_shell_metacharacters_it_only_reaches_re2(ops_router, store):
+    reply = ops_router.handle("/ops", 'logs api prod --grep "error|time(out)?$" --grep-v \\bhealth\\b', OPS)
+    rendered = to_text(reply)
+    assert "Shell metacharacters" not in rendered and "Docker" in rendered  # refused only by the missing engine
+    assert [(r.action, r.args["grep"], r.args["grep_v"]) for r in store.audit_records()] == [
+        ("logs", "error|time(out)?$", "\\bhealth\\b")]
+
+
+def test_previous_logs_on_docker_are_refused_with_the_reason(ops_router):
+    reply = ops_router.handle("/ops", "logs api prod --previous", OPS)
+    assert not reply.ok and "Docker keeps a restarted container's earlier output in its own log" in reply.text
+
+
 def test_help_lists_every_ops_sub_command(ops_router):
     text = to_text(ops_router.handle("/ops", "help", OPS))
-    for name in ("health", "status", "logs", "restart", "scale", "rollback", "maintenance", "run", "confirm",
+    for name in ("health", "status", "logs", "restart", "scale", "rollback", "switch", "maintenance", "run", "confirm",
                  "approve", "audit"):
         assert f"/ops {name}" in text
 
