@@ -31,6 +31,7 @@ from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, Permi
 from bot.timeparse import utcnow
 
 EXCERPT_CHARS = 1500
+SCHEDULER = "scheduler"  # the audit log's actor for what a schedule runs
 log = logging.getLogger("opsbot.ops")
 
 
@@ -271,6 +272,21 @@ class OpsService:
         self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
         return self._execute(actor, plan.attempt, plan.env, plan.action, plan.target, plan.args, plan.summary,
                              requester=plan.user)
+
+    def run_scheduled(self, env_name: str, name: str, reason: str) -> Outcome:
+        """A recurring reminder's runbook action. The catalog allowed it (read_only or `scheduled: true`, checked
+        when it was loaded), so no role and no plan; it is audited with the scheduler as the actor."""
+        spec = self.env(env_name).runbook.get(name)
+        if spec is None or not (spec.read_only or spec.scheduled):
+            raise PermissionDenied(f"{name} in {env_name} may not be run by the scheduler.")
+        actor = Actor(user=SCHEDULER, channel=None, command=f"scheduler: {reason}", surface="scheduler")
+        args = self.runbook_params(env_name, name, {})
+        attempt = new_attempt()
+        summary = self.describe(env_name, Action.RUN, name, args)
+        self._audit(actor, attempt, "requested", env_name, Action.RUN, name, args, excerpt=summary)
+        if spec.read_only:
+            return self._run_audited(actor, attempt, env_name, Action.RUN, name, args, summary)
+        return self._execute(actor, attempt, env_name, Action.RUN, name, args, summary)  # a change: its lease
 
     def runbook_params(self, env_name: str, name: str, given: dict) -> dict:
         """Check key=value parameters against the action's declared types; apply defaults."""
