@@ -149,5 +149,5 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     from bot.scheduler.runner import SchedulerRunner
 
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
-                            checkpoint=opsbot.services.ops.checkpoint)
+                            checkpoint=opsbot.services.ops.checkpoint, ops=opsbot.services.ops)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import timedelta
 
 from bot.core.effects import PlanAwaitingConfirmation
@@ -11,19 +12,20 @@ from bot.timeparse import parse_duration
 from bot.views import ops as views
 from bot.views.blocks import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
-from commands.parsing import parse_incident_id, split_options, whole_number
+from commands.parsing import OPTION, parse_incident_id, split_options, usage_on_error, whole_number
 
 # Refused in any argument, before any backend call: nothing here ever reaches a shell, and nothing should look like it.
 _METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
 _ACTION_FLAGS = {"dry-run": False, "yes": False}
 _MAX_TAIL = 2000
+_MAX_LOG_SERVICES = 10
 
 
 def _ops(name: str, run) -> Handler:
     """An /ops sub-command: metacharacters refused, then `run(services, actor, text)` with the audit's actor, who
     acts for the incident named by `--incident INC-n` or, failing that, the open incident of this channel."""
     def handler(services: Services, ctx: Context, text: str) -> Reply:
-        if _METACHARACTERS.search(text):
+        if _METACHARACTERS.search(_shell_checked(text, name)):
             raise UsageError("Shell metacharacters (; | & $ ` < > ( ) { } \\) are not allowed in /ops arguments.",
                              COMMAND.usage(name))
         command = f"/ops {name} {text}".rstrip()
@@ -32,6 +34,24 @@ def _ops(name: str, run) -> Handler:
         return run(services, actor, text)
 
     return handler
+
+
+# Regular expressions need | ( ) \\ $ …; they only ever reach RE2 in this process, never a shell or a backend.
+_PATTERN_OPTIONS = ("grep", "grep-v")
+
+
+def _shell_checked(text: str, name: str) -> str:
+    """What the metacharacter filter sees: everything, except the values of /ops logs --grep/--grep-v, cut out
+    exactly as split_options reads them (from the option to the next option)."""
+    if name != "logs":
+        return text
+    matches = list(OPTION.finditer(text))
+    kept, position = [], 0
+    for index, match in enumerate(matches):
+        if match.group(1) in _PATTERN_OPTIONS:
+            kept.append(text[position:match.end()])
+            position = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+    return "".join(kept) + text[position:]
 
 
 _INCIDENT_OPTION = re.compile(r"(?:^|\s)--incident(?:=|\s+)(\S*)")
@@ -76,14 +96,42 @@ def _status(services: Services, actor: Actor, text: str) -> Reply:
 
 
 def _logs(services: Services, actor: Actor, text: str) -> Reply:
-    (service, env), options = _words(text, 2, "logs", {"since": True, "grep": True, "tail": True})
+    (service, env), options = _words(text, 2, "logs", {"since": True, "grep": True, "grep-v": True, "tail": True,
+                                                        "previous": False})
+    names = list(dict.fromkeys(name for name in service.split(",") if name))  # api,worker: several at once
+    if not names or len(names) > _MAX_LOG_SERVICES:
+        raise UsageError(f"Name 1 to {_MAX_LOG_SERVICES} services, separated by commas.", COMMAND.usage("logs"))
     since = _duration(options.get("since", "15m"), "logs")
     tail = str(options.get("tail", "200"))
     if not 0 < (whole_number(tail) or 0) <= _MAX_TAIL:
         raise UsageError(f"--tail must be a number from 1 to {_MAX_TAIL}.", COMMAND.usage("logs"))
-    grep = options.get("grep")
-    output = services.ops.logs(actor, env, service, since, int(tail), str(grep) if grep else None)
-    return views.logs(service, env, since, output)
+    grep, grep_v = options.get("grep"), options.get("grep-v")
+    with usage_on_error(COMMAND.usage("logs")):
+        output = services.ops.logs(actor, env, names, since, int(tail), str(grep) if grep else None,
+                                   str(grep_v) if grep_v else None, previous=bool(options.get("previous")))
+    return views.logs(",".join(names), env, since, output)
+
+
+def _switch(services: Services, actor: Actor, text: str) -> Reply:
+    usage = COMMAND.usage("switch")
+    parsed = split_options(text, {**_ACTION_FLAGS, "back": False}, usage)
+    words, back = parsed.positional.split(), bool(parsed.options.get("back"))
+    if len(words) != (2 if back else 3):
+        raise UsageError("Give the service, the environment and the slot to make live, or --back (not both).", usage)
+    ops = services.ops
+    service, env = words[0], words[1]
+    ops.service(env, service)
+    slots = ops.env(env).services[service].slots
+    if slots is None:
+        slotted = [name for name, spec in ops.env(env).services.items() if spec.slots] or ["none"]
+        raise UsageError(f"{service} in {env} has no blue/green slots. Services with slots: {', '.join(slotted)}.", usage)
+    args: dict = {}
+    if not back:
+        if words[2].lower() not in slots.names():
+            raise UsageError(f"Unknown slot '{words[2]}' for {service} in {env}. Slots: {', '.join(slots.names())}.",
+                             usage)
+        args["slot"] = words[2].lower()
+    return _request(ops, actor, env, Action.SWITCH, service, args, parsed.options)
 
 
 def _service_action(action: Action):
@@ -116,7 +164,11 @@ def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
 
 def _run(services: Services, actor: Actor, text: str) -> Reply:
     parsed = split_options(text, _ACTION_FLAGS, COMMAND.usage("run"))
-    words = parsed.positional.split()
+    try:  # shell-style quoting only to group words (msg="hello world"); the argv never meets a shell
+        words = shlex.split(parsed.positional)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the parameters: {exc} (quote a value with spaces like msg=\"hello world\").",
+                         COMMAND.usage("run")) from exc
     if len(words) < 2:
         raise UsageError("Give the action and the environment.", COMMAND.usage("run"))
     name, env_name, pairs = words[0], words[1], words[2:]
@@ -164,8 +216,8 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                      "Dangerous actions in protected environments show their plan and run only once confirmed.", [
     SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
-    SubCommand("logs", "/ops logs <service> <env> [--since 15m] [--grep TEXT] [--tail N]", "recent log lines",
-               _ops("logs", _logs)),
+    SubCommand("logs", "/ops logs <service[,service…]> <env> [--since 15m] [--grep REGEX] [--grep-v REGEX] [--tail N] "
+               "[--previous]", "recent log lines", _ops("logs", _logs)),
     SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes] [--incident INC-n]", "restart a service",
                _ops("restart", _service_action(Action.RESTART))),
     SubCommand("scale", "/ops scale <service> <env> <replicas> [--dry-run] [--yes] [--incident INC-n]", "set a service's replicas",
@@ -176,6 +228,8 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                _ops("stop", _service_action(Action.STOP))),
     SubCommand("start", "/ops start <service> <env> [--dry-run] [--yes] [--incident INC-n]", "start a stopped service again",
                _ops("start", _service_action(Action.START))),
+    SubCommand("switch", "/ops switch <service> <env> <blue|green> | --back [--dry-run] [--yes] [--incident INC-n]",
+               "make a blue/green slot live", _ops("switch", _switch)),
     SubCommand("maintenance", "/ops maintenance <on|off> <env> [--dry-run] [--yes] [--incident INC-n]", "maintenance mode on/off",
                _ops("maintenance", _maintenance)),
     SubCommand("run", "/ops run <action> <env> [key=value …] [--dry-run] [--yes] [--incident INC-n]", "a runbook action",

@@ -17,7 +17,7 @@ _INCIDENT_ID = re.compile(r"^(?:inc-)?#?([0-9]+)$", re.IGNORECASE)
 _STRICT_ID = re.compile(r"^inc-([0-9]+)$", re.IGNORECASE)
 MAX_ID = 10**12  # any id beyond is a typo, not an incident
 _USER = re.compile(r"^<?@([UW][A-Z0-9_]+)(?:\|[^>]*)?>?$")
-_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
+OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
 
 
 def normalise(text: str) -> str:
@@ -45,7 +45,7 @@ class Parsed:
 
 def split_options(text: str, allowed: dict[str, bool], usage: str) -> Parsed:
     """Split 'words --flag --key value …'. `allowed` maps option name -> takes a value."""
-    matches = list(_OPTION.finditer(text))
+    matches = list(OPTION.finditer(text))
     positional = text[: matches[0].start()] if matches else text
     options: dict[str, str | bool] = {}
     for index, match in enumerate(matches):

@@ -167,6 +167,30 @@ class Catalog(Strict):
                 Role.parse(role)
         return value
 
+    @model_validator(mode="after")
+    def _scheduled_runs_are_allowed(self) -> Catalog:
+        """A reminder runs only an action that exists and is read-only or marked `scheduled: true`: nobody
+        confirms what the scheduler does."""
+        for name, reminder in self.scheduler.reminders.items():
+            if reminder.run is None:
+                continue
+            where, run = f"scheduler.reminders.{name}.run", reminder.run
+            if run.env not in self.environments:
+                raise ValueError(f"{where}: unknown environment '{run.env}'; environments: "
+                                 f"{', '.join(self.environments) or 'none'}")
+            runbook = self.environments[run.env].runbook
+            if run.action not in runbook:
+                raise ValueError(f"{where}: unknown runbook action '{run.action}' in {run.env}; actions: "
+                                 f"{', '.join(runbook) or 'none'}")
+            spec = runbook[run.action]
+            if not (spec.read_only or spec.scheduled):
+                raise ValueError(f"{where}: {run.action} is neither read_only nor scheduled: true; only those may "
+                                 "run unattended")
+            missing = [key for key, param in spec.params.items() if param.required and param.default is None]
+            if missing:
+                raise ValueError(f"{where}: {run.action} needs {', '.join(missing)}, and a schedule gives no parameters")
+        return self
+
     @field_validator("severities")
     @classmethod
     def _check_levels(cls, value: dict[str, Severity]) -> dict[str, Severity]:

@@ -32,6 +32,7 @@ DEFAULT_MIN_ROLES = {
     "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
     "rollback": Role.OPERATOR, "stop": Role.OPERATOR, "start": Role.OPERATOR, "run": Role.OPERATOR,
+    "switch": Role.OPERATOR,
     "evidence": Role.RESPONDER,
 }
 # What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).
@@ -85,6 +86,26 @@ def ssh_address(host: str, default_port: int = 22) -> tuple[str, int]:
     return address, int(port)
 
 
+class Slot(Strict):
+    deployment: str  # the Deployment that runs this slot's pods
+
+
+class Slots(Strict):
+    """Blue/green on Kubernetes: two Deployments behind one Service; the Service's selector[selector_key] names
+    the live slot ("blue" or "green"), and `/ops switch` patches it."""
+
+    blue: Slot
+    green: Slot
+    selector_key: str = "slot"
+    service: str  # the Kubernetes Service whose selector picks the slot
+
+    def names(self) -> list[str]:
+        return ["blue", "green"]
+
+    def deployment(self, slot: str) -> str:
+        return self.blue.deployment if slot == "blue" else self.green.deployment
+
+
 class Service(Strict):
     docker_service: str | None = None
     deployment: str | None = None
@@ -97,6 +118,7 @@ class Service(Strict):
     unit: str | None = None  # systemd: the unit
     sudo: bool = False  # systemd: run systemctl/journalctl through `sudo -n`
     hosts: list[str] | None = None  # ssh: only these of the platform's hosts (default: all)
+    slots: Slots | None = None  # kubernetes: blue/green Deployments behind one Service (see Slots)
 
 
 class Maintenance(Strict):
@@ -220,14 +242,22 @@ class RunbookAction(Strict):
     argv: list[str] = Field(min_length=1)
     timeout_s: float = Field(300, gt=0)
     params: dict[str, Param] = Field(default_factory=dict)
-    min_role: str = "operator"
+    min_role: str | None = None  # default: viewer for a read-only action, operator for any other
     cwd: str | None = None
+    # A diagnostic (pg_stat_activity, pm2 status): runs at once, without a plan or confirmation, still audited.
+    read_only: bool = False
+    scheduled: bool = False  # a recurring reminder may run it (read-only actions may always be scheduled)
 
     @field_validator("min_role")
     @classmethod
-    def _role(cls, value: str) -> str:
-        Role.parse(value)
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None:
+            Role.parse(value)
         return value
+
+    @property
+    def role(self) -> Role:
+        return Role.parse(self.min_role or ("viewer" if self.read_only else "operator"))
 
 
 class EvidenceLimits(Strict):
@@ -296,6 +326,9 @@ class Environment(Strict):
                 found.append(f"service {name}: an ssh platform needs `manager` (pm2 or systemd)")
             if not ssh and (service.manager or service.hosts):
                 found.append(f"service {name}: manager and hosts are for ssh platforms")
+            if service.slots is not None and (self.platform is None or self.platform.kind != "kubernetes"):
+                # Switching patches a Kubernetes Service's selector; Docker and ssh have nothing to switch.
+                found.append(f"service {name}: slots (blue/green) are for kubernetes platforms")
             found.extend(_known_hosts(f"service {name}", service.hosts, hosts))
         for check in self.checks:
             if check.kind in HOST_CHECKS and not ssh:

@@ -22,12 +22,21 @@ def check_timezone(name: str) -> str:
     return name
 
 
+class ScheduledRun(Strict):
+    """A runbook action a recurring reminder runs (the runbooks' daily backup verification); its outcome is posted
+    with the reminder. Only `read_only` or `scheduled: true` actions (checked with the environments)."""
+
+    action: str
+    env: str
+
+
 class RecurringReminder(Strict):
     cron: str
     timezone: str = "UTC"
     channel: str | None = None  # default: scheduler.channel
     title: str
     checklist: list[str] = Field(default_factory=list, max_length=10)  # Slack shows at most 10 checkboxes
+    run: ScheduledRun | None = None
 
     @field_validator("timezone")
     @classmethod

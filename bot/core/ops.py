@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role
 from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.grep import LineFilter
 from bot.core.models import Event, EventKind
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
@@ -30,11 +31,13 @@ from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, Permi
 from bot.timeparse import utcnow
 
 EXCERPT_CHARS = 1500
+SCHEDULER = "scheduler"  # the audit log's actor for what a schedule runs
 log = logging.getLogger("opsbot.ops")
 
 
 _VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
-          "health": "run health checks", "status": "see the status"}
+          "health": "run health checks", "status": "see the status",
+          "switch": "switch slots"}
 
 
 class Action(StrEnum):
@@ -47,6 +50,7 @@ class Action(StrEnum):
     STOP = "stop"  # the runbooks' "stop the app to prevent data corruption"
     START = "start"
     RUN = "run"  # a runbook action from the catalog; its name is the target
+    SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,9 @@ class OpsService:
     @staticmethod
     def _min_role(env: Environment, action: str, target: str | None) -> Role:
         if action == "run" and target in env.runbook:
-            return max(Role.parse(env.runbook[target].min_role), env.min_role("run"))
+            spec = env.runbook[target]
+            # A read-only action needs only its own role: the environment's `run` role is about changes.
+            return spec.role if spec.read_only else max(spec.role, env.min_role("run"))
         return env.min_role(action)
 
     # --- reads ---------------------------------------------------------------------------
@@ -147,20 +153,28 @@ class OpsService:
         self.authorize(actor, env_name, "status")
         return self.platform(env_name).status()
 
-    def logs(self, actor: Actor, env_name: str, service: str, since: timedelta | None, tail: int,
-             grep: str | None) -> str:
-        self.service(env_name, service)
-        args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep}
-        self.authorize(actor, env_name, "logs", service, args)
+    def logs(self, actor: Actor, env_name: str, services: str | list[str], since: timedelta | None, tail: int,
+             grep: str | None = None, grep_v: str | None = None, previous: bool = False) -> str:
+        """Each service's last lines (several services: one section each), kept by --grep/--grep-v (RE2)."""
+        names = [services] if isinstance(services, str) else services
+        for name in names:
+            self.service(env_name, name)
+        keep = LineFilter(grep, grep_v)  # a bad pattern is refused before anything is read or audited
+        target = ",".join(names)
+        args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep,
+                "grep_v": grep_v, "previous": previous}
+        self.authorize(actor, env_name, "logs", target, args)
         attempt = new_attempt()
         started = time.perf_counter()
         try:
-            text = self.platform(env_name).logs(service, since, tail, grep)
+            platform = self.platform(env_name)
+            parts = [platform.logs(name, since, tail, keep or None, previous) for name in names]
         except OpsbotError as error:
-            self._audit(actor, attempt, "failed", env_name, "logs", service, args, excerpt=str(error),
+            self._audit(actor, attempt, "failed", env_name, "logs", target, args, excerpt=str(error),
                         duration_ms=_ms(started))
             raise
-        self._audit(actor, attempt, "succeeded", env_name, "logs", service, args, output=text,
+        text = parts[0] if len(parts) == 1 else "\n".join(f"── {name} ──\n{part}" for name, part in zip(names, parts))
+        self._audit(actor, attempt, "succeeded", env_name, "logs", target, args, output=text,
                     duration_ms=_ms(started))
         return redact(text)
 
@@ -199,6 +213,9 @@ class OpsService:
         if dry_run:
             self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
             return Outcome("dry_run", summary)
+        if action is Action.RUN and env.runbook[target or ""].read_only:
+            # Nothing changes, so nothing to confirm or approve, and no lease: diagnostics may run side by side.
+            return self._run_audited(actor, attempt, env_name, action, target, args, summary)
         if not env.protected and env.approvals == 0:
             return self._execute(actor, attempt, env_name, action, target, args, summary)
         now = self.clock()
@@ -256,6 +273,21 @@ class OpsService:
         return self._execute(actor, plan.attempt, plan.env, plan.action, plan.target, plan.args, plan.summary,
                              requester=plan.user)
 
+    def run_scheduled(self, env_name: str, name: str, reason: str) -> Outcome:
+        """A recurring reminder's runbook action. The catalog allowed it (read_only or `scheduled: true`, checked
+        when it was loaded), so no role and no plan; it is audited with the scheduler as the actor."""
+        spec = self.env(env_name).runbook.get(name)
+        if spec is None or not (spec.read_only or spec.scheduled):
+            raise PermissionDenied(f"{name} in {env_name} may not be run by the scheduler.")
+        actor = Actor(user=SCHEDULER, channel=None, command=f"scheduler: {reason}", surface="scheduler")
+        args = self.runbook_params(env_name, name, {})
+        attempt = new_attempt()
+        summary = self.describe(env_name, Action.RUN, name, args)
+        self._audit(actor, attempt, "requested", env_name, Action.RUN, name, args, excerpt=summary)
+        if spec.read_only:
+            return self._run_audited(actor, attempt, env_name, Action.RUN, name, args, summary)
+        return self._execute(actor, attempt, env_name, Action.RUN, name, args, summary)  # a change: its lease
+
     def runbook_params(self, env_name: str, name: str, given: dict) -> dict:
         """Check key=value parameters against the action's declared types; apply defaults."""
         env = self.env(env_name)
@@ -311,6 +343,8 @@ class OpsService:
                 return f"stop {target} in {env_name}: {platform.stop_plan(target)}"
             case Action.START:
                 return f"start {target} in {env_name}: {platform.start_plan(target)}"
+            case Action.SWITCH:
+                return f"service {target} in {env_name}: {platform.switch_plan(target, args.get('slot'))}"
             case Action.MAINTENANCE:
                 state = platform.maintenance_state()
                 now = "unknown" if state is None else ("on" if state else "off")
@@ -400,6 +434,8 @@ class OpsService:
                 return platform.stop(target)
             case Action.START:
                 return platform.start(target)
+            case Action.SWITCH:
+                return platform.switch(target, args.get("slot"))
             case Action.MAINTENANCE:
                 return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
 

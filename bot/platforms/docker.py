@@ -21,6 +21,7 @@ from docker.errors import DockerException
 from requests.exceptions import RequestException
 
 from bot.config.environments import Environment
+from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import platform_config
@@ -109,16 +110,21 @@ class DockerPlatform:
 
         return self._call("inspect", read)
 
-    def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str:
+    def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
+             previous: bool = False) -> str:
+        if previous:  # --previous is the log of a crashed Kubernetes container, which a pod replaces
+            raise UsageError(f"{self.env_name}: Docker keeps a restarted container's earlier output in its own log; "
+                             "run /ops logs without --previous.")
+
         def read(client):
             lines = []
             start = datetime.now(UTC) - since if since else None
             for c in self._containers(client, service):
                 raw = c.logs(since=start, tail=tail, timestamps=True).decode(errors="replace")
                 for line in raw.splitlines():
-                    if grep is None or grep.lower() in line.lower():
+                    if not grep or grep(line):
                         lines.append(f"{c.name} | {line}")
-            return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + grep if grep else ''})"
+            return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + str(grep) if grep else ''})"
 
         return self._call("logs", read)
 
@@ -281,6 +287,12 @@ class DockerPlatform:
             raise UsageError(f"{self.env_name} has no maintenance configured: set maintenance.key (the environment "
                              "variable) and maintenance.restart (the services that read it).")
         return maintenance.key, maintenance.restart
+
+    def switch_plan(self, service: str, slot: str | None) -> str:
+        raise UsageError(f"{self.env_name}: blue/green slots are for Kubernetes environments.")
+
+    def switch(self, service: str, slot: str | None) -> str:
+        return self.switch_plan(service, slot)
 
     def maintenance_state(self) -> bool | None:
         key, services = self._maintenance_services()

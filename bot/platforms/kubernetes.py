@@ -3,7 +3,9 @@
 restart = `kubectl rollout restart` (the restartedAt template annotation); scale = the scale subresource;
 rollback = `kubectl rollout undo` (the previous ReplicaSet revision's pod template); maintenance = patch
 the ConfigMap key, then restart the listed deployments; stop = scale to 0, the replicas remembered in the
-deployment's `opsbot/stopped-replicas` annotation; start = scale back to them.
+deployment's `opsbot/stopped-replicas` annotation; start = scale back to them. A service with blue/green `slots`
+is its live slot's Deployment for every action; switch = patch the Service's selector to the other slot, the slot
+it leaves remembered in the Service's `opsbot/previous-slot` annotation (for `--back`); its logs are both slots'.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from bot.config.environments import Environment
+from bot.core.grep import LineFilter
 from bot.core.ports import ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import platform_config
@@ -23,6 +26,7 @@ from bot.platforms import platform_config
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 STOPPED = "opsbot/stopped-replicas"
+PREVIOUS_SLOT = "opsbot/previous-slot"
 TIMEOUT = 10
 LOG_BLOCK = 1 << 20
 HISTORY_LINES = 1000
@@ -76,15 +80,42 @@ class KubernetesPlatform:
 
     def _deployment_name(self, service: str) -> str:
         spec = self.env.services.get(service)
+        if spec and spec.slots:  # a blue/green service is acted on through its live slot
+            live = self._live_slot(service)
+            if live is None:
+                raise ConflictError(f"{service} in {self.env_name}: Service {spec.slots.service} selects no slot "
+                                    f"({spec.slots.selector_key} is not blue or green); use /ops switch first.")
+            return spec.slots.deployment(live)
         return spec.deployment if spec and spec.deployment else service
 
     def _selector(self, service: str) -> str:
         spec = self.env.services.get(service)
         if spec and spec.selector:
             return spec.selector
-        deployment = self._deployment(service)
-        labels = deployment.spec.selector.match_labels or {}
-        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return _label_selector(self._deployment(service))
+
+    def _slots(self, service: str):
+        spec = self.env.services.get(service)
+        if spec is None or spec.slots is None:
+            raise UsageError(f"{service} in {self.env_name} has no blue/green slots (declare `slots:` on the service).")
+        return spec.slots
+
+    def _service_object(self, service: str):
+        return self.core.read_namespaced_service(self._slots(service).service, self.namespace, _request_timeout=TIMEOUT)
+
+    def _live_slot(self, service: str) -> str | None:
+        slots = self._slots(service)
+        live = (self._service_object(service).spec.selector or {}).get(slots.selector_key)
+        return live if live in slots.names() else None
+
+    def _log_selectors(self, service: str) -> list[str]:
+        """Where a service's pods are: with slots, both slots' (the pod names tell them apart)."""
+        spec = self.env.services.get(service)
+        if spec and spec.slots:
+            return [_label_selector(self.apps.read_namespaced_deployment(spec.slots.deployment(slot), self.namespace,
+                                                                         _request_timeout=TIMEOUT))
+                    for slot in spec.slots.names()]
+        return [self._selector(service)]
 
     def _deployment(self, service: str):
         return self.apps.read_namespaced_deployment(self._deployment_name(service), self.namespace,
@@ -103,8 +134,10 @@ class KubernetesPlatform:
                 ready = deployment.status.ready_replicas or 0 if deployment.status else 0
                 image = ", ".join(c.image for c in deployment.spec.template.spec.containers)
                 revision = (deployment.metadata.annotations or {}).get(REVISION)
-                states.append(ServiceState(name, ready, deployment.spec.replicas or 0, image,
-                                           f"revision {revision}" if revision else ""))
+                detail = f"revision {revision}" if revision else ""
+                if self.env.services[name].slots:
+                    detail = f"live slot {self._live_slot(name)}" + (f", {detail}" if detail else "")
+                states.append(ServiceState(name, ready, deployment.spec.replicas or 0, image, detail))
             return states
 
         return self._call("status", read)
@@ -135,17 +168,24 @@ class KubernetesPlatform:
 
         return self._call("pod listing", read)
 
-    def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str:
+    def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
+             previous: bool = False) -> str:
         def read():
             lines = []
-            for pod in self._pods(self._selector(service)):
-                text = self.core.read_namespaced_pod_log(
-                    pod.metadata.name, self.namespace, since_seconds=int(since.total_seconds()) if since else None,
-                    tail_lines=tail, timestamps=True, _request_timeout=TIMEOUT)
-                for line in text.splitlines():
-                    if grep is None or grep.lower() in line.lower():
-                        lines.append(f"{pod.metadata.name} | {line}")
-            return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + grep if grep else ''})"
+            for selector in self._log_selectors(service):
+                for pod in self._pods(selector):
+                    try:
+                        text = self.core.read_namespaced_pod_log(
+                            pod.metadata.name, self.namespace, previous=previous,
+                            since_seconds=int(since.total_seconds()) if since else None,
+                            tail_lines=tail, timestamps=True, _request_timeout=TIMEOUT)
+                    except ApiException as error:
+                        if previous and error.status == 400:  # this pod's container never restarted
+                            lines.append(f"{pod.metadata.name} | (no previous container: it has not restarted)")
+                            continue
+                        raise
+                    lines += [f"{pod.metadata.name} | {line}" for line in text.splitlines() if not grep or grep(line)]
+            return "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + str(grep) if grep else ''})"
 
         return self._call("logs", read)
 
@@ -277,6 +317,41 @@ class KubernetesPlatform:
 
         return self._call("rollback", act)
 
+    def _switch(self, service: str, slot: str | None) -> tuple[str | None, str, str, int]:
+        """(live slot, target slot, target deployment, its ready replicas); refused when there is nothing to do or
+        the target has no ready replicas: traffic is never switched to nothing."""
+        slots = self._slots(service)
+        annotations = self._service_object(service).metadata.annotations or {}
+        live = self._live_slot(service)
+        target = slot or annotations.get(PREVIOUS_SLOT)
+        if target is None:
+            raise ConflictError(f"{service} in {self.env_name} has no previous slot to go back to (opsbot has not "
+                                f"switched it); name the slot: {', '.join(slots.names())}.")
+        if target == live:
+            raise ConflictError(f"The {target} slot is already live for {service} in {self.env_name}.")
+        name = slots.deployment(target)
+        deployment = self.apps.read_namespaced_deployment(name, self.namespace, _request_timeout=TIMEOUT)
+        ready = (deployment.status.ready_replicas or 0) if deployment.status else 0
+        if ready == 0:
+            raise ConflictError(f"The {target} slot of {service} in {self.env_name} (deployment/{name}) has no ready "
+                                "replicas; traffic is never switched to nothing. Scale it up and wait until it is ready.")
+        return live, target, name, ready
+
+    def switch_plan(self, service: str, slot: str | None) -> str:
+        live, target, name, ready = self._call("slot read", lambda: self._switch(service, slot))
+        return f"live slot {live or 'none'} → {target} (deployment/{name}, {ready} ready)"
+
+    def switch(self, service: str, slot: str | None) -> str:
+        def act():
+            live, target, name, _ = self._switch(service, slot)
+            slots = self._slots(service)
+            # One patch: the slot left behind is remembered in the same change that moves the traffic.
+            body = {"metadata": {"annotations": {PREVIOUS_SLOT: live}}, "spec": {"selector": {slots.selector_key: target}}}
+            self.core.patch_namespaced_service(slots.service, self.namespace, body, _request_timeout=TIMEOUT)
+            return f"service/{slots.service} {slots.selector_key}={target} (was {live or 'none'}): traffic to deployment/{name}"
+
+        return self._call("switch", act)
+
     def maintenance_state(self) -> bool | None:
         maintenance = self._maintenance()
         data = self._call("configmap read", lambda: self.core.read_namespaced_config_map(
@@ -297,6 +372,11 @@ class KubernetesPlatform:
         if not self.env.maintenance or not self.env.maintenance.configmap:
             raise UsageError(f"{self.env_name} has no maintenance ConfigMap configured (maintenance.configmap).")
         return self.env.maintenance
+
+
+def _label_selector(deployment) -> str:
+    labels = deployment.spec.selector.match_labels or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def _matches(labels: dict | None, selector: str) -> bool:

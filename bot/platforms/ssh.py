@@ -28,6 +28,7 @@ from typing import TypeVar
 import asyncssh
 
 from bot.config.environments import Environment, Service, ssh_address
+from bot.core.grep import LineFilter
 from bot.core.ports import HostResult, ServiceState, WorkloadHealth
 from bot.errors import BackendError, NotFound, UsageError
 from bot.platforms import platform_config
@@ -220,7 +221,12 @@ class SshPlatform:
         desired = sum(c[1] for c in counts.values() if isinstance(c, tuple))
         return WorkloadHealth(running, desired, problems)
 
-    def logs(self, service: str, since: timedelta | None, tail: int, grep: str | None) -> str:
+    def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
+             previous: bool = False) -> str:
+        if previous:  # --previous is the log of a crashed Kubernetes container, which a pod replaces
+            raise UsageError(f"{self.env_name}: pm2 and journald keep one log across restarts; "
+                             "run /ops logs without --previous.")
+
         """Each host's last `tail` lines, prefixed with the host. pm2 keeps no time with each line (unless the app
         logs one), so --since applies to systemd units only."""
         manager, name = self._manager(service)
@@ -248,11 +254,11 @@ class SshPlatform:
                 failed.append(f"{result.host}: {result.error or _last_line(result.output)}")
                 continue
             for line in _log_lines(result.output, manager):
-                if grep is None or grep.lower() in line.lower():
+                if not grep or grep(line):
                     lines.append(f"{result.host} | {line}")
         if failed and not lines and len(failed) == len(hosts):
             raise BackendError(f"Cannot read the logs of {service} in {self.env_name}: {'; '.join(failed)}")
-        text = "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + grep if grep else ''})"
+        text = "\n".join(lines) if lines else f"(no log lines for {service}{' matching ' + str(grep) if grep else ''})"
         return text + "".join(f"\n(not read) {problem}" for problem in failed)
 
     def log_streams(self, service: str, since: datetime) -> list[tuple[str, Iterator[bytes]]]:
@@ -369,6 +375,12 @@ class SshPlatform:
 
     def rollback(self, service: str) -> str:
         return self.rollback_plan(service)
+
+    def switch_plan(self, service: str, slot: str | None) -> str:
+        raise UsageError(f"{self.env_name}: blue/green slots are for Kubernetes environments.")
+
+    def switch(self, service: str, slot: str | None) -> str:
+        return self.switch_plan(service, slot)
 
     def maintenance_state(self) -> bool | None:
         raise UsageError(f"{self.env_name} runs on hosts over SSH, which have no maintenance flag opsbot can set; "

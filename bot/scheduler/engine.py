@@ -14,21 +14,25 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
+from bot.core.ops import OpsService
 from bot.core.ports import Notifier, Store
 from bot.core.redact import redact
 from bot.core.reminders import Checklist, Reminder
 from bot.core.timers import due_reminders
+from bot.errors import OpsbotError
 from bot.scheduler.triggers import cron_trigger
 
 log = logging.getLogger("opsbot.scheduler")
 CHECKPOINT_EVERY = timedelta(hours=1)
-_MAX_BACKFILL = 500  # occurrences of one recurring reminder materialised per tick after a long outage
+_MAX_BACKFILL = 500
+_RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its reminder  # occurrences of one recurring reminder materialised per tick after a long outage
 
 
 class ReminderEngine:
     def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier,
-                 checkpoint: Callable[[], object] | None = None):
+                 checkpoint: Callable[[], object] | None = None, ops: OpsService | None = None):
         self.store = store
+        self.ops = ops  # runs a recurring reminder's `run:` action
         self.catalog = catalog
         self.incidents = incidents
         self.notifier = notifier
@@ -111,7 +115,26 @@ class ReminderEngine:
                     self.incidents.escalate(incident.number, reminder.level or 1, reminder.title or "")
                 self._post(claimed)
 
+    def _run(self, reminder: Reminder) -> Reminder:
+        """A recurring reminder with `run:` runs its action now (after the claim: at most once) and carries the
+        outcome, redacted, in its text."""
+        name = reminder.key.split(":")[1] if reminder.kind == "recurring" else ""
+        config = self.settings.reminders.get(name)
+        if config is None or config.run is None or self.ops is None:
+            return reminder
+        run = config.run
+        try:
+            done = self.ops.run_scheduled(run.env, run.action, f"reminder {name}")
+            outcome = f"✅ {run.action} in {run.env}: succeeded\n{done.output.strip()[-_RUN_EXCERPT:]}"
+        except OpsbotError as error:
+            outcome = f"❌ {run.action} in {run.env}: failed — {redact(str(error))[-_RUN_EXCERPT:]}"
+        except Exception as error:  # noqa: BLE001 — the reminder still goes out, saying the run broke
+            log.error("scheduled run %s in %s broke: %r", run.action, run.env, error)
+            outcome = f"❌ {run.action} in {run.env}: failed unexpectedly; the details are in the log"
+        return reminder.model_copy(update={"text": f"{reminder.text}\n{outcome.rstrip()}"})
+
     def _post(self, reminder: Reminder) -> None:
+        reminder = self._run(reminder)
         checklist = None
         try:
             if reminder.checklist:

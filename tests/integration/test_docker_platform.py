@@ -12,6 +12,7 @@ import pytest
 
 from bot.checks.runner import CheckRunner
 from bot.config import Catalog
+from bot.core.grep import LineFilter
 from bot.core.ops import Actor, OpsService
 from bot.errors import ConflictError
 from bot.platforms import Platforms
@@ -87,7 +88,7 @@ def test_status_finds_the_compose_service(platform):
 
 def test_logs_since_and_grep(platform):
     wait_for(lambda: "pool exhausted" in platform.logs("api", None, 100, None))
-    text = platform.logs("api", None, 100, "ERROR")
+    text = platform.logs("api", None, 100, LineFilter("ERROR"))
     lines = text.splitlines()
     assert len(lines) == 2 and all("error: pool exhausted" in line for line in lines)
 

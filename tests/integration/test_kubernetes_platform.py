@@ -10,8 +10,9 @@ from kubernetes import client
 
 from bot.checks.runner import CheckRunner
 from bot.config import Catalog
+from bot.core.grep import LineFilter
 from bot.core.ops import Actor, OpsService
-from bot.errors import BackendError, ConflictError
+from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import Platforms
 from bot.platforms.kubernetes import KubernetesPlatform
 from bot.platforms.script import ScriptRunner
@@ -30,7 +31,8 @@ class Emulator:
         async def main():
             self.emulator = kmock.KubernetesEmulator()
             await self.emulator.__aenter__()
-            for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps", "v1/events"):
+            for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps", "v1/events",
+                             "v1/services"):
                 self.emulator.resources[resource] = {}
             self.server = kmock.Server(self.emulator)
             await self.server.__aenter__()
@@ -164,7 +166,7 @@ def test_stop_scales_to_zero_remembering_the_replicas_and_start_brings_them_back
 
 
 def test_logs_by_selector_with_grep(platform):
-    text = platform.logs("api", None, 100, "error")
+    text = platform.logs("api", None, 100, LineFilter("error"))
     assert text.splitlines() == ["api-gateway-0 | 2026-11-22T10:00:01Z ERROR pool exhausted",
                                  "api-gateway-2 | 2026-11-22T10:00:03Z ERROR crash"]
 
@@ -257,3 +259,96 @@ def test_evidence_from_a_kubernetes_environment_has_each_pods_log_and_the_rollou
     status = (tmp_path / "evidence" / "INC-1" / "EB-1" / "status.txt").read_text()
     assert "replicaset api-gateway-rs3\trevision 3\tshop/api:1.4.2" in status
     assert services.evidence.verify(1) == (4, [])
+
+
+# --- blue/green slots, logs with regular expressions -----------------------------------------------------------
+def slotted_catalog(url: str) -> Catalog:
+    return Catalog.model_validate({"environments": {"prod": {
+        "protected": True,
+        "platform": {"kind": "kubernetes", "namespace": NS, "api_url": url},
+        "services": {"shop": {"slots": {"blue": {"deployment": "shop-blue"}, "green": {"deployment": "shop-green"},
+                                        "selector_key": "slot", "service": "shop"}},
+                     "api": {"deployment": "api-gateway", "selector": "app=api-gateway"}},
+    }}, "roles": {"prod": {"operator": ["U_OPS"]}}})
+
+
+@pytest.fixture
+def slotted(cluster, store, clock):
+    """shop: blue live (2 ready), green deployed with 0 ready; one Service selecting slot=blue."""
+    emulator, apps, core = cluster
+    for slot, ready in (("blue", 2), ("green", 0)):
+        labels = {"app": "shop", "slot": slot}
+        apps.create_namespaced_deployment(NS, {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"shop-{slot}", "namespace": NS},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "shop", "image": f"shop/web:{slot}"}]}}},
+            "status": {"replicas": 2, "readyReplicas": ready}})
+        core.create_namespaced_pod(NS, {"apiVersion": "v1", "kind": "Pod",
+                                        "metadata": {"name": f"shop-{slot}-0", "namespace": NS, "labels": labels},
+                                        "spec": {"containers": [{"name": "shop", "image": f"shop/web:{slot}"}]}})
+        emulator.on_get(f"/api/v1/namespaces/{NS}/pods/shop-{slot}-0/log",
+                        f"2026-11-22T10:00:00Z {slot} GET /health 200\n2026-11-22T10:00:01Z {slot} ERROR timeout\n"
+                        .encode())
+    core.create_namespaced_service(NS, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop", "namespace": NS},
+                                        "spec": {"selector": {"app": "shop", "slot": "blue"},
+                                                 "ports": [{"port": 80}]}})
+    ops = OpsService(store, slotted_catalog(emulator.url), (platforms := Platforms()), CheckRunner(platforms),
+                     ScriptRunner(), clock=clock)
+    return ops, apps, core
+
+
+def selector(core) -> dict:
+    return core.read_namespaced_service("shop", NS).spec.selector
+
+
+def test_status_shows_the_live_slot(slotted):
+    ops, _, _ = slotted
+    states = {s.name: s for s in ops.status(Actor("U_OPS", "C1", "/ops status prod"), "prod")}
+    assert states["shop"].detail == "live slot blue" and (states["shop"].running, states["shop"].image) == (2, "shop/web:blue")
+
+
+def test_switch_refuses_a_slot_without_ready_replicas_then_switches_and_goes_back(slotted, store):
+    ops, apps, core = slotted
+    actor = Actor("U_OPS", "C1", "/ops switch shop prod green")
+    with pytest.raises(ConflictError, match="green slot of shop in prod .deployment/shop-green. has no ready replicas"):
+        ops.request(actor, "prod", "switch", "shop", {"slot": "green"})
+    assert selector(core)["slot"] == "blue"
+    apps.patch_namespaced_deployment_status("shop-green", NS, {"status": {"readyReplicas": 2}})
+    planned = ops.request(actor, "prod", "switch", "shop", {"slot": "green"})
+    assert planned.kind == "planned" and selector(core)["slot"] == "blue"  # protected: nothing until confirmed
+    assert planned.summary == "service shop in prod: live slot blue → green (deployment/shop-green, 2 ready)"
+    done = ops.confirm(actor, planned.plan.id)
+    assert done.kind == "done" and selector(core) == {"app": "shop", "slot": "green"}
+    assert core.read_namespaced_service("shop", NS).metadata.annotations["opsbot/previous-slot"] == "blue"
+    with pytest.raises(ConflictError, match="green slot is already live"):
+        ops.request(actor, "prod", "switch", "shop", {"slot": "green"})
+    back = ops.request(Actor("U_OPS", "C1", "/ops switch shop prod --back"), "prod", "switch", "shop", {},
+                       confirmed=True)
+    assert back.kind == "done" and "live slot green → blue" in back.summary and selector(core)["slot"] == "blue"
+    phases = [(r.action, r.phase) for r in store.audit_records()]
+    assert phases.count(("switch", "succeeded")) == 2 and ("switch", "failed") in phases
+
+
+def test_switch_back_without_a_previous_switch_is_refused(slotted):
+    ops, _, core = slotted
+    with pytest.raises(ConflictError, match="no previous slot to go back to.*blue, green"):
+        ops.request(Actor("U_OPS", "C1", "/ops switch shop prod --back"), "prod", "switch", "shop", {})
+    assert selector(core)["slot"] == "blue"
+
+
+def test_logs_of_a_slotted_service_and_another_with_regex_filters(slotted):
+    ops, _, _ = slotted
+    text = ops.logs(Actor("U_OPS", "C1", "/ops logs shop,api prod"), "prod", ["shop", "api"], None, 100,
+                    grep="error|timeout", grep_v="crash")
+    assert text.splitlines() == ["── shop ──", "shop-blue-0 | 2026-11-22T10:00:01Z blue ERROR timeout",
+                                 "shop-green-0 | 2026-11-22T10:00:01Z green ERROR timeout",
+                                 "── api ──", "api-gateway-0 | 2026-11-22T10:00:01Z ERROR pool exhausted"]
+    with pytest.raises(UsageError, match="--grep 'err\\(' is not a regular expression RE2 accepts: missing \\)"):
+        ops.logs(Actor("U_OPS", "C1", "/ops logs api prod"), "prod", "api", None, 100, grep="err(")
+
+
+def test_previous_asks_for_the_crashed_containers_log(platform, cluster):
+    platform.logs("api", None, 10, None, previous=True)
+    requests = cluster[0].emulator[f"get /api/v1/namespaces/{NS}/pods/api-gateway-2/log"]
+    assert requests[-1].params.get("previous", "").lower() == "true"  # the client writes True; the API reads both

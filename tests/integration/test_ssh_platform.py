@@ -12,6 +12,7 @@ import pytest
 from bot.app import build_services
 from bot.checks.runner import CheckRunner
 from bot.config import Catalog
+from bot.core.grep import LineFilter
 from bot.core.ops import Actor, OpsService
 from bot.errors import BackendError, UsageError
 from bot.platforms import Platforms
@@ -105,7 +106,7 @@ def test_pm2_stop_start_and_scale_change_the_real_processes(sshd, store):
 
 def test_logs_read_pm2_and_the_journal_on_each_host(sshd):
     platform = make_platform(sshd)
-    text = platform.logs("api", timedelta(minutes=15), 20, "pool")
+    text = platform.logs("api", timedelta(minutes=15), 20, LineFilter("pool"))
     assert f"{sshd.hosts[0]} | " in text and f"{sshd.hosts[1]} | " in text and "error: pool exhausted" in text
     assert "started" not in text and "[TAILING]" not in text  # grep applied, pm2's headers dropped
     platform.restart("nginx")

@@ -15,10 +15,12 @@ CATALOG = {
             "platform": {"kind": "docker", "project": "shop", "host": "unix:///nonexistent/docker.sock"},
             "services": {"api": {"docker_service": "api", "max_replicas": 10}},
             "runbook": {"backup": {"argv": ["/bin/echo", "backup", "{kind}"],
-                                   "params": {"kind": {"type": "choice", "choices": ["full", "wal"]}}}},
+                                   "params": {"kind": {"type": "choice", "choices": ["full", "wal"]}}},
+                        "say": {"argv": ["/bin/echo", "said:", "{msg}"], "read_only": True,
+                                "params": {"msg": {"required": True}}}},
         },
     },
-    "roles": {"prod": {"operator": ["U_OPS"]}},
+    "roles": {"prod": {"operator": ["U_OPS"], "viewer": ["U_VIEW"]}},
 }
 
 
@@ -42,11 +44,23 @@ BAD = [
     ("run backup prod kind=`id`", "Shell metacharacters"),
     ("run backup prod kind=diff", "kind must be one of full, wal"),
     ("run backup prod size=1", "Unknown parameter 'size'"),
+    ('run say prod msg="hello world', "No closing quotation"),
+    ('run say prod msg="a; rm -rf /"', "Shell metacharacters"),
+    ("run say prod hello world", "'hello' is not key=value"),
     ("run restore prod", "Unknown runbook action 'restore' in prod. Actions: backup"),
     ("maintenance maybe prod", "'maybe' is not on or off"),
     ("confirm p-000000", "There is no plan p-000000"),
     ("frobnicate", "Unknown sub-command 'frobnicate'"),
     ("restart api", "Expected 2 arguments, got 1"),
+    ("restart api prod; rm -rf /", "Shell metacharacters"),
+    ("logs api prod; rm -rf / --grep x", "Shell metacharacters"),  # only the --grep/--grep-v values are exempt
+    ("logs api prod --grep x|y --tail $(id)", "Shell metacharacters"),
+    ("logs api prod --grep (a", "--grep '(a' is not a regular expression RE2 accepts: missing )"),
+    ("logs api prod --grep-v a\\1", "RE2 has no backreferences"),
+    ("logs api,web prod", "Unknown service 'web' in prod. Services: api"),
+    ("switch api prod green", "api in prod has no blue/green slots. Services with slots: none"),
+    ("switch api prod", "or --back"),
+    ("switch api prod green --back", "or --back (not both)"),
 ]
 
 
@@ -83,9 +97,30 @@ def test_runbook_action_plan_confirm_and_audit_listing(ops_router, store):
     assert "@U_OPS run backup prod — succeeded" in listing
 
 
+@pytest.mark.parametrize("text", ['run say prod msg="hello world"', "run say prod msg='hello world'",
+                                  "run say prod “msg=hello world”"])
+def test_a_quoted_parameter_value_keeps_its_spaces_as_one_argument(ops_router, store, text):
+    reply = ops_router.handle("/ops", text, Context(user="U_VIEW", channel="C1", source="console"))
+    assert reply.ok and "said: hello world" in to_text(reply)  # read-only: no plan, a viewer may; one argv item
+    assert [r.args for r in store.audit_records()][-1] == {"msg": "hello world"}
+
+
+def test_a_grep_regex_may_hold_shell_metacharacters_it_only_reaches_re2(ops_router, store):
+    reply = ops_router.handle("/ops", 'logs api prod --grep "error|time(out)?$" --grep-v \\bhealth\\b', OPS)
+    rendered = to_text(reply)
+    assert "Shell metacharacters" not in rendered and "Docker" in rendered  # refused only by the missing engine
+    assert [(r.action, r.args["grep"], r.args["grep_v"]) for r in store.audit_records()] == [
+        ("logs", "error|time(out)?$", "\\bhealth\\b")]
+
+
+def test_previous_logs_on_docker_are_refused_with_the_reason(ops_router):
+    reply = ops_router.handle("/ops", "logs api prod --previous", OPS)
+    assert not reply.ok and "Docker keeps a restarted container's earlier output in its own log" in reply.text
+
+
 def test_help_lists_every_ops_sub_command(ops_router):
     text = to_text(ops_router.handle("/ops", "help", OPS))
-    for name in ("health", "status", "logs", "restart", "scale", "rollback", "maintenance", "run", "confirm",
+    for name in ("health", "status", "logs", "restart", "scale", "rollback", "switch", "maintenance", "run", "confirm",
                  "approve", "audit"):
         assert f"/ops {name}" in text
 

@@ -25,6 +25,8 @@ def catalog(tmp_path, approvals=0) -> Catalog:
         "backup": {"argv": write, "params": {"target": {"type": "choice", "choices": ["db", "files"], "default": "db"}}},
         "slow": {"argv": [PY, "-c", "import time; time.sleep(5)"], "timeout_s": 0.5},
         "broken": {"argv": [PY, "-c", "import sys; print('boom'); sys.exit(3)"]},
+        "activity": {"argv": [PY, "-c", "print('3 active connections')"], "read_only": True},
+        "vacuum": {"argv": [PY, "-c", "print('vacuumed')"], "read_only": True, "min_role": "operator"},
     }
     return Catalog.model_validate({
         "environments": {
@@ -60,6 +62,19 @@ def test_unknown_user_is_denied_in_a_protected_environment_and_it_is_audited(mak
         ops.request(actor("U_VIEW"), "prod", "run", "backup", {})
     assert [r.phase for r in store.audit_records()] == ["denied", "denied"]
     assert ran(tmp_path) == []
+
+
+def test_a_read_only_action_runs_at_once_for_a_viewer_even_under_approvals_and_is_audited(make_ops, store):
+    ops = make_ops(approvals=2)
+    result = ops.request(actor("U_VIEW", "/ops run activity prod"), "prod", "run", "activity", {})
+    assert result.kind == "done" and "3 active connections" in result.output
+    records = store.audit_records()
+    assert [r.phase for r in records] == ["requested", "started", "succeeded"]
+    assert {r.user for r in records} == {"U_VIEW"}
+    with pytest.raises(PermissionDenied, match="viewer role in prod.*you have no role"):
+        ops.request(actor("U_STRANGER"), "prod", "run", "activity", {})
+    with pytest.raises(PermissionDenied, match="operator role in prod"):  # its own min_role still applies
+        ops.request(actor("U_VIEW"), "prod", "run", "vacuum", {})
 
 
 def test_unprotected_environment_runs_at_once_for_anyone(make_ops, store, tmp_path):

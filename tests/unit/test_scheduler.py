@@ -2,6 +2,7 @@
 at its time, survives a restart, and is recorded as missed when the bot was down beyond the grace period."""
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -64,7 +65,7 @@ class Bot:
         self.notifier = notifier or RecordingNotifier()
         self.checkpoints: list = []
         self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier,
-                                     checkpoint=lambda: self.checkpoints.append(clock()))
+                                     checkpoint=lambda: self.checkpoints.append(clock()), ops=services.ops)
 
     def tick(self):
         self.engine.tick(self.clock())
@@ -428,3 +429,32 @@ def test_escalation_levels_are_validated_with_their_path(tmp_path):
     text = str(raised.value)
     assert "severities.P0.escalate_until" in text and "'soon' is not a duration" in text
     assert "a level needs at least one user" in text
+
+
+def test_a_recurring_reminder_runs_its_action_posts_the_outcome_and_audits_it_as_the_scheduler(make_bot, clock):
+    verify = [sys.executable, "-c", "print('backup 2026-11-21 verified; DB_PASSWORD=hunter2')"]
+    broken = [sys.executable, "-c", "import sys; print('checksum mismatch'); sys.exit(3)"]
+    cat = Catalog.model_validate({
+        "environments": {"prod": {"protected": True, "approvals": 1, "runbook": {
+            "verify_backup": {"argv": verify, "read_only": True},
+            "rotate_logs": {"argv": broken, "scheduled": True}}}},
+        "scheduler": {"channel": "ops", "reminders": {
+            "backup": {"cron": "* * * * *", "title": "Backup check", "run": {"action": "verify_backup", "env": "prod"}},
+            "logs": {"cron": "* * * * *", "title": "Log rotation", "channel": "C_LOGS",
+                     "run": {"action": "rotate_logs", "env": "prod"}}}}})
+    bot = make_bot(cat)
+    bot.tick()
+    clock.advance(minutes=1)
+    bot.tick()
+    posts = {reminder.title: reminder for reminder, _ in bot.notifier.posts}
+    assert "✅ verify_backup in prod: succeeded\nbackup 2026-11-21 verified; DB_PASSWORD=***" in posts["Backup check"].text
+    assert posts["Backup check"].channel == "ops" and "hunter2" not in posts["Backup check"].text
+    assert "❌ rotate_logs in prod: failed — rotate_logs exited with status 3: checksum mismatch" in posts["Log rotation"].text
+    assert posts["Log rotation"].channel == "C_LOGS"
+    records = bot.store.audit_records()
+    assert {r.user for r in records} == {"scheduler"}
+    assert sorted((r.target, r.phase) for r in records) == [
+        ("rotate_logs", "failed"), ("rotate_logs", "requested"), ("rotate_logs", "started"),
+        ("verify_backup", "requested"), ("verify_backup", "started"), ("verify_backup", "succeeded")]
+    bot.tick()  # nothing new is due: nothing runs twice
+    assert len(bot.store.audit_records()) == 6
