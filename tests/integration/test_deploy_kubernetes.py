@@ -67,7 +67,7 @@ def bare_cluster():
 async def _register(emulator: Emulator) -> None:
     for resource in ("v1/serviceaccounts", "v1/services", "rbac.authorization.k8s.io/v1/roles",
                      "rbac.authorization.k8s.io/v1/rolebindings"):
-        emulator.emulator.resources[resource] = {}
+        emulator.emulator.resources[resource] = {}  # type: ignore[attr-defined]  # set in its loop
 
 
 def test_each_manifest_is_created_through_the_official_client_and_reads_back(bare_cluster):
