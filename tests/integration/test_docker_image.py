@@ -52,9 +52,11 @@ def running(docker_host, image, fake_slack):  # noqa: F811
     done = docker(docker_host, "run", "-d", "--name", name, "--network", "host", "-e", f"PORT={port}",
                   "-e", "OPSBOT_DATABASE_URL=sqlite:////data/opsbot.db", "-e", "SLACK_BOT_TOKEN=xoxb-test",
                   "-e", "SLACK_SIGNING_SECRET=test-secret", "-e", f"OPSBOT_SLACK_API_URL={fake_slack.api_url}", image)
-    assert done.returncode == 0, done.stderr
-    yield name, f"http://127.0.0.1:{port}"
-    docker(docker_host, "rm", "-f", name)
+    try:
+        assert done.returncode == 0, done.stderr  # a failed start may still leave a created container
+        yield name, f"http://127.0.0.1:{port}"
+    finally:
+        docker(docker_host, "rm", "-f", name)
 
 
 def wait_healthy(host: str, name: str, url: str, timeout: float = 60) -> httpx.Response:
