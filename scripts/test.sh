@@ -86,6 +86,10 @@ if ! command -v prometheus-alertmanager >/dev/null; then
 fi
 
 # The Docker platform tests need a real engine; its absence fails the run here, before pytest.
-bash scripts/start-docker.sh >/dev/null
+DOCKER_HOST=$(bash scripts/start-docker.sh)
+export DOCKER_HOST
+# The image test builds opsbot on a Debian base made from Debian's packages (cached by tag: once per machine).
+export OPSBOT_BASE_IMAGE=${OPSBOT_BASE_IMAGE:-opsbot-base:bookworm}
+bash scripts/base-image.sh >/dev/null || { echo "FATAL: scripts/base-image.sh could not build $OPSBOT_BASE_IMAGE" >&2; exit 1; }
 
 exec .venv/bin/python -m pytest "$@"
