@@ -93,7 +93,7 @@ def incidents_per_group(database: str) -> dict[str, int]:
             keys = [row[0] for row in db.execute("SELECT key FROM alert_groups", ()).fetchall()]
         per_group: dict[str, int] = {}
         for incident in store.list_incidents(include_closed=True, limit=100_000):
-            opened = next(e for e in store.timeline(incident.number) if e.kind == "impact")
+            opened = next(e for e in store.timeline(incident.number) if e.kind == "impact_start")
             per_group[opened.data["group"]] = per_group.get(opened.data["group"], 0) + 1
         assert len(keys) == len(per_group), (keys, per_group)
         return per_group
