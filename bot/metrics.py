@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.core.audit import OUTCOMES
-from bot.core.models import OPEN_STATUSES, EventKind, Status
+from bot.core.models import EventKind, Status
 from bot.errors import BackendError
 
 if TYPE_CHECKING:
@@ -131,15 +131,12 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            incidents = self.store.list_incidents(statuses=OPEN_STATUSES, limit=100_000)
+            open_by_severity = self.store.open_by_severity()
             head = self.store.audit_head()
         except BackendError:  # the scrape still answers, with the store-error counter showing why figures lack
             self.errors.labels("scrape").inc()
             log.warning("metrics scrape: the store is unreachable")
             return
-        open_by_severity: dict[str, int] = {}
-        for incident in incidents:
-            open_by_severity[incident.severity] = open_by_severity.get(incident.severity, 0) + 1
         family = GaugeMetricFamily("opsbot_incidents_open", "Incidents not yet resolved, by severity",
                                    labels=["severity"])
         for severity, count in sorted(open_by_severity.items()):

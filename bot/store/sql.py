@@ -457,6 +457,17 @@ class SqlStore:
             rows = db.execute(sql, (*params, limit)).fetchall()
         return [_incident(row) for row in rows]
 
+    def open_by_severity(self) -> dict[str, int]:
+        """How many incidents are open, by severity: for each metrics scrape, so only the one field is read."""
+        with self._read() as db:
+            rows = db.execute(f"SELECT doc FROM incidents WHERE status IN ({', '.join('?' for _ in OPEN_STATUSES)})",
+                              tuple(status.value for status in OPEN_STATUSES)).fetchall()
+        counts: dict[str, int] = {}
+        for (doc,) in rows:
+            severity = json.loads(doc)["severity"]
+            counts[severity] = counts.get(severity, 0) + 1
+        return counts
+
     def incidents_with_timers(self) -> list[Incident]:
         """The incidents whose timers may still fire (see Incident.has_timers), oldest first."""
         with self._read() as db:

@@ -228,3 +228,14 @@ def test_platform_memory_keeps_the_latest_document_per_key(store):
     store.remember("docker/h/p/worker", {"spec": None})
     assert store.recall("docker/h/p/api") == {"spec": {"Image": "app:2"}}
     assert store.recall("docker/h/p/worker") == {"spec": None}
+
+
+def test_open_incidents_are_counted_by_severity_for_the_metrics(store, clock):
+    from bot.config import Catalog
+    from bot.core.incidents import IncidentService
+
+    service = IncidentService(store, Catalog(), clock=clock)
+    for severity in ("p0", "p1", "p1", "p2"):
+        service.open("U_ALICE", severity, "Something")
+    service.resolve(4, "U_ALICE", "fixed")
+    assert store.open_by_severity() == {"P0": 1, "P1": 2}
