@@ -20,6 +20,7 @@ LAYERS: dict[str, set[str]] = {
     "bot.errors": set(),
     "bot.timeparse": set(),
     "bot.paths": set(),  # the default data directory (standard library only)
+    "bot.asgi": set(),  # reading a capped request body (standard library only)
     # config.schedule validates cron lines with the scheduler's own parser (imported only when a catalog has one)
     "bot.config": {"bot.errors", "bot.timeparse", "bot.paths", "bot.scheduler.triggers"},
     "bot.core": {"bot.errors", "bot.timeparse", "bot.config"},
@@ -34,9 +35,9 @@ LAYERS: dict[str, set[str]] = {
     "bot.metrics": {"bot.errors", "bot.config", "bot.core"},
     "bot.logs": {"bot.errors", "bot.core"},
     # alert payloads → typed alert groups → the core; served over HTTP by the Slack surface's server
-    "bot.alerts": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
+    "bot.alerts": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.asgi"},
     "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler",
-                  "bot.logs", "bot.alerts"},
+                  "bot.logs", "bot.alerts", "bot.asgi"},
     # the surfaces and the composition root wire everything
     "bot.console": {"bot.errors", "bot.config", "bot.core", "bot.views", "commands"},
     "bot.app": {"*"},

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 
 from bot.alerts import alertmanager, webhook
+from bot.asgi import read_body
 from bot.core.alerts import AlertEffect, AlertGroup, AlertService
 from bot.errors import BackendError, OpsbotError, UsageError
 
@@ -66,7 +67,7 @@ class AlertEndpoint:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
-        body = await _read(receive, self.max_body)
+        body = await read_body(receive, self.max_body)
         if body is None:
             return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
         if not self._authentic(source, body, headers):
@@ -205,18 +206,6 @@ def _problems(exc: ValidationError) -> str:
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
-
-async def _read(receive, limit: int) -> bytes | None:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 async def _answer(send, status: int, body: dict) -> None:

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.asgi import read_body
+
 log = logging.getLogger("opsbot.slack")
 MAX_BODY = 1 << 20  # Slack's payloads are a few KB; a megabyte is already absurd
 ASGI = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
@@ -27,7 +29,7 @@ class SlackGate:
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY:
             return await _answer(send, 413, "request body too large")
-        body = await _read(receive, MAX_BODY)
+        body = await read_body(receive, MAX_BODY)
         if body is None:
             return await _answer(send, 413, "request body too large")
         timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
@@ -49,18 +51,6 @@ class SlackGate:
 
         await self.inner(scope, replay, send)
 
-
-async def _read(receive, limit: int) -> bytes | None:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 async def _answer(send, status: int, text: str) -> None:
