@@ -135,8 +135,8 @@ def serve_slack(opsbot: Opsbot, slack: SlackSettings, host: str, socket: bool, s
 
     runner = scheduler_for(opsbot, SlackNotifier(slack)) if scheduler else None
     # The one start-up line (INFO): enough to tell from the log which build serves what, never a secret.
-    log.info("opsbot %s serving: mode=%s%s store=%s catalog=%s scheduler=%s", version(),
-             "socket" if socket else "http", "" if socket else f" port={slack.port}",
+    log.info("opsbot %s serving: mode=%s port=%s store=%s catalog=%s scheduler=%s", version(),
+             "socket" if socket else "http", slack.port,
              hide_password(opsbot.settings.database_url), opsbot.catalog_path or "built-in",
              "on" if runner else "off")
     serve(opsbot, slack, host=host, socket=socket, scheduler=runner)

@@ -1,4 +1,7 @@
-"""`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events, GET /healthz, GET /metrics) or Socket Mode.
+"""`opsbot serve`: the Bolt app over HTTP (uvicorn, POST /slack/events) or Socket Mode, and in both modes the
+HTTP endpoints an operator needs beside it on `PORT`: GET /healthz, GET /metrics, POST /alerts/alertmanager and
+/alerts/webhook. In Socket Mode Slack's deliveries come over the WebSocket, which the server's lifespan opens, and
+/slack/events answers 404.
 
 SIGTERM (or Ctrl-C) stops it gracefully: no new deliveries are taken (uvicorn closes its listening socket; Socket
 Mode closes its WebSocket), work already acked finishes within the shutdown timeout, then the HTTP session and
@@ -36,21 +39,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("opsbot.slack")
 
 
-def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
+def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/events",
              scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None,
              metrics: Metrics | None = None, pipeline: Pipeline | None = None, shutdown_timeout: float = 30.0,
-             alerts: AlertEndpoint | None = None):
+             alerts: AlertEndpoint | None = None, app_token: str | None = None):
     """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators: 503 while the database
     cannot be reached; it also says whether this process is the scheduler leader. With `metrics`, GET /metrics
     in Prometheus' text format. With `pipeline`, shutting down waits for its acked work. With `alerts`,
-    POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py)."""
-    slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path))
+    POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py). With `app_token` (Socket Mode, no
+    signing secret), Slack's deliveries come over the WebSocket the lifespan opens instead of POST `path`."""
+    slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path)) if signing_secret else None
     # A thread of its own for scrapes: in the default pool they would queue behind the commands' work.
     scrapes = ThreadPoolExecutor(1, thread_name_prefix="opsbot-metrics") if metrics else None
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts)
+            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts, app_token)
             return
         if scope["type"] == "http" and scope["path"].startswith("/alerts/") and alerts:
             await alerts(scope, receive, send)
@@ -70,7 +74,7 @@ def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == path:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == path and slack:
             await slack(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
@@ -80,9 +84,12 @@ def asgi_app(bolt: AsyncApp, signing_secret: str, path: str = "/slack/events",
 
 
 async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = None,
-                   shutdown_timeout: float = 30.0, alerts: AlertEndpoint | None = None) -> None:
+                   shutdown_timeout: float = 30.0, alerts: AlertEndpoint | None = None,
+                   app_token: str | None = None) -> None:
     """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
-    the work already acked has finished (or the shutdown timeout has passed)."""
+    the work already acked has finished (or the shutdown timeout has passed). In Socket Mode, the WebSocket is
+    opened once the rest is ready and closed first on the way out, so no delivery arrives after that."""
+    socket = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -91,8 +98,13 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
             if alerts is not None:
                 alerts.start()  # applies what a previous process left queued
             freeze_startup_objects()
+            if app_token:
+                socket = socket_mode_handler(bolt, app_token)
+                await socket.connect_async()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if socket is not None:
+                await socket.close_async()  # no new deliveries from here on
             if pipeline is not None:
                 await finish_in_flight(pipeline, shutdown_timeout)
             if alerts is not None:
@@ -130,33 +142,12 @@ def check(slack: SlackSettings, socket: bool) -> None:
         raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
 
 
-def socket_mode_handler(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | None = None):
-    """Call it inside the running event loop: it makes the one HTTP session every Slack call and reply uses
-    (the caller closes it, as the HTTP server's lifespan does)."""
+def socket_mode_handler(bolt: AsyncApp, app_token: str):
+    """Call it inside the running event loop, once the bot's client has its session."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    bolt = create_bolt_app(opsbot, slack, pipeline)
-    bolt.client.session = aiohttp.ClientSession()
     # The bot's web client, so apps.connections.open honours OPSBOT_SLACK_API_URL too.
-    return AsyncSocketModeHandler(bolt, slack.slack_app_token, web_client=bolt.client)
-
-
-async def serve_socket_mode(opsbot: Opsbot, slack: SlackSettings) -> None:
-    pipeline = pipeline_for(opsbot, slack)
-    handler = socket_mode_handler(opsbot, slack, pipeline)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await warm_up(handler.app)
-    freeze_startup_objects()
-    try:
-        await handler.connect_async()
-        await stop.wait()
-        await handler.close_async()  # no new deliveries from here on
-        await finish_in_flight(pipeline, slack.opsbot_shutdown_timeout)
-    finally:
-        await handler.app.client.session.close()
+    return AsyncSocketModeHandler(bolt, app_token, web_client=bolt.client)
 
 
 def exit_cleanly(signum: int, frame: object) -> None:
@@ -165,23 +156,22 @@ def exit_cleanly(signum: int, frame: object) -> None:
 
 def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: bool = False,
           scheduler: SchedulerRunner | None = None) -> None:
-    """Serve until stopped: Socket Mode, or HTTP on `slack.port`. The scheduler (built by the composition
-    root) runs beside it and is stopped on the way out."""
+    """Serve until stopped, HTTP on `slack.port` in both modes (Socket Mode takes Slack's deliveries over its
+    WebSocket instead of POST /slack/events). The scheduler (built by the composition root) runs beside it and
+    is stopped on the way out."""
     check(slack, socket)
     if scheduler is not None:
         opsbot.metrics.watch_leader(lambda: scheduler.is_leader)
         scheduler.start()
     try:
-        if socket:
-            asyncio.run(serve_socket_mode(opsbot, slack))
-            return
         import uvicorn
 
         pipeline = pipeline_for(opsbot, slack)
         bolt = create_bolt_app(opsbot, slack, pipeline)
-        app = asgi_app(bolt, slack.slack_signing_secret or "",
+        app = asgi_app(bolt, None if socket else slack.slack_signing_secret or "",
                        scheduler=scheduler, store_up=opsbot.store.ping, metrics=opsbot.metrics, pipeline=pipeline,
-                       shutdown_timeout=slack.opsbot_shutdown_timeout, alerts=alert_endpoint(opsbot, bolt.client))
+                       shutdown_timeout=slack.opsbot_shutdown_timeout, alerts=alert_endpoint(opsbot, bolt.client),
+                       app_token=slack.slack_app_token if socket else None)
         # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets open requests finish, then runs the lifespan
         # shutdown above, which waits for acked work. Afterwards it re-raises the signal under the handlers it
         # found: make those a clean exit, so the scheduler below still releases its lock (and no traceback).

@@ -29,9 +29,10 @@ def test_version_prints_the_package_version():
     assert out.returncode == 0 and out.stdout.strip() == f"opsbot {version('opsbot')}"
 
 
-def start_serve(tmp_path: Path, fake_slack, database_url: str, socket: bool) -> tuple[subprocess.Popen, int]:
+def start_serve(tmp_path: Path, fake_slack, database_url: str, socket: bool,
+                extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "OPSBOT_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test",
+    env = {**(extra or {}), **os.environ, "OPSBOT_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": SECRET, "OPSBOT_SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
            "OPSBOT_LOG_FORMAT": "json", "OPSBOT_LOG_LEVEL": "Info", "OPSBOT_SHUTDOWN_TIMEOUT": "20"}
     env.pop("OPSBOT_CONFIG", None)
@@ -84,8 +85,7 @@ def check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket: bool):
     try:
         if socket:
             fake_slack.wait_for("apps.connections.open", timeout=20)
-        else:
-            wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
+        wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
         wait_until(lambda: not leader_lock_is_free(pg_url), what="the scheduler leader lock is taken")
         fake_slack.hold_responses()  # the reply waits: the command is acked but its work is in flight
         send_command(fake_slack, port, socket, "list")
@@ -108,7 +108,7 @@ def check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket: bool):
     start = [line for line in lines if "serving" in line["message"]]
     assert len(start) == 1 and start[0]["level"] == "INFO"
     assert f"mode={'socket' if socket else 'http'}" in start[0]["message"]
-    assert (f"port={port}" in start[0]["message"]) is not socket
+    assert f"port={port}" in start[0]["message"]  # Socket Mode serves /healthz, /metrics and alerts too
     assert "postgres:***@" in start[0]["message"] and "catalog=built-in" in start[0]["message"]
     assert "opsbot 0." in start[0]["message"] or "opsbot " in start[0]["message"]
     before_stop = lines[:next(i for i, line in enumerate(lines) if "handled" in line["message"])]
@@ -132,3 +132,29 @@ def test_sigterm_over_http_finishes_acked_work_and_releases_the_leader_lock(tmp_
 
 def test_sigterm_in_socket_mode_finishes_acked_work_and_releases_the_leader_lock(tmp_path, fake_slack, pg_url):
     check_graceful_sigterm(tmp_path, fake_slack, pg_url, socket=True)
+
+
+def test_socket_mode_serves_health_metrics_and_alerts_over_http(tmp_path, fake_slack, sqlite_url):
+    """Slack's deliveries come over the WebSocket; the operator's endpoints are still on PORT, and a signed-request
+    endpoint is not (nothing would verify it)."""
+    process, port = start_serve(tmp_path, fake_slack, sqlite_url, socket=True, extra={
+        "OPSBOT_ALERT_TOKEN_UPTIME": "uptime-token"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        fake_slack.wait_for("apps.connections.open", timeout=20)
+        wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
+        metrics = httpx.get(f"{base}/metrics", timeout=5)
+        assert metrics.status_code == 200 and "opsbot_scheduler_leader 1.0" in metrics.text
+        assert httpx.post(f"{base}/slack/events", content=b"command=/incident", timeout=5).status_code == 404
+        alert = {"title": "Checkout down", "dedup_key": "checkout-down", "severity": "P1", "service": "checkout"}
+        refused = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5)
+        assert refused.status_code == 401
+        accepted = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5,
+                              headers={"Authorization": "Bearer uptime-token"})
+        assert accepted.status_code == 202, accepted.text
+        created = fake_slack.wait_for("conversations.create", timeout=20)
+        assert created[0].params["name"].startswith("inc-1")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-3000:]

@@ -5,10 +5,12 @@ import asyncio
 import threading
 import time
 
+import aiohttp
 import pytest
 
 from bot.app import build
 from bot.config import Settings, SlackSettings
+from bot.slack.app import create_bolt_app
 from bot.slack.server import socket_mode_handler
 
 
@@ -22,7 +24,9 @@ def socket_bot(fake_slack, sqlite_url):
     thread.start()
 
     async def connect():  # the aiohttp session must be made inside the running loop
-        handler = socket_mode_handler(opsbot, settings)
+        bolt = create_bolt_app(opsbot, settings)
+        bolt.client.session = aiohttp.ClientSession()
+        handler = socket_mode_handler(bolt, settings.slack_app_token)
         await handler.connect_async()
         return handler
 
