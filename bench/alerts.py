@@ -18,12 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.ack_latency import CLIENT_CORES, FAKE_SLACK, ROOT, SECRET, free_port, start
+from bench.scratch import scratch_postgres
 
 TOKEN = "bench-alert-token-0123456789"
 
@@ -107,15 +109,17 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=20)
     parser.add_argument("--groups", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--database", help="a postgresql:// URL (default: a fresh SQLite file)")
+    parser.add_argument("--database", help="a postgresql:// URL of the server to use: the bench makes a database "
+                        "of its own there and drops it after (default: a fresh SQLite file)")
     args = parser.parse_args()
     python = sys.executable
     if CLIENT_CORES:  # as bench/ack_latency.py: the server on a core of its own, the senders and fake Slack on another
         os.sched_setaffinity(0, CLIENT_CORES)
     fake = subprocess.Popen([python, "-c", FAKE_SLACK, str(ROOT)], stdout=subprocess.PIPE, text=True)
     fake_url = f"http://127.0.0.1:{int(fake.stdout.readline())}"
-    with tempfile.TemporaryDirectory() as folder:
-        database = args.database or f"sqlite:///{folder}/bench.db"
+    with tempfile.TemporaryDirectory() as folder, \
+            (scratch_postgres(args.database) if args.database else nullcontext(f"sqlite:///{folder}/bench.db")) \
+            as database:
         port = free_port()
         env = {**os.environ, "OPSBOT_DATABASE_URL": database, "SLACK_BOT_TOKEN": "xoxb-bench",
                "SLACK_SIGNING_SECRET": SECRET, "PORT": str(port), "OPSBOT_SLACK_API_URL": f"{fake_url}/api/",

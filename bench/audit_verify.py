@@ -12,13 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_postgres
 from bot.core.audit import GENESIS, AuditKey, AuditRecord, chain
 from bot.store import open_store
 
@@ -82,16 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{tmp}/audit.db", args.records)
-    import psycopg
-
-    name = f"opsbot_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        run("PostgreSQL", f"{args.pg.rpartition('/')[0]}/{name}", args.records)
-    finally:
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(args.pg) as url:
+        run("PostgreSQL", url, args.records)
     print(json.dumps({"target": ">= 50,000 records/s, RSS < 100 MB"}))
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
-import uuid
+from pathlib import Path
 
-import psycopg
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.scratch import scratch_postgres
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
 from bot.core.postmortem import render_postmortem
@@ -47,14 +48,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         run("sqlite", f"sqlite:///{folder}/bench.db", args.events)
     admin = os.environ.get("OPSBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"opsbot_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        run("postgresql", f"{admin.rpartition('/')[0]}/{name}", args.events)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_postgres(admin) as url:
+        run("postgresql", url, args.events)
 
 
 if __name__ == "__main__":

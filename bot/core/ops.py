@@ -235,7 +235,7 @@ class OpsService:
         if plan.status != "pending":
             raise ConflictError(f"Plan {plan_id} is {plan.status}; it cannot be confirmed again.")
         if self.clock() > plan.expires_at:
-            if self.store.update_plan(plan.model_copy(update={"status": "expired"}), "pending"):
+            if self.store.update_plan(plan.model_copy(update={"status": "expired"}), plan):
                 self._audit(actor, plan.attempt, "expired", plan.env, plan.action, plan.target, plan.args)
             raise ConflictError(f"Plan {plan_id} expired at {plan.expires_at:%Y-%m-%d %H:%M} UTC; run the command again.")
         self.authorize(actor, plan.env, plan.action, plan.target, plan.args)
@@ -254,20 +254,20 @@ class OpsService:
             update, phase = {"approvals": [*plan.approvals, actor.user]}, "approved"
         current = self.describe(plan.env, plan.action, plan.target, plan.args)
         if digest(plan.env, plan.action, plan.target, plan.args, current) != plan.digest:
-            if self.store.update_plan(plan.model_copy(update={"status": "cancelled"}), "pending"):
+            if self.store.update_plan(plan.model_copy(update={"status": "cancelled"}), plan):
                 self._audit(actor, plan.attempt, "cancelled", plan.env, plan.action, plan.target, plan.args,
                             excerpt=f"changed since planned; now: {current}")
             raise ConflictError(f"The situation changed since plan {plan_id} was made (now: {current}); "
                                 "run the command again.")
         updated = plan.model_copy(update=update)
         if not (updated.confirmed and len(updated.approvals) >= updated.required_approvals):
-            if not self.store.update_plan(updated, "pending"):
+            if not self.store.update_plan(updated, plan):
                 raise ConflictError(f"Plan {plan_id} changed while confirming; try again.")
             self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
             waiting = "awaiting_approval" if updated.confirmed else "awaiting_confirmation"
             return Outcome(waiting, plan.summary, updated)
         executed = updated.model_copy(update={"status": "executed"})
-        if not self.store.update_plan(executed, "pending"):
+        if not self.store.update_plan(executed, plan):
             raise ConflictError(f"Plan {plan_id} was already confirmed by someone else.")
         self._audit(actor, plan.attempt, phase, plan.env, plan.action, plan.target, plan.args)
         return self._execute(actor, plan.attempt, plan.env, plan.action, plan.target, plan.args, plan.summary,

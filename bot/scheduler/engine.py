@@ -24,6 +24,9 @@ from bot.scheduler.triggers import cron_trigger
 
 log = logging.getLogger("opsbot.scheduler")
 CHECKPOINT_EVERY = timedelta(hours=1)
+# Delivery keys (Slack event ids, alert bodies' digests) stop replays: Slack retries within minutes and
+# Alertmanager resends on its repeat interval (hours); a replay older than this is re-applied, idempotently.
+REMEMBER_DELIVERIES = timedelta(days=7)
 _MAX_BACKFILL = 500
 _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its reminder  # occurrences of one recurring reminder materialised per tick after a long outage
 
@@ -45,16 +48,27 @@ class ReminderEngine:
         self.send_due(now)
         self.run_incident_timers(now)
         self.checkpoint_audit(now)
+        self.forget_old_deliveries(now)
 
     def checkpoint_audit(self, now: datetime) -> None:
         """Hourly, the audit log's head goes to the witnesses (file, audit channel)."""
-        if self.checkpoint is None:
-            return
-        last = self.store.schedule_cursor("audit:checkpoint")
+        if self.checkpoint is not None and self._hourly("audit:checkpoint", now):
+            self.checkpoint()
+
+    def forget_old_deliveries(self, now: datetime) -> None:
+        """Hourly, so the table of delivery keys does not grow for ever."""
+        if self._hourly("deliveries:forgotten", now):
+            forgotten = self.store.forget_deliveries(now - REMEMBER_DELIVERIES)
+            if forgotten:
+                log.info("forgot %d delivery keys older than %s", forgotten, REMEMBER_DELIVERIES)
+
+    def _hourly(self, cursor: str, now: datetime) -> bool:
+        """True once an hour per cursor (kept in the store, so across restarts and leaders)."""
+        last = self.store.schedule_cursor(cursor)
         if last is not None and now - last < CHECKPOINT_EVERY:
-            return
-        self.store.set_schedule_cursor("audit:checkpoint", now)
-        self.checkpoint()
+            return False
+        self.store.set_schedule_cursor(cursor, now)
+        return True
 
     # --- recurring reminders ----------------------------------------------------------
     def materialise_recurring(self, now: datetime) -> None:

@@ -118,6 +118,8 @@ class _Qmark:
 
 
 class PostgresStore(SqlStore):
+    _lock_row = " FOR UPDATE"
+
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10):
         self.url = url
         # Connections are checked when taken, so after PostgreSQL restarts the pool replaces the dead ones by itself.

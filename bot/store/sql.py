@@ -30,6 +30,7 @@ class SqlStore:
 
     url: str
     audit_key: AuditKey | None = None  # set by open_store from OPSBOT_AUDIT_KEY
+    _lock_row = ""  # PostgreSQL: " FOR UPDATE" (SQLite's writers already hold the database's write lock)
 
     def _write(self) -> AbstractContextManager[Cursorish]:
         raise NotImplementedError
@@ -87,6 +88,11 @@ class SqlStore:
                 "INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 (key, self._time(utcnow())),
             ).rowcount == 1
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Drop delivery keys remembered before `before` (how many): retries and replays come long before."""
+        with self._write() as db:
+            return db.execute("DELETE FROM deliveries WHERE at < ?", (self._time(before),)).rowcount
 
     # --- alerts -------------------------------------------------------------------------------
     def record_alerts(self, delivery: AlertDelivery) -> AlertRecorded:
@@ -267,13 +273,15 @@ class SqlStore:
             raise NotFound(f"There is no plan {plan_id}.")
         return Plan.model_validate_json(row[0])
 
-    def update_plan(self, plan: Plan, expected_status: str) -> bool:
-        """Conditional update, so two people confirming at once run the action only once."""
+    def update_plan(self, plan: Plan, expected: Plan) -> bool:
+        """Compare and set: write `plan` only while the stored plan is still `expected` (as the caller read it),
+        so two people confirming or approving at once neither run the action twice nor lose an approval."""
         with self._write() as db:
-            return db.execute(
-                "UPDATE plans SET status = ?, doc = ? WHERE id = ? AND status = ?",
-                (plan.status, plan.model_dump_json(), plan.id, expected_status),
-            ).rowcount == 1
+            row = db.execute(f"SELECT doc FROM plans WHERE id = ?{self._lock_row}", (plan.id,)).fetchone()
+            if row is None or Plan.model_validate_json(row[0]) != expected:
+                return False
+            db.execute("UPDATE plans SET status = ?, doc = ? WHERE id = ?", (plan.status, plan.model_dump_json(), plan.id))
+            return True
 
     # --- maintenance windows and reminders ----------------------------------------------
     def create_window(self, window: Window, reminders: list[Reminder], audit: AuditRecord | None = None) -> Window:

@@ -174,10 +174,18 @@ def test_plan_update_is_conditional(store):
                 command="/ops scale api prod 5", env="prod", action="scale", target="api", args={"replicas": 5},
                 summary="scale api in prod: 3 → 5 replicas", digest="d")
     store.save_plan(plan)
-    executed = plan.model_copy(update={"status": "executed"})
-    assert store.update_plan(executed, "pending") is True
-    assert store.update_plan(executed, "pending") is False
+    # Two approvers read the same plan: the second write would drop the first approval, so it is refused.
+    by_bob = plan.model_copy(update={"approvals": ["U_BOB"]})
+    by_carol = plan.model_copy(update={"approvals": ["U_CAROL"]})
+    assert store.update_plan(by_bob, plan) is True
+    assert store.update_plan(by_carol, plan) is False
+    assert store.get_plan("p-abc123").approvals == ["U_BOB"]
+    executed = by_bob.model_copy(update={"status": "executed"})
+    assert store.update_plan(executed, by_bob) is True
+    assert store.update_plan(executed, by_bob) is False  # run once, however many confirm at once
     assert store.get_plan("p-abc123").status == "executed"
+    unknown = plan.model_copy(update={"id": "p-nope"})
+    assert store.update_plan(unknown, unknown) is False
 
 
 def run_sql(store, sql: str, params: tuple = ()) -> None:

@@ -293,3 +293,32 @@ def test_maintenance_mode_holds_the_leases_of_the_services_it_restarts(store, cl
         ops._execute(actor("U_OPS", "/ops maintenance on dev"), "a-2", "dev", "maintenance", None, {"on": True},
                      "maintenance mode in dev: off → on, then restart api")
     assert store.acquire_lease("dev/maintenance", "@U_B", "a-3", clock() + timedelta(minutes=5), clock()) is None
+
+
+class ReadBeforeTheOtherWrote:
+    """The store as a confirmation sees it when another runs at the same moment: it read the plan before the other
+    confirmation's write landed."""
+
+    def __init__(self, store, stale_plan):
+        self.store, self.stale_plan = store, stale_plan
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def get_plan(self, plan_id):
+        return self.stale_plan
+
+
+def test_a_confirmation_and_an_approval_at_once_lose_neither(store, clock, tmp_path):
+    ops = OpsService(store, catalog(tmp_path, 1), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
+                     clock=clock)
+    planned = ops.request(actor("U_OPS"), "prod", "run", "backup", {})
+    as_read = store.get_plan(planned.plan.id)
+    assert ops.confirm(actor("U_OPS"), planned.plan.id).kind == "awaiting_approval"
+    racing = OpsService(ReadBeforeTheOtherWrote(store, as_read), catalog(tmp_path, 1), platforms, CheckRunner(platforms),
+                        ScriptRunner(), clock=clock)
+    # Written over the requester's confirmation, the approval would leave the plan waiting for a confirmation again.
+    with pytest.raises(ConflictError, match="changed while confirming; try again"):
+        racing.confirm(actor("U_OPS2"), planned.plan.id)
+    assert store.get_plan(planned.plan.id).confirmed and ran(tmp_path) == []
+    assert ops.confirm(actor("U_OPS2"), planned.plan.id).kind == "done" and ran(tmp_path) == ["db"]

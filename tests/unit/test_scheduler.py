@@ -458,3 +458,16 @@ def test_a_recurring_reminder_runs_its_action_posts_the_outcome_and_audits_it_as
         ("verify_backup", "requested"), ("verify_backup", "started"), ("verify_backup", "succeeded")]
     bot.tick()  # nothing new is due: nothing runs twice
     assert len(bot.store.audit_records()) == 6
+
+
+def test_delivery_keys_are_forgotten_after_a_week_not_before(make_bot, clock):
+    from bot.timeparse import utcnow
+
+    bot = make_bot()
+    assert bot.store.remember_delivery("Ev-retried-within-minutes")
+    clock.now = utcnow() + timedelta(days=6, hours=23)
+    bot.tick()
+    assert not bot.store.remember_delivery("Ev-retried-within-minutes")  # still a replay
+    clock.advance(hours=2)  # past the week, and an hour after the last pass
+    bot.tick()
+    assert bot.store.remember_delivery("Ev-retried-within-minutes")  # forgotten, so the table stays small
