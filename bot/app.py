@@ -102,7 +102,7 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     raw_store = open_store(settings.database_url, audit_key(settings))
     # Metrics on a registry of their own; the services see the store through MeteredStore, which counts.
     metrics = Metrics()
-    metrics.collect_from(raw_store)
+    metrics.collect_from(raw_store, severities=list(catalog.severities))
     store = cast(Store, MeteredStore(raw_store, metrics))
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,

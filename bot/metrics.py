@@ -6,14 +6,19 @@ What is counted where:
 - check results: the check runner's observer;
 - ops actions (audit outcomes), MTTA/MTTR, reminders, store errors: `MeteredStore`, the store as the services
   see it, so the core needs no hook and knows nothing of Prometheus;
-- incidents open by severity, audit records, scheduler leader: read at scrape time (`StoreCollector`), two
-  indexed queries, so a scrape stays fast and the figures are right across replicas.
+- incidents open by severity, audit records: read from the database (`StoreCollector`), so the figures are right
+  across replicas; `opsbot serve` reads them in a thread of their own (`StoreFigures`) — at once after this
+  process changes an incident, and every few seconds for what other replicas change — so a scrape never waits
+  for the database nor for a thread: under load, a hop to a thread costs more than the whole exposition;
+- scheduler leader: asked of the scheduler at scrape time.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -80,9 +85,12 @@ class Metrics:
         self.alerts = Counter("opsbot_alerts_received", "Alert deliveries, by source and outcome (opened, updated, "
                               "resolved, noted, unchanged, ignored, duplicate, malformed, unauthenticated, ...)",
                               ["source", "outcome"], registry=r)
+        self.busy = Counter("opsbot_busy_refusals", "Slack deliveries refused at once because too many acked ones "
+                            "were waiting for a worker (OPSBOT_SLACK_QUEUE)", registry=r)
         for outcome in ("sent", "missed", "failed"):  # present at 0 from the start: rate() needs the series
             self.reminders.labels(outcome)
         self._leader: Callable[[], bool] = lambda: False
+        self.store_figures: StoreFigures | None = None
         Gauge("opsbot_scheduler_leader", "1 while this process is the scheduler leader", registry=r) \
             .set_function(lambda: 1.0 if self._leader() else 0.0)
 
@@ -101,6 +109,9 @@ class Metrics:
         if error is not None:
             self.slack_errors.labels(method, error).inc()
 
+    def refused_busy(self) -> None:
+        self.busy.inc()
+
     def alert(self, source: str, outcome: str) -> None:
         self.alerts.labels(source, outcome).inc()
 
@@ -111,39 +122,100 @@ class Metrics:
         """The scheduler of `opsbot serve` says whether it leads (read at each scrape)."""
         self._leader = is_leader
 
-    def collect_from(self, store: Store) -> None:
-        self.registry.register(StoreCollector(store, self.store_errors))
+    def collect_from(self, store: Store, severities: Sequence[str] = ()) -> None:
+        """`severities`: the catalog's, each exported even at 0 open (an absent series reads as "no data")."""
+        self.store_figures = StoreFigures(store, self.store_errors)
+        self.registry.register(StoreCollector(self.store_figures, severities))
+
+    def store_changed(self) -> None:
+        """This process changed what the store-read figures count: refresh them now (if they are kept fresh)."""
+        if self.store_figures is not None:
+            self.store_figures.changed.set()
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)
 
 
-class StoreCollector(Collector):
-    """Figures read from the database at scrape time (so they are right across replicas and restarts)."""
+@dataclass(frozen=True)
+class Figures:
+    open_by_severity: dict[str, int]
+    audit_records: int
+
+
+class StoreFigures:
+    """The figures read from the database. Without `start()` each scrape reads them (console, tests); once
+    started, a thread of their own keeps `latest` current and a scrape only reads memory."""
+
+    REFRESH_EVERY = 5.0  # seconds: how stale another replica's change may be (scrape intervals are 15 s and up)
+    MIN_GAP = 0.2  # seconds between reads, so a burst of changes costs one read, not one each
 
     def __init__(self, store: Store, errors: Counter):
         self.store, self.errors = store, errors
+        self.latest: Figures | None = None  # None: the last read failed (the scrape then leaves the figures out)
+        self.changed = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def read(self) -> Figures | None:
+        try:
+            head = self.store.audit_head()
+            return Figures(self.store.open_by_severity(), head.seq if head is not None else 0)
+        except BackendError:  # the scrape still answers, with the store-error counter showing why figures lack
+            self.errors.labels("scrape").inc()
+            log.warning("metrics: the store is unreachable; the store's figures are left out")
+            return None
+
+    def current(self) -> Figures | None:
+        return self.latest if self._thread is not None else self.read()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.latest = self.read()
+        self._thread = threading.Thread(target=self._keep_fresh, name="opsbot-metrics", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.changed.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _keep_fresh(self) -> None:
+        while not self._stop.is_set():
+            self.changed.wait(self.REFRESH_EVERY)
+            self.changed.clear()
+            if not self._stop.is_set():
+                self.latest = self.read()
+                self._stop.wait(self.MIN_GAP)
+
+
+class StoreCollector(Collector):
+    def __init__(self, figures: StoreFigures, severities: Sequence[str] = ()):
+        self.figures = figures
+        self.severities = severities
 
     def describe(self) -> list[Metric]:  # no store query when the collector is registered
         return [GaugeMetricFamily("opsbot_incidents_open", "", labels=["severity"]),
                 GaugeMetricFamily("opsbot_audit_records", "")]
 
     def collect(self) -> Iterator[Metric]:
-        try:
-            open_by_severity = self.store.open_by_severity()
-            head = self.store.audit_head()
-        except BackendError:  # the scrape still answers, with the store-error counter showing why figures lack
-            self.errors.labels("scrape").inc()
-            log.warning("metrics scrape: the store is unreachable")
+        figures = self.figures.current()
+        if figures is None:
             return
         family = GaugeMetricFamily("opsbot_incidents_open", "Incidents not yet resolved, by severity",
                                    labels=["severity"])
-        for severity, count in sorted(open_by_severity.items()):
+        counts = dict.fromkeys(self.severities, 0) | figures.open_by_severity
+        for severity, count in sorted(counts.items()):
             family.add_metric([severity], count)
         yield family
         yield GaugeMetricFamily("opsbot_audit_records", "Records in the audit log (the head's sequence number)",
-                                value=head.seq if head is not None else 0)
+                                value=figures.audit_records)
+
+
+# Store calls (besides save_incident and append_audit below) that may open or close incidents or audit something.
+CHANGE_FIGURES = frozenset({"create_incident", "import_incident", "record_alerts", "create_window", "change_window"})
 
 
 class MeteredStore:
@@ -161,20 +233,25 @@ class MeteredStore:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return attr(*args, **kwargs)
+                result = attr(*args, **kwargs)
             except BackendError:
                 self._metrics.store_errors.labels(name).inc()
                 raise
+            if name in CHANGE_FIGURES:
+                self._metrics.store_changed()
+            return result
         return call
 
     def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord:
         stored = self._call("append_audit", self._store.append_audit, record, timeline)
+        self._metrics.store_changed()
         if record.phase in OUTCOMES and record.env is not None:
             self._metrics.ops_actions.labels(record.action, record.env, record.phase).inc()
         return stored
 
     def save_incident(self, incident: Incident, events: list[Event]) -> Incident:
         saved = self._call("save_incident", self._store.save_incident, incident, events)
+        self._metrics.store_changed()
         self._lifecycle(saved, events)
         return saved
 

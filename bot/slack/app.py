@@ -130,7 +130,7 @@ async def warm_up(app: AsyncApp) -> None:
 
 def pipeline_for(opsbot: Opsbot, slack: SlackSettings) -> Pipeline:
     return Pipeline(opsbot.store.remember_delivery, slack.opsbot_slack_workers, opsbot.store.claim_delivery,
-                    metrics=opsbot.metrics)
+                    metrics=opsbot.metrics, max_waiting=slack.opsbot_slack_queue)
 
 
 def _opens_modal(body: dict) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import BackendError
 from bot.logs import REQUEST
 from bot.slack.errors import present
 from bot.views.blocks import Reply
@@ -107,10 +108,12 @@ Work = Callable[[SlackRequest], Awaitable[None]]
 
 class Pipeline:
     def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8,
-                 claim_delivery: Callable[[str], bool] = lambda key: False, metrics: Metrics | None = None):
+                 claim_delivery: Callable[[str], bool] = lambda key: False, metrics: Metrics | None = None,
+                 max_waiting: int = 200):
         self.remember_delivery = remember_delivery
         self.claim_delivery = claim_delivery
         self.slots = asyncio.Semaphore(workers)
+        self.waiting, self.max_waiting = 0, max_waiting  # acked deliveries waiting for a slot, and their bound
         self.metrics = metrics
         # Work acked but not finished: a graceful shutdown waits for it (drain) before closing the HTTP session.
         self.in_flight = 0
@@ -153,8 +156,18 @@ class Pipeline:
                 if self.metrics is not None:
                     self.metrics.acked(time.perf_counter() - started)
                 if queued(body):
-                    async with self.slots:
+                    if self.waiting >= self.max_waiting:
+                        await self.refuse_busy(body, client)
+                        return
+                    self.waiting += 1
+                    try:
+                        await self.slots.acquire()
+                    finally:
+                        self.waiting -= 1
+                    try:
                         await self.run(work, body, client, started)
+                    finally:
+                        self.slots.release()
                 else:
                     await self.run(work, body, client, started)
             finally:
@@ -165,6 +178,15 @@ class Pipeline:
                     self.metrics.replied(time.perf_counter() - started)
 
         return listener
+
+    async def refuse_busy(self, body: dict, client: AsyncWebClient) -> None:
+        """Too much acked work is waiting already: say so at once, having done nothing."""
+        log.warning("busy: %d deliveries wait for a worker; refusing %s", self.waiting, what(body))
+        if self.metrics is not None:
+            self.metrics.refused_busy()
+        request = SlackRequest(body, context_of(body), client, body.get("response_url"))
+        await present(BackendError(f"opsbot is busy: {self.waiting} requests are waiting for a free worker, so this "
+                                   "one was not taken and nothing was done. Try again in a minute."), request.respond)
 
     async def run(self, work: Work, body: dict, client: AsyncWebClient, started: float | None = None) -> None:
         request = SlackRequest(body, context_of(body), client, body.get("response_url"))

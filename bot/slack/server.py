@@ -16,7 +16,6 @@ import logging
 import math
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -49,19 +48,18 @@ def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/eve
     POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py). With `app_token` (Socket Mode, no
     signing secret), Slack's deliveries come over the WebSocket the lifespan opens instead of POST `path`."""
     slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path)) if signing_secret else None
-    # A thread of its own for scrapes: in the default pool they would queue behind the commands' work.
-    scrapes = ThreadPoolExecutor(1, thread_name_prefix="opsbot-metrics") if metrics else None
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts, app_token)
+            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts, app_token, metrics)
             return
         if scope["type"] == "http" and scope["path"].startswith("/alerts/") and alerts:
             await alerts(scope, receive, send)
             return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/metrics" and metrics:
-            # In a thread: the scrape reads two figures from the store.
-            body = await asyncio.get_running_loop().run_in_executor(scrapes, metrics.exposition)
+            # On the event loop: it reads only memory (the store's figures are kept fresh by a thread, started
+            # with the lifespan), and a hop to a thread would wait for the GIL behind the commands' work.
+            body = metrics.exposition()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", metrics.content_type.encode())]})
             await send({"type": "http.response.body", "body": body})
@@ -85,7 +83,7 @@ def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/eve
 
 async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = None,
                    shutdown_timeout: float = 30.0, alerts: AlertEndpoint | None = None,
-                   app_token: str | None = None) -> None:
+                   app_token: str | None = None, metrics: Metrics | None = None) -> None:
     """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
     the work already acked has finished (or the shutdown timeout has passed). In Socket Mode, the WebSocket is
     opened once the rest is ready and closed first on the way out, so no delivery arrives after that."""
@@ -97,6 +95,8 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
             await warm_up(bolt)  # auth.test now, so the first command does not wait for it
             if alerts is not None:
                 alerts.start()  # applies what a previous process left queued
+            if metrics is not None and metrics.store_figures is not None:
+                await asyncio.to_thread(metrics.store_figures.start)
             freeze_startup_objects()
             if app_token:
                 socket = socket_mode_handler(bolt, app_token)
@@ -111,6 +111,8 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
                 await alerts.drain(shutdown_timeout)
             if bolt.client.session is not None:
                 await bolt.client.session.close()
+            if metrics is not None and metrics.store_figures is not None:
+                await asyncio.to_thread(metrics.store_figures.stop)
             await send({"type": "lifespan.shutdown.complete"})
             return
 

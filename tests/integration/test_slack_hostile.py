@@ -141,3 +141,26 @@ def test_a_slash_command_mentioning_payload_is_not_lost(slack):
         assert time.monotonic() < deadline, "the command was lost"
         time.sleep(0.02)
     assert slack.opsbot.store.get_incident(1).title == "bad payload from upstream"
+
+
+@pytest.mark.parametrize("slack", [{"opsbot_slack_workers": 1, "opsbot_slack_queue": 1}], indirect=True)
+def test_past_the_queue_bound_a_delivery_is_refused_at_once_and_changes_nothing(slack):
+    slack.fake.hold_responses()  # the one worker's reply waits, so the worker stays busy
+    try:
+        assert slack.command("list").status_code == 200
+        deadline = time.monotonic() + 10
+        while slack.fake.held < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert slack.command("open p2 Waits for the worker").status_code == 200  # the one place in the queue
+        assert slack.command("open p1 Refused, queue full").status_code == 200  # acked, then refused
+        while slack.fake.held < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert slack.fake.held == 2  # the busy worker's reply and the refusal
+    finally:
+        slack.fake.release_responses()
+    replies = slack.fake.wait_for_response(3)
+    busy = [reply for reply in replies if "opsbot is busy" in reply["text"]]
+    assert len(busy) == 1 and "nothing was done" in busy[0]["text"] and busy[0]["response_type"] == "ephemeral"
+    titles = [incident.title for incident in slack.opsbot.store.list_incidents()]
+    assert titles == ["Waits for the worker"]  # the refused one was not opened
+    assert b"opsbot_busy_refusals_total 1.0" in slack.http.get("/metrics").content
