@@ -97,7 +97,7 @@ def _status(services: Services, actor: Actor, text: str) -> Reply:
 
 def _logs(services: Services, actor: Actor, text: str) -> Reply:
     (service, env), options = _words(text, 2, "logs", {"since": True, "grep": True, "grep-v": True, "tail": True,
-                                                        "previous": False})
+                                                        "previous": False, "slot": True})
     names = list(dict.fromkeys(name for name in service.split(",") if name))  # api,worker: several at once
     if not names or len(names) > _MAX_LOG_SERVICES:
         raise UsageError(f"Name 1 to {_MAX_LOG_SERVICES} services, separated by commas.", COMMAND.usage("logs"))
@@ -108,7 +108,8 @@ def _logs(services: Services, actor: Actor, text: str) -> Reply:
     grep, grep_v = options.get("grep"), options.get("grep-v")
     with usage_on_error(COMMAND.usage("logs")):
         output = services.ops.logs(actor, env, names, since, int(tail), str(grep) if grep else None,
-                                   str(grep_v) if grep_v else None, previous=bool(options.get("previous")))
+                                   str(grep_v) if grep_v else None, previous=bool(options.get("previous")),
+                                   slot=str(options["slot"]).lower() if "slot" in options else None)
     return views.logs(",".join(names), env, since, output)
 
 
@@ -217,7 +218,7 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
     SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
     SubCommand("logs", "/ops logs <service[,service…]> <env> [--since 15m] [--grep REGEX] [--grep-v REGEX] [--tail N] "
-               "[--previous]", "recent log lines", _ops("logs", _logs)),
+               "[--previous] [--slot blue|green]", "recent log lines", _ops("logs", _logs)),
     SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes] [--incident INC-n]", "restart a service",
                _ops("restart", _service_action(Action.RESTART))),
     SubCommand("scale", "/ops scale <service> <env> <replicas> [--dry-run] [--yes] [--incident INC-n]", "set a service's replicas",

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from bot.config.catalog import Catalog
-from bot.config.environments import Environment, Role
+from bot.config.environments import Environment, Role, Service
 from bot.core.audit import AuditRecord, Head, Phase, outcome
 from bot.core.grep import LineFilter
 from bot.core.models import Event, EventKind
@@ -93,11 +93,12 @@ class OpsService:
             raise NotFound(f"Unknown environment '{name}'. Environments: {valid}.")
         return env
 
-    def service(self, env_name: str, name: str) -> None:
+    def service(self, env_name: str, name: str) -> Service:
         env = self.env(env_name)
         if name not in env.services:
             valid = ", ".join(env.services) or "none"
             raise NotFound(f"Unknown service '{name}' in {env_name}. Services: {valid}.")
+        return env.services[name]
 
     def platform(self, env_name: str) -> Platform:
         env = self.env(env_name)
@@ -154,21 +155,26 @@ class OpsService:
         return self.platform(env_name).status()
 
     def logs(self, actor: Actor, env_name: str, services: str | list[str], since: timedelta | None, tail: int,
-             grep: str | None = None, grep_v: str | None = None, previous: bool = False) -> str:
-        """Each service's last lines (several services: one section each), kept by --grep/--grep-v (RE2)."""
+             grep: str | None = None, grep_v: str | None = None, previous: bool = False,
+             slot: str | None = None) -> str:
+        """Each service's last lines (several services: one section each), kept by --grep/--grep-v (RE2); `slot`:
+        one blue/green slot's, of services that have slots."""
         names = [services] if isinstance(services, str) else services
         for name in names:
-            self.service(env_name, name)
+            slots = self.service(env_name, name).slots
+            if slot is not None and (slots is None or slot not in slots.names()):
+                raise UsageError(f"{name} in {env_name} has no blue/green slots; leave out --slot." if slots is None
+                                 else f"'{slot}' is not a slot of {name}; its slots: {', '.join(slots.names())}.")
         keep = LineFilter(grep, grep_v)  # a bad pattern is refused before anything is read or audited
         target = ",".join(names)
         args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep,
-                "grep_v": grep_v, "previous": previous}
+                "grep_v": grep_v, "previous": previous, "slot": slot}
         self.authorize(actor, env_name, "logs", target, args)
         attempt = new_attempt()
         started = time.perf_counter()
         try:
             platform = self.platform(env_name)
-            parts = [platform.logs(name, since, tail, keep or None, previous) for name in names]
+            parts = [platform.logs(name, since, tail, keep or None, previous, slot) for name in names]
         except OpsbotError as error:
             self._audit(actor, attempt, "failed", env_name, "logs", target, args, excerpt=str(error),
                         duration_ms=_ms(started))
@@ -336,7 +342,7 @@ class OpsService:
             case Action.RESTART:
                 return f"restart {target} in {env_name} ({platform.replicas(target)} replicas)"
             case Action.SCALE:
-                return f"scale {target} in {env_name}: {platform.replicas(target)} → {args['replicas']} replicas"
+                return f"scale {target} in {env_name}: {platform.scale_plan(target, args['replicas'])}"
             case Action.ROLLBACK:
                 return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
             case Action.STOP:

@@ -111,7 +111,7 @@ class DockerPlatform:
         return self._call("inspect", read)
 
     def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
-             previous: bool = False) -> str:
+             previous: bool = False, slot: str | None = None) -> str:  # slots: Kubernetes only (core checks)
         if previous:  # --previous is the log of a crashed Kubernetes container, which a pod replaces
             raise UsageError(f"{self.env_name}: Docker keeps a restarted container's earlier output in its own log; "
                              "run /ops logs without --previous.")
@@ -179,19 +179,32 @@ class DockerPlatform:
 
         return self._call("restart", act)
 
+    def scale_plan(self, service: str, replicas: int) -> str:
+        def look(client):
+            containers = self._containers(client, service)
+            self._clone_request(client, service, containers, replicas)  # what scale would refuse, refused now
+            return f"{len(containers)} → {replicas} replicas"
+
+        return self._call("inspect", look)
+
+    def _clone_request(self, client, service: str, containers: list, replicas: int) -> tuple[dict, dict] | None:
+        """(template, create request) for the containers scaling up adds, or None when it adds none. Refuses, before
+        anything changes, a service with nothing to copy, fixed host ports past one replica, or unknown fields."""
+        if replicas <= len(containers):
+            return None
+        # Clone the lowest-numbered container, or the spec remembered when the service went to 0.
+        template = containers[0].attrs if containers else (self._recall(service).get("spec"))
+        if template is None:
+            raise ConflictError(f"{service} has no container in {self.env_name} to copy, and opsbot remembers "
+                                "no spec for it (it does when it scales a service to 0).")
+        if replicas > 1:
+            _refuse_fixed_host_ports(service, template)
+        return template, _create_request(template, self._image_config(client, template), clone=True)
+
     def scale(self, service: str, replicas: int) -> str:
         def act(client):
             containers = self._containers(client, service)
-            request = None
-            if replicas > len(containers):
-                # Clone the lowest-numbered container, or the spec remembered when the service went to 0.
-                template = containers[0].attrs if containers else (self._recall(service).get("spec"))
-                if template is None:
-                    raise ConflictError(f"{service} has no container in {self.env_name} to copy, and opsbot remembers "
-                                        "no spec for it (it does when it scales a service to 0).")
-                if replicas > 1:
-                    _refuse_fixed_host_ports(service, template)
-                request = _create_request(template, self._image_config(client, template), clone=True)  # refuses early
+            template, request = self._clone_request(client, service, containers, replicas) or (None, None)
             changed = []
             if replicas == 0 and containers:  # keep what is needed to scale back up
                 self._remember(service, spec=_storable(containers[0].attrs))

@@ -108,13 +108,13 @@ class KubernetesPlatform:
         live = (self._service_object(service).spec.selector or {}).get(slots.selector_key)
         return live if live in slots.names() else None
 
-    def _log_selectors(self, service: str) -> list[str]:
-        """Where a service's pods are: with slots, both slots' (the pod names tell them apart)."""
+    def _log_selectors(self, service: str, only: str | None = None) -> list[str]:
+        """Where a service's pods are: with slots, both slots' (the pod names tell them apart) or `only` one's."""
         spec = self.env.services.get(service)
         if spec and spec.slots:
             return [_label_selector(self.apps.read_namespaced_deployment(spec.slots.deployment(slot), self.namespace,
                                                                          _request_timeout=TIMEOUT))
-                    for slot in spec.slots.names()]
+                    for slot in spec.slots.names() if only in (None, slot)]
         return [self._selector(service)]
 
     def _deployment(self, service: str):
@@ -169,10 +169,10 @@ class KubernetesPlatform:
         return self._call("pod listing", read)
 
     def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
-             previous: bool = False) -> str:
+             previous: bool = False, slot: str | None = None) -> str:
         def read():
             lines = []
-            for selector in self._log_selectors(service):
+            for selector in self._log_selectors(service, slot):
                 for pod in self._pods(selector):
                     try:
                         text = self.core.read_namespaced_pod_log(
@@ -251,6 +251,9 @@ class KubernetesPlatform:
         deployment = self._deployment(service)
         remembered = (deployment.metadata.annotations or {}).get(STOPPED)
         return deployment.metadata.name, deployment.spec.replicas or 0, int(remembered) if remembered else None
+
+    def scale_plan(self, service: str, replicas: int) -> str:
+        return f"{self.replicas(service)} → {replicas} replicas"
 
     def stop_plan(self, service: str) -> str:
         name, replicas, remembered = self._call("read", lambda: self._stopped(service))

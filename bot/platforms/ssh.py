@@ -222,7 +222,7 @@ class SshPlatform:
         return WorkloadHealth(running, desired, problems)
 
     def logs(self, service: str, since: timedelta | None, tail: int, grep: LineFilter | None,
-             previous: bool = False) -> str:
+             previous: bool = False, slot: str | None = None) -> str:  # slots: Kubernetes only (core checks)
         if previous:  # --previous is the log of a crashed Kubernetes container, which a pod replaces
             raise UsageError(f"{self.env_name}: pm2 and journald keep one log across restarts; "
                              "run /ops logs without --previous.")
@@ -348,12 +348,21 @@ class SshPlatform:
         argv = ["pm2", "start", name] if manager == "pm2" else self._systemctl(service, "start", name)
         return self._act(service, "start", argv, f"started {name}")
 
-    def scale(self, service: str, replicas: int) -> str:
+    def _scalable(self, service: str, replicas: int) -> str:
+        """The pm2 process name; refused for a systemd unit or 0 instances, before anything is planned."""
         manager, name = self._manager(service)
         if manager != "pm2":
             raise UsageError(f"{service} in {self.env_name} is a systemd unit: it has no replicas to scale.")
         if replicas == 0:
             raise UsageError("pm2 cannot scale to 0; use /ops stop to stop the process.")
+        return name
+
+    def scale_plan(self, service: str, replicas: int) -> str:
+        self._scalable(service, replicas)
+        return f"{self.replicas(service)} → {replicas} replicas on each host"
+
+    def scale(self, service: str, replicas: int) -> str:
+        name = self._scalable(service, replicas)
         return self._act(service, "scale", ["pm2", "scale", name, str(replicas)], f"{name} at {replicas} instance(s)")
 
     def _plan(self, service: str, verb: str) -> str:

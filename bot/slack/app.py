@@ -248,7 +248,10 @@ class SlackHandlers:
     async def on_open_modal(self, ack, body: dict, view: dict) -> None:
         values = modals.modal_values(view)
         request = OpenRequest(severity=values.get("severity") or "", title=(values.get("title") or "").strip(),
-                              impact=values.get("impact") or None, service=values.get("service") or None)
+                              impact=values.get("impact") or None, service=values.get("service") or None,
+                              env=values.get("env") or None, type=values.get("type") or None,
+                              # Unticked: as the type or severity says (`--private` can only make it private).
+                              private=True if values.get("private") == "private" else None)
         # The channel the modal was opened from: where an ephemeral message can reach the user.
         ctx = replace(context_of(body), channel=view.get("private_metadata") or None)
         missing = {name: message for name, value, message in (
@@ -266,7 +269,7 @@ class SlackHandlers:
         try:  # the same path as `/incident open`: one validation, in the service
             reply = redacted(await asyncio.to_thread(open_incident, self.services, ctx, request))
         except UsageError as error:
-            if error.field in ("severity", "title", "impact", "service"):
+            if error.field in ("severity", "title", "impact", "service", "env", "type"):
                 await self.pipeline.opened_modal(str(view.get("id")), ctx.user)  # still theirs to correct
                 await ack(response_action="errors", errors={error.field: str(error)})
                 return

@@ -18,20 +18,39 @@ def _text_input(block_id: str, label: str, multiline: bool = False, optional: bo
                         "max_length": max_length}}
 
 
+def _select(block_id: str, label: str, choices: list[tuple[str, str]], optional: bool = True) -> dict:
+    """A drop-down of (value, label) choices; Slack shows at most 100."""
+    options = [{"text": {"type": "plain_text", "text": clip(text, 75)}, "value": value} for value, text in choices[:100]]
+    return {"type": "input", "block_id": block_id, "optional": optional, "label": {"type": "plain_text", "text": label},
+            "element": {"type": "static_select", "action_id": "value", "options": options}}
+
+
 def open_modal(catalog: Catalog, channel: str) -> dict:
-    options = [{"text": {"type": "plain_text", "text": f"{key} — {sev.name}"}, "value": key}
-               for key, sev in catalog.severities.items()]
+    """The form behind a bare `/incident open`: what `/incident open` takes (severity, title, --impact, --service,
+    --env, --type, --private); the environment and type fields only when the catalog has some."""
+    blocks = [
+        _select("severity", "Severity", [(key, f"{key} — {sev.name}") for key, sev in catalog.severities.items()],
+                optional=False),
+        _text_input("title", "Title", max_length=catalog.limits.title_max),
+        _text_input("impact", "User impact", multiline=True, optional=True),
+        _text_input("service", "Service", optional=True, max_length=80),
+    ]
+    if catalog.environments:
+        blocks.append(_select("env", "Environment", [(name, name) for name in catalog.environments]))
+    if catalog.incident_types:
+        blocks.append(_select("type", "Type", [(name, name + (" (private channel)" if kind.private else ""))
+                                               for name, kind in catalog.incident_types.items()]))
+    blocks.append({"type": "input", "block_id": "private", "optional": True,
+                   "label": {"type": "plain_text", "text": "Visibility"},
+                   "element": {"type": "checkboxes", "action_id": "value", "options": [
+                       {"text": {"type": "plain_text", "text": "Private channel"}, "value": "private",
+                        "description": {"type": "plain_text",
+                                        "text": "Only invited people see it; announcements leave out the title"}}]}})
     return {
         "type": "modal", "callback_id": OPEN_MODAL, "private_metadata": channel,
         "title": {"type": "plain_text", "text": "Declare an incident"},
         "submit": {"type": "plain_text", "text": "Declare"},
-        "blocks": [
-            {"type": "input", "block_id": "severity", "label": {"type": "plain_text", "text": "Severity"},
-             "element": {"type": "static_select", "action_id": "value", "options": options}},
-            _text_input("title", "Title", max_length=catalog.limits.title_max),
-            _text_input("impact", "User impact", multiline=True, optional=True),
-            _text_input("service", "Service", optional=True, max_length=80),
-        ],
+        "blocks": blocks,
     }
 
 
@@ -51,10 +70,14 @@ def text_modal_for(callback_id: str, incident: Incident) -> dict:
 
 
 def modal_values(view: dict) -> dict[str, str | None]:
-    """{block_id: value} from a submitted view's state."""
-    values = {}
+    """{block_id: value} from a submitted view's state (checkboxes: their values joined by commas)."""
+    values: dict[str, str | None] = {}
     for block_id, actions in view["state"]["values"].items():
         element = actions.get("value", {})
-        selected = element.get("selected_option")
-        values[block_id] = (selected or {}).get("value") if "selected_option" in element else (element.get("value") or "")
+        if "selected_options" in element:
+            values[block_id] = ",".join(str(option.get("value")) for option in element["selected_options"] or [])
+        elif "selected_option" in element:
+            values[block_id] = (element["selected_option"] or {}).get("value")
+        else:
+            values[block_id] = element.get("value") or ""
     return values

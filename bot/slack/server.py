@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.config import SlackSettings
 from bot.errors import UsageError
@@ -87,7 +88,7 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
     """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
     the work already acked has finished (or the shutdown timeout has passed). In Socket Mode, the WebSocket is
     opened once the rest is ready and closed first on the way out, so no delivery arrives after that."""
-    socket = None
+    socket, connecting = None, None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -99,12 +100,18 @@ async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = No
                 await asyncio.to_thread(metrics.store_figures.start)
             freeze_startup_objects()
             if app_token:
-                socket = socket_mode_handler(bolt, app_token)
-                await socket.connect_async()
+                try:
+                    socket, connecting = await open_socket_mode(bolt, app_token)
+                except UsageError as error:
+                    await bolt.client.session.close()
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if socket is not None:
                 await socket.close_async()  # no new deliveries from here on
+                if connecting is not None:
+                    connecting.cancel()  # still retrying, if Slack never answered
             if pipeline is not None:
                 await finish_in_flight(pipeline, shutdown_timeout)
             if alerts is not None:
@@ -144,6 +151,26 @@ def check(slack: SlackSettings, socket: bool) -> None:
         raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
 
 
+async def open_socket_mode(bolt: AsyncApp, app_token: str):
+    """Socket Mode's WebSocket: (handler, the task connecting it). An app token Slack refuses stops the start with
+    the reason (UsageError); while Slack cannot be reached, the SDK keeps retrying in the background and the HTTP
+    endpoints (/healthz, /metrics, alerts) are served meanwhile."""
+    handler = socket_mode_handler(bolt, app_token)
+    try:
+        opened = await bolt.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as error:
+        code = error.response.get("error")
+        if code != "ratelimited":
+            await handler.close_async()
+            raise UsageError(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code}): it must be the app-level token "
+                             "(xapp-…) of this app, with the connections:write scope.") from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("Socket Mode: Slack cannot be reached now (%r); connecting in the background", error)
+    else:
+        handler.client.wss_uri = opened["url"]  # used by the first connect, so the URL is not asked for twice
+    return handler, asyncio.create_task(handler.connect_async())
+
+
 def socket_mode_handler(bolt: AsyncApp, app_token: str):
     """Call it inside the running event loop, once the bot's client has its session."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -179,7 +206,8 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
         # found: make those a clean exit, so the scheduler below still releases its lock (and no traceback).
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, exit_cleanly)
-        uvicorn.run(app, host=host, port=slack.port, log_level="warning", lifespan="on",
+        # log_config=None: uvicorn's own lines go through opsbot's logging (OPSBOT_LOG_FORMAT, redaction) too.
+        uvicorn.run(app, host=host, port=slack.port, log_level="warning", log_config=None, lifespan="on",
                     timeout_graceful_shutdown=math.ceil(slack.opsbot_shutdown_timeout))
     finally:
         if scheduler is not None:

@@ -284,8 +284,11 @@ def test_scaling_past_one_with_a_fixed_host_port_is_refused(platform, project, d
                                  labels={"com.docker.compose.project": project, "com.docker.compose.service": "api",
                                          "com.docker.compose.container-number": "1"})
         with pytest.raises(ConflictError, match="fixed host port 18931"):
+            platform.scale_plan("api", 2)  # refused when the plan is made, before anyone confirms it
+        with pytest.raises(ConflictError, match="fixed host port 18931"):
             platform.scale("api", 2)
         assert platform.replicas("api") == 1
+        assert platform.scale_plan("api", 0) == "1 → 0 replicas"
     finally:
         for container in client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}):
             container.remove(force=True)

@@ -348,6 +348,19 @@ def test_logs_of_a_slotted_service_and_another_with_regex_filters(slotted):
         ops.logs(Actor("U_OPS", "C1", "/ops logs api prod"), "prod", "api", None, 100, grep="err(")
 
 
+def test_logs_of_one_slot_and_slots_refused_where_there_are_none(slotted, store):
+    ops, _, _ = slotted
+    actor = Actor("U_OPS", "C1", "/ops logs shop prod --slot green")
+    assert ops.logs(actor, "prod", "shop", None, 100, grep="error", slot="green").splitlines() == [
+        "shop-green-0 | 2026-11-22T10:00:01Z green ERROR timeout"]
+    audited = len(store.audit_records())
+    with pytest.raises(UsageError, match="'purple' is not a slot of shop; its slots: blue, green"):
+        ops.logs(actor, "prod", "shop", None, 100, slot="purple")
+    with pytest.raises(UsageError, match="api in prod has no blue/green slots; leave out --slot"):
+        ops.logs(actor, "prod", ["shop", "api"], None, 100, slot="blue")
+    assert len(store.audit_records()) == audited  # refused before anything was read
+
+
 def test_previous_asks_for_the_crashed_containers_log(platform, cluster):
     platform.logs("api", None, 10, None, previous=True)
     requests = cluster[0].emulator[f"get /api/v1/namespaces/{NS}/pods/api-gateway-2/log"]

@@ -158,3 +158,21 @@ def test_socket_mode_serves_health_metrics_and_alerts_over_http(tmp_path, fake_s
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err[-3000:]
+
+
+def test_socket_mode_with_a_refused_app_token_exits_with_one_clear_line(tmp_path, fake_slack, sqlite_url):
+    for _ in range(50):
+        fake_slack.fail_next("apps.connections.open", "invalid_auth")
+    process, _ = start_serve(tmp_path, fake_slack, sqlite_url, socket=True)
+    try:
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode not in (0, None)
+    assert "Traceback" not in err, err[-3000:]
+    problems = [json.loads(line) for line in err.splitlines() if line.strip().startswith("{")]
+    errors = [line["message"] for line in problems if line["level"] in ("ERROR", "CRITICAL")]
+    assert errors and "invalid_auth" in errors[0] and "SLACK_APP_TOKEN" in errors[0], err[-3000:]
+    assert len(fake_slack.calls_to("apps.connections.open")) == 1  # refused for good: not retried

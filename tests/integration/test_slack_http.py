@@ -167,12 +167,18 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
     assert modal["callback_id"] == "incident_open_modal"
     assert_valid_blocks(modal["blocks"])
 
+    blocks = {block["block_id"]: block for block in modal["blocks"]}
+    assert [option["value"] for option in blocks["env"]["element"]["options"]] == list(slack.opsbot.catalog.environments)
+    assert blocks["private"]["element"]["type"] == "checkboxes" and "type" not in blocks  # the catalog has no types
+
     def submit(severity, title):
         values = {"severity": {"value": {"type": "static_select",
                                          "selected_option": {"value": severity} if severity else None}},
                   "title": {"value": {"type": "plain_text_input", "value": title}},
                   "impact": {"value": {"type": "plain_text_input", "value": None}},
-                  "service": {"value": {"type": "plain_text_input", "value": "api"}}}
+                  "service": {"value": {"type": "plain_text_input", "value": "api"}},
+                  "env": {"value": {"type": "static_select", "selected_option": {"value": "local"}}},
+                  "private": {"value": {"type": "checkboxes", "selected_options": [{"value": "private"}]}}}
         return slack.interaction({"type": "view_submission", "user": {"id": "U_ALICE"},
                                   "view": {"id": slack.fake.opened_views[-1], "type": "modal",
                                            "callback_id": "incident_open_modal", "private_metadata": "",
@@ -187,7 +193,9 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
     accepted = submit("P2", "Checkout latency")
     assert accepted.status_code == 200
     slack.fake.wait_for("pins.add")
-    assert slack.opsbot.store.get_incident(1).service == "api"
+    incident = slack.opsbot.store.get_incident(1)
+    assert (incident.service, incident.env, incident.private) == ("api", "local", True)
+    assert slack.fake.calls_to("conversations.create")[0].params["is_private"] in (True, "true", "1")
 
 
 def test_message_shortcut_adds_the_message_to_the_timeline(slack):
@@ -343,3 +351,37 @@ def test_a_submission_is_accepted_only_for_a_modal_opsbot_opened_for_that_user(s
     assert slack.opsbot.store.timeline(1)[-1].text == "Status update: rolled back, watching"
     again = submit_update(slack, view_id, "rolled back, watching")  # replayed
     assert "not opened for you" in again.json()["errors"]["text"]
+
+
+def test_the_open_modal_offers_the_catalogs_incident_types_and_a_type_can_make_it_private():
+    from bot.config import Catalog
+    from bot.slack.modals import open_modal
+
+    catalog = Catalog.model_validate({"incident_types": {"security": {"private": True}, "data": {}}})
+    modal = open_modal(catalog, "C1")
+    assert_valid_blocks(modal["blocks"])
+    blocks = {block["block_id"]: block for block in modal["blocks"]}
+    assert [(o["value"], o["text"]["text"]) for o in blocks["type"]["element"]["options"]] == \
+        [("security", "security (private channel)"), ("data", "data")]
+    assert "env" not in blocks  # no environments in this catalog, so no field to fill
+
+
+def test_a_type_chosen_in_the_open_modal_gives_its_private_channel(slack):
+    from bot.config import Catalog
+
+    slack.opsbot.services.incidents.catalog = Catalog.model_validate({"incident_types": {"security": {"private": True}}})
+    slack.command("open")
+    slack.fake.wait_for("views.open")
+    values = {"severity": {"value": {"type": "static_select", "selected_option": {"value": "P1"}}},
+              "title": {"value": {"type": "plain_text_input", "value": "Leaked key"}},
+              "type": {"value": {"type": "static_select", "selected_option": {"value": "security"}}},
+              "private": {"value": {"type": "checkboxes", "selected_options": []}}}  # unticked: the type decides
+    accepted = slack.interaction({"type": "view_submission", "user": {"id": "U_ALICE"},
+                                  "view": {"id": slack.fake.opened_views[-1], "type": "modal",
+                                           "callback_id": "incident_open_modal", "private_metadata": "",
+                                           "state": {"values": values}}})
+    assert accepted.status_code == 200
+    slack.fake.wait_for("pins.add")
+    incident = slack.opsbot.store.get_incident(1)
+    assert (incident.type, incident.private) == ("security", True)
+    assert slack.fake.calls_to("conversations.create")[0].params["is_private"] in (True, "true", "1")

@@ -122,6 +122,8 @@ def test_systemd_actions_and_an_unknown_unit(sshd):
     assert platform.replicas("nginx") == 1
     with pytest.raises(UsageError, match="systemd unit: it has no replicas"):
         platform.scale("nginx", 2)
+    with pytest.raises(UsageError, match="systemd unit: it has no replicas"):  # at the plan, not after confirming
+        platform.scale_plan("nginx", 2)
     catalog = Catalog.model_validate({"environments": {"prod": {
         "platform": sshd.platform(), "services": {"db": {"manager": "systemd", "unit": "postgresql"}}}}})
     with pytest.raises(BackendError, match="Unit postgresql.service not found"):
