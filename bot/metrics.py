@@ -186,9 +186,14 @@ class StoreFigures:
         while not self._stop.is_set():
             self.changed.wait(self.REFRESH_EVERY)
             self.changed.clear()
-            if not self._stop.is_set():
+            if self._stop.is_set():
+                return
+            try:
                 self.latest = self.read()
-                self._stop.wait(self.MIN_GAP)
+            except Exception:  # a bug must not freeze the figures at their last values: leave them out, go on
+                log.exception("metrics: reading the store's figures failed")
+                self.latest = None
+            self._stop.wait(self.MIN_GAP)
 
 
 class StoreCollector(Collector):

@@ -24,8 +24,8 @@ from bot.scheduler.triggers import cron_trigger
 
 log = logging.getLogger("opsbot.scheduler")
 CHECKPOINT_EVERY = timedelta(hours=1)
-# Delivery keys (Slack event ids, alert bodies' digests) stop replays: Slack retries within minutes and
-# Alertmanager resends on its repeat interval (hours); a replay older than this is re-applied, idempotently.
+# Slack's delivery keys (event and trigger ids, modals opened) stop its retries, which come within minutes; a
+# week is ample. (Alert deliveries' keys are kept: see forget_deliveries.)
 REMEMBER_DELIVERIES = timedelta(days=7)
 _MAX_BACKFILL = 500
 _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its reminder  # occurrences of one recurring reminder materialised per tick after a long outage

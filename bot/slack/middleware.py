@@ -156,7 +156,9 @@ class Pipeline:
                 if self.metrics is not None:
                     self.metrics.acked(time.perf_counter() - started)
                 if queued(body):
-                    if self.waiting >= self.max_waiting:
+                    # Events are few and filtered cheaply by their listener (most reactions are not 📌), and a
+                    # refusal would reach someone who asked nothing: only people's requests are refused.
+                    if self.waiting >= self.max_waiting and body.get("type") != "event_callback":
                         await self.refuse_busy(body, client)
                         return
                     self.waiting += 1

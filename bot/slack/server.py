@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
+import uvicorn
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.config import SlackSettings
 from bot.errors import UsageError
@@ -30,6 +30,7 @@ from bot.slack.alerts import alert_endpoint
 from bot.slack.app import create_bolt_app, pipeline_for, warm_up
 from bot.slack.gate import SlackGate
 from bot.slack.middleware import Pipeline
+from bot.slack.socket_mode import SocketMode
 
 if TYPE_CHECKING:
     from bot.alerts.endpoint import AlertEndpoint
@@ -42,17 +43,17 @@ log = logging.getLogger("opsbot.slack")
 def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/events",
              scheduler: SchedulerRunner | None = None, store_up: Callable[[], bool] | None = None,
              metrics: Metrics | None = None, pipeline: Pipeline | None = None, shutdown_timeout: float = 30.0,
-             alerts: AlertEndpoint | None = None, app_token: str | None = None):
+             alerts: AlertEndpoint | None = None, socket: SocketMode | None = None):
     """Bolt's ASGI handler plus a health endpoint for load balancers and orchestrators: 503 while the database
     cannot be reached; it also says whether this process is the scheduler leader. With `metrics`, GET /metrics
     in Prometheus' text format. With `pipeline`, shutting down waits for its acked work. With `alerts`,
-    POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py). With `app_token` (Socket Mode, no
+    POST /alerts/alertmanager and /alerts/webhook (bot/alerts/endpoint.py). With `socket` (Socket Mode, no
     signing secret), Slack's deliveries come over the WebSocket the lifespan opens instead of POST `path`."""
     slack = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=path)) if signing_secret else None
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts, app_token, metrics)
+            await lifespan(bolt, receive, send, pipeline, shutdown_timeout, alerts, socket, metrics)
             return
         if scope["type"] == "http" and scope["path"].startswith("/alerts/") and alerts:
             await alerts(scope, receive, send)
@@ -68,7 +69,8 @@ def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/eve
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/healthz":
             up = True if store_up is None else await asyncio.to_thread(store_up)
             role = "off" if scheduler is None else ("leader" if scheduler.is_leader else "standby")
-            body = {"ok": up, "scheduler": role} | ({} if up else {"store": "unreachable"})
+            body = {"ok": up, "scheduler": role} | ({} if up else {"store": "unreachable"}) | (
+                {"socket_mode": await socket.state()} if socket else {})
             await send({"type": "http.response.start", "status": 200 if up else 503,
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": json.dumps(body).encode()})
@@ -84,34 +86,32 @@ def asgi_app(bolt: AsyncApp, signing_secret: str | None, path: str = "/slack/eve
 
 async def lifespan(bolt: AsyncApp, receive, send, pipeline: Pipeline | None = None,
                    shutdown_timeout: float = 30.0, alerts: AlertEndpoint | None = None,
-                   app_token: str | None = None, metrics: Metrics | None = None) -> None:
+                   socket: SocketMode | None = None, metrics: Metrics | None = None) -> None:
     """One HTTP session for every Slack call, made inside the server's event loop and closed at exit — after
     the work already acked has finished (or the shutdown timeout has passed). In Socket Mode, the WebSocket is
-    opened once the rest is ready and closed first on the way out, so no delivery arrives after that."""
-    socket, connecting = None, None
+    opened at start (a refused app token stops the start) and closed first on the way out, so no delivery arrives
+    after that (OpsbotServer closes it as soon as the server is told to stop)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             bolt.client.session = aiohttp.ClientSession()
             await warm_up(bolt)  # auth.test now, so the first command does not wait for it
+            if socket is not None:
+                try:
+                    await socket.open()
+                except UsageError as error:
+                    await bolt.client.session.close()
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
             if alerts is not None:
                 alerts.start()  # applies what a previous process left queued
             if metrics is not None and metrics.store_figures is not None:
                 await asyncio.to_thread(metrics.store_figures.start)
             freeze_startup_objects()
-            if app_token:
-                try:
-                    socket, connecting = await open_socket_mode(bolt, app_token)
-                except UsageError as error:
-                    await bolt.client.session.close()
-                    await send({"type": "lifespan.startup.failed", "message": str(error)})
-                    return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if socket is not None:
-                await socket.close_async()  # no new deliveries from here on
-                if connecting is not None:
-                    connecting.cancel()  # still retrying, if Slack never answered
+                await socket.close()  # no new deliveries from here on
             if pipeline is not None:
                 await finish_in_flight(pipeline, shutdown_timeout)
             if alerts is not None:
@@ -151,32 +151,18 @@ def check(slack: SlackSettings, socket: bool) -> None:
         raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
 
 
-async def open_socket_mode(bolt: AsyncApp, app_token: str):
-    """Socket Mode's WebSocket: (handler, the task connecting it). An app token Slack refuses stops the start with
-    the reason (UsageError); while Slack cannot be reached, the SDK keeps retrying in the background and the HTTP
-    endpoints (/healthz, /metrics, alerts) are served meanwhile."""
-    handler = socket_mode_handler(bolt, app_token)
-    try:
-        opened = await bolt.client.apps_connections_open(app_token=app_token)
-    except SlackApiError as error:
-        code = error.response.get("error")
-        if code != "ratelimited":
-            await handler.close_async()
-            raise UsageError(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code}): it must be the app-level token "
-                             "(xapp-…) of this app, with the connections:write scope.") from error
-    except (aiohttp.ClientError, TimeoutError) as error:
-        log.warning("Socket Mode: Slack cannot be reached now (%r); connecting in the background", error)
-    else:
-        handler.client.wss_uri = opened["url"]  # used by the first connect, so the URL is not asked for twice
-    return handler, asyncio.create_task(handler.connect_async())
+class OpsbotServer(uvicorn.Server):
+    """uvicorn's server, closing Socket Mode's WebSocket the moment it is told to stop: uvicorn first waits for
+    open HTTP connections and only then runs the lifespan's shutdown, and deliveries would keep arriving."""
 
+    def __init__(self, config: uvicorn.Config, socket: SocketMode | None = None):
+        super().__init__(config)
+        self.socket = socket
 
-def socket_mode_handler(bolt: AsyncApp, app_token: str):
-    """Call it inside the running event loop, once the bot's client has its session."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    # The bot's web client, so apps.connections.open honours OPSBOT_SLACK_API_URL too.
-    return AsyncSocketModeHandler(bolt, app_token, web_client=bolt.client)
+    async def shutdown(self, sockets=None) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        await super().shutdown(sockets)
 
 
 def exit_cleanly(signum: int, frame: object) -> None:
@@ -193,22 +179,26 @@ def serve(opsbot: Opsbot, slack: SlackSettings, host: str = "0.0.0.0", socket: b
         opsbot.metrics.watch_leader(lambda: scheduler.is_leader)
         scheduler.start()
     try:
-        import uvicorn
-
         pipeline = pipeline_for(opsbot, slack)
         bolt = create_bolt_app(opsbot, slack, pipeline)
+        socket_mode = SocketMode(bolt, slack.slack_app_token or "") if socket else None
         app = asgi_app(bolt, None if socket else slack.slack_signing_secret or "",
                        scheduler=scheduler, store_up=opsbot.store.ping, metrics=opsbot.metrics, pipeline=pipeline,
                        shutdown_timeout=slack.opsbot_shutdown_timeout, alerts=alert_endpoint(opsbot, bolt.client),
-                       app_token=slack.slack_app_token if socket else None)
+                       socket=socket_mode)
         # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets open requests finish, then runs the lifespan
         # shutdown above, which waits for acked work. Afterwards it re-raises the signal under the handlers it
         # found: make those a clean exit, so the scheduler below still releases its lock (and no traceback).
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, exit_cleanly)
         # log_config=None: uvicorn's own lines go through opsbot's logging (OPSBOT_LOG_FORMAT, redaction) too.
-        uvicorn.run(app, host=host, port=slack.port, log_level="warning", log_config=None, lifespan="on",
-                    timeout_graceful_shutdown=math.ceil(slack.opsbot_shutdown_timeout))
+        server = OpsbotServer(uvicorn.Config(app, host=host, port=slack.port, log_level="warning", log_config=None,
+                                             lifespan="on",
+                                             timeout_graceful_shutdown=math.ceil(slack.opsbot_shutdown_timeout)),
+                              socket_mode)
+        server.run()
+        if not server.started:  # as uvicorn.run: the start failed (the reason is logged), exit 3
+            raise SystemExit(3)
     finally:
         if scheduler is not None:
             scheduler.stop()  # releases the leader lock: a standby takes over on its next tick

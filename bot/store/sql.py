@@ -90,9 +90,12 @@ class SqlStore:
             ).rowcount == 1
 
     def forget_deliveries(self, before: datetime) -> int:
-        """Drop delivery keys remembered before `before` (how many): retries and replays come long before."""
+        """Drop Slack's delivery keys (events, triggers, modals) remembered before `before`, and say how many: Slack
+        retries within minutes. Alert deliveries' keys are kept: Alertmanager repeats a still-firing group's
+        notification byte for byte for as long as it fires, and each repeat must stay a duplicate."""
         with self._write() as db:
-            return db.execute("DELETE FROM deliveries WHERE at < ?", (self._time(before),)).rowcount
+            return db.execute("DELETE FROM deliveries WHERE at < ? AND key NOT LIKE ?",
+                              (self._time(before), "alert:%")).rowcount
 
     # --- alerts -------------------------------------------------------------------------------
     def record_alerts(self, delivery: AlertDelivery) -> AlertRecorded:

@@ -143,6 +143,7 @@ def test_socket_mode_serves_health_metrics_and_alerts_over_http(tmp_path, fake_s
     try:
         fake_slack.wait_for("apps.connections.open", timeout=20)
         wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
+        wait_until(lambda: _health(port).get("socket_mode") == "connected", what="/healthz: Socket Mode connected")
         metrics = httpx.get(f"{base}/metrics", timeout=5)
         assert metrics.status_code == 200 and "opsbot_scheduler_leader 1.0" in metrics.text
         assert httpx.post(f"{base}/slack/events", content=b"command=/incident", timeout=5).status_code == 404
@@ -176,3 +177,24 @@ def test_socket_mode_with_a_refused_app_token_exits_with_one_clear_line(tmp_path
     errors = [line["message"] for line in problems if line["level"] in ("ERROR", "CRITICAL")]
     assert errors and "invalid_auth" in errors[0] and "SLACK_APP_TOKEN" in errors[0], err[-3000:]
     assert len(fake_slack.calls_to("apps.connections.open")) == 1  # refused for good: not retried
+
+
+def test_socket_mode_keeps_serving_while_slack_fails_and_connects_in_the_background(tmp_path, fake_slack, sqlite_url):
+    for _ in range(2):  # opsbot's first try and the SDK's first retry (the next comes 10 s later)
+        fake_slack.fail_next("apps.connections.open", "internal_error")  # Slack's trouble, not the token's
+    process, port = start_serve(tmp_path, fake_slack, sqlite_url, socket=True)
+    try:
+        wait_until(lambda: _health(port).get("socket_mode") == "connecting", timeout=20, what="/healthz: connecting")
+        assert process.poll() is None and _health(port)["ok"] is True  # no restart loop while Slack is down
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-3000:]
+    assert "connecting in the background" in err and "internal_error" in err
+
+
+def _health(port: int) -> dict:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+    except httpx.HTTPError:
+        return {}

@@ -156,6 +156,10 @@ def test_past_the_queue_bound_a_delivery_is_refused_at_once_and_changes_nothing(
         while slack.fake.held < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert slack.fake.held == 2  # the busy worker's reply and the refusal
+        # An event waits its turn however full the queue: nobody asked anything, so nobody is told "busy".
+        reaction = {"type": "reaction_added", "user": "U_BOB", "reaction": "thumbsup",
+                    "item": {"type": "message", "channel": "C_GENERAL", "ts": "1700000009.000900"}}
+        assert slack.event(reaction, "Ev-while-busy").status_code == 200
     finally:
         slack.fake.release_responses()
     replies = slack.fake.wait_for_response(3)
@@ -164,3 +168,4 @@ def test_past_the_queue_bound_a_delivery_is_refused_at_once_and_changes_nothing(
     titles = [incident.title for incident in slack.opsbot.store.list_incidents()]
     assert titles == ["Waits for the worker"]  # the refused one was not opened
     assert b"opsbot_busy_refusals_total 1.0" in slack.http.get("/metrics").content
+    assert not any("busy" in str(call.params) for call in slack.fake.calls_to("chat.postEphemeral"))

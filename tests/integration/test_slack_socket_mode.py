@@ -11,7 +11,7 @@ import pytest
 from bot.app import build
 from bot.config import Settings, SlackSettings
 from bot.slack.app import create_bolt_app
-from bot.slack.server import socket_mode_handler
+from bot.slack.socket_mode import SocketMode
 
 
 @pytest.fixture
@@ -26,14 +26,15 @@ def socket_bot(fake_slack, sqlite_url):
     async def connect():  # the aiohttp session must be made inside the running loop
         bolt = create_bolt_app(opsbot, settings)
         bolt.client.session = aiohttp.ClientSession()
-        handler = socket_mode_handler(bolt, settings.slack_app_token)
-        await handler.connect_async()
-        return handler
+        socket = SocketMode(bolt, settings.slack_app_token)
+        await socket.open()
+        await socket.connecting
+        return socket
 
-    handler = asyncio.run_coroutine_threadsafe(connect(), loop).result(10)
+    socket = asyncio.run_coroutine_threadsafe(connect(), loop).result(10)
     yield opsbot
-    asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(10)
-    asyncio.run_coroutine_threadsafe(handler.app.client.session.close(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(socket.close(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(socket.bolt.client.session.close(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     opsbot.close()

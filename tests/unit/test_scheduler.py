@@ -471,3 +471,14 @@ def test_delivery_keys_are_forgotten_after_a_week_not_before(make_bot, clock):
     clock.advance(hours=2)  # past the week, and an hour after the last pass
     bot.tick()
     assert bot.store.remember_delivery("Ev-retried-within-minutes")  # forgotten, so the table stays small
+
+
+def test_alert_delivery_keys_outlive_the_week_so_repeats_stay_duplicates(make_bot, clock):
+    from bot.timeparse import utcnow
+
+    bot = make_bot()
+    assert bot.store.queue_alerts([("alert:repeated-notification", "{}")]) == [True]
+    bot.store.drop_alert("alert:repeated-notification")  # applied
+    clock.now = utcnow() + timedelta(days=30)
+    bot.tick()
+    assert bot.store.queue_alerts([("alert:repeated-notification", "{}")]) == [False]  # still a duplicate
