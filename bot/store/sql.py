@@ -129,9 +129,12 @@ class SqlStore:
                 opened, status = True, stored.status
             if not number or status is None or status is Status.CLOSED:
                 return AlertRecorded(number or None)  # nothing to add to: no incident, or a closed one
-            new = [(key, event) for key, event in delivery.alert_events
-                   if db.execute("INSERT INTO alert_seen (incident, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                                 (number, key)).rowcount == 1]
+            unseen = _first_seen(db, number, [key for key, _ in delivery.alert_events])
+            new = []
+            for key, event in delivery.alert_events:
+                if key in unseen:
+                    unseen.discard(key)  # the same key twice in one delivery: its first event only
+                    new.append((key, event))
             self._insert_events(db, number, [event for _, event in new])
             if opened or new:
                 args = {**delivery.audit.args, "opened": opened, "recorded": len(new)}
@@ -140,15 +143,24 @@ class SqlStore:
 
     def queue_alerts(self, deliveries: list[tuple[str, str]]) -> list[bool]:
         """Keep deliveries (key, the typed group as JSON) until a worker applies them, in one transaction; False
-        for a replay (its key was seen before, by any process, whether applied yet or not)."""
-        queued = []
+        for a replay (its key was seen before, by any process, whether applied yet or not). Two statements per
+        batch, whatever its size: on PostgreSQL each statement is a round trip."""
+        if not deliveries:
+            return []
+        now = self._time(utcnow())
         with self._write() as db:
+            remembered = db.execute(
+                f"INSERT INTO deliveries (key, at) VALUES {_rows(len(deliveries))} ON CONFLICT (key) DO NOTHING "
+                "RETURNING key", tuple(value for key, _ in deliveries for value in (key, now))).fetchall()
+            fresh = {row[0] for row in remembered}
+            queued, inbox = [], []
             for key, group in deliveries:
-                fresh = db.execute("INSERT INTO deliveries (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                                   (key, self._time(utcnow()))).rowcount == 1
-                if fresh:
-                    db.execute("INSERT INTO alert_inbox (key, doc) VALUES (?, ?)", (key, group))
-                queued.append(fresh)
+                queued.append(key in fresh)
+                if key in fresh:
+                    fresh.discard(key)  # the same delivery twice in one batch: the second is a replay
+                    inbox += [key, group]
+            if inbox:
+                db.execute(f"INSERT INTO alert_inbox (key, doc) VALUES {_rows(len(inbox) // 2)}", tuple(inbox))
         return queued
 
     def pending_alerts(self, limit: int = 100) -> list[tuple[str, str]]:
@@ -437,12 +449,14 @@ class SqlStore:
                            (checklist_id, tick.item, tick.actor, self._time(tick.at), int(tick.checked)))
 
     def _insert_events(self, db: Cursorish, number: int, events: list[Event]) -> None:
-        for event in events:
-            db.execute(
-                "INSERT INTO events (incident, at, actor, kind, text, data) VALUES (?, ?, ?, ?, ?, ?)",
-                (number, self._time(event.at), event.actor, event.kind.value, event.text,
-                 json.dumps(event.data)),
-            )
+        """In order, a few hundred rows a statement: on PostgreSQL each statement is a round trip (an alert
+        delivery brings an event per alert; an import, a whole timeline)."""
+        for start in range(0, len(events), ROWS_PER_INSERT):
+            chunk = events[start:start + ROWS_PER_INSERT]
+            db.execute(f"INSERT INTO events (incident, at, actor, kind, text, data) VALUES {_rows(len(chunk), 6)}",
+                       tuple(value for event in chunk for value in (
+                           number, self._time(event.at), event.actor, event.kind.value, event.text,
+                           json.dumps(event.data))))
 
     # --- reads --------------------------------------------------------------------------
     def get_incident(self, number: int) -> Incident:
@@ -566,3 +580,22 @@ def hide_password(url: str) -> str:
         user = credentials.split(":", 1)[0]
         credentials = f"{user}:***"
     return f"{scheme}://{credentials}@{host}"
+
+
+ROWS_PER_INSERT = 500  # × 6 columns stays under SQLite's 32,766 parameters of a statement (PostgreSQL: 65,535)
+
+
+def _rows(count: int, columns: int = 2) -> str:
+    """The VALUES list of a many-row INSERT."""
+    return ", ".join(["(" + ", ".join("?" * columns) + ")"] * count)
+
+
+def _first_seen(db: Cursorish, number: int, keys: list[str]) -> set[str]:
+    """Record the alert keys (states) seen on an incident; those not seen on it before."""
+    unseen: set[str] = set()
+    for start in range(0, len(keys), ROWS_PER_INSERT):
+        chunk = keys[start:start + ROWS_PER_INSERT]
+        rows = db.execute(f"INSERT INTO alert_seen (incident, key) VALUES {_rows(len(chunk))} ON CONFLICT DO NOTHING "
+                          "RETURNING key", tuple(value for key in chunk for value in (number, key))).fetchall()
+        unseen |= {row[0] for row in rows}
+    return unseen

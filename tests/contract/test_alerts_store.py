@@ -109,3 +109,13 @@ def test_concurrent_deliveries_from_two_replicas_open_exactly_one_incident_per_g
             assert sorted(alerts) == sorted(set(alerts)) and len(alerts) == 8
     finally:
         replica.close()
+
+
+def test_a_batch_queues_each_new_delivery_once_in_order_and_refuses_replays(store):
+    assert store.queue_alerts([("alert:a", '{"n": 1}')]) == [True]
+    queued = store.queue_alerts([("alert:b", '{"n": 2}'), ("alert:a", '{"n": 1}'), ("alert:c", '{"n": 3}'),
+                                 ("alert:b", '{"n": 2}')])
+    assert queued == [True, False, True, False]  # a replay of an earlier batch, and one within the batch
+    assert store.pending_alerts() == [("alert:a", '{"n": 1}'), ("alert:b", '{"n": 2}'), ("alert:c", '{"n": 3}')]
+    assert store.queue_alerts([("alert:a", "{}"), ("alert:c", "{}")]) == [False, False]  # nothing new: no insert
+    assert store.queue_alerts([]) == []

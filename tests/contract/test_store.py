@@ -247,3 +247,12 @@ def test_open_incidents_are_counted_by_severity_for_the_metrics(store, clock):
         service.open("U_ALICE", severity, "Something")
     service.resolve(4, "U_ALICE", "fixed")
     assert store.open_by_severity() == {"P0": 1, "P1": 2}
+
+
+def test_a_timeline_larger_than_one_statement_is_stored_whole_and_in_order(store):
+    # An import brings a whole timeline at once; events go a few hundred rows a statement.
+    created = store.create_incident(new_incident(), [event(f"note {n}") for n in range(1234)])
+    store.append_events(created.number, [event(f"more {n}", EventKind.STATUS) for n in range(3)])
+    texts = [e.text for e in store.timeline(created.number)]
+    assert texts == [f"note {n}" for n in range(1234)] + [f"more {n}" for n in range(3)]
+    assert store.timeline(created.number)[-1].kind == EventKind.STATUS
