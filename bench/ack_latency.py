@@ -44,7 +44,9 @@ def free_port() -> int:
 
 
 def start(argv: list[str], env: dict, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads fills up and would stall the server on its next log line.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the server runs
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     if SERVER_CORES:
         os.sched_setaffinity(process.pid, SERVER_CORES)
     deadline = time.monotonic() + 20
@@ -55,7 +57,9 @@ def start(argv: list[str], env: dict, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+    process.wait()
+    log.seek(0)
+    raise SystemExit(f"server did not start: {log.read().decode()[-2000:]}")
 
 
 async def drive(url: str, fake_url: str, concurrency: int, total: int, tag: str) -> tuple[list[float], dict]:

@@ -48,7 +48,7 @@ class SlackSettings(BaseSettings):
     opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
     # How many acked deliveries may wait for a worker; past that, one is refused at once ("busy, nothing was done,
     # try again") rather than queued without end (memory, and replies later than anyone waits for).
-    opsbot_slack_queue: int = Field(default=200, ge=1, le=10_000)
+    opsbot_slack_queue: int = Field(default=1000, ge=1, le=100_000)
     port: int = 3000
     # SIGTERM: how long acked work may take to finish before the process exits anyway.
     opsbot_shutdown_timeout: float = Field(default=30.0, gt=0, le=600)

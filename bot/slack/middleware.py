@@ -109,11 +109,12 @@ Work = Callable[[SlackRequest], Awaitable[None]]
 class Pipeline:
     def __init__(self, remember_delivery: Callable[[str], bool], workers: int = 8,
                  claim_delivery: Callable[[str], bool] = lambda key: False, metrics: Metrics | None = None,
-                 max_waiting: int = 200):
+                 max_waiting: int = 1000):
         self.remember_delivery = remember_delivery
         self.claim_delivery = claim_delivery
         self.slots = asyncio.Semaphore(workers)
         self.waiting, self.max_waiting = 0, max_waiting  # acked deliveries waiting for a slot, and their bound
+        self.refused, self.refusal_logged_at = 0, float("-inf")
         self.metrics = metrics
         # Work acked but not finished: a graceful shutdown waits for it (drain) before closing the HTTP session.
         self.in_flight = 0
@@ -182,8 +183,13 @@ class Pipeline:
         return listener
 
     async def refuse_busy(self, body: dict, client: AsyncWebClient) -> None:
-        """Too much acked work is waiting already: say so at once, having done nothing."""
-        log.warning("busy: %d deliveries wait for a worker; refusing %s", self.waiting, what(body))
+        """Too much acked work is waiting already: say so at once, having done nothing. Logged once a minute at
+        most (with how many were refused), so an overload does not also flood the log."""
+        self.refused += 1
+        if time.monotonic() - self.refusal_logged_at >= 60:
+            log.warning("busy: %d deliveries wait for a worker (OPSBOT_SLACK_QUEUE); %d refused since the last "
+                        "such line", self.waiting, self.refused)
+            self.refusal_logged_at, self.refused = time.monotonic(), 0
         if self.metrics is not None:
             self.metrics.refused_busy()
         request = SlackRequest(body, context_of(body), client, body.get("response_url"))
