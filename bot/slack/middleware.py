@@ -157,20 +157,7 @@ class Pipeline:
                 if self.metrics is not None:
                     self.metrics.acked(time.perf_counter() - started)
                 if queued(body):
-                    # Events are few and filtered cheaply by their listener (most reactions are not 📌), and a
-                    # refusal would reach someone who asked nothing: only people's requests are refused.
-                    if self.waiting >= self.max_waiting and body.get("type") != "event_callback":
-                        await self.refuse_busy(body, client)
-                        return
-                    self.waiting += 1
-                    try:
-                        await self.slots.acquire()
-                    finally:
-                        self.waiting -= 1
-                    try:
-                        await self.run(work, body, client, started)
-                    finally:
-                        self.slots.release()
+                    await self.run_in_turn(work, body, client, started)
                 else:
                     await self.run(work, body, client, started)
             finally:
@@ -181,6 +168,23 @@ class Pipeline:
                     self.metrics.replied(time.perf_counter() - started)
 
         return listener
+
+    async def run_in_turn(self, work: Work, body: dict, client: AsyncWebClient, started: float) -> None:
+        """Run `work` once a slot is free; past `max_waiting` waiting, a person's request is refused instead.
+        Events are few and filtered cheaply by their listener (most reactions are not 📌), and a refusal would
+        reach someone who asked nothing: they always wait their turn."""
+        if self.waiting >= self.max_waiting and body.get("type") != "event_callback":
+            await self.refuse_busy(body, client)
+            return
+        self.waiting += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            await self.run(work, body, client, started)
+        finally:
+            self.slots.release()
 
     async def refuse_busy(self, body: dict, client: AsyncWebClient) -> None:
         """Too much acked work is waiting already: say so at once, having done nothing. Logged once a minute at

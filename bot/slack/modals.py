@@ -44,8 +44,8 @@ def open_modal(catalog: Catalog, channel: str) -> dict:
                    "label": {"type": "plain_text", "text": "Visibility"},
                    "element": {"type": "checkboxes", "action_id": "value", "options": [
                        {"text": {"type": "plain_text", "text": "Private channel"}, "value": "private",
-                        "description": {"type": "plain_text",
-                                        "text": "Only invited people see it; announcements leave out the title"}}]}})
+                        "description": {"type": "plain_text", "text": "Only invited people see it" + (
+                            "" if catalog.announce_private_titles else "; announcements leave out the title")}}]}})
     return {
         "type": "modal", "callback_id": OPEN_MODAL, "private_metadata": channel,
         "title": {"type": "plain_text", "text": "Declare an incident"},
