@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import replace
 from datetime import timedelta
 
-from bot.core.effects import PlanAwaitingConfirmation
-from bot.core.ops import Action, Actor, OpsService, Outcome
+from bot.core.ops import Action, ActionRequest, Actor, OpsService
+from bot.core.ops_rules import METACHARACTERS, METACHARACTERS_SHOWN
 from bot.errors import UsageError
 from bot.timeparse import parse_duration
 from bot.views import ops as views
@@ -14,8 +15,6 @@ from bot.views.blocks import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import OPTION, parse_incident_id, split_options, usage_on_error, whole_number
 
-# Refused in any argument, before any backend call: nothing here ever reaches a shell, and nothing should look like it.
-_METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
 _ACTION_FLAGS = {"dry-run": False, "yes": False}
 _MAX_TAIL = 2000
 _MAX_LOG_SERVICES = 10
@@ -25,8 +24,9 @@ def _ops(name: str, run) -> Handler:
     """An /ops sub-command: metacharacters refused, then `run(services, actor, text)` with the audit's actor, who
     acts for the incident named by `--incident INC-n` or, failing that, the open incident of this channel."""
     def handler(services: Services, ctx: Context, text: str) -> Reply:
-        if _METACHARACTERS.search(_shell_checked(text, name)):
-            raise UsageError("Shell metacharacters (; | & $ ` < > ( ) { } \\) are not allowed in /ops arguments.",
+        # The core refuses them in every name and value whoever sends it; here the whole line, options included.
+        if METACHARACTERS.search(_shell_checked(text, name)):
+            raise UsageError(f"Shell metacharacters ({METACHARACTERS_SHOWN}) are not allowed in /ops arguments.",
                              COMMAND.usage(name))
         command = f"/ops {name} {text}".rstrip()
         text, incident = _incident_option(services, ctx, text, name)
@@ -119,48 +119,30 @@ def _switch(services: Services, actor: Actor, text: str) -> Reply:
     words, back = parsed.positional.split(), bool(parsed.options.get("back"))
     if len(words) != (2 if back else 3):
         raise UsageError("Give the service, the environment and the slot to make live, or --back (not both).", usage)
-    ops = services.ops
-    service, env = words[0], words[1]
-    ops.service(env, service)
-    slots = ops.env(env).services[service].slots
-    if slots is None:
-        slotted = [name for name, spec in ops.env(env).services.items() if spec.slots] or ["none"]
-        raise UsageError(f"{service} in {env} has no blue/green slots. Services with slots: {', '.join(slotted)}.", usage)
-    args: dict = {}
-    if not back:
-        if words[2].lower() not in slots.names():
-            raise UsageError(f"Unknown slot '{words[2]}' for {service} in {env}. Slots: {', '.join(slots.names())}.",
-                             usage)
-        args["slot"] = words[2].lower()
-    return _request(ops, actor, env, Action.SWITCH, service, args, parsed.options)
+    args = {} if back else {"slot": words[2]}
+    return _request(services.ops, actor, ActionRequest(Action.SWITCH, words[1], words[0], args), parsed.options)
 
 
 def _service_action(action: Action):
     def run(services: Services, actor: Actor, text: str) -> Reply:
         (service, env), options = _words(text, 2, action.value, _ACTION_FLAGS)
-        services.ops.service(env, service)
-        return _request(services.ops, actor, env, action, service, {}, options)
+        return _request(services.ops, actor, ActionRequest(action, env, service), options)
 
     return run
 
 
 def _scale(services: Services, actor: Actor, text: str) -> Reply:
-    ops = services.ops
     (service, env, count), options = _words(text, 3, "scale", _ACTION_FLAGS)
-    ops.service(env, service)
-    maximum = ops.env(env).services[service].max_replicas
-    if whole_number(count) is None or not 0 <= int(count) <= maximum:
-        raise UsageError(f"Replicas must be a whole number from 0 to {maximum} for {service} in {env}.",
-                         COMMAND.usage("scale"))
-    return _request(ops, actor, env, Action.SCALE, service, {"replicas": int(count)}, options)
+    replicas = int(count) if whole_number(count) is not None else count  # the range is the core's to check
+    return _request(services.ops, actor, ActionRequest(Action.SCALE, env, service, {"replicas": replicas}), options)
 
 
 def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
     (state, env), options = _words(text, 2, "maintenance", _ACTION_FLAGS)
     if state.lower() not in ("on", "off"):
         raise UsageError(f"'{state}' is not on or off.", COMMAND.usage("maintenance"))
-    services.ops.env(env)
-    return _request(services.ops, actor, env, Action.MAINTENANCE, None, {"on": state.lower() == "on"}, options)
+    return _request(services.ops, actor, ActionRequest(Action.MAINTENANCE, env, None, {"on": state.lower() == "on"}),
+                    options)
 
 
 def _run(services: Services, actor: Actor, text: str) -> Reply:
@@ -179,26 +161,17 @@ def _run(services: Services, actor: Actor, text: str) -> Reply:
         if not sep or not key:
             raise UsageError(f"'{pair}' is not key=value.", COMMAND.usage("run"))
         given[key] = value
-    return _request(services.ops, actor, env_name, Action.RUN, name, given, parsed.options)
+    return _request(services.ops, actor, ActionRequest(Action.RUN, env_name, name, given), parsed.options)
 
 
-def _request(ops: OpsService, actor: Actor, env: str, action: Action, target: str | None, args: dict,
-             options: dict) -> Reply:
-    result = ops.request(actor, env, action, target, args, dry_run=bool(options.get("dry-run")),
-                         confirmed=bool(options.get("yes")))
-    return _outcome(result)
+def _request(ops: OpsService, actor: Actor, request: ActionRequest, options: dict) -> Reply:
+    request = replace(request, dry_run=bool(options.get("dry-run")), confirmed=bool(options.get("yes")))
+    return views.outcome_reply(ops.submit(actor, request))
 
 
 def _confirm(services: Services, actor: Actor, text: str) -> Reply:
     (plan_id,), _ = _words(text, 1, "confirm")
-    return _outcome(services.ops.confirm(actor, plan_id))
-
-
-def _outcome(result: Outcome) -> Reply:
-    reply = views.outcome_reply(result)
-    if result.kind == "planned" and result.plan is not None:  # the surface offers to confirm it
-        reply.effects.append(PlanAwaitingConfirmation(result.plan.id, result.summary))
-    return reply
+    return views.outcome_reply(services.ops.confirm(actor, plan_id))
 
 
 def _audit(services: Services, actor: Actor, text: str) -> Reply:

@@ -17,9 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Phase = Literal["requested", "denied", "dry_run", "confirmed", "approved", "started", "succeeded", "failed",
+Phase = Literal["requested", "denied", "refused", "dry_run", "confirmed", "approved", "started", "succeeded", "failed",
                 "expired", "cancelled"]
-OUTCOMES = ("denied", "dry_run", "succeeded", "failed", "expired", "cancelled")
+OUTCOMES = ("denied", "refused", "dry_run", "succeeded", "failed", "expired", "cancelled")
 GENESIS = "0" * 64
 
 

@@ -10,23 +10,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from pathlib import PurePosixPath
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role, Service
 from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
-from bot.core.models import Event, EventKind
+from bot.core.ops_events import TIMELINE_PHASES, action_event, health_event
+from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_of
+from bot.core.ops_rules import runbook_params as checked_params
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
 from bot.core.redact import redact
+from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
@@ -38,38 +40,6 @@ log = logging.getLogger("opsbot.ops")
 _VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "logs": "read logs", "audit": "read the audit log",
           "health": "run health checks", "status": "see the status",
           "switch": "switch slots"}
-
-
-class Action(StrEnum):
-    """The changing actions: each has a plan (describe) and an execution (run), dispatched by `match`."""
-
-    RESTART = "restart"
-    SCALE = "scale"
-    ROLLBACK = "rollback"
-    MAINTENANCE = "maintenance"
-    STOP = "stop"  # the runbooks' "stop the app to prevent data corruption"
-    START = "start"
-    RUN = "run"  # a runbook action from the catalog; its name is the target
-    SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    channel: str | None
-    command: str
-    surface: str = "console"  # "slack": a plan in a protected environment is always shown and confirmed there
-    incident: int | None = None  # the incident this is done for (its channel, or --incident): lands on its timeline
-
-
-@dataclass
-class Outcome:
-    """What happened to a request: planned (waiting), dry-run, done, or failed."""
-
-    kind: str  # "planned" | "dry_run" | "done" | "awaiting_approval"
-    summary: str
-    plan: Plan | None = None
-    output: str = ""
 
 
 class OpsService:
@@ -94,11 +64,7 @@ class OpsService:
         return env
 
     def service(self, env_name: str, name: str) -> Service:
-        env = self.env(env_name)
-        if name not in env.services:
-            valid = ", ".join(env.services) or "none"
-            raise NotFound(f"Unknown service '{name}' in {env_name}. Services: {valid}.")
-        return env.services[name]
+        return service_of(env_name, self.env(env_name), name)
 
     def platform(self, env_name: str) -> Platform:
         env = self.env(env_name)
@@ -160,15 +126,14 @@ class OpsService:
         """Each service's last lines (several services: one section each), kept by --grep/--grep-v (RE2); `slot`:
         one blue/green slot's, of services that have slots."""
         names = [services] if isinstance(services, str) else services
-        for name in names:
-            slots = self.service(env_name, name).slots
-            if slot is not None and (slots is None or slot not in slots.names()):
-                raise UsageError(f"{name} in {env_name} has no blue/green slots; leave out --slot." if slots is None
-                                 else f"'{slot}' is not a slot of {name}; its slots: {', '.join(slots.names())}.")
-        keep = LineFilter(grep, grep_v)  # a bad pattern is refused before anything is read or audited
-        target = ",".join(names)
         args = {"since_s": int(since.total_seconds()) if since else None, "tail": tail, "grep": grep,
                 "grep_v": grep_v, "previous": previous, "slot": slot}
+        with self._refusals_audited(actor, env_name, "logs", ",".join(names), args):
+            log_slot(env_name, self.env(env_name), names, slot)
+            for name in names:
+                no_shell_syntax(name, "the service names")
+        keep = LineFilter(grep, grep_v)  # a bad pattern is refused before anything is read or audited
+        target = ",".join(names)
         self.authorize(actor, env_name, "logs", target, args)
         attempt = new_attempt()
         started = time.perf_counter()
@@ -201,11 +166,16 @@ class OpsService:
     # --- changing actions ------------------------------------------------------------------
     def request(self, actor: Actor, env_name: str, action: Action | str, target: str | None, args: dict,
                 dry_run: bool = False, confirmed: bool = False) -> Outcome:
-        """Plan an action; run it now, or store the plan for confirmation in a protected environment."""
-        action = _action(action)
-        env = self.env(env_name)
-        if action is Action.RUN:
-            args = self.runbook_params(env_name, target or "", args)
+        return self.submit(actor, ActionRequest(action, env_name, target, args, dry_run, confirmed))
+
+    def submit(self, actor: Actor, request: ActionRequest) -> Outcome:
+        """Validate the request against the catalog (a refusal is audited), authorise it, plan it from the live
+        state; run it now, or store the plan for confirmation in a protected environment."""
+        env_name, target = request.env, request.target
+        with self._refusals_audited(actor, env_name, str(request.action), target, request.args):
+            action = action_of(request.action)
+            env = self.env(env_name)
+            args = checked_args(env_name, env, action, target, request.args)
         self.authorize(actor, env_name, action, target, args)
         attempt = new_attempt()
         try:
@@ -215,8 +185,8 @@ class OpsService:
             raise
         self._audit(actor, attempt, "requested", env_name, action, target, args, excerpt=summary)
         # In chat, `--yes` never skips the plan: the requester sees it and confirms it (the Confirm button).
-        confirmed = confirmed and actor.surface != "slack"
-        if dry_run:
+        confirmed = request.confirmed and actor.surface != "slack"
+        if request.dry_run:
             self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
             return Outcome("dry_run", summary)
         if action is Action.RUN and env.runbook[target or ""].read_only:
@@ -232,7 +202,19 @@ class OpsService:
         self.store.save_plan(plan)
         if confirmed:
             return self.confirm(actor, plan.id)
-        return Outcome("planned", summary, plan)
+        return Outcome("planned", summary, plan, effects=[PlanAwaitingConfirmation(plan.id, summary)])
+
+    @contextmanager
+    def _refusals_audited(self, actor: Actor, env_name: str, action: str, target: str | None,
+                          args: dict) -> Iterator[None]:
+        """A request the catalog does not allow is refused and audited as refused (an unknown environment is
+        recorded without one: it is not a name of the catalog)."""
+        try:
+            yield
+        except (UsageError, NotFound) as error:
+            env = env_name if env_name in self.catalog.environments else None
+            self._audit(actor, new_attempt(), "refused", env, action, target, args, excerpt=str(error))
+            raise
 
     def confirm(self, actor: Actor, plan_id: str) -> Outcome:
         """Confirm (the requester) or approve (another authorised user) a stored plan."""
@@ -296,67 +278,56 @@ class OpsService:
 
     def runbook_params(self, env_name: str, name: str, given: dict) -> dict:
         """Check key=value parameters against the action's declared types; apply defaults."""
-        env = self.env(env_name)
-        if name not in env.runbook:
-            valid = ", ".join(env.runbook) or "none"
-            raise NotFound(f"Unknown runbook action '{name}' in {env_name}. Actions: {valid}.")
-        spec = env.runbook[name].params
-        unknown = [key for key in given if key not in spec]
-        if unknown:
-            known = ", ".join(spec) or "none"
-            raise UsageError(f"Unknown parameter '{unknown[0]}' for {name}. Parameters: {known}.")
-        params: dict = {}
-        for key, param in spec.items():
-            if key not in given:
-                if param.required:
-                    raise UsageError(f"{name} needs {key}=….")
-                if param.default is not None:
-                    params[key] = str(param.default)
-                continue
-            value = str(given[key])
-            if value.startswith("-") and not param.flag and param.type != "int":
-                raise UsageError(f"{key} must not start with '-': the command would read it as an option.")
-            if param.type == "path" and (".." in PurePosixPath(value).parts
-                                         or (value.startswith("/") and not param.absolute)):
-                raise UsageError(f"{key} must be a relative path without '..'.")
-            if param.type == "int" and not re.fullmatch(r"-?[0-9]{1,18}", value):
-                raise UsageError(f"{key} must be a whole number.")
-            if param.type == "bool" and value.lower() not in ("true", "false"):
-                raise UsageError(f"{key} must be true or false.")
-            if param.type == "choice" and value not in param.choices:
-                raise UsageError(f"{key} must be one of {', '.join(param.choices)}.")
-            params[key] = value
-        return params
+        return checked_params(env_name, self.env(env_name), name, given)
 
     def describe(self, env_name: str, action: Action | str, target: str | None, args: dict) -> str:
         """The exact plan, from the live state: what will change (redacted: it is shown and audited)."""
-        return redact(self._describe(env_name, _action(action), target or "", args))
+        return redact(self._step(env_name, action_of(action), target or "", args).describe())
 
-    def _describe(self, env_name: str, action: Action, target: str, args: dict) -> str:
+    def _step(self, env_name: str, action: Action, target: str, args: dict) -> Step:
+        """Each action's plan and execution, side by side: one dispatch, the environment looked up once."""
         env = self.env(env_name)
         if action is Action.RUN:
+            spec = env.runbook[target]
             shown = " ".join(f"{k}={v}" for k, v in sorted(args.items()))
-            return f"run {target} in {env_name}: {' '.join(env.runbook[target].argv)}" + (f" ({shown})" if shown else "")
+            return Step(lambda: f"run {target} in {env_name}: {' '.join(spec.argv)}" + (f" ({shown})" if shown else ""),
+                        lambda: self._script(target, spec, args))
         platform = self.platform(env_name)
+        where = f"{target} in {env_name}"
         match action:
             case Action.RESTART:
-                return f"restart {target} in {env_name} ({platform.replicas(target)} replicas)"
+                return Step(lambda: f"restart {where} ({platform.replicas(target)} replicas)",
+                            lambda: platform.restart(target))
             case Action.SCALE:
-                return f"scale {target} in {env_name}: {platform.scale_plan(target, args['replicas'])}"
+                return Step(lambda: f"scale {where}: {platform.scale_plan(target, args['replicas'])}",
+                            lambda: platform.scale(target, args["replicas"]))
             case Action.ROLLBACK:
-                return f"roll back {target} in {env_name}: {platform.rollback_plan(target)}"
+                return Step(lambda: f"roll back {where}: {platform.rollback_plan(target)}",
+                            lambda: platform.rollback(target))
             case Action.STOP:
-                return f"stop {target} in {env_name}: {platform.stop_plan(target)}"
+                return Step(lambda: f"stop {where}: {platform.stop_plan(target)}", lambda: platform.stop(target))
             case Action.START:
-                return f"start {target} in {env_name}: {platform.start_plan(target)}"
+                return Step(lambda: f"start {where}: {platform.start_plan(target)}", lambda: platform.start(target))
             case Action.SWITCH:
-                return f"service {target} in {env_name}: {platform.switch_plan(target, args.get('slot'))}"
+                return Step(lambda: f"service {where}: {platform.switch_plan(target, args.get('slot'))}",
+                            lambda: platform.switch(target, args.get("slot")))
             case Action.MAINTENANCE:
-                state = platform.maintenance_state()
-                now = "unknown" if state is None else ("on" if state else "off")
                 restart = env.maintenance.restart if env.maintenance else []
-                tail = f", then restart {', '.join(restart)}" if restart else ""
-                return f"maintenance mode in {env_name}: {now} → {'on' if args['on'] else 'off'}{tail}"
+
+                def plan() -> str:
+                    state = platform.maintenance_state()
+                    now = "unknown" if state is None else ("on" if state else "off")
+                    tail = f", then restart {', '.join(restart)}" if restart else ""
+                    return f"maintenance mode in {env_name}: {now} → {'on' if args['on'] else 'off'}{tail}"
+                # flips the flag and restarts the listed services
+                return Step(plan, lambda: platform.set_maintenance(args["on"]))
+        raise UsageError(f"Unknown action {action}.")
+
+    def _script(self, name: str, spec, args: dict) -> str:
+        code, output = self.scripts.run(spec, args)
+        if code != 0:
+            raise BackendError(f"{name} exited with status {code}: {redact(output)[-500:]}")
+        return output
 
     def _execute(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
                  args: dict, summary: str, requester: str | None = None) -> Outcome:
@@ -364,7 +335,7 @@ class OpsService:
         # Maintenance mode restarts services, so it holds their leases too.
         env = self.env(env_name)
         leases = [f"{env_name}/{target or action}"]
-        if _action(action) is Action.MAINTENANCE and env.maintenance is not None:
+        if action_of(action) is Action.MAINTENANCE and env.maintenance is not None:
             leases += [f"{env_name}/{service}" for service in env.maintenance.restart]
         now = self.clock()
         held: list[str] = []
@@ -385,7 +356,7 @@ class OpsService:
     def _lease_time(self, env_name: str, action: Action | str, target: str | None) -> timedelta:
         """As long as the action may take (a crashed holder's lease then lapses by itself)."""
         env = self.env(env_name)
-        if _action(action) is Action.RUN and target in env.runbook:
+        if action_of(action) is Action.RUN and target in env.runbook:
             return timedelta(seconds=env.runbook[target].timeout_s + 60)
         return timedelta(minutes=15)
 
@@ -395,7 +366,7 @@ class OpsService:
         self._audit(actor, attempt, "started", env_name, action, target, args, excerpt=summary)
         started = time.perf_counter()
         try:
-            output = self._run(env_name, _action(action), target or "", args)
+            output = self._step(env_name, action_of(action), target or "", args).run()
         except OpsbotError as error:
             self.checkpoint(self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
                                         duration_ms=_ms(started)))
@@ -421,30 +392,6 @@ class OpsService:
                 log.warning("an audit checkpoint witness failed for %s", head, exc_info=True)
         return head
 
-    def _run(self, env_name: str, action: Action, target: str, args: dict) -> str:
-        env = self.env(env_name)
-        if action is Action.RUN:
-            code, output = self.scripts.run(env.runbook[target], args)
-            if code != 0:
-                raise BackendError(f"{target} exited with status {code}: {redact(output)[-500:]}")
-            return output
-        platform = self.platform(env_name)
-        match action:
-            case Action.RESTART:
-                return platform.restart(target)
-            case Action.SCALE:
-                return platform.scale(target, args["replicas"])
-            case Action.ROLLBACK:
-                return platform.rollback(target)
-            case Action.STOP:
-                return platform.stop(target)
-            case Action.START:
-                return platform.start(target)
-            case Action.SWITCH:
-                return platform.switch(target, args.get("slot"))
-            case Action.MAINTENANCE:
-                return platform.set_maintenance(args["on"])  # flips the flag and restarts the listed services
-
     def _audit(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str, target: str | None,
                args: dict, output: str | None = None, excerpt: str | None = None,
                duration_ms: int | None = None) -> AuditRecord:
@@ -469,36 +416,10 @@ class OpsService:
         )
 
 
-TIMELINE_PHASES = {"succeeded", "failed", "dry_run", "cancelled", "expired", "denied"}
-
-
-def action_event(record: AuditRecord) -> Event:
-    """An action's outcome as the incident's timeline shows it (the audit seq is added by the store)."""
-    what = " ".join(part for part in (record.action, record.target or "", f"in {record.env}" if record.env else "")
-                    if part)
-    took = f" in {record.duration_ms / 1000:.1f} s" if record.duration_ms is not None else ""
-    return Event(at=record.at, actor=record.user, kind=EventKind.OPS, text=f"/ops {what}: {record.phase}{took}",
-                 data={"attempt": record.attempt, "action": record.action, "env": record.env, "target": record.target,
-                       "args": record.args, "outcome": record.phase, "duration_ms": record.duration_ms,
-                       "excerpt": (record.excerpt or "")[-300:]})
-
-
-def health_event(report: HealthReport, user: str, at: datetime) -> Event:
-    levels = {level: sum(r.level == level for r in report.results) for level in ("ok", "warn", "crit")}
-    worst = "crit" if levels["crit"] else "warn" if levels["warn"] else "ok"
-    text = (f"/ops health {report.env}: {worst} ({levels['ok']} ok, {levels['warn']} warn, {levels['crit']} crit"
-            f" in {report.elapsed_ms / 1000:.1f} s)")
-    return Event(at=at, actor=user, kind=EventKind.CHECK, text=text,
-                 data={"env": report.env, "outcome": worst, "duration_ms": int(report.elapsed_ms),
-                       "results": [{"name": r.name, "kind": r.kind, "level": r.level, "value": str(r.value),
-                                    "detail": redact(str(r.detail))[:200]} for r in report.results]})
-
-
-def _action(name: Action | str) -> Action:
-    try:
-        return Action(name)
-    except ValueError as exc:
-        raise UsageError(f"Unknown action {name}; use one of {', '.join(Action)}.") from exc
+@dataclass(frozen=True)
+class Step:
+    describe: Callable[[], str]
+    run: Callable[[], str]
 
 
 def new_attempt() -> str:
@@ -509,4 +430,4 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-__all__ = ["Action", "Actor", "OpsService", "Outcome", "outcome"]
+__all__ = ["Action", "ActionRequest", "Actor", "OpsService", "Outcome", "action_event", "health_event", "outcome"]

@@ -101,8 +101,16 @@ def event_text(event: Event) -> str:
     return render(event.text, [p for p in people if isinstance(p, str)])
 
 
+def timeline_line(event: Event) -> str:
+    """One timeline entry; an event with an audit record (an ops action, evidence) names its seq, so the
+    timeline leads to the audit log."""
+    seq = event.data.get("audit_seq")
+    audited = f" (audit #{seq})" if isinstance(seq, int) else ""
+    return f"`{show(event.at)}` {mention(event.actor)} — {event_text(event)}{audited}"
+
+
 def timeline_view(incident: Incident, events: list[Event]) -> Reply:
-    lines = [f"`{show(e.at)}` {mention(e.actor)} — {event_text(e)}" for e in events]
+    lines = [timeline_line(e) for e in events]
     return Reply(text=f"Timeline of {incident.id}: {len(events)} events",
                  blocks=[header(f"Timeline · {title_line(incident)}"), *lines_to_sections(lines)])
 

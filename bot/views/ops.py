@@ -74,6 +74,12 @@ def logs(service: str, env: str, since: timedelta, output: str) -> Reply:
 
 
 def outcome_reply(result: Outcome) -> Reply:
+    reply = _outcome_reply(result)
+    reply.effects += result.effects
+    return reply
+
+
+def _outcome_reply(result: Outcome) -> Reply:
     summary = escape(result.summary)
     if result.kind == "dry_run":
         message = f"🧪 Dry run — nothing was changed. Plan: *{summary}*"

@@ -244,7 +244,8 @@ def test_runbook_parameters_cannot_smuggle_options_or_escape_their_directory(sto
     ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
     with pytest.raises(UsageError, match=message):
         ops.request(actor("U_OPS", "/ops run copy dev"), "dev", "run", "copy", params)
-    assert store.audit_records() == []
+    [refused] = store.audit_records()  # nothing ran: the refusal alone is on record
+    assert refused.phase == "refused" and message.split("'")[0] in (refused.excerpt or "")
 
 
 def test_two_dangerous_actions_on_one_target_never_run_at_once(store, clock, tmp_path):

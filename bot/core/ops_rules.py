@@ -1,0 +1,107 @@
+"""What an ops request must satisfy, checked by the core whoever sends it: the environment and the service exist,
+replicas are within the catalog's `max_replicas`, a slot is one of the service's, runbook parameters are declared
+and typed, and no value looks like shell syntax. Every check raises a UsageError or NotFound naming what to fix."""
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from bot.config.environments import Environment
+from bot.core.requests import SERVICE_ACTIONS, Action
+from bot.errors import NotFound, UsageError
+
+# Refused in any name or value, before any backend call: nothing here ever reaches a shell, and nothing should look
+# like it. (Log patterns are exempt: they only ever reach RE2 in this process.)
+METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
+METACHARACTERS_SHOWN = "; | & $ ` < > ( ) { } \\"
+
+
+def no_shell_syntax(value: str, what: str) -> str:
+    if METACHARACTERS.search(value):
+        raise UsageError(f"Shell metacharacters ({METACHARACTERS_SHOWN}) are not allowed in {what}.")
+    return value
+
+
+def service_of(env_name: str, env: Environment, name: str):
+    if name not in env.services:
+        valid = ", ".join(env.services) or "none"
+        raise NotFound(f"Unknown service '{name}' in {env_name}. Services: {valid}.")
+    return env.services[name]
+
+
+def checked_args(env_name: str, env: Environment, action: Action, target: str | None, args: dict) -> dict:
+    """The request's arguments as the action takes them, or the reason it is refused."""
+    no_shell_syntax(target or "", "the target")
+    for key, value in args.items():
+        if isinstance(value, str):
+            no_shell_syntax(value, f"'{key}'")
+    if action in SERVICE_ACTIONS:
+        service = service_of(env_name, env, target or "")
+        if action is Action.SCALE:
+            replicas = args.get("replicas")
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= service.max_replicas:
+                raise UsageError(f"Replicas must be a whole number from 0 to {service.max_replicas} for {target} "
+                                 f"in {env_name}.")
+            return {"replicas": replicas}
+        if action is Action.SWITCH:
+            return {"slot": _slot(env_name, env, target or "", args.get("slot"))} if args.get("slot") else {}
+        return {}
+    if action is Action.MAINTENANCE:
+        if not isinstance(args.get("on"), bool):
+            raise UsageError("Maintenance mode is turned on or off.")
+        return {"on": args["on"]}
+    return runbook_params(env_name, env, target or "", args)
+
+
+def _slot(env_name: str, env: Environment, service: str, slot: object) -> str:
+    slots = env.services[service].slots
+    if slots is None:
+        slotted = [name for name, spec in env.services.items() if spec.slots] or ["none"]
+        raise UsageError(f"{service} in {env_name} has no blue/green slots. Services with slots: {', '.join(slotted)}.")
+    name = str(slot).lower()
+    if name not in slots.names():
+        raise UsageError(f"Unknown slot '{slot}' for {service} in {env_name}. Slots: {', '.join(slots.names())}.")
+    return name
+
+
+def log_slot(env_name: str, env: Environment, names: list[str], slot: str | None) -> None:
+    """`/ops logs --slot`: only of services that have slots, and one of theirs."""
+    for name in names:
+        slots = service_of(env_name, env, name).slots
+        if slot is not None and (slots is None or slot not in slots.names()):
+            raise UsageError(f"{name} in {env_name} has no blue/green slots; leave out --slot." if slots is None
+                             else f"'{slot}' is not a slot of {name}; its slots: {', '.join(slots.names())}.")
+
+
+def runbook_params(env_name: str, env: Environment, name: str, given: dict) -> dict:
+    """Check key=value parameters against the action's declared types; apply defaults."""
+    if name not in env.runbook:
+        valid = ", ".join(env.runbook) or "none"
+        raise NotFound(f"Unknown runbook action '{name}' in {env_name}. Actions: {valid}.")
+    spec = env.runbook[name].params
+    unknown = [key for key in given if key not in spec]
+    if unknown:
+        known = ", ".join(spec) or "none"
+        raise UsageError(f"Unknown parameter '{unknown[0]}' for {name}. Parameters: {known}.")
+    params: dict = {}
+    for key, param in spec.items():
+        if key not in given:
+            if param.required:
+                raise UsageError(f"{name} needs {key}=….")
+            if param.default is not None:
+                params[key] = str(param.default)
+            continue
+        value = str(given[key])
+        if value.startswith("-") and not param.flag and param.type != "int":
+            raise UsageError(f"{key} must not start with '-': the command would read it as an option.")
+        if param.type == "path" and (".." in PurePosixPath(value).parts
+                                     or (value.startswith("/") and not param.absolute)):
+            raise UsageError(f"{key} must be a relative path without '..'.")
+        if param.type == "int" and not re.fullmatch(r"-?[0-9]{1,18}", value):
+            raise UsageError(f"{key} must be a whole number.")
+        if param.type == "bool" and value.lower() not in ("true", "false"):
+            raise UsageError(f"{key} must be true or false.")
+        if param.type == "choice" and value not in param.choices:
+            raise UsageError(f"{key} must be one of {', '.join(param.choices)}.")
+        params[key] = value
+    return params

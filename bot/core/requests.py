@@ -1,0 +1,71 @@
+"""Typed requests: what every surface (slash command, button, modal, console, web form, schedule) hands the core.
+
+Surfaces parse their input into these; the core validates each one in full against the catalog, whoever sent it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.core.effects import Effect
+from bot.core.plans import Plan
+from bot.errors import UsageError
+
+
+class Action(StrEnum):
+    """The changing actions: each has a plan (describe) and an execution (run)."""
+
+    RESTART = "restart"
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+    MAINTENANCE = "maintenance"
+    STOP = "stop"  # the runbooks' "stop the app to prevent data corruption"
+    START = "start"
+    RUN = "run"  # a runbook action from the catalog; its name is the target
+    SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
+
+
+SERVICE_ACTIONS = frozenset({Action.RESTART, Action.SCALE, Action.ROLLBACK, Action.STOP, Action.START,
+                             Action.SWITCH})
+
+
+def action_of(name: Action | str) -> Action:
+    try:
+        return Action(name)
+    except ValueError as exc:
+        raise UsageError(f"Unknown action {name}; use one of {', '.join(Action)}.") from exc
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, where, and what they typed (for the audit log)."""
+
+    user: str
+    channel: str | None
+    command: str
+    surface: str = "console"  # "slack": a plan in a protected environment is always shown and confirmed there
+    incident: int | None = None  # the incident this is done for (its channel, or --incident): lands on its timeline
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """A changing ops action, as any surface sends it. `args`: replicas (scale), slot (switch), on (maintenance),
+    a runbook action's parameters (run)."""
+
+    action: Action | str
+    env: str
+    target: str | None = None
+    args: dict = field(default_factory=dict)
+    dry_run: bool = False
+    confirmed: bool = False  # `--yes` outside chat: run a protected environment's plan without asking again
+
+
+@dataclass
+class Outcome:
+    """What happened to a request: planned (waiting), dry-run, done, or failed."""
+
+    kind: str  # "planned" | "dry_run" | "done" | "awaiting_approval" | "awaiting_confirmation"
+    summary: str
+    plan: Plan | None = None
+    output: str = ""
+    effects: list[Effect] = field(default_factory=list)  # a plan waiting for its requester: the surface offers it
