@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, cast
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
 from bot.core.alerts import AlertService
 from bot.core.audit import AuditKey
+from bot.core.flows import EvidenceFlows, IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
+from bot.core.records import Records
 from bot.errors import ConfigError
 from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
@@ -45,7 +47,7 @@ class Opsbot:
     alerts: AlertService = field(init=False)  # alert groups → incidents (POST /alerts/… in `opsbot serve`)
 
     def __post_init__(self) -> None:
-        self.alerts = AlertService(self.store, self.catalog, self.services.incidents)
+        self.alerts = AlertService(self.store, self.catalog, self.services.flows)
 
     def close(self) -> None:
         self.store.close()
@@ -63,20 +65,25 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     from bot.scheduler.triggers import next_fire as cron_next_fire
 
     platforms = platform_for or Platforms(store)
-    ops = OpsService(store, catalog, platforms, CheckRunner(platforms, on_check), ScriptRunner(), clock=clock,
-                     groups_of=groups_of, witnesses=witnesses)
+    checks, scripts = CheckRunner(platforms, on_check), ScriptRunner()  # one of each, shared
+    ops = OpsService(store, catalog, platforms, checks, scripts, clock=clock, groups_of=groups_of,
+                     witnesses=witnesses)
     from bot.core.evidence import EvidenceService
     from bot.evidence.collectors import InfraCollectors
     from bot.evidence.storage import DirectoryStorage
 
     incidents = IncidentService(store, catalog, clock=clock)
-    collectors = InfraCollectors(platforms, CheckRunner(platforms, on_check), ScriptRunner())
+    collectors = InfraCollectors(platforms, checks, scripts)
+    evidence = EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
+                               clock=clock, files=shared_files)
     return Services(
         incidents=incidents,
         ops=ops,
         maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
-        evidence=EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
-                                 clock=clock, files=shared_files),
+        evidence=evidence,
+        flows=IncidentFlows(incidents),
+        evidence_flows=EvidenceFlows(evidence),
+        records=Records(store, catalog, evidence, clock),
     )
 
 

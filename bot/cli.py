@@ -158,22 +158,18 @@ def _incident_number(text: str) -> int | None:
 
 
 def _postmortem(args: argparse.Namespace, config: str | None) -> int:
-    from bot.core.postmortem import postmortem_filename, render_postmortem
-
     number = _incident_number(args.incident)
     if number is None:
         return 2
     app = _build(config, create=False)
     try:
-        incident = app.store.get_incident(number)
-        draft = render_postmortem(incident, app.store.timeline(number), app.catalog,
-                                  snapshots=app.services.evidence.health_snapshots(number))
+        draft = app.services.records.postmortem(number)
     finally:
         app.close()
-    path = Path(args.out) / postmortem_filename(incident)
+    path = Path(args.out) / draft.filename
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path = _write_new(path, draft, args.force)
+        path = _write_new(path, draft.text, args.force)
     except OSError as exc:
         print(f"opsbot: cannot write {path} ({exc.strerror})", file=sys.stderr)
         return 1
@@ -321,8 +317,7 @@ def _incident(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
-    from bot.core.export import ExportDocument, export_documents, json_filename, postmortem_filename, to_text
-    from bot.core.postmortem import render_postmortem
+    from bot.core.export import json_filename, postmortem_filename, to_text
     from bot.errors import NotFound
 
     if args.all == bool(args.incident):
@@ -336,30 +331,23 @@ def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
         return 2
     app = _build(config, create=False)
     try:
-        if number is None:
-            chosen = sorted(app.store.list_incidents(include_closed=True, limit=2**31), key=lambda i: i.number)
-        else:
-            try:
-                chosen = [app.store.get_incident(number)]
-            except NotFound:
-                known = sorted(i.number for i in app.store.list_incidents(include_closed=True, limit=2**31))
-                print(f"opsbot: there is no incident INC-{number}; {_which(known)}", file=sys.stderr)
-                return 1
-        if not chosen:
-            print("this store has no incidents: nothing to export")
-            return 0
-        documents = export_documents(app.store, chosen)
+        exported = app.services.records.export(number)
+    except NotFound as error:
+        message = str(error).rstrip(".")  # the CLI's own style: lower case, no full stop
+        print(f"opsbot: {message[0].lower()}{message[1:]}", file=sys.stderr)
+        return 1
     finally:
         app.close()
+    if not exported:
+        print("this store has no incidents: nothing to export")
+        return 0
     if not args.out:
-        sys.stdout.write(to_text(documents[0]))
+        sys.stdout.write(to_text(exported[0].document))
         return 0
     files: dict[Path, str] = {}
-    for document in documents:  # the draft is rendered from the document itself: the two always agree
-        parsed = ExportDocument.model_validate(document)
-        files[Path(args.out) / json_filename(parsed.incident.number)] = to_text(document)
-        files[Path(args.out) / postmortem_filename(parsed.incident.number)] = render_postmortem(
-            parsed.incident, parsed.timeline, app.catalog)
+    for incident in exported:
+        files[Path(args.out) / json_filename(incident.number)] = to_text(incident.document)
+        files[Path(args.out) / postmortem_filename(incident.number)] = incident.postmortem
     taken = [path for path in files if path.exists()]
     if taken and not args.force:
         print(f"opsbot: {taken[0]} already exists; nothing was written (--force overwrites)", file=sys.stderr)
@@ -374,14 +362,6 @@ def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
         print(f"opsbot: cannot write to {args.out} ({exc.strerror})", file=sys.stderr)
         return 1
     return 0
-
-
-def _which(numbers: list[int]) -> str:
-    if not numbers:
-        return "this store has no incidents"
-    if len(numbers) <= 10:
-        return "this store has " + ", ".join(f"INC-{n}" for n in numbers)
-    return f"this store has {len(numbers)} incidents, INC-{numbers[0]} to INC-{numbers[-1]}"
 
 
 def _import_incidents(args: argparse.Namespace, config: str | None) -> int:

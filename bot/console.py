@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.effects import HealthSnapshot, PlanAwaitingConfirmation
+from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation
 from bot.errors import OpsbotError
 from bot.views.blocks import to_text
 from commands.base import Context
@@ -17,6 +17,7 @@ HISTORY = Path.home() / ".opsbot_history"
 
 def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     interactive = stdin.isatty()
+    effects = ConsoleEffects(router, ctx, stdout, interactive)
     if interactive:
         _enable_history()
         print("opsbot console — type `help`, or `exit` to leave. Acting as " + ctx.user, file=stdout)
@@ -37,29 +38,38 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
         print(to_text(reply), file=stdout)
         print(file=stdout)
         stdout.flush()
-        # The console has no channels to create or refresh; a plan waiting for confirmation is asked about here.
-        for effect in reply.effects:
-            if isinstance(effect, HealthSnapshot):
-                _snapshot(router, effect, stdout)
-            if interactive and isinstance(effect, PlanAwaitingConfirmation) \
-                    and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
-                print(to_text(router.handle("/ops", f"confirm {effect.plan_id}", ctx)), file=stdout)
-                print(file=stdout)
+        effects.carry_out(reply.effects)
     if interactive:
         _save_history()
     return 0
 
 
-def _snapshot(router: Router, effect: HealthSnapshot, stdout: TextIO) -> None:
-    """The environment's health at declaration or resolution, kept as evidence (a failure is said, not fatal)."""
-    try:
-        bundle = router.services.evidence.snapshot(effect.number, effect.moment, effect.by)
-    except OpsbotError as error:
-        print(f"(no health snapshot at {effect.moment}: {error})", file=stdout)
-        return
-    if bundle is not None:
-        print(f"Health at {effect.moment} kept as evidence {bundle.ref} ({bundle.location}).", file=stdout)
-        print(file=stdout)
+class ConsoleEffects:
+    """The console's one effect handler. It has no channels to create, refresh or announce in (the incident's
+    channel is the one typed in); it keeps health snapshots at once and, at a prompt, asks about a plan."""
+
+    def __init__(self, router: Router, ctx: Context, stdout: TextIO, interactive: bool):
+        self.router, self.ctx, self.stdout, self.interactive = router, ctx, stdout, interactive
+
+    def carry_out(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, HealthSnapshot):
+                self.snapshot(effect)
+            elif isinstance(effect, PlanAwaitingConfirmation) and self.interactive \
+                    and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
+                print(to_text(self.router.handle("/ops", f"confirm {effect.plan_id}", self.ctx)), file=self.stdout)
+                print(file=self.stdout)
+
+    def snapshot(self, effect: HealthSnapshot) -> None:
+        """The environment's health at declaration or resolution, kept as evidence (a failure is said, not fatal)."""
+        try:
+            bundle = self.router.services.evidence.snapshot(effect.number, effect.moment, effect.by)
+        except OpsbotError as error:
+            print(f"(no health snapshot at {effect.moment}: {error})", file=self.stdout)
+            return
+        if bundle is not None:
+            print(f"Health at {effect.moment} kept as evidence {bundle.ref} ({bundle.location}).", file=self.stdout)
+            print(file=self.stdout)
 
 
 def _ask(question: str) -> bool:

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.evidence import EvidenceService
+from bot.core.flows import EvidenceFlows, IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
+from bot.core.records import Records
 from bot.errors import UsageError
 from bot.views.blocks import Reply, context, header, section
 from commands.parsing import first_word, usage_on_error
@@ -33,6 +35,9 @@ class Services:
     ops: OpsService
     maintenance: MaintenanceService
     evidence: EvidenceService
+    flows: IncidentFlows  # every incident change, with its effects
+    evidence_flows: EvidenceFlows
+    records: Records  # read models: post-mortem draft, export
 
 
 Handler = Callable[[Services, Context, str], Reply]

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.effects import Announcement, HealthSnapshot, IncidentChanged, IncidentOpened
+from bot.core.effects import Result
 from bot.core.evidence import Bundle
+from bot.core.flows import OpenIncident
 from bot.core.models import Incident
 from bot.core.ops import Actor
-from bot.core.postmortem import postmortem_filename, render_postmortem
-from bot.core.redact import redact
 from bot.errors import UsageError
 from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment, show
 from bot.views.blocks import Reply
@@ -64,17 +62,7 @@ def _require(text: str, what: str, name: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class OpenRequest:
-    """A declaration, typed: from `/incident open …` or from the Slack modal (one path for both)."""
-
-    severity: str
-    title: str
-    impact: str | None = None
-    service: str | None = None
-    env: str | None = None
-    private: bool | None = None  # None: as the incident type or severity says
-    type: str | None = None
+OpenRequest = OpenIncident  # the name the Slack modal knows it by
 
 
 def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
@@ -90,17 +78,10 @@ def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
                                                     options.get("type")))
 
 
-def open_incident(services: Services, ctx: Context, request: OpenRequest) -> Reply:
-    incident = services.incidents.open(
-        ctx.user, request.severity, request.title, impact=request.impact, service=request.service, env=request.env,
-        # The console has no channels to create: the channel it types in becomes the incident's.
-        channel=ctx.channel if ctx.source == "console" else None, private=request.private, type=request.type,
-    )
-    reply = opened(incident, services.incidents.catalog, ctx.user)
-    reply.effects.append(IncidentOpened(incident.number, ctx.user))  # the surface sets up its channel
-    if incident.env:
-        reply.effects.append(HealthSnapshot(incident.number, "declaration", ctx.user))
-    return reply
+def open_incident(services: Services, ctx: Context, request: OpenIncident) -> Reply:
+    # The console has no channels to create: the channel it types in becomes the incident's.
+    result = services.flows.declare(ctx.user, request, channel=ctx.channel if ctx.source == "console" else None)
+    return _with_effects(opened(result.value, services.incidents.catalog, ctx.user), result)
 
 
 def update_incident(services: Services, ctx: Context, number: int, text: str) -> Reply:
@@ -112,22 +93,27 @@ def resolve_incident(services: Services, ctx: Context, number: int, text: str) -
     return _resolve(services, ctx, number, text)
 
 
-def _changed(message: str, incident: Incident) -> Reply:
-    """The confirmation of a change; the surface refreshes what shows the incident (its pinned summary, topic)."""
-    reply = done(message, incident)
-    reply.effects.append(IncidentChanged(incident.number))
+def _with_effects(reply: Reply, result: Result) -> Reply:
+    reply.effects += result.effects  # the core's: the surface carries them out
     return reply
 
 
+def _changed(message: str, result: Result[Incident]) -> Reply:
+    """The confirmation of a change, with what the change set off (a refreshed summary, an announcement …)."""
+    return _with_effects(done(message, result.value), result)
+
+
 def _ack(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    incident = services.incidents.acknowledge(_target(services, ctx, number).number, ctx.user)
-    return _changed(f"{mention(ctx.user)} acknowledged {incident.id}.", incident)
+    result = services.flows.acknowledge(_target(services, ctx, number).number, ctx.user)
+    incident = result.value
+    return _changed(f"{mention(ctx.user)} acknowledged {incident.id}.", result)
 
 
 def _status(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     status, detail = first_word(_require(text, "status (investigating or mitigated)", "status"))
-    incident = services.incidents.set_status(_target(services, ctx, number).number, ctx.user, status, detail or None)
-    return _changed(f"{incident.id} is now *{incident.status.value}*" + (f": {render(detail)}" if detail else "."), incident)
+    result = services.flows.set_status(_target(services, ctx, number).number, ctx.user, status, detail or None)
+    incident = result.value
+    return _changed(f"{incident.id} is now *{incident.status.value}*" + (f": {render(detail)}" if detail else "."), result)
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -143,18 +129,17 @@ def _post_update(services: Services, ctx: Context, number: int | None, text: str
             eta = parse_eta(str(eta_text), services.incidents.clock())
         except ValueError as exc:
             raise UsageError(f"{exc}.", COMMAND.usage("update")) from exc
-    incident = services.incidents.post_update(_target(services, ctx, number).number, ctx.user, text, eta)
+    result = services.flows.post_update(_target(services, ctx, number).number, ctx.user, text, eta)
+    incident = result.value
     when = f" (ETA {show(eta)})" if eta else ""
-    reply = _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}{when}", incident)
-    reply.effects.append(Announcement(incident.number, "update", ctx.user, redact(text),
-                                      eta.isoformat() if eta else None))
-    return reply
+    return _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}{when}", result)
 
 
 def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "severity (p0-p3)", "sev")
-    incident = services.incidents.set_severity(_target(services, ctx, number).number, ctx.user, text.split()[0])
-    return _changed(f"{incident.id} is now *{incident.severity}*.", incident)
+    result = services.flows.set_severity(_target(services, ctx, number).number, ctx.user, text.split()[0])
+    incident = result.value
+    return _changed(f"{incident.id} is now *{incident.severity}*.", result)
 
 
 def _role(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -162,20 +147,23 @@ def _role(services: Services, ctx: Context, number: int | None, text: str) -> Re
     if len(words) != 2:
         raise UsageError("Give a role and a user.", COMMAND.usage("role"))
     user = parse_user(words[1], COMMAND.usage("role"))
-    incident = services.incidents.assign_role(_target(services, ctx, number).number, ctx.user, words[0], user)
-    return _changed(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", incident)
+    result = services.flows.assign_role(_target(services, ctx, number).number, ctx.user, words[0], user)
+    incident = result.value
+    return _changed(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", result)
 
 
 def _note(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "note text (the note is empty)", "note")
-    incident = services.incidents.add_note(_target(services, ctx, number).number, ctx.user, text)
-    return _changed(f"📝 Note added to {incident.id}.", incident)
+    result = services.flows.add_note(_target(services, ctx, number).number, ctx.user, text)
+    incident = result.value
+    return _changed(f"📝 Note added to {incident.id}.", result)
 
 
 def _impact(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "impact text", "impact")
-    incident = services.incidents.set_impact(_target(services, ctx, number).number, ctx.user, text)
-    return _changed(f"Impact of {incident.id}: {render(text)}", incident)
+    result = services.flows.set_impact(_target(services, ctx, number).number, ctx.user, text)
+    incident = result.value
+    return _changed(f"Impact of {incident.id}: {render(text)}", result)
 
 
 def _moment(services: Services, text: str, name: str) -> datetime:
@@ -188,14 +176,16 @@ def _moment(services: Services, text: str, name: str) -> datetime:
 
 def _impact_start(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     when = _moment(services, text, "impact-start")
-    incident = services.incidents.set_impact_start(_target(services, ctx, number).number, ctx.user, when)
-    return _changed(f"Impact of {incident.id} started at {show(when)}.", incident)
+    result = services.flows.set_impact_start(_target(services, ctx, number).number, ctx.user, when)
+    incident = result.value
+    return _changed(f"Impact of {incident.id} started at {show(when)}.", result)
 
 
 def _detected(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     when = _moment(services, text, "detected")
-    incident = services.incidents.set_detected(_target(services, ctx, number).number, ctx.user, when)
-    return _changed(f"{incident.id} was detected at {show(when)}.", incident)
+    result = services.flows.set_detected(_target(services, ctx, number).number, ctx.user, when)
+    incident = result.value
+    return _changed(f"{incident.id} was detected at {show(when)}.", result)
 
 
 def _action(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -204,14 +194,16 @@ def _action(services: Services, ctx: Context, number: int | None, text: str) -> 
     if verb.lower() == "done":
         if whole_number(rest) is None:
             raise UsageError("Give the number of the action item, e.g. `done 1`.", COMMAND.usage("action"))
-        incident = services.incidents.complete_action_item(target.number, ctx.user, int(rest))
-        return _changed(f"✅ Action item {rest.strip()} of {incident.id} is done.", incident)
+        result = services.flows.complete_action_item(target.number, ctx.user, int(rest))
+        incident = result.value
+        return _changed(f"✅ Action item {rest.strip()} of {incident.id} is done.", result)
     if verb.lower() != "add":
         raise UsageError(f"Unknown action verb '{verb}'; use add or done.", COMMAND.usage("action"))
     item_text, owner, due = _action_parts(rest)
-    incident = services.incidents.add_action_item(target.number, ctx.user, item_text, owner, due)
+    result = services.flows.add_action_item(target.number, ctx.user, item_text, owner, due)
+    incident = result.value
     item = incident.action_items[-1]
-    return _changed(f"Action item {item.number} added to {incident.id}: {render(item.text)}", incident)
+    return _changed(f"Action item {item.number} added to {incident.id}: {render(item.text)}", result)
 
 
 def _action_parts(text: str):
@@ -241,26 +233,23 @@ def _action_parts(text: str):
 
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "resolution summary (what fixed it)", "resolve")
-    incident = services.incidents.resolve(_target(services, ctx, number).number, ctx.user, text)
-    reply = _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", incident)
-    reply.effects.append(Announcement(incident.number, "resolved", ctx.user))  # INCIDENT RESOLVED
-    if incident.env:
-        reply.effects.append(HealthSnapshot(incident.number, "resolution", ctx.user))
-    return reply
+    result = services.flows.resolve(_target(services, ctx, number).number, ctx.user, text)
+    incident = result.value
+    return _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", result)
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = unquote(text)
-    incident = services.incidents.reopen(_target(services, ctx, number).number, ctx.user, text or None)
-    reply = _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."),
-                     incident)
-    reply.effects.append(Announcement(incident.number, "reopened", ctx.user, redact(text) if text else None))
-    return reply
+    result = services.flows.reopen(_target(services, ctx, number).number, ctx.user, text or None)
+    incident = result.value
+    return _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."),
+                    result)
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    incident = services.incidents.close(_target(services, ctx, number).number, ctx.user)
-    return _changed(f"{incident.id} closed.", incident)
+    result = services.flows.close(_target(services, ctx, number).number, ctx.user)
+    incident = result.value
+    return _changed(f"{incident.id} closed.", result)
 
 
 def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
@@ -287,7 +276,7 @@ def _evidence(services: Services, ctx: Context, number: int | None, text: str) -
     incident = _target(services, ctx, number)
     actor = Actor(user=ctx.user, channel=ctx.channel, command=f"/incident evidence {text}", surface=ctx.source)
     if verb.lower() == "add":
-        return _bundle_reply(incident, services.evidence.add(actor, incident.number, unquote(rest)), attach=False)
+        return _bundle_reply(incident, services.evidence_flows.add(actor, incident.number, unquote(rest)), attach=False)
     if verb.lower() == "list":
         if rest:
             raise UsageError(f"Unexpected '{rest}'.", COMMAND.usage("evidence"))
@@ -306,28 +295,27 @@ def _evidence(services: Services, ctx: Context, number: int | None, text: str) -
     only = ([name.strip() for name in str(parsed.options["only"]).split(",") if name.strip()]
             if "only" in parsed.options else None)
     env = str(parsed.options["env"]) if "env" in parsed.options else None
-    return _bundle_reply(incident, services.evidence.collect(actor, incident.number, env, since, only), attach=True)
+    return _bundle_reply(incident, services.evidence_flows.collect(actor, incident.number, env, since, only),
+                         attach=True)
 
 
-def _bundle_reply(incident: Incident, bundle: Bundle, attach: bool) -> Reply:
+def _bundle_reply(incident: Incident, result: Result[Bundle], attach: bool) -> Reply:
     """A new bundle's summary (with the archive to upload when there is more than one typed item to see)."""
-    reply = evidence_collected(incident, bundle)
+    reply = evidence_collected(incident, result.value)
     if not attach:
         reply.file = None
-    reply.effects.append(IncidentChanged(incident.number))
-    return reply
+    return _with_effects(reply, result)
 
 
 def _postmortem(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     if text.lower() == "done":
-        incident = services.incidents.postmortem_done(_target(services, ctx, number).number, ctx.user)
-        return _changed(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", incident)
+        result = services.flows.postmortem_done(_target(services, ctx, number).number, ctx.user)
+        incident = result.value
+        return _changed(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", result)
     if text:
         raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
-    incident = _target(services, ctx, number)
-    draft = render_postmortem(incident, services.incidents.timeline(incident.number), services.incidents.catalog,
-                              now=services.incidents.clock(), snapshots=services.evidence.health_snapshots(incident.number))
-    return postmortem_draft(incident, postmortem_filename(incident), draft)
+    draft = services.records.postmortem(_target(services, ctx, number))
+    return postmortem_draft(draft.incident, draft.filename, draft.text)
 
 
 COMMAND = CommandSet("/incident", "Declare and run incidents",

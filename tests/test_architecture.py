@@ -223,7 +223,8 @@ def test_slack_command_listeners_are_registered_from_the_router_list():
     opsbot = build(settings=Settings(database_url="sqlite:///:memory:"))
     try:
         registrar = Registrar()
-        handlers = SlackHandlers(opsbot, SlackConversations(None, opsbot.services.incidents, opsbot.catalog),
+        handlers = SlackHandlers(opsbot, SlackConversations(None, opsbot.services.incidents, opsbot.catalog,
+                                                              opsbot.services.evidence.snapshot),
                                  Pipeline(opsbot.store.remember_delivery))
         handlers.register(registrar)
         assert registrar.commands == list(COMMANDS)

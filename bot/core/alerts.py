@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 from bot.config.alerts import AlertRule, render
 from bot.config.catalog import Catalog
 from bot.core.audit import AuditRecord
-from bot.core.effects import Effect, IncidentChanged, IncidentOpened
+from bot.core.effects import AskCommander, Effect
+from bot.core.flows import IncidentFlows, opened_effects
 from bot.core.incidents import IncidentService
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ports import AlertDelivery, AlertStore
@@ -63,15 +64,7 @@ class AlertGroup(BaseModel):
     service: str | None = None
 
 
-@dataclass(frozen=True)
-class AskCommander:
-    """The alert group resolved; the commander (or, without one, the channel) is asked to resolve the incident."""
-
-    number: int
-    text: str
-
-
-AlertEffect = Effect | AskCommander
+AlertEffect = Effect  # one effect vocabulary for every source of change
 Outcome = Literal["opened", "updated", "resolved", "noted", "unchanged", "ignored", "duplicate"]
 
 
@@ -84,9 +77,10 @@ class AlertOutcome:
 
 
 class AlertService:
-    def __init__(self, store: AlertStore, catalog: Catalog, incidents: IncidentService,
+    def __init__(self, store: AlertStore, catalog: Catalog, flows: IncidentFlows,
                  clock: Callable[[], datetime] = utcnow):
-        self.store, self.catalog, self.incidents, self.clock = store, catalog, incidents, clock
+        self.store, self.catalog, self.flows, self.clock = store, catalog, flows, clock
+        self.incidents: IncidentService = flows.incidents
 
     def check(self, group: AlertGroup) -> AlertGroup:
         """The group with its severity as the catalog's key; UsageError for an unknown one (nothing is queued)."""
@@ -133,9 +127,9 @@ class AlertService:
         if recorded.number is None:
             return AlertOutcome("unchanged")  # only resolved alerts, for a group that never opened an incident
         number = recorded.number
-        if recorded.opened:
-            return AlertOutcome("opened", number, [IncidentOpened(number, by=rule.commander or "",
-                                                                  announce=rule.channel)])
+        if recorded.opened:  # the same effects as a declaration by hand: channel, announcement, health snapshot
+            return AlertOutcome("opened", number, opened_effects(self.incidents.get(number), group.source,
+                                                                 invite=rule.commander or "", announce=rule.channel))
         resolved_now = group.status == "resolved" and _group_resolved_key(group) in recorded.new_keys
         if not resolved_now:
             return AlertOutcome("updated" if recorded.new_keys else "unchanged", number)
@@ -188,18 +182,18 @@ class AlertService:
             return AlertOutcome("updated", number)
         if rule.on_resolved == "resolve":
             try:
-                self.incidents.resolve(number, group.source, f"Every alert resolved ({group.source})")
+                resolved = self.flows.resolve(number, group.source, f"Every alert resolved ({group.source})")
             except OpsbotError as exc:  # e.g. a status that cannot go to resolved: the commander decides
                 self.incidents.add_note(number, group.source, f"Not resolved automatically: {exc}")
             else:
                 self.store.append_audit(self._audit(group, "alert.resolve", f"INC-{number}"))
-                return AlertOutcome("resolved", number, [IncidentChanged(number)])
+                # INCIDENT RESOLVED and the resolution snapshot, as when a person resolves it
+                return AlertOutcome("resolved", number, resolved.effects)
         who = f"@{incident.commander}" if incident.commander else "Commander"
-        text = (f"{who}: every alert of {incident.id} has resolved. If the impact is over, resolve it: "
-                f"/incident resolve {incident.id} <summary>")
-        self.incidents.add_note(number, group.source, text)
+        noted = self.flows.add_note(number, group.source, f"{who}: every alert of {incident.id} has resolved. "
+                                                          "If the impact is over, resolve it.")
         self.store.append_audit(self._audit(group, "alert.note", f"INC-{number}"))
-        return AlertOutcome("noted", number, [AskCommander(number, text)])
+        return AlertOutcome("noted", number, [*noted.effects, AskCommander(number, incident.commander)])
 
     def _audit(self, group: AlertGroup, action: str, target: str | None = None) -> AuditRecord:
         # env stays empty: these are not ops actions (the ops-action metric counts records with an env)

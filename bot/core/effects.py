@@ -1,12 +1,15 @@
 """What a change did, for the surface to carry out (effects, not flags).
 
-Commands return these on their reply; each surface's Conversations port acts on them: in Slack an opened
-incident gets its channel, a changed one has its pinned summary and topic refreshed, a plan is offered with a
-Confirm button; the console prints, or asks y/N for a plan. One path whatever started the change.
+The core's services return these with their result (`Result`): the same change emits the same effects whoever
+asked for it — a slash command, a button, a modal, the console, an alert, the scheduler. Each surface has one
+effect handler: in Slack an opened incident gets its channel, a changed one has its pinned summary and topic
+refreshed, a plan is offered with a Confirm button, a health snapshot is taken in the background; the console
+prints, or asks y/N for a plan; without a chat surface they are logged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True)
@@ -49,4 +52,22 @@ class Announcement:
     eta: str | None = None
 
 
-Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement
+@dataclass(frozen=True)
+class AskCommander:
+    """Every alert of the incident's group resolved: its commander (or, without one, its channel) is asked whether
+    to resolve it."""
+
+    number: int
+    commander: str | None
+
+
+Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement | AskCommander
+T = TypeVar("T")
+
+
+@dataclass
+class Result(Generic[T]):
+    """A service's answer: what it returns, and what the surfaces must carry out because of it."""
+
+    value: T
+    effects: list[Effect] = field(default_factory=list)

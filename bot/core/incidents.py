@@ -149,8 +149,8 @@ class IncidentService:
         except ValueError as exc:
             raise UsageError(f"'{status}' is not a status; use investigating or mitigated.") from exc
         if target not in (Status.INVESTIGATING, Status.MITIGATED):
-            verb = {Status.ACKNOWLEDGED: "ack", Status.RESOLVED: "resolve", Status.CLOSED: "close"}.get(target)
-            raise UsageError(f"Use `/incident {verb}` to mark an incident {target.value}.")
+            verb = {Status.ACKNOWLEDGED: "acknowledge", Status.RESOLVED: "resolve", Status.CLOSED: "close"}.get(target)
+            raise UsageError(f"'{target.value}' is not a status you set; {verb} the incident instead.")
         text = self._text(text, "status text") if text else None
         return self._change(number, lambda inc, now: self._status(inc, target, actor, now, text))
 

@@ -51,6 +51,10 @@ class Reminder(BaseModel):
     window: int | None = None
     incident: int | None = None
     level: int | None = None  # an escalation's level in the chain (1 = its first entry)
+    # What the reader is asked to do next, which each surface words its own way (Slack: the command to type):
+    # ack | resolve | update | postmortem | action_done (of action item `item`)
+    next_step: str | None = None
+    item: int | None = None
     status: ReminderStatus = "pending"
     sent_at: datetime | None = None
     error: str | None = None

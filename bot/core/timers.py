@@ -63,35 +63,32 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     # Shown where the page goes: a private incident's title stays out of a public fallback channel.
     name = f" \"{incident.title}\"" if incident.channel or not incident.private else ""
     state = "resolved" if until_resolved else "acknowledged"
-    command = f"/incident resolve {incident.id} <what fixed it>" if until_resolved else f"/incident ack {incident.id}"
+    step = "resolve" if until_resolved else "ack"
     sent: list[Reminder] = []
     missed: list[Reminder] = []
     for index, people, at in due:
         names = ", ".join(who_text(who) for who in people)
         level = f"level {index + 1} of {len(levels)}"
         if at == incident.declared_at:
-            post_text = (f"🚨 {incident.id} ({incident.severity}){name} was declared. Paging {names} ({level}). "
-                         f"Acknowledge with `/incident ack {incident.id}`.")
-            dm_text = (f"🚨 You are paged for {incident.id} ({incident.severity}){name}, just declared. "
-                       f"See {where}; acknowledge with `/incident ack {incident.id}`.")
+            post_text = f"🚨 {incident.id} ({incident.severity}){name} was declared. Paging {names} ({level})."
+            dm_text = f"🚨 You are paged for {incident.id} ({incident.severity}){name}, just declared. See {where}."
         else:
             post_text = (f"🚨 {incident.id} ({incident.severity}){name} is not {state} {late} after it was declared "
-                         f"(target {severity.response}). Escalating to {names} ({level}). "
-                         f"{'Resolve' if until_resolved else 'Acknowledge'} with `{command}`.")
+                         f"(target {severity.response}). Escalating to {names} ({level}).")
             dm_text = (f"🚨 You are paged for {incident.id} ({incident.severity}){name}: it is not {state} {late} "
-                       f"after it was declared. See {where}; {'resolve' if until_resolved else 'acknowledge'} "
-                       f"with `{command}`.")
+                       f"after it was declared. See {where}.")
         key = f"inc:{incident.number}:escalate:{index}"
-        step = [Reminder(key=key, kind="escalation", incident=incident.number, level=index + 1, due_at=at,
-                         channel=_channel(incident, catalog), title=", ".join(people), mentions=mentions, text=post_text)]
+        pages = [Reminder(key=key, kind="escalation", incident=incident.number, level=index + 1, due_at=at,
+                          channel=_channel(incident, catalog), title=", ".join(people), mentions=mentions,
+                          text=post_text, next_step=step)]
         users = [who for who in people if _USER.match(who)]
         for user in users:  # a person is also told directly: a channel mention is easy to miss at night
-            step.append(Reminder(
+            pages.append(Reminder(
                 key=f"{key}:dm" if len(users) == 1 else f"{key}:dm:{user}", kind="escalation_dm",
                 incident=incident.number, level=index + 1, due_at=at, channel=user, title=user, mentions=mentions,
-                text=dm_text))
+                text=dm_text, next_step=step))
         # Only the current levels (those due last) are sent; levels skipped while the bot was down are recorded.
-        (sent if at == latest else missed).extend(step)
+        (sent if at == latest else missed).extend(pages)
     return sent, missed
 
 
@@ -108,8 +105,7 @@ def _update_cadence(incident: Incident, catalog: Catalog, now: datetime):
         key=f"inc:{incident.number}:update:{last.isoformat()}:{periods}", kind="update", incident=incident.number,
         due_at=last + periods * every, channel=_channel(incident, catalog), mentions=[owner] if owner else [],
         text=(f"⏰ {_to(owner)}{incident.id} has had no status update since {show(last)} "
-              f"(every {format_duration(every)} for {incident.severity}). "
-              f"Post one with `/incident update {incident.id} <text>`."))
+              f"(every {format_duration(every)} for {incident.severity})."), next_step="update")
     return [reminder], []
 
 
@@ -125,9 +121,7 @@ def _postmortem(incident: Incident, catalog: Catalog, now: datetime):
     return [Reminder(
         key=f"inc:{incident.number}:postmortem:{period}", kind="postmortem", incident=incident.number,
         due_at=due + period * repeat, channel=_channel(incident, catalog), mentions=[owner] if owner else [],
-        text=(f"📝 {_to(owner)}the post-mortem of {incident.id} was due {show(due)}. "
-              f"Draft it with `/incident postmortem {incident.id}`; mark it written with "
-              f"`/incident postmortem {incident.id} done`."))], []
+        text=f"📝 {_to(owner)}the post-mortem of {incident.id} was due {show(due)}.", next_step="postmortem")], []
 
 
 def _action_items(incident: Incident, now: datetime) -> list[Reminder]:
@@ -139,6 +133,6 @@ def _action_items(incident: Incident, now: datetime) -> list[Reminder]:
         reminders.append(Reminder(
             key=f"inc:{incident.number}:action:{item.number}:{today.isoformat()}", kind="action",
             incident=incident.number, due_at=now, channel=item.owner or incident.channel or "",
-            text=(f"📌 Action item {item.number} of {incident.id} is past due ({item.due.isoformat()}): "
-                  f"{item.text}. Mark it done with `/incident action {incident.id} done {item.number}`.")))
+            text=f"📌 Action item {item.number} of {incident.id} is past due ({item.due.isoformat()}): {item.text}.",
+            next_step="action_done", item=item.number))
     return [r for r in reminders if r.channel]

@@ -3,17 +3,13 @@ out as a slash command's are (channel, invite, pinned summary, announcement), pl
 incident's channel when the alert group resolves."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
-
 from bot.alerts.endpoint import AlertEndpoint
 from bot.config.settings import alert_tokens
-from bot.core.alerts import AlertEffect, AskCommander
+from bot.core.effects import Effect
 from bot.slack.conversations import SlackConversations
-from bot.views.mrkdwn import render
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -27,25 +23,16 @@ class SlackAlertEffects:
     def __init__(self, conversations: SlackConversations):
         self.conversations = conversations
 
-    async def carry_out(self, effects: list[AlertEffect]) -> None:
-        asks = [effect for effect in effects if isinstance(effect, AskCommander)]
-        others = [effect for effect in effects if not isinstance(effect, AskCommander)]
-        for warning in await self.conversations.carry_out(others):
+    async def carry_out(self, effects: list[Effect]) -> None:
+        """Nobody waits for an alert's reply: Slack's warnings go to the log."""
+        for warning in await self.conversations.carry_out(effects):
             log.warning("alert-opened incident: %s", warning)
-        for ask in asks:
-            incident = await asyncio.to_thread(self.conversations.service.get, ask.number)
-            if not incident.channel:
-                continue
-            text = render(ask.text, [incident.commander])
-            try:
-                await self.conversations.client.chat_postMessage(channel=incident.channel, text=text)
-            except SlackApiError as error:
-                log.warning("asking the commander of %s failed: %s", incident.id, error.response.get("error"))
 
 
 def alert_endpoint(opsbot: Opsbot, client: AsyncWebClient, tokens: dict[str, str] | None = None) -> AlertEndpoint:
     """The endpoint `opsbot serve` answers over HTTP, its effects carried out with the bot's client. Tokens:
     OPSBOT_ALERT_TOKEN_<SOURCE> unless given."""
-    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
+    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog,
+                                       opsbot.services.evidence.snapshot)
     return AlertEndpoint(opsbot.alerts, alert_tokens() if tokens is None else tokens,
                          SlackAlertEffects(conversations).carry_out, opsbot.metrics.alert)

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
-from bot.core.effects import Effect, HealthSnapshot
+from bot.core.effects import Effect
 from bot.core.ops import Actor
 from bot.errors import UsageError
 from bot.logs import REQUEST
@@ -111,7 +111,8 @@ def create_bolt_app(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | N
     # signature. Bolt's own check would only repeat it (and refuse the gate's re-encoded slash-command bodies).
     app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False,
                    authorize=StartupAuthorization(client))  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize
-    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog)
+    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog,
+                                       opsbot.services.evidence.snapshot)
     pipeline = pipeline or pipeline_for(opsbot, slack)
     SlackHandlers(opsbot, conversations, pipeline) \
         .register(app)
@@ -145,7 +146,6 @@ class SlackHandlers:
         self.catalog = opsbot.catalog
         self.conversations = conversations
         self.pipeline = pipeline
-        self._background: set[asyncio.Task] = set()  # snapshots under way (a task nobody holds may be collected)
 
     def register(self, app: AsyncApp) -> None:
         listen = self.pipeline.listener
@@ -318,21 +318,7 @@ class SlackHandlers:
         await self.carry_out(reply.effects)
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
-        """The conversation's side of what changed; health snapshots are taken in the background, after it (their
-        checks may take seconds; the reply and the channel must not wait for them)."""
-        warnings = await self.conversations.carry_out(effects)
-        for effect in effects:
-            if isinstance(effect, HealthSnapshot):
-                task = asyncio.create_task(self._snapshot(effect))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-        return warnings
-
-    async def _snapshot(self, effect: HealthSnapshot) -> None:
-        try:
-            await asyncio.to_thread(self.services.evidence.snapshot, effect.number, effect.moment, effect.by)
-        except Exception:  # a missing snapshot is logged; the incident goes on
-            log.warning("the health snapshot at %s of INC-%s failed", effect.moment, effect.number, exc_info=True)
+        return await self.conversations.carry_out(effects)
 
     async def tell(self, ctx: Context, text: str) -> None:
         """A message only this user sees: ephemeral where they are, else (a DM, a channel the bot is not in) a DM."""

@@ -1,6 +1,9 @@
-"""The Slack side of the Conversations port: an opened incident gets its channel (created, the declarer
-invited, topic, pinned summary, the runbooks' announcement); a changed one has its summary and topic edited;
-status updates, resolutions and reopenings are announced in the runbooks' format.
+"""Slack's one effect handler (the Conversations port): every effect the core emits, whoever caused it — a slash
+command, a button, a modal, an alert — is carried out here. An opened incident gets its channel (created, the
+declarer invited, topic, pinned summary, the runbooks' announcement); a changed one has its summary and topic
+edited; status updates, resolutions and reopenings are announced in the runbooks' format; health snapshots are
+taken in the background; a commander is asked to resolve when the alerts have. (A plan waiting for confirmation
+is offered by the reply itself: its Confirm button.)
 
 Speed: once the channel exists, the announcement, the invitation, the topic and the summary (then its pin) go
 out concurrently — only creating the channel must come first, and the pin must follow the summary. With Slack
@@ -15,17 +18,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.catalog import Catalog
-from bot.core.effects import Announcement, Effect, IncidentChanged, IncidentOpened
+from bot.core.effects import (
+    Announcement,
+    AskCommander,
+    Effect,
+    HealthSnapshot,
+    IncidentChanged,
+    IncidentOpened,
+)
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
-from bot.views.incidents import alert_text, announcement_text, summary_blocks, topic
+from bot.views.incidents import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
+
+Snapshot = Callable[[int, str, str], object]  # EvidenceService.snapshot: (incident, moment, by)
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -50,13 +63,15 @@ def describe(error: SlackApiError, method: str) -> str:
 
 
 class SlackConversations:  # the Conversations port (bot/core/ports.py), for Slack
-    def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog):
+    def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog, snapshot: Snapshot):
         self.client = client
         self.service = service
         self.catalog = catalog
+        self.snapshot = snapshot
+        self._background: set[asyncio.Task] = set()  # snapshots under way (a task nobody holds may be collected)
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
-        """Act on what a command changed; returns warnings for the user (empty when all went well)."""
+        """Act on what a change set off; returns warnings for the user (empty when all went well)."""
         warnings: list[str] = []
         for effect in effects:
             if isinstance(effect, IncidentOpened):
@@ -66,7 +81,32 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                 await self.refresh(effect.number)
             elif isinstance(effect, Announcement):
                 warnings += await self.announce(effect)
+            elif isinstance(effect, AskCommander):
+                warnings += await self.ask_commander(effect)
+            elif isinstance(effect, HealthSnapshot):
+                # After the channel: the checks may take seconds, and nothing waits for them.
+                task = asyncio.create_task(self._snapshot(effect))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         return warnings
+
+    async def _snapshot(self, effect: HealthSnapshot) -> None:
+        try:
+            await asyncio.to_thread(self.snapshot, effect.number, effect.moment, effect.by)
+        except Exception:  # a missing snapshot is logged; the incident goes on
+            log.warning("the health snapshot at %s of INC-%s failed", effect.moment, effect.number, exc_info=True)
+
+    async def settled(self) -> None:
+        """Wait for the snapshots under way (tests; shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def ask_commander(self, effect: AskCommander) -> list[str]:
+        incident = await asyncio.to_thread(self.service.get, effect.number)
+        if not incident.channel:
+            return []
+        return await self._try("chat.postMessage", self.client.chat_postMessage(
+            channel=incident.channel, text=ask_commander_text(incident)))
 
     async def set_up(self, incident: Incident, user: str, announce: str | None = None) -> list[str]:
         """Create and furnish the channel; returns warnings for the user (empty when all went well). Without a

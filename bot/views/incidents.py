@@ -101,6 +101,13 @@ def event_text(event: Event) -> str:
     return render(event.text, [p for p in people if isinstance(p, str)])
 
 
+def ask_commander_text(incident: Incident) -> str:
+    """Every alert of the incident's group has resolved: is the incident over?"""
+    who = mention(incident.commander) if incident.commander else "Commander"
+    return (f"{who}: every alert of {incident.id} has resolved. If the impact is over, resolve it: "
+            f"`/incident resolve {incident.id} <summary>`")
+
+
 def timeline_line(event: Event) -> str:
     """One timeline entry; an event with an audit record (an ops action, evidence) names its seq, so the
     timeline leads to the audit log."""

@@ -65,10 +65,22 @@ def checklist_view(checklist: Checklist) -> Reply:
                          context(f"{done} · posted {show(checklist.created_at)}")])
 
 
+NEXT_STEPS = {
+    "ack": "Acknowledge with `/incident ack {id}`.",
+    "resolve": "Resolve with `/incident resolve {id} <what fixed it>`.",
+    "update": "Post one with `/incident update {id} <text>`.",
+    "postmortem": "Draft it with `/incident postmortem {id}`; mark it written with `/incident postmortem {id} done`.",
+    "action_done": "Mark it done with `/incident action {id} done {item}`.",
+}
+
+
 def reminder_text(reminder: Reminder) -> str:
     """A reminder's neutral text as mrkdwn: the people, groups and channels it names as mentions, incident ids
-    in bold so they stand out in a busy channel."""
-    return bold_incident_ids(render(reminder.text, reminder.mentions))
+    in bold so they stand out in a busy channel, and the command that does what it asks for."""
+    text = render(reminder.text, reminder.mentions)
+    if reminder.next_step in NEXT_STEPS and reminder.incident is not None:
+        text += " " + NEXT_STEPS[reminder.next_step].format(id=f"INC-{reminder.incident}", item=reminder.item)
+    return bold_incident_ids(text)
 
 
 def reminder_blocks(reminder: Reminder, checklist: Checklist | None) -> list[dict]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from bot.alerts import alertmanager
 from bot.config import Catalog
 from bot.core.alerts import AlertOutcome, AlertService
+from bot.core.flows import IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.models import EventKind, Status
 from bot.store import open_store
@@ -39,7 +40,7 @@ def deliver(service: AlertService, body: bytes) -> AlertOutcome:
 
 def alerts_for(store, clock=lambda: T0) -> AlertService:
     catalog = Catalog()
-    return AlertService(store, catalog, IncidentService(store, catalog, clock=clock), clock=clock)
+    return AlertService(store, catalog, IncidentFlows(IncidentService(store, catalog, clock=clock)), clock=clock)
 
 
 def test_first_firing_delivery_opens_one_incident_and_later_alerts_join_it(store):
@@ -78,7 +79,8 @@ def test_resolved_group_is_noted_and_the_incident_stays_open_by_default(store):
 def test_a_rule_can_resolve_the_incident_when_the_group_resolves(store):
     catalog = Catalog.model_validate({"alerts": {"rules": [{"match": ['alertname="Latency"'], "severity": "sev1",
                                                             "on_resolved": "resolve"}]}})
-    service = AlertService(store, catalog, IncidentService(store, catalog, clock=lambda: T0), clock=lambda: T0)
+    service = AlertService(store, catalog, IncidentFlows(IncidentService(store, catalog, clock=lambda: T0)),
+                           clock=lambda: T0)
     opened = deliver(service, payload("Latency", ["l1"]))
     resolved = deliver(service, payload("Latency", ["l1"], status="resolved"))
     incident = store.get_incident(opened.incident)

@@ -26,16 +26,20 @@ from tests.integration.conftest import SECRET, free_port
 
 TOKEN, GRAFANA_TOKEN = "am-token-0123456789", "grafana-token-0123456789"
 OPSBOT_PORT = free_port()  # Alertmanager's config names it before opsbot starts
-CATALOG = """
+CATALOG = f"""
+environments:
+  staging:  # its one check is opsbot's own port: a health snapshot is quick and always answers
+    checks: [{{name: opsbot-port, kind: tcp, host: 127.0.0.1, port: {OPSBOT_PORT}}}]
 alerts:
   rules:
-    - {match: ['alertname="Watchdog"'], ignore: true}
+    - {{match: ['alertname="Watchdog"'], ignore: true}}
+    - {{match: ['alertname="DiskFull"'], severity: P2, on_resolved: resolve}}
     - match: ['env="prod"', 'alertname=~"High.*"']
       severity: sev2
-      title: "{alertname} in {env}: {summary}"
+      title: "{{alertname}} in {{env}}: {{summary}}"
       channel: alerts-prod
       commander: U_ONCALL
-    - {match: ['source="grafana"'], severity: P2, on_resolved: resolve}
+    - {{match: ['source="grafana"'], severity: P2, on_resolved: resolve}}
 """
 
 
@@ -242,3 +246,46 @@ def test_deliveries_left_queued_by_a_stopped_process_are_applied_at_start(sqlite
         assert (incident.title, incident.opened_by, incident.severity) == ("Disk full on db-1", "uptime", "P2")
     finally:
         bot.close()
+
+
+def announced_resolved(fake_slack, incident_id: str) -> bool:
+    return any("INCIDENT RESOLVED" in c.params.get("text", "") and incident_id in c.params.get("text", "")
+               for c in fake_slack.calls_to("chat.postMessage"))
+
+
+def test_an_alert_opened_and_resolved_incident_gets_the_same_effects_as_one_run_by_hand(opsbot, alertmanager,
+                                                                                      fake_slack):
+    """Through Alertmanager: the declaration snapshot when the group opens it (it names an environment), and
+    INCIDENT RESOLVED with the resolution snapshot when the group resolves it (`on_resolved: resolve`)."""
+    started = datetime.now(UTC) - timedelta(minutes=3)
+    disk = {"labels": {"alertname": "DiskFull", "env": "staging", "instance": "db-1"},
+            "annotations": {"summary": "/var at 97%"}, "startsAt": started.isoformat()}
+    post_alerts(alertmanager, disk)
+    incident = wait_until(lambda: opsbot.store.list_incidents(), what="the incident")[0]
+    assert incident.env == "staging"
+    wait_until(lambda: "declaration" in opsbot.services.evidence.health_snapshots(incident.number),
+               what="the declaration snapshot")
+    assert "opsbot-port" in opsbot.services.evidence.health_snapshots(incident.number)["declaration"]
+
+    post_alerts(alertmanager, disk | {"endsAt": datetime.now(UTC).isoformat()})
+    wait_until(lambda: opsbot.store.get_incident(incident.number).status is Status.RESOLVED, what="the resolve")
+    wait_until(lambda: announced_resolved(fake_slack, incident.id), what="INCIDENT RESOLVED")
+    wait_until(lambda: "resolution" in opsbot.services.evidence.health_snapshots(incident.number),
+               what="the resolution snapshot")
+
+
+def test_a_webhook_opened_and_resolved_incident_gets_the_same_effects_as_one_run_by_hand(opsbot, fake_slack):
+    def post(doc: dict) -> httpx.Response:
+        return opsbot.http.post("/alerts/webhook?source=grafana", json=doc,
+                                headers={"Authorization": f"Bearer {GRAFANA_TOKEN}"})
+
+    doc = {"title": "Queue backlog", "severity": "P2", "env": "staging", "dedup_key": "queue-backlog"}
+    assert post(doc).status_code == 202
+    incident = wait_until(lambda: opsbot.store.list_incidents(), what="the incident")[0]
+    wait_until(lambda: "declaration" in opsbot.services.evidence.health_snapshots(incident.number),
+               what="the declaration snapshot")
+    assert post(doc | {"status": "resolved"}).status_code == 202
+    wait_until(lambda: announced_resolved(fake_slack, incident.id), what="INCIDENT RESOLVED")
+    wait_until(lambda: "resolution" in opsbot.services.evidence.health_snapshots(incident.number),
+               what="the resolution snapshot")
+    assert opsbot.store.get_incident(incident.number).status is Status.RESOLVED

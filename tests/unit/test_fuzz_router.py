@@ -47,7 +47,9 @@ def snapshot(path: str) -> tuple[dict, list]:
     with sqlite3.connect(path) as db:
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
                   if name not in ("audit", "sqlite_sequence")]
-        rows = {name: sorted(map(repr, db.execute(f'SELECT * FROM "{name}"').fetchall())) for name in tables}
+        rows = {name: sorted(repr(row) for row in db.execute(f'SELECT * FROM "{name}"').fetchall()
+                             if row[:1] != ("audit",))  # the audit log's counter grows with it
+                for name in tables}
         phases = [phase for (phase,) in db.execute("SELECT json_extract(record, '$.phase') FROM audit ORDER BY seq")]
     return rows, phases
 
@@ -71,6 +73,6 @@ def test_random_commands_never_raise_and_refusals_change_nothing(tmp_path_factor
             rows, phases = snapshot(sqlite_path(url))
             assert rows == before[0], f"{command} {text!r} was refused ({reply.text}) but changed the store"
             assert phases[: len(before[1])] == before[1]
-            assert set(phases[len(before[1]):]) <= {"denied", "failed"}
+            assert set(phases[len(before[1]):]) <= {"denied", "refused", "failed"}
     finally:
         store.close()

@@ -410,7 +410,7 @@ def test_a_severity_escalating_until_resolved_keeps_paging_after_the_ack_and_sto
     bot.tick()
     last = [r for r, _ in bot.notifier.posts if r.kind == "escalation"][-1]
     assert "is not resolved 5m after it was declared" in last.text and "<@U0MANAGER>" in slack(last)
-    assert "/incident resolve INC-1" in last.text
+    assert "Resolve with `/incident resolve INC-1 <what fixed it>`." in slack(last)  # the core's next step, in Slack's words
     bot.incidents.resolve(incident.number, "U0ONCALL", "rolled back")
     clock.advance(minutes=30)
     bot.tick()
