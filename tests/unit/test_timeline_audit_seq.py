@@ -25,7 +25,7 @@ def test_the_timeline_shows_each_ops_events_audit_seq(tmp_path, clock):
         seq = event.data["audit_seq"]
         assert [r.seq for r in store.audit_records() if r.phase == "succeeded"] == [seq]
         shown = to_text(router.handle("/incident", "timeline INC-1", here))
-        assert f"run uptime in dev: succeeded in 0." in shown and f"(audit #{seq})" in shown, shown
+        assert "run uptime in dev: succeeded in 0." in shown and f"(audit #{seq})" in shown, shown
         assert "/ops" not in event.text  # stored text is neutral: the surface says how it was typed
     finally:
         store.close()
