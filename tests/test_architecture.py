@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,66 @@ def test_manifest_cli_fills_in_urls_and_has_a_socket_mode_variant():
     assert all("url" not in c for c in socket["features"]["slash_commands"])
     scopes = set(http["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "channels:manage", "pins:write", "files:write", "reactions:read"} <= scopes
+
+
+# --- who may construct what ----------------------------------------------------------------------------------
+def calls_of(path: Path) -> list[tuple[str, int]]:
+    """The names called in a module (`Name(...)` or `module.Name(...)`), with their lines."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name:
+                found.append((name, node.lineno))
+    return found
+
+
+EFFECTS = {"IncidentOpened", "IncidentChanged", "PlanAwaitingConfirmation", "HealthSnapshot", "Announcement",
+           "AskCommander"}
+
+
+def test_commands_construct_no_effects_the_core_emits_them():
+    offenders = [f"{module_name(path)}:{line} constructs {name}" for path in sorted((ROOT / "commands").rglob("*.py"))
+                 for name, line in calls_of(path) if name in EFFECTS]
+    assert offenders == []
+
+
+SLASH_SYNTAX = re.compile(r"(?<![\w/])/(?:incident|ops|maint)\b")
+
+
+def string_constants(path: Path) -> list[tuple[str, int]]:
+    """Every string literal but docstrings (f-strings' literal parts included)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.value, node.lineno) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_the_core_holds_no_slash_command_syntax_and_builds_no_reply():
+    core = sorted((ROOT / "bot" / "core").rglob("*.py"))
+    offenders = [f"{module_name(path)}:{line}: {text!r}" for path in core for text, line in string_constants(path)
+                 if SLASH_SYNTAX.search(text)]
+    offenders += [f"{path.name}: slash-command syntax" for path in sorted((ROOT / "bot" / "core").rglob("*.j2"))
+                  if SLASH_SYNTAX.search(path.read_text())]
+    # Replies are the views' (the layer table keeps bot.views out of the core); no Block Kit is built here either.
+    offenders += [f"{module_name(path)}:{line}: Block Kit {text!r}" for path in core
+                  for text, line in string_constants(path) if text in ("mrkdwn", "plain_text", "actions", "section")]
+    assert offenders == []
+
+
+# Services, adapters, the router, metrics and the scheduler: built by the composition root and nowhere else.
+BUILT_BY_THE_ROOT = {"IncidentService", "OpsService", "MaintenanceService", "EvidenceService", "AlertService",
+                     "IncidentFlows", "EvidenceFlows", "Records", "CheckRunner", "ScriptRunner", "Platforms", "Router",
+                     "InfraCollectors", "DirectoryStorage", "Metrics", "MeteredStore", "ReminderEngine",
+                     "SchedulerRunner"}
+COMPOSITION_ROOT = {"bot.app"}
+
+
+def test_only_the_composition_root_builds_services_adapters_and_the_scheduler():
+    offenders = [f"{module_name(path)}:{line} builds {name}" for path in first_party_modules()
+                 if module_name(path) not in COMPOSITION_ROOT
+                 for name, line in calls_of(path) if name in BUILT_BY_THE_ROOT]
+    assert offenders == []
