@@ -8,9 +8,7 @@ audit "succeeded"/"failed" with duration, output hash and a redacted excerpt.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,10 +17,11 @@ from datetime import datetime, timedelta
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role, Service
-from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.audit import AuditRecord, Phase, outcome
 from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
-from bot.core.ops_events import TIMELINE_PHASES, action_event, health_event
+from bot.core.ops_audit import AuditTrail, _ms, new_attempt
+from bot.core.ops_events import action_event, health_event
 from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_of
 from bot.core.ops_rules import runbook_params as checked_params
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
@@ -32,7 +31,6 @@ from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
-EXCERPT_CHARS = 1500
 SCHEDULER = "scheduler"  # the audit log's actor for what a schedule runs
 log = logging.getLogger("opsbot.ops")
 
@@ -42,7 +40,7 @@ _VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "
           "switch": "switch slots"}
 
 
-class OpsService:
+class OpsService(AuditTrail):
     def __init__(self, store, catalog: Catalog, platform_for: Callable[[str, Environment], Platform],
                  checks: Checks, scripts: Scripts, clock: Callable[[], datetime] = utcnow,
                  groups_of: Callable[[str], list[str]] | None = None, witnesses: Sequence[Witness] = ()):
@@ -379,55 +377,11 @@ class OpsService:
                                     duration_ms=_ms(started)))
         return Outcome("done", summary, output=redact(output))
 
-    def checkpoint(self, record: AuditRecord | None = None) -> Head | None:
-        """Anchor the audit log's head outside the database (after each dangerous action, and hourly). A witness
-        that fails is logged, never fatal: the action has happened and is recorded."""
-        head = Head(record.seq, record.hash) if record is not None else self.store.audit_head()
-        if head is None:
-            return None
-        for witness in self.witnesses:
-            try:
-                witness(head)
-            except Exception:
-                log.warning("an audit checkpoint witness failed for %s", head, exc_info=True)
-        return head
-
-    def _audit(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str, target: str | None,
-               args: dict, output: str | None = None, excerpt: str | None = None,
-               duration_ms: int | None = None) -> AuditRecord:
-        record = self.audit_record(actor, attempt, phase, env, action, target, args, output, excerpt, duration_ms)
-        if actor.incident is None or phase not in TIMELINE_PHASES:
-            return self.store.append_audit(record)
-        # Each attempt's outcome goes on the incident's timeline in the same transaction as its audit record.
-        return self.store.append_audit(record, (actor.incident, action_event(record)))
-
-    def audit_record(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str,
-                     target: str | None, args: dict, output: str | None = None, excerpt: str | None = None,
-                     duration_ms: int | None = None) -> AuditRecord:
-        """A redacted record, for callers that append it inside their own transaction."""
-        text = excerpt if output is None else output
-        return AuditRecord(
-            at=self.clock(), attempt=attempt, phase=phase, user=actor.user, channel=actor.channel,
-            command=redact(actor.command), env=env, action=action, target=target,
-            args={k: redact(str(v)) if isinstance(v, str) else v for k, v in args.items()},
-            duration_ms=duration_ms,
-            output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
-            excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,
-        )
-
 
 @dataclass(frozen=True)
 class Step:
     describe: Callable[[], str]
     run: Callable[[], str]
-
-
-def new_attempt() -> str:
-    return "a-" + secrets.token_hex(6)
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
 
 
 __all__ = ["Action", "ActionRequest", "Actor", "OpsService", "Outcome", "action_event", "health_event", "outcome"]
