@@ -239,7 +239,7 @@ def _manifest(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _health(args: argparse.Namespace, config: str | None) -> int:
-    from bot.views.blocks import to_text
+    from bot.views.text import to_text
     from commands.base import Context
 
     app = _build(config)

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation
 from bot.errors import OpsbotError
-from bot.views.blocks import to_text
+from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router
 

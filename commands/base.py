@@ -16,7 +16,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.records import Records
 from bot.errors import UsageError
-from bot.views.blocks import Reply, context, header, section
+from bot.views.model import Code, Headline, Reply, line, lines, note, reply
 from commands.parsing import first_word, usage_on_error
 
 
@@ -68,10 +68,9 @@ class CommandSet:
         return self._by_name[name].usage if name in self._by_name else f"{self.name} help"
 
     def help(self) -> Reply:
-        lines = [f"`{sub.usage}` — {sub.summary}" for sub in self.subcommands]
-        lines.append(f"`{self.name} help` — this help")
-        return Reply(text=f"{self.name} help", blocks=[header(self.name), section("\n".join(lines)),
-                                                       context(self.footer)])
+        items = [line(Code(sub.usage), f" — {sub.summary}") for sub in self.subcommands]
+        items.append(line(Code(f"{self.name} help"), " — this help"))
+        return reply(f"{self.name} help", Headline(self.name), lines(items), note(self.footer))
 
     def handle(self, services: Services, ctx: Context, text: str) -> Reply:
         word, rest = first_word(text)

@@ -11,10 +11,9 @@ from bot.core.flows import OpenIncident
 from bot.core.models import Incident
 from bot.core.ops import Actor
 from bot.errors import UsageError
-from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment, show
-from bot.views.blocks import Reply
+from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment
+from bot.views import incidents as views
 from bot.views.incidents import (
-    done,
     evidence_collected,
     evidence_list,
     incident_card,
@@ -23,7 +22,7 @@ from bot.views.incidents import (
     postmortem_draft,
     timeline_view,
 )
-from bot.views.mrkdwn import mention, render
+from bot.views.model import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import (
     first_word,
@@ -98,22 +97,17 @@ def _with_effects(reply: Reply, result: Result) -> Reply:
     return reply
 
 
-def _changed(message: str, result: Result[Incident]) -> Reply:
-    """The confirmation of a change, with what the change set off (a refreshed summary, an announcement …)."""
-    return _with_effects(done(message, result.value), result)
-
-
 def _ack(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     result = services.flows.acknowledge(_target(services, ctx, number).number, ctx.user)
     incident = result.value
-    return _changed(f"{mention(ctx.user)} acknowledged {incident.id}.", result)
+    return _with_effects(views.acknowledged(incident, ctx.user), result)
 
 
 def _status(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     status, detail = first_word(_require(text, "status (investigating or mitigated)", "status"))
     result = services.flows.set_status(_target(services, ctx, number).number, ctx.user, status, detail or None)
     incident = result.value
-    return _changed(f"{incident.id} is now *{incident.status.value}*" + (f": {render(detail)}" if detail else "."), result)
+    return _with_effects(views.status_set(incident, detail or None), result)
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -131,15 +125,14 @@ def _post_update(services: Services, ctx: Context, number: int | None, text: str
             raise UsageError(f"{exc}.", COMMAND.usage("update")) from exc
     result = services.flows.post_update(_target(services, ctx, number).number, ctx.user, text, eta)
     incident = result.value
-    when = f" (ETA {show(eta)})" if eta else ""
-    return _changed(f"📣 *Update on {incident.id}* from {mention(ctx.user)}: {render(text)}{when}", result)
+    return _with_effects(views.update_posted(incident, ctx.user, text, eta), result)
 
 
 def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     _require(text, "severity (p0-p3)", "sev")
     result = services.flows.set_severity(_target(services, ctx, number).number, ctx.user, text.split()[0])
     incident = result.value
-    return _changed(f"{incident.id} is now *{incident.severity}*.", result)
+    return _with_effects(views.severity_set(incident), result)
 
 
 def _role(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -149,21 +142,21 @@ def _role(services: Services, ctx: Context, number: int | None, text: str) -> Re
     user = parse_user(words[1], COMMAND.usage("role"))
     result = services.flows.assign_role(_target(services, ctx, number).number, ctx.user, words[0], user)
     incident = result.value
-    return _changed(f"{mention(user)} is now {words[0].lower()} of {incident.id}.", result)
+    return _with_effects(views.role_assigned(incident, words[0], user), result)
 
 
 def _note(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "note text (the note is empty)", "note")
     result = services.flows.add_note(_target(services, ctx, number).number, ctx.user, text)
     incident = result.value
-    return _changed(f"📝 Note added to {incident.id}.", result)
+    return _with_effects(views.note_added(incident), result)
 
 
 def _impact(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = _require(text, "impact text", "impact")
     result = services.flows.set_impact(_target(services, ctx, number).number, ctx.user, text)
     incident = result.value
-    return _changed(f"Impact of {incident.id}: {render(text)}", result)
+    return _with_effects(views.impact_set(incident, text), result)
 
 
 def _moment(services: Services, text: str, name: str) -> datetime:
@@ -178,14 +171,14 @@ def _impact_start(services: Services, ctx: Context, number: int | None, text: st
     when = _moment(services, text, "impact-start")
     result = services.flows.set_impact_start(_target(services, ctx, number).number, ctx.user, when)
     incident = result.value
-    return _changed(f"Impact of {incident.id} started at {show(when)}.", result)
+    return _with_effects(views.impact_started(incident, when), result)
 
 
 def _detected(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     when = _moment(services, text, "detected")
     result = services.flows.set_detected(_target(services, ctx, number).number, ctx.user, when)
     incident = result.value
-    return _changed(f"{incident.id} was detected at {show(when)}.", result)
+    return _with_effects(views.detected(incident, when), result)
 
 
 def _action(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -196,14 +189,13 @@ def _action(services: Services, ctx: Context, number: int | None, text: str) -> 
             raise UsageError("Give the number of the action item, e.g. `done 1`.", COMMAND.usage("action"))
         result = services.flows.complete_action_item(target.number, ctx.user, int(rest))
         incident = result.value
-        return _changed(f"✅ Action item {rest.strip()} of {incident.id} is done.", result)
+        return _with_effects(views.action_item_done(incident, int(rest)), result)
     if verb.lower() != "add":
         raise UsageError(f"Unknown action verb '{verb}'; use add or done.", COMMAND.usage("action"))
     item_text, owner, due = _action_parts(rest)
     result = services.flows.add_action_item(target.number, ctx.user, item_text, owner, due)
     incident = result.value
-    item = incident.action_items[-1]
-    return _changed(f"Action item {item.number} added to {incident.id}: {render(item.text)}", result)
+    return _with_effects(views.action_item_added(incident), result)
 
 
 def _action_parts(text: str):
@@ -235,21 +227,20 @@ def _resolve(services: Services, ctx: Context, number: int | None, text: str) ->
     text = _require(text, "resolution summary (what fixed it)", "resolve")
     result = services.flows.resolve(_target(services, ctx, number).number, ctx.user, text)
     incident = result.value
-    return _changed(f"🟢 {incident.id} resolved by {mention(ctx.user)}: {render(text)}", result)
+    return _with_effects(views.resolved(incident, ctx.user, text), result)
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     text = unquote(text)
     result = services.flows.reopen(_target(services, ctx, number).number, ctx.user, text or None)
     incident = result.value
-    return _changed(f"🔴 {incident.id} reopened by {mention(ctx.user)}" + (f": {render(text)}" if text else "."),
-                    result)
+    return _with_effects(views.reopened(incident, ctx.user, text or None), result)
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     result = services.flows.close(_target(services, ctx, number).number, ctx.user)
     incident = result.value
-    return _changed(f"{incident.id} closed.", result)
+    return _with_effects(views.closed(incident), result)
 
 
 def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
@@ -311,7 +302,7 @@ def _postmortem(services: Services, ctx: Context, number: int | None, text: str)
     if text.lower() == "done":
         result = services.flows.postmortem_done(_target(services, ctx, number).number, ctx.user)
         incident = result.value
-        return _changed(f"📘 Post-mortem of {incident.id} marked done by {mention(ctx.user)}; its reminders stop.", result)
+        return _with_effects(views.postmortem_marked_done(incident, ctx.user), result)
     if text:
         raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
     draft = services.records.postmortem(_target(services, ctx, number))

@@ -8,7 +8,7 @@ from bot.core.ops import Actor
 from bot.errors import UsageError
 from bot.timeparse import parse_duration
 from bot.views import maint as views
-from bot.views.blocks import Reply
+from bot.views.model import Reply
 from commands.base import CommandSet, Context, Services, SubCommand
 from commands.parsing import first_word, split_options, unquote, whole_number
 

@@ -11,7 +11,7 @@ from bot.core.ops_rules import METACHARACTERS, METACHARACTERS_SHOWN
 from bot.errors import UsageError
 from bot.timeparse import parse_duration
 from bot.views import ops as views
-from bot.views.blocks import Reply
+from bot.views.model import Reply
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import OPTION, parse_incident_id, split_options, usage_on_error, whole_number
 

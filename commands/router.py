@@ -10,8 +10,26 @@ import uuid
 
 from bot.core.redact import redact
 from bot.errors import BackendError, OpsbotError, UsageError
-from bot.views.blocks import Reply, context, fit, header, section
-from bot.views.mrkdwn import escape
+from bot.views.model import (
+    Code,
+    Em,
+    Fields,
+    Headline,
+    Line,
+    Lines,
+    Link,
+    Note,
+    Paragraph,
+    Preformatted,
+    Reply,
+    Span,
+    Strong,
+    line,
+    lines,
+    note,
+    paragraph,
+    reply,
+)
 from commands import incident, maint, ops
 from commands.base import CommandSet, Context, Services
 from commands.parsing import first_word, normalise
@@ -36,7 +54,7 @@ class Router:
             reply = error_reply(error)
         except Exception:  # noqa: BLE001 — a bug still gets a reply (with a log reference), never a traceback
             reply = unexpected_error_reply(f"{command} {text}")
-        return redacted(fit(reply))
+        return redacted(reply)
 
     def handle_line(self, line: str, ctx: Context) -> Reply:
         """A console line: '/incident open …', 'incident open …' or 'help'."""
@@ -47,35 +65,50 @@ class Router:
         return self.handle(command, rest, ctx)
 
 
-def redacted(reply: Reply) -> Reply:
+def redacted(answer: Reply) -> Reply:
     """The last check before anything is shown: whatever a command echoes (typed text, output, an error) is
     redacted, whichever surface shows it."""
-    reply.text = redact(reply.text)
-    reply.blocks = [_redact_block(block) for block in reply.blocks]
-    if reply.file is not None:
-        reply.file.content = redact(reply.file.content)
-    return reply
+    answer.summary = _redact_line(answer.summary)
+    answer.parts = [_redact_part(part) for part in answer.parts]
+    if answer.file is not None:
+        answer.file.content = redact(answer.file.content)
+    return answer
 
 
-def _redact_block(node):
-    if isinstance(node, dict):
-        return {key: redact(value) if key == "text" and isinstance(value, str) else _redact_block(value)
-                for key, value in node.items()}
-    if isinstance(node, list):
-        return [_redact_block(value) for value in node]
-    return node
+def _redact_line(text: Line) -> Line:
+    return tuple(_redact_span(span) for span in text)
+
+
+def _redact_span(span: Span) -> Span:
+    if isinstance(span, str):
+        return redact(span)
+    if isinstance(span, Link):
+        return Link(redact(span.url), redact(span.label))
+    if isinstance(span, (Strong, Em, Code)):
+        return type(span)(redact(span.text))
+    return span  # a mention: an ID
+
+
+def _redact_part(part):
+    if isinstance(part, Preformatted):
+        return Preformatted(redact(part.text))
+    if isinstance(part, (Paragraph, Note)):
+        return type(part)(_redact_line(part.text))
+    if isinstance(part, Lines):
+        return Lines(tuple(_redact_line(item) for item in part.lines))
+    if isinstance(part, Fields):
+        return Fields(tuple((name, _redact_line(value)) for name, value in part.pairs))
+    if isinstance(part, Headline):
+        return Headline(redact(part.text))
+    return part
 
 
 def overview() -> Reply:
     """The top-level help, built from the same declarations as each command's own help."""
-    return Reply(
-        text="opsbot commands",
-        blocks=[
-            header("opsbot"),
-            section("\n".join(f"`{name} help`" for name in COMMANDS)),
-            *(section("\n".join(f"`{sub.usage}`" for sub in command.subcommands)) for command in COMMAND_SETS),
-            context("Times are shown in UTC with their date. People are identified by Slack user ID."),
-        ],
+    return reply(
+        "opsbot commands", Headline("opsbot"), lines(line(Code(f"{name} help")) for name in COMMANDS),
+        *(lines(line(Code(sub.usage)) for sub in command.subcommands) for command in COMMAND_SETS),
+        note("Times are shown in UTC with their date. People are identified by Slack user ID."),
     )
 
 
@@ -86,14 +119,14 @@ def error_reply(error: OpsbotError) -> Reply:
     else:
         log.info("refused: %s", error)
     message = str(error)
-    blocks = [section(f"⚠️ {escape(message)}")]
+    answer = reply(message, paragraph(f"⚠️ {message}"), ok=False)
     if error.usage:
-        blocks.append(context(f"Usage: `{error.usage}`"))
-    return Reply(text=message, blocks=blocks, ok=False)
+        answer.parts.append(note("Usage: ", Code(error.usage)))
+    return answer
 
 
 def unexpected_error_reply(what: str, error: BaseException | None = None) -> Reply:
     """A bug: the traceback goes to the log under a reference; the user gets the reference, never the traceback."""
     ref = uuid.uuid4().hex[:8]
     log.error("failed (ref %s): %s", ref, what, exc_info=error or True)
-    return Reply(text=f"Something went wrong (ref {ref}); nothing was changed. The details are in the log.", ok=False)
+    return reply(f"Something went wrong (ref {ref}); nothing was changed. The details are in the log.", ok=False)

@@ -187,7 +187,7 @@ def test_no_module_creates_a_client_scheduler_connection_or_thread_at_import():
 
 def test_manifest_help_and_readme_list_the_same_commands():
     from bot.slack.manifest import manifest_commands
-    from bot.views.blocks import to_text
+    from bot.views.text import to_text
     from commands.router import COMMAND_SETS, overview
 
     names = [command.name for command in COMMAND_SETS]
@@ -270,6 +270,19 @@ def calls_of(path: Path) -> list[tuple[str, int]]:
 
 EFFECTS = {"IncidentOpened", "IncidentChanged", "PlanAwaitingConfirmation", "HealthSnapshot", "Announcement",
            "AskCommander"}
+
+
+def test_commands_hold_no_block_kit_or_mrkdwn_their_replies_are_neutral():
+    """Commands build neutral replies (bot.views.model, through the topic views); Block Kit and mrkdwn are the
+    Slack renderer's (bot.views.blocks, bot.views.channel, bot.views.mrkdwn's escaping and mentions)."""
+    slack_only = ("bot.views.blocks", "bot.views.channel", "bot.views.mrkdwn.escape", "bot.views.mrkdwn.mention",
+                  "bot.views.mrkdwn.render", "bot.views.mrkdwn.clipped")
+    offenders = [f"{module_name(path)} imports {name}" for path in sorted((ROOT / "commands").rglob("*.py"))
+                 for name in runtime_imports(path) if name.startswith(slack_only)]
+    offenders += [f"{module_name(path)}:{line}: {text!r}" for path in sorted((ROOT / "commands").rglob("*.py"))
+                  for text, line in string_constants(path) if text in ("mrkdwn", "plain_text", "section", "header")
+                  or re.search(r"<@[A-Z0-9]|<#[A-Z0-9]|<!|(?<![\w*])\*[^*\s][^*]*\*(?![\w*])", text)]
+    assert offenders == []
 
 
 def test_commands_construct_no_effects_the_core_emits_them():

@@ -26,8 +26,9 @@ from bot.slack import modals
 from bot.slack.conversations import SlackConversations
 from bot.slack.errors import on_unhandled, reply_for
 from bot.slack.middleware import Pipeline, SlackRequest, command_label, context_of
-from bot.views.blocks import Reply
+from bot.views.blocks import fit, summary_text
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
+from bot.views.model import Reply
 from bot.views.mrkdwn import from_slack
 from commands.base import Context
 from commands.incident import OpenRequest, open_incident, resolve_incident, update_incident
@@ -203,7 +204,7 @@ class SlackHandlers:
         return value if ENV_NAME.fullmatch(value) else None
 
     async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
-        reply = await asyncio.to_thread(self.router.handle, command, text, request.ctx)
+        reply = fit(await asyncio.to_thread(self.router.handle, command, text, request.ctx))  # Slack's 50 blocks
         outcome = "ok" if reply.ok else "error"
         self.metrics.command(command_label(command, text), outcome)
         fields = REQUEST.get()
@@ -313,7 +314,7 @@ class SlackHandlers:
         await ack()
         incident = await asyncio.to_thread(self.services.incidents.get, number)
         if incident.channel:
-            await self.conversations.client.chat_postMessage(channel=incident.channel, text=reply.text,
+            await self.conversations.client.chat_postMessage(channel=incident.channel, text=summary_text(reply),
                                                              blocks=reply.blocks)
         await self.carry_out(reply.effects)
 

@@ -35,7 +35,7 @@ from bot.core.effects import (
 )
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
-from bot.views.incidents import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
+from bot.views.channel import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
 
 Snapshot = Callable[[int, str, str], object]  # EvidenceService.snapshot: (incident, moment, by)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.errors import OpsbotError
+from bot.views.blocks import summary_text
 from commands.router import error_reply, unexpected_error_reply
 
 log = logging.getLogger("opsbot.slack")
@@ -28,7 +29,7 @@ async def present(error: Exception, respond: Respond | None, what: str = "a Slac
     if respond is None:
         return
     try:
-        await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False)
+        await respond(text=summary_text(reply), blocks=reply.blocks, response_type="ephemeral", replace_original=False)
     except Exception:
         log.warning("could not show an error to the user", exc_info=True)
 

@@ -22,7 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import BackendError
 from bot.logs import REQUEST
 from bot.slack.errors import present
-from bot.views.blocks import Reply
+from bot.views.blocks import summary_text
+from bot.views.model import Reply
 from commands.base import Context
 from commands.parsing import first_word, normalise
 from commands.router import COMMANDS
@@ -99,7 +100,7 @@ class SlackRequest:
                 log.warning("response_url answered HTTP %s: %s", response.status, (await response.text())[:200])
 
     async def reply(self, reply: Reply, **extra: Any) -> None:
-        await self.respond(text=reply.text, blocks=reply.blocks,
+        await self.respond(text=summary_text(reply), blocks=reply.blocks,
                            response_type="ephemeral" if reply.ephemeral else "in_channel", **extra)
 
 

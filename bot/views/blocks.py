@@ -1,14 +1,30 @@
-"""Replies as Block Kit, with Slack's limits enforced in one place, and their plain-text form.
+"""The neutral reply as Slack shows it: Block Kit and mrkdwn, with Slack's limits enforced in one place.
 
-Slack renders the blocks; the console prints `to_text(reply)`. Content too long for a message
-goes into `Reply.file`, which Slack uploads and the console prints in full.
+Everybody's text is escaped here, so typed text can never inject a link or an @channel ping; IDs become mentions.
+Content too long for a message goes into the reply's file (`fit`), which Slack uploads.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
-from bot.core.effects import Effect
+from bot.views.model import (
+    Attachment,
+    Buttons,
+    Code,
+    Em,
+    Fields,
+    Headline,
+    Line,
+    Lines,
+    Link,
+    Mention,
+    Note,
+    Paragraph,
+    Part,
+    Preformatted,
+    Reply,
+    Strong,
+)
+from bot.views.mrkdwn import escape, mention
+from bot.views.text import to_text
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -19,22 +35,22 @@ MAX_FIELD = 2000
 MAX_CONTEXT = 2000
 
 
-@dataclass
-class Attachment:
-    filename: str
-    content: str
-    title: str
-    path: str | None = None  # a file on disk to upload as it is (a bundle); `content` is then its description
-
-
-@dataclass
-class Reply:
-    text: str  # notification / fallback text
-    blocks: list[dict] = field(default_factory=list)
-    ephemeral: bool = True
-    file: Attachment | None = None
-    ok: bool = True
-    effects: list[Effect] = field(default_factory=list)  # what the command changed, for the surface to carry out
+def mrkdwn(text: Line) -> str:
+    out = []
+    for span in text:
+        if isinstance(span, str):
+            out.append(escape(span))
+        elif isinstance(span, Strong):
+            out.append(f"*{escape(span.text)}*")
+        elif isinstance(span, Em):
+            out.append(f"_{escape(span.text)}_")
+        elif isinstance(span, Code):
+            out.append(f"`{escape(span.text)}`")
+        elif isinstance(span, Mention):
+            out.append(mention(span.id))
+        elif isinstance(span, Link):
+            out.append(f"<{escape(span.url)}|{escape(span.label)}>")
+    return "".join(out)
 
 
 def clip(text: str, limit: int) -> str:
@@ -49,20 +65,8 @@ def section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
 
 
-def fields(pairs: list[tuple[str, str]]) -> dict:
-    return {
-        "type": "section",
-        "fields": [{"type": "mrkdwn", "text": clip(f"*{name}*\n{value}", MAX_FIELD)}
-                   for name, value in pairs[:MAX_FIELDS]],
-    }
-
-
 def context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT)}]}
-
-
-def divider() -> dict:
-    return {"type": "divider"}
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
@@ -74,67 +78,67 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def lines_to_sections(lines: list[str]) -> list[dict]:
-    """Pack lines into as few sections as fit the per-section limit."""
+    """Pack mrkdwn lines into as few sections as fit the per-section limit."""
     blocks, chunk = [], ""
-    for line in lines:
-        line = clip(line, MAX_SECTION)
-        if chunk and len(chunk) + 1 + len(line) > MAX_SECTION:
+    for text in lines:
+        text = clip(text, MAX_SECTION)
+        if chunk and len(chunk) + 1 + len(text) > MAX_SECTION:
             blocks.append(section(chunk))
             chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
+        chunk = f"{chunk}\n{text}" if chunk else text
     if chunk:
         blocks.append(section(chunk))
     return blocks
 
 
+def part_blocks(part: Part) -> list[dict]:
+    if isinstance(part, Headline):
+        return [header(part.text)]
+    if isinstance(part, Paragraph):
+        return [section(mrkdwn(part.text))]
+    if isinstance(part, Lines):
+        return lines_to_sections([mrkdwn(item) for item in part.lines])
+    if isinstance(part, Fields):
+        return [{"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f"*{escape(name)}*\n{mrkdwn(value)}",
+                                                                                 MAX_FIELD)}
+                                               for name, value in part.pairs[:MAX_FIELDS]]}]
+    if isinstance(part, Note):
+        return [context(mrkdwn(part.text))]
+    if isinstance(part, Preformatted):
+        return [section(f"```{escape(part.text)}```")]
+    if isinstance(part, Buttons):
+        elements = []
+        for item in part.buttons:
+            element = button(item.label, item.action, item.value, item.style)
+            if item.confirm is not None:
+                element["confirm"] = {"title": {"type": "plain_text", "text": "Run this?"},
+                                      "text": {"type": "mrkdwn", "text": clip(escape(item.confirm), 300)},
+                                      "confirm": {"type": "plain_text", "text": "Run it"},
+                                      "deny": {"type": "plain_text", "text": "Cancel"}}
+            elements.append(element)
+        return [{"type": "actions", **({"block_id": part.id} if part.id else {}), "elements": elements}]
+    raise TypeError(f"no Block Kit for {part!r}")
+
+
+def to_blocks(reply: Reply) -> list[dict]:
+    blocks = [block for part in reply.parts for block in part_blocks(part)]
+    if len(blocks) > MAX_BLOCKS:
+        name = reply.file.filename if reply.file is not None else "the attached file"
+        blocks = blocks[: MAX_BLOCKS - 1] + [context(f"Too long for one message: the full text is in {name}.")]
+    return blocks
+
+
+def summary_text(reply: Reply) -> str:
+    """The notification and fallback text, as mrkdwn."""
+    return mrkdwn(reply.summary)
+
+
 def fit(reply: Reply, overflow_name: str = "reply.txt") -> Reply:
-    """Keep a reply within 50 blocks; what does not fit moves into a file."""
-    if len(reply.blocks) <= MAX_BLOCKS:
-        return reply
-    kept = reply.blocks[: MAX_BLOCKS - 1]
-    if reply.file is None:
-        reply.file = Attachment(overflow_name, to_text(Reply(text=reply.text, blocks=reply.blocks)),
-                                reply.text)
-    kept.append(context(f"Too long for one message: the full text is in {reply.file.filename}."))
-    reply.blocks = kept
+    """A reply longer than a message's 50 blocks carries its whole text as a file (Slack shows the first 49)."""
+    if reply.file is None and sum(len(part_blocks(part)) for part in reply.parts) > MAX_BLOCKS:
+        reply.file = Attachment(overflow_name, to_text(reply), reply.text)
     return reply
 
 
-_MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
-_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
-_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
-
-
-def mrkdwn_to_text(text: str) -> str:
-    text = _MENTION.sub(r"@\1", text)
-    text = _LINK.sub(r"\2 (\1)", text)
-    text = _BOLD.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def to_text(reply: Reply) -> str:
-    """The same reply as plain readable text, for the console."""
-    out: list[str] = []
-    for block in reply.blocks:
-        kind = block["type"]
-        if kind == "header":
-            title = block["text"]["text"]
-            out += [title, "=" * min(len(title), 72)]
-        elif kind == "section":
-            if "text" in block:
-                out.append(mrkdwn_to_text(block["text"]["text"]))
-            for item in block.get("fields", []):
-                name, _, value = item["text"].partition("\n")
-                out.append(f"{mrkdwn_to_text(name)}: {mrkdwn_to_text(value)}")
-        elif kind == "context":
-            out += [mrkdwn_to_text(element.get("text", "")) for element in block["elements"]]
-        elif kind == "divider":
-            out.append("-" * 40)
-        elif kind == "actions":
-            labels = [element["text"]["text"] for element in block["elements"]]
-            out.append("[" + "] [".join(labels) + "]")
-    if not out:
-        out.append(mrkdwn_to_text(reply.text))
-    if reply.file is not None:
-        out += ["", f"{reply.file.title}: {reply.file.path}" if reply.file.path else reply.file.content.rstrip("\n")]
-    return "\n".join(out)
+__all__ = ["MAX_SECTION", "button", "clip", "context", "fit", "header", "mrkdwn", "section", "summary_text",
+           "to_blocks", "to_text"]

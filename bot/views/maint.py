@@ -1,70 +1,83 @@
-"""Maintenance as Block Kit: windows, recurring reminders, checklists, and reminders as Slack posts them."""
+"""Maintenance as neutral replies (windows, recurring reminders, checklists), and reminders as Slack posts them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from bot.core.reminders import Checklist, Reminder, Window
 from bot.timeparse import format_duration, show
-from bot.views.blocks import Reply, button, context, header, lines_to_sections, section
-from bot.views.mrkdwn import bold_incident_ids, clipped, escape, mention, render
+from bot.views.blocks import button, context, section
+from bot.views.model import (
+    Headline,
+    Line,
+    Mention,
+    Reply,
+    Strong,
+    line,
+    lines,
+    neutral,
+    note,
+    paragraph,
+    reply,
+)
+from bot.views.mrkdwn import bold_incident_ids, clipped, render
 
 CHECK_ACTION = "maint_check"
 MODE_ACTION = "maint_mode_on"
 _ICON = {"upcoming": "🗓️", "active": "🛠️", "finished": "✅", "cancelled": "✖️"}
 
 
-def _window(window: Window) -> str:
-    return f"*{window.env}*: {render(window.title)}"
+def _window(window: Window) -> Line:
+    return line(Strong(window.env), ": ", neutral(window.title))
 
 
 def scheduled(window: Window, by: str, notices: list[Reminder], lead: timedelta | None, now: datetime) -> Reply:
     when = ", ".join(f"{r.kind.removeprefix('window_')} {show(r.due_at)}" for r in notices)
-    reply = Reply(text=f"🗓️ {window.ref} scheduled: {window.env}, {show(window.starts_at)} → {show(window.ends_at)}",
-                  blocks=[section(f"🗓️ *{window.ref}* scheduled by {mention(by)} — {_window(window)}\n"
-                                  f"{show(window.starts_at)} → {show(window.ends_at)} "
-                                  f"({format_duration(window.ends_at - window.starts_at)})"),
-                          context(f"Notices: {when}")], ephemeral=False)
+    answer = reply(f"🗓️ {window.ref} scheduled: {window.env}, {show(window.starts_at)} → {show(window.ends_at)}",
+                   paragraph("🗓️ ", Strong(window.ref), " scheduled by ", Mention(by), " — ", _window(window),
+                             f"\n{show(window.starts_at)} → {show(window.ends_at)} "
+                             f"({format_duration(window.ends_at - window.starts_at)})"),
+                   note(f"Notices: {when}"), ephemeral=False)
     if lead and window.starts_at - now < lead:
-        reply.blocks.append(context(f"⚠️ Less than {format_duration(lead)} notice: the runbooks ask for "
-                                    f"{format_duration(lead)} ahead, so tell stakeholders now."))
-    return reply
+        answer.parts.append(note(f"⚠️ Less than {format_duration(lead)} notice: the runbooks ask for "
+                                 f"{format_duration(lead)} ahead, so tell stakeholders now."))
+    return answer
 
 
 def cancelled(window: Window, by: str) -> Reply:
-    return Reply(text=f"{window.ref} cancelled", ephemeral=False, blocks=[section(
-        f"✖️ *{window.ref}* ({window.env}: {render(window.title)}) cancelled by {mention(by)}; "
-        "its notices are withdrawn.")])
+    return reply(f"{window.ref} cancelled", paragraph(
+        "✖️ ", Strong(window.ref), f" ({window.env}: ", neutral(window.title), ") cancelled by ", Mention(by),
+        "; its notices are withdrawn."), ephemeral=False)
 
 
 def extended(window: Window, by: str, extra: timedelta) -> Reply:
-    return Reply(text=f"{window.ref} extended", ephemeral=False, blocks=[section(
-        f"⏩ *{window.ref}* ({window.env}: {render(window.title)}) extended by {format_duration(extra)} by "
-        f"{mention(by)}; it now ends {show(window.ends_at)}.")])
+    return reply(f"{window.ref} extended", paragraph(
+        "⏩ ", Strong(window.ref), f" ({window.env}: ", neutral(window.title), f") extended by {format_duration(extra)} by ",
+        Mention(by), f"; it now ends {show(window.ends_at)}."), ephemeral=False)
 
 
 def windows(windows: list[Window], recurring: list[tuple[str, str, datetime | None]], now: datetime) -> Reply:
-    lines = [f"{_ICON[w.state(now)]} *{w.ref}* {w.state(now)} · *{w.env}* · {escape(w.title)} · "
-             f"{show(w.starts_at)} → {show(w.ends_at)}" for w in windows] or ["No maintenance windows planned."]
-    blocks = [header("Maintenance windows"), *lines_to_sections(lines)]
+    items = [line(f"{_ICON[w.state(now)]} ", Strong(w.ref), f" {w.state(now)} · ", Strong(w.env), f" · {w.title} · "
+                  f"{show(w.starts_at)} → {show(w.ends_at)}") for w in windows] or [line("No maintenance windows planned.")]
+    answer = reply("Maintenance windows", Headline("Maintenance windows"), lines(items))
     if recurring:
-        blocks += [header("Recurring reminders"),
-                   *lines_to_sections([f"• *{name}* — {escape(title)}: next {show(at)}" for name, title, at in recurring])]
-    return Reply(text="Maintenance windows", blocks=blocks)
+        answer.parts += [Headline("Recurring reminders"),
+                         lines(line("• ", Strong(name), f" — {title}: next {show(at)}") for name, title, at in recurring)]
+    return answer
 
 
 def checklist_view(checklist: Checklist) -> Reply:
     checked = checklist.checked()
-    lines = []
+    items = []
     for number, item in enumerate(checklist.items, start=1):
         tick = checked.get(number)
-        lines.append(f"☑️ {number}. {render(item)} — {mention(tick.actor)}, {show(tick.at)}" if tick
-                     else f"⬜ {number}. {render(item)}")
+        items.append(line(f"☑️ {number}. ", neutral(item), " — ", Mention(tick.actor), f", {show(tick.at)}") if tick
+                     else line(f"⬜ {number}. ", neutral(item)))
     done = f"{len(checked)}/{len(checklist.items)} done"
-    return Reply(text=f"{checklist.ref} {checklist.title}: {done}",
-                 blocks=[header(f"{checklist.ref} · {checklist.title}"), *lines_to_sections(lines),
-                         context(f"{done} · posted {show(checklist.created_at)}")])
+    return reply(f"{checklist.ref} {checklist.title}: {done}", Headline(f"{checklist.ref} · {checklist.title}"),
+                 lines(items), note(f"{done} · posted {show(checklist.created_at)}"))
 
 
+# --- reminders as the Slack notifier posts them --------------------------------------------------------------
 NEXT_STEPS = {
     "ack": "Acknowledge with `/incident ack {id}`.",
     "resolve": "Resolve with `/incident resolve {id} <what fixed it>`.",

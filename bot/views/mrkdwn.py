@@ -10,11 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
-_GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9_]{2,}$")
-# An ID as Slack makes them: upper case with at least one digit (tests' IDs: an underscore). `@UTC` is a word.
-_TYPED_ID = re.compile(r"(?<![\w@#])([@#])([UWSCG][A-Z0-9_]*[0-9_][A-Z0-9_]*)(?![A-Za-z0-9_])")
+from bot.views.model import Mention, is_channel, is_person, neutral
+
 _INCIDENT_ID = re.compile(r"\b(INC-\d+)\b")
 
 
@@ -24,32 +21,20 @@ def escape(text: str) -> str:
 
 
 def mention(who: str) -> str:
-    """A user ID or user-group ID as a Slack mention; anything else (a name) escaped as it is."""
-    if _USER.match(who):
-        return f"<@{who}>"
-    if _GROUP.match(who):
+    """A user, user-group or channel ID as a Slack mention; anything else (a name) escaped as it is."""
+    if is_channel(who):
+        return f"<#{who}>"
+    if who[:1] == "S" and is_person(who):
         return f"<!subteam^{who}>"
+    if is_person(who):
+        return f"<@{who}>"
     return escape(who)
 
 
 def render(text: str, ids: Iterable[str | None] = ()) -> str:
     """Neutral text as mrkdwn: escaped, then `@ID` and `#ID` made mentions (Slack-shaped IDs, and the ones in
     `ids`, which a record names in its fields)."""
-    text = escape(text)
-    typed = {match.group(2) for match in _TYPED_ID.finditer(text)}
-    text = _TYPED_ID.sub(lambda m: _as_mention(m.group(1), m.group(2)), text)
-    for who in {i for i in ids if i} - typed:
-        if _USER.match(who) or _GROUP.match(who):
-            text = re.sub(rf"(?<![\w@#<])@{re.escape(who)}(?![A-Za-z0-9_])", mention(who), text)
-        elif _CHANNEL.match(who):
-            text = re.sub(rf"(?<![\w@#<])#{re.escape(who)}(?![A-Za-z0-9_])", f"<#{who}>", text)
-    return text
-
-
-def _as_mention(sign: str, target: str) -> str:
-    if sign == "#":
-        return f"<#{target}>" if _CHANNEL.match(target) else f"#{target}"
-    return mention(target) if _USER.match(target) or _GROUP.match(target) else f"@{target}"
+    return "".join(mention(span.id) if isinstance(span, Mention) else escape(str(span)) for span in neutral(text, ids))
 
 
 def bold_incident_ids(text: str) -> str:

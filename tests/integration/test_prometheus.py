@@ -17,8 +17,9 @@ from bot.config.environments import Environment
 from bot.core.ports import CheckResult, HealthReport
 from bot.platforms import Platforms
 from bot.timeparse import utcnow
-from bot.views.blocks import to_text
 from bot.views.ops import health
+from bot.views.blocks import mrkdwn
+from bot.views.text import to_text
 from tests.integration.conftest import free_port
 
 OPSBOT_PORT = free_port()  # where the opsbot scraped below listens: Prometheus' config is written before it starts
@@ -129,7 +130,9 @@ def test_error_rate_check_follows_the_exporter_through_ok_warn_and_crit(promethe
     assert result.link == f"{prometheus.base}/graph?g0.expr=max%28test_error_ratio%29&g0.tab=0"
     assert httpx.get(result.link, timeout=5, follow_redirects=True).status_code == 200  # the real graph page
     text = to_text(health(HealthReport("prod", [result], 10.0), utcnow()))
-    assert "error-rate (prometheus) — 7%  _[warn > 1% / crit > 5%]_" in text and f"graph ({result.link})" in text
+    assert "error-rate (prometheus) — 7%  [warn > 1% / crit > 5%]" in text and f"graph ({result.link})" in text
+    shown = mrkdwn(health(HealthReport("prod", [result], 10.0), utcnow()).parts[1].lines[0])  # as Slack shows it
+    assert "*error-rate* (prometheus) — 7%  _[warn &gt; 1% / crit &gt; 5%]_" in shown
 
 
 def test_direction_below_and_the_worst_of_several_series(prometheus, exporter, monkeypatch):

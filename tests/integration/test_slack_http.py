@@ -14,6 +14,7 @@ from bot.config import SlackSettings
 from bot.core.models import Status
 from bot.slack.app import create_bolt_app
 from bot.slack.server import lifespan
+from bot.views.blocks import mrkdwn
 from bot.views.incidents import event_text
 from tests.integration.conftest import protected_backup
 
@@ -208,7 +209,7 @@ def test_message_shortcut_adds_the_message_to_the_timeline(slack):
     note = slack.opsbot.store.timeline(1)[-1]
     # Stored neutral (the author's ID in data); Slack's view mentions the author.
     assert note.text == "Message from @U_CAROL: db failover done" and note.actor == "U_BOB"
-    assert event_text(note) == "Message from <@U_CAROL>: db failover done"
+    assert mrkdwn(event_text(note)) == "Message from <@U_CAROL>: db failover done"
     assert note.data["permalink"].endswith("p1700000001.000100")
 
 

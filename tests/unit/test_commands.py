@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.views.blocks import to_text
+from bot.views.text import to_text
 from commands.base import Context
 from commands.parsing import normalise
 

@@ -11,8 +11,8 @@ from bot.core.effects import Announcement
 from bot.core.models import Incident
 from bot.errors import ConfigError
 from bot.timeparse import parse_eta
-from bot.views.blocks import to_text
-from bot.views.incidents import announcement_text
+from bot.views.channel import announcement_text
+from bot.views.text import to_text
 from tests.unit.test_commands import run, snapshot
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

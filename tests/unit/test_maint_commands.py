@@ -10,7 +10,7 @@ from bot.config import Catalog
 from bot.core.audit import verify
 from bot.core.maintenance import parse_start
 from bot.errors import UsageError
-from bot.views.blocks import to_text
+from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router
 

@@ -5,7 +5,7 @@ import pytest
 
 from bot.config import Catalog
 from bot.core.effects import PlanAwaitingConfirmation
-from bot.views.blocks import to_text
+from bot.views.text import to_text
 from commands.base import Context
 
 CATALOG = {

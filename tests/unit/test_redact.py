@@ -83,7 +83,7 @@ def test_incident_text_is_redacted_before_it_is_stored_and_the_timeline_says_so(
 
 
 def test_chat_replies_and_the_console_never_echo_a_secret(router, alice):
-    from bot.views.blocks import to_text
+    from bot.views.text import to_text
 
     router.handle("/incident", "open p2 Checkout slow", alice)
     reply = router.handle("/incident", "update INC-1 rotated the key sk_live_" + "a" * 24, alice)

@@ -6,7 +6,7 @@ import sys
 from bot.app import build_services
 from bot.config import Catalog
 from bot.store.sqlite import SqliteStore
-from bot.views.blocks import to_text
+from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router
 
