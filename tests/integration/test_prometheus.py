@@ -17,8 +17,8 @@ from bot.config.environments import Environment
 from bot.core.ports import CheckResult, HealthReport
 from bot.platforms import Platforms
 from bot.timeparse import utcnow
-from bot.views.ops import health
 from bot.views.blocks import mrkdwn
+from bot.views.ops import health
 from bot.views.text import to_text
 from tests.integration.conftest import free_port
 
