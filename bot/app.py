@@ -1,15 +1,17 @@
 """The composition root: the one place that builds stores, adapters, services and the router from settings.
 
-Surfaces (the console, `opsbot serve`, the CLI) call `build()`; the Slack adapter and the scheduler are built
-here too (`slack_app`, `scheduler_for`), so nothing else constructs services or clients.
+Surfaces (the console, `opsbot serve`, the CLI) call `build()`. What `opsbot serve` runs is built here too
+(`served`): the one metered Slack client and everything that uses it (the conversations adapter, the Bolt app,
+the alert effects, Socket Mode), the HTTP app and the scheduler — with Slack or without it. Nothing else
+constructs services, clients, the HTTP app or the scheduler (tests/test_architecture.py checks it).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
 from bot.core.alerts import AlertService
@@ -20,7 +22,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.core.records import Records
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UsageError
 from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
 from commands.base import Services
@@ -29,10 +31,17 @@ from commands.router import Router
 log = logging.getLogger("opsbot")
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from starlette.applications import Starlette
+
+    from bot.alerts.endpoint import AlertEndpoint
     from bot.config import SlackSettings
     from bot.core.evidence import SharedFiles
     from bot.core.ports import Notifier
     from bot.scheduler.runner import SchedulerRunner
+    from bot.slack.surface import SlackSurface
+
+Mode = Literal["off", "http", "socket"]  # how `opsbot serve` takes Slack's deliveries; "off": it runs without Slack
 
 
 @dataclass
@@ -44,6 +53,9 @@ class Opsbot:
     router: Router
     metrics: Metrics
     catalog_path: Path | None = None  # None: the built-in defaults
+    # With Slack: the synchronous client of the Slack uses that run in threads (user groups, shared files, the
+    # audit channel witness, the scheduler's reminders); Slack's async SDK client cannot be called from there.
+    slack_client: WebClient | None = None
     alerts: AlertService = field(init=False)  # alert groups → incidents (POST /alerts/… in `opsbot serve`)
 
     def __post_init__(self) -> None:
@@ -97,15 +109,16 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     path = config_path(str(config) if config else None, settings)
     catalog = load_catalog(path)
     groups_of, witnesses, shared_files = None, audit_witnesses(settings), None
-    if slack is not None:
+    slack_client = slack_thread_client(slack) if slack is not None else None
+    if slack_client is not None:
         from bot.slack.files import SlackFiles
         from bot.slack.notifier import SlackWitness
         from bot.slack.usergroups import group_directory
 
-        groups_of = group_directory(slack, catalog.roles)
-        shared_files = SlackFiles(slack)
+        groups_of = group_directory(slack_client, catalog.roles)
+        shared_files = SlackFiles(slack_client)
         if catalog.audit_channel:
-            witnesses.append(SlackWitness(slack, catalog.audit_channel))
+            witnesses.append(SlackWitness(slack_client, catalog.audit_channel))
     raw_store = open_store(settings.database_url, audit_key(settings))
     # Metrics on a registry of their own; the services see the store through MeteredStore, which counts.
     metrics = Metrics()
@@ -115,7 +128,7 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,
                               on_check=metrics.check_result)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
-                  metrics=metrics, catalog_path=path)
+                  metrics=metrics, catalog_path=path, slack_client=slack_client)
 
 
 def audit_key(settings: Settings) -> AuditKey | None:
@@ -133,22 +146,6 @@ def audit_witnesses(settings: Settings) -> list[Witness]:
     return [FileWitness(settings.audit_witness)] if settings.audit_witness else []
 
 
-def serve_slack(opsbot: Opsbot, slack: SlackSettings, host: str, socket: bool, scheduler: bool) -> None:
-    """`opsbot serve`: the Slack app, and (unless another replica sends them) the reminder scheduler."""
-    from bot import version
-    from bot.slack.notifier import SlackNotifier
-    from bot.slack.server import serve
-    from bot.store import hide_password
-
-    runner = scheduler_for(opsbot, SlackNotifier(slack)) if scheduler else None
-    # The one start-up line (INFO): enough to tell from the log which build serves what, never a secret.
-    log.info("opsbot %s serving: mode=%s port=%s store=%s catalog=%s scheduler=%s", version(),
-             "socket" if socket else "http", slack.port,
-             hide_password(opsbot.settings.database_url), opsbot.catalog_path or "built-in",
-             "on" if runner else "off")
-    serve(opsbot, slack, host=host, socket=socket, scheduler=runner)
-
-
 def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     """The reminder scheduler of one process; it sends only while it holds the database's leader lock."""
     from bot.scheduler.engine import ReminderEngine
@@ -158,3 +155,131 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
                             checkpoint=opsbot.services.ops.checkpoint, ops=opsbot.services.ops)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
+
+
+# --- `opsbot serve` ---------------------------------------------------------------------------------------------
+def slack_mode(slack: SlackSettings, socket: bool = False) -> Mode:
+    """How `opsbot serve` takes Slack's deliveries: "off" when no Slack credential is set (and Socket Mode is not
+    asked for), else "socket" (SLACK_APP_TOKEN, or --socket) or "http". A partial configuration is refused,
+    naming what is missing, before anything starts."""
+    socket = socket or bool(slack.slack_app_token)
+    if not (socket or slack.slack_bot_token or slack.slack_signing_secret):
+        return "off"
+    missing = []
+    if not slack.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN")
+    if socket and not slack.slack_app_token:
+        missing.append("SLACK_APP_TOKEN")
+    if not socket and not slack.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        raise UsageError(f"opsbot serve needs {' and '.join(missing)} in the environment.")
+    return "socket" if socket else "http"
+
+
+@dataclass
+class Served:
+    """What `opsbot serve` runs, built: the HTTP app and the parts it was built from."""
+
+    app: Starlette
+    alerts: AlertEndpoint
+    slack: SlackSurface | None = None
+    scheduler: SchedulerRunner | None = None
+
+
+def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler: bool = False,
+           alert_tokens: Mapping[str, str] | None = None) -> Served:
+    """The HTTP app over `opsbot` and its parts. With Slack, one metered client serves Bolt, the conversations
+    adapter (slash commands' and alerts' effects) and Socket Mode; without it, the alerts' effects and the
+    scheduler's reminders are logged (bot/nochat.py). Alert tokens: OPSBOT_ALERT_TOKEN_<SOURCE> unless given."""
+    from bot.alerts.endpoint import AlertEndpoint
+    from bot.config.settings import alert_tokens as alert_tokens_from_environment
+    from bot.http.app import create_app
+    from bot.nochat import LoggedEffects, LoggedNotifier
+
+    surface = None if mode == "off" else slack_surface(opsbot, slack, socket=mode == "socket")
+    if surface is not None:
+        from bot.slack.alerts import SlackAlertEffects
+        from bot.slack.notifier import SlackNotifier
+
+        carry_out = SlackAlertEffects(surface.conversations).carry_out
+        notifier: Notifier = SlackNotifier(opsbot.slack_client or slack_thread_client(slack))
+    else:
+        carry_out, notifier = LoggedEffects(opsbot.services.evidence.snapshot).carry_out, LoggedNotifier()
+    tokens = alert_tokens_from_environment() if alert_tokens is None else alert_tokens
+    alerts = AlertEndpoint(opsbot.alerts, tokens, carry_out, opsbot.metrics.alert)
+    runner = scheduler_for(opsbot, notifier) if scheduler else None
+    app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
+                     shutdown_timeout=slack.opsbot_shutdown_timeout)
+    return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
+
+
+def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) -> SlackSurface:
+    """The Bolt app over one metered client (every Web API call counted by method and error), its listeners on
+    the one pipeline, the conversations adapter, and Socket Mode's WebSocket when `socket`."""
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+    from bot.slack.app import (
+        MeteredWebClient,
+        SkipTokenNotice,
+        SlackHandlers,
+        StartupAuthorization,
+        pipeline_for,
+    )
+    from bot.slack.conversations import SlackConversations
+    from bot.slack.socket_mode import SocketMode
+    from bot.slack.surface import SlackSurface
+
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, SkipTokenNotice) for f in bolt_log.filters):
+        bolt_log.addFilter(SkipTokenNotice())
+    client = MeteredWebClient(opsbot.metrics, token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))  # after Slack's Retry-After
+    # Over HTTP the gate (bot/slack/gate.py) verifies every request before anything is parsed; Socket Mode needs no
+    # signature. Bolt's own check would only repeat it (and refuse the gate's re-encoded slash-command bodies).
+    bolt = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False,
+                    authorize=StartupAuthorization(client))  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize
+    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog,
+                                       opsbot.services.evidence.snapshot)
+    pipeline = pipeline_for(opsbot, slack)
+    SlackHandlers(opsbot, conversations, pipeline).register(bolt)
+    socket_mode = SocketMode(bolt, slack.slack_app_token or "") if socket else None
+    return SlackSurface(bolt, conversations, pipeline, slack.slack_signing_secret, socket_mode)
+
+
+def slack_thread_client(slack: SlackSettings) -> WebClient:
+    """The synchronous client of the Slack uses that run in threads; 429s are retried after Slack's Retry-After."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+def serve(opsbot: Opsbot, slack: SlackSettings, mode: Mode, host: str = "0.0.0.0", scheduler: bool = True) -> None:
+    """`opsbot serve` until SIGTERM: the HTTP app on PORT (health, metrics, alert intake, and Slack's events over
+    HTTP unless Slack is off or in Socket Mode) and, unless another replica sends them, the scheduler — stopped
+    on the way out, which releases its leader lock."""
+    from bot import version
+    from bot.http.server import run
+    from bot.store import hide_password
+
+    parts = served(opsbot, slack, mode, scheduler=scheduler)
+    runner = parts.scheduler
+    reminders = "" if runner is None else (" reminders=log" if mode == "off" else " reminders=slack")
+    # The one start-up line (INFO): enough to tell from the log which build serves what, never a secret.
+    log.info("opsbot %s serving: slack=%s port=%s store=%s catalog=%s scheduler=%s%s", version(),
+             "off" if mode == "off" else f"on mode={mode}", slack.port, hide_password(opsbot.settings.database_url),
+             opsbot.catalog_path or "built-in", "on" if runner else "off", reminders)
+    if runner is not None:
+        opsbot.metrics.watch_leader(lambda: runner.is_leader)
+        runner.start()
+    try:
+        run(parts.app, host, slack.port, slack.opsbot_shutdown_timeout,
+            on_stop=parts.slack.stop_deliveries if parts.slack is not None else None)
+    finally:
+        if runner is not None:
+            runner.stop()  # releases the leader lock: a standby takes over on its next tick
+            log.info("scheduler stopped; leader lock released")

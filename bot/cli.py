@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                                  help="who imports, for the audit log (default $OPSBOT_USER or U_CONSOLE)")
     incident.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
-    serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    serve = sub.add_parser("serve", help="serve /healthz, /metrics and alert intake on $PORT, with the Slack app when "
+                                         "SLACK_* is set (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (default when SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--no-scheduler", action="store_true",
@@ -194,16 +195,14 @@ def _write_new(path: Path, text: str, force: bool) -> Path:
 
 
 def _serve(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import serve_slack
+    from bot.app import serve, slack_mode
     from bot.config import SlackSettings, from_environment
-    from bot.slack.server import check
 
     slack = from_environment(SlackSettings)
-    socket = args.socket or bool(slack.slack_app_token)
-    check(slack, socket)
-    app = _build(config, slack=slack)
+    mode = slack_mode(slack, args.socket)  # a partial Slack configuration is refused before anything starts
+    app = _build(config, slack=None if mode == "off" else slack)
     try:
-        serve_slack(app, slack, host=args.host, socket=socket, scheduler=not args.no_scheduler)
+        serve(app, slack, mode, host=args.host, scheduler=not args.no_scheduler)
     finally:
         app.close()
     return 0

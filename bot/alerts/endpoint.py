@@ -1,10 +1,11 @@
-"""POST /alerts/alertmanager and POST /alerts/webhook, as an ASGI app beside Slack's endpoint.
+"""POST /alerts/alertmanager and POST /alerts/webhook, as an ASGI app mounted by the HTTP app (bot/http/app.py).
 
 In this order, so nothing unauthenticated is ever parsed: the body is capped (413), the source's token checked
 (401: `Authorization: Bearer <token>` or `X-Opsbot-Signature: sha256=<HMAC-SHA256 of the body>`), the payload
 parsed (400, saying what is wrong), then queued in the store (202; a replayed delivery: 200 "duplicate", nothing
-changes). One worker per process applies the queue in order (bot/core/alerts.py), then carries out Slack's side
-of what changed (channel, announcement), so the source never waits for the incident's transaction or Slack.
+changes). One worker per process applies the queue in order (bot/core/alerts.py), then hands what changed to the
+surface's effect handler (Slack: channel, announcement; without Slack: the log), so the source never waits for the
+incident's transaction or Slack.
 """
 from __future__ import annotations
 

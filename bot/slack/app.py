@@ -14,7 +14,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
@@ -98,26 +97,6 @@ class SkipTokenNotice(logging.Filter):
         message = record.getMessage()
         # Also: with our own authorize (auth.test at start-up), Bolt says the token it read will be ignored.
         return "`token` will be unused" not in message and "will be ignored" not in message
-
-
-def create_bolt_app(opsbot: Opsbot, slack: SlackSettings, pipeline: Pipeline | None = None) -> AsyncApp:
-    """The Bolt app; pass the pipeline to keep a handle on its in-flight work (graceful shutdown)."""
-    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
-    if not any(isinstance(f, SkipTokenNotice) for f in bolt_log.filters):
-        bolt_log.addFilter(SkipTokenNotice())
-    client = MeteredWebClient(opsbot.metrics, token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url)
-    # 429s are retried after Slack's Retry-After.
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
-    # Over HTTP the gate (bot/slack/gate.py) verifies every request before anything is parsed; Socket Mode needs no
-    # signature. Bolt's own check would only repeat it (and refuse the gate's re-encoded slash-command bodies).
-    app = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False,
-                   authorize=StartupAuthorization(client))  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize
-    conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog,
-                                       opsbot.services.evidence.snapshot)
-    pipeline = pipeline or pipeline_for(opsbot, slack)
-    SlackHandlers(opsbot, conversations, pipeline) \
-        .register(app)
-    return app
 
 
 async def warm_up(app: AsyncApp) -> None:

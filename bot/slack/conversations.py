@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -35,10 +34,9 @@ from bot.core.effects import (
 )
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
+from bot.snapshots import BackgroundSnapshots, Snapshot
 from bot.views.channel import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
-
-Snapshot = Callable[[int, str, str], object]  # EvidenceService.snapshot: (incident, moment, by)
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -67,8 +65,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         self.client = client
         self.service = service
         self.catalog = catalog
-        self.snapshot = snapshot
-        self._background: set[asyncio.Task] = set()  # snapshots under way (a task nobody holds may be collected)
+        self.snapshots = BackgroundSnapshots(snapshot)
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
         """Act on what a change set off; returns warnings for the user (empty when all went well)."""
@@ -84,22 +81,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             elif isinstance(effect, AskCommander):
                 warnings += await self.ask_commander(effect)
             elif isinstance(effect, HealthSnapshot):
-                # After the channel: the checks may take seconds, and nothing waits for them.
-                task = asyncio.create_task(self._snapshot(effect))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self.snapshots.take(effect)  # after the channel: nothing waits for the checks
         return warnings
-
-    async def _snapshot(self, effect: HealthSnapshot) -> None:
-        try:
-            await asyncio.to_thread(self.snapshot, effect.number, effect.moment, effect.by)
-        except Exception:  # a missing snapshot is logged; the incident goes on
-            log.warning("the health snapshot at %s of INC-%s failed", effect.moment, effect.number, exc_info=True)
-
-    async def settled(self) -> None:
-        """Wait for the snapshots under way (tests; shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def ask_commander(self, effect: AskCommander) -> list[str]:
         incident = await asyncio.to_thread(self.service.get, effect.number)

@@ -11,7 +11,6 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config.settings import SlackSettings
 from bot.core.evidence import SharedFile
 from bot.errors import BackendError, UsageError
 
@@ -20,10 +19,11 @@ _BLOCK = 1 << 20
 
 
 class SlackFiles:
-    def __init__(self, slack: SlackSettings, timeout: float = 30.0):
-        self.client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
-        self.token = slack.slack_bot_token
-        self.api_host = urlsplit(slack.opsbot_slack_api_url).hostname or "slack.com"
+    def __init__(self, client: WebClient, timeout: float = 30.0):
+        """`client`: the thread-side client (bot/app.py); its token is the bot's, its base URL the Web API's."""
+        self.client = client
+        self.token = client.token
+        self.api_host = urlsplit(client.base_url).hostname or "slack.com"
         self.timeout = timeout
 
     def _ours(self, host: str | None) -> bool:

@@ -1,20 +1,18 @@
-"""Posts the scheduler's reminders to Slack (the scheduler runs in its own thread: a synchronous client)."""
+"""Posts the scheduler's reminders and the audit checkpoints to Slack. Both run in threads (the scheduler's, a
+command's), so they use the thread-side synchronous client the composition root builds (bot/app.py)."""
 from __future__ import annotations
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.config import SlackSettings
 from bot.core.audit import Head
 from bot.core.reminders import Checklist, Reminder
 from bot.views.maint import reminder_blocks, reminder_text
 
 
 class SlackNotifier:
-    def __init__(self, slack: SlackSettings):
-        self.client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
-        self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    def __init__(self, client: WebClient):
+        self.client = client
 
     def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
         text, blocks = reminder_text(reminder), reminder_blocks(reminder, checklist)
@@ -31,9 +29,8 @@ class SlackNotifier:
 class SlackWitness:
     """Audit checkpoints posted to the audit channel: a copy of the log's head that a database admin cannot edit."""
 
-    def __init__(self, slack: SlackSettings, channel: str):
-        self.client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
-        self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    def __init__(self, client: WebClient, channel: str):
+        self.client = client
         self.channel = channel
 
     def __call__(self, head: Head) -> None:

@@ -1,5 +1,5 @@
 """Socket Mode's WebSocket for `opsbot serve`: opened by the server's lifespan once the rest is ready, closed first
-when the server is told to stop (bot/slack/server.py), and reported by GET /healthz."""
+when the server is told to stop (bot/http/server.py), and reported by GET /healthz."""
 from __future__ import annotations
 
 import asyncio

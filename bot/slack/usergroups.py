@@ -14,18 +14,15 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import SlackSettings
-
 log = logging.getLogger("opsbot.slack")
 GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
 
-def group_directory(slack: SlackSettings, roles: dict[str, dict[str, list[str]]]) -> SlackGroupDirectory | None:
+def group_directory(client: WebClient, roles: dict[str, dict[str, list[str]]]) -> SlackGroupDirectory | None:
     """A directory of the user groups the catalog grants roles to, or None when it names none."""
     groups = group_ids(roles)
     if not groups:
         return None
-    client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
     return SlackGroupDirectory(client, groups)
 
 

@@ -13,10 +13,8 @@ import pytest
 import uvicorn
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build
+from bot.app import build, served
 from bot.config import Settings, SlackSettings
-from bot.slack.app import create_bolt_app
-from bot.slack.server import asgi_app
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -82,7 +80,7 @@ def slack(request, fake_slack, sqlite_url):
                                 **getattr(request, "param", {})})
     port = settings.port
     opsbot = build(settings=Settings(database_url=sqlite_url), slack=settings)
-    app = asgi_app(create_bolt_app(opsbot, settings), SECRET, metrics=opsbot.metrics)
+    app = served(opsbot, settings, "http").app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,12 +16,9 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.app import build
+from bot.app import build, served
 from bot.config import Settings, SlackSettings
 from bot.core.models import EventKind, Status
-from bot.slack.alerts import alert_endpoint
-from bot.slack.app import create_bolt_app
-from bot.slack.server import asgi_app
 from tests.integration.conftest import SECRET, free_port
 
 TOKEN, GRAFANA_TOKEN = "am-token-0123456789", "grafana-token-0123456789"
@@ -106,9 +103,7 @@ def opsbot(fake_slack, sqlite_url, tmp_path):
     settings = SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                              opsbot_slack_api_url=fake_slack.api_url, port=OPSBOT_PORT)
     bot = build(settings=Settings(database_url=sqlite_url, config=tmp_path / "opsbot.yml"), slack=settings)
-    bolt = create_bolt_app(bot, settings)
-    endpoint = alert_endpoint(bot, bolt.client, tokens={"alertmanager": TOKEN, "grafana": GRAFANA_TOKEN})
-    app = asgi_app(bolt, SECRET, metrics=bot.metrics, alerts=endpoint)
+    app = served(bot, settings, "http", alert_tokens={"alertmanager": TOKEN, "grafana": GRAFANA_TOKEN}).app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=OPSBOT_PORT, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

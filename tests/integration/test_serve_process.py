@@ -1,5 +1,6 @@
 """`opsbot serve` as a real process: its start-up log line, JSON logs, --version, and a graceful SIGTERM that
-finishes acked work and releases the scheduler leader lock (HTTP and Socket Mode)."""
+finishes acked work and releases the scheduler leader lock (HTTP and Socket Mode); without any Slack setting it
+still serves health, metrics and alert intake."""
 from __future__ import annotations
 
 import json
@@ -198,3 +199,72 @@ def _health(port: int) -> dict:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
     except httpx.HTTPError:
         return {}
+
+
+NO_SLACK_CATALOG = """
+alerts:
+  rules:
+    - {match: ['source="uptime"'], severity: P2}
+"""
+
+
+def test_serve_without_slack_answers_health_metrics_and_alerts_and_exits_cleanly(tmp_path, sqlite_url):
+    """No SLACK_* variable at all: the operator's endpoints and alert intake are served on PORT, an alert opens an
+    incident in the store (its channel and announcement, with no chat to go to, are logged), Slack's endpoint is
+    not served, and SIGTERM ends it with exit code 0."""
+    (tmp_path / "opsbot.yml").write_text(NO_SLACK_CATALOG)
+    port = free_port()
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("SLACK_", "OPSBOT_ALERT_TOKEN_", "OPSBOT_CONFIG"))}
+    env |= {"OPSBOT_DATABASE_URL": sqlite_url, "OPSBOT_CONFIG": str(tmp_path / "opsbot.yml"), "PORT": str(port),
+            "OPSBOT_LOG_FORMAT": "json", "OPSBOT_LOG_LEVEL": "INFO", "OPSBOT_ALERT_TOKEN_UPTIME": "uptime-token"}
+    process = subprocess.Popen([*OPSBOT, "serve", "--host", "127.0.0.1"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthz(port) == "leader", timeout=20, what="GET /healthz says leader")
+        health = httpx.get(f"{base}/healthz", timeout=5)
+        assert health.status_code == 200 and health.json() == {"ok": True, "scheduler": "leader"}
+        metrics = httpx.get(f"{base}/metrics", timeout=5)
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+        assert "opsbot_scheduler_leader 1.0" in metrics.text and 'opsbot_incidents_open{severity="P2"} 0.0' in metrics.text
+        for method in ("POST", "GET"):
+            assert httpx.request(method, f"{base}/slack/events", content=b"command=/incident", timeout=5).status_code \
+                == 404
+        alert = {"title": "Checkout down", "dedup_key": "checkout-down", "service": "checkout"}
+        refused = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5)
+        assert refused.status_code == 401
+        accepted = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5,
+                              headers={"Authorization": "Bearer uptime-token"})
+        assert accepted.status_code == 202, accepted.text
+        wait_until(lambda: 'opsbot_incidents_open{severity="P2"} 1.0' in httpx.get(f"{base}/metrics", timeout=5).text,
+                   what="/metrics counts the incident the alert opened")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-3000:]
+    lines = [json.loads(line) for line in err.splitlines() if line.strip().startswith("{")]
+    start = [line for line in lines if "serving" in line["message"]]
+    assert len(start) == 1 and start[0]["level"] == "INFO", err[-3000:]
+    assert "slack=off" in start[0]["message"] and f"port={port}" in start[0]["message"]
+    assert "scheduler=on reminders=log" in start[0]["message"]
+    assert any("no chat surface" in line["message"] and "IncidentOpened" in line["message"] for line in lines)
+    assert [line for line in lines if line["level"] in ("WARNING", "ERROR", "CRITICAL")] == []
+    assert any("leader lock released" in line["message"] for line in lines)
+    exported = subprocess.run([*OPSBOT, "incident", "export", "INC-1"], check=False, cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=30)
+    assert exported.returncode == 0, exported.stderr
+    incident = json.loads(exported.stdout)["incident"]
+    assert (incident["title"], incident["severity"], incident["opened_by"]) == ("Checkout down", "P2", "uptime")
+
+
+def test_a_partial_slack_configuration_is_refused_before_anything_starts(tmp_path, sqlite_url):
+    base = {name: value for name, value in os.environ.items() if not name.startswith("SLACK_")}
+    for given, missing in ((["SLACK_BOT_TOKEN"], "SLACK_SIGNING_SECRET"),
+                           (["SLACK_SIGNING_SECRET"], "SLACK_BOT_TOKEN"),
+                           (["SLACK_APP_TOKEN"], "SLACK_BOT_TOKEN")):
+        env = base | {"OPSBOT_DATABASE_URL": sqlite_url, "PORT": str(free_port())} | dict.fromkeys(given, "x")
+        out = subprocess.run([*OPSBOT, "serve", "--host", "127.0.0.1"], check=False, cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1 and out.stderr.startswith(f"opsbot: opsbot serve needs {missing}"), out.stderr
+        assert "Traceback" not in out.stderr and not (tmp_path / "opsbot.db").exists()

@@ -80,7 +80,7 @@ def test_evidence_add_of_a_slack_file_link_downloads_it_and_other_links_stay_tex
     assert first.items[0].name == "file-F0GRAPH01-latency.csv" and first.items[0].size == 16
     assert second.items[0].name == "added.txt" and len(slack.fake.calls_to("download")) == 1
     slack.command("evidence add F0NOSUCH1", channel=incident.channel)
-    wait_until(lambda: len(slack.fake.responses) >= 3)
+    wait_until(lambda: len(slack.fake.responses) >= 4)  # the open's reply and the two adds' came before
     assert "There is no Slack file F0NOSUCH1" in str(slack.fake.responses[-1]) and len(bundles(slack)) == 2
 
 

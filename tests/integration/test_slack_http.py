@@ -10,10 +10,9 @@ import httpx
 import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.app import served
 from bot.config import SlackSettings
 from bot.core.models import Status
-from bot.slack.app import create_bolt_app
-from bot.slack.server import lifespan
 from bot.views.blocks import mrkdwn
 from bot.views.incidents import event_text
 from tests.integration.conftest import protected_backup
@@ -290,7 +289,9 @@ def test_busy_workers_delay_replies_not_acks_nor_modals(slack):
 
 
 def test_start_up_objects_are_frozen_out_of_the_collector_and_the_session_closed(slack):
-    bolt = create_bolt_app(slack.opsbot, SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s"))
+    built = served(slack.opsbot, SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret="s",
+                                               opsbot_slack_api_url=slack.fake.api_url))
+    bolt = built.slack.bolt
     messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent = []
 
@@ -303,7 +304,7 @@ def test_start_up_objects_are_frozen_out_of_the_collector_and_the_session_closed
         sent.append(message["type"])
 
     gc.unfreeze()
-    asyncio.run(lifespan(bolt, receive, send))
+    asyncio.run(built.app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert bolt.client.session.closed
 

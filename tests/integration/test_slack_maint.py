@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from bot.app import slack_thread_client
 from bot.config import SlackSettings
 from bot.core.reminders import Checklist, Reminder
 from bot.slack.notifier import SlackNotifier
@@ -26,7 +27,8 @@ def checklist(store) -> Checklist:
 
 
 def test_notifier_posts_valid_blocks_and_joins_the_channel_when_needed(fake_slack):
-    notifier = SlackNotifier(SlackSettings(slack_bot_token="xoxb-test", opsbot_slack_api_url=fake_slack.api_url))
+    notifier = SlackNotifier(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
+                                                               opsbot_slack_api_url=fake_slack.api_url)))
     fake_slack.fail_next("chat.postMessage", "not_in_channel")
     listed = Checklist(id=7, title="Pre-maintenance checklist", channel="ops", reminder="window:1:start",
                        items=start_notice().checklist, created_at=NOW)
@@ -118,8 +120,8 @@ def test_audit_checkpoints_are_posted_to_the_audit_channel(fake_slack):
     from bot.core.audit import Head
     from bot.slack.notifier import SlackWitness
 
-    witness = SlackWitness(SlackSettings(slack_bot_token="xoxb-test", opsbot_slack_api_url=fake_slack.api_url),
-                           "audit")
+    witness = SlackWitness(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
+                                                             opsbot_slack_api_url=fake_slack.api_url)), "audit")
     witness(Head(42, "a" * 64))
     post = fake_slack.wait_for("chat.postMessage")[-1]
     assert post.params["channel"] == "audit" and f"42:{'a' * 64}" in post.params["text"]

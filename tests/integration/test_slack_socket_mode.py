@@ -5,13 +5,10 @@ import asyncio
 import threading
 import time
 
-import aiohttp
 import pytest
 
-from bot.app import build
+from bot.app import build, slack_surface
 from bot.config import Settings, SlackSettings
-from bot.slack.app import create_bolt_app
-from bot.slack.socket_mode import SocketMode
 
 
 @pytest.fixture
@@ -24,17 +21,15 @@ def socket_bot(fake_slack, sqlite_url):
     thread.start()
 
     async def connect():  # the aiohttp session must be made inside the running loop
-        bolt = create_bolt_app(opsbot, settings)
-        bolt.client.session = aiohttp.ClientSession()
-        socket = SocketMode(bolt, settings.slack_app_token)
-        await socket.open()
-        await socket.connecting
-        return socket
+        surface = slack_surface(opsbot, settings, socket=True)
+        await surface.start()
+        await surface.socket.connecting
+        return surface
 
-    socket = asyncio.run_coroutine_threadsafe(connect(), loop).result(10)
+    surface = asyncio.run_coroutine_threadsafe(connect(), loop).result(10)
     yield opsbot
-    asyncio.run_coroutine_threadsafe(socket.close(), loop).result(10)
-    asyncio.run_coroutine_threadsafe(socket.bolt.client.session.close(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(surface.stop_deliveries(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(surface.close(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     opsbot.close()

@@ -13,10 +13,8 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.app import build
+from bot.app import build, served
 from bot.config import Settings, SlackSettings
-from bot.slack.app import create_bolt_app
-from bot.slack.server import asgi_app
 from tests.integration.conftest import SECRET, SlackClientForTests, free_port
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
@@ -63,7 +61,7 @@ def test_a_database_outage_is_said_at_once_and_recovered_from(cluster, fake_slac
     port = free_port()
     settings = SlackSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
                              opsbot_slack_api_url=fake_slack.api_url, port=port)
-    app = asgi_app(create_bolt_app(opsbot, settings), SECRET, store_up=opsbot.store.ping)
+    app = served(opsbot, settings, "http").app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
