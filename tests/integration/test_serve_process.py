@@ -202,18 +202,28 @@ def _health(port: int) -> dict:
 
 
 NO_SLACK_CATALOG = """
+environments:
+  edge:  # one check, of opsbot's own port: the declaration's health snapshot is quick and always answers
+    checks: [{name: opsbot-port, kind: tcp, host: 127.0.0.1, port: {port}}]
 alerts:
   rules:
     - {match: ['source="uptime"'], severity: P2}
 """
 
 
+def _exported(env: dict, cwd: Path) -> dict:
+    out = subprocess.run([*OPSBOT, "incident", "export", "INC-1"], check=False, cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
 def test_serve_without_slack_answers_health_metrics_and_alerts_and_exits_cleanly(tmp_path, sqlite_url):
     """No SLACK_* variable at all: the operator's endpoints and alert intake are served on PORT, an alert opens an
     incident in the store (its channel and announcement, with no chat to go to, are logged), Slack's endpoint is
     not served, and SIGTERM ends it with exit code 0."""
-    (tmp_path / "opsbot.yml").write_text(NO_SLACK_CATALOG)
     port = free_port()
+    (tmp_path / "opsbot.yml").write_text(NO_SLACK_CATALOG.replace("{port}", str(port)))
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("SLACK_", "OPSBOT_ALERT_TOKEN_", "OPSBOT_CONFIG"))}
     env |= {"OPSBOT_DATABASE_URL": sqlite_url, "OPSBOT_CONFIG": str(tmp_path / "opsbot.yml"), "PORT": str(port),
@@ -231,7 +241,7 @@ def test_serve_without_slack_answers_health_metrics_and_alerts_and_exits_cleanly
         for method in ("POST", "GET"):
             assert httpx.request(method, f"{base}/slack/events", content=b"command=/incident", timeout=5).status_code \
                 == 404
-        alert = {"title": "Checkout down", "dedup_key": "checkout-down", "service": "checkout"}
+        alert = {"title": "Checkout down", "dedup_key": "checkout-down", "service": "checkout", "env": "edge"}
         refused = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5)
         assert refused.status_code == 401
         accepted = httpx.post(f"{base}/alerts/webhook?source=uptime", json=alert, timeout=5,
@@ -239,6 +249,10 @@ def test_serve_without_slack_answers_health_metrics_and_alerts_and_exits_cleanly
         assert accepted.status_code == 202, accepted.text
         wait_until(lambda: 'opsbot_incidents_open{severity="P2"} 1.0' in httpx.get(f"{base}/metrics", timeout=5).text,
                    what="/metrics counts the incident the alert opened")
+        # Evidence is not chat: the declaration's health snapshot is taken with Slack off too.
+        wait_until(lambda: any("health-at-declaration" in json.dumps(event)
+                               for event in _exported(env, tmp_path)["timeline"]), timeout=30,
+                   what="the declaration's health snapshot")
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
@@ -251,10 +265,7 @@ def test_serve_without_slack_answers_health_metrics_and_alerts_and_exits_cleanly
     assert any("no chat surface" in line["message"] and "IncidentOpened" in line["message"] for line in lines)
     assert [line for line in lines if line["level"] in ("WARNING", "ERROR", "CRITICAL")] == []
     assert any("leader lock released" in line["message"] for line in lines)
-    exported = subprocess.run([*OPSBOT, "incident", "export", "INC-1"], check=False, cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=30)
-    assert exported.returncode == 0, exported.stderr
-    incident = json.loads(exported.stdout)["incident"]
+    incident = _exported(env, tmp_path)["incident"]
     assert (incident["title"], incident["severity"], incident["opened_by"]) == ("Checkout down", "P2", "uptime")
 
 
