@@ -15,6 +15,7 @@ from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.records import Records
+from bot.core.requests import Capabilities, capabilities
 from bot.errors import UsageError
 from bot.views.model import Code, Headline, Reply, line, lines, note, reply
 from commands.parsing import first_word, usage_on_error
@@ -26,7 +27,11 @@ class Context:
 
     user: str
     channel: str | None = None
-    source: str = "console"
+    source: str = "console"  # the surface: its capabilities (bot.core.requests.SURFACES) decide, not its name
+
+    @property
+    def can(self) -> Capabilities:
+        return capabilities(self.source)
 
 
 @dataclass

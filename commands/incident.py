@@ -50,7 +50,7 @@ def _with_target(handler: IncidentHandler, takes_id: bool = True) -> Handler:
 
 def _target(services: Services, ctx: Context, number: int | None):
     # In Slack a command typed outside an incident channel names its incident; no guessing.
-    return services.incidents.resolve_target(number, ctx.channel, guess=ctx.source != "slack")
+    return services.incidents.resolve_target(number, ctx.channel, guess=not ctx.can.shared_rooms)
 
 
 def _require(text: str, what: str, name: str) -> str:
@@ -78,8 +78,8 @@ def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
 
 
 def open_incident(services: Services, ctx: Context, request: OpenIncident) -> Reply:
-    # The console has no channels to create: the channel it types in becomes the incident's.
-    result = services.flows.declare(ctx.user, request, channel=ctx.channel if ctx.source == "console" else None)
+    # A surface that opens no channels (the console): the channel it types in becomes the incident's.
+    result = services.flows.declare(ctx.user, request, channel=None if ctx.can.opens_channels else ctx.channel)
     return _with_effects(opened(result.value, services.incidents.catalog, ctx.user), result)
 
 

@@ -361,3 +361,17 @@ def test_the_core_holds_no_slash_command_syntax_and_builds_no_reply():
     offenders += [f"{module_name(path)}:{line}: Block Kit {text!r}" for path in core
                   for text, line in string_constants(path) if text in ("mrkdwn", "plain_text", "actions", "section")]
     assert offenders == []
+
+
+def test_rules_ask_a_surface_what_it_can_do_never_its_name():
+    """`ctx.source == "slack"` would let a new surface (the web) skip a rule: capabilities decide (SURFACES)."""
+    names = {"slack", "console", "web", "scheduler"}
+    offenders = []
+    for path in first_party_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                named = any(isinstance(side, ast.Attribute) and side.attr in ("source", "surface") for side in sides)
+                if named and any(isinstance(side, ast.Constant) and side.value in names for side in sides):
+                    offenders.append(f"{module_name(path)}:{node.lineno}")
+    assert offenders == []

@@ -182,8 +182,8 @@ class OpsService(AuditTrail):
             self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=str(error))
             raise
         self._audit(actor, attempt, "requested", env_name, action, target, args, excerpt=summary)
-        # In chat, `--yes` never skips the plan: the requester sees it and confirms it (the Confirm button).
-        confirmed = request.confirmed and actor.surface != "slack"
+        # Where plans are confirmed with a button, `--yes` never skips the plan: the requester sees it and confirms it.
+        confirmed = request.confirmed and not actor.can.confirms_plans
         if request.dry_run:
             self._audit(actor, attempt, "dry_run", env_name, action, target, args, excerpt=summary)
             return Outcome("dry_run", summary)

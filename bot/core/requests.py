@@ -37,14 +37,42 @@ def action_of(name: Action | str) -> Action:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a surface can do, which decides how a rule is carried out there — never the surface's name."""
+
+    # It opens a channel per incident (else the channel a command is typed in becomes the incident's).
+    opens_channels: bool = False
+    # It shows a plan with a Confirm button to its requester: `--yes` never skips that confirmation.
+    confirms_plans: bool = False
+    # Many incidents' people type in the same rooms: outside an incident's channel a command must name it.
+    shared_rooms: bool = False
+
+
+SURFACES = {
+    "console": Capabilities(),
+    "slack": Capabilities(opens_channels=True, confirms_plans=True, shared_rooms=True),
+    "scheduler": Capabilities(),
+    "web": Capabilities(confirms_plans=True, shared_rooms=True),
+}
+
+
+def capabilities(surface: str) -> Capabilities:
+    return SURFACES.get(surface, Capabilities(confirms_plans=True, shared_rooms=True))  # unknown: the careful ones
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who asks, where, and what they typed (for the audit log)."""
 
     user: str
     channel: str | None
     command: str
-    surface: str = "console"  # "slack": a plan in a protected environment is always shown and confirmed there
+    surface: str = "console"  # which surface: its name in logs, its capabilities (SURFACES) in the rules
     incident: int | None = None  # the incident this is done for (its channel, or --incident): lands on its timeline
+
+    @property
+    def can(self) -> Capabilities:
+        return capabilities(self.surface)
 
 
 @dataclass(frozen=True)
