@@ -109,7 +109,9 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     path = config_path(str(config) if config else None, settings)
     catalog = load_catalog(path)
     groups_of, witnesses, shared_files = None, audit_witnesses(settings), None
-    slack_client = slack_thread_client(slack) if slack is not None else None
+    # Metrics on a registry of their own; the services see the store through MeteredStore, which counts.
+    metrics = Metrics()
+    slack_client = slack_thread_client(slack, metrics) if slack is not None else None
     if slack_client is not None:
         from bot.slack.files import SlackFiles
         from bot.slack.notifier import SlackWitness
@@ -120,8 +122,6 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
         if catalog.audit_channel:
             witnesses.append(SlackWitness(slack_client, catalog.audit_channel))
     raw_store = open_store(settings.database_url, audit_key(settings))
-    # Metrics on a registry of their own; the services see the store through MeteredStore, which counts.
-    metrics = Metrics()
     metrics.collect_from(raw_store, severities=list(catalog.severities))
     store = cast(Store, MeteredStore(raw_store, metrics))
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
@@ -203,7 +203,7 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
         from bot.slack.notifier import SlackNotifier
 
         carry_out = SlackAlertEffects(surface.conversations).carry_out
-        notifier: Notifier = SlackNotifier(opsbot.slack_client or slack_thread_client(slack))
+        notifier: Notifier = SlackNotifier(opsbot.slack_client or slack_thread_client(slack, opsbot.metrics))
     else:
         carry_out, notifier = LoggedEffects(opsbot.services.evidence.snapshot).carry_out, LoggedNotifier()
     tokens = alert_tokens_from_environment() if alert_tokens is None else alert_tokens
@@ -221,13 +221,13 @@ def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) ->
     from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
     from bot.slack.app import (
-        MeteredWebClient,
         SkipTokenNotice,
         SlackHandlers,
         StartupAuthorization,
         pipeline_for,
     )
     from bot.slack.conversations import SlackConversations
+    from bot.slack.metered import MeteredWebClient
     from bot.slack.socket_mode import SocketMode
     from bot.slack.surface import SlackSurface
 
@@ -248,12 +248,14 @@ def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) ->
     return SlackSurface(bolt, conversations, pipeline, slack.slack_signing_secret, socket_mode)
 
 
-def slack_thread_client(slack: SlackSettings) -> WebClient:
-    """The synchronous client of the Slack uses that run in threads; 429s are retried after Slack's Retry-After."""
-    from slack_sdk import WebClient
+def slack_thread_client(slack: SlackSettings, metrics: Metrics) -> WebClient:
+    """The synchronous client of the Slack uses that run in threads, metered like the async one; 429s are retried
+    after Slack's Retry-After."""
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-    client = WebClient(token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
+    from bot.slack.metered import MeteredSyncWebClient
+
+    client = MeteredSyncWebClient(metrics, token=slack.slack_bot_token, base_url=slack.opsbot_slack_api_url, timeout=10)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     return client
 

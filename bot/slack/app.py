@@ -14,7 +14,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
 from bot.core.effects import Effect
@@ -24,6 +23,7 @@ from bot.logs import REQUEST
 from bot.slack import modals
 from bot.slack.conversations import SlackConversations
 from bot.slack.errors import on_unhandled, reply_for
+from bot.slack.metered import MeteredWebClient
 from bot.slack.middleware import Pipeline, SlackRequest, command_label, context_of
 from bot.views.blocks import fit, summary_text
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
@@ -35,10 +35,8 @@ from commands.parsing import normalise, whole_number
 from commands.router import COMMANDS, redacted
 
 if TYPE_CHECKING:
-    from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
     from bot.app import Opsbot
-    from bot.metrics import Metrics
 
 log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
@@ -46,34 +44,6 @@ PLAN_ID = re.compile(r"p-[0-9a-f]{6}")
 NOT_YOURS = "This form was not opened for you by opsbot (or was already submitted); open it again."
 ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 NOTE_MAX = 3000
-
-
-class MeteredWebClient(AsyncWebClient):
-    """The bot's Web API client, counting every call and every failure by method (Slack's error code, or the
-    exception's type when Slack was not reached). Retries after a 429 are inside one call."""
-
-    def __init__(self, metrics: Metrics, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.metrics = metrics
-        self._identity: AsyncSlackResponse | None = None
-
-    async def identity(self) -> AsyncSlackResponse:
-        """The bot's auth.test, asked once."""
-        if self._identity is None:
-            self._identity = await self.auth_test()
-        return self._identity
-
-    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
-        try:
-            response = await super().api_call(api_method, **kwargs)
-        except SlackApiError as error:
-            self.metrics.slack_call(api_method, str(error.response.get("error") or "not_ok"))
-            raise
-        except Exception as error:
-            self.metrics.slack_call(api_method, type(error).__name__)
-            raise
-        self.metrics.slack_call(api_method)
-        return response
 
 
 class StartupAuthorization(AsyncAuthorize):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from bot.app import slack_thread_client
 from bot.config import SlackSettings
 from bot.core.reminders import Checklist, Reminder
+from bot.metrics import Metrics
 from bot.slack.notifier import SlackNotifier
 from bot.views.maint import reminder_blocks
 from tests.integration.test_slack_http import assert_valid_blocks
@@ -27,13 +28,19 @@ def checklist(store) -> Checklist:
 
 
 def test_notifier_posts_valid_blocks_and_joins_the_channel_when_needed(fake_slack):
+    metrics = Metrics()
     notifier = SlackNotifier(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
-                                                               opsbot_slack_api_url=fake_slack.api_url)))
+                                                               opsbot_slack_api_url=fake_slack.api_url), metrics))
     fake_slack.fail_next("chat.postMessage", "not_in_channel")
     listed = Checklist(id=7, title="Pre-maintenance checklist", channel="ops", reminder="window:1:start",
                        items=start_notice().checklist, created_at=NOW)
     notifier.post(start_notice(), listed)
     assert fake_slack.calls_to("conversations.join")[0].params["channel"] == "ops"
+    # The threads' client is metered too: the refused post, the join and the post again, counted by method.
+    exposition = metrics.exposition().decode()
+    assert 'opsbot_slack_api_calls_total{method="chat.postMessage"} 2.0' in exposition
+    assert 'opsbot_slack_api_errors_total{error="not_in_channel",method="chat.postMessage"} 1.0' in exposition
+    assert 'opsbot_slack_api_calls_total{method="conversations.join"} 1.0' in exposition
     post = fake_slack.calls_to("chat.postMessage")[-1].params
     assert post["channel"] == "ops" and "Maintenance starts now" in post["text"]
     assert_valid_blocks(post["blocks"])
@@ -121,7 +128,8 @@ def test_audit_checkpoints_are_posted_to_the_audit_channel(fake_slack):
     from bot.slack.notifier import SlackWitness
 
     witness = SlackWitness(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
-                                                             opsbot_slack_api_url=fake_slack.api_url)), "audit")
+                                                             opsbot_slack_api_url=fake_slack.api_url), Metrics()),
+                           "audit")
     witness(Head(42, "a" * 64))
     post = fake_slack.wait_for("chat.postMessage")[-1]
     assert post.params["channel"] == "audit" and f"42:{'a' * 64}" in post.params["text"]
