@@ -16,28 +16,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The catalog's models: bot/config, and each platform and check kind's settings, which live beside the kind's code
+# but import only pydantic and bot.kinds (their shared base), so that bot.config can build its discriminated unions
+# from them without loading an adapter. Whoever may read the catalog may import them.
+CONFIG = {"bot.config", "bot.kinds", "bot.platforms.settings", "bot.checks.settings"}
 # package → the first-party packages it may import (itself always allowed). Ordered inner to outer.
 LAYERS: dict[str, set[str]] = {
     "bot.errors": set(),
     "bot.timeparse": set(),
     "bot.paths": set(),  # the default data directory (standard library only)
     "bot.asgi": set(),  # reading a capped request body (standard library only)
+    "bot.kinds": set(),
+    "bot.platforms.settings": {"bot.kinds"},
+    "bot.checks.settings": {"bot.kinds"},
     # config.schedule validates cron lines with the scheduler's own parser (imported only when a catalog has one)
-    "bot.config": {"bot.errors", "bot.timeparse", "bot.paths", "bot.scheduler.triggers"},
-    "bot.core": {"bot.errors", "bot.timeparse", "bot.config"},
-    "bot.views": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
-    "bot.store": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
-    "bot.platforms": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
-    "bot.checks": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
-    "bot.evidence": {"bot.errors", "bot.timeparse", "bot.config", "bot.core"},
-    "bot.scheduler": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.store"},
-    "commands": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views"},
+    "bot.config": {"bot.errors", "bot.timeparse", "bot.paths", "bot.scheduler.triggers", *CONFIG},
+    "bot.core": {"bot.errors", "bot.timeparse", *CONFIG},
+    "bot.views": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core"},
+    "bot.store": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core"},
+    "bot.platforms": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core"},
+    "bot.checks": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core"},
+    "bot.evidence": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core"},
+    "bot.scheduler": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core", "bot.store"},
+    "commands": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core", "bot.views"},
     # opsbot's own metrics (prometheus-client) and log format: cross-cutting, but they see only the core's models
-    "bot.metrics": {"bot.errors", "bot.config", "bot.core"},
+    "bot.metrics": {"bot.errors", *CONFIG, "bot.core"},
     "bot.logs": {"bot.errors", "bot.core"},
     # alert payloads → typed alert groups → the core; served over HTTP by bot.http
-    "bot.alerts": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.asgi"},
-    "bot.slack": {"bot.errors", "bot.timeparse", "bot.config", "bot.core", "bot.views", "commands", "bot.scheduler",
+    "bot.alerts": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core", "bot.asgi"},
+    "bot.slack": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core", "bot.views", "commands", "bot.scheduler",
                   "bot.snapshots", "bot.logs", "bot.alerts", "bot.asgi"},
     # the one HTTP app: mounts what the composition root hands it (alert intake, Slack's endpoint), no Slack library
     "bot.http": {"bot.errors", "bot.asgi", "bot.alerts", "bot.metrics", "bot.slack"},
@@ -45,7 +52,7 @@ LAYERS: dict[str, set[str]] = {
     "bot.nochat": {"bot.errors", "bot.core", "bot.snapshots"},
     "bot.snapshots": {"bot.core"},  # health snapshots in the background, for every surface's effect handler
     # the surfaces and the composition root wire everything
-    "bot.console": {"bot.errors", "bot.config", "bot.core", "bot.views", "commands"},
+    "bot.console": {"bot.errors", *CONFIG, "bot.core", "bot.views", "commands"},
     "bot.app": {"*"},
     "bot.cli": {"*"},
     "bot": set(),  # bot/__init__.py
@@ -194,6 +201,43 @@ def test_importing_the_core_loads_no_sdk_driver_client_or_scheduler():
 def test_importing_commands_loads_no_slack_library():
     modules = [module_name(p) for p in sorted((ROOT / "commands").glob("*.py"))]
     assert loaded_by(*modules) & {"slack_bolt", "slack_sdk", "aiohttp", "apscheduler"} == set()
+
+
+def test_reading_the_catalog_loads_each_kinds_settings_but_no_adapter():
+    """bot.config builds its unions from the settings beside each kind's code: importing it (first, or after any
+    of those modules) loads them and their packages, never an adapter, a check or an SDK."""
+    for first in ("bot.config", "bot.kinds", "bot.platforms", "bot.platforms.settings", "bot.checks.settings"):
+        script = f"import json, sys, {first}, bot.config; print(json.dumps(sorted(sys.modules)))"
+        modules = set(json.loads(subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                                                text=True, check=True).stdout))
+        adapters = {m for m in modules if m.startswith(("bot.platforms", "bot.checks"))}
+        assert adapters == {"bot.platforms", "bot.platforms.settings", "bot.checks", "bot.checks.settings"}, first
+        assert {m.split(".")[0] for m in modules} & set(INFRASTRUCTURE) == set(), first
+
+
+def test_a_new_platform_or_check_kind_is_its_module_plus_one_registry_line():
+    """What opsbot.yml may name (the unions, one model per kind) and what runs it (the tables keyed by kind) list
+    the same kinds; each kind's code takes its own settings; the catalog uses the unions themselves."""
+    import inspect
+    import typing
+
+    from bot.checks.runner import KINDS
+    from bot.checks.settings import AnyCheck
+    from bot.config.environments import Environment
+    from bot.kinds import kinds_of
+    from bot.platforms import ADAPTERS, adapter_class
+    from bot.platforms.settings import AnyPlatform
+
+    platforms, checks = kinds_of(AnyPlatform), kinds_of(AnyCheck)
+    assert sorted(platforms) == sorted(ADAPTERS), "a platform kind needs its model in AnyPlatform and an ADAPTERS line"
+    assert sorted(checks) == sorted(KINDS), "a check kind needs its model in AnyCheck and a KINDS line"
+    for kind in platforms:
+        assert {"env_name", "env", "memory"} <= set(inspect.signature(adapter_class(kind)).parameters), kind
+    for kind, model in checks.items():
+        assert typing.get_type_hints(KINDS[kind])["check"] is model, kind
+    fields = Environment.model_fields
+    assert typing.get_args(fields["platform"].annotation)[0] is AnyPlatform
+    assert typing.get_args(fields["checks"].annotation)[0] is AnyCheck
 
 
 # Importing every module with the constructors of clients, schedulers and connections recording their calls.

@@ -9,19 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import TypeVar
 
-from bot.config.environments import Check
+from bot.checks.settings import DiskCheck, FreePctCheck, HostCheck, LoadCheck, MemoryCheck, Pm2Check
 from bot.core.ports import LEVEL_ORDER, CheckResult, HostResult, HostShell, Level
 
-# (the host's level, what it shows) from one host's output
-Reading = Callable[[Check, str], tuple[Level, str]]
+C = TypeVar("C", bound=HostCheck)
 
 
-async def _on_hosts(check: Check, context: dict, argv: list[str], read: Reading, threshold: str,
-                    hosts: list[str] | None = None) -> CheckResult:
+async def _on_hosts(check: C, context: dict, argv: list[str], read: Callable[[C, str], tuple[Level, str]],
+                    threshold: str, hosts: list[str] | None = None) -> CheckResult:
+    """`read` gives (the host's level, what it shows) from one host's output."""
     platform = context["platform"]()
     if not hasattr(platform, "on_hosts"):
-        raise RuntimeError(f"a {check.kind} check needs an ssh platform")
+        raise RuntimeError(f"a {check.kind_name()} check needs an ssh platform")
     shell: HostShell = platform
     results: list[HostResult] = await asyncio.to_thread(shell.on_hosts, argv, check.hosts or hosts)
     levels: list[Level] = []
@@ -38,22 +39,22 @@ async def _on_hosts(check: Check, context: dict, argv: list[str], read: Reading,
         levels.append(level)
         shown.append(f"{result.host} {text}")
     worst: Level = max(levels, key=LEVEL_ORDER.__getitem__) if levels else "ok"
-    return CheckResult(check.name, check.kind, worst, ", ".join(shown), threshold)
+    return CheckResult(check.name, check.kind_name(), worst, ", ".join(shown), threshold)
 
 
 def _below(value: float, warn: float, crit: float) -> Level:
     return "crit" if value < crit else "warn" if value < warn else "ok"
 
 
-def _free_pct(check: Check) -> tuple[float, float]:
+def _free_pct(check: FreePctCheck) -> tuple[float, float]:
     return (check.warn_pct if check.warn_pct is not None else 20.0,
             check.crit_pct if check.crit_pct is not None else 10.0)
 
 
-async def disk(check: Check, context: dict) -> CheckResult:
+async def disk(check: DiskCheck, context: dict) -> CheckResult:
     warn, crit = _free_pct(check)
 
-    def read(check: Check, output: str) -> tuple[Level, str]:
+    def read(check: DiskCheck, output: str) -> tuple[Level, str]:
         # POSIX format: Filesystem 1024-blocks Used Available Capacity Mounted-on
         fields = output.strip().splitlines()[-1].split()
         used, available = int(fields[2]), int(fields[3])
@@ -64,10 +65,10 @@ async def disk(check: Check, context: dict) -> CheckResult:
                            f"free on {check.path}: warn < {warn:g}% / crit < {crit:g}%")
 
 
-async def memory(check: Check, context: dict) -> CheckResult:
+async def memory(check: MemoryCheck, context: dict) -> CheckResult:
     warn, crit = _free_pct(check)
 
-    def read(check: Check, output: str) -> tuple[Level, str]:
+    def read(check: MemoryCheck, output: str) -> tuple[Level, str]:
         # `free -m`: "Mem: total used free shared buff/cache available"
         fields = next(line for line in output.splitlines() if line.startswith("Mem:")).split()
         total, available = int(fields[1]), int(fields[6])
@@ -78,11 +79,11 @@ async def memory(check: Check, context: dict) -> CheckResult:
                            f"available: warn < {warn:g}% / crit < {crit:g}%")
 
 
-async def load(check: Check, context: dict) -> CheckResult:
+async def load(check: LoadCheck, context: dict) -> CheckResult:
     warn = check.warn if check.warn is not None else 1.0
     crit = check.crit if check.crit is not None else 2.0
 
-    def read(check: Check, output: str) -> tuple[Level, str]:
+    def read(check: LoadCheck, output: str) -> tuple[Level, str]:
         # /proc/loadavg ("0.52 0.40 0.33 1/123 4567") and the online CPUs ("0-3,6")
         loadavg, online = output.strip().splitlines()[:2]
         cpus = _cpus(online)
@@ -102,14 +103,14 @@ def _cpus(online: str) -> int:
     return count
 
 
-async def pm2(check: Check, context: dict) -> CheckResult:
+async def pm2(check: Pm2Check, context: dict) -> CheckResult:
     env = context["env"]
     name, hosts = None, None
     if check.service is not None:  # one service's process, on its hosts; else every pm2 process
         spec = env.services[check.service]
         name, hosts = spec.process or check.service, spec.hosts
 
-    def read(check: Check, output: str) -> tuple[Level, str]:
+    def read(check: Pm2Check, output: str) -> tuple[Level, str]:
         processes = json.loads(output.strip().splitlines()[-1])
         mine = [p for p in processes if name is None or p.get("name") == name]
         if not mine:

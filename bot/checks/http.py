@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import time
 
-from bot.config.environments import Check
+from bot.checks.settings import HttpCheck
 from bot.core.ports import CheckResult
 
 
-async def check(check: Check, context: dict) -> CheckResult:
+async def check(check: HttpCheck, context: dict) -> CheckResult:
     from bot.checks.runner import level, thresholds
 
     started = time.perf_counter()

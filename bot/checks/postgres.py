@@ -5,14 +5,14 @@ import os
 
 import psycopg
 
-from bot.config.environments import Check
+from bot.checks.settings import PostgresCheck
 from bot.core.ports import CheckResult
 
 
-async def check(check: Check, context: dict) -> CheckResult:
+async def check(check: PostgresCheck, context: dict) -> CheckResult:
     from bot.checks.runner import level, thresholds
 
-    dsn = os.environ.get(check.dsn_env or "")
+    dsn = os.environ.get(check.dsn_env)
     if not dsn:
         return CheckResult(check.name, "postgres", "crit", "not configured", "", f"${check.dsn_env} is not set")
     async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=max(1, int(check.timeout_s)),

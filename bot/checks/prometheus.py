@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from bot.config.environments import Check
+from bot.checks.settings import PrometheusCheck
 from bot.core.ports import CheckResult, Level
 
 
@@ -20,13 +20,13 @@ class Unusable(Exception):
     """The answer cannot be judged against the thresholds; the message says why."""
 
 
-async def check(check: Check, context: dict) -> CheckResult:
-    base = os.environ.get(check.url_env or "", "").strip().rstrip("/")
+async def check(check: PrometheusCheck, context: dict) -> CheckResult:
+    base = os.environ.get(check.url_env, "").strip().rstrip("/")
     limits = thresholds(check)
     if not base:
         return CheckResult(check.name, "prometheus", "crit", "not configured", limits,
                            f"${check.url_env} is not set (the Prometheus base URL)")
-    query = check.query or ""
+    query = check.query
     link = graph_link(base, query)
     try:
         value, series = await instant_value(context["http"], base, query, check)
@@ -37,7 +37,8 @@ async def check(check: Check, context: dict) -> CheckResult:
                        link=link)
 
 
-async def instant_value(client: httpx.AsyncClient, base: str, query: str, check: Check) -> tuple[float, int]:
+async def instant_value(client: httpx.AsyncClient, base: str, query: str,
+                        check: PrometheusCheck) -> tuple[float, int]:
     """The query's value (the worst series' when it returns several) and how many series there were."""
     where = display_url(base)
     try:
@@ -84,7 +85,7 @@ def number(sample: object) -> float:
     return value
 
 
-def judge(value: float, check: Check) -> Level:
+def judge(value: float, check: PrometheusCheck) -> Level:
     """Past a threshold (strictly, as the runbooks write "> 5%") in the check's direction."""
     def past(limit: float | None) -> bool:
         return limit is not None and (value > limit if check.direction == "above" else value < limit)
@@ -98,7 +99,7 @@ def show(value: float, unit: str) -> str:
     return f"{value:.4g}{' ' + unit if unit else ''}"
 
 
-def thresholds(check: Check) -> str:
+def thresholds(check: PrometheusCheck) -> str:
     sign = ">" if check.direction == "above" else "<"
     parts = [f"{name} {sign} {show(limit, check.unit)}" for name, limit in (("warn", check.warn), ("crit", check.crit))
              if limit is not None]

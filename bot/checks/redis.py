@@ -5,14 +5,14 @@ import os
 
 import redis.asyncio as aioredis
 
-from bot.config.environments import Check
+from bot.checks.settings import RedisCheck
 from bot.core.ports import CheckResult
 
 
-async def check(check: Check, context: dict) -> CheckResult:
+async def check(check: RedisCheck, context: dict) -> CheckResult:
     from bot.checks.runner import level, thresholds
 
-    url = os.environ.get(check.url_env or "")
+    url = os.environ.get(check.url_env)
     if not url:
         return CheckResult(check.name, "redis", "crit", "not configured", "", f"${check.url_env} is not set")
     client = aioredis.from_url(url, socket_connect_timeout=check.timeout_s, socket_timeout=check.timeout_s)

@@ -1,6 +1,8 @@
 """Health checks: one module per kind, run concurrently, each with its own timeout.
 
-A check that errors is ❌ with its reason; running the checks never fails because one did.
+A check that errors is ❌ with its reason; running the checks never fails because one did. A new kind is its
+module, its settings model in settings.py (a member of `AnyCheck`) and its line in `KINDS`; tests/
+test_architecture.py checks that the two agree.
 """
 from __future__ import annotations
 
@@ -11,14 +13,25 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from bot.checks import host, http, postgres, prometheus, redis, tcp, tls, workloads
-from bot.config.environments import Check, Environment
+from bot.checks.settings import AnyCheck
+from bot.config.environments import Environment
 from bot.core.ports import CheckResult, Level, Platform
 from bot.core.redact import redact
 
+# kind → its check: (the kind's settings, {"http": a shared client, "platform": the environment's, "env": …})
 KINDS: dict[str, Callable[..., Awaitable[CheckResult]]] = {
-    "http": http.check, "postgres": postgres.check, "redis": redis.check, "tls": tls.check, "tcp": tcp.check,
-    "docker": workloads.docker_check, "kubernetes": workloads.kubernetes_check, "prometheus": prometheus.check,
-    "disk": host.disk, "load": host.load, "memory": host.memory, "pm2": host.pm2,
+    "http": http.check,
+    "postgres": postgres.check,
+    "redis": redis.check,
+    "tls": tls.check,
+    "tcp": tcp.check,
+    "docker": workloads.docker_check,
+    "kubernetes": workloads.kubernetes_check,
+    "prometheus": prometheus.check,
+    "disk": host.disk,
+    "load": host.load,
+    "memory": host.memory,
+    "pm2": host.pm2,
 }
 
 
@@ -33,7 +46,7 @@ class CheckRunner:
             context = {"http": client, "platform": lambda: self.platform_for(env_name, env), "env": env}
             return list(await asyncio.gather(*(self._one(check, context) for check in env.checks)))
 
-    async def _one(self, check: Check, context: dict) -> CheckResult:
+    async def _one(self, check: AnyCheck, context: dict) -> CheckResult:
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(KINDS[check.kind](check, context), timeout=check.timeout_s)

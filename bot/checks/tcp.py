@@ -4,11 +4,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.config.environments import Check
+from bot.checks.settings import TcpCheck
 from bot.core.ports import CheckResult
 
 
-async def check(check: Check, context: dict) -> CheckResult:
+async def check(check: TcpCheck, context: dict) -> CheckResult:
     started = time.perf_counter()
     try:
         _, writer = await asyncio.open_connection(check.host, check.port)

@@ -5,11 +5,11 @@ import asyncio
 import ssl
 from datetime import UTC, datetime
 
-from bot.config.environments import Check
+from bot.checks.settings import TlsCheck
 from bot.core.ports import CheckResult, Level
 
 
-async def check(check: Check, context: dict) -> CheckResult:
+async def check(check: TlsCheck, context: dict) -> CheckResult:
     port = check.port or 443
     tls = ssl.create_default_context(cafile=check.ca_file) if check.ca_file else ssl.create_default_context()
     limits = f"warn < {check.warn_days} d / crit < {check.crit_days} d"

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.config.environments import Check
+from bot.checks.settings import CheckSettings, DockerCheck, KubernetesCheck
 from bot.core.ports import CheckResult, Level
 
 
-async def docker_check(check: Check, context: dict) -> CheckResult:
-    return await _workload(check, context, check.service or "")
+async def docker_check(check: DockerCheck, context: dict) -> CheckResult:
+    return await _workload(check, context, check.service)
 
 
-async def kubernetes_check(check: Check, context: dict) -> CheckResult:
-    return await _workload(check, context, check.service or check.selector or "")
+async def kubernetes_check(check: KubernetesCheck, context: dict) -> CheckResult:
+    return await _workload(check, context, check.service or check.selector)
 
 
-async def _workload(check: Check, context: dict, target: str) -> CheckResult:
+async def _workload(check: CheckSettings, context: dict, target: str) -> CheckResult:
     platform = context["platform"]()
     health = await asyncio.to_thread(platform.workload_health, target)
     level: Level
@@ -27,5 +27,5 @@ async def _workload(check: Check, context: dict, target: str) -> CheckResult:
         level = "ok"
     if any("CrashLoopBackOff" in p for p in health.problems):
         level = "crit"
-    return CheckResult(check.name, check.kind, level, f"{health.running}/{health.desired} running",
+    return CheckResult(check.name, check.kind_name(), level, f"{health.running}/{health.desired} running",
                        "all running, no restarts", "; ".join(health.problems))

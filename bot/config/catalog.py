@@ -291,7 +291,7 @@ def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None,
         try:
             return Catalog.model_validate(data), found
         except ValidationError as exc:
-            errors = exc.errors()
+            errors = [_in_the_file(error, data) for error in exc.errors()]
         for error in errors:
             loc = tuple(error["loc"])
             # After the first pass a "Field required" can only come from what was dropped here.
@@ -304,6 +304,33 @@ def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None,
         if not any(changed):
             break  # nothing left to drop: what remains is already reported
     return None, found
+
+
+def _in_the_file(error: Mapping[str, Any], data: Any) -> dict[str, Any]:
+    """The error with its path as the file has it. pydantic names the model a platform's or check's `kind`
+    picked in the path (`checks.0.http.url`): that step is dropped (`checks.0.url`). A kind that is missing or
+    unknown is reported at `kind`, like any other key."""
+    loc, node, tagged = [], data, False
+    for part in error["loc"]:
+        if not tagged and isinstance(node, dict) and isinstance(part, str) and node.get("kind") == part:
+            tagged = True  # the union's tag, not a key: the next part is a key of the same mapping
+            continue
+        tagged = False
+        loc.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    found = {**error, "loc": tuple(loc)}
+    context = error.get("ctx") or {}
+    if error["type"] == "union_tag_not_found":
+        found.update(loc=(*loc, "kind"), type="missing", msg="Field required")
+    elif error["type"] == "union_tag_invalid":
+        found.update(loc=(*loc, "kind"), msg=f"'{context.get('tag')}' is not a kind here; use one of "
+                                             f"{context.get('expected_tags')}")
+    return found
 
 
 def _mapping_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:

@@ -7,23 +7,16 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from bot.kinds import PROBLEM_SEPARATOR, problems
 from bot.timeparse import parse_duration
 
-# One validator may find several problems: it raises ValueError with them joined by this, and the catalog loader
-# reports each on its own line with the same path (pydantic keeps one error per validator).
-PROBLEM_SEPARATOR = "\n"
+__all__ = ["PROBLEM_SEPARATOR", "Duration", "DurationOrZero", "Strict", "problems"]
 
 
 class Strict(BaseModel):
     """A catalog section: unknown keys are errors (a typo must not silently fall back to a default)."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def problems(found: list[str]) -> None:
-    """Raise every problem a validator found at once (nothing when the list is empty)."""
-    if found:
-        raise ValueError(PROBLEM_SEPARATOR.join(found))
 
 
 # Below a second, for the scheduler's tick in tests and fast set-ups: "200ms", "0.5s".

@@ -25,9 +25,19 @@ from bot.timeparse import format_duration
 OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
+def _kinds(annotation: Any) -> list[type[BaseModel]]:
+    """The models of a discriminated union (`Annotated[A | B, Field(discriminator="kind")]`), else none."""
+    metadata = getattr(annotation, "__metadata__", ())
+    if any(isinstance(item, FieldInfo) and item.discriminator for item in metadata):
+        return list(typing.get_args(typing.get_args(annotation)[0]))
+    return []
+
+
 def _type(annotation: Any) -> str:
     """A readable type: `str`, `list[Check]`, `Duration`, `P0 | P1`…"""
     metadata = getattr(annotation, "__metadata__", None)
+    if _kinds(annotation):
+        return "one of the kinds below"
     if metadata is not None:  # Annotated[timedelta, …]: our durations
         base = typing.get_args(annotation)[0]
         return "duration (15m, 4h, 2d)" if base is timedelta else _type(base)
@@ -73,9 +83,14 @@ def _bounds(field: FieldInfo) -> str:
     return f", {', '.join(found)}" if found else ""
 
 
-def _models(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+Nested = type[BaseModel] | tuple[type[BaseModel], ...]  # a model, or the kinds of a discriminated union
+
+
+def _models(annotation: Any) -> list[tuple[str, Nested]]:
     """The models nested in a field's type, with the path step to reach each (`.<name>`, `[]`)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if _kinds(annotation):
+        return [("", tuple(_kinds(annotation)))]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [("", annotation)]
     if origin is list:
@@ -87,16 +102,40 @@ def _models(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
     return []
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+Row = tuple[str, str, str, str]  # key, type, default, note
+
+
+def _rows(model: Nested, prefix: str) -> list[Row]:
+    if isinstance(model, tuple):
+        return _kind_rows(model, prefix)
     rows = []
     for name, field in model.model_fields.items():
         key = field.alias or name
         path = f"{prefix}.{key}" if prefix else key
         note = (field.description or "").replace("|", "\\|")
-        rows.append(f"| `{path}` | {_type(field.annotation)}{_bounds(field)} | {_default(field)} | {note} |")
+        rows.append((path, f"{_type(field.annotation)}{_bounds(field)}", _default(field), note))
         for step, nested in _models(field.annotation):
             rows.extend(_rows(nested, path + step))
     return rows
+
+
+def _kind_rows(kinds: tuple[type[BaseModel], ...], prefix: str) -> list[Row]:
+    """One `kind` row naming every kind, then each key once with the kinds that have it (`every kind`)."""
+    names = [typing.get_args(kind.model_fields["kind"].annotation)[0] for kind in kinds]
+    merged: dict[Row, list[str]] = {}
+    for name, kind in zip(names, kinds, strict=True):
+        for row in _rows(kind, prefix):
+            if row[0] != f"{prefix}.kind":
+                merged.setdefault(row, []).append(name)
+    rows = [(f"{prefix}.kind", " \\| ".join(names), "**required**", "picks the kind, and so the keys below")]
+    for (path, kind_type, default, note), having in merged.items():
+        which = "every kind" if having == names else f"{', '.join(having)}"
+        rows.append((path, kind_type, default, f"{which}{': ' + note if note else ''}"))
+    return rows
+
+
+def _table(rows: list[Row]) -> str:
+    return "\n".join(f"| `{path}` | {kind} | {default} | {note} |" for path, kind, default, note in rows)
 
 
 def render() -> str:
@@ -119,7 +158,7 @@ def render() -> str:
         "the catalog names (`dsn_env`, `url_env`, `key_env`).\n\n"
         f"{header}\n" + "\n".join(settings) + "\n\n"
         "## opsbot.yml\n\n"
-        f"{header}\n" + "\n".join(_rows(Catalog, "")) + "\n"
+        f"{header}\n" + _table(_rows(Catalog, "")) + "\n"
     )
 
 

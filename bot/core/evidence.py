@@ -1,148 +1,42 @@
 """Evidence: what was seen during an incident, gathered at once, redacted, hashed, stored and verifiable.
 
 A collection runs the environment's collectors concurrently within a time budget (a collector that fails or runs
-out of time is a failed item with its reason; the bundle is still made). Every item is redacted, then hashed; the
-bundle is stored with a MANIFEST.json and never overwritten, and the manifest's hash goes on the timeline (and into
-the audit log), so `verify` can prove later that nothing was changed, removed or slipped in.
+out of time is a failed item with its reason; the bundle is still made). Every item is redacted, then hashed
+(evidence_write.py); the bundle is stored with a MANIFEST.json and never overwritten, and the manifest's hash goes
+on the timeline (and into the audit log), so `verify` can prove later that nothing was changed, removed or slipped
+in. What a bundle is and the ports it goes through are in evidence_bundle.py.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import threading
-import time
-from collections.abc import Awaitable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import BinaryIO, Protocol
-
-from pydantic import BaseModel
 
 from bot.config.catalog import Catalog
 from bot.config.environments import COLLECTORS, Environment, EvidenceLimits
+from bot.core.evidence_bundle import (
+    MANIFEST,
+    Bundle,
+    BundleWriter,
+    Collected,
+    Collectors,
+    EvidenceItem,
+    EvidenceStorage,
+    Job,
+    SharedFile,
+    SharedFiles,
+    ready,
+)
+from bot.core.evidence_write import manifest, write_all
 from bot.core.incidents import IncidentService
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import Actor, OpsService, new_attempt
 from bot.core.ports import Clock
-from bot.core.redact import default_redactor, redact_counted
 from bot.errors import ConflictError, UsageError
 from bot.timeparse import utcnow
 
-MANIFEST = "MANIFEST.json"
-
-
-
-class EvidenceItem(BaseModel):
-    name: str  # the file name in the bundle
-    collector: str
-    source: str  # where it came from: a service, a database, a check, the store
-    size: int = 0
-    sha256: str = ""
-    redacted: int = 0  # values masked before it was stored
-    truncated: bool = False
-    collected_at: datetime
-    collected_by: str
-    ok: bool = True
-    error: str | None = None
-
-
-class Bundle(BaseModel):
-    incident: int
-    number: int
-    env: str
-    created_at: datetime
-    created_by: str
-    items: list[EvidenceItem]
-    manifest_sha256: str = ""
-    location: str = ""  # the stored bundle (a folder)
-    archive: str = ""  # the same bundle as one file to hand over (.tar.gz)
-
-    @property
-    def ref(self) -> str:
-        return f"EB-{self.number}"
-
-
-@dataclass
-class Collected:
-    """One item a collector produced: text, a stream of bytes read later in chunks (never held whole), or why
-    there is neither."""
-
-    name: str
-    collector: str
-    source: str
-    text: str | None = None
-    chunks: Iterable[bytes] | None = None
-    error: str | None = None
-
-
-@dataclass
-class Job:
-    """One collector's work on one source. Its items (logs: one per container) or, if it fails or runs out of
-    time, one failed item under this name."""
-
-    name: str
-    collector: str
-    source: str
-    work: Awaitable[list[Collected]]
-
-
-def ready(name: str, collector: str, source: str, text: str) -> Job:
-    """A job whose item is already known (the record, a note added by hand)."""
-    async def work() -> list[Collected]:
-        return [Collected(name, collector, source, text=text)]
-    return Job(name, collector, source, work())
-
-
-@dataclass
-class SharedFile:
-    """A file a person shared (in Slack): what it says it is, and its bytes as a stream."""
-
-    id: str
-    name: str
-    size: int
-    shared_by: str
-    chunks: Iterable[bytes]
-
-
-class SharedFiles(Protocol):
-    """The chat's files, read with the bot's own credentials."""
-
-    def file_id(self, reference: str) -> str | None: ...  # the file a link or id names, if it is one of ours
-    def open(self, file_id: str) -> SharedFile: ...  # its description and a stream of its bytes, not yet read
-
-
-class Collectors(Protocol):
-    """Gathers the infrastructure's side (logs, status, health, databases, runbook collectors) of one environment."""
-
-    def jobs(self, env_name: str, env: Environment, names: list[str], since: datetime) -> list[Job]: ...
-
-
-class BundleWriter(Protocol):
-    def open(self, name: str) -> BinaryIO: ...  # a new item, written in chunks
-    def finish(self, manifest: bytes) -> tuple[str, str]: ...  # (where the bundle is, where its archive is)
-    def abandon(self) -> None: ...
-
-
-class EvidenceStorage(Protocol):
-    """Where bundles live (a directory now; a bucket later behind the same calls)."""
-
-    def create(self, incident: int, bundle: int) -> BundleWriter: ...  # FileExistsError when the number is taken
-    def digests(self, location: str) -> dict[str, str]: ...  # sha256 of every stored file, MANIFEST.json included
-    def read(self, location: str, name: str) -> bytes: ...  # one small stored file
-
-
-class _Allowance:
-    """The bundle's byte cap, shared by items written at once in several threads."""
-
-    def __init__(self, total: int):
-        self.left, self._lock = total, threading.Lock()
-
-    def take(self, wanted: int) -> int:
-        with self._lock:
-            granted = min(wanted, self.left)
-            self.left -= granted
-            return granted
+__all__ = ["MANIFEST", "Bundle", "BundleWriter", "Collected", "Collectors", "EvidenceItem", "EvidenceService",
+           "EvidenceStorage", "Job", "SharedFile", "SharedFiles", "ready"]
 
 
 class EvidenceService:
@@ -224,12 +118,12 @@ class EvidenceService:
         now = self.clock()
         number, writer = self._reserve(incident.number)
         try:
-            items = asyncio.run(self._write_all(jobs, writer, limits, actor.user, now))
+            items = asyncio.run(write_all(jobs, writer, limits, actor.user, now))
             bundle = Bundle(incident=incident.number, number=number, env=env_name, created_at=now,
                             created_by=actor.user, items=items)
-            manifest = _manifest(incident, bundle)
-            location, archive = writer.finish(manifest)
-            bundle = bundle.model_copy(update={"manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+            document = manifest(incident, bundle)
+            location, archive = writer.finish(document)
+            bundle = bundle.model_copy(update={"manifest_sha256": hashlib.sha256(document).hexdigest(),
                                                "location": location, "archive": archive})
             self._record(actor, incident, bundle)
         except BaseException:
@@ -316,84 +210,6 @@ class EvidenceService:
                               "".join(e.model_dump_json() + "\n" for e in events)))
         return jobs
 
-    async def _write_all(self, jobs: list[Job], writer: BundleWriter, limits: EvidenceLimits, user: str,
-                         now: datetime) -> list[EvidenceItem]:
-        """Every job at once (up to `concurrency`), each item streamed through redaction and hashing into the
-        bundle as it arrives, all within one time budget."""
-        deadline = time.monotonic() + limits.time_budget_s
-        allowance = _Allowance(limits.max_bundle_bytes)
-        slots = asyncio.Semaphore(limits.concurrency)
-        names: set[str] = set()
-
-        async def run(job: Job) -> list[EvidenceItem]:
-            async with slots:
-                try:
-                    pieces = await asyncio.wait_for(job.work, max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    pieces = [Collected(job.name, job.collector, job.source,
-                                        error=f"not done within {limits.time_budget_s:g} s")]
-                except Exception as error:  # noqa: BLE001 — a failed collector is a failed item, never a failed bundle
-                    pieces = [Collected(job.name, job.collector, job.source,
-                                        error=str(error) or type(error).__name__)]
-                items = []
-                for piece in pieces:
-                    piece.name = _unique(piece.name, names)
-                    items.append(await asyncio.to_thread(self._write, piece, writer, limits, allowance, deadline,
-                                                         EvidenceItem(name=piece.name, collector=piece.collector,
-                                                                      source=piece.source, collected_at=now,
-                                                                      collected_by=user)))
-                return items
-
-        results = await asyncio.gather(*(run(job) for job in jobs))
-        return [item for items in results for item in items]
-
-    @staticmethod
-    def _write(piece: Collected, writer: BundleWriter, limits: EvidenceLimits, allowance: _Allowance,
-               deadline: float, item: EvidenceItem) -> EvidenceItem:
-        """Redact, hash and store one item in chunks; cut it (and say why) at a cap, at the deadline, or where its
-        source broke off."""
-        if piece.text is None and piece.chunks is None:
-            error, _ = redact_counted(piece.error or "no output")
-            return item.model_copy(update={"ok": False, "error": error[:500]})
-        chunks = piece.chunks if piece.chunks is not None else [(piece.text or "").encode("utf-8", "replace")]
-        digest, size, masked, cut = hashlib.sha256(), 0, 0, ""
-        out: BinaryIO | None = None
-        try:
-            for data, count in default_redactor().stream(_source(chunks)):
-                masked += count
-                room = allowance.take(min(len(data), limits.max_item_bytes - size))
-                if room < len(data):
-                    data = data[:room]
-                    cut = ("evidence.max_item_bytes" if size + room >= limits.max_item_bytes
-                           else "evidence.max_bundle_bytes")
-                if out is None:
-                    out = writer.open(piece.name)
-                out.write(data)
-                digest.update(data)
-                size += len(data)
-                if not cut and time.monotonic() > deadline:
-                    cut = f"the time budget ({limits.time_budget_s:g} s)"
-                if cut:
-                    break
-        except _SourceBroke as error:  # keep what came and say why (a failing disk is not this: it propagates)
-            if out is None:
-                return item.model_copy(update={"ok": False, "error": redact_counted(str(error))[0][:500]})
-            cut = f"the source breaking off ({redact_counted(str(error))[0][:300]})"
-        finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()  # a generator holding a connection lets it go now, not at garbage collection
-        if out is None:
-            out = writer.open(piece.name)  # an empty log is still an item, with the hash of nothing
-        if cut:
-            note = f"\n[cut at {cut}]\n".encode()
-            out.write(note)
-            digest.update(note)
-            size += len(note)
-        out.close()
-        return item.model_copy(update={"size": size, "sha256": digest.hexdigest(), "redacted": masked,
-                                       "truncated": bool(cut), "error": f"cut at {cut}" if cut else None})
-
     def _record(self, actor: Actor, incident: Incident, bundle: Bundle) -> None:
         """On the timeline (with the manifest's hash) and in the audit log, like any action."""
         ok = sum(item.ok for item in bundle.items)
@@ -408,37 +224,6 @@ class EvidenceService:
                                     (incident.number, event))
 
 
-class _SourceBroke(Exception):
-    pass
-
-
-def _source(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The item's stream, its failures told apart from the bundle's own (a full disk must not pass for a log
-    that broke off)."""
-    try:
-        yield from chunks
-    except Exception as error:
-        raise _SourceBroke(str(error) or type(error).__name__) from error
-
-
 def _file_name(name: str) -> str:
     """A shared file's own name, reduced to what is safe in a flat folder on any system."""
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name).lstrip(".")[:80] or "file"
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    """Two containers of one service could map to one file name; the second gets a suffix, never the first's file."""
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        stem, dot, ext = name.rpartition(".")
-        candidate = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
-    taken.add(candidate)
-    return candidate
-
-
-def _manifest(incident: Incident, bundle: Bundle) -> bytes:
-    document = {"incident": incident.id, "bundle": bundle.ref, "env": bundle.env,
-                "created_at": bundle.created_at.isoformat(), "created_by": bundle.created_by,
-                "items": [item.model_dump(mode="json") for item in bundle.items]}
-    return json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"

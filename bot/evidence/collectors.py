@@ -9,8 +9,9 @@ import os
 from collections.abc import Awaitable
 from datetime import datetime
 
+from bot.checks.settings import PostgresCheck, RedisCheck
 from bot.config.environments import Environment
-from bot.core.evidence import Collected, Job
+from bot.core.evidence_bundle import Collected, Job
 from bot.core.ports import Checks, PlatformFor, Scripts
 
 
@@ -29,11 +30,11 @@ class InfraCollectors:
             elif name == "health":
                 jobs.append(Job("health.txt", "health", env_name, self._health(env_name, env)))
             elif name == "db":
-                jobs += [_one(f"postgres-{check.name}.txt", "db", check.name, _postgres(check.dsn_env or ""))
-                         for check in env.checks if check.kind == "postgres"]
+                jobs += [_one(f"postgres-{check.name}.txt", "db", check.name, _postgres(check.dsn_env))
+                         for check in env.checks if isinstance(check, PostgresCheck)]
             elif name == "cache":
-                jobs += [_one(f"redis-{check.name}.txt", "cache", check.name, _redis(check.url_env or ""))
-                         for check in env.checks if check.kind == "redis"]
+                jobs += [_one(f"redis-{check.name}.txt", "cache", check.name, _redis(check.url_env))
+                         for check in env.checks if isinstance(check, RedisCheck)]
             elif name.startswith("run:"):
                 action = name.removeprefix("run:")
                 jobs.append(Job(f"run-{action}.txt", name, action, self._run(env, name, action)))

@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.core.evidence import MANIFEST
+from bot.core.evidence_bundle import MANIFEST
 from bot.errors import BackendError
 
 _READ = 1 << 20

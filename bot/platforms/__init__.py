@@ -1,18 +1,53 @@
-"""Platform adapters, chosen by an environment's `platform.kind`; built once per environment and reused."""
+"""Platform adapters, one per kind, chosen by an environment's `platform.kind`; built once per environment and reused.
+
+A new kind is its adapter module, its settings model in settings.py (a member of `AnyPlatform`) and its line in
+`ADAPTERS`; tests/test_architecture.py checks that the two agree.
+
+bot.config imports settings.py to validate a catalog, and with it this package: so this module imports nothing
+of ours at run time but bot.errors, and each adapter (and its SDK) is imported when first used.
+"""
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from bot.config.environments import Environment
-from bot.config.environments import Platform as PlatformConfig
-from bot.core.ports import Platform, PlatformMemory
 from bot.errors import UsageError
 
+if TYPE_CHECKING:
+    from bot.config.environments import Environment
+    from bot.core.ports import Platform, PlatformMemory
+    from bot.platforms.settings import AnyPlatform, PlatformSettings
 
-def platform_config(env_name: str, env: Environment) -> PlatformConfig:
+# kind → the adapter class ("module:Class"), built as Adapter(env_name, env, memory=...)
+ADAPTERS: dict[str, str] = {
+    "docker": "bot.platforms.docker:DockerPlatform",
+    "kubernetes": "bot.platforms.kubernetes:KubernetesPlatform",
+    "ssh": "bot.platforms.ssh:SshPlatform",
+}
+
+S = TypeVar("S", bound="PlatformSettings")
+
+
+def platform_config(env_name: str, env: Environment) -> AnyPlatform:
     if env.platform is None:
-        raise UsageError(f"{env_name} has no platform configured (docker, kubernetes or ssh).")
+        raise UsageError(f"{env_name} has no platform configured ({', '.join(ADAPTERS)}).")
     return env.platform
+
+
+def settings_of(env_name: str, env: Environment, kind: type[S]) -> S:
+    """The environment's platform settings, which an adapter of `kind` needs."""
+    settings = platform_config(env_name, env)
+    if not isinstance(settings, kind):
+        raise UsageError(f"{env_name}'s platform is {settings.kind}, not {kind.kind_name()}.")
+    return settings
+
+
+def adapter_class(kind: str) -> Callable[..., Platform]:
+    module, _, name = ADAPTERS[kind].partition(":")
+    adapter: Callable[..., Platform] = getattr(importlib.import_module(module), name)
+    return adapter
 
 
 class Platforms:
@@ -30,19 +65,7 @@ class Platforms:
             cached = self._cache.get(key)
             if cached is not None and cached[0] is env:
                 return cached[1]
-            platform: Platform
-            kind = platform_config(env_name, env).kind
-            if kind == "docker":
-                from bot.platforms.docker import DockerPlatform
-
-                platform = DockerPlatform(env_name, env, memory=self.memory)
-            elif kind == "ssh":
-                from bot.platforms.ssh import SshPlatform
-
-                platform = SshPlatform(env_name, env)
-            else:
-                from bot.platforms.kubernetes import KubernetesPlatform
-
-                platform = KubernetesPlatform(env_name, env)
+            adapter = adapter_class(platform_config(env_name, env).kind)
+            platform = adapter(env_name, env, memory=self.memory)
             self._cache[key] = (env, platform)
             return platform

@@ -1,18 +1,15 @@
 """Docker Compose environments through the docker SDK.
 
 Services are found by their Compose labels. Every recreate (scale up, rollback, maintenance mode) builds the new
-container from the old one's whole inspect document — mounts, ports, networks with aliases, healthcheck, user,
-limits, labels… — changing only what the action changes, and refuses when the container has a setting opsbot
-cannot carry over. Rollback goes to the image in the `opsbot.previous-image` label (set by deploy tooling, and by
-opsbot itself) or, failing that, to the one opsbot remembers from its last rollback of the service. Scale to 0
-remembers the service's spec, so it can be scaled up again.
+container from the old one's whole inspect document, changing only what the action changes, and refuses when the
+container has a setting opsbot cannot carry over (bot/platforms/docker_recreate.py). Rollback goes to the image
+in the `opsbot.previous-image` label (set by deploy tooling, and by opsbot itself) or, failing that, to the one
+opsbot remembers from its last rollback of the service. Scale to 0 remembers the service's spec, so it can be
+scaled up again.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,25 +21,23 @@ from bot.config.environments import Environment
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import platform_config
+from bot.platforms import docker_recreate as recreate
+from bot.platforms import settings_of
+from bot.platforms.settings import DockerSettings
 
 PROJECT = "com.docker.compose.project"
-SERVICE = "com.docker.compose.service"
 NUMBER = "com.docker.compose.container-number"
 PREVIOUS = "opsbot.previous-image"
 LOG_BLOCK = 1 << 20
 HISTORY_LINES = 1000
-CONFIG_HASH = "com.docker.compose.config-hash"
-COMPOSE_HASH = "opsbot.compose-config-hash"  # Compose's own hash, kept while the container differs from it
-COMPOSE_SPEC = "opsbot.compose-spec"  # digest of the image and environment Compose created the container with
 
 
 class DockerPlatform:
     def __init__(self, env_name: str, env: Environment, timeout: int = 15, memory: PlatformMemory | None = None):
         self.env_name = env_name
         self.env = env
-        platform = platform_config(env_name, env)
-        self.project = platform.project or ""
+        platform = settings_of(env_name, env, DockerSettings)
+        self.project = platform.project
         self.host = platform.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         self.timeout = timeout
         self.memory = memory or _ProcessMemory()
@@ -71,7 +66,7 @@ class DockerPlatform:
     def _containers(self, client, service: str | None = None, running_only: bool = False) -> list:
         labels = [f"{PROJECT}={self.project}"]
         if service:
-            labels.append(f"{SERVICE}={self._service_name(service)}")
+            labels.append(f"{recreate.SERVICE}={self._service_name(service)}")
         found = client.containers.list(all=not running_only, filters={"label": labels})
         return sorted(found, key=lambda c: int(c.labels.get(NUMBER, "0") or 0))
 
@@ -198,8 +193,8 @@ class DockerPlatform:
             raise ConflictError(f"{service} has no container in {self.env_name} to copy, and opsbot remembers "
                                 "no spec for it (it does when it scales a service to 0).")
         if replicas > 1:
-            _refuse_fixed_host_ports(service, template)
-        return template, _create_request(template, self._image_config(client, template), clone=True)
+            recreate.refuse_fixed_host_ports(service, template)
+        return template, recreate.create_request(template, recreate.image_config(client, template), clone=True)
 
     def scale(self, service: str, replicas: int) -> str:
         def act(client):
@@ -207,7 +202,7 @@ class DockerPlatform:
             template, request = self._clone_request(client, service, containers, replicas) or (None, None)
             changed = []
             if replicas == 0 and containers:  # keep what is needed to scale back up
-                self._remember(service, spec=_storable(containers[0].attrs))
+                self._remember(service, spec=recreate.storable(containers[0].attrs))
             for c in containers[replicas:][::-1]:  # remove the highest-numbered first, as Compose does
                 c.stop(timeout=10)
                 c.remove(v=True)  # its anonymous volumes too: no container will mount them again
@@ -216,9 +211,9 @@ class DockerPlatform:
                 numbers = [int(c.labels.get(NUMBER, "0") or 0) for c in containers]
                 first = max(numbers, default=0) + 1
                 for number in range(first, first + replicas - len(containers)):
-                    name = _numbered_name(template, self.project, number)
+                    name = recreate.numbered_name(template, self.project, number)
                     body = {**request, "Labels": {**request["Labels"], NUMBER: str(number)}}
-                    client.api.start(self._create(client, name, body, template))
+                    client.api.start(recreate.create(client, name, body, template))
                     changed.append(f"started {name}")
             return "; ".join(changed) or f"{service} already has {replicas} replicas"
 
@@ -284,12 +279,12 @@ class DockerPlatform:
             current = _image_name(containers[0])
             client.images.get(previous)  # fail before changing anything if the image is gone
             # Every container's request is built (and refused if unfaithful) before the first one is touched.
-            requests = [_create_request(c.attrs, self._image_config(client, c.attrs), image=previous,
+            requests = [recreate.create_request(c.attrs, recreate.image_config(client, c.attrs), image=previous,
                                         labels={PREVIOUS: current}) for c in containers]
             remembered = self._recall(service).get("previous", {})
             self._remember(service, previous={**remembered, previous: current, current: previous})
             for c, request in zip(containers, requests, strict=True):
-                self._replace(client, c, request)
+                recreate.replace(client, c, request)
             return f"recreated {len(containers)} container(s) of {service} on {previous}"
 
         return self._call("rollback", act)
@@ -330,49 +325,13 @@ class DockerPlatform:
             for service in services:
                 for c in self._containers(client, service):
                     env = [item for item in c.attrs["Config"].get("Env") or [] if not item.startswith(f"{key}=")]
-                    requests.append((c, _create_request(c.attrs, self._image_config(client, c.attrs),
+                    requests.append((c, recreate.create_request(c.attrs, recreate.image_config(client, c.attrs),
                                                         env=[*env, f"{key}={value}"])))
             for c, request in requests:
-                self._replace(client, c, request)
+                recreate.replace(client, c, request)
             return f"{key}={value}; recreated {', '.join(c.name for c, _ in requests) or 'no containers'}"
 
         return self._call("maintenance", act)
-
-    # --- recreating a container faithfully -------------------------------------------------------
-    def _image_config(self, client, attrs: dict) -> dict:
-        """The image's own defaults (Env, Cmd, labels…): what the container did not set itself."""
-        return client.api.inspect_image(attrs["Image"]).get("Config") or {}
-
-    def _create(self, client, name: str, body: dict, template: dict) -> str:
-        """Create a container from a request, joined to every network of the template with its aliases."""
-        created = client.api.create_container_from_config(body, name=name)["Id"]
-        try:
-            for network, endpoint in _extra_networks(template):
-                client.api.connect_container_to_network(created, network, **endpoint)
-        except Exception:
-            client.api.remove_container(created, force=True)
-            raise
-        return created
-
-    def _replace(self, client, old, body: dict) -> None:
-        """Recreate `old` under its own name from `body`. The old container is parked (renamed) rather than removed
-        until the new one runs, and put back if anything fails."""
-        name, was_running = old.name, old.status in ("running", "restarting")
-        old.stop(timeout=10)
-        old.rename(f"{name}-opsbot-old-{old.short_id}")
-        created = None
-        try:
-            created = self._create(client, name, body, old.attrs)
-            if was_running:  # a stopped container stays stopped: the action changes only what it changes
-                client.api.start(created)
-        except Exception:
-            if created is not None:
-                client.api.remove_container(created, force=True)
-            old.rename(name)
-            if was_running:
-                old.start()
-            raise
-        old.remove()  # its anonymous volumes stay: the new container mounts them
 
     def _memory_key(self, service: str) -> str:
         return f"docker/{self.host}/{self.project}/{self._service_name(service)}"
@@ -395,165 +354,6 @@ class _ProcessMemory:
 
     def remember(self, key: str, doc: dict) -> None:
         self._docs[key] = doc
-
-
-# The fields of an inspect document opsbot knows how to carry over to a new container. Anything else set to a
-# non-default value means the copy would not be faithful: the action is refused, naming the field.
-CONFIG_FIELDS = frozenset({
-    "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
-    "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-    "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell"})
-HOST_FIELDS = frozenset({
-    "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "VolumeDriver",
-    "VolumesFrom", "ConsoleSize", "Annotations", "CapAdd", "CapDrop", "CgroupnsMode", "Dns", "DnsOptions",
-    "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "OomScoreAdj", "PidMode", "Privileged",
-    "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize",
-    "Sysctls", "Runtime", "Isolation", "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight",
-    "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
-    "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices",
-    "DeviceCgroupRules", "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap",
-    "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps",
-    "IOMaximumBandwidth", "Mounts", "MaskedPaths", "ReadonlyPaths", "Init",
-    "Links"})  # rewritten from the inspect form
-# Fields opsbot understands but cannot reproduce: set, the action is refused with the reason.
-REFUSED = {"AutoRemove": "the container removes itself when stopped (docker run --rm)"}
-# Image defaults that show up in a container's Config: dropped when the image changes, so the new image's apply.
-IMAGE_DEFAULTS = ("Cmd", "Entrypoint", "WorkingDir", "User", "StopSignal", "Healthcheck", "Shell", "OnBuild")
-SOLO_NETWORKS = ("host", "none", "bridge", "default")  # no aliases, no second endpoint
-
-
-def _create_request(attrs: dict, image_config: dict, image: str | None = None, env: list[str] | None = None,
-                    labels: dict | None = None, clone: bool = False) -> dict:
-    """The create request reproducing the container `attrs` (an inspect document), changing only `image`, `env`
-    and `labels`; a `clone` (scale up) gets anonymous volumes of its own. Raises ConflictError, before anything
-    changes, when the container has a setting opsbot cannot carry over."""
-    config, host = attrs["Config"], attrs["HostConfig"]
-    name = attrs.get("Name", "").lstrip("/")
-    for section, fields, values in (("Config", CONFIG_FIELDS, config), ("HostConfig", HOST_FIELDS, host)):
-        for field, value in values.items():
-            if field in REFUSED and value:
-                raise ConflictError(f"{name} cannot be recreated faithfully: {section}.{field} is set "
-                                    f"({REFUSED[field]}); nothing was changed.")
-            if field not in fields and field not in REFUSED and value not in (None, "", 0, False, [], {}):
-                raise ConflictError(f"{name} cannot be recreated faithfully: opsbot does not know the setting "
-                                    f"{section}.{field} ({str(value)[:80]}); nothing was changed.")
-    body = {k: v for k, v in config.items() if k in CONFIG_FIELDS}
-    mode = host.get("NetworkMode") or "default"
-    # The engine fills Hostname with the container's short id (or the host's name): a copy must get its own.
-    if body.get("Hostname") == attrs["Id"][:12] or mode == "host" or mode.startswith("container:"):
-        body.pop("Hostname", None)
-    body_labels = dict(body.get("Labels") or {})
-    if image is not None and image != config.get("Image"):
-        for field in IMAGE_DEFAULTS:
-            if field in body and body[field] == image_config.get(field):
-                del body[field]
-        image_env = set(image_config.get("Env") or [])
-        body["Env"] = [item for item in body.get("Env") or [] if item not in image_env]
-        image_labels = image_config.get("Labels") or {}
-        body_labels = {k: v for k, v in body_labels.items() if image_labels.get(k) != v}
-        body["Image"] = image
-    if env is not None:
-        body["Env"] = env
-    body["Labels"] = _compose_labels({**body_labels, **(labels or {})}, attrs, image_config, body)
-    host_body = {k: v for k, v in host.items() if k in HOST_FIELDS}
-    # Inspect shows legacy links as "/db:/proj_app_1/db"; create wants "db:db".
-    host_body["Links"] = [f"{link.split(':')[0].lstrip('/')}:{link.split(':')[1].rsplit('/', 1)[-1]}"
-                          for link in host.get("Links") or []] or None
-    host_body["Binds"] = (host.get("Binds") or []) + ([] if clone else _anonymous_volumes(attrs)) or None
-    body["HostConfig"] = host_body
-    primary = _endpoints(attrs).get(mode)
-    if primary is not None:
-        body["NetworkingConfig"] = {"EndpointsConfig": {mode: primary}}
-    return body
-
-
-def _endpoints(attrs: dict) -> dict[str, dict]:
-    """Each user-defined network's endpoint settings as a create request wants them (static IPs, aliases, links)."""
-    short_id = attrs["Id"][:12]
-    found = {}
-    for network, endpoint in ((attrs.get("NetworkSettings") or {}).get("Networks") or {}).items():
-        if network in SOLO_NETWORKS:
-            continue
-        found[network] = {
-            "IPAMConfig": endpoint.get("IPAMConfig"), "Links": endpoint.get("Links"), "DriverOpts": endpoint.get("DriverOpts"),
-            # The engine adds the container's short id as an alias itself; the copy gets its own.
-            "Aliases": [a for a in endpoint.get("Aliases") or [] if a != short_id] or None}
-    return found
-
-
-def _extra_networks(attrs: dict) -> list[tuple[str, dict]]:
-    """The networks beyond the first (a create request takes one), as connect_container_to_network arguments."""
-    mode = attrs["HostConfig"].get("NetworkMode") or "default"
-    extra = []
-    for network, endpoint in _endpoints(attrs).items():
-        if network == mode:
-            continue
-        ipam = endpoint["IPAMConfig"] or {}
-        links = dict(link.split(":", 1) if ":" in link else (link, link) for link in endpoint["Links"] or [])
-        extra.append((network, {"aliases": endpoint["Aliases"], "links": links or None,
-                                "ipv4_address": ipam.get("IPv4Address") or None,
-                                "ipv6_address": ipam.get("IPv6Address") or None,
-                                "link_local_ips": ipam.get("LinkLocalIPs") or None,
-                                "driver_opt": endpoint["DriverOpts"]}))
-    return extra
-
-
-def _anonymous_volumes(attrs: dict) -> list[str]:
-    """Volumes the engine made for the container (image VOLUMEs, anonymous Compose volumes): the copy mounts the
-    same ones, by name, so their data is kept — as Compose does when it recreates."""
-    host = attrs["HostConfig"]
-    declared = {bind.split(":")[1] for bind in host.get("Binds") or [] if ":" in bind}
-    declared |= {mount.get("Target") for mount in host.get("Mounts") or []}
-    return [f"{m['Name']}:{m['Destination']}{'' if m.get('RW', True) else ':ro'}"
-            for m in attrs.get("Mounts") or [] if m.get("Type") == "volume" and m["Destination"] not in declared]
-
-
-def _compose_labels(labels: dict, attrs: dict, image_config: dict, body: dict) -> dict:
-    """Keep Compose's bookkeeping true. While a container differs from what Compose created (another image, another
-    environment), its config-hash label says so, so `docker-compose up -d` recreates it from the compose file
-    instead of calling it up to date; Compose's own hash is kept beside it and put back when opsbot's changes
-    return the container to the compose file's image and environment."""
-    if CONFIG_HASH not in labels:
-        return labels
-    labels = dict(labels)
-    compose_hash = labels.pop(COMPOSE_HASH, None) or labels[CONFIG_HASH]
-    compose_spec = labels.pop(COMPOSE_SPEC, None) or _spec_digest(attrs["Config"], image_config)
-    if _spec_digest(body, image_config) == compose_spec:
-        labels[CONFIG_HASH] = compose_hash
-    else:
-        labels.update({CONFIG_HASH: f"changed-by-opsbot-{compose_hash[:12]}", COMPOSE_HASH: compose_hash,
-                       COMPOSE_SPEC: compose_spec})
-    return labels
-
-
-def _spec_digest(config: dict, image_config: dict) -> str:
-    """The image and the environment the container sets itself (the image's own variables left out)."""
-    image_env = set(image_config.get("Env") or [])
-    own = sorted(item for item in config.get("Env") or [] if item not in image_env)
-    return hashlib.sha256(json.dumps([config.get("Image"), own]).encode()).hexdigest()[:16]
-
-
-def _refuse_fixed_host_ports(service: str, attrs: dict) -> None:
-    bindings = (attrs["HostConfig"].get("PortBindings") or {}).values()
-    fixed = sorted({b["HostPort"] for group in bindings for b in group or [] if b.get("HostPort", "").isdigit()})
-    if fixed:
-        raise ConflictError(f"{service} publishes fixed host port {', '.join(fixed)}: a second container could not "
-                            "bind it. Publish a range or an ephemeral host port to scale it; nothing was changed.")
-
-
-def _numbered_name(attrs: dict, project: str, number: int) -> str:
-    """A clone's name in the template's style: `proj_app_3` (docker-compose 1.x) or `proj-app-3` (Compose v2)."""
-    name = attrs.get("Name", "").lstrip("/")
-    match = re.fullmatch(r"(.+[_-])\d+", name)
-    if match:
-        return f"{match.group(1)}{number}"
-    return f"{project}-{attrs['Config'].get('Labels', {}).get(SERVICE)}-{number}"
-
-
-def _storable(attrs: dict) -> dict:
-    """What a create request needs of an inspect document, kept in the platform memory."""
-    return {key: attrs.get(key) for key in ("Id", "Name", "Image", "Config", "HostConfig", "Mounts")} | {
-        "NetworkSettings": {"Networks": (attrs.get("NetworkSettings") or {}).get("Networks")}}
 
 
 def _demultiplexed(blocks: Iterator[bytes]) -> Iterator[bytes]:

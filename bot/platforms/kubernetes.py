@@ -19,9 +19,10 @@ from urllib3.exceptions import HTTPError
 
 from bot.config.environments import Environment
 from bot.core.grep import LineFilter
-from bot.core.ports import ServiceState, WorkloadHealth
+from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import platform_config
+from bot.platforms import settings_of
+from bot.platforms.settings import KubernetesSettings
 
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -33,21 +34,21 @@ HISTORY_LINES = 1000
 
 
 class KubernetesPlatform:
-    def __init__(self, env_name: str, env: Environment):
+    def __init__(self, env_name: str, env: Environment, memory: PlatformMemory | None = None):
+        # `memory` is unused: what an action must remember is kept in the objects' own annotations
         self.env_name = env_name
         self.env = env
-        self.config = platform_config(env_name, env)
+        self.config = settings_of(env_name, env, KubernetesSettings)
         self.namespace = self.config.namespace
         self._api: client.ApiClient | None = None
 
     # --- plumbing ---------------------------------------------------------------------------
     def api(self) -> client.ApiClient:
         if self._api is None:
-            platform = self.config
             try:
-                if platform.api_url:
+                if self.config.api_url:
                     configuration = client.Configuration()
-                    configuration.host = platform.api_url
+                    configuration.host = self.config.api_url
                     token = os.environ.get("KUBERNETES_TOKEN")
                     if token:
                         configuration.api_key = {"authorization": f"Bearer {token}"}
@@ -56,7 +57,7 @@ class KubernetesPlatform:
                     config.load_incluster_config()
                     self._api = client.ApiClient()
                 else:
-                    self._api = config.new_client_from_config(context=platform.context)
+                    self._api = config.new_client_from_config(context=self.config.context)
             except (config.ConfigException, OSError) as error:
                 raise BackendError(f"No Kubernetes credentials for {self.env_name}: {error}") from error
         return self._api

@@ -16,7 +16,8 @@ import pytest
 from bot.config import Catalog
 from bot.core.ops import Actor
 from bot.errors import ConflictError
-from bot.platforms.docker import DockerPlatform, _create_request
+from bot.platforms.docker import DockerPlatform
+from bot.platforms.docker_recreate import create_request
 from tests.integration.test_docker_platform import catalog, docker_host, ops, platform, project, wait_for  # noqa: F401
 
 # A service with a bind mount (the served files), a named and an anonymous volume, environment variables, a
@@ -264,12 +265,12 @@ def test_a_setting_opsbot_does_not_know_is_refused_by_name(platform, project, do
     client = docker.DockerClient(base_url=docker_host)
     attrs = client.containers.get(f"{project}-api-1").attrs
     image = client.api.inspect_image(attrs["Image"])["Config"]
-    assert _create_request(attrs, image)["HostConfig"]["NetworkMode"] == "none"
+    assert create_request(attrs, image)["HostConfig"]["NetworkMode"] == "none"
     attrs["HostConfig"]["FutureIsolation"] = {"level": "strict"}  # what a newer engine might report
     with pytest.raises(ConflictError, match="does not know the setting HostConfig.FutureIsolation"):
-        _create_request(attrs, image)
+        create_request(attrs, image)
     attrs["HostConfig"]["FutureIsolation"] = None  # unset: nothing is lost by not copying it
-    _create_request(attrs, image)
+    create_request(attrs, image)
     client.close()
 
 

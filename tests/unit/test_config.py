@@ -158,6 +158,29 @@ def test_check_config_refuses_what_would_break_the_bot(tmp_path, yaml_text, mess
     assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems
 
 
+@pytest.mark.parametrize("yaml_text, message", [
+    ("environments: {e: {checks: [{name: c, kind: http, url: 'http://x', warn_pct: 5}]}}",
+     "environments.e.checks.0: a http check has no warn_pct; its keys: kind, name, timeout_s, url, expect_status"),
+    ("environments: {e: {checks: [{name: c, kind: tcp, host: h}]}}", "environments.e.checks.0: a tcp check needs port"),
+    ("environments: {e: {checks: [{name: c, kind: mysql}]}}",
+     "environments.e.checks.0.kind: 'mysql' is not a kind here; use one of 'http', 'postgres'"),
+    ("environments: {e: {checks: [{name: c, url: 'http://x'}]}}", "environments.e.checks.0.kind: Field required"),
+    ("environments: {e: {platform: {kind: kubernetes, nmespace: shop}}}",
+     "environments.e.platform: a kubernetes platform has no nmespace; its keys: kind, namespace, context, api_url"),
+    ("environments: {e: {platform: {kind: docker, project: p, port: 0}}}",
+     "environments.e.platform: a docker platform has no port"),
+    ("environments: {e: {platform: {kind: ssh, hosts: [h], user: u, key_env: K, known_hosts: /k, port: 0}}}",
+     "environments.e.platform.port: Input should be greater than 0"),
+])
+def test_a_platform_or_check_is_checked_against_its_own_kind(tmp_path, yaml_text, message):
+    """Each kind has its own keys: one another kind has, a typo or a missing one is named with the kind."""
+    path = tmp_path / "opsbot.yml"
+    path.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(path)
+    assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems
+
+
 def test_durations_with_units_and_a_zero_grace_are_accepted(tmp_path):
     path = tmp_path / "opsbot.yml"
     path.write_text("scheduler: {tick: 200ms, grace: 0s, postmortem_repeat: 1.5s}\nseverities:\n" + "".join(
