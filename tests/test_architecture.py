@@ -420,3 +420,14 @@ def test_rules_ask_a_surface_what_it_can_do_never_its_name():
                 if named and any(isinstance(side, ast.Constant) and side.value in names for side in sides):
                     offenders.append(f"{module_name(path)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_readme_names_every_platform_and_check_kind_there_is():
+    from bot.checks.runner import KINDS
+    from bot.platforms import ADAPTERS
+
+    readme = (ROOT / "README.md").read_text()
+    checks = readme[readme.index("- **Checks**"):readme.index("- **Platforms**")]
+    platforms = readme[readme.index("- **Platforms**"):readme.index("- **Logs**")]
+    assert [kind for kind in KINDS if f"`{kind}`" not in checks] == []
+    assert [kind for kind in ADAPTERS if kind.lower() not in platforms.lower()] == []
