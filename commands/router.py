@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from bot.core.redact import redact
 from bot.errors import BackendError, OpsbotError, UsageError
@@ -20,6 +21,7 @@ from bot.views.model import (
     Link,
     Note,
     Paragraph,
+    Part,
     Preformatted,
     Reply,
     Span,
@@ -67,40 +69,56 @@ class Router:
 
 def redacted(answer: Reply) -> Reply:
     """The last check before anything is shown: whatever a command echoes (typed text, output, an error) is
-    redacted, whichever surface shows it."""
-    answer.summary = _redact_line(answer.summary)
-    answer.parts = [_redact_part(part) for part in answer.parts]
+    redacted, whichever surface shows it. The reply's texts are redacted in one pass (joined by a separator no
+    text holds); should a match reach across one, each text is redacted on its own instead."""
+    texts: list[str] = []
+
+    def collect(text: str) -> str:
+        texts.append(text)
+        return text
+
+    _map_texts(answer, collect)
+    pieces = redact(_SEPARATOR.join(texts)).split(_SEPARATOR)
+    if len(pieces) != len(texts) or any(_SEPARATOR in text for text in texts):
+        pieces = [redact(text) for text in texts]
+    shown = iter(pieces)
+    _map_texts(answer, lambda _: next(shown))
     if answer.file is not None:
         answer.file.content = redact(answer.file.content)
     return answer
 
 
-def _redact_line(text: Line) -> Line:
-    return tuple(_redact_span(span) for span in text)
+_SEPARATOR = "\x1f"  # ASCII unit separator
 
 
-def _redact_span(span: Span) -> Span:
-    if isinstance(span, str):
-        return redact(span)
-    if isinstance(span, Link):
-        return Link(redact(span.url), redact(span.label))
-    if isinstance(span, (Strong, Em, Code)):
-        return type(span)(redact(span.text))
-    return span  # a mention: an ID
+def _map_texts(answer: Reply, fix: Callable[[str], str]) -> None:
+    def line_of(text: Line) -> Line:
+        return tuple(span_of(span) for span in text)
 
+    def span_of(span: Span) -> Span:
+        if isinstance(span, str):
+            return fix(span)
+        if isinstance(span, Link):
+            return Link(fix(span.url), fix(span.label))
+        if isinstance(span, (Strong, Em, Code)):
+            return type(span)(fix(span.text))
+        return span  # a mention: an ID
 
-def _redact_part(part):
-    if isinstance(part, Preformatted):
-        return Preformatted(redact(part.text))
-    if isinstance(part, (Paragraph, Note)):
-        return type(part)(_redact_line(part.text))
-    if isinstance(part, Lines):
-        return Lines(tuple(_redact_line(item) for item in part.lines))
-    if isinstance(part, Fields):
-        return Fields(tuple((name, _redact_line(value)) for name, value in part.pairs))
-    if isinstance(part, Headline):
-        return Headline(redact(part.text))
-    return part
+    def part_of(part: Part) -> Part:
+        if isinstance(part, Preformatted):
+            return Preformatted(fix(part.text))
+        if isinstance(part, (Paragraph, Note)):
+            return type(part)(line_of(part.text))
+        if isinstance(part, Lines):
+            return Lines(tuple(line_of(item) for item in part.lines))
+        if isinstance(part, Fields):
+            return Fields(tuple((name, line_of(value)) for name, value in part.pairs))
+        if isinstance(part, Headline):
+            return Headline(fix(part.text))
+        return part
+
+    answer.summary = line_of(answer.summary)
+    answer.parts = [part_of(part) for part in answer.parts]
 
 
 def overview() -> Reply:

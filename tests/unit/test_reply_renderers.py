@@ -53,3 +53,13 @@ def test_html_escapes_everything_and_links_only_web_urls():
     assert '<a href="https://grafana.example/d/1" rel="noopener noreferrer">graph</a>' in html
     assert "<pre>DB_HOST=&lt;db&gt; &amp; done</pre>" in html
     assert "<a " not in to_html(reply("x", paragraph(Link("javascript:alert(1)", "x"))))
+
+
+def test_a_replys_texts_are_redacted_together_and_a_match_across_two_texts_still_redacts_each():
+    from commands.router import redacted
+
+    secret = "DB_PASSWORD=hunter2"
+    answer = redacted(reply(line("ran ", Code(secret)), paragraph("out: ", secret, " and ", Strong("token=abc123xyz")),
+                            Preformatted(f"{secret}\nok")))
+    shown = to_text(answer) + answer.text
+    assert "hunter2" not in shown and "abc123xyz" not in shown and "ok" in shown and "out: " in shown
