@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_postmortem import *  # noqa: F403 — its tests and fixtures, collected here again
+from tests.unit.test_postmortem import *  # its tests and fixtures, collected here again
 
 
 @pytest.fixture
