@@ -1,4 +1,5 @@
 """Alerts open incidents, through a real Alertmanager (Debian's package, started per module on loopback): alerts
+
 posted to its API reach opsbot's POST /alerts/alertmanager by Alertmanager's own grouping and resolve
 notifications. opsbot is served as in `opsbot serve` (uvicorn, the Slack endpoint beside), Slack faked on loopback."""
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.app import build, served
 from bot.config import Settings, SlackSettings
 from bot.core.models import EventKind, Status
 from tests.integration.conftest import SECRET, free_port
+from tests.poll import wait_until
 
 TOKEN, GRAFANA_TOKEN = "am-token-0123456789", "grafana-token-0123456789"
 OPSBOT_PORT = free_port()  # Alertmanager's config names it before opsbot starts
@@ -40,14 +42,6 @@ alerts:
 """
 
 
-def wait_until(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

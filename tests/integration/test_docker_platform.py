@@ -3,7 +3,6 @@ as a Compose project."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from bot.errors import ConflictError
 from bot.platforms import Platforms
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.script import ScriptRunner
+from tests.poll import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,13 +72,6 @@ def ops(project, docker_host, store, clock) -> OpsService:
                       clock=clock)
 
 
-def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met")
 
 
 def test_status_finds_the_compose_service(platform):
@@ -87,7 +80,7 @@ def test_status_finds_the_compose_service(platform):
 
 
 def test_logs_since_and_grep(platform):
-    wait_for(lambda: "pool exhausted" in platform.logs("api", None, 100, None))
+    wait_until(lambda: "pool exhausted" in platform.logs("api", None, 100, None))
     text = platform.logs("api", None, 100, LineFilter("ERROR"))
     lines = text.splitlines()
     assert len(lines) == 2 and all("error: pool exhausted" in line for line in lines)
@@ -197,7 +190,7 @@ def test_secrets_a_container_logs_reach_neither_the_reply_nor_the_audit_log(dock
     container.start()
     try:
         router = Router(build_services(store, catalog(name, docker_host), clock=clock))
-        wait_for(lambda: "pool" in container.logs().decode() or len(container.logs()) > 1000)
+        wait_until(lambda: "pool" in container.logs().decode() or len(container.logs()) > 1000)
         reply = router.handle("/ops", "logs api prod --tail 2000", Context(user="U_OPS"))
         shown = reply.text + str(reply.blocks) + (reply.file.content if reply.file else "")
         assert reply.ok and "***" in shown

@@ -21,6 +21,7 @@ from bot.views.blocks import mrkdwn
 from bot.views.ops import health
 from bot.views.text import to_text
 from tests.integration.conftest import free_port
+from tests.poll import wait_until
 
 OPSBOT_PORT = free_port()  # where the opsbot scraped below listens: Prometheus' config is written before it starts
 
@@ -51,13 +52,11 @@ class Prometheus:
 
     def wait_for(self, expr: str, expected: float, timeout: float = 15.0) -> None:
         """Until Prometheus has scraped the value the test set."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def seen() -> bool:
             result = self.query(expr)
-            if result and math.isclose(float(result[0]["value"][1]), expected, rel_tol=1e-9):
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"Prometheus never saw {expr} == {expected}; last answer {self.query(expr)}")
+            return bool(result) and math.isclose(float(result[0]["value"][1]), expected, rel_tol=1e-9)
+
+        wait_until(seen, timeout=timeout, what=f"Prometheus to see {expr} == {expected}", interval=0.1)
 
 
 @pytest.fixture(scope="module")

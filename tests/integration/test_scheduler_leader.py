@@ -18,6 +18,7 @@ from bot.core.ops import Actor
 from bot.scheduler.leader import FileLeaderLock, PostgresLeaderLock
 from bot.timeparse import utcnow
 from tests.integration.conftest import SECRET, free_port
+from tests.poll import wait_until
 
 CONFIG = """
 environments:
@@ -46,14 +47,6 @@ def scheduler_role(base: str) -> str | None:
         return None
 
 
-def wait_until(condition, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.scheduler.leader import LEADER_LOCK_ID
 from tests.integration.conftest import SECRET, free_port
+from tests.poll import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 OPSBOT = [sys.executable, "-m", "bot.cli"]
@@ -44,13 +45,6 @@ def start_serve(tmp_path: Path, fake_slack, database_url: str, socket: bool,
     return process, port
 
 
-def wait_until(condition, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not met within {timeout} s")
 
 
 def leader_lock_is_free(pg_url: str) -> bool:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import protected_backup
+from tests.poll import wait_until
 
 FORM = "application/x-www-form-urlencoded"
 MALFORMED_SIGNED = [
@@ -136,10 +137,7 @@ def test_a_form_body_that_looks_like_json_is_read_as_bolt_reads_it(slack):
 
 def test_a_slash_command_mentioning_payload_is_not_lost(slack):
     assert slack.command("open p2 bad payload from upstream").status_code == 200
-    deadline = time.monotonic() + 10
-    while not slack.opsbot.store.list_incidents():
-        assert time.monotonic() < deadline, "the command was lost"
-        time.sleep(0.02)
+    wait_until(slack.opsbot.store.list_incidents, timeout=10, what="the command (lost?)")
     assert slack.opsbot.store.get_incident(1).title == "bad payload from upstream"
 
 
@@ -148,13 +146,10 @@ def test_past_the_queue_bound_a_delivery_is_refused_at_once_and_changes_nothing(
     slack.fake.hold_responses()  # the one worker's reply waits, so the worker stays busy
     try:
         assert slack.command("list").status_code == 200
-        deadline = time.monotonic() + 10
-        while slack.fake.held < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: slack.fake.held >= 1, timeout=10, what="the busy worker's reply")
         assert slack.command("open p2 Waits for the worker").status_code == 200  # the one place in the queue
         assert slack.command("open p1 Refused, queue full").status_code == 200  # acked, then refused
-        while slack.fake.held < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: slack.fake.held >= 2, timeout=10, what="the refusal")
         assert slack.fake.held == 2  # the busy worker's reply and the refusal
         # An event waits its turn however full the queue: nobody asked anything, so nobody is told "busy".
         reaction = {"type": "reaction_added", "user": "U_BOB", "reaction": "thumbsup",

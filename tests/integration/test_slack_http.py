@@ -16,6 +16,7 @@ from bot.core.models import Status
 from bot.views.blocks import mrkdwn
 from bot.views.incidents import event_text
 from tests.integration.conftest import protected_backup
+from tests.poll import wait_until
 
 
 def assert_valid_blocks(blocks) -> None:
@@ -29,24 +30,16 @@ def assert_valid_blocks(blocks) -> None:
         parsed.validate_json()
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def open_incident(slack, text="open p1 Payment API returns 502 --impact checkout fails"):
     response = slack.command(text)
     assert response.status_code == 200
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the channel is bound once Slack has answered every call
-        incident = slack.opsbot.store.get_incident(1) if slack.opsbot.store.list_incidents() else None
-        if incident and incident.summary_ref:
-            slack.fake.wait_for("chat.postMessage", 2)  # summary and announcement
-            return incident
-        time.sleep(0.02)
-    raise AssertionError("INC-1 was not bound to its channel")
+    # the channel is bound once Slack has answered every call
+    incident = wait_until(lambda: next((i for i in slack.opsbot.store.list_incidents() if i.summary_ref), None),
+                          timeout=10, what="INC-1 bound to its channel")
+    slack.fake.wait_for("chat.postMessage", 2)  # summary and announcement
+    return incident
 
 
 def test_healthz(slack):

@@ -9,6 +9,7 @@ import pytest
 
 from bot.app import build, slack_surface
 from bot.config import Settings, SlackSettings
+from tests.poll import wait_until
 
 
 @pytest.fixture
@@ -35,13 +36,6 @@ def socket_bot(fake_slack, sqlite_url):
     opsbot.close()
 
 
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_slash_command_over_socket_mode_is_acked_and_applied_once(socket_bot, fake_slack):

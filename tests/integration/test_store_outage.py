@@ -16,6 +16,7 @@ import uvicorn
 from bot.app import build, served
 from bot.config import Settings, SlackSettings
 from tests.integration.conftest import SECRET, SlackClientForTests, free_port
+from tests.poll import wait_until
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 
@@ -83,15 +84,10 @@ def test_a_database_outage_is_said_at_once_and_recovered_from(cluster, fake_slac
         assert health.status_code == 503 and health.json()["store"] == "unreachable"
 
         cluster.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{slack.base}/healthz", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline, "opsbot did not recover"
-            time.sleep(0.2)
+        wait_until(lambda: httpx.get(f"{slack.base}/healthz", timeout=10).status_code == 200, timeout=30,
+                   what="opsbot to recover", interval=0.2)
         slack.command("open p2 Back after the outage")
-        wait = time.monotonic() + 10
-        while not opsbot.store.list_incidents():
-            assert time.monotonic() < wait
-            time.sleep(0.05)
+        wait_until(opsbot.store.list_incidents, timeout=10, what="the incident opened after the outage")
     finally:
         slack.http.close()
         server.should_exit = True
