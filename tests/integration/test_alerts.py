@@ -1,5 +1,4 @@
 """Alerts open incidents, through a real Alertmanager (Debian's package, started per module on loopback): alerts
-
 posted to its API reach opsbot's POST /alerts/alertmanager by Alertmanager's own grouping and resolve
 notifications. opsbot is served as in `opsbot serve` (uvicorn, the Slack endpoint beside), Slack faked on loopback."""
 from __future__ import annotations
