@@ -17,6 +17,7 @@ from bot.errors import ConflictError
 from bot.platforms import Platforms
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.script import ScriptRunner
+from tests.platform_contract import CASES, case_id
 from tests.poll import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,3 +226,8 @@ def test_parallel_scales_of_one_service_run_one_at_a_time(project, docker_host, 
     assert "done" in results
     assert all(r == "done" or "being changed right now by @U_" in r for r in results), results
     assert DockerPlatform("prod", cat.environments["prod"]).replicas("api") == 4
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_platform_contract(platform, case):
+    case(platform, "api")

@@ -16,6 +16,7 @@ from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import Platforms
 from bot.platforms.kubernetes import KubernetesPlatform
 from bot.platforms.script import ScriptRunner
+from tests.platform_contract import CASES, case_id
 
 NS = "production"
 
@@ -366,3 +367,8 @@ def test_previous_asks_for_the_crashed_containers_log(platform, cluster):
     platform.logs("api", None, 10, None, previous=True)
     requests = cluster[0].emulator[f"get /api/v1/namespaces/{NS}/pods/api-gateway-2/log"]
     assert requests[-1].params.get("previous", "").lower() == "true"  # the client writes True; the API reads both
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_platform_contract(platform, case):
+    case(platform, "api")

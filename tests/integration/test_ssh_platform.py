@@ -22,6 +22,7 @@ from bot.store.sqlite import SqliteStore
 from commands.base import Context
 from commands.router import Router
 from tests.integration.ssh_server import start_ssh_server
+from tests.platform_contract import CASES, case_id
 
 OPS = Actor(user="U_OPS", channel=None, command="/ops test")
 
@@ -259,3 +260,8 @@ def test_evidence_log_streams_come_from_each_host(sshd):
     assert [host for host, _ in streams] == sshd.hosts
     assert all(b"pool exhausted" in b"".join(chunks) for _, chunks in streams)
     assert os.environ.get("OPSBOT_TEST_SSH_KEY")  # still set for the module's other tests
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_platform_contract(sshd, case):
+    case(make_platform(sshd, hosts=sshd.hosts[:1]), "api")

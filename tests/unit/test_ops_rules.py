@@ -98,3 +98,15 @@ def test_log_reads_of_a_service_the_environment_does_not_have_are_refused_and_au
         ops.logs(WEB_FORM, "dev", ["api", "payments"], None, 10)
     [record] = store.audit_records()
     assert (record.phase, record.action, record.target) == ("refused", "logs", "api,payments")
+
+
+def test_within_the_catalog_the_same_request_is_planned_and_runs_on_the_platform(store, clock):
+    from tests.fakes.platform import FakePlatform
+
+    platform = FakePlatform("dev")
+    catalog = Catalog.model_validate({"environments": {"dev": {
+        "platform": {"kind": "kubernetes", "namespace": "shop"}, "services": {"api": {"max_replicas": 3}}}}})
+    ops = OpsService(store, catalog, lambda env_name, env: platform, checks=None, scripts=NoScripts(), clock=clock)
+    done = ops.submit(WEB_FORM, ActionRequest(Action.SCALE, "dev", "api", {"replicas": 3}))
+    assert (done.kind, done.summary, platform.replicas("api")) == ("done", "scale api in dev: 2 → 3 replicas", 3)
+    assert [r.phase for r in store.audit_records()] == ["requested", "started", "succeeded"]
