@@ -258,7 +258,7 @@ def _audit(args: argparse.Namespace, config: str | None) -> int:
     app = _build(config, create=False)
     try:
         if args.audit_command == "head":
-            head = app.store.audit_head()
+            head = app.services.records.audit_head()
             print(head if head is not None else "0:" + "0" * 64)
             return 0
         if args.audit_command == "verify":
@@ -269,7 +269,7 @@ def _audit(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
-    from bot.core.audit import Head, verify_stream
+    from bot.core.audit import Head
 
     checkpoints = [head for witness in witnesses for head in witness.heads()]
     if args.head:
@@ -278,7 +278,7 @@ def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
         except ValueError as exc:
             print(f"opsbot: {exc}", file=sys.stderr)
             return 2
-    result = verify_stream(app.store.iter_audit(), key, checkpoints, keyed_from=args.keyed_from)
+    result = app.services.records.verify_audit(key, checkpoints, args.keyed_from)
     if not result.ok:
         print(f"audit log TAMPERED: {result.problem}", file=sys.stderr)
         return 1
@@ -301,7 +301,7 @@ def _export_audit(app, format: str) -> int:
     writer = csv.DictWriter(sys.stdout, fieldnames=fields) if format == "csv" else None
     if writer is not None:
         writer.writeheader()
-    for row in app.store.iter_audit():  # streamed: one batch in memory at a time
+    for row in app.services.records.audit_rows():  # streamed: one batch in memory at a time
         record = row.record.model_dump(mode="json")
         if writer is None:
             sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
@@ -365,8 +365,6 @@ def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
 
 def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import audit_key
-    from bot.core.export import import_documents
-    from bot.timeparse import utcnow
 
     files = []
     for name in args.files:
@@ -377,7 +375,7 @@ def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
             return 1
     app = _build(config)
     try:
-        done = import_documents(app.store, app.catalog, files, args.user, utcnow, audit_key(app.settings))
+        done = app.services.records.import_documents(files, args.user, audit_key(app.settings))
     finally:
         app.close()
     for item in done:

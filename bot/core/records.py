@@ -2,13 +2,14 @@
 the CLI and (later) the web view call these; none of them assembles a record itself."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config.catalog import Catalog
+from bot.core.audit import AuditKey, Head, StoredAudit, Verification, verify_stream
 from bot.core.evidence import EvidenceService
-from bot.core.export import ExportDocument, export_documents
+from bot.core.export import ExportDocument, Imported, export_documents, import_documents
 from bot.core.models import Incident
 from bot.core.ports import Store
 from bot.core.postmortem import postmortem_filename, render_postmortem
@@ -58,6 +59,22 @@ class Records:
             exported.append(ExportedIncident(parsed.incident.number, document,
                                              render_postmortem(parsed.incident, parsed.timeline, self.catalog)))
         return exported
+
+    def import_documents(self, files: Iterable[tuple[str, bytes]], user: str,
+                         key: AuditKey | None) -> list[Imported]:
+        """Restore exported incidents; a malformed, changed or clashing document is refused whole."""
+        return import_documents(self.store, self.catalog, files, user, self.clock, key)
+
+    # --- the audit log ----------------------------------------------------------------------------------------
+    def audit_head(self) -> Head | None:
+        return self.store.audit_head()
+
+    def audit_rows(self) -> Iterator[StoredAudit]:
+        """Every record, oldest first, streamed (one batch in memory at a time)."""
+        return self.store.iter_audit()
+
+    def verify_audit(self, key: AuditKey | None, checkpoints: list[Head], keyed_from: int = 1) -> Verification:
+        return verify_stream(self.store.iter_audit(), key, checkpoints, keyed_from=keyed_from)
 
     def _which(self) -> str:
         numbers = self.incident_numbers()

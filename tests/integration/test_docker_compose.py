@@ -18,7 +18,8 @@ from bot.core.ops import Actor
 from bot.errors import ConflictError
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.docker_recreate import create_request
-from tests.integration.test_docker_platform import catalog, docker_host, ops, platform, project, wait_for  # noqa: F401
+from tests.integration.test_docker_platform import catalog, docker_host, ops, platform, project  # noqa: F401
+from tests.poll import wait_until
 
 # A service with a bind mount (the served files), a named and an anonymous volume, environment variables, a
 # healthcheck, an ephemeral published port on a user-defined network with an alias, a user, a working directory,
@@ -126,8 +127,8 @@ def answers(attrs: dict) -> str:
 
 def healthy(stack: Project, count: int) -> list[dict]:
     """Waits until `count` containers run and pass their healthcheck (so the healthcheck was copied and works)."""
-    wait_for(lambda: [a["State"].get("Health", {}).get("Status") for a in stack.containers()] == ["healthy"] * count,
-             timeout=30)
+    wait_until(lambda: [a["State"].get("Health", {}).get("Status") for a in stack.containers()] == ["healthy"] * count,
+               timeout=30, what=f"{count} healthy containers")
     return stack.containers()
 
 
