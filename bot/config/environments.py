@@ -92,6 +92,14 @@ class Param(Strict):
     default: str | int | bool | None = None
     flag: bool = False  # the value may start with "-" (it is meant as an option of the command)
     absolute: bool = False  # a path may be absolute (never "..": a path stays below where the action works)
+    min: int = 0  # an int's range: negative numbers only where the catalog allows them
+    max: int | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Param:
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
 
 
 class RunbookAction(Strict):

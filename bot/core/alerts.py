@@ -11,6 +11,7 @@ or record an alert twice. Every change is audited with the alert source as the a
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ class AlertService:
         title = group.title or render(rule.title, labels, notes) or f"Alert group {group.key}"
         limit = self.catalog.limits.title_max
         title = title if len(title) <= limit else title[:limit - 1] + "…"  # an alert is never refused for its title
+        title = inert_mentions(title)
         incident, events = self.incidents.declaration(
             group.source, group.severity or rule.severity, title,
             service=group.service or render(rule.service, labels, notes) or None,
@@ -165,7 +167,8 @@ class AlertService:
                 f" ({'since' if alert.status == 'firing' else 'at'} {when})" + \
                 (f" {alert.generator_url}" if alert.generator_url else "")
             key = f"{alert.fingerprint}|{alert.occurrence}|{alert.status}"
-            events.append((key, Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text[:3000], data={
+            text = inert_mentions(text[:3000])
+            events.append((key, Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text, data={
                 "source": group.source, "fingerprint": alert.fingerprint, "status": alert.status,
                 "labels": alert.labels, "starts_at": alert.starts_at.isoformat(),
                 "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
@@ -200,6 +203,15 @@ class AlertService:
         return AuditRecord(at=self.clock(), attempt="al-" + secrets.token_hex(6), phase="succeeded",
                            user=group.source, command=f"POST /alerts/{group.kind}", action=action, target=target,
                            args={"group": group.key[:200], "status": group.status, "alerts": len(group.alerts)})
+
+
+# A Slack-shaped ID after @ or # would become a mention (a ping) wherever the text is shown; text from outside
+# (an alert's title, name or summary) never pings anybody: a word joiner keeps the ID as plain text.
+_MENTION_LIKE = re.compile(r"(?<![\w@#])([@#])(?=[UWSCG][A-Z0-9_]*[0-9_])")
+
+
+def inert_mentions(text: str) -> str:
+    return _MENTION_LIKE.sub(lambda match: match.group(1) + "\u2060", text)
 
 
 def _group_resolved_key(group: AlertGroup) -> str:

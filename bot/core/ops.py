@@ -149,17 +149,20 @@ class OpsService(AuditTrail):
 
     def audit_log(self, actor: Actor, user: str | None, env_name: str | None,
                   since: timedelta | None) -> list[list[AuditRecord]]:
+        """The attempts a reader may see: an environment's records need its viewer role; records of no
+        environment (incidents, alerts), the viewer role somewhere."""
         if env_name:
             self.authorize(actor, env_name, "audit")
-        elif self.catalog.environments and not any(
-                self.role_of(actor.user, name) >= Role.VIEWER for name in self.catalog.environments):
+        visible = {name for name in self.catalog.environments if self.role_of(actor.user, name) >= Role.VIEWER}
+        if not env_name and self.catalog.environments and not visible:
             raise PermissionDenied("You need the viewer role in an environment to read the audit log.")
         records = self.store.audit_records(since=self.clock() - since if since else None)
         grouped: dict[str, list[AuditRecord]] = {}
         for record in records:
             grouped.setdefault(record.attempt, []).append(record)
         return [steps for steps in grouped.values()
-                if (user is None or steps[0].user == user) and (env_name is None or steps[0].env == env_name)]
+                if (user is None or steps[0].user == user) and (env_name is None or steps[0].env == env_name)
+                and (steps[0].env is None or steps[0].env in visible or not self.catalog.environments)]
 
     # --- changing actions ------------------------------------------------------------------
     def request(self, actor: Actor, env_name: str, action: Action | str, target: str | None, args: dict,
@@ -220,11 +223,12 @@ class OpsService(AuditTrail):
         actor = replace(actor, incident=plan.incident)  # a confirmation lands where the plan was made for
         if plan.status != "pending":
             raise ConflictError(f"Plan {plan_id} is {plan.status}; it cannot be confirmed again.")
+        # Whoever has no role there is denied (and recorded as denied) before anything else, expiry included.
+        self.authorize(actor, plan.env, plan.action, plan.target, plan.args)
         if self.clock() > plan.expires_at:
             if self.store.update_plan(plan.model_copy(update={"status": "expired"}), plan):
                 self._audit(actor, plan.attempt, "expired", plan.env, plan.action, plan.target, plan.args)
             raise ConflictError(f"Plan {plan_id} expired at {plan.expires_at:%Y-%m-%d %H:%M} UTC; run the command again.")
-        self.authorize(actor, plan.env, plan.action, plan.target, plan.args)
         # The requester confirms what they were shown; `approvals: N` more authorised people approve it.
         if actor.user == plan.user:
             if plan.confirmed:

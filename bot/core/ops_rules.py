@@ -97,8 +97,12 @@ def runbook_params(env_name: str, env: Environment, name: str, given: dict) -> d
         if param.type == "path" and (".." in PurePosixPath(value).parts
                                      or (value.startswith("/") and not param.absolute)):
             raise UsageError(f"{key} must be a relative path without '..'.")
-        if param.type == "int" and not re.fullmatch(r"-?[0-9]{1,18}", value):
-            raise UsageError(f"{key} must be a whole number.")
+        if param.type == "int":
+            if not re.fullmatch(r"-?[0-9]{1,18}", value):
+                raise UsageError(f"{key} must be a whole number.")
+            if not param.min <= int(value) <= (param.max if param.max is not None else 10**18):
+                upper = f" to {param.max}" if param.max is not None else " or more"
+                raise UsageError(f"{key} must be a whole number from {param.min}{upper}.")
         if param.type == "bool" and value.lower() not in ("true", "false"):
             raise UsageError(f"{key} must be true or false.")
         if param.type == "choice" and value not in param.choices:
