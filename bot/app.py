@@ -84,7 +84,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     from bot.evidence.collectors import InfraCollectors
     from bot.evidence.storage import DirectoryStorage
 
-    incidents = IncidentService(store, catalog, clock=clock)
+    incidents = IncidentService(store, catalog, clock=clock, groups_of=groups_of)
     collectors = InfraCollectors(platforms, checks, scripts)
     evidence = EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
                                clock=clock, files=shared_files)

@@ -50,7 +50,8 @@ def _with_target(handler: IncidentHandler, takes_id: bool = True) -> Handler:
 
 def _target(services: Services, ctx: Context, number: int | None):
     # In Slack a command typed outside an incident channel names its incident; no guessing.
-    return services.incidents.resolve_target(number, ctx.channel, guess=not ctx.can.shared_rooms)
+    return services.incidents.resolve_target(number, ctx.channel, guess=not ctx.can.shared_rooms,
+                                             viewer=services.incidents.viewer(ctx.user, ctx.channel))
 
 
 def _require(text: str, what: str, name: str) -> str:
@@ -248,7 +249,9 @@ def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
     if parsed.positional:
         raise UsageError(f"Unexpected '{parsed.positional}'.", COMMAND.usage("list"))
     include_closed = bool(parsed.options.get("all"))
-    return incident_list(services.incidents.list_incidents(include_closed=include_closed), include_closed)
+    viewer = services.incidents.viewer(ctx.user, ctx.channel)
+    return incident_list(services.incidents.list_incidents(include_closed=include_closed, viewer=viewer),
+                         include_closed)
 
 
 def _show(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -305,7 +308,11 @@ def _postmortem(services: Services, ctx: Context, number: int | None, text: str)
         return _with_effects(views.postmortem_marked_done(incident, ctx.user), result)
     if text:
         raise UsageError(f"Unexpected '{text}'; say `done` to mark the post-mortem written.", COMMAND.usage("postmortem"))
-    draft = services.records.postmortem(_target(services, ctx, number))
+    incident = _target(services, ctx, number)
+    if incident.private and ctx.can.shared_rooms and ctx.channel != incident.channel:
+        raise UsageError(f"{incident.id} is private: its post-mortem draft is shared only in its own channel; "
+                         "ask for it there.")
+    draft = services.records.postmortem(incident)
     return postmortem_draft(draft.incident, draft.filename, draft.text)
 
 

@@ -65,7 +65,8 @@ def _incident_option(services: Services, ctx: Context, text: str, name: str) -> 
     number = parse_incident_id(found.group(1))
     if number is None:
         raise UsageError(f"'{found.group(1)}' is not an incident id (INC-<n>).", COMMAND.usage(name))
-    services.incidents.get(number)  # an unknown incident is refused before anything runs
+    # an unknown incident, or a private one this user may not see, is refused before anything runs
+    services.incidents.visible(number, services.incidents.viewer(ctx.user, ctx.channel))
     return (text[:found.start()] + " " + text[found.end():]).strip(), number
 
 

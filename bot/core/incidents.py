@@ -8,6 +8,7 @@ from bot.config.catalog import Catalog
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
 from bot.core.ports import StaleWrite, Store
+from bot.core.privacy import Viewer, may_see, seen, viewer_for
 from bot.core.redact import redact, redact_counted
 from bot.errors import ConflictError, NotFound, UsageError
 from bot.timeparse import show, utcnow
@@ -17,10 +18,12 @@ _RETRIES = 5
 
 
 class IncidentService:
-    def __init__(self, store: Store, catalog: Catalog, clock: Clock = utcnow):
+    def __init__(self, store: Store, catalog: Catalog, clock: Clock = utcnow,
+                 groups_of: Callable[[str], list[str]] | None = None):
         self.store = store
         self.catalog = catalog
         self.clock = clock
+        self.groups_of = groups_of or (lambda user: [])
 
     # --- validation -----------------------------------------------------------------
     def _text(self, text: str | None, what: str, limit: int | None = None) -> str:
@@ -36,22 +39,31 @@ class IncidentService:
     def get(self, number: int) -> Incident:
         return self.store.get_incident(number)
 
-    def resolve_target(self, number: int | None, channel: str | None, guess: bool = True) -> Incident:
+    def viewer(self, user: str, channel: str | None) -> Viewer:
+        return viewer_for(self.catalog, user, channel, self.groups_of(user))
+
+    def visible(self, number: int, viewer: Viewer | None) -> Incident:
+        """The incident, or NotFound as for an unknown id when it is private and `viewer` is not a participant."""
+        return seen(self.store.get_incident(number), viewer)
+
+    def resolve_target(self, number: int | None, channel: str | None, guess: bool = True,
+                       viewer: Viewer | None = None) -> Incident:
         """An explicit id, else the channel's incident, else the only open one, else the only
-        resolved one (so `close` and `postmortem` need no id right after a resolve)."""
+        resolved one (so `close` and `postmortem` need no id right after a resolve) — of those `viewer` may see."""
         if number is not None:
-            return self.store.get_incident(number)
+            return self.visible(number, viewer)
         if channel:
             bound = self.store.incident_for_channel(channel)
             if bound is not None:
-                return bound
+                return seen(bound, viewer)
         if not guess:
             raise UsageError("This is not an incident channel; say which incident, e.g. INC-1.")
-        open_now = self.store.list_incidents(include_closed=False, limit=3)
+        open_now = [i for i in self.store.list_incidents(include_closed=False, limit=50) if may_see(i, viewer)][:3]
         if len(open_now) == 1:
             return open_now[0]
         if not open_now:
-            resolved = self.store.list_incidents(statuses=(Status.RESOLVED,), limit=2)
+            resolved = [i for i in self.store.list_incidents(statuses=(Status.RESOLVED,), limit=50)
+                        if may_see(i, viewer)][:2]
             if len(resolved) == 1:
                 return resolved[0]
             raise NotFound("There is no open incident; give an id like INC-1.")
@@ -64,8 +76,18 @@ class IncidentService:
         """The incident bound to a chat channel, if any."""
         return self.store.incident_for_channel(channel)
 
-    def list_incidents(self, include_closed: bool = False, limit: int = 50) -> list[Incident]:
-        return self.store.list_incidents(include_closed=include_closed, limit=limit)
+    def list_incidents(self, include_closed: bool = False, limit: int = 50,
+                       viewer: Viewer | None = None) -> list[Incident]:
+        if viewer is None:
+            return self.store.list_incidents(include_closed=include_closed, limit=limit)
+        # What the viewer may not see is not there: read on until `limit` visible ones (or the end).
+        found: list[Incident] = []
+        for incident in self.store.list_incidents(include_closed=include_closed, limit=2**31):
+            if may_see(incident, viewer):
+                found.append(incident)
+                if len(found) == limit:
+                    break
+        return found
 
     def timeline(self, number: int) -> list[Event]:
         return self.store.timeline(number)
