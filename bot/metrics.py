@@ -254,8 +254,8 @@ class MeteredStore:
             self._metrics.ops_actions.labels(record.action, record.env, record.phase).inc()
         return stored
 
-    def save_incident(self, incident: Incident, events: list[Event]) -> Incident:
-        saved = self._call("save_incident", self._store.save_incident, incident, events)
+    def save_incident(self, incident: Incident, events: list[Event], audit: AuditRecord | None = None) -> Incident:
+        saved = self._call("save_incident", self._store.save_incident, incident, events, audit)
         self._metrics.store_changed()
         self._lifecycle(saved, events)
         return saved

@@ -142,11 +142,26 @@ class Limits(Strict):
     text_max: int = Field(default=3000, gt=0)
 
 
+Who = Literal["anyone", "participants", "commander", "admins"]
+
+
+class IncidentPermissions(Strict):
+    """Who may change an incident's course. `participants`: who opened it, its role holders and action-item owners;
+    `commander`: its commander; admins (`roles: {"*": {admin: […]}}`) always may. Every such change is audited."""
+
+    resolve: Who = "anyone"
+    close: Who = "anyone"
+    reopen: Who = "anyone"
+    severity: Who = "anyone"
+    roles: Who = "anyone"
+
+
 class Catalog(Strict):
     """Everything a team configures in opsbot.yml."""
 
     service_name: str = "production"
     announce_channel: str = "incidents"
+    incident_permissions: IncidentPermissions = Field(default_factory=IncidentPermissions)
     audit_channel: str | None = None  # where audit checkpoints are posted (hourly and after each dangerous action)
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
     templates: Templates = Field(default_factory=Templates)

@@ -8,9 +8,9 @@ from bot.config.catalog import Catalog
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
 from bot.core.ports import StaleWrite, Store
-from bot.core.privacy import Viewer, may_see, seen, viewer_for
+from bot.core.privacy import Control, Viewer, may_see, refused, seen, viewer_for
 from bot.core.redact import redact, redact_counted
-from bot.errors import ConflictError, NotFound, UsageError
+from bot.errors import ConflictError, NotFound, PermissionDenied, UsageError
 from bot.timeparse import show, utcnow
 
 Clock = Callable[[], datetime]
@@ -127,7 +127,8 @@ class IncidentService:
         return _scrubbed_incident(incident), _scrubbed_events(events)
 
     def acknowledge(self, number: int, actor: str) -> Incident:
-        return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None))
+        return self._change(number, lambda inc, now: self._status(inc, Status.ACKNOWLEDGED, actor, now, None),
+                            Control(actor, "ack"))
 
     def set_impact_start(self, number: int, actor: str, when: datetime) -> Incident:
         """When users were first hurt: the post-mortem then counts time to detect and to resolve from it."""
@@ -174,7 +175,8 @@ class IncidentService:
             verb = {Status.ACKNOWLEDGED: "acknowledge", Status.RESOLVED: "resolve", Status.CLOSED: "close"}.get(target)
             raise UsageError(f"'{target.value}' is not a status you set; {verb} the incident instead.")
         text = self._text(text, "status text") if text else None
-        return self._change(number, lambda inc, now: self._status(inc, target, actor, now, text))
+        return self._change(number, lambda inc, now: self._status(inc, target, actor, now, text),
+                            Control(actor, "status"))
 
     def resolve(self, number: int, actor: str, summary: str) -> Incident:
         summary = self._text(summary, "resolution summary")
@@ -184,7 +186,7 @@ class IncidentService:
             incident.resolution = summary
             return events
 
-        return self._change(number, apply)
+        return self._change(number, apply, Control(actor, "resolve", "resolve", "resolve"))
 
     def reopen(self, number: int, actor: str, reason: str | None = None) -> Incident:
         reason = self._text(reason, "reason") if reason else None
@@ -194,7 +196,7 @@ class IncidentService:
                 raise ConflictError(f"{incident.id} is {incident.status.value}; only a resolved incident can be reopened.")
             return self._status(incident, Status.INVESTIGATING, actor, now, reason, reopened=True)
 
-        return self._change(number, apply)
+        return self._change(number, apply, Control(actor, "reopen", "reopen", "reopen"))
 
     def postmortem_done(self, number: int, actor: str) -> Incident:
         """The post-mortem is written: its reminders stop."""
@@ -215,7 +217,8 @@ class IncidentService:
         self.store.append_events(number, _scrubbed_events([event]))
 
     def close(self, number: int, actor: str) -> Incident:
-        return self._change(number, lambda inc, now: self._status(inc, Status.CLOSED, actor, now, None))
+        return self._change(number, lambda inc, now: self._status(inc, Status.CLOSED, actor, now, None),
+                            Control(actor, "close", "close", "close"))
 
     def set_severity(self, number: int, actor: str, severity: str) -> Incident:
         key = self._severity(severity)
@@ -228,7 +231,7 @@ class IncidentService:
             return [Event(at=now, actor=actor, kind=EventKind.SEVERITY, text=f"Severity {old} → {key}",
                           data={"from": old, "to": key})]
 
-        return self._change(number, apply)
+        return self._change(number, apply, Control(actor, "severity", "severity", "change the severity of"))
 
     def assign_role(self, number: int, actor: str, role: str, user: str) -> Incident:
         role = role.lower()
@@ -245,7 +248,7 @@ class IncidentService:
             return [Event(at=now, actor=actor, kind=EventKind.ROLE, text=text,
                           data={"role": role, "user": user, "previous": previous})]
 
-        return self._change(number, apply)
+        return self._change(number, apply, Control(actor, "role", "roles", "assign roles of"))
 
     def set_impact(self, number: int, actor: str, impact: str) -> Incident:
         impact = self._text(impact, "impact")
@@ -354,17 +357,29 @@ class IncidentService:
 
         return self._change(number, apply)
 
-    def _change(self, number: int, apply: Callable[[Incident, datetime], list[Event]]) -> Incident:
-        """Read, apply, save with the incident's events in one transaction; retry if someone else won."""
+    def _change(self, number: int, apply: Callable[[Incident, datetime], list[Event]],
+                control: Control | None = None) -> Incident:
+        """Read, apply, save with the incident's events in one transaction; retry if someone else won. A change of
+        the incident's course (`control`) is permitted by the catalog first, and audited in that transaction."""
         for _ in range(_RETRIES):
             incident = self.store.get_incident(number)
+            if control is not None:
+                self._permit(incident, control)
             working = incident.model_copy(deep=True)
-            events = apply(working, self.clock())
+            now = self.clock()
+            events = _scrubbed_events(apply(working, now))
+            audit = control.record(working, events, now, "succeeded") if control is not None else None
             try:
-                return self.store.save_incident(_scrubbed_incident(working), _scrubbed_events(events))
+                return self.store.save_incident(_scrubbed_incident(working), events, audit)
             except StaleWrite:
                 continue
         raise ConflictError(f"INC-{number} is being changed by others right now; try again.")
+
+    def _permit(self, incident: Incident, control: Control) -> None:
+        refusal = refused(self.catalog, incident, control, self.viewer(control.actor, None).admin)
+        if refusal is not None:
+            self.store.append_audit(control.record(incident, [], self.clock(), "denied"))
+            raise PermissionDenied(refusal)
 
 
 # Secrets never reach the store: the incident's text fields and every event are redacted; an event that had

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from bot.core.audit import AuditRecord
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.ports import StaleWrite
 from bot.errors import NotFound
@@ -38,7 +39,7 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql):
             self._insert_events(db, number, events)
         return stored
 
-    def save_incident(self, incident: Incident, events: list[Event]) -> Incident:
+    def save_incident(self, incident: Incident, events: list[Event], audit: AuditRecord | None = None) -> Incident:
         stored = incident.model_copy(update={"version": incident.version + 1})
         with self._write() as db:
             changed = db.execute(
@@ -49,6 +50,9 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql):
             ).rowcount
             if changed != 1:
                 raise StaleWrite(incident.id)
+            if audit is not None:
+                seq = self._append_audit(db, audit).seq
+                events = [event.model_copy(update={"data": {**event.data, "audit_seq": seq}}) for event in events]
             self._insert_events(db, incident.number, events)
         return stored
 

@@ -105,7 +105,10 @@ def test_roles_are_recorded_with_the_previous_holder(service):
     open_p1(service)
     incident = service.assign_role(1, "U_ALICE", "commander", "U_CAROL")
     assert incident.commander == "U_CAROL"
-    assert service.timeline(1)[-1].data == {"role": "commander", "user": "U_CAROL", "previous": "U_ALICE"}
+    event = service.timeline(1)[-1]
+    assert event.data == {"role": "commander", "user": "U_CAROL", "previous": "U_ALICE", "audit_seq": 1}
+    [record] = service.store.audit_records()  # a change of command is audited, in the same transaction
+    assert (record.seq, record.action, record.user, record.target) == (1, "incident.role", "U_ALICE", "INC-1")
     with pytest.raises(UsageError, match="not a role"):
         service.assign_role(1, "U_ALICE", "chef", "U_CAROL")
 
