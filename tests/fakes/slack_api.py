@@ -39,6 +39,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}  # group ID -> user IDs, for usergroups.users.list
         self.opened_views: list[str] = []  # the ids views.open answered, in order
         self.files: dict[str, tuple[dict, bytes]] = {}  # file ID -> (files.info's file, its bytes)
+        self.redirects: dict[str, str] = {}  # file ID -> where its download answers 302
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._envelopes: asyncio.Queue | None = None
@@ -205,6 +206,8 @@ class FakeSlack:
         file_id = request.match_info["file"].rpartition("-")[2]
         with self._lock:
             self.calls.append(Call("download", {"file": file_id}, dict(request.headers)))
+        if file_id in self.redirects:
+            raise web.HTTPFound(self.redirects[file_id])
         if request.headers.get("Authorization") != "Bearer xoxb-test" or file_id not in self.files:
             return web.Response(status=404)  # as Slack answers a private URL fetched without the bot's token
         return web.Response(body=self.files[file_id][1])

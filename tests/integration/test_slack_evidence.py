@@ -95,3 +95,33 @@ def test_a_pinned_message_with_a_file_keeps_the_note_and_the_file(slack):
     wait_until(lambda: bundles(slack))
     assert bundles(slack)[0].items[0].name == "file-F0PIN0001-trace.txt"
     assert any("the trace" in e.text for e in slack.opsbot.store.timeline(1))
+
+
+def test_a_file_download_redirected_off_slack_is_refused_before_anything_is_sent_there(slack):
+    from tests.fakes.slack_api import FakeSlack
+
+    elsewhere = FakeSlack().start()  # a server on another port of the same host: not Slack
+    try:
+        incident = open_incident(slack)
+        slack.fake.share_file("F0MOVED01", "dump.txt", b"x")
+        elsewhere.share_file("F0MOVED01", "dump.txt", b"stolen?")
+        slack.fake.redirects["F0MOVED01"] = f"{elsewhere.base_url}/files-pri/T0001-F0MOVED01/dump.txt"
+        slack.command("evidence add F0MOVED01", channel=incident.channel)
+        wait_until(lambda: len(slack.fake.responses) >= 2)
+        assert "redirected to 127.0.0.1" in str(slack.fake.responses[-1]) and "which is not Slack" in \
+            str(slack.fake.responses[-1])
+        assert elsewhere.calls_to("download") == []  # the token never went there
+        [item] = [item for bundle in bundles(slack) for item in bundle.items]  # the attempt is on record, failed
+        assert not item.ok and item.size == 0 and "which is not Slack" in (item.error or "")
+    finally:
+        elsewhere.stop()
+
+
+def test_a_download_longer_than_slack_said_is_stopped(slack):
+    incident = open_incident(slack)
+    slack.fake.share_file("F0LONGER1", "log.txt", b"0123456789" * 300_000, size=1000)  # 3 MB behind a 1 KB claim
+    slack.command("evidence add F0LONGER1", channel=incident.channel)
+    wait_until(lambda: len(slack.fake.responses) >= 2)
+    assert "larger than the 1,000 bytes Slack said the file holds" in str(slack.fake.responses[-1])
+    [item] = [item for bundle in bundles(slack) for item in bundle.items]
+    assert not item.ok and item.size == 0 and "it was stopped" in (item.error or "")
