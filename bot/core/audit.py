@@ -125,6 +125,7 @@ class Verification:
     problem: str | None = None  # the first bad record and what is wrong with it
     unchecked: list[str] = field(default_factory=list)  # what could not be checked, and why
     head: Head | None = None
+    key_missing: bool = False  # records are HMAC-keyed and no key was given: their contents were not authenticated
 
     @property
     def ok(self) -> bool:
@@ -174,6 +175,7 @@ def verify_stream(rows: Iterable[StoredAudit], key: AuditKey | None = None,
                           "existed: records were deleted from the end")
         return result
     if keyed_seen and key is None:
+        result.key_missing = True
         result.unchecked.append("records are authenticated with OPSBOT_AUDIT_KEY, which is not set here: their links "
                                 "were checked, not their HMACs")
     if unkeyed and key is not None:

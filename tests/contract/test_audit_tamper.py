@@ -176,6 +176,11 @@ def test_the_cli_prints_the_head_and_verify_reads_the_witness(sqlite_url, tmp_pa
     FileWitness(tmp_path / "w")(head)
     ok = cli("verify")
     assert ok.returncode == 0 and "verified: 3 records (links, every column, HMACs, 1 checkpoint)" in ok.stdout
+    # Without the key an edited keyed record would keep its links: that is a failure to verify, not a pass.
+    keyless = subprocess.run([sys.executable, "-m", "bot.cli", "audit", "verify"], capture_output=True, text=True,
+                             env={key: value for key, value in env.items() if key != "OPSBOT_AUDIT_KEY"}, timeout=60,
+                             check=False)
+    assert keyless.returncode == 1 and "audit log NOT verified: 3 records are authenticated" in keyless.stderr
     assert cli("verify", "--head", "3:" + "0" * 64).returncode == 1
     bad = cli("verify", "--head", "nonsense")
     assert bad.returncode == 2 and "is not a checkpoint" in bad.stderr and "Traceback" not in bad.stderr
