@@ -39,7 +39,7 @@ FORMAT = "opsbot-incident-export"
 VERSION = 1
 IMPORT_ACTION = "import"
 SCHEMA_PATH = "docs/incident-export.schema.json"
-_MAX_NUMBER = 2**63 - 1  # what a store's integer column holds
+_MAX_NUMBER = 10**9  # a sane range: numbers near a store's integer limit would stop every later declaration
 
 
 class SeverityChange(BaseModel):
@@ -244,7 +244,13 @@ def _inconsistency(document: ExportDocument, key: AuditKey | None) -> str | None
     """The first part of a well-formed document that contradicts another (or its own recorded hash)."""
     incident, events = document.incident, document.timeline
     if not 0 < incident.number <= _MAX_NUMBER:
-        return f"incident.number {incident.number} is not an incident number"
+        return f"incident.number {incident.number} is not an incident number (1 to {_MAX_NUMBER:,})"
+    for name in ("acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+        moment = getattr(incident, name)
+        if moment is not None and moment < incident.declared_at:
+            return f"incident.{name} is before the incident was declared: a negative duration"
+    if incident.closed_at and incident.resolved_at and incident.closed_at < incident.resolved_at:
+        return "incident.closed_at is before incident.resolved_at"
     stray = [e for e in events if e.incident != incident.number]
     if stray:
         return f"the timeline holds an event of INC-{stray[0].incident}, not of {incident.id}"
@@ -293,6 +299,10 @@ def import_documents(store: Store, catalog: Catalog, files: Iterable[tuple[str, 
         if _exists(store, incident.number):
             raise ConflictError(f"{item.name}: {incident.id} already exists in this store, and an import never "
                                 "overwrites; nothing was imported.")
+        bound = store.incident_for_channel(incident.channel) if incident.channel else None
+        if bound is not None:
+            raise ConflictError(f"{item.name}: {incident.id}'s channel is already {bound.id}'s in this store; "
+                                "nothing was imported.")
         if incident.severity not in catalog.severities:
             raise ConflictError(f"{item.name}: {incident.id} has severity '{incident.severity}', which this "
                                 f"catalog does not define ({', '.join(catalog.severities)}); nothing was imported.")

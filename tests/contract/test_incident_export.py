@@ -20,6 +20,7 @@ from bot.core.export import (
     seal,
     to_text,
 )
+from bot.core.models import Incident
 from bot.errors import ConflictError, UsageError
 from bot.store import open_store
 from commands.base import Context
@@ -175,6 +176,10 @@ def test_one_changed_character_is_refused_by_the_hash(exported, pg_url):
     (lambda d: d["timeline"][0].update(at="yesterday"), r"timeline.0.at: Input should be a valid datetime"),
     (lambda d: d["timeline"][0].update(incident=2), r"the timeline holds an event of INC-2, not of INC-1"),
     (lambda d: d.update(extra=1), r"extra: Extra inputs are not permitted"),
+    (lambda d: d["incident"].update(number=2**63 - 1),
+     r"incident.number 9223372036854775807 is not an incident number \(1 to 1,000,000,000\)"),
+    (lambda d: d["incident"].update(resolved_at="2026-11-19T00:00:00Z"),
+     r"incident.resolved_at is before the incident was declared: a negative duration"),
 ])
 def test_a_resealed_file_that_contradicts_itself_is_refused(exported, sqlite_url, tmp_path, change, reason):
     document = json.loads(json.dumps(exported[0]))
@@ -183,6 +188,24 @@ def test_a_resealed_file_that_contradicts_itself_is_refused(exported, sqlite_url
     with pytest.raises(UsageError, match=reason):
         import_into(target, [as_file(seal(document))])
     assert_nothing_written(target)
+
+
+def test_an_incident_whose_channel_is_already_another_incidents_here_is_refused(exported, tmp_path):
+    target = f"sqlite:///{tmp_path}/target.db"
+    store = open_store(target)
+    try:
+        store.migrate()
+        taken = store.create_incident(Incident(title="Here first", severity="P2", opened_by="U_BOB",
+                                               declared_at=datetime(2026, 11, 1, tzinfo=UTC), channel="C_WAR"), [])
+        assert taken.number == 1
+    finally:
+        store.close()
+    document = json.loads(json.dumps(exported[0]))
+    document["incident"]["number"] = 7
+    for event in document["timeline"]:
+        event["incident"] = 7
+    with pytest.raises(ConflictError, match="INC-7's channel is already INC-1's in this store; nothing was imported"):
+        import_into(target, [as_file(seal(document))])
 
 
 @pytest.mark.parametrize(("data", "reason"), [
