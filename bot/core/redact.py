@@ -8,7 +8,7 @@ when the key names a secret and the value looks like one, so `TOKEN_TTL=3600` st
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -55,9 +55,11 @@ class _TooDense(Exception):
     """More matches of one rule in one block than a log ever holds: a hostile or runaway input."""
 
 
-# Each match costs a Python call; past this many in one block of lines, the block is masked whole (bounded time).
+# Each match costs a Python call; past this many in one pass, the text is taken apart: key blocks chunk by chunk,
+# then line by line, and only a single line holding more than this many is masked whole (bounded time, and the
+# lines between secrets survive).
 MAX_MATCHES = 1000
-DENSE = b"[redacted: a block holding more than 1000 secrets]\n"
+DENSE = b"[redacted: a line holding more than 1000 secrets]"
 
 
 class Redactor:
@@ -107,26 +109,43 @@ class Redactor:
         masked = 0
         hits = self._blocks.Match(data)
         if hits:
-            try:
-                data, masked = self._apply([self._multiline[i] for i in hits], data)
-            except _TooDense:
-                return DENSE, MAX_MATCHES
+            rules = [self._multiline[i] for i in hits]
+            try:  # a key block is tens of bytes at least: as many as the text holds is still linear time
+                data, masked = self._apply(rules, data, max(MAX_MATCHES, len(data) // 64))
+            except _TooDense:  # very many key blocks: chunk by chunk (a key cut at a chunk's edge is caught below)
+                data, masked = self._in_chunks(data, lambda chunk: rules if self._blocks.Match(chunk) else [])
+        data, count = self._in_chunks(data, lambda chunk: [self._line_rules[i] for i in self._lines.Match(chunk) or ()])
+        masked += count
+        return (data, masked) if masked else (data, 0)
+
+    def _in_chunks(self, data: bytes, rules_for: Callable[[bytes], list[int]]) -> tuple[bytes, int]:
         pieces: list[bytes] = []
-        start = 0
+        masked = start = 0
         while start < len(data):
             end = data.find(b"\n", start + self.CHUNK)
             end = len(data) if end < 0 else end + 1
             chunk = data[start:end]
-            hits = self._lines.Match(chunk)
-            if hits:
+            rules = rules_for(chunk)
+            if rules:
                 try:
-                    chunk, count = self._apply([self._line_rules[i] for i in hits], chunk)
-                except _TooDense:  # a block made of secrets: mask it whole, at once, rather than one by one
-                    chunk, count = DENSE, MAX_MATCHES
+                    chunk, count = self._apply(rules, chunk)
+                except _TooDense:  # a chunk made of secrets: line by line, so the lines between them survive
+                    chunk, count = self._by_line(rules, chunk)
                 masked += count
             pieces.append(chunk)
             start = end
         return (b"".join(pieces), masked) if masked else (data, 0)
+
+    def _by_line(self, rules: list[int], chunk: bytes) -> tuple[bytes, int]:
+        lines, masked = [], 0
+        for line in chunk.splitlines(keepends=True):
+            try:
+                line, count = self._apply(rules, line)
+            except _TooDense:  # one line holding more secrets than a log ever does: masked whole, said so
+                line, count = DENSE + (b"\n" if line.endswith(b"\n") else b""), MAX_MATCHES
+            lines.append(line)
+            masked += count
+        return b"".join(lines), masked
 
     def stream(self, chunks: Iterable[bytes], block: int = 1 << 20) -> Iterator[tuple[bytes, int]]:
         """Redact a stream of any size in blocks of whole lines (so a secret is never cut in two), holding one
@@ -149,7 +168,7 @@ class Redactor:
         if pending:
             yield self.redact_bytes(bytes(pending))
 
-    def _apply(self, indexes: list[int], data: bytes) -> tuple[bytes, int]:
+    def _apply(self, indexes: list[int], data: bytes, most: int = MAX_MATCHES) -> tuple[bytes, int]:
         masked = 0
         for index in sorted(indexes):  # file order: whole key blocks go before the shapes inside them
             rule, regex = self.rules[index], self._compiled[index]
@@ -159,7 +178,7 @@ class Redactor:
             def mask(match: Any, rule: Rule = rule) -> bytes:
                 nonlocal masked, seen
                 seen += 1
-                if seen > MAX_MATCHES:
+                if seen > most:
                     raise _TooDense
                 whole = match.group()
                 replacement = _mask(rule, match, whole)

@@ -160,3 +160,18 @@ def test_a_stream_without_newlines_is_cut_at_four_blocks():
 
     out = list(default_redactor().stream([b"x" * 1000] * 100, block=1000))
     assert all(len(data) <= 4000 for data, _ in out) and sum(len(data) for data, _ in out) == 100_000
+
+
+def test_dense_secrets_are_masked_one_by_one_and_the_lines_between_them_survive():
+    """1,001 key blocks in a log used to turn the whole log into one line: now only the keys go."""
+    from bot.core.redact import default_redactor
+
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    blocks = [f"-----BEGIN PRIVATE KEY-----\n{body}\n{body}\n-----END PRIVATE KEY-----\nline {n} ok\n"
+              for n in range(1001)]
+    text = "boot\n" + "".join(blocks) + "intruder logged in\n/data wiped\n"
+    cleaned, count = redact_counted(text)
+    assert body not in cleaned and count >= 1001
+    assert "intruder logged in\n/data wiped\n" in cleaned and "line 0 ok" in cleaned and "line 1000 ok" in cleaned
+    streamed = b"".join(data for data, _ in default_redactor().stream([text.encode()], block=64 * 1024))
+    assert body.encode() not in streamed and b"intruder logged in" in streamed and b"line 1000 ok" in streamed
