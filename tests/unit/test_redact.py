@@ -29,6 +29,10 @@ def test_ordinary_lines_are_untouched(line):
 @pytest.mark.parametrize("text,expected", [
     ("postgres://app:s3cr3t@db:5432/shop", "postgres://app:***@db:5432/shop"),
     ("DB_PASSWORD=hunter2 next", "DB_PASSWORD=*** next"),
+    ("bindpw S3cretLdapPw", "bindpw ***"),
+    ("olcRootPW: {SSHA}abcdefgh12345", "olcRootPW: ***"),
+    ("connect with password 'Tr0ub4dor&3' now", "connect with password '***' now"),
+    ("ldap bindpw not set; password reset link sent", "ldap bindpw not set; password reset link sent"),
     ('{"password": "hunter2", "user": "x"}', '{"password": "***", "user": "x"}'),
     ("redis://:pw@cache:6379", "redis://:***@cache:6379"),
     ("TOKEN_TTL=3600", "TOKEN_TTL=3600"),
