@@ -25,9 +25,10 @@ from bot.config.catalog import Catalog
 from bot.core.audit import AuditRecord
 from bot.core.effects import AskCommander, Effect
 from bot.core.flows import IncidentFlows, opened_effects
-from bot.core.incidents import IncidentService
+from bot.core.incidents import IncidentService, scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ports import AlertDelivery, AlertStore
+from bot.core.redact import redact
 from bot.errors import BackendError, OpsbotError
 from bot.timeparse import show, utcnow
 
@@ -149,10 +150,10 @@ class AlertService:
             service=group.service or render(rule.service, labels, notes) or None,
             env=group.env or render(rule.env, labels, notes) or None,
             commander=rule.commander, impact_started_at=first.starts_at)
-        events.append(Event(at=events[0].at, actor=group.source, kind=EventKind.IMPACT_START,
-                            text=f"Impact started {show(first.starts_at)} (the first alert's start)",
-                            data={"at": first.starts_at.isoformat(), "source": group.source,
-                                  "group": group.key}))
+        events.append(scrubbed_event(Event(at=events[0].at, actor=group.source, kind=EventKind.IMPACT_START,
+                                           text=f"Impact started {show(first.starts_at)} (the first alert's start)",
+                                           data={"at": first.starts_at.isoformat(), "source": group.source,
+                                                 "group": group.key})))
         return incident, events
 
     def _alert_events(self, group: AlertGroup) -> list[tuple[str, Event]]:
@@ -168,15 +169,15 @@ class AlertService:
                 (f" {alert.generator_url}" if alert.generator_url else "")
             key = f"{alert.fingerprint}|{alert.occurrence}|{alert.status}"
             text = inert_mentions(text[:3000])
-            events.append((key, Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text, data={
+            events.append((key, scrubbed_event(Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text, data={
                 "source": group.source, "fingerprint": alert.fingerprint, "status": alert.status,
                 "labels": alert.labels, "starts_at": alert.starts_at.isoformat(),
                 "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
-                "generator_url": alert.generator_url})))
+                "generator_url": alert.generator_url}))))
         if group.status == "resolved":
-            events.append((_group_resolved_key(group), Event(
+            events.append((_group_resolved_key(group), scrubbed_event(Event(
                 at=now, actor=group.source, kind=EventKind.ALERT, text="Every alert of the group has resolved",
-                data={"source": group.source, "group": group.key, "status": "resolved"})))
+                data={"source": group.source, "group": group.key, "status": "resolved"}))))
         return events
 
     def _group_resolved(self, group: AlertGroup, rule: AlertRule, number: int) -> AlertOutcome:
@@ -202,7 +203,8 @@ class AlertService:
         # env stays empty: these are not ops actions (the ops-action metric counts records with an env)
         return AuditRecord(at=self.clock(), attempt="al-" + secrets.token_hex(6), phase="succeeded",
                            user=group.source, command=f"POST /alerts/{group.kind}", action=action, target=target,
-                           args={"group": group.key[:200], "status": group.status, "alerts": len(group.alerts)})
+                           args={"group": redact(group.key[:200]), "status": group.status,
+                                 "alerts": len(group.alerts)})
 
 
 # A Slack-shaped ID after @ or # would become a mention (a ping) wherever the text is shown; text from outside

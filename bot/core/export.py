@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.config.catalog import Catalog
 from bot.core.audit import AuditKey, AuditRecord, StoredAudit, record_hash
 from bot.core.evidence import Bundle
+from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import new_attempt
 from bot.core.ports import Store
@@ -317,7 +318,9 @@ def import_documents(store: Store, catalog: Catalog, files: Iterable[tuple[str, 
                                                        "events": len(document.timeline),
                                                        "audit_records": len(document.audit)},
                              excerpt=redact(text))
-        stored = store.import_incident(incident, document.timeline, document.audit, item.sha256, record)
+        # A document from elsewhere passes the same redaction step as everything else that enters the store.
+        timeline = [scrubbed_event(event) for event in document.timeline]
+        stored = store.import_incident(incident, timeline, document.audit, item.sha256, record)
         done.append(Imported(item.name, stored, len(document.timeline), len(document.audit), item.sha256,
                              item.unchecked))
     return done

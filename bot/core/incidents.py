@@ -9,7 +9,7 @@ from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
 from bot.core.ports import StaleWrite, Store
 from bot.core.privacy import Control, Viewer, may_see, refused, seen, viewer_for
-from bot.core.redact import redact, redact_counted
+from bot.core.redact import redact, redact_counted, redact_nested
 from bot.errors import ConflictError, NotFound, PermissionDenied, UsageError
 from bot.timeparse import show, utcnow
 
@@ -393,11 +393,14 @@ def _scrubbed_incident(incident: Incident) -> Incident:
 
 
 def _scrubbed_events(events: list[Event]) -> list[Event]:
-    cleaned = []
-    for event in events:
-        text, masked = redact_counted(event.text)
-        data = {key: redact(value) if isinstance(value, str) else value for key, value in event.data.items()}
-        if masked:
-            data["redacted"] = masked
-        cleaned.append(event.model_copy(update={"text": text, "data": data}))
-    return cleaned
+    return [scrubbed_event(event) for event in events]
+
+
+def scrubbed_event(event: Event) -> Event:
+    """The one redaction step of every event that enters the store (changes, alerts, imports): its text and every
+    nested value of its data."""
+    text, masked = redact_counted(event.text)
+    data = redact_nested(event.data)
+    if masked:
+        data["redacted"] = masked
+    return event.model_copy(update={"text": text, "data": data})

@@ -107,3 +107,31 @@ def test_an_alerts_text_never_pings_anybody(store, clock):
     assert "<@U0PAGED>" not in slack and "<@U0BOSS>" not in slack and "<#C0GENERAL>" not in slack
     assert "subteam" not in slack and "U0PAGED" in slack and "U0BOSS" in slack
     assert "Disk full, ask @\u2060U0PAGED" in to_text(timeline)
+
+
+def test_secrets_in_an_alerts_labels_and_annotations_never_reach_the_store(store, clock, tmp_path):
+    """Through the generic webhook and the Alertmanager payload: every nested value is redacted before it is
+    stored, so neither the database nor an export holds the secret."""
+    import json as jsonlib
+
+    from bot.alerts import alertmanager, webhook
+    from bot.core.export import export_documents
+
+    catalog = Catalog()
+    service = AlertService(store, catalog, IncidentFlows(IncidentService(store, catalog, clock=clock)), clock=clock)
+    generic = webhook.parse(jsonlib.dumps({
+        "title": "Login failures", "dedup_key": "login", "description": "bindpw=LdapS3cretPw seen in config",
+        "labels": {"db_password": "Hunter2Secret!", "team": "identity"}}).encode(), "uptime")
+    grouped = alertmanager.parse(jsonlib.dumps({
+        "version": "4", "groupKey": "g1", "status": "firing", "receiver": "opsbot",
+        "commonLabels": {"alertname": "DBDown"},
+        "alerts": [{"status": "firing", "fingerprint": "f1", "startsAt": "2026-11-20T08:00:00Z",
+                    "labels": {"alertname": "DBDown", "dsn": "postgres://app:PgPassw0rd@db/shop"},
+                    "annotations": {"summary": "connect with password 'Tr0ub4dor&3' failed"}}]}).encode(), "alertmanager")
+    assert service.accept([(generic, "d1"), (grouped, "d2")]) == [True, True]
+    assert [outcome.outcome for outcome in service.process_pending()] == ["opened", "opened"]
+    stored = jsonlib.dumps([e.model_dump(mode="json") for n in (1, 2) for e in store.timeline(n)])
+    exported = jsonlib.dumps(export_documents(store, store.list_incidents(include_closed=True)))
+    for secret in ("LdapS3cretPw", "Hunter2Secret!", "PgPassw0rd", "Tr0ub4dor&3"):
+        assert secret not in stored and secret not in exported, secret
+    assert "identity" in stored  # what is not secret is kept
