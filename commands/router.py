@@ -88,7 +88,7 @@ def redacted(answer: Reply) -> Reply:
     return answer
 
 
-_SEPARATOR = "\x1f"  # ASCII unit separator
+_SEPARATOR = "\n\x1f\n"  # a line of its own: rules anchored to a line's start or end still see one
 
 
 def _map_texts(answer: Reply, fix: Callable[[str], str]) -> None:

@@ -146,7 +146,7 @@ Who = Literal["anyone", "participants", "commander", "admins"]
 
 
 class IncidentPermissions(Strict):
-    """Who may change an incident's course. `participants`: who opened it, its role holders and action-item owners;
+    """Who may change an incident's course. `participants`: who opened it and its role holders;
     `commander`: its commander; admins (`roles: {"*": {admin: […]}}`) always may. Every such change is audited."""
 
     resolve: Who = "anyone"

@@ -20,6 +20,7 @@ from bot.config.environments import Environment, Role, Service
 from bot.core.audit import AuditRecord, Phase, outcome
 from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
+from bot.core.incidents import scrubbed_event
 from bot.core.ops_audit import AuditTrail, _ms, new_attempt
 from bot.core.ops_events import action_event, health_event
 from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_of
@@ -111,7 +112,7 @@ class OpsService(AuditTrail):
         results = asyncio.run(self.checks.run(env_name, env))
         report = HealthReport(env=env_name, results=results, elapsed_ms=(time.perf_counter() - started) * 1000)
         if actor.incident is not None:
-            self.store.append_events(actor.incident, [health_event(report, actor.user, self.clock())])
+            self.store.append_events(actor.incident, [scrubbed_event(health_event(report, actor.user, self.clock()))])
         return report
 
     def status(self, actor: Actor, env_name: str) -> list[ServiceState]:

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.audit import AuditRecord, Head, Phase
+from bot.core.incidents import scrubbed_event
 from bot.core.ops_events import TIMELINE_PHASES, action_event
 from bot.core.ports import Witness
-from bot.core.redact import redact
+from bot.core.redact import redact, redact_nested
 from bot.core.requests import Actor
 
 EXCERPT_CHARS = 1500
@@ -47,7 +48,7 @@ class AuditTrail:
         if actor.incident is None or phase not in TIMELINE_PHASES:
             return self.store.append_audit(record)
         # Each attempt's outcome goes on the incident's timeline in the same transaction as its audit record.
-        return self.store.append_audit(record, (actor.incident, action_event(record)))
+        return self.store.append_audit(record, (actor.incident, scrubbed_event(action_event(record))))
 
     def audit_record(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str,
                      target: str | None, args: dict, output: str | None = None, excerpt: str | None = None,
@@ -57,7 +58,7 @@ class AuditTrail:
         return AuditRecord(
             at=self.clock(), attempt=attempt, phase=phase, user=actor.user, channel=actor.channel,
             command=redact(actor.command), env=env, action=action, target=target,
-            args={k: redact(str(v)) if isinstance(v, str) else v for k, v in args.items()},
+            args=redact_nested(args),  # a parameter named as a secret (password=…) is masked whatever its value
             duration_ms=duration_ms,
             output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
             excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,

@@ -70,7 +70,9 @@ def refused(catalog: Catalog, incident: Incident, control: Control, admin: bool)
     if control.permission is None:
         return None
     who = getattr(catalog.incident_permissions, control.permission)
-    if who == "anyone" or admin or (who == "participants" and control.actor in participants(incident)) \
+    # Steering: who opened it and its role holders. Not action-item owners: anybody may name themselves one.
+    steering = {incident.opened_by, *incident.roles.values()}
+    if who == "anyone" or admin or (who == "participants" and control.actor in steering) \
             or (who == "commander" and control.actor == incident.commander):
         return None
     whom = {"participants": "its participants", "commander": "its commander", "admins": "admins"}[who]

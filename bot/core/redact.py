@@ -262,14 +262,19 @@ def redact_counted(text: str) -> tuple[str, int]:
     return default_redactor().redact_counted(text)
 
 
+def _secret_field(key: str, value: Any) -> bool:
+    if isinstance(value, str):
+        return _is_secret_assignment(key, value)
+    return value is not None and not isinstance(value, bool) and _names_secret(key)  # a number, a list, a mapping
+
+
 def redact_nested(value: Any) -> Any:
     """Every string inside (dict values and keys' values, list items, at any depth) redacted: what an event's or a
     payload's structured fields carry reaches the store as masked as its text."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):  # a field named as a secret (labels: {db_password: …}) is one, whatever its value
-        return {key: MASK if isinstance(item, str) and _is_secret_assignment(str(key), item) else redact_nested(item)
-                for key, item in value.items()}
+        return {key: MASK if _secret_field(str(key), item) else redact_nested(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_nested(item) for item in value]
     return value

@@ -189,7 +189,9 @@ class SlackHandlers:
 
     async def on_text_modal_button(self, callback_id: str, request: SlackRequest) -> None:
         number = int(request.body["actions"][0]["value"])
-        incident = await asyncio.to_thread(self.services.incidents.get, number)
+        incidents = self.services.incidents  # a private incident: only for who may see it
+        viewer = incidents.viewer(request.ctx.user, request.ctx.channel)
+        incident = await asyncio.to_thread(incidents.visible, number, viewer)
         opened = await request.client.views_open(trigger_id=request.body["trigger_id"], view=modals.text_modal_for(
             callback_id, incident))
         await self.pipeline.opened_modal(opened["view"]["id"], request.ctx.user)

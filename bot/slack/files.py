@@ -29,6 +29,7 @@ class SlackFiles:
         self.token = client.token
         self.api_host = urlsplit(client.base_url).hostname or "slack.com"
         self.api_netloc = urlsplit(client.base_url).netloc
+        self.api_scheme = urlsplit(client.base_url).scheme
         self.timeout = timeout
 
     def _ours(self, host: str | None) -> bool:
@@ -38,8 +39,8 @@ class SlackFiles:
         """Where the token may go: Slack's hosts over HTTPS, or exactly the configured Web API host and port."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if parts.netloc == self.api_netloc and parts.scheme in ("http", "https"):
-            return True
+        if parts.netloc == self.api_netloc and parts.scheme in (self.api_scheme, "https"):
+            return True  # plain HTTP only where the Web API itself is (a local Slack for tests)
         return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
 
     def file_id(self, reference: str) -> str | None:

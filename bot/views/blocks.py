@@ -49,7 +49,7 @@ def mrkdwn(text: Line) -> str:
         elif isinstance(span, Mention):
             out.append(mention(span.id))
         elif isinstance(span, Link):
-            out.append(f"<{escape(span.url)}|{escape(span.label)}>")
+            out.append(f"<{escape(span.url).replace('|', '%7C')}|{escape(span.label)}>")
     return "".join(out)
 
 

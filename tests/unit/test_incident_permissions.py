@@ -53,3 +53,10 @@ def test_the_catalog_says_who_may_and_a_refusal_is_an_audited_denial(store, cloc
                       ("incident.close", "U_ALICE", "succeeded")]
     incident = store.get_incident(1)
     assert (incident.status.value, incident.severity, incident.commander) == ("closed", "P1", "U_ALICE")
+
+
+def test_naming_oneself_owner_of_an_action_item_does_not_make_one_a_participant_who_steers(store, clock):
+    router = make(store, clock, STRICT)
+    assert run(router, 'action INC-1 add "look at the pool" @U_EVE', "U_EVE").ok  # anybody may add one
+    refused = run(router, "resolve INC-1 fixed", "U_EVE")
+    assert not refused.ok and "Only its participants may resolve INC-1" in refused.text

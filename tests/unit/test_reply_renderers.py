@@ -63,3 +63,24 @@ def test_a_replys_texts_are_redacted_together_and_a_match_across_two_texts_still
                             Preformatted(f"{secret}\nok")))
     shown = to_text(answer) + answer.text
     assert "hunter2" not in shown and "abc123xyz" not in shown and "ok" in shown and "out: " in shown
+
+
+def test_a_secret_on_a_line_of_its_own_is_redacted_in_any_text_of_a_reply():
+    from commands.router import redacted
+
+    answer = redacted(reply("x", paragraph("see"), Preformatted("bindpw s3cr3tpassw0rd")))
+    assert "s3cr3tpassw0rd" not in to_text(answer)
+
+
+def test_slack_files_send_the_token_only_to_slack_over_https_or_to_the_configured_api_as_it_is():
+    from slack_sdk import WebClient
+
+    from bot.slack.files import SlackFiles
+
+    slack = SlackFiles(WebClient(token="xoxb-x", base_url="https://www.slack.com/api/"))
+    assert slack._fetchable("https://files.slack.com/files-pri/T1-F1/a.txt")
+    assert not slack._fetchable("http://www.slack.com/files-pri/T1-F1/a.txt")  # never the token in clear
+    assert not slack._fetchable("https://slack.com.evil.example/x")
+    local = SlackFiles(WebClient(token="xoxb-x", base_url="http://127.0.0.1:8081/api/"))
+    assert local._fetchable("http://127.0.0.1:8081/files-pri/T1-F1/a.txt")
+    assert not local._fetchable("http://127.0.0.1:9999/files-pri/T1-F1/a.txt")

@@ -135,3 +135,25 @@ def test_secrets_in_an_alerts_labels_and_annotations_never_reach_the_store(store
     for secret in ("LdapS3cretPw", "Hunter2Secret!", "PgPassw0rd", "Tr0ub4dor&3"):
         assert secret not in stored and secret not in exported, secret
     assert "identity" in stored  # what is not secret is kept
+
+
+def test_a_parameter_named_as_a_secret_is_masked_in_the_audit_log_and_the_timeline(store, clock):
+    catalog = Catalog.model_validate({"environments": {"dev": {"runbook": {"set-pass": {
+        "argv": [PY, "-c", "print('set')", "{password}"], "params": {"password": {"required": True}}}}}}})
+    services = build_services(store, catalog, clock=clock)
+    router = Router(services)
+    assert router.handle("/incident", "open p2 Rotate the DB password", Context(user="U_OPS", channel="C_INC")).ok
+    assert router.handle("/ops", "run set-pass dev password=hunter2xyz", Context(user="U_OPS", channel="C_INC")).ok
+    import json as jsonlib
+
+    stored = jsonlib.dumps([r.model_dump(mode="json") for r in store.audit_records()]) + jsonlib.dumps(
+        [e.model_dump(mode="json") for e in store.timeline(1)])
+    assert "hunter2xyz" not in stored and '"password": "***"' in stored
+
+
+def test_nested_fields_named_as_secrets_are_masked_whatever_their_type():
+    from bot.core.redact import redact_nested
+
+    assert redact_nested({"token": 12345678, "password": ["hunter2"], "api_key": {"v": "abcdefgh"}, "token_ttl": 3600,
+                          "replicas": 3, "on": True}) == {"token": "***", "password": "***", "api_key": "***",
+                                                          "token_ttl": 3600, "replicas": 3, "on": True}
