@@ -260,6 +260,9 @@ def _inconsistency(document: ExportDocument, key: AuditKey | None) -> str | None
         if getattr(document, section) != derived:
             return f"\"{section}\" does not match the timeline"
     for record in document.audit:
+        if key is not None and not record.keyed:  # a forger holds no key: a keyed store takes only keyed records
+            return (f"audit record {record.seq} (attempt {record.attempt}) is not authenticated with an "
+                    "OPSBOT_AUDIT_KEY, and this store has one: it takes only authenticated records")
         if record.keyed and key is None:
             continue  # an HMAC needs the key of the log it was written in
         try:

@@ -273,3 +273,10 @@ def test_hmac_records_are_checked_with_the_key_and_counted_as_unchecked_without_
     (checked,) = import_keyed(f"sqlite:///{tmp_path}/b.db", document, key)
     (unchecked,) = import_keyed(f"sqlite:///{tmp_path}/c.db", document, None)
     assert (checked.unchecked, unchecked.unchecked) == (0, 1)
+    # A forged record needs no key to be chained by hash alone: a keyed store refuses any record without an HMAC.
+    forged = json.loads(json.dumps(document))
+    forged["audit"][0].update(keyed=False)
+    with pytest.raises(UsageError, match=r"audit record 1 \(attempt a-1\) is not authenticated with an "
+                                         r"OPSBOT_AUDIT_KEY, and this store has one"):
+        import_keyed(f"sqlite:///{tmp_path}/d.db", seal(forged), key)
+    assert_nothing_written(f"sqlite:///{tmp_path}/d.db")
