@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from bot.config import Catalog, Settings, config_path, from_environment, load_catalog
 from bot.core.alerts import AlertService
 from bot.core.audit import AuditKey
+from bot.core.audit_signing import SigningKey, VerifyKey
 from bot.core.flows import EvidenceFlows, IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
@@ -67,7 +68,8 @@ class Opsbot:
 
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
-                   witnesses: Sequence[Witness] = (), evidence_dir: Path | None = None,
+                   witnesses: Sequence[Witness] = (), signer: SigningKey | None = None,
+                   evidence_dir: Path | None = None,
                    shared_files: SharedFiles | None = None,
                    on_check: Callable[[CheckResult], None] | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
@@ -79,7 +81,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     platforms = platform_for or Platforms(store)
     checks, scripts = CheckRunner(platforms, on_check), ScriptRunner()  # one of each, shared
     ops = OpsService(store, catalog, platforms, checks, scripts, clock=clock, groups_of=groups_of,
-                     witnesses=witnesses)
+                     witnesses=witnesses, signer=signer)
     from bot.core.evidence import EvidenceService
     from bot.evidence.collectors import InfraCollectors
     from bot.evidence.storage import DirectoryStorage
@@ -124,7 +126,7 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     raw_store = open_store(settings.database_url, audit_key(settings))
     metrics.collect_from(raw_store, severities=list(catalog.severities))
     store = cast(Store, MeteredStore(raw_store, metrics))
-    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses,
+    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses, signer=signing_key(settings),
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,
                               on_check=metrics.check_result)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
@@ -140,6 +142,27 @@ def audit_key(settings: Settings) -> AuditKey | None:
         raise ConfigError([f"OPSBOT_AUDIT_KEY: {exc}"]) from exc
 
 
+def signing_key(settings: Settings) -> SigningKey | None:
+    if settings.audit_signing_key is None:
+        return None
+    try:
+        return SigningKey.from_text(settings.audit_signing_key.get_secret_value())
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from exc
+
+
+def public_key(settings: Settings, given: str | None = None) -> VerifyKey | None:
+    """The key checkpoints are verified with: given (--pubkey), OPSBOT_AUDIT_PUBKEY, or the signing key's own."""
+    text = given or settings.audit_pubkey
+    if text:
+        try:
+            return VerifyKey.from_text(text)
+        except ValueError as exc:
+            raise ConfigError([str(exc)]) from exc
+    signer = signing_key(settings)
+    return signer.public() if signer is not None else None
+
+
 def audit_witnesses(settings: Settings) -> list[Witness]:
     from bot.store.witness import FileWitness
 
@@ -153,7 +176,7 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     from bot.scheduler.runner import SchedulerRunner
 
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
-                            checkpoint=opsbot.services.ops.checkpoint, ops=opsbot.services.ops)
+                            ops=opsbot.services.ops)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
 
 

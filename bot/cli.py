@@ -83,10 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="prove no record was edited, deleted, re-ordered or cut off")
-    verify.add_argument("--head", help="a checkpoint SEQ:HASH (from `opsbot audit head`) the log must still reach")
+    verify.add_argument("--head", action="append", default=[],
+                        help="a checkpoint SEQ:HASH (from `opsbot audit head`, or a whole signed witness line) the "
+                             "log must still reach; may be repeated")
+    verify.add_argument("--pubkey", help="the public key checkpoint signatures are checked with (default: "
+                                         "OPSBOT_AUDIT_PUBKEY, or the key of OPSBOT_AUDIT_SIGNING_KEY)")
     verify.add_argument("--keyed-from", type=int, default=1, metavar="SEQ",
                         help="with OPSBOT_AUDIT_KEY: the first record written with the key (older ones predate it)")
     audit_sub.add_parser("head", help="print the last record's SEQ:HASH, a checkpoint to keep outside the database")
+    audit_sub.add_parser("pubkey", help="print the public key of OPSBOT_AUDIT_SIGNING_KEY, for auditors")
+    audit_sub.add_parser("keygen", help="print a new Ed25519 signing key for OPSBOT_AUDIT_SIGNING_KEY")
     export = audit_sub.add_parser("export", help="every record, as JSON lines or CSV")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
@@ -116,7 +122,10 @@ def _console(args: argparse.Namespace, config: str | None) -> int:
     try:
         return console.run(app.router, Context(user=args.user, channel=args.channel, source="console"))
     finally:
-        app.close()
+        try:
+            app.services.ops.anchor_new()  # what this session audited is anchored before it ends
+        finally:
+            app.close()
 
 
 def _build(config: str | None, *, create: bool = True, slack=None):
@@ -255,6 +264,8 @@ def _health(args: argparse.Namespace, config: str | None) -> int:
 def _audit(args: argparse.Namespace, config: str | None) -> int:
     from bot.app import audit_key, audit_witnesses
 
+    if args.audit_command in ("pubkey", "keygen"):
+        return _audit_keys(args.audit_command)
     app = _build(config, create=False)
     try:
         if args.audit_command == "head":
@@ -268,17 +279,37 @@ def _audit(args: argparse.Namespace, config: str | None) -> int:
         app.close()
 
 
-def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
-    from bot.core.audit import Head
+def _audit_keys(command: str) -> int:
+    from bot.app import signing_key
+    from bot.config import Settings, from_environment
+    from bot.core.audit_signing import SigningKey
 
-    checkpoints = [head for witness in witnesses for head in witness.heads()]
-    if args.head:
-        try:
-            checkpoints.append(Head.parse(args.head))
-        except ValueError as exc:
-            print(f"opsbot: {exc}", file=sys.stderr)
-            return 2
-    result = app.services.records.verify_audit(key, checkpoints, args.keyed_from)
+    if command == "keygen":
+        new = SigningKey.generate()
+        print(new.private_text())
+        print(f"public key (give it to auditors): {new.public()}", file=sys.stderr)
+        return 0
+    signer = signing_key(from_environment(Settings))
+    if signer is None:
+        print("opsbot: OPSBOT_AUDIT_SIGNING_KEY is not set: there is no public key to print "
+              "(`opsbot audit keygen` makes a signing key)", file=sys.stderr)
+        return 2
+    print(signer.public())
+    return 0
+
+
+def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
+    from bot.app import public_key
+    from bot.core.audit_signing import Checkpoint
+
+    checkpoints = [checkpoint for witness in witnesses for checkpoint in witness.checkpoints()]
+    try:
+        checkpoints.extend(Checkpoint.parse(given) for given in args.head)
+    except ValueError as exc:
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return 2
+    result = app.services.records.verify_audit(key, checkpoints, args.keyed_from,
+                                               public_key(app.settings, args.pubkey))
     if not result.ok:
         print(f"audit log TAMPERED: {result.problem}", file=sys.stderr)
         return 1
@@ -290,6 +321,8 @@ def _verify_audit(app, args: argparse.Namespace, key, witnesses) -> int:
     checks = ["links", "every column", "HMACs" if key is not None else "hashes"]
     if checkpoints:
         checks.append(f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) > 1 else ''}")
+        if any(c.signature for c in checkpoints) and public_key(app.settings, args.pubkey) is not None:
+            checks.append("their signatures")
     print(f"audit log verified: {result.records} records ({', '.join(checks)}); head {result.head or 'none'}")
     for note in result.unchecked:
         print(f"not checked: {note}")

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     config: Path | None = None
     audit_key: SecretStr | None = None  # OPSBOT_AUDIT_KEY: authenticates audit records (HMAC); never in the YAML
     audit_witness: Path | None = None  # OPSBOT_AUDIT_WITNESS: a file checkpoints are appended to, read by verify
+    # OPSBOT_AUDIT_SIGNING_KEY: signs checkpoints (Ed25519; `opsbot audit keygen`); never in the YAML
+    audit_signing_key: SecretStr | None = None
+    audit_pubkey: str | None = None  # OPSBOT_AUDIT_PUBKEY: what `opsbot audit verify` checks signatures with
     evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or in the data dir)
 
     def evidence_root(self) -> Path:

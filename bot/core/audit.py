@@ -184,6 +184,9 @@ def verify_stream(rows: Iterable[StoredAudit], key: AuditKey | None = None,
     if not expected:
         result.unchecked.append("no checkpoint to compare with: records cut off the end cannot be detected "
                                 "(set OPSBOT_AUDIT_WITNESS or pass --head SEQ:HASH)")
+    elif not keyed_seen and result.records > max(expected):
+        result.unchecked.append(f"records {max(expected) + 1} to {result.records} came after the last checkpoint and "
+                                "carry no HMAC: a record appended by someone else would look the same")
     return result
 
 

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role, Service
-from bot.core.audit import AuditRecord, Phase, outcome
+from bot.core.audit import AuditRecord, Head, Phase, outcome
+from bot.core.audit_signing import SigningKey
 from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
 from bot.core.incidents import scrubbed_event
@@ -44,9 +45,12 @@ _VERBS = {"evidence": "collect evidence", "maintenance": "manage maintenance", "
 class OpsService(AuditTrail):
     def __init__(self, store, catalog: Catalog, platform_for: Callable[[str, Environment], Platform],
                  checks: Checks, scripts: Scripts, clock: Callable[[], datetime] = utcnow,
-                 groups_of: Callable[[str], list[str]] | None = None, witnesses: Sequence[Witness] = ()):
+                 groups_of: Callable[[str], list[str]] | None = None, witnesses: Sequence[Witness] = (),
+                 signer: SigningKey | None = None):
         self.store = store
         self.witnesses = list(witnesses)
+        self.signer = signer  # signs each checkpoint (OPSBOT_AUDIT_SIGNING_KEY)
+        self.anchored: Head | None = None  # the last head given to the witnesses by this process
         self.catalog = catalog
         self.platform_for = platform_for
         self.checks = checks

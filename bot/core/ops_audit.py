@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.audit import AuditRecord, Head, Phase
+from bot.core.audit_signing import Checkpoint, SigningKey
 from bot.core.incidents import scrubbed_event
 from bot.core.ops_events import TIMELINE_PHASES, action_event
 from bot.core.ports import Witness
@@ -27,19 +28,33 @@ class AuditTrail:
     store: Any
     witnesses: Sequence[Witness]
     clock: Callable[[], datetime]
+    signer: SigningKey | None
+    anchored: Head | None
 
     def checkpoint(self, record: AuditRecord | None = None) -> Head | None:
-        """Anchor the audit log's head outside the database (after each dangerous action, and hourly). A witness
-        that fails is logged, never fatal: the action has happened and is recorded."""
+        """Anchor the audit log's head outside the database, signed when there is a signing key (after each
+        dangerous action; by the scheduler leader within a minute of any new record, hourly, and on a clean
+        shutdown). A witness that fails is logged, never fatal: the action has happened and is recorded."""
         head = Head(record.seq, record.hash) if record is not None else self.store.audit_head()
-        if head is None:
-            return None
+        if head is None or not self.witnesses:
+            return head
+        checkpoint = Checkpoint.make(head, self.clock(), self.signer)
         for witness in self.witnesses:
             try:
-                witness(head)
+                witness(checkpoint)
             except Exception:
                 log.warning("an audit checkpoint witness failed for %s", head, exc_info=True)
+        if self.anchored is None or head.seq >= self.anchored.seq:
+            self.anchored = head
         return head
+
+    def anchor_new(self) -> Head | None:
+        """Anchor the head if records were appended since this process last anchored one (batched: one
+        checkpoint for every record since), else nothing."""
+        head = self.store.audit_head()
+        if head is None or head == self.anchored:
+            return None
+        return self.checkpoint()
 
     def _audit(self, actor: Actor, attempt: str, phase: Phase, env: str | None, action: str, target: str | None,
                args: dict, output: str | None = None, excerpt: str | None = None,

@@ -15,6 +15,7 @@ from bot.config.environments import Environment, RunbookAction
 
 if TYPE_CHECKING:
     from bot.core.audit import AuditRecord, Head, StoredAudit
+    from bot.core.audit_signing import Checkpoint
     from bot.core.effects import Effect
     from bot.core.grep import LineFilter
     from bot.core.models import Event, Incident, Status
@@ -64,7 +65,7 @@ class ArchiveStore(Protocol):
 
 # Where audit checkpoints go (a witness file, an audit channel): outside the database, so a log cut short or
 # rewritten there no longer reaches a checkpoint it once had.
-Witness = Callable[["Head"], None]
+Witness = Callable[["Checkpoint"], None]
 
 
 class LeaseStore(Protocol):

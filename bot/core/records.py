@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.config.catalog import Catalog
 from bot.core.audit import AuditKey, Head, StoredAudit, Verification, verify_stream
+from bot.core.audit_signing import Checkpoint, VerifyKey, check_signatures
 from bot.core.evidence import EvidenceService
 from bot.core.export import ExportDocument, Imported, export_documents, import_documents
 from bot.core.models import Incident
@@ -73,8 +74,15 @@ class Records:
         """Every record, oldest first, streamed (one batch in memory at a time)."""
         return self.store.iter_audit()
 
-    def verify_audit(self, key: AuditKey | None, checkpoints: list[Head], keyed_from: int = 1) -> Verification:
-        return verify_stream(self.store.iter_audit(), key, checkpoints, keyed_from=keyed_from)
+    def verify_audit(self, key: AuditKey | None, checkpoints: list[Checkpoint], keyed_from: int = 1,
+                     public_key: VerifyKey | None = None) -> Verification:
+        """The log against its key and every checkpoint; with the public key, the checkpoints' signatures first."""
+        checked = check_signatures(checkpoints, public_key)
+        if checked.problem is not None:
+            return Verification(problem=checked.problem)
+        result = verify_stream(self.store.iter_audit(), key, checked.heads, keyed_from=keyed_from)
+        result.unchecked.extend(checked.notes)
+        return result
 
     def _which(self) -> str:
         numbers = self.incident_numbers()

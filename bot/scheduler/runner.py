@@ -37,7 +37,13 @@ class SchedulerRunner:
         self._scheduler.start()
 
     def stop(self) -> None:
-        self._scheduler.shutdown(wait=True)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self.is_leader:
+            try:
+                self.engine.anchor_on_shutdown()
+            except Exception:  # the store may be what is down; the next leader anchors on its first tick
+                log.warning("could not anchor the audit log's head at shutdown", exc_info=True)
         self.lock.release()
         self.is_leader = False
 

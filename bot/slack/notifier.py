@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core.audit import Head
+from bot.core.audit_signing import Checkpoint
 from bot.core.reminders import Checklist, Reminder
 from bot.views.maint import reminder_blocks, reminder_text
 
@@ -33,8 +33,10 @@ class SlackWitness:
         self.client = client
         self.channel = channel
 
-    def __call__(self, head: Head) -> None:
-        text = (f"🔏 Audit checkpoint `{head}` — verify with `opsbot audit verify --head {head}`")
+    def __call__(self, checkpoint: Checkpoint) -> None:
+        # A signed checkpoint is given whole (time and signature), so the auditor checks the signature too.
+        given = f"'{checkpoint.line()}'" if checkpoint.signature else str(checkpoint.head)
+        text = f"🔏 Audit checkpoint `{checkpoint.head}` — verify with `opsbot audit verify --head {given}`"
         try:
             self.client.chat_postMessage(channel=self.channel, text=text)
         except SlackApiError as error:

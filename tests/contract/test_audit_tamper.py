@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.audit import GENESIS, AuditKey, AuditRecord, Head, chain, verify_stream
+from bot.core.audit_signing import Checkpoint
 from bot.store import open_store
 from bot.store.witness import FileWitness
 
@@ -106,7 +107,7 @@ def test_an_edited_indexed_column_is_named(log):
 def test_a_log_cut_short_is_caught_by_a_checkpoint(log, tmp_path):
     store, key = log
     witness = FileWitness(tmp_path / "witness")
-    witness(store.audit_head())
+    witness(Checkpoint.make(store.audit_head(), T0, None))
     db = Database(store.url)
     db.drop_protection()
     db.run("DELETE FROM audit WHERE seq = 5")
@@ -173,7 +174,7 @@ def test_the_cli_prints_the_head_and_verify_reads_the_witness(sqlite_url, tmp_pa
 
     printed = cli("head")
     assert printed.returncode == 0 and Head.parse(printed.stdout) == head
-    FileWitness(tmp_path / "w")(head)
+    FileWitness(tmp_path / "w")(Checkpoint.make(head, T0, None))
     ok = cli("verify")
     assert ok.returncode == 0 and "verified: 3 records (links, every column, HMACs, 1 checkpoint)" in ok.stdout
     # Without the key an edited keyed record would keep its links: that is a failure to verify, not a pass.

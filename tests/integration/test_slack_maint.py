@@ -125,11 +125,17 @@ def test_a_user_group_slack_cannot_list_grants_nothing(fake_slack):
 
 def test_audit_checkpoints_are_posted_to_the_audit_channel(fake_slack):
     from bot.core.audit import Head
+    from bot.core.audit_signing import Checkpoint, SigningKey
     from bot.slack.notifier import SlackWitness
 
     witness = SlackWitness(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
                                                              opsbot_slack_api_url=fake_slack.api_url), Metrics()),
                            "audit")
-    witness(Head(42, "a" * 64))
+    witness(Checkpoint.make(Head(42, "a" * 64), datetime(2026, 12, 4, 9, tzinfo=UTC), None))
     post = fake_slack.wait_for("chat.postMessage")[-1]
-    assert post.params["channel"] == "audit" and f"42:{'a' * 64}" in post.params["text"]
+    assert post.params["channel"] == "audit" and f"--head 42:{'a' * 64}`" in post.params["text"]
+    signer = SigningKey.generate()  # a signed checkpoint is posted whole, so the auditor can check its signature
+    witness(signed := Checkpoint.make(Head(43, "b" * 64), datetime(2026, 12, 4, 9, tzinfo=UTC), signer))
+    post = fake_slack.wait_for("chat.postMessage", count=2)[-1]
+    given = post.params["text"].split("--head '")[1].split("'")[0]
+    assert Checkpoint.parse(given) == signed and Checkpoint.parse(given).signed_by(signer.public())

@@ -199,8 +199,8 @@ def test_each_dangerous_action_checkpoints_the_audit_head_to_the_witnesses(store
     ops.request(actor("U_OPS", "/ops run backup staging"), "staging", "run", "backup", {})
     with pytest.raises(BackendError):
         ops.request(actor("U_OPS", "/ops run broken staging"), "staging", "run", "broken", {})
-    assert seen == witness.heads() and len(seen) == 2  # after the success and after the failure
-    assert seen[-1] == store.audit_head()
+    assert [c.head for c in seen] == witness.heads() and len(seen) == 2  # after the success and after the failure
+    assert seen[-1].head == store.audit_head()
 
 
 def test_a_failing_witness_never_fails_the_action(store, clock, tmp_path):

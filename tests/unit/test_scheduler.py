@@ -60,12 +60,11 @@ class Bot:
             self.store.open()
         self.store.migrate()
         self.clock = clock
-        services = build_services(self.store, cat, clock=clock)
-        self.incidents, self.maintenance = services.incidents, services.maintenance
+        self.checkpoints: list = []  # what the witnesses were given
+        services = build_services(self.store, cat, clock=clock, witnesses=[self.checkpoints.append])
+        self.incidents, self.maintenance, self.ops = services.incidents, services.maintenance, services.ops
         self.notifier = notifier or RecordingNotifier()
-        self.checkpoints: list = []
-        self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier,
-                                     checkpoint=lambda: self.checkpoints.append(clock()), ops=services.ops)
+        self.engine = ReminderEngine(self.store, cat, self.incidents, self.notifier, ops=services.ops)
 
     def tick(self):
         self.engine.tick(self.clock())
@@ -364,15 +363,59 @@ def test_past_due_action_items_remind_their_owner_daily(make_bot, clock):
     assert bot.notifier.kinds().count("action") == 2
 
 
+def audit_something(bot, what: str = "health") -> None:
+    """One audit record, as a read-only run makes."""
+    from bot.core.requests import Actor
+
+    actor = Actor(user="U_OPS", channel="C1", command=f"/ops {what}")
+    bot.store.append_audit(bot.ops.audit_record(actor, "a-" + what, "dry_run", None, what, None, {}))
+
+
 def test_the_audit_head_is_checkpointed_hourly(make_bot, clock):
     bot = make_bot()
+    audit_something(bot)
     bot.tick()
     clock.advance(minutes=59)
     bot.tick()
-    assert len(bot.checkpoints) == 1
+    assert len(bot.checkpoints) == 1  # nothing new: nothing anchored until the hour
     clock.advance(minutes=1)
     bot.tick()
     assert len(bot.checkpoints) == 2
+    assert bot.checkpoints[-1].at == clock() and bot.checkpoints[-1].head == bot.store.audit_head()
+
+
+def test_every_new_record_is_anchored_within_a_minute_in_batches(make_bot, clock):
+    bot = make_bot()
+    audit_something(bot, "first")
+    bot.tick()
+    assert [c.head.seq for c in bot.checkpoints] == [1]
+    for n in range(5):  # five records within ten seconds: one checkpoint for them all
+        clock.advance(seconds=2)
+        audit_something(bot, f"burst{n}")
+        bot.tick()
+    assert [c.head.seq for c in bot.checkpoints] == [1]
+    clock.advance(seconds=25)
+    bot.tick()
+    assert [c.head.seq for c in bot.checkpoints] == [1, 6]
+    clock.advance(seconds=40)
+    bot.tick()
+    assert len(bot.checkpoints) == 2  # nothing new since: nothing posted
+
+
+def test_a_clean_shutdown_of_the_leader_anchors_the_last_records(store_url, clock, tmp_path):
+    from bot.scheduler.leader import leader_lock_for
+    from bot.scheduler.runner import SchedulerRunner
+
+    bot = Bot(store_url, catalog(), clock)
+    runner = SchedulerRunner(bot.engine, leader_lock_for(store_url), clock=clock)
+    try:
+        runner.tick()  # becomes the leader; the empty log has nothing to anchor
+        assert runner.is_leader and bot.checkpoints == []
+        audit_something(bot)
+        runner.stop()
+        assert [c.head for c in bot.checkpoints] == [bot.store.audit_head()]
+    finally:
+        bot.store.close()
 
 
 def escalating(**p0) -> Catalog:
