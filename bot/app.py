@@ -17,6 +17,7 @@ from bot.config import Catalog, Settings, config_path, from_environment, load_ca
 from bot.core.alerts import AlertService
 from bot.core.audit import AuditKey
 from bot.core.audit_signing import SigningKey, VerifyKey
+from bot.core.export_signing import DocumentKeys
 from bot.core.flows import EvidenceFlows, IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
@@ -68,7 +69,7 @@ class Opsbot:
 
 def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platform_for: PlatformFor | None = None,
                    groups_of: GroupsOf | None = None, next_fire: Schedules | None = None,
-                   witnesses: Sequence[Witness] = (), signer: SigningKey | None = None,
+                   witnesses: Sequence[Witness] = (), keys: DocumentKeys | None = None,
                    evidence_dir: Path | None = None,
                    shared_files: SharedFiles | None = None,
                    on_check: Callable[[CheckResult], None] | None = None) -> Services:
@@ -81,7 +82,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     platforms = platform_for or Platforms(store)
     checks, scripts = CheckRunner(platforms, on_check), ScriptRunner()  # one of each, shared
     ops = OpsService(store, catalog, platforms, checks, scripts, clock=clock, groups_of=groups_of,
-                     witnesses=witnesses, signer=signer)
+                     witnesses=witnesses, signer=keys.signing if keys is not None else None)
     from bot.core.evidence import EvidenceService
     from bot.evidence.collectors import InfraCollectors
     from bot.evidence.storage import DirectoryStorage
@@ -97,7 +98,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
         evidence=evidence,
         flows=IncidentFlows(incidents),
         evidence_flows=EvidenceFlows(evidence),
-        records=Records(store, catalog, evidence, clock),
+        records=Records(store, catalog, evidence, clock, keys),
     )
 
 
@@ -126,7 +127,7 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     raw_store = open_store(settings.database_url, audit_key(settings))
     metrics.collect_from(raw_store, severities=list(catalog.severities))
     store = cast(Store, MeteredStore(raw_store, metrics))
-    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses, signer=signing_key(settings),
+    services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses, keys=document_keys(settings),
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,
                               on_check=metrics.check_result)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
@@ -140,6 +141,12 @@ def audit_key(settings: Settings) -> AuditKey | None:
         return AuditKey(settings.audit_key.get_secret_value())
     except ValueError as exc:
         raise ConfigError([f"OPSBOT_AUDIT_KEY: {exc}"]) from exc
+
+
+def document_keys(settings: Settings) -> DocumentKeys:
+    """The keys of this store: HMAC for records, Ed25519 for checkpoints; both sign exports and check imports."""
+    return DocumentKeys(hmac=audit_key(settings), signing=signing_key(settings),
+                        public=public_key(settings) if settings.audit_pubkey else None)
 
 
 def signing_key(settings: Settings) -> SigningKey | None:

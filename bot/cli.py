@@ -402,7 +402,6 @@ def _export_incidents(args: argparse.Namespace, config: str | None) -> int:
 
 
 def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
-    from bot.app import audit_key
 
     files = []
     for name in args.files:
@@ -413,7 +412,7 @@ def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
             return 1
     app = _build(config)
     try:
-        done = app.services.records.import_documents(files, args.user, audit_key(app.settings))
+        done = app.services.records.import_documents(files, args.user)
     finally:
         app.close()
     for item in done:

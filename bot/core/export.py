@@ -5,7 +5,8 @@ The document is `ExportDocument`; docs/incident-export.schema.json is generated 
 bot.core.export`) and a test keeps the file current. Its `sha256` is the SHA-256 of the canonical JSON of the
 document without that field: keys sorted, no whitespace (separators `,` and `:`), non-ASCII as UTF-8
 (`canonical()`). It is computed over the parsed value, so indentation and key order in the file do not matter.
-The document holds no export time, so the same incident always exports to the same bytes.
+The document holds no export time, so the same incident always exports to the same bytes. A store with a key
+signs the same canonical JSON (`signature`, bot/core/export_signing.py) and imports only what it can verify.
 
 Which audit records belong to an incident (`belonging`): those naming it (target `INC-n`, or an `incident`
 argument), those made in its channel since it was declared, and every other step of the same attempts. The record
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.config.catalog import Catalog
 from bot.core.audit import AuditKey, AuditRecord, StoredAudit, record_hash
 from bot.core.evidence import Bundle
+from bot.core.export_signing import DocumentKeys, DocumentSignature
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import new_attempt
@@ -61,7 +63,7 @@ class RoleChange(BaseModel):
 class ExportDocument(BaseModel):
     """One incident as opsbot exports it (`opsbot incident export`) and imports it (`opsbot incident import`).
 
-    `sha256` is the SHA-256 (hex) of the canonical JSON of the document without `sha256`: keys sorted, no
+    `sha256` is the SHA-256 (hex) of the canonical JSON of the document without `sha256` and `signature`: keys sorted, no
     whitespace (separators "," and ":"), non-ASCII characters as UTF-8. `roles`, `severity_history` and `evidence`
     are read from the timeline and must agree with it. Audit records keep their seq, prev_hash and hash from the
     log they were written in; each can be re-hashed on its own (HMAC records need that log's OPSBOT_AUDIT_KEY)."""
@@ -76,11 +78,14 @@ class ExportDocument(BaseModel):
     timeline: list[Event] = Field(description="every timeline event, oldest first")
     audit: list[AuditRecord] = Field(description="the audit records that belong to the incident")
     evidence: list[Bundle] = Field(description="the manifest of every evidence bundle, from the timeline")
-    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="SHA-256 of the canonical JSON without this field")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$",
+                        description="SHA-256 of the canonical JSON without this field and `signature`")
+    signature: DocumentSignature | None = Field(default=None, description="present when the exporting store has a "
+                                                "key; a store with a key imports only documents it can verify")
 
 
 # --- export -----------------------------------------------------------------------------------
-def export_documents(store: Store, incidents: list[Incident]) -> list[dict]:
+def export_documents(store: Store, incidents: list[Incident], keys: DocumentKeys | None = None) -> list[dict]:
     """The sealed documents of these incidents; the audit log is read twice, whatever the number of incidents."""
     timelines = {incident.number: [e.model_copy(update={"at": e.at.astimezone(UTC)})
                                    for e in store.timeline(incident.number)] for incident in incidents}
@@ -92,7 +97,7 @@ def export_documents(store: Store, incidents: list[Incident]) -> list[dict]:
     for incident in incidents:
         events = timelines[incident.number]
         audit = store.archived_audit(incident.number) + owned[incident.number]
-        documents.append(seal(_document(incident, events, audit)))
+        documents.append(seal(_document(incident, events, audit), keys))
     return documents
 
 
@@ -164,13 +169,17 @@ def bundles(events: list[Event]) -> list[Bundle]:
 
 
 def canonical(document: dict) -> bytes:
-    """What `sha256` is computed over: the document without it, as canonical JSON in UTF-8."""
-    body = {key: value for key, value in document.items() if key != "sha256"}
+    """What `sha256` and the signature are computed over: the document without them, as canonical JSON in UTF-8."""
+    body = {key: value for key, value in document.items() if key not in ("sha256", "signature")}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def seal(document: dict) -> dict:
-    return {**document, "sha256": hashlib.sha256(canonical(document)).hexdigest()}
+def seal(document: dict, keys: DocumentKeys | None = None) -> dict:
+    """The document with its sha256 and, when the store has a key, its signature."""
+    body = canonical(document)
+    sealed = {key: value for key, value in document.items() if key not in ("sha256", "signature")}
+    signature = (keys or DocumentKeys()).sign(body)
+    return {**sealed, "sha256": hashlib.sha256(body).hexdigest(), **({"signature": signature} if signature else {})}
 
 
 def to_text(document: dict) -> str:
@@ -197,7 +206,7 @@ class Checked:
     unchecked: int = 0  # HMAC records whose key is not here: their links were checked, not their HMACs
 
 
-def check_export(name: str, data: bytes, key: AuditKey | None = None) -> Checked:
+def check_export(name: str, data: bytes, key: AuditKey | None = None, keys: DocumentKeys | None = None) -> Checked:
     """Parse and verify one file; UsageError naming the file and the first problem."""
     def refuse(reason: str) -> UsageError:
         return UsageError(f"{name}: {reason}; nothing was imported.")
@@ -224,7 +233,8 @@ def check_export(name: str, data: bytes, key: AuditKey | None = None) -> Checked
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise refuse(f"{where}: {error['msg']}") from exc
-    problem = _inconsistency(document, key)
+    problem = (keys or DocumentKeys(hmac=key)).refusal(document.signature, canonical(raw)) or \
+        _inconsistency(document, key)
     if problem:
         raise refuse(problem)
     unchecked = sum(r.keyed for r in document.audit) if key is None else 0
@@ -289,10 +299,11 @@ class Imported:
 
 
 def import_documents(store: Store, catalog: Catalog, files: Iterable[tuple[str, bytes]], user: str,
-                     clock: Callable[[], datetime], key: AuditKey | None = None) -> list[Imported]:
+                     clock: Callable[[], datetime], key: AuditKey | None = None,
+                     keys: DocumentKeys | None = None) -> list[Imported]:
     """Every file is checked (content, hash, and that its number is free here) before any is written; each is then
     written in one transaction, with one audit record of the import."""
-    checked = [check_export(name, data, key) for name, data in files]
+    checked = [check_export(name, data, key, keys) for name, data in files]
     seen: dict[int, str] = {}
     for item in checked:
         incident = item.document.incident

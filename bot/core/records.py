@@ -11,6 +11,7 @@ from bot.core.audit import AuditKey, Head, StoredAudit, Verification, verify_str
 from bot.core.audit_signing import Checkpoint, VerifyKey, check_signatures
 from bot.core.evidence import EvidenceService
 from bot.core.export import ExportDocument, Imported, export_documents, import_documents
+from bot.core.export_signing import DocumentKeys
 from bot.core.models import Incident
 from bot.core.ports import Store
 from bot.core.postmortem import postmortem_filename, render_postmortem
@@ -32,8 +33,10 @@ class ExportedIncident:
 
 
 class Records:
-    def __init__(self, store: Store, catalog: Catalog, evidence: EvidenceService, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, catalog: Catalog, evidence: EvidenceService, clock: Callable[[], datetime],
+                 keys: DocumentKeys | None = None):
         self.store, self.catalog, self.evidence, self.clock = store, catalog, evidence, clock
+        self.keys = keys or DocumentKeys()  # exports are signed with them; imports must verify under them
 
     def postmortem(self, incident: Incident | int) -> PostmortemDraft:
         """The draft from the timeline (read once) and the health kept at declaration and resolution."""
@@ -55,16 +58,16 @@ class Records:
             except NotFound:
                 raise NotFound(f"There is no incident INC-{number}; {self._which()}.") from None
         exported = []
-        for document in export_documents(self.store, chosen):
+        for document in export_documents(self.store, chosen, self.keys):
             parsed = ExportDocument.model_validate(document)
             exported.append(ExportedIncident(parsed.incident.number, document,
                                              render_postmortem(parsed.incident, parsed.timeline, self.catalog)))
         return exported
 
-    def import_documents(self, files: Iterable[tuple[str, bytes]], user: str,
-                         key: AuditKey | None) -> list[Imported]:
-        """Restore exported incidents; a malformed, changed or clashing document is refused whole."""
-        return import_documents(self.store, self.catalog, files, user, self.clock, key)
+    def import_documents(self, files: Iterable[tuple[str, bytes]], user: str) -> list[Imported]:
+        """Restore exported incidents; a malformed, changed, unsigned (in a store with a key) or clashing document
+        is refused whole."""
+        return import_documents(self.store, self.catalog, files, user, self.clock, self.keys.hmac, self.keys)
 
     # --- the audit log ----------------------------------------------------------------------------------------
     def audit_head(self) -> Head | None:

@@ -15,6 +15,7 @@ import pytest
 
 from bot.core.audit import GENESIS, AuditRecord, chain
 from bot.core.audit_signing import Checkpoint, SigningKey, VerifyKey
+from bot.core.export_signing import DocumentKeys
 from bot.core.records import Records
 from bot.store import open_store
 from bot.store.witness import FileWitness
@@ -190,7 +191,7 @@ def test_an_auditor_verifies_signed_checkpoints_with_the_public_key_alone(sqlite
 
     store = open_store(sqlite_url)
     services = build_services(store, Catalog(), witnesses=[FileWitness(tmp_path / "w")],
-                              signer=SigningKey.from_text(private))
+                              keys=DocumentKeys(signing=SigningKey.from_text(private)))
     actor = Actor(user="U_OPS", channel="C1", command="/ops health local")
     for n in range(3):
         store.append_audit(services.ops.audit_record(actor, f"a-{n}", "dry_run", None, "health", None, {}))

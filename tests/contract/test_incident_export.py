@@ -12,6 +12,7 @@ import pytest
 from bot.app import build_services
 from bot.config import Catalog
 from bot.core.audit import AuditKey, AuditRecord, verify_stream
+from bot.core.audit_signing import SigningKey
 from bot.core.export import (
     SCHEMA_PATH,
     export_documents,
@@ -20,6 +21,7 @@ from bot.core.export import (
     seal,
     to_text,
 )
+from bot.core.export_signing import DocumentKeys
 from bot.core.models import Incident
 from bot.errors import ConflictError, UsageError
 from bot.store import open_store
@@ -245,38 +247,77 @@ def test_files_are_all_checked_before_any_is_written(exported, tmp_path):
 
 
 
-def test_hmac_records_are_checked_with_the_key_and_counted_as_unchecked_without_it(tmp_path):
-    key = AuditKey("k" * 32)
+def keyed_export(tmp_path, key: AuditKey, keys: DocumentKeys | None = None) -> dict:
+    """INC-1 with one HMAC-keyed audit record, exported by a store with that key (so signed)."""
     source = open_store(f"sqlite:///{tmp_path}/keyed.db", key)
     try:
         services = build_services(source, catalog(), clock=Clock())
         services.incidents.open("U_ALICE", "p2", "Keyed")
         source.append_audit(AuditRecord(at=Clock()(), attempt="a-1", phase="succeeded", user="U_ALICE",
                                         action="restart", target="INC-1"))
-        (document,) = export_documents(source, source.list_incidents())
+        (document,) = export_documents(source, source.list_incidents(), keys or DocumentKeys(hmac=key))
     finally:
         source.close()
-    assert document["audit"][0]["keyed"] is True
+    return document
 
-    def import_keyed(url: str, doc: dict, with_key: AuditKey | None):
-        store = open_store(url, with_key)
-        try:
-            return import_documents(store, catalog(), [as_file(doc)], "U_MOVER", Clock(), with_key)
-        finally:
-            store.close()
 
+def import_keyed(url: str, doc: dict, keys: DocumentKeys):
+    store = open_store(url, keys.hmac)
+    try:
+        return import_documents(store, catalog(), [as_file(doc)], "U_MOVER", Clock(), keys.hmac, keys)
+    finally:
+        store.close()
+
+
+def test_hmac_records_are_checked_with_the_key_and_counted_as_unchecked_without_it(tmp_path):
+    key = AuditKey("k" * 32)
+    keys = DocumentKeys(hmac=key)
+    document = keyed_export(tmp_path, key)
+    assert document["audit"][0]["keyed"] is True and document["signature"]["alg"] == "hmac-sha256"
     changed = json.loads(json.dumps(document))
     changed["audit"][0]["target"] = "api"
+    # Someone with the key who re-signs an edited document still cannot give the record a valid HMAC … (and
+    # someone without it cannot re-sign at all: see the signed-export tests)
     with pytest.raises(UsageError, match=r"audit record 1 \(attempt a-1\) does not match its HMAC under this "
                                          r"OPSBOT_AUDIT_KEY"):
-        import_keyed(f"sqlite:///{tmp_path}/a.db", seal(changed), key)
-    (checked,) = import_keyed(f"sqlite:///{tmp_path}/b.db", document, key)
-    (unchecked,) = import_keyed(f"sqlite:///{tmp_path}/c.db", document, None)
+        import_keyed(f"sqlite:///{tmp_path}/a.db", seal(changed, keys), keys)
+    (checked,) = import_keyed(f"sqlite:///{tmp_path}/b.db", document, keys)
+    (unchecked,) = import_keyed(f"sqlite:///{tmp_path}/c.db", document, DocumentKeys())
     assert (checked.unchecked, unchecked.unchecked) == (0, 1)
     # A forged record needs no key to be chained by hash alone: a keyed store refuses any record without an HMAC.
     forged = json.loads(json.dumps(document))
     forged["audit"][0].update(keyed=False)
     with pytest.raises(UsageError, match=r"audit record 1 \(attempt a-1\) is not authenticated with an "
                                          r"OPSBOT_AUDIT_KEY, and this store has one"):
-        import_keyed(f"sqlite:///{tmp_path}/d.db", seal(forged), key)
+        import_keyed(f"sqlite:///{tmp_path}/d.db", seal(forged, keys), keys)
     assert_nothing_written(f"sqlite:///{tmp_path}/d.db")
+
+
+@pytest.mark.parametrize("signing", ["hmac", "ed25519"])
+def test_a_store_with_a_key_imports_only_documents_signed_with_it(tmp_path, signing):
+    """An edit with the sha256 recomputed, an unsigned document, and one signed with another key: each refused
+    whole; the document as exported is taken."""
+    key, other = AuditKey("k" * 32), AuditKey("o" * 32)
+    signer, stranger = SigningKey.generate(), SigningKey.generate()
+    keys = DocumentKeys(hmac=key, signing=signer if signing == "ed25519" else None)
+    document = keyed_export(tmp_path, key, keys)
+    assert document["signature"]["alg"] == ("ed25519" if signing == "ed25519" else "hmac-sha256")
+    edited = json.loads(json.dumps(document))
+    edited["incident"]["title"] = "Nothing happened"
+    attempts = {
+        "recomputed sha256": (seal(edited), "is not signed"),  # sha256 recomputed, signature dropped
+        "kept signature": ({**seal(edited), "signature": document["signature"]},
+                           "changed after it was exported"),
+        "another key": (seal(edited, DocumentKeys(hmac=other) if signing == "hmac" else DocumentKeys(signing=stranger)),
+                        "changed after it was exported, or signed"),
+    }
+    for n, (name, (forged, reason)) in enumerate(attempts.items()):
+        target = f"sqlite:///{tmp_path}/t{n}.db"
+        with pytest.raises(UsageError, match=reason):
+            import_keyed(target, forged, keys)
+        assert_nothing_written(target)
+    # An auditor's store with only the public key checks an Ed25519-signed export too.
+    checking = DocumentKeys(hmac=key, public=signer.public()) if signing == "ed25519" else keys
+    (imported,) = import_keyed(f"sqlite:///{tmp_path}/ok.db", document, checking)
+    assert imported.incident.title == "Keyed"
+

@@ -61,3 +61,30 @@ def test_bad_requests_say_what_is_wrong(sqlite_url, tmp_path):
     assert missing.returncode == 1 and "cannot read" in missing.stderr and "No such file" in missing.stderr
     verified = opsbot(["audit", "verify"], sqlite_url)
     assert "0 records" in verified.stdout
+
+
+def test_signed_exports_through_the_cli(sqlite_url, tmp_path, monkeypatch):
+    """With OPSBOT_AUDIT_SIGNING_KEY the CLI signs what it exports; a store with a key imports only what verifies
+    under it — an edit whose sha256 was recomputed is refused, the file as exported is taken."""
+    from bot.core.audit_signing import SigningKey
+    from bot.core.export import seal, to_text
+
+    signer = SigningKey.generate()
+    monkeypatch.setenv("OPSBOT_AUDIT_SIGNING_KEY", signer.private_text())
+    rich_incident(sqlite_url, tmp_path)
+    exported = opsbot(["incident", "export", "INC-1"], sqlite_url)
+    document = json.loads(exported.stdout)
+    assert exported.returncode == 0 and document["signature"]["alg"] == "ed25519"
+    edited = json.loads(exported.stdout)
+    edited["incident"]["title"] = "Nothing to see"
+    forged = tmp_path / "forged.json"
+    forged.write_text(to_text(seal(edited)))
+    target = f"sqlite:///{tmp_path}/target.db"
+    refused = opsbot(["incident", "import", str(forged)], target)
+    assert refused.returncode == 1 and "it is not signed, and this store takes only signed exports" in refused.stderr
+    original = tmp_path / "INC-1.json"
+    original.write_text(exported.stdout)
+    monkeypatch.delenv("OPSBOT_AUDIT_SIGNING_KEY")
+    monkeypatch.setenv("OPSBOT_AUDIT_PUBKEY", str(signer.public()))  # a store that holds only the public key
+    taken = opsbot(["incident", "import", str(original)], target)
+    assert taken.returncode == 0 and "imported INC-1" in taken.stdout
