@@ -28,7 +28,7 @@ from bot.core.flows import IncidentFlows, opened_effects
 from bot.core.incidents import IncidentService, scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ports import AlertDelivery, AlertStore
-from bot.core.redact import redact
+from bot.core.redact import redact, redact_nested
 from bot.errors import BackendError, OpsbotError
 from bot.timeparse import show, utcnow
 
@@ -66,6 +66,22 @@ class AlertGroup(BaseModel):
     service: str | None = None
 
 
+    def scrubbed(self) -> AlertGroup:
+        """Every text a sender wrote, redacted value by value — before it is queued, so the raw payload never
+        reaches the store, and before any text is composed from it (a secret alone in a field is still one inside
+        "Alert firing: … — <summary>"). Keys, fingerprints and statuses stay: deduplication depends on them."""
+        def text(value: str | None) -> str | None:
+            return redact(value) if value else value
+
+        return self.model_copy(update={
+            "labels": redact_nested(self.labels), "annotations": redact_nested(self.annotations),
+            "title": text(self.title), "env": text(self.env), "service": text(self.service),
+            "alerts": [alert.model_copy(update={"labels": redact_nested(alert.labels),
+                                                "annotations": redact_nested(alert.annotations),
+                                                "generator_url": text(alert.generator_url)})
+                       for alert in self.alerts]})
+
+
 AlertEffect = Effect  # one effect vocabulary for every source of change
 Outcome = Literal["opened", "updated", "resolved", "noted", "unchanged", "ignored", "duplicate"]
 
@@ -93,7 +109,7 @@ class AlertService:
     def accept(self, deliveries: list[tuple[AlertGroup, str]]) -> list[bool]:
         """Queue checked deliveries (group, key) in one transaction: what the sources wait for, a few
         milliseconds. False for a replay."""
-        return self.store.queue_alerts([(key, group.model_dump_json()) for group, key in deliveries])
+        return self.store.queue_alerts([(key, group.scrubbed().model_dump_json()) for group, key in deliveries])
 
     def process_pending(self, limit: int = 100) -> list[AlertOutcome]:
         """Apply the queued deliveries, oldest first. A delivery that cannot be applied is logged and dropped;
@@ -114,6 +130,7 @@ class AlertService:
 
     def receive(self, group: AlertGroup, delivery_key: str) -> AlertOutcome:
         """Apply one queued delivery (a duplicate if another worker has taken it)."""
+        group = group.scrubbed()  # already, when it came through the queue; redaction is idempotent
         rule = self.catalog.alerts.rule_for(group.labels)
         if rule.ignore:
             self.store.drop_alert(delivery_key)

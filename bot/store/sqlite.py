@@ -162,6 +162,7 @@ class SqliteStore(SqlStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are zeroed, not left in a free page
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.core.redact import MASK, default_redactor, load_rules, redact, redact_counted
 from tests.redaction_corpus import NORMAL, SECRETS
+from tests.secrets_heldout import HELDOUT
 
 
 @pytest.mark.parametrize("kind,line,secret", SECRETS, ids=[kind for kind, _, _ in SECRETS])
@@ -179,3 +180,8 @@ def test_dense_secrets_are_masked_one_by_one_and_the_lines_between_them_survive(
     assert "intruder logged in\n/data wiped\n" in cleaned and "line 0 ok" in cleaned and "line 1000 ok" in cleaned
     streamed = b"".join(data for data, _ in default_redactor().stream([text.encode()], block=64 * 1024))
     assert body.encode() not in streamed and b"intruder logged in" in streamed and b"line 1000 ok" in streamed
+
+
+@pytest.mark.parametrize("kind,line,secret", HELDOUT, ids=[kind for kind, _, _ in HELDOUT])
+def test_the_held_out_set_the_rules_were_not_written_from_is_masked(kind, line, secret):
+    assert secret not in redact(line)
