@@ -276,6 +276,8 @@ class MeteredStore:
     def _lifecycle(self, incident: Incident, events: list[Event]) -> None:
         # From the impact's start when known (an alert's startsAt), else from the declaration.
         start = incident.impact_started_at or incident.declared_at
+        if incident.private:  # it exists only for its participants: not in figures anyone can scrape
+            return
         for event in events:
             if event.kind != EventKind.STATUS:
                 continue

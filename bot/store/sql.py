@@ -106,14 +106,16 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql):
         return [incident_of(row) for row in rows]
 
     def open_by_severity(self) -> dict[str, int]:
-        """How many incidents are open, by severity: for each metrics scrape, so only the one field is read."""
+        """How many public incidents are open, by severity: for each metrics scrape, so only the one field is read.
+        A private incident exists only for its participants, and a scrape has none."""
         with self._read() as db:
             rows = db.execute(f"SELECT doc FROM incidents WHERE status IN ({', '.join('?' for _ in OPEN_STATUSES)})",
                               tuple(status.value for status in OPEN_STATUSES)).fetchall()
         counts: dict[str, int] = {}
         for (doc,) in rows:
-            severity = json.loads(doc)["severity"]
-            counts[severity] = counts.get(severity, 0) + 1
+            incident = json.loads(doc)
+            if not incident.get("private"):
+                counts[incident["severity"]] = counts.get(incident["severity"], 0) + 1
         return counts
 
     def incidents_with_timers(self) -> list[Incident]:

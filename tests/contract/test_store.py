@@ -246,6 +246,7 @@ def test_open_incidents_are_counted_by_severity_for_the_metrics(store, clock):
     for severity in ("p0", "p1", "p1", "p2"):
         service.open("U_ALICE", severity, "Something")
     service.resolve(4, "U_ALICE", "fixed")
+    service.open("U_HR", "p0", "Staff matter", private=True)  # exists only for its participants: not in a scrape
     assert store.open_by_severity() == {"P0": 1, "P1": 2}
 
 

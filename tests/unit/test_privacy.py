@@ -71,3 +71,27 @@ def test_a_public_incident_stays_visible_to_everybody(router):
     assert router.handle("/incident", "open p3 Slow search", Context(user="U_ALICE", channel="C_PUB")).ok
     assert said(router, "/incident", "show INC-2", "U_EVE", "C_GENERAL").startswith("OK ")
     assert "Slow search" in said(router, "/incident", "list", "U_EVE", "C_GENERAL")
+
+
+def test_a_private_incident_leaves_no_trace_in_the_metrics(store, clock):
+    """Prometheus figures can be read by anyone with a dashboard: a private incident is neither counted open nor
+    timed (MTTA/MTTR), while a public one is."""
+    from typing import cast
+
+    from bot.config import Catalog
+    from bot.core.incidents import IncidentService
+    from bot.core.ports import Store
+    from bot.metrics import Metrics, MeteredStore
+
+    metrics = Metrics()
+    service = IncidentService(cast(Store, MeteredStore(store, metrics)), Catalog(), clock=clock)
+    for private in (True, False):
+        incident = service.open("U_HR", "p1", "Staff matter" if private else "Checkout down", private=private)
+        clock.advance(minutes=5)
+        service.acknowledge(incident.number, "U_HR")
+        service.resolve(incident.number, "U_HR", "done")
+    service.open("U_HR", "p2", "Still open, private", private=True)
+    exposition = metrics.exposition().decode()
+    assert 'opsbot_incident_mtta_seconds_count{severity="P1"} 1.0' in exposition
+    assert 'opsbot_incident_mttr_seconds_count{severity="P1"} 1.0' in exposition
+    assert store.open_by_severity() == {}
