@@ -60,3 +60,38 @@ def test_naming_oneself_owner_of_an_action_item_does_not_make_one_a_participant_
     assert run(router, 'action INC-1 add "look at the pool" @U_EVE', "U_EVE").ok  # anybody may add one
     refused = run(router, "resolve INC-1 fixed", "U_EVE")
     assert not refused.ok and "Only its participants may resolve INC-1" in refused.text
+
+
+def test_an_alert_is_held_to_the_same_permissions_and_asks_the_commander_instead(store, clock):
+    """`on_resolved: resolve` with `incident_permissions.resolve: commander`: the alert source opened the incident
+    (a participant) but is not its commander, so its resolution is an audited denial and the commander is asked —
+    the rule holds on every path, alerts included. (With `participants`, the source that opened it may.)"""
+    import json
+
+    from bot.alerts import alertmanager
+    from bot.core.alerts import AlertService
+    from bot.core.effects import AskCommander
+    from bot.core.flows import IncidentFlows
+
+    catalog = Catalog.model_validate({"incident_permissions": {"resolve": "commander"},
+                                      "alerts": {"rules": [{"on_resolved": "resolve", "commander": "U_ONCALL"}]}})
+    services = build_services(store, catalog, clock=clock)
+    alerts = AlertService(store, catalog, IncidentFlows(services.incidents), clock=clock)
+
+    def group(status: str):
+        return alertmanager.parse(json.dumps({
+            "version": "4", "groupKey": "g1", "status": status, "receiver": "opsbot",
+            "commonLabels": {"alertname": "DBDown"},
+            "alerts": [{"status": status, "fingerprint": "f1", "startsAt": "2026-11-20T08:00:00Z",
+                        "endsAt": "2026-11-20T08:30:00Z" if status == "resolved" else None,
+                        "labels": {"alertname": "DBDown"}}]}).encode(), "alertmanager")
+
+    assert alerts.accept([(group("firing"), "d1")]) == [True]
+    assert [o.outcome for o in alerts.process_pending()] == ["opened"]
+    assert alerts.accept([(group("resolved"), "d2")]) == [True]
+    (outcome,) = alerts.process_pending()
+    assert outcome.outcome == "noted" and any(isinstance(e, AskCommander) for e in outcome.effects)
+    assert store.get_incident(1).is_open
+    notes = [e.text for e in store.timeline(1) if e.kind == "note"]
+    assert any("Not resolved automatically: Only its commander may resolve INC-1" in n for n in notes)
+    assert ("incident.resolve", "alertmanager", "denied") in [(r.action, r.user, r.phase) for r in store.audit_records()]
