@@ -239,6 +239,8 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
     tokens = alert_tokens_from_environment() if alert_tokens is None else alert_tokens
     alerts = AlertEndpoint(opsbot.alerts, tokens, carry_out, opsbot.metrics.alert)
     runner = scheduler_for(opsbot, notifier) if scheduler else None
+    if surface is not None and runner is not None:
+        surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
                      shutdown_timeout=slack.opsbot_shutdown_timeout)
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)

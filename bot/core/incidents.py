@@ -92,6 +92,22 @@ class IncidentService:
     def timeline(self, number: int) -> list[Event]:
         return self.store.timeline(number)
 
+    # --- channels: the record is the truth, a channel is made for it until it has one ----------------------
+    def unbound(self, declared_since: datetime) -> list[Incident]:
+        """Open incidents declared since then that have no channel yet (its creation failed, or the process that
+        declared it stopped before)."""
+        return [incident for incident in self.store.list_incidents(limit=2**31)
+                if incident.channel is None and incident.declared_at >= declared_since]
+
+    def claim_channel_setup(self, number: int, holder: str) -> bool:
+        """One process at a time makes an incident's channel (the declaring one, its retries, the leader's
+        reconciliation); a claim lapses after two minutes if its holder dies."""
+        now = self.clock()
+        return self.store.acquire_lease(_channel_lease(number), holder, holder, now + timedelta(minutes=2), now) is None
+
+    def release_channel_setup(self, number: int, holder: str) -> None:
+        self.store.release_lease(_channel_lease(number), holder)
+
     # --- changes ----------------------------------------------------------------------
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
              service: str | None = None, env: str | None = None, channel: str | None = None,
@@ -380,6 +396,10 @@ class IncidentService:
         if refusal is not None:
             self.store.append_audit(control.record(incident, [], self.clock(), "denied"))
             raise PermissionDenied(refusal)
+
+
+def _channel_lease(number: int) -> str:
+    return f"channel:INC-{number}"
 
 
 # Secrets never reach the store: the incident's text fields and every event are redacted; an event that had

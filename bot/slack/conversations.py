@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
-from datetime import datetime
+import socket
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -40,6 +42,8 @@ from bot.views.mrkdwn import escape
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
+RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)  # seconds between tries after a failed creation; then the leader's
+RECONCILE_WITHIN = timedelta(days=1)  # how old an incident without a channel the leader still makes one for
 
 
 def channel_name(incident: Incident, attempt: int = 1) -> str:
@@ -66,6 +70,9 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         self.service = service
         self.catalog = catalog
         self.snapshots = BackgroundSnapshots(snapshot)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"  # who claims a channel's creation
+        self.retry_delays = RETRY_DELAYS
+        self._retries: set[asyncio.Task] = set()
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
         """Act on what a change set off; returns warnings for the user (empty when all went well)."""
@@ -93,21 +100,79 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
 
     async def set_up(self, incident: Incident, user: str, announce: str | None = None) -> list[str]:
         """Create and furnish the channel; returns warnings for the user (empty when all went well). Without a
-        user (an incident opened by an alert) nobody is invited; `announce` overrides the announcement channel."""
+        user (an incident opened by an alert) nobody is invited; `announce` overrides the announcement channel.
+        The incident is recorded before this runs: when Slack fails to create the channel, it is tried again in
+        the background (then by the scheduler leader) until the incident has one."""
+        made = await self._make_channel(incident, user, announce)
+        if isinstance(made, list):
+            return made
+        if made is None:
+            return [f"{incident.id} is recorded; another opsbot process is making its channel."]
+        self._keep_trying(incident.number, user, announce)
+        return [f"{incident.id} is recorded, but its channel could not be created yet; opsbot keeps trying. "
+                + describe(made, "conversations.create")]
+
+    async def _make_channel(self, incident: Incident, user: str | None,
+                            announce: str | None = None) -> list[str] | SlackApiError | None:
+        """Create and furnish the channel under a claim no other process holds: warnings, or the error creating
+        it, or None when another process is making it."""
+        if not await asyncio.to_thread(self.service.claim_channel_setup, incident.number, self.holder):
+            return None
         try:
-            channel_id, name = await self._create(incident)
-        except SlackApiError as error:
-            log.warning("creating the channel of %s failed: %s", incident.id, error.response.get("error"))
-            return [f"{incident.id} is recorded, but its channel was not created. " + describe(error, "conversations.create")]
-        # Everything else needs only the channel's id: at once, side by side (the announcement first in line).
-        results = await asyncio.gather(
-            self._announce(incident, alert_text(incident, self.catalog, channel_id), announce),
-            self._try("conversations.invite", self._invite(channel_id, user)) if user else _nothing(),
-            self._try("conversations.setTopic", self.client.conversations_setTopic(channel=channel_id,
-                                                                                   topic=topic(incident))),
-            self._summary(incident, user or incident.opened_by, channel_id, name),
-        )
-        return [warning for warnings in results for warning in warnings]
+            try:
+                channel_id, name = await self._create(incident)
+            except SlackApiError as error:
+                log.warning("creating the channel of %s failed: %s", incident.id, error.response.get("error"))
+                return error
+            # Everything else needs only the channel's id: at once, side by side (the announcement first in line).
+            results = await asyncio.gather(
+                self._announce(incident, alert_text(incident, self.catalog, channel_id), announce),
+                self._try("conversations.invite", self._invite(channel_id, user)) if user else _nothing(),
+                self._try("conversations.setTopic", self.client.conversations_setTopic(channel=channel_id,
+                                                                                       topic=topic(incident))),
+                self._summary(incident, user or incident.opened_by, channel_id, name),
+            )
+            return [warning for warnings in results for warning in warnings]
+        finally:
+            await asyncio.to_thread(self.service.release_channel_setup, incident.number, self.holder)
+
+    def _keep_trying(self, number: int, user: str | None, announce: str | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._retry(number, user, announce))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    async def _retry(self, number: int, user: str | None, announce: str | None) -> None:
+        for delay in self.retry_delays:
+            await asyncio.sleep(delay)
+            try:
+                if await self.ensure_channel(number, user, announce):
+                    return
+            except Exception:  # the store is down, say: the next try, or the leader's reconciliation
+                log.warning("making the channel of INC-%d failed", number, exc_info=True)
+        log.warning("INC-%d still has no channel; the scheduler leader keeps trying every minute", number)
+
+    async def ensure_channel(self, number: int, user: str | None = None, announce: str | None = None) -> bool:
+        """True once the incident has its channel (or needs none any more: resolved, closed)."""
+        incident = await asyncio.to_thread(self.service.get, number)
+        if incident.channel or not incident.is_open:
+            return True
+        made = await self._make_channel(incident, user, announce)
+        if isinstance(made, list):
+            log.info("the channel of %s was made after an earlier failure%s", incident.id,
+                     f" ({'; '.join(made)})" if made else "")
+            return True
+        return False
+
+    async def reconcile(self, now: datetime) -> None:
+        """The scheduler leader's pass: every incident of the last day still without a channel gets one."""
+        for incident in await asyncio.to_thread(self.service.unbound, now - RECONCILE_WITHIN):
+            if not await self.ensure_channel(incident.number):
+                log.warning("%s still has no channel; trying again in a minute", incident.id)
+
+    async def close(self) -> None:
+        for task in list(self._retries):
+            task.cancel()
+        await asyncio.gather(*self._retries, return_exceptions=True)
 
     async def _summary(self, incident: Incident, user: str, channel_id: str, name: str) -> list[str]:
         """Post the summary, then pin it while the incident is bound to the channel."""

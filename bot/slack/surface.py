@@ -5,7 +5,9 @@ HTTP app's lifespan calls `start` and, on the way out, `stop_deliveries`, `finis
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -14,6 +16,7 @@ from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from bot.errors import UsageError
 from bot.slack.app import warm_up
 from bot.slack.gate import ASGI, SlackGate
+from bot.timeparse import utcnow
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsbot.slack")
 EVENTS_PATH = "/slack/events"
+RECONCILE_EVERY = 60.0  # seconds between the leader's passes over incidents without a channel
 
 
 class SlackSurface:
@@ -33,6 +37,9 @@ class SlackSurface:
         WebSocket, and `events` is None (nothing could verify a signed request)."""
         self.bolt, self.conversations, self.pipeline, self.socket = bolt, conversations, pipeline, socket
         self.mode = "socket" if socket is not None else "http"
+        self.leader: Callable[[], bool] = lambda: False  # the scheduler's leadership: set by the composition root
+        self.reconcile_every = RECONCILE_EVERY
+        self._reconciling: asyncio.Task | None = None
         self.events_path = EVENTS_PATH
         # The gate verifies every request before anything is parsed; Bolt's own check would only repeat it.
         self.events: ASGI | None = SlackGate(signing_secret, AsyncSlackRequestHandler(bolt, path=EVENTS_PATH)) \
@@ -50,6 +57,19 @@ class SlackSurface:
             except UsageError:
                 await self.close()
                 raise
+        self._reconciling = asyncio.get_running_loop().create_task(self._reconcile_channels())
+
+    async def _reconcile_channels(self) -> None:
+        """On the scheduler leader, every minute: incidents without a channel (Slack failed, or the process that
+        declared them stopped) get one."""
+        while True:
+            await asyncio.sleep(self.reconcile_every)
+            if not self.leader():
+                continue
+            try:
+                await self.conversations.reconcile(utcnow())
+            except Exception:  # the store is down, say: the next pass
+                log.warning("reconciling incident channels failed", exc_info=True)
 
     async def stop_deliveries(self) -> None:
         """No new deliveries from here on (Socket Mode closes its WebSocket; over HTTP the server stops accepting).
@@ -65,6 +85,11 @@ class SlackSurface:
             log.warning("shutting down with %d deliveries unfinished after %g s", self.pipeline.in_flight, timeout)
 
     async def close(self) -> None:
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            await asyncio.gather(self._reconciling, return_exceptions=True)
+            self._reconciling = None
+        await self.conversations.close()
         if self.bolt.client.session is not None and not self.bolt.client.session.closed:
             await self.bolt.client.session.close()
 

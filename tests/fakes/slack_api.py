@@ -24,6 +24,9 @@ class Call:
     at: float = field(default_factory=time.time)  # wall-clock arrival (benchmarks add the latency for the answer)
 
 
+RESET = object()  # a scripted failure that drops the connection
+
+
 class FakeSlack:
     def __init__(self, latency: float = 0.0):
         self.latency = latency  # seconds every Web API call takes to answer (bench/war_room.py: 0.1)
@@ -56,9 +59,14 @@ class FakeSlack:
         return f"{self.base_url}/api/"
 
     def fail_next(self, method: str, error: str | None = None, status: int = 200, headers: dict | None = None,
-                  when=None, **extra) -> None:
-        """Answer the next call to `method` (whose params satisfy `when`, if given) with an error."""
-        body = {"ok": False, "error": error, **extra} if error else {"ok": False, "error": "ratelimited"}
+                  when=None, html: str | None = None, reset: bool = False, **extra) -> None:
+        """Answer the next call to `method` (whose params satisfy `when`, if given) with an error: Slack's JSON,
+        an HTML page (a proxy's 500 or 502), or a connection reset before any answer."""
+        body: object = {"ok": False, "error": error, **extra} if error else {"ok": False, "error": "ratelimited"}
+        if html is not None:
+            body = html
+        if reset:
+            body = RESET
         self._scripted.setdefault(method, []).append((status, body, headers or {}, when))
 
     def calls_to(self, method: str) -> list[Call]:
@@ -148,6 +156,12 @@ class FakeSlack:
             await asyncio.sleep(self.latency)
         if failure:
             status, body, headers, _ = failure
+            if body is RESET:  # the connection drops without an answer
+                assert request.transport is not None
+                request.transport.abort()
+                raise ConnectionResetError("reset by the fake")
+            if isinstance(body, str):
+                return web.Response(text=body, status=status, headers=headers, content_type="text/html")
             return web.json_response(body, status=status, headers=headers)
         return web.json_response(self._answer(method, params))
 

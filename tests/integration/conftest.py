@@ -80,7 +80,8 @@ def slack(request, fake_slack, sqlite_url):
                                 **getattr(request, "param", {})})
     port = settings.port
     opsbot = build(settings=Settings(database_url=sqlite_url), slack=settings)
-    app = served(opsbot, settings, "http").app
+    parts = served(opsbot, settings, "http")
+    app = parts.app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,6 +90,7 @@ def slack(request, fake_slack, sqlite_url):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     client = SlackClientForTests(base, fake_slack, opsbot)
+    client.surface = parts.slack
     yield client
     client.http.close()
     server.should_exit = True

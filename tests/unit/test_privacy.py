@@ -81,7 +81,7 @@ def test_a_private_incident_leaves_no_trace_in_the_metrics(store, clock):
     from bot.config import Catalog
     from bot.core.incidents import IncidentService
     from bot.core.ports import Store
-    from bot.metrics import Metrics, MeteredStore
+    from bot.metrics import MeteredStore, Metrics
 
     metrics = Metrics()
     service = IncidentService(cast(Store, MeteredStore(store, metrics)), Catalog(), clock=clock)
