@@ -1,24 +1,126 @@
-"""Runbook actions: allow-listed argv with typed parameters, a timeout and captured output. Never a shell."""
+"""Runbook actions: allow-listed argv with typed parameters, a timeout and captured output. Never a shell.
+
+The output streams through redaction and only its first and last megabyte are kept (what lies between is
+counted and said), so a command that prints gigabytes costs a constant amount of memory. The command runs in a
+process group of its own that a timeout kills whole, and it dies with opsbot (a parent-death signal): a `kill -9`
+of opsbot leaves no runbook running unwatched.
+"""
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import subprocess
+import sys
+import threading
+from collections import deque
 
 from bot.config.environments import RunbookAction
+from bot.core.redact import default_redactor
 from bot.errors import BackendError
+
+KEEP = 1 << 20  # bytes kept of the output's start, and of its end
+_READ = 1 << 16
+_PR_SET_PDEATHSIG = 1
 
 
 class ScriptRunner:
+    def __init__(self, keep: int = KEEP):
+        self.keep = keep
+
     def run(self, action: RunbookAction, params: dict[str, str]) -> tuple[int, str]:
         # Parameters fill `{name}` placeholders; each argv item stays one argument whatever it contains.
         argv = [part.format_map(params) for part in action.argv]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=action.timeout_s, cwd=action.cwd,
-                                  check=False, shell=False, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as expired:
-            output = (expired.stdout or b"").decode(errors="replace") if isinstance(expired.stdout, bytes) \
-                else (expired.stdout or "")
-            raise BackendError(f"{argv[0]} timed out after {action.timeout_s:g} s; output so far: {output[-300:]}") \
-                from expired
+            child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=action.cwd, shell=False, start_new_session=True,
+                                     # the function only calls prctl, bound before the fork: no lock to inherit
+                                     preexec_fn=_die_with_parent if _PRCTL is not None else None)  # noqa: PLW1509
         except OSError as error:
             raise BackendError(f"cannot run {argv[0]}: {error.strerror or error}") from error
-        return done.returncode, (done.stdout + done.stderr)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _kill_group(child)
+
+        timer = threading.Timer(action.timeout_s, expire)
+        timer.start()
+        kept = KeptOutput(self.keep)
+        try:
+            assert child.stdout is not None
+            chunks = iter(lambda: child.stdout.read(_READ), b"")  # type: ignore[union-attr]
+            for block, _ in default_redactor().stream(chunks):
+                kept.add(block)
+            code = child.wait()
+        finally:
+            timer.cancel()
+            if child.poll() is None:
+                _kill_group(child)
+                child.wait()
+            _kill_group(child)  # what it left running in its group goes with it
+            if child.stdout is not None:
+                child.stdout.close()
+        if expired.is_set():
+            raise BackendError(f"{argv[0]} timed out after {action.timeout_s:g} s and was stopped; output so far: "
+                               f"{kept.text()[-300:]}")
+        return code, kept.text()
+
+
+class KeptOutput:
+    """The first and last `keep` bytes of a stream, and how much lay between them."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.size = 0
+
+    def add(self, block: bytes) -> None:
+        self.size += len(block)
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += block[:room]
+            block = block[room:]
+        if not block:
+            return
+        self.tail.append(block)
+        self.tail_size += len(block)
+        while self.tail_size - len(self.tail[0]) >= self.keep:  # the oldest block is no longer needed
+            self.tail_size -= len(self.tail.popleft())
+
+    def text(self) -> str:
+        tail = b"".join(self.tail)[-self.keep:] if self.tail else b""
+        skipped = self.size - len(self.head) - len(tail)
+        if skipped <= 0:
+            return (bytes(self.head) + tail).decode(errors="replace")
+        head = bytes(self.head)
+        head = head[:head.rfind(b"\n") + 1] or head  # whole lines either side of the gap
+        tail = tail[tail.find(b"\n") + 1:] or tail
+        skipped = self.size - len(head) - len(tail)
+        return (head.decode(errors="replace") + f"[… {_size(skipped)} of output not kept; {_size(self.size)} in "
+                "all …]\n" + tail.decode(errors="replace"))
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if count < 1024 or unit == "MB":
+            return f"{count:,} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count:,.1f} GB"
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:  # in the child, before exec: SIGKILL when opsbot dies, however it dies
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))

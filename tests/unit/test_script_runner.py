@@ -1,0 +1,98 @@
+"""Runbook actions as processes: output kept bounded (first and last megabyte, the rest counted), redacted as it
+streams; a timeout stops the whole process group; the child dies with opsbot, even by kill -9."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from bot.config.environments import RunbookAction
+from bot.errors import BackendError
+from bot.platforms.script import KeptOutput, ScriptRunner
+from tests.poll import wait_until
+
+
+def action(code: str, timeout_s: float = 30) -> RunbookAction:
+    return RunbookAction(argv=[sys.executable, "-c", textwrap.dedent(code)], timeout_s=timeout_s)
+
+
+def test_a_huge_output_keeps_its_start_and_end_and_says_how_much_lay_between():
+    code, text = ScriptRunner(keep=64 * 1024).run(action("""
+        import sys
+        print("first line")
+        line = "x" * 99 + "\\n"
+        for _ in range(200_000):  # 20 MB
+            sys.stdout.write(line)
+        print("DATABASE_URL=postgres://app:Sup3rS3cretPw@db/shop")
+        print("last line")
+    """), {})
+    assert code == 0 and text.startswith("first line\n") and text.endswith("last line\n")
+    assert len(text) < 200 * 1024
+    assert "of output not kept; 19.1 MB in all …]" in text
+    assert "Sup3rS3cretPw" not in text and "postgres://app:***@db/shop" in text
+
+
+def test_a_small_output_is_kept_whole_with_stderr_in_order():
+    code, text = ScriptRunner().run(action("""
+        import sys
+        print("out", flush=True); print("err", file=sys.stderr, flush=True); print("out again")
+        sys.exit(3)
+    """), {})
+    assert (code, text) == (3, "out\nerr\nout again\n")
+
+
+def test_kept_output_holds_a_bounded_amount_whatever_the_chunking():
+    kept = KeptOutput(10)
+    for chunk in (b"0123\n", b"456789\nab", b"c\n" * 50, b"tail-1\ntail-2\n"):
+        kept.add(chunk)
+    assert kept.tail_size < 10 + len(b"c\n" * 50) + 20 and kept.size == 5 + 9 + 100 + 14
+    text = kept.text()
+    assert text.startswith("0123\n") and text.endswith("tail-2\n") and "not kept" in text
+
+
+def test_a_timeout_stops_the_command_and_everything_it_started(tmp_path):
+    pids = tmp_path / "pids"
+    with pytest.raises(BackendError, match=r"timed out after 1 s and was stopped; output so far: .*started"):
+        ScriptRunner().run(action(f"""
+            import subprocess, sys, time
+            grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            open({str(pids)!r}, "w").write(str(grandchild.pid))
+            print("started", flush=True)
+            time.sleep(60)
+        """, timeout_s=1), {})
+    grandchild = int(pids.read_text())
+    wait_until(lambda: not _alive(grandchild), timeout=5, what="the grandchild stopped with its group")
+
+
+def test_the_runbook_dies_with_opsbot_even_by_kill_9(tmp_path):
+    """An opsbot process runs a long action; it is killed with SIGKILL; the action's process goes too."""
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from bot.config.environments import RunbookAction
+        from bot.platforms.script import ScriptRunner
+        code = "import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+        ScriptRunner().run(RunbookAction(argv=[sys.executable, "-c", code], timeout_s=300), {{}})
+    """)])
+    try:
+        child = wait_until(lambda: pid_file.exists() and pid_file.read_text() and int(pid_file.read_text()),
+                           timeout=20, what="the runbook action started")
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        wait_until(lambda: not _alive(child), timeout=5, what="the action gone with opsbot")
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie is dead, waiting to be reaped
+    except FileNotFoundError:
+        return False
