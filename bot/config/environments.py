@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal
 
+import re2
 from pydantic import Field, field_validator, model_validator
 
 from bot.checks.settings import AnyCheck, HostCheck, Pm2Check
@@ -111,6 +112,23 @@ class RunbookAction(Strict):
     # A diagnostic (pg_stat_activity, pm2 status): runs at once, without a plan or confirmation, still audited.
     read_only: bool = False
     scheduled: bool = False  # a recurring reminder may run it (read-only actions may always be scheduled)
+    # Output matching one of these (RE2, per line) fails the run even when it exits 0: a restore that prints
+    # "ERROR: duplicate key" and exits 0 has not succeeded.
+    fail_on: list[str] = Field(default_factory=list)
+
+    @field_validator("fail_on")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re2.compile(pattern)
+            except re2.error as exc:
+                raise ValueError(f"fail_on {pattern!r} is not a valid pattern ({exc})") from exc
+        return value
+
+    def argv_for(self, params: dict[str, str]) -> list[str]:
+        """The argv as it runs: each item's `{name}` filled in, one argument whatever the value holds."""
+        return [part.format_map(params) for part in self.argv]
 
     @field_validator("min_role")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_
 from bot.core.ops_rules import runbook_params as checked_params
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
-from bot.core.redact import redact
+from bot.core.redact import MASK, redact, redact_nested
 from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
@@ -289,15 +290,17 @@ class OpsService(AuditTrail):
 
     def describe(self, env_name: str, action: Action | str, target: str | None, args: dict) -> str:
         """The exact plan, from the live state: what will change (redacted: it is shown and audited)."""
-        return redact(self._step(env_name, action_of(action), target or "", args).describe())
+        return redact_plan(self._step(env_name, action_of(action), target or "", args).describe())
 
     def _step(self, env_name: str, action: Action, target: str, args: dict) -> Step:
         """Each action's plan and execution, side by side: one dispatch, the environment looked up once."""
         env = self.env(env_name)
         if action is Action.RUN:
             spec = env.runbook[target]
-            shown = " ".join(f"{k}={v}" for k, v in sorted(args.items()))
-            return Step(lambda: f"run {target} in {env_name}: {' '.join(spec.argv)}" + (f" ({shown})" if shown else ""),
+            # The exact argv that will run, parameters filled in, between backticks: shown as code, untouched — but
+            # a parameter named as a secret (password=…) is shown masked, here and in the audit log.
+            visible = {key: str(value) for key, value in redact_nested(args).items()}
+            return Step(lambda: f"run {target} in {env_name}: {command_text(spec.argv_for(visible))}",
                         lambda: self._script(target, spec, args))
         platform = self.platform(env_name)
         where = f"{target} in {env_name}"
@@ -385,6 +388,21 @@ class OpsService(AuditTrail):
         self.checkpoint(self._audit(actor, attempt, "succeeded", env_name, action, target, args, output=output,
                                     duration_ms=_ms(started)))
         return Outcome("done", summary, output=redact(output))
+
+
+def redact_plan(summary: str) -> str:
+    """Redacted piece by piece, so a mask never swallows the backticks around a command (see command_text)."""
+    lead, opened, rest = summary.partition("`")
+    command, closed, tail = rest.partition("`")
+    if not (opened and closed):
+        return redact(summary)
+    return f"{redact(lead)}`{redact(command)}`{redact(tail)}"
+
+
+def command_text(argv: list[str]) -> str:
+    """An argv as one would type it (quoted where a word needs it), between backticks."""
+    typed = shlex.join(argv).replace(f"'{MASK}'", MASK)  # a masked secret reads as masked, not as a glob
+    return typed if "`" in typed else f"`{typed}`"
 
 
 @dataclass(frozen=True)

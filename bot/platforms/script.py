@@ -15,6 +15,8 @@ import sys
 import threading
 from collections import deque
 
+import re2
+
 from bot.config.environments import RunbookAction
 from bot.core.redact import default_redactor
 from bot.errors import BackendError
@@ -30,7 +32,8 @@ class ScriptRunner:
 
     def run(self, action: RunbookAction, params: dict[str, str]) -> tuple[int, str]:
         # Parameters fill `{name}` placeholders; each argv item stays one argument whatever it contains.
-        argv = [part.format_map(params) for part in action.argv]
+        argv = action.argv_for(params)
+        fail_on = [re2.compile(pattern) for pattern in action.fail_on]
         try:
             child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=action.cwd, shell=False, start_new_session=True,
@@ -52,6 +55,8 @@ class ScriptRunner:
             chunks = iter(lambda: child.stdout.read(_READ), b"")  # type: ignore[union-attr]
             for block, _ in default_redactor().stream(chunks):
                 kept.add(block)
+                if fail_on and kept.failed_on is None:
+                    kept.failed_on = _first_match(fail_on, block)
             code = child.wait()
         finally:
             timer.cancel()
@@ -64,7 +69,17 @@ class ScriptRunner:
         if expired.is_set():
             raise BackendError(f"{argv[0]} timed out after {action.timeout_s:g} s and was stopped; output so far: "
                                f"{kept.text()[-300:]}")
+        if kept.failed_on is not None:
+            raise BackendError(f"{argv[0]} exited with status {code} but printed {kept.failed_on!r}, which the "
+                               f"action's fail_on counts as a failure; its output ends: {kept.text()[-300:]}")
         return code, kept.text()
+
+
+def _first_match(patterns: list, block: bytes) -> str | None:
+    for line in block.decode(errors="replace").splitlines():
+        if any(pattern.search(line) for pattern in patterns):
+            return line.strip()[:200]
+    return None
 
 
 class KeptOutput:
@@ -76,6 +91,7 @@ class KeptOutput:
         self.tail: deque[bytes] = deque()
         self.tail_size = 0
         self.size = 0
+        self.failed_on: str | None = None  # the first line a fail_on pattern matched
 
     def add(self, block: bytes) -> None:
         self.size += len(block)

@@ -92,8 +92,18 @@ def outcome_reply(result: Outcome) -> Reply:
     return answer
 
 
+def summary_spans(text: str) -> Line:
+    """A plan's summary in bold, but the exact command it names (between backticks, see bot/core/ops.py) as
+    code: an argv is shown untouched, never read as markup (`*.log` is not bold)."""
+    lead, opened, rest = text.partition("`")
+    command, closed, tail = rest.partition("`")
+    if not (opened and closed):
+        return (Strong(text),)
+    return line(Strong(lead.rstrip()), " ", Code(command), tail)
+
+
 def _outcome_reply(result: Outcome) -> Reply:
-    summary = Strong(result.summary)
+    summary = summary_spans(result.summary)
     if result.kind == "dry_run":
         message = line("🧪 Dry run — nothing was changed. Plan: ", summary)
         return reply(message, paragraph(message))

@@ -35,6 +35,6 @@ def test_the_readme_tour_works_on_the_defaults(tmp_path):
     joined = "\n".join(outputs)
     assert "INC-1 · P1 · Database connection errors" in joined
     assert "Health · local" in joined and "opsbot-serve" in joined
-    assert "✅ Done: run disk in local: df -h" in joined and "Filesystem" in joined
+    assert "✅ Done: run disk in local: `df -h`" in joined and "Filesystem" in joined
     assert "MW-1 scheduled by @U_ME — local: kernel upgrade" in joined
     assert (tmp_path / ".local/share/opsbot/opsbot.db").exists()

@@ -91,7 +91,7 @@ def test_runbook_action_plan_confirm_and_audit_listing(ops_router, store):
     planned = ops_router.handle("/ops", "run backup prod kind=wal", OPS)
     (effect,) = planned.effects
     assert planned.ok and isinstance(effect, PlanAwaitingConfirmation)
-    assert "/bin/echo backup {kind} (kind=wal)" in planned.text
+    assert "run backup in prod: `/bin/echo backup wal`" in planned.text
     done = ops_router.handle("/ops", f"confirm {effect.plan_id}", OPS)
     assert done.ok and "backup wal" in to_text(done)
     listing = to_text(ops_router.handle("/ops", "audit --since 1h --env prod", OPS))
@@ -139,3 +139,24 @@ def test_health_of_an_environment_without_checks_is_not_healthy(make_router, sql
     result = subprocess.run([sys.executable, "-m", "bot.cli", "health", "dev"], capture_output=True, text=True,
                             env=env, timeout=60, check=False)
     assert result.returncode == 1 and "nothing was checked" in result.stdout
+
+
+def test_a_plan_shows_the_exact_argv_as_code_untouched_by_markup_or_redaction(make_router):
+    """`*.log` is not read as bold, a port is not masked as a password, a URL without a password is kept, and a
+    parameter named as a secret is shown masked — in Slack's blocks and the console's text alike."""
+    from bot.config import Catalog
+    from bot.views.blocks import to_blocks
+    from bot.views.text import to_text
+
+    catalog = Catalog.model_validate({"roles": {"prod": {"operator": ["U_OPS"]}}, "environments": {"prod": {
+        "protected": True, "runbook": {"sweep": {"argv": ["find", "/var/log", "-name", "*.log", "-mtime", "+{days}"],
+                              "params": {"days": {"type": "int"}}},
+                    "ping": {"argv": ["redis-cli", "-u", "redis://cache:6379/0", "-p", "6379", "-a", "{password}"],
+                             "params": {"password": {}}}}}}})
+    router = make_router(catalog)
+    sweep = router.handle("/ops", "run sweep prod days=7", Context(user="U_OPS", channel="C1"))
+    blocks = str(to_blocks(sweep))
+    assert "`find /var/log -name '*.log' -mtime +7`" in blocks and "*run sweep in prod:*" in blocks
+    ping = router.handle("/ops", "run ping prod password=S3cretPw", Context(user="U_OPS", channel="C1"))
+    text = to_text(ping)
+    assert "run ping in prod: `redis-cli -u redis://cache:6379/0 -p 6379 -a ***`" in text and "S3cretPw" not in text + str(to_blocks(ping))

@@ -96,3 +96,24 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie is dead, waiting to be reaped
     except FileNotFoundError:
         return False
+
+
+def test_output_matching_fail_on_fails_the_run_even_with_exit_status_0(store, clock):
+    """A restore that prints an error and exits 0 has not succeeded: through the console's router, the run is
+    failed and audited so, naming the line; without a match the same action succeeds."""
+    from bot.app import build_services
+    from bot.config import Catalog
+    from commands.base import Context
+    from commands.router import Router
+
+    script = "import sys; print('restored 290 of 300 users'); print('ERROR: duplicate key value user_42'); " \
+             "print('done', flush=True); sys.exit(int(sys.argv[1]))"
+    catalog = Catalog.model_validate({"environments": {"dev": {"runbook": {"restore": {
+        "argv": [sys.executable, "-c", script, "{code}"], "params": {"code": {"type": "int"}},
+        "fail_on": ["^ERROR:", "duplicate key"]}}}}})
+    router = Router(build_services(store, catalog, clock=clock))
+    failed = router.handle("/ops", "run restore dev code=0", Context(user="U_OPS", source="console"))
+    assert not failed.ok and "printed 'ERROR: duplicate key value user_42'" in failed.text
+    assert [r.phase for r in store.audit_records()][-1] == "failed"
+    with pytest.raises(ValueError, match="fail_on"):
+        Catalog.model_validate({"environments": {"dev": {"runbook": {"x": {"argv": ["true"], "fail_on": ["("]}}}}})
