@@ -178,6 +178,8 @@ SECRETS = _corpus()
 
 # Ordinary operational lines: nothing here may change.
 NORMAL = [
+    "redis-cli -h cache -p 6379 ping",
+    "redis-cli -u redis://cache:6379/0 info memory",
     "GET /api/health 200 in 35ms; pool 190/200; user U123 restarted api",
     "TOKEN_TTL=3600",
     "MAX_TOKENS: 4096",
