@@ -309,8 +309,12 @@ class OpsService(AuditTrail):
                 return Step(lambda: f"restart {where} ({platform.replicas(target)} replicas)",
                             lambda: platform.restart(target))
             case Action.SCALE:
-                return Step(lambda: f"scale {where}: {platform.scale_plan(target, args['replicas'])}",
-                            lambda: platform.scale(target, args["replicas"]))
+                def scale_plan() -> str:
+                    if platform.replicas(target) == args["replicas"]:  # "✅ Done" for nothing would mislead
+                        raise ConflictError(f"{where} already runs {args['replicas']} replica"
+                                            f"{'' if args['replicas'] == 1 else 's'}; nothing to change.")
+                    return f"scale {where}: {platform.scale_plan(target, args['replicas'])}"
+                return Step(scale_plan, lambda: platform.scale(target, args["replicas"]))
             case Action.ROLLBACK:
                 return Step(lambda: f"roll back {where}: {platform.rollback_plan(target)}",
                             lambda: platform.rollback(target))

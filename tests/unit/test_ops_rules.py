@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Catalog
 from bot.core.ops import Action, ActionRequest, Actor, OpsService
-from bot.errors import NotFound, UsageError
+from bot.errors import ConflictError, NotFound, UsageError
 from bot.store.sqlite import SqliteStore
 
 PY = sys.executable
@@ -110,3 +110,15 @@ def test_within_the_catalog_the_same_request_is_planned_and_runs_on_the_platform
     done = ops.submit(WEB_FORM, ActionRequest(Action.SCALE, "dev", "api", {"replicas": 3}))
     assert (done.kind, done.summary, platform.replicas("api")) == ("done", "scale api in dev: 2 → 3 replicas", 3)
     assert [r.phase for r in store.audit_records()] == ["requested", "started", "succeeded"]
+
+
+def test_a_scale_that_changes_nothing_is_refused_at_plan_time(store, clock):
+    from tests.fakes.platform import FakePlatform
+
+    platform = FakePlatform("dev")
+    catalog = Catalog.model_validate({"environments": {"dev": {
+        "platform": {"kind": "kubernetes", "namespace": "shop"}, "services": {"api": {"max_replicas": 3}}}}})
+    ops = OpsService(store, catalog, lambda env_name, env: platform, checks=None, scripts=NoScripts(), clock=clock)
+    with pytest.raises(ConflictError, match="api in dev already runs 2 replicas; nothing to change"):
+        ops.submit(WEB_FORM, ActionRequest(Action.SCALE, "dev", "api", {"replicas": 2}))
+    assert platform.events == [] and [r.phase for r in store.audit_records()] == ["failed"]
