@@ -66,16 +66,22 @@ OpenRequest = OpenIncident  # the name the Slack modal knows it by
 
 
 def _open(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
-    parsed = split_options(text, {"impact": True, "service": True, "env": True, "private": False, "type": True},
-                           COMMAND.usage("open"))
+    parsed = split_options(text, {"impact": True, "service": True, "env": True, "private": False, "type": True,
+                                  "eta": True}, COMMAND.usage("open"))
     severity, title = first_word(parsed.positional)
     _require(severity, "severity (p0-p3)", "open")
     title = unquote(title)
     title = _require(title, "title", "open")
     options = {key: str(value) for key, value in parsed.options.items()}
+    eta = None
+    if "eta" in options:
+        try:
+            eta = parse_eta(options["eta"], services.incidents.clock())
+        except ValueError as exc:
+            raise UsageError(f"{exc}.", COMMAND.usage("open")) from exc
     return open_incident(services, ctx, OpenRequest(severity, title, options.get("impact"), options.get("service"),
                                                     options.get("env"), True if "private" in options else None,
-                                                    options.get("type")))
+                                                    options.get("type"), eta))
 
 
 def open_incident(services: Services, ctx: Context, request: OpenIncident) -> Reply:
@@ -320,7 +326,7 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                      "open p1 <title> | ack | update <text> | resolve <summary> | help",
                      "Inside an incident channel the id is optional. Severities: P0-P3 (or sev1-sev4).", [
     SubCommand("open", "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME] "
-               "[--type NAME] [--private]",
+               "[--type NAME] [--private] [--eta 30m|14:30]",
                "declare an incident (you become commander)", _with_target(_open, takes_id=False)),
     SubCommand("ack", f"/incident ack {ID}", "acknowledge it", _with_target(_ack)),
     SubCommand("status", f"/incident status {ID} <investigating|mitigated> [what changed]",

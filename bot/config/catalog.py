@@ -36,8 +36,8 @@ def _default_chain() -> list[str | EscalationLevel]:
 
 class EscalationLevel(Strict):
     """One level of an escalation chain: who is paged (user IDs `U…`, user-group IDs `S…` or names) and when,
-    counted from the declaration: `immediate`, or a duration. Without `after`, level 1 is paged at declaration
-    and each next level one response target later."""
+    counted from the declaration: `immediate`, `next-business-day`, or a duration. Without `after`, level 1 is
+    paged at declaration and each next level one response target later."""
 
     who: list[str]
     after: str | None = None
@@ -57,7 +57,7 @@ class EscalationLevel(Strict):
     @field_validator("after")
     @classmethod
     def _check_after(cls, value: str | None) -> str | None:
-        if value is not None and value != IMMEDIATE:
+        if value is not None and value not in (IMMEDIATE, NEXT_BUSINESS_DAY):
             parse_duration(value)
         return value
 
@@ -96,6 +96,8 @@ class Severity(Strict):
                 level = EscalationLevel(who=[level])
             if level.after == IMMEDIATE:
                 due = declared_at
+            elif level.after == NEXT_BUSINESS_DAY:  # Severity 3's "next business day"
+                due = next_business_day_end(declared_at)
             elif level.after is not None:
                 due = declared_at + parse_duration(level.after)
             else:

@@ -20,7 +20,8 @@ ALERT = """\
 {% if title %}*Issue:* {{ title }}
 {% endif %}{% if impact %}*Impact:* {{ impact }}
 {% endif %}*Status:* Investigating
-*Commander:* {{ commander }}
+{% if eta %}*ETA:* {{ eta }}
+{% endif %}*Commander:* {{ commander }}
 *Channel:* {{ channel }}
 *Updates:* every {{ update_every }}"""
 
@@ -57,7 +58,7 @@ DEFAULTS = {"alert": ALERT, "update": UPDATE, "resolved": RESOLVED, "reopened": 
 _COMMON = {"id", "severity", "severity_name", "service", "title", "impact", "status", "commander", "channel",
            "private"}
 VARIABLES = {
-    "alert": _COMMON | {"update_every"},
+    "alert": _COMMON | {"update_every", "eta"},
     "update": _COMMON | {"update", "eta", "next_update", "by"},
     "resolved": _COMMON | {"resolution", "duration", "postmortem_due", "open_actions", "by"},
     "reopened": _COMMON | {"reason", "by"},

@@ -26,6 +26,7 @@ class OpenIncident:
     env: str | None = None
     private: bool | None = None  # None: as the incident type or severity says
     type: str | None = None
+    eta: datetime | None = None  # the estimated resolution, shown in the INCIDENT ALERT
 
 
 def opened_effects(incident: Incident, by: str, invite: str | None = None,
@@ -57,7 +58,7 @@ class IncidentFlows:
         """`channel`: a surface without channels to create (the console) names the one it types in."""
         incident = self.incidents.open(actor, request.severity, request.title, impact=request.impact,
                                        service=request.service, env=request.env, channel=channel,
-                                       private=request.private, type=request.type)
+                                       private=request.private, type=request.type, eta=request.eta)
         return Result(incident, opened_effects(incident, actor))
 
     def resolve(self, number: int, actor: str, summary: str) -> Result[Incident]:

@@ -111,14 +111,15 @@ class IncidentService:
     # --- changes ----------------------------------------------------------------------
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
              service: str | None = None, env: str | None = None, channel: str | None = None,
-             private: bool | None = None, type: str | None = None) -> Incident:
+             private: bool | None = None, type: str | None = None, eta: datetime | None = None) -> Incident:
         return self.store.create_incident(*self.declaration(actor, severity, title, impact, service, env, channel,
-                                                            commander=actor, private=private, type=type))
+                                                            commander=actor, private=private, type=type, eta=eta))
 
     def declaration(self, actor: str, severity: str, title: str, impact: str | None = None,
                     service: str | None = None, env: str | None = None, channel: str | None = None,
                     commander: str | None = None, impact_started_at: datetime | None = None,
-                    private: bool | None = None, type: str | None = None) -> tuple[Incident, list[Event]]:
+                    private: bool | None = None, type: str | None = None,
+                    eta: datetime | None = None) -> tuple[Incident, list[Event]]:
         """The incident `open` stores and its first events, checked and scrubbed. Alerts store them their own way
         (bot/core/alerts.py: at most one incident per alert group); the commander may be nobody yet."""
         key = self._severity(severity)
@@ -126,16 +127,19 @@ class IncidentService:
         impact = self._text(impact, "impact") if impact else None
         private = self._private(key, private, type)
         now = self.clock()
+        if eta is not None and eta <= now:
+            raise UsageError(f"The ETA {show(eta)} is not in the future.", field="eta")
         incident = Incident(
             title=title, severity=key, impact=impact, service=service, env=env, channel=channel,
             opened_by=actor, roles={"commander": commander} if commander else {}, declared_at=now,
-            impact_started_at=impact_started_at, private=private, type=type,
+            impact_started_at=impact_started_at, private=private, type=type, eta=eta,
         )
         events = [
             Event(at=now, actor=actor, kind=EventKind.DECLARED,
                   text=f"Declared {key} ({self.catalog.severities[key].name}): {title}",
                   data={"severity": key, "impact": impact, "service": service, "env": env}
-                  | ({"private": True} if private else {}) | ({"type": type} if type else {})),
+                  | ({"private": True} if private else {}) | ({"type": type} if type else {})
+                  | ({"eta": eta.isoformat()} if eta else {})),
         ]
         if commander:
             events.append(Event(at=now, actor=actor, kind=EventKind.ROLE, text=f"@{commander} is commander",
@@ -285,6 +289,7 @@ class IncidentService:
             if eta is not None and eta <= now:
                 raise UsageError(f"The ETA {show(eta)} is not in the future.", field="eta")
             incident.last_update_at = now
+            incident.eta = eta or incident.eta
             return [Event(at=now, actor=actor, kind=EventKind.UPDATE, text=text,
                           data={"eta": eta.isoformat()} if eta else {})]
 

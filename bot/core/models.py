@@ -71,6 +71,7 @@ class Incident(BaseModel):
     closed_at: datetime | None = None
     resolution: str | None = None
     postmortem_done_at: datetime | None = None
+    eta: datetime | None = None  # the estimated resolution, as declared or as the latest update says
     last_update_at: datetime | None = None  # the latest `/incident update`: the status-update cadence runs from it
     impact_started_at: datetime | None = None  # when users were first hurt (said afterwards; may precede declaration)
     detected_at: datetime | None = None  # when someone or something first noticed (defaults to the declaration)

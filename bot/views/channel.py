@@ -61,7 +61,7 @@ def announcement_text(kind: str, incident: Incident, catalog: Catalog, channel_i
         "channel": f"<#{channel_id}>" if channel_id else "—", "private": "yes" if incident.private else "",
         "update_every": format_duration(severity.update_every), "by": _who(by),
         "update": render(text or ""), "reason": render(text or ""), "resolution": render(incident.resolution or ""),
-        "eta": show(eta) if eta else "",
+        "eta": show(eta) if eta else (show(incident.eta) if incident.eta and kind == "alert" else ""),
         "next_update": show((incident.last_update_at or incident.declared_at) + severity.update_every),
         "duration": format_duration((incident.resolved_at or incident.declared_at) - incident.declared_at),
         "postmortem_due": show((incident.resolved_at or incident.declared_at) + severity.postmortem_due),

@@ -113,3 +113,46 @@ def test_private_by_flag_by_type_and_by_severity(make_router, alice):
     incidents = {i.title: i.private for i in router.services.incidents.list_incidents()}
     assert incidents == {"Public": False, "Flagged": True, "Breach": True, "Severe": True}
     assert router.services.incidents.get(3).type == "security"
+
+
+def test_an_eta_given_at_declaration_is_in_the_incident_alert_and_an_update_moves_it(store, clock):
+    """MemoApp's INCIDENT ALERT carries an ETA: `/incident open … --eta 30m` sets it (a time of day or an ISO time
+    work too); a later `/incident update --eta` moves it; one in the past is refused and nothing is stored."""
+    from datetime import timedelta
+
+    from bot.app import build_services
+    from bot.config import Catalog
+    from bot.views.channel import alert_text
+    from commands.base import Context
+    from commands.router import Router
+
+    catalog = Catalog()
+    services = build_services(store, catalog, clock=clock)
+    router = Router(services)
+    ctx = Context(user="U_ALICE", channel="C1", source="console")
+    assert router.handle("/incident", "open p1 Checkout down --eta 30m", ctx).ok
+    incident = store.get_incident(1)
+    assert incident.eta == clock() + timedelta(minutes=30)
+    assert "*ETA:* 2026-11-20 09:30 UTC" in alert_text(incident, catalog, "C_INC")
+    refused = router.handle("/incident", "open p2 Later --eta 2020-01-01T00:00Z", ctx)
+    assert not refused.ok and "is not in the future" in refused.text
+    garbled = router.handle("/incident", "open p2 Later --eta soonish", ctx)
+    assert not garbled.ok and "'soonish' is not an ETA" in garbled.text
+    assert [i.number for i in store.list_incidents()] == [1]
+    assert router.handle("/incident", "update INC-1 rolled back --eta 10:15", ctx).ok
+    assert store.get_incident(1).eta == clock().replace(hour=10, minute=15)
+    assert "ETA" not in alert_text(store.get_incident(1).model_copy(update={"eta": None}), catalog, "C_INC")
+
+
+def test_an_escalation_level_may_wait_for_the_next_business_day():
+    from datetime import UTC, datetime
+
+    from bot.config import Catalog
+    from bot.timeparse import next_business_day_end
+
+    catalog = Catalog.model_validate({"severities": {"P3": {"name": "Low", "response": "next-business-day",
+        "escalation": [{"who": "U_ONCALL", "after": "immediate"}, {"who": "U_LEAD", "after": "next-business-day"}]}}})
+    friday = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+    levels = catalog.severities["P3"].escalation_levels(friday)
+    assert levels == [(["U_ONCALL"], friday), (["U_LEAD"], next_business_day_end(friday))]
+    assert levels[1][1].weekday() == 0  # Monday
