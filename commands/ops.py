@@ -88,12 +88,16 @@ def _duration(value: object, name: str) -> timedelta:
 def _health(services: Services, actor: Actor, text: str) -> Reply:
     (env,), _ = _words(text, 1, "health")
     report = services.ops.health(actor, env)
-    return views.health(report, services.ops.clock(), services.maintenance.active_window(env))
+    return views.health(report, services.ops.clock(), services.maintenance.active_window(env),
+                        services.ops.env(env).dashboards_for())
 
 
 def _status(services: Services, actor: Actor, text: str) -> Reply:
     (env,), _ = _words(text, 1, "status")
-    return views.status(env, services.ops.status(actor, env))
+    states = services.ops.status(actor, env)
+    spec = services.ops.env(env)
+    links = {"": spec.dashboards_for(), **{name: list(s.dashboards.items()) for name, s in spec.services.items()}}
+    return views.status(env, states, links)
 
 
 def _logs(services: Services, actor: Actor, text: str) -> Reply:

@@ -65,6 +65,16 @@ class Slots(Strict):
         return self.blue.deployment if slot == "blue" else self.green.deployment
 
 
+Dashboards = dict[str, str]  # name → https URL (the runbooks' Grafana links)
+
+
+def _dashboard_urls(value: Dashboards) -> Dashboards:
+    for name, url in value.items():
+        if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+            raise ValueError(f"dashboard {name!r}: {url[:80]!r} is not an http(s) URL")
+    return value
+
+
 class Service(Strict):
     docker_service: str | None = None
     deployment: str | None = None
@@ -78,6 +88,12 @@ class Service(Strict):
     sudo: bool = False  # systemd: run systemctl/journalctl through `sudo -n`
     hosts: list[str] | None = None  # ssh: only these of the platform's hosts (default: all)
     slots: Slots | None = None  # kubernetes: blue/green Deployments behind one Service (see Slots)
+    dashboards: Dashboards = Field(default_factory=dict)  # shown in /ops status and the incident summary
+
+    @field_validator("dashboards")
+    @classmethod
+    def _dashboards(cls, value: Dashboards) -> Dashboards:
+        return _dashboard_urls(value)
 
 
 class Maintenance(Strict):
@@ -165,6 +181,19 @@ class Environment(Strict):
     runbook: dict[str, RunbookAction] = Field(default_factory=dict)
     min_roles: dict[str, str] = Field(default_factory=dict)  # action -> role, overriding the defaults
     evidence: Evidence = Field(default_factory=lambda: Evidence())
+    dashboards: Dashboards = Field(default_factory=dict)  # shown in health and status replies, incident summaries
+
+    @field_validator("dashboards")
+    @classmethod
+    def _dashboards(cls, value: Dashboards) -> Dashboards:
+        return _dashboard_urls(value)
+
+    def dashboards_for(self, service: str | None = None) -> list[tuple[str, str]]:
+        """The environment's dashboards, then the service's (name, URL)."""
+        found = list(self.dashboards.items())
+        if service is not None and service in self.services:
+            found += list(self.services[service].dashboards.items())
+        return found
 
     @field_validator("min_roles")
     @classmethod

@@ -8,6 +8,7 @@ from bot.config.catalog import Catalog
 from bot.core.evidence import Bundle, EvidenceItem
 from bot.core.models import ActionItem, Event, Incident, Status
 from bot.timeparse import show
+from bot.views.dashboards import dashboards
 from bot.views.model import (
     Attachment,
     Code,
@@ -63,6 +64,11 @@ def incident_card(incident: Incident, catalog: Catalog, headline: Line | None = 
         card.parts.append(paragraph(Strong("Resolution:"), " ", neutral(incident.resolution)))
     if incident.action_items:
         card.parts.append(lines([line(Strong("Action items")), *(_action_line(item) for item in incident.action_items)]))
+    env = catalog.environments.get(incident.env or "")
+    links = env.dashboards_for(incident.service) if env is not None else []
+    shown = dashboards(links)
+    if shown is not None:
+        card.parts.append(shown)
     return card
 
 

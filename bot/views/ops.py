@@ -1,6 +1,7 @@
 """Ops replies, neutral: health, status, logs, plans and outcomes, the audit log."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.core.audit import AuditRecord, outcome
@@ -8,6 +9,7 @@ from bot.core.ops import Outcome
 from bot.core.ports import HealthReport, ServiceState
 from bot.core.reminders import Window
 from bot.timeparse import format_duration, show
+from bot.views.dashboards import dashboards
 from bot.views.model import (
     Attachment,
     Button,
@@ -36,8 +38,12 @@ VERDICT = {"ok": "healthy", "warn": "degraded", "crit": "critical"}
 _INLINE_MAX = 2800  # longer output goes into a file, not a message
 
 
-def health(report: HealthReport, at: datetime, window: Window | None = None) -> Reply:
+def health(report: HealthReport, at: datetime, window: Window | None = None,
+           links: Sequence[tuple[str, str]] = ()) -> Reply:
     answer = _checked(report, at) if report.results else _nothing_checked(report)
+    shown = dashboards(list(links))
+    if shown is not None:
+        answer.parts.append(shown)
     if window is not None:  # during a planned window, failing checks are expected: say so at the top
         answer.summary = line(answer.summary, f" (in maintenance: {window.ref})")
         answer.parts.insert(1, paragraph("🛠️ ", Strong(f"{report.env} is in maintenance"), f" — {window.ref} \"",
@@ -68,11 +74,18 @@ def _checked(report: HealthReport, at: datetime) -> Reply:
                  ephemeral=False)
 
 
-def status(env: str, states: list[ServiceState]) -> Reply:
+def status(env: str, states: list[ServiceState], links: dict[str, list[tuple[str, str]]] | None = None) -> Reply:
+    """`links`: dashboards by service ("" for the environment's own)."""
+    links = links or {}
     items = [line(f"{'✅' if s.running >= s.desired and s.running else '❌' if not s.running else '⚠️'} ", Strong(s.name),
                   f" — {s.running}/{s.desired} running", f" · {s.image}" if s.image else "",
-                  f" · {s.detail}" if s.detail else "") for s in states]
-    return reply(f"Status of {env}", Headline(f"Status · {env}"), lines(items or [line("No services configured.")]))
+                  f" · {s.detail}" if s.detail else "",
+                  [line(" · ", Link(url, name)) for name, url in links.get(s.name, [])]) for s in states]
+    answer = reply(f"Status of {env}", Headline(f"Status · {env}"), lines(items or [line("No services configured.")]))
+    shown = dashboards(links.get("", []))
+    if shown is not None:
+        answer.parts.append(shown)
+    return answer
 
 
 def logs(service: str, env: str, since: timedelta, output: str) -> Reply:

@@ -160,3 +160,36 @@ def test_a_plan_shows_the_exact_argv_as_code_untouched_by_markup_or_redaction(ma
     ping = router.handle("/ops", "run ping prod password=S3cretPw", Context(user="U_OPS", channel="C1"))
     text = to_text(ping)
     assert "run ping in prod: `redis-cli -u redis://cache:6379/0 -p 6379 -a ***`" in text and "S3cretPw" not in text + str(to_blocks(ping))
+
+
+def test_dashboards_are_linked_in_health_status_and_the_incident_summary(make_router):
+    """The runbooks' Grafana links, from the catalog: in `/ops health` and `/ops status` replies (console text,
+    Slack blocks) and in the incident's summary card; a URL that is not http(s) is a configuration error."""
+    from bot.config import Catalog
+    from bot.views.blocks import to_blocks
+    from bot.views.channel import summary_blocks
+    from bot.views.text import to_text
+
+    catalog = Catalog.model_validate({"environments": {"dev": {
+        "dashboards": {"Overview": "https://grafana.example.com/d/ov"},
+        "services": {"api": {"dashboards": {"API latency": "https://grafana.example.com/d/api"}}}}}})
+    router = make_router(catalog)
+    ctx = Context(user="U_OPS", channel="C1", source="console")
+    health = router.handle("/ops", "health dev", ctx)
+    assert "<https://grafana.example.com/d/ov|Overview>" in str(to_blocks(health))
+    assert "Overview" in to_text(health) and "https://grafana.example.com/d/ov" in to_text(health)
+    assert router.handle("/incident", "open p2 Slow api --service api --env dev", ctx).ok
+    card = str(summary_blocks(router.services.incidents.get(1), catalog))
+    assert "<https://grafana.example.com/d/ov|Overview>" in card and "<https://grafana.example.com/d/api|API latency>" in card
+    with pytest.raises(ValueError, match="is not an http"):
+        Catalog.model_validate({"environments": {"dev": {"dashboards": {"x": "javascript:alert(1)"}}}})
+
+
+def test_status_links_each_service_to_its_dashboards():
+    from bot.core.ports import ServiceState
+    from bot.views import ops as views
+    from bot.views.blocks import to_blocks
+
+    shown = str(to_blocks(views.status("dev", [ServiceState("api", 2, 2, "shop/api:2")],
+                                       {"": [("Overview", "https://g/d/ov")], "api": [("API", "https://g/d/api")]})))
+    assert "*api* — 2/2 running · shop/api:2 · <https://g/d/api|API>" in shown and "<https://g/d/ov|Overview>" in shown
