@@ -142,6 +142,11 @@ def _scale(services: Services, actor: Actor, text: str) -> Reply:
     return _request(services.ops, actor, ActionRequest(Action.SCALE, env, service, {"replicas": replicas}), options)
 
 
+def _deploy(services: Services, actor: Actor, text: str) -> Reply:
+    (service, env, version), options = _words(text, 3, "deploy", _ACTION_FLAGS)
+    return _request(services.ops, actor, ActionRequest(Action.DEPLOY, env, service, {"version": version}), options)
+
+
 def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
     (state, env), options = _words(text, 2, "maintenance", _ACTION_FLAGS)
     if state.lower() not in ("on", "off"):
@@ -203,6 +208,9 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                _ops("scale", _scale)),
     SubCommand("rollback", "/ops rollback <service> <env> [--dry-run] [--yes] [--incident INC-n]", "go back to the previous version",
                _ops("rollback", _service_action(Action.ROLLBACK))),
+    SubCommand("deploy", "/ops deploy <service> <env> <version> [--dry-run] [--yes] [--incident INC-n]",
+               "deploy a version of the service's image (or its deploy runbook), then verify it",
+               _ops("deploy", _deploy)),
     SubCommand("stop", "/ops stop <service> <env> [--dry-run] [--yes] [--incident INC-n]", "stop a service (it keeps its containers)",
                _ops("stop", _service_action(Action.STOP))),
     SubCommand("start", "/ops start <service> <env> [--dry-run] [--yes] [--incident INC-n]", "start a stopped service again",

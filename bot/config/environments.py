@@ -37,7 +37,7 @@ DEFAULT_MIN_ROLES = {
     "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
     "rollback": Role.OPERATOR, "stop": Role.OPERATOR, "start": Role.OPERATOR, "run": Role.OPERATOR,
-    "switch": Role.OPERATOR,
+    "switch": Role.OPERATOR, "deploy": Role.OPERATOR,
     "evidence": Role.RESPONDER,
 }
 # What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).
@@ -89,6 +89,24 @@ class Service(Strict):
     hosts: list[str] | None = None  # ssh: only these of the platform's hosts (default: all)
     slots: Slots | None = None  # kubernetes: blue/green Deployments behind one Service (see Slots)
     dashboards: Dashboards = Field(default_factory=dict)  # shown in /ops status and the incident summary
+    # /ops deploy: the image repository (the version becomes its tag) and the versions allowed (RE2, the whole
+    # version); or, where there is no image (SSH hosts), a runbook action run with {version}. `verify`: names of
+    # the environment's checks run after the deploy; a failure offers the rollback, or performs it (on_failure).
+    image: str | None = None
+    versions: str = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+    deploy_timeout_s: float = Field(600, gt=0)  # how long a rollout may take
+    deploy_runbook: str | None = None
+    verify: list[str] = Field(default_factory=list)
+    on_failure: Literal["offer", "rollback"] = "offer"
+
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, value: str) -> str:
+        try:
+            re2.compile(value)
+        except re2.error as exc:
+            raise ValueError(f"versions {value!r} is not a valid pattern ({exc})") from exc
+        return value
 
     @field_validator("dashboards")
     @classmethod
@@ -224,8 +242,25 @@ class Environment(Strict):
         if duplicates:
             found.append(f"check names must be unique; repeated: {', '.join(duplicates)}")
         found.extend(self._ssh_services_and_checks())
+        found.extend(self._deploys())
         problems(found)
         return self
+
+    def _deploys(self) -> list[str]:
+        """A deploy runbook exists and takes {version}; verify names the environment's checks."""
+        found, checks = [], {check.name for check in self.checks}
+        for name, service in self.services.items():
+            runbook = self.runbook.get(service.deploy_runbook or "")
+            if service.deploy_runbook and runbook is None:
+                found.append(f"service {name}: deploy_runbook {service.deploy_runbook!r} is not a runbook action here")
+            elif runbook is not None and "version" not in runbook.params:
+                found.append(f"service {name}: deploy_runbook {service.deploy_runbook!r} must declare a `version` "
+                             "parameter")
+            missing = [check for check in service.verify if check not in checks]
+            if missing:
+                found.append(f"service {name}: verify names unknown checks: {', '.join(missing)} "
+                             f"(checks: {', '.join(sorted(checks)) or 'none'})")
+        return found
 
     def _ssh_services_and_checks(self) -> list[str]:
         """Managers on ssh platforms only, and every host named is one of the platform's (listed if not)."""

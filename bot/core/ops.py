@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.config.catalog import Catalog
@@ -24,12 +23,14 @@ from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
 from bot.core.incidents import scrubbed_event
 from bot.core.ops_audit import AuditTrail, _ms, new_attempt
+from bot.core.ops_deploy import deploy_step
 from bot.core.ops_events import action_event, health_event
 from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_of
 from bot.core.ops_rules import runbook_params as checked_params
+from bot.core.ops_steps import Step, command_text, redact_plan
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
-from bot.core.redact import MASK, redact, redact_nested
+from bot.core.redact import redact, redact_nested
 from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
@@ -302,6 +303,9 @@ class OpsService(AuditTrail):
             visible = {key: str(value) for key, value in redact_nested(args).items()}
             return Step(lambda: f"run {target} in {env_name}: {command_text(spec.argv_for(visible))}",
                         lambda: self._script(target, spec, args))
+        if action is Action.DEPLOY:
+            return deploy_step(env_name, env, target, args["version"], lambda: self.platform(env_name),
+                               self._script, self.checks)
         platform = self.platform(env_name)
         where = f"{target} in {env_name}"
         match action:
@@ -392,27 +396,6 @@ class OpsService(AuditTrail):
         self.checkpoint(self._audit(actor, attempt, "succeeded", env_name, action, target, args, output=output,
                                     duration_ms=_ms(started)))
         return Outcome("done", summary, output=redact(output))
-
-
-def redact_plan(summary: str) -> str:
-    """Redacted piece by piece, so a mask never swallows the backticks around a command (see command_text)."""
-    lead, opened, rest = summary.partition("`")
-    command, closed, tail = rest.partition("`")
-    if not (opened and closed):
-        return redact(summary)
-    return f"{redact(lead)}`{redact(command)}`{redact(tail)}"
-
-
-def command_text(argv: list[str]) -> str:
-    """An argv as one would type it (quoted where a word needs it), between backticks."""
-    typed = shlex.join(argv).replace(f"'{MASK}'", MASK)  # a masked secret reads as masked, not as a glob
-    return typed if "`" in typed else f"`{typed}`"
-
-
-@dataclass(frozen=True)
-class Step:
-    describe: Callable[[], str]
-    run: Callable[[], str]
 
 
 __all__ = ["Action", "ActionRequest", "Actor", "OpsService", "Outcome", "action_event", "health_event", "outcome"]

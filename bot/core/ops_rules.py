@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+import re2
+
 from bot.config.environments import Environment
 from bot.core.requests import SERVICE_ACTIONS, Action
 from bot.errors import NotFound, UsageError
@@ -43,6 +45,8 @@ def checked_args(env_name: str, env: Environment, action: Action, target: str | 
                 raise UsageError(f"Replicas must be a whole number from 0 to {service.max_replicas} for {target} "
                                  f"in {env_name}.")
             return {"replicas": replicas}
+        if action is Action.DEPLOY:
+            return {"version": deploy_version(env_name, target or "", service, args.get("version"))}
         if action is Action.SWITCH:
             return {"slot": _slot(env_name, env, target or "", args.get("slot"))} if args.get("slot") else {}
         return {}
@@ -51,6 +55,19 @@ def checked_args(env_name: str, env: Environment, action: Action, target: str | 
             raise UsageError("Maintenance mode is turned on or off.")
         return {"on": args["on"]}
     return runbook_params(env_name, env, target or "", args)
+
+
+def deploy_version(env_name: str, name: str, service, version: object) -> str:
+    """A version the catalog allows, of a service that can be deployed."""
+    if service.image is None and service.deploy_runbook is None:
+        raise UsageError(f"{name} in {env_name} has no `image` (nor a `deploy_runbook`) in the catalog: there is "
+                         "nothing to deploy a version of.")
+    if not isinstance(version, str) or not version:
+        raise UsageError(f"Name the version to deploy of {name}.")
+    if not re2.fullmatch(service.versions, version):
+        raise UsageError(f"'{version[:80]}' is not a version {name} in {env_name} allows (versions: "
+                         f"{service.versions}).")
+    return version
 
 
 def _slot(env_name: str, env: Environment, service: str, slot: object) -> str:

@@ -23,10 +23,11 @@ class Action(StrEnum):
     START = "start"
     RUN = "run"  # a runbook action from the catalog; its name is the target
     SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
+    DEPLOY = "deploy"  # a version of the service's image (args: version), or its deploy runbook
 
 
 SERVICE_ACTIONS = frozenset({Action.RESTART, Action.SCALE, Action.ROLLBACK, Action.STOP, Action.START,
-                             Action.SWITCH})
+                             Action.SWITCH, Action.DEPLOY})
 
 
 def action_of(name: Action | str) -> Action:

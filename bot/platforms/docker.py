@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
 from bot.config.environments import Environment
@@ -266,6 +266,7 @@ class DockerPlatform:
             if not previous:
                 raise ConflictError(f"No previous image is recorded for {service} in {self.env_name} "
                                     f"(label {PREVIOUS}); nothing to roll back to.")
+            _not_running_already(service, self.env_name, containers, previous)
             return f"image {_image_name(containers[0])} → {previous}"
 
         return self._call("inspect", read)
@@ -276,18 +277,50 @@ class DockerPlatform:
             previous = self._previous_image(service, containers[0]) if containers else None
             if not previous:
                 raise ConflictError(f"No previous image is recorded for {service}.")
-            current = _image_name(containers[0])
-            client.images.get(previous)  # fail before changing anything if the image is gone
-            # Every container's request is built (and refused if unfaithful) before the first one is touched.
-            requests = [recreate.create_request(c.attrs, recreate.image_config(client, c.attrs), image=previous,
-                                        labels={PREVIOUS: current}) for c in containers]
-            remembered = self._recall(service).get("previous", {})
-            self._remember(service, previous={**remembered, previous: current, current: previous})
-            for c, request in zip(containers, requests, strict=True):
-                recreate.replace(client, c, request)
-            return f"recreated {len(containers)} container(s) of {service} on {previous}"
+            _not_running_already(service, self.env_name, containers, previous)
+            return self._recreate_on(client, service, containers, previous)
 
         return self._call("rollback", act)
+
+    def deploy_plan(self, service: str, image: str) -> str:
+        def read(client):
+            containers = self._deployable(client, service, image)
+            return (f"{len(containers)} container(s): {_image_name(containers[0])} → {image} (each recreated with "
+                    "everything else of its spec kept)")
+
+        return self._call("inspect", read)
+
+    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+        return self._call("deploy", lambda client: self._recreate_on(client, service,
+                                                                     self._deployable(client, service, image), image))
+
+    def _deployable(self, client, service: str, image: str) -> list:
+        """The service's containers, or why `image` cannot be deployed to them (already running, not on the engine:
+        opsbot never pulls)."""
+        containers = self._containers(client, service)
+        if not containers:
+            raise ConflictError(f"{service} has no containers in {self.env_name}.")
+        if all(_image_name(c) == image for c in containers):
+            raise ConflictError(f"{service} in {self.env_name} already runs {image}; nothing to deploy.")
+        try:
+            client.images.get(image)
+        except ImageNotFound:
+            raise ConflictError(f"The Docker engine of {self.env_name} has no image {image}: pull or build it there "
+                                "first (opsbot never pulls).") from None
+        return containers
+
+    def _recreate_on(self, client, service: str, containers: list, image: str) -> str:
+        """Recreate each container on `image`, remembering the image it ran for a rollback."""
+        current = _image_name(containers[0])
+        client.images.get(image)  # fail before changing anything if the image is gone
+        # Every container's request is built (and refused if unfaithful) before the first one is touched.
+        requests = [recreate.create_request(c.attrs, recreate.image_config(client, c.attrs), image=image,
+                                            labels={PREVIOUS: current}) for c in containers]
+        remembered = self._recall(service).get("previous", {})
+        self._remember(service, previous={**remembered, image: current, current: image})
+        for c, request in zip(containers, requests, strict=True):
+            recreate.replace(client, c, request)
+        return f"recreated {len(containers)} container(s) of {service} on {image}"
 
     def _maintenance_services(self) -> tuple[str, list[str]]:
         maintenance = self.env.maintenance
@@ -372,6 +405,12 @@ def _demultiplexed(blocks: Iterator[bytes]) -> Iterator[bytes]:
         pending = pending[position:]
         if payloads:
             yield b"".join(payloads)
+
+
+def _not_running_already(service: str, env_name: str, containers: list, image: str) -> None:
+    if all(_image_name(c) == image for c in containers):  # recreating it would change nothing and say "Done"
+        raise ConflictError(f"{service} in {env_name} already runs {image}, the image to roll back to; nothing "
+                            "to do.")
 
 
 def _image_name(container) -> str:

@@ -21,7 +21,7 @@ from bot.config.environments import Environment
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import settings_of
+from bot.platforms import kubernetes_deploy, settings_of
 from bot.platforms.settings import KubernetesSettings
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -308,6 +308,9 @@ class KubernetesPlatform:
         deployment, current, previous = self._call("rollout history", lambda: self._revisions(service))
         now_images = ", ".join(c.image for c in deployment.spec.template.spec.containers)
         then_images = ", ".join(c.image for c in previous.spec.template.spec.containers)
+        if now_images == then_images:  # undoing would change nothing and say "Done"
+            raise ConflictError(f"{service} in {self.env_name} already runs {then_images}, the previous revision's "
+                                "image; nothing to roll back.")
         return f"revision {current} ({now_images}) → revision {previous.metadata.annotations[REVISION]} ({then_images})"
 
     def rollback(self, service: str) -> str:
@@ -320,6 +323,12 @@ class KubernetesPlatform:
             return f"deployment/{deployment.metadata.name} rolled back to revision {previous.metadata.annotations[REVISION]}"
 
         return self._call("rollback", act)
+
+    def deploy_plan(self, service: str, image: str) -> str:
+        return kubernetes_deploy.plan(self, service, image)
+
+    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+        return kubernetes_deploy.deploy(self, service, image, timeout_s)
 
     def _switch(self, service: str, slot: str | None) -> tuple[str | None, str, str, int]:
         """(live slot, target slot, target deployment, its ready replicas); refused when there is nothing to do or

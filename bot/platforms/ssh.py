@@ -277,6 +277,13 @@ class SshPlatform:
     def rollback(self, service: str) -> str:
         return self.rollback_plan(service)
 
+    def deploy_plan(self, service: str, image: str) -> str:
+        raise UsageError(f"{service} in {self.env_name} runs on hosts over SSH: it is deployed by its "
+                         "`deploy_runbook` (a runbook action taking {version}), not an image.")
+
+    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+        return self.deploy_plan(service, image)
+
     def switch_plan(self, service: str, slot: str | None) -> str:
         raise UsageError(f"{self.env_name}: blue/green slots are for Kubernetes environments.")
 

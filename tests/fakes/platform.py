@@ -101,6 +101,18 @@ class FakePlatform:
         current.image, current.previous_image = current.previous_image or current.image, current.image
         return self._happened(f"{service}: {plan}")
 
+    def deploy_plan(self, service: str, image: str) -> str:
+        current = self._service(service)
+        if current.image == image:
+            raise ConflictError(f"{service} already runs {image}; nothing to deploy.")
+        return f"image {current.image} → {image}"
+
+    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+        plan = self.deploy_plan(service, image)
+        current = self._service(service)
+        current.image, current.previous_image = image, current.image
+        return self._happened(f"{service}: {plan}")
+
     def stop_plan(self, service: str) -> str:
         current = self._service(service)
         if current.stopped_replicas is not None:

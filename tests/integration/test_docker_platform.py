@@ -234,3 +234,30 @@ def test_parallel_scales_of_one_service_run_one_at_a_time(project, docker_host, 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_platform_contract(platform, case):
     case(platform, "api")
+
+
+def test_deploy_recreates_on_the_new_tag_keeping_the_spec_and_refuses_what_cannot_be(platform, project, docker_host):
+    """A version the engine has: every container recreated on it, the rest of its inspect spec unchanged (name,
+    labels, command, network); one the engine lacks is refused before anything changes (opsbot never pulls);
+    the version already running and a rollback to it are refused too."""
+    client = docker.DockerClient(base_url=docker_host)
+
+    def spec(name: str) -> dict:
+        attrs = client.containers.get(name).attrs
+        return {"cmd": attrs["Config"]["Cmd"], "network": attrs["HostConfig"]["NetworkMode"],
+                "labels": {k: v for k, v in attrs["Config"]["Labels"].items() if not k.startswith("opsbot.")}}
+
+    before = spec(f"{project}-api-1")
+    with pytest.raises(ConflictError, match="has no image opsbot-busybox:9.9.9: pull or build it there first"):
+        platform.deploy_plan("api", "opsbot-busybox:9.9.9")
+    with pytest.raises(ConflictError, match="already runs opsbot-busybox:2; nothing to deploy"):
+        platform.deploy_plan("api", "opsbot-busybox:2")
+    assert platform.deploy_plan("api", "opsbot-busybox:1").startswith("2 container(s): opsbot-busybox:2 → opsbot-busybox:1")
+    assert platform.deploy("api", "opsbot-busybox:1", 60) == "recreated 2 container(s) of api on opsbot-busybox:1"
+    [state] = platform.status()
+    assert (state.image, state.running, state.desired) == ("opsbot-busybox:1", 2, 2)
+    after = spec(f"{project}-api-1")
+    assert after["cmd"] == before["cmd"] and after["network"] == before["network"]
+    assert {k: v for k, v in after["labels"].items() if "config-hash" not in k} == \
+        {k: v for k, v in before["labels"].items() if "config-hash" not in k}
+    assert platform.rollback_plan("api") == "image opsbot-busybox:1 → opsbot-busybox:2"

@@ -372,3 +372,43 @@ def test_previous_asks_for_the_crashed_containers_log(platform, cluster):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_platform_contract(platform, case):
     case(platform, "api")
+
+
+def test_deploy_sets_the_image_and_follows_the_rollout_until_available(platform, cluster):
+    """`kubectl set image` then `kubectl rollout status`: kmock has no controller, so the test plays it, reporting
+    the new ReplicaSet's pods updated and available a moment after the patch."""
+    _, apps, _ = cluster
+    assert platform.deploy_plan("api", "shop/api:1.5.0") == \
+        "deployment/api-gateway container api: shop/api:1.4.2 → shop/api:1.5.0 (3 replicas, rolling)"
+
+    def controller():
+        import time
+        time.sleep(1.5)
+        apps.patch_namespaced_deployment("api-gateway", NS, {"status": {
+            "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}})
+
+    thread = threading.Thread(target=controller)
+    thread.start()
+    try:
+        done = platform.deploy("api", "shop/api:1.5.0", timeout_s=20)
+    finally:
+        thread.join()
+    assert done == "deployment/api-gateway runs shop/api:1.5.0: 3/3 updated, 3 available"
+    assert apps.read_namespaced_deployment("api-gateway", NS).spec.template.spec.containers[0].image == "shop/api:1.5.0"
+    with pytest.raises(ConflictError, match="already runs shop/api:1.5.0; nothing to deploy"):
+        platform.deploy_plan("api", "shop/api:1.5.0")
+
+
+def test_a_rollout_that_does_not_finish_in_time_says_the_image_was_set(platform, cluster):
+    with pytest.raises(BackendError, match=r"was set to shop/api:1.6.0, but its rollout did not finish within 2 s "
+                                           r"\(0/3 updated, 3 available\)"):
+        platform.deploy("api", "shop/api:1.6.0", timeout_s=2)
+    with pytest.raises(ConflictError, match="No container of deployment/api-gateway runs shop/other"):
+        platform.deploy_plan("api", "shop/other:1")
+
+
+def test_a_rollback_to_the_image_already_running_is_refused(platform, cluster):
+    _, apps, _ = cluster
+    apps.patch_namespaced_deployment("api-gateway", NS, {"spec": {"template": template("shop/api:1.4.1")}})
+    with pytest.raises(ConflictError, match="already runs shop/api:1.4.1, the previous revision's image"):
+        platform.rollback_plan("api")

@@ -1,0 +1,71 @@
+"""`/ops deploy` on Kubernetes: `kubectl set image` on the Deployment's container that runs the catalog's image,
+then the rollout followed until it is available (`kubectl rollout status`), within the service's timeout. A
+rollout that does not finish in time is reported as such: the image *was* set, and the reply says so."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.core.images import split_image
+from bot.errors import BackendError, ConflictError
+
+TIMEOUT = 15  # seconds per API call
+POLL = 1.0  # seconds between two looks at the rollout
+
+
+def container_for(deployment, image: str, where: str):
+    """The container running the catalog's repository (the image being deployed, any tag)."""
+    repository, _ = split_image(image)
+    containers = deployment.spec.template.spec.containers
+    for container in containers:
+        if split_image(container.image)[0] == repository:
+            return container
+    running = ", ".join(c.image for c in containers)
+    raise ConflictError(f"No container of {where} runs {repository} (it runs {running}); check the service's "
+                        "`image` in the catalog.")
+
+
+def plan(platform, service: str, image: str) -> str:
+    deployment = platform._call("read", lambda: platform._deployment(service))
+    where = f"deployment/{deployment.metadata.name}"
+    container = container_for(deployment, image, where)
+    if container.image == image:
+        raise ConflictError(f"{service} in {platform.env_name} already runs {image}; nothing to deploy.")
+    replicas = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    return f"{where} container {container.name}: {container.image} → {image} ({replicas} replicas, rolling)"
+
+
+def deploy(platform, service: str, image: str, timeout_s: float,
+           sleep: Callable[[float], None] = time.sleep) -> str:
+    deployment = platform._call("read", lambda: platform._deployment(service))
+    name = deployment.metadata.name
+    container = container_for(deployment, image, f"deployment/{name}")
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": container.name, "image": image}]}}}}
+    patched = platform._call("set image", lambda: platform.apps.patch_namespaced_deployment(
+        name, platform.namespace, patch, _request_timeout=TIMEOUT))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = platform._call("rollout status", lambda: platform.apps.read_namespaced_deployment(
+            name, platform.namespace, _request_timeout=TIMEOUT))
+        done, progress = rollout_state(current, patched.metadata.generation)
+        if done:
+            return f"deployment/{name} runs {image}: {progress}"
+        if time.monotonic() >= deadline:
+            raise BackendError(f"deployment/{name} was set to {image}, but its rollout did not finish within "
+                               f"{timeout_s:g} s ({progress}); it may still finish — watch it with /ops status, or "
+                               f"/ops rollback {service} {platform.env_name}")
+        sleep(POLL)
+
+
+def rollout_state(deployment, generation: int | None) -> tuple[bool, str]:
+    """As `kubectl rollout status` judges it: the controller has seen the change, every replica is updated, no
+    old one is left, and the updated ones are available."""
+    status = deployment.status
+    wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    updated = (status.updated_replicas or 0) if status else 0
+    total = (status.replicas or 0) if status else 0
+    available = (status.available_replicas or 0) if status else 0
+    observed = status.observed_generation if status else None
+    seen = generation is None or observed is None or observed >= generation
+    progress = f"{updated}/{wanted} updated, {available} available"
+    return seen and updated >= wanted and total <= updated and available >= wanted, progress

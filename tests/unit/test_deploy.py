@@ -1,0 +1,94 @@
+"""`/ops deploy <service> <env> <version>` through the core: the catalog's rules (an image, the allowed versions,
+the version not already running), the plan, the audit and the timeline; then `verify` checks whose failure offers
+the rollback or performs it; and the SSH way, a deploy runbook with {version}."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bot.app import build_services
+from bot.config import Catalog
+from bot.core.requests import Action, ActionRequest, Actor
+from bot.errors import BackendError, ConflictError, UsageError
+from commands.base import Context
+from commands.router import Router
+from tests.fakes.platform import FakePlatform
+
+OPS = Actor(user="U_OPS", channel="C1", command="/ops deploy", surface="web")
+
+
+def setup(store, clock, service: dict | None = None, checks: list | None = None, runbook: dict | None = None):
+    platform = FakePlatform("dev")
+    catalog = Catalog.model_validate({"environments": {"dev": {
+        "platform": {"kind": "kubernetes", "namespace": "shop"}, "checks": checks or [], "runbook": runbook or {},
+        "services": {"api": {"image": "shop/api", "versions": r"[0-9]+\.[0-9]+\.[0-9]+", **(service or {})}}}}})
+    services = build_services(store, catalog, clock=clock, platform_for=lambda name, env: platform)
+    return services, platform
+
+
+def test_a_version_is_planned_deployed_audited_and_on_the_timeline(store, clock):
+    services, platform = setup(store, clock)
+    router = Router(services)
+    ctx = Context(user="U_OPS", channel="C_INC", source="console")
+    assert router.handle("/incident", "open p2 Checkout slow", ctx).ok
+    done = router.handle("/ops", "deploy api dev 2.1.0", ctx)
+    assert done.ok and "deploy api in dev: image shop/api:2 → shop/api:2.1.0" in done.text
+    assert platform.services["api"].image == "shop/api:2.1.0"
+    phases = [(r.phase, r.action, r.target, r.args) for r in store.audit_records() if r.action == "deploy"]
+    assert phases[-1] == ("succeeded", "deploy", "api", {"version": "2.1.0"})
+    assert any(e.kind == "ops" and "deploy" in e.text for e in store.timeline(1))
+
+
+@pytest.mark.parametrize("service,version,refusal", [
+    ({}, "latest", "'latest' is not a version api in dev allows"),
+    ({}, "2.1.0;rm", "Shell metacharacters"),
+    ({"image": None}, "2.1.0", "has no `image` (nor a `deploy_runbook`)"),
+])
+def test_what_the_catalog_does_not_allow_is_refused_and_audited(store, clock, service, version, refusal):
+    services, platform = setup(store, clock, service)
+    with pytest.raises(UsageError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        services.ops.submit(OPS, ActionRequest(Action.DEPLOY, "dev", "api", {"version": version}))
+    assert platform.events == [] and [r.phase for r in store.audit_records()] == ["refused"]
+
+
+def test_the_version_already_running_is_refused_at_plan_time(store, clock):
+    services, platform = setup(store, clock)
+    platform.services["api"].image = "shop/api:2.1.0"
+    with pytest.raises(ConflictError, match="already runs shop/api:2.1.0; nothing to deploy"):
+        services.ops.submit(OPS, ActionRequest(Action.DEPLOY, "dev", "api", {"version": "2.1.0"}))
+    assert platform.events == []
+
+
+@pytest.mark.parametrize("on_failure", ["offer", "rollback"])
+def test_a_failed_verification_offers_or_performs_the_rollback(store, clock, on_failure):
+    gone = {"name": "api-up", "kind": "tcp", "host": "127.0.0.1", "port": 9, "timeout_s": 1}
+    services, platform = setup(store, clock, {"verify": ["api-up"], "on_failure": on_failure}, checks=[gone])
+    with pytest.raises(BackendError) as failed:
+        services.ops.submit(OPS, ActionRequest(Action.DEPLOY, "dev", "api", {"version": "2.1.0"}))
+    assert "but the verification failed (api-up:" in str(failed.value)
+    if on_failure == "rollback":
+        assert "rolled back" in str(failed.value) and platform.services["api"].image == "shop/api:2"
+    else:
+        assert "Roll back with /ops rollback api dev" in str(failed.value)
+        assert platform.services["api"].image == "shop/api:2.1.0"
+    assert [r.phase for r in store.audit_records()][-1] == "failed"
+
+
+def test_ssh_hosts_deploy_through_the_deploy_runbook_with_the_version(store, clock, tmp_path):
+    marker = tmp_path / "deployed"
+    runbook = {"release": {"argv": [sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+                                    str(marker), "{version}"], "params": {"version": {}}}}
+    services, _ = setup(store, clock, {"image": None, "deploy_runbook": "release"}, runbook=runbook)
+    planned = services.ops.describe("dev", Action.DEPLOY, "api", {"version": "3.0.1"})
+    assert planned == f"deploy api in dev 3.0.1: `{sys.executable} -c 'import sys; open(sys.argv[1], '\"'\"'w'\"'\"').write(sys.argv[2])' {marker} 3.0.1`"
+    assert services.ops.submit(OPS, ActionRequest(Action.DEPLOY, "dev", "api", {"version": "3.0.1"})).kind == "done"
+    assert marker.read_text() == "3.0.1"
+
+
+def test_the_catalog_refuses_a_deploy_runbook_without_version_and_unknown_verify_checks():
+    with pytest.raises(ValueError) as refused:
+        Catalog.model_validate({"environments": {"dev": {"runbook": {"release": {"argv": ["true"]}},
+            "services": {"api": {"deploy_runbook": "release", "verify": ["nope"]}}}}})
+    assert "must declare a `version` parameter" in str(refused.value)
+    assert "verify names unknown checks: nope" in str(refused.value)
