@@ -6,6 +6,7 @@ import shlex
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.core.history import service_history
 from bot.core.ops import Action, ActionRequest, Actor, OpsService
 from bot.core.ops_rules import METACHARACTERS, METACHARACTERS_SHOWN
 from bot.errors import UsageError
@@ -184,6 +185,11 @@ def _confirm(services: Services, actor: Actor, text: str) -> Reply:
     return views.outcome_reply(services.ops.confirm(actor, plan_id))
 
 
+def _history(services: Services, actor: Actor, text: str) -> Reply:
+    (service, env), _ = _words(text, 2, "history")
+    return views.service_history(service_history(services.ops, actor, env, service))
+
+
 def _audit(services: Services, actor: Actor, text: str) -> Reply:
     parsed = split_options(text, {"user": True, "env": True, "since": True}, COMMAND.usage("audit"))
     if parsed.positional:
@@ -200,6 +206,8 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                      "Dangerous actions in protected environments show their plan and run only once confirmed.", [
     SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
+    SubCommand("history", "/ops history <service> <env>", "deploys, rollbacks, scales and restarts, newest first",
+               _ops("history", _history)),
     SubCommand("logs", "/ops logs <service[,service…]> <env> [--since 15m] [--grep REGEX] [--grep-v REGEX] [--tail N] "
                "[--previous] [--slot blue|green]", "recent log lines", _ops("logs", _logs)),
     SubCommand("restart", "/ops restart <service> <env> [--dry-run] [--yes] [--incident INC-n]", "restart a service",

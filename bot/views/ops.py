@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.core.audit import AuditRecord, outcome
+from bot.core.history import ServiceHistory
 from bot.core.ops import Outcome
 from bot.core.ports import HealthReport, ServiceState
 from bot.core.reminders import Window
@@ -152,6 +153,24 @@ def _outcome_reply(result: Outcome) -> Reply:
             answer.file = Attachment("output.txt", result.output, result.summary)
         else:
             answer.parts.append(Preformatted(shown))
+    return answer
+
+
+OUTCOME_ICON = {"succeeded": "✅", "failed": "❌", "denied": "⛔", "expired": "⌛", "cancelled": "↩️",
+                "reconciled": "🔧", "dry_run": "🧪"}
+
+
+def service_history(history: ServiceHistory) -> Reply:
+    title = f"History · {history.service} in {history.env}"
+    items = [line(f"{OUTCOME_ICON.get(change.outcome, '•')} ", Code(show(change.at_record.at)), " ",
+                  Mention(change.at_record.user), " ", summary_spans(change.at_record.excerpt or change.at_record.action),
+                  f" — {change.outcome} (audit #{change.last.seq})") for change in history.changes]
+    answer = reply(title, Headline(title), lines(items or [line("No change recorded by opsbot.")]))
+    if history.platform:
+        answer.parts.append(paragraph(Strong("The platform's record")))
+        answer.parts.append(Preformatted("\n".join(history.platform)))
+    elif history.platform_error:
+        answer.parts.append(note(f"The platform's record could not be read: {history.platform_error}"))
     return answer
 
 

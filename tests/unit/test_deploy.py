@@ -92,3 +92,25 @@ def test_the_catalog_refuses_a_deploy_runbook_without_version_and_unknown_verify
             "services": {"api": {"deploy_runbook": "release", "verify": ["nope"]}}}}})
     assert "must declare a `version` parameter" in str(refused.value)
     assert "verify names unknown checks: nope" in str(refused.value)
+
+
+def test_history_lists_what_was_done_to_a_service_newest_first_with_its_audit_seq(store, clock):
+    """Through the console's router (text) and Slack's blocks: a deploy, a scale and a refused request (not a
+    change: left out); a service the environment does not have is refused."""
+    from bot.views.blocks import to_blocks
+    from bot.views.text import to_text
+
+    services, platform = setup(store, clock)
+    router = Router(services)
+    ctx = Context(user="U_OPS", channel="C1", source="console")
+    assert router.handle("/ops", "deploy api dev 2.1.0", ctx).ok
+    clock.advance(minutes=5)
+    assert router.handle("/ops", "scale api dev 3", ctx).ok
+    assert not router.handle("/ops", "deploy api dev latest", ctx).ok
+    shown = router.handle("/ops", "history api dev", ctx)
+    text = to_text(shown)
+    assert shown.ok and text.index("scale api in dev: 2 → 3") < text.index("deploy api in dev: image shop/api:2 → shop/api:2.1.0")
+    assert "latest" not in text and "succeeded (audit #" in text
+    assert "scale api in dev" in str(to_blocks(shown))
+    unknown = router.handle("/ops", "history payments dev", ctx)
+    assert not unknown.ok and "Unknown service 'payments' in dev" in unknown.text
