@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind
 from bot.core.ports import SeenAlert
+from bot.core.redact import redact
 from bot.timeparse import show
 
 if TYPE_CHECKING:
@@ -23,9 +24,16 @@ if TYPE_CHECKING:
 
 
 def seen_alerts(group: AlertGroup) -> list[SeenAlert]:
-    """Each alert state of the delivery (the group's resolve last): what the store records once per incident."""
-    seen = [SeenAlert(f"{alert.fingerprint}|{alert.occurrence}|{alert.status}", alert_name(group, alert),
-                      alert.status == "firing") for alert in group.alerts]
+    """Each alert state of the delivery (the group's resolve last): what the store records once per incident. The
+    names the incident's counts are kept by are redacted and never ping (each distinct name once)."""
+    names: dict[str, str] = {}
+    seen = []
+    for alert in group.alerts:
+        raw = alert_name(group, alert)
+        name = names.get(raw)
+        if name is None:
+            name = names[raw] = inert_mentions(redact(raw[:200]))
+        seen.append(SeenAlert(f"{alert.fingerprint}|{alert.occurrence}|{alert.status}", name, alert.status == "firing"))
     if group.status == "resolved":
         seen.append(SeenAlert(group_resolved_key(group), "", False))
     return seen
@@ -62,7 +70,8 @@ def join_events(group: AlertGroup, now: datetime, title: str) -> list[Event]:
     text = inert_mentions(f"Alert group joined the storm: {title} ({len(group.alerts):,} alerts: {names})"[:3000])
     return [scrubbed_event(Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text, data={
         "source": group.source, "group": group.key, "storm": "joined", "labels": group.labels,
-        "alerts": len(group.alerts), "firing": dict(firing)}))]
+        "alerts": len(group.alerts),
+        "firing": [{"alertname": name, "count": count} for name, count in firing.most_common()]}))]
 
 
 def alert_name(group: AlertGroup, alert: Alert) -> str:
