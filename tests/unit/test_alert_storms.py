@@ -16,6 +16,9 @@ from bot.core.flows import IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.models import EventKind, Status
 from bot.store import open_store
+from bot.views.channel import alert_text
+from bot.views.incidents import incident_card
+from bot.views.text import to_text
 
 STORM = {"storm": {"max_new": 3, "per": "1m"}}
 
@@ -72,6 +75,12 @@ def test_past_max_new_groups_within_the_window_further_groups_join_one_storm_inc
     assert all(o.effects[0].__class__.__name__ == "IncidentChanged" for o in outcomes[4:])
     records = [r for r in store.audit_records() if r.args.get("storm")]
     assert len(records) == 7 and {r.target for r in records} == {incident.id}
+    # Every surface shows the counts: the card (console, Slack's pinned summary) and Slack's storm announcement.
+    assert "Alert storm — Alerts: 14 firing in 7 groups — DiskFull 8 · HighCPU 6" in to_text(
+        incident_card(incident, Catalog()))
+    announcement = alert_text(incident, Catalog(), "C_STORM")
+    assert announcement.startswith("*ALERT STORM - P2 (Medium)* INC-4: Alert storm: more than 3 alert groups")
+    assert "*Groups:* 7 · *Alerts firing:* 14\n• DiskFull: 8\n• HighCPU: 6\n*Channel:* <#C_STORM>" in announcement
 
 
 def test_later_deliveries_of_a_joined_group_stay_on_the_storm_incident_and_its_resolve_resolves_nothing(store, clock):
