@@ -82,7 +82,7 @@ class Metrics:
                                  ["outcome"], registry=r)
         self.store_errors = Counter("opsbot_store_errors", "Store calls that failed (database unreachable, ...)",
                                     ["operation"], registry=r)
-        self.alerts = Counter("opsbot_alerts_received", "Alert deliveries, by source and outcome (opened, updated, "
+        self.alerts = Counter("opsbot_alerts_received", "Alert deliveries, by source and outcome (opened, joined a storm, updated, "
                               "resolved, noted, unchanged, ignored, duplicate, malformed, unauthenticated, ...)",
                               ["source", "outcome"], registry=r)
         self.busy = Counter("opsbot_busy_refusals", "Slack deliveries refused at once because too many acked ones "

@@ -35,7 +35,8 @@ class AmPayload(_Model):
     group_key: str = Field(alias="groupKey", min_length=1, max_length=2000)
     receiver: str = ""
     status: AlertStatus
-    alerts: list[AmAlert] = Field(min_length=1, max_length=1000)
+    # As many as Alertmanager sends (its default `max_alerts: 0` sends them all): the body's cap bounds them.
+    alerts: list[AmAlert] = Field(min_length=1)
     group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
     common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
     common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")

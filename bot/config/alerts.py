@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from bot.config.fields import Strict
+from bot.config.fields import Duration, Strict
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -82,9 +83,22 @@ class AlertRule(Strict):
         return all(matcher.holds(labels) for matcher in self.matchers())
 
 
+class Storm(Strict):
+    """An alert storm: past `max_new` alert groups that needed a new incident within `per`, further groups join one
+    "alert storm" incident (one channel, one announcement with a count per alert name) until the rate falls below
+    `max_new` per `per` again; a later storm opens a new storm incident."""
+
+    max_new: int = Field(default=10, ge=1, description="new incidents alerts may open within `per` before a storm")
+    per: Duration = Field(default=timedelta(minutes=1), description="the window `max_new` is counted over")
+
+
 class Alerts(Strict):
     rules: list[AlertRule] = Field(default_factory=list)
     default: AlertRule = Field(default_factory=AlertRule)
+    storm: Storm = Field(default_factory=Storm)
+    keep_in_full: int = Field(default=100, ge=1, le=1000,
+                              description="alerts of one delivery recorded one event each; the rest are counted "
+                                          "and summarised per alert name and status")
 
     def rule_for(self, labels: dict[str, str]) -> AlertRule:
         return next((rule for rule in self.rules if rule.holds(labels)), self.default)

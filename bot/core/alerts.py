@@ -7,11 +7,16 @@ resolves; when the whole group resolves, the rule either resolves the incident o
 commander. Which of that happens is decided inside one store transaction (`AlertStore.record_alerts`), keyed
 by the group and each alert's fingerprint, so concurrent deliveries and replicas never open a second incident
 or record an alert twice. Every change is audited with the alert source as the actor.
+
+Storms (`alerts.storm`): once `max_new` groups have needed a new incident within `per`, further groups join one
+"alert storm" incident instead (decided in the same transaction, counted from the store, so the rate survives a
+restart and is shared by replicas) until fewer than `max_new` groups need one within `per`. Big groups: every alert
+is counted on its incident (per alert name), the first `keep_in_full` new alerts of a delivery get an event each
+and the rest one summary (bot/core/alert_events.py).
 """
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,15 +27,16 @@ from pydantic import BaseModel, Field
 
 from bot.config.alerts import AlertRule, render
 from bot.config.catalog import Catalog
+from bot.core.alert_events import events_for, group_resolved_key, inert_mentions, join_events, seen_alerts
 from bot.core.audit import AuditRecord
-from bot.core.effects import AskCommander, Effect
+from bot.core.effects import AskCommander, Effect, IncidentChanged
 from bot.core.flows import IncidentFlows, opened_effects
 from bot.core.incidents import IncidentService, scrubbed_event
 from bot.core.models import Event, EventKind, Incident
-from bot.core.ports import AlertDelivery, AlertStore
+from bot.core.ports import AlertDelivery, AlertStore, StormOpening
 from bot.core.redact import redact, redact_nested
 from bot.errors import BackendError, OpsbotError
-from bot.timeparse import show, utcnow
+from bot.timeparse import format_duration, show, utcnow
 
 log = logging.getLogger("opsbot.alerts")
 AlertStatus = Literal["firing", "resolved"]
@@ -65,7 +71,6 @@ class AlertGroup(BaseModel):
     env: str | None = None
     service: str | None = None
 
-
     def scrubbed(self) -> AlertGroup:
         """Every text a sender wrote, redacted value by value — before it is queued, so the raw payload never
         reaches the store, and before any text is composed from it (a secret alone in a field is still one inside
@@ -83,7 +88,7 @@ class AlertGroup(BaseModel):
 
 
 AlertEffect = Effect  # one effect vocabulary for every source of change
-Outcome = Literal["opened", "updated", "resolved", "noted", "unchanged", "ignored", "duplicate"]
+Outcome = Literal["opened", "joined", "updated", "resolved", "noted", "unchanged", "ignored", "duplicate"]
 
 
 @dataclass
@@ -117,8 +122,8 @@ class AlertService:
         outcomes = []
         for key, doc in self.store.pending_alerts(limit):
             try:
-                group = AlertGroup.model_validate_json(doc)
-                outcome = self.receive(group, key)
+                group = AlertGroup.model_validate_json(doc)  # scrubbed before it was queued
+                outcome = self._apply(group, key)
                 outcome.source = group.source
                 outcomes.append(outcome)
             except (OpsbotError, ValueError) as exc:
@@ -129,18 +134,22 @@ class AlertService:
         return outcomes
 
     def receive(self, group: AlertGroup, delivery_key: str) -> AlertOutcome:
-        """Apply one queued delivery (a duplicate if another worker has taken it)."""
-        group = group.scrubbed()  # already, when it came through the queue; redaction is idempotent
+        """Apply one delivery (a duplicate if another worker has taken it), redacted first."""
+        return self._apply(group.scrubbed(), delivery_key)
+
+    def _apply(self, group: AlertGroup, delivery_key: str) -> AlertOutcome:
         rule = self.catalog.alerts.rule_for(group.labels)
         if rule.ignore:
             self.store.drop_alert(delivery_key)
             return AlertOutcome("ignored")
         firing = [alert for alert in group.alerts if alert.status == "firing"]
         opening = self._declaration(group, rule, firing) if firing else None
+        now, keep = self.clock(), self.catalog.alerts.keep_in_full
         recorded = self.store.record_alerts(AlertDelivery(
             delivery_key=delivery_key, group_key=f"{group.kind}:{group.key}",
             incident=opening[0] if opening else None, opening_events=opening[1] if opening else [],
-            alert_events=self._alert_events(group), audit=self._audit(group, "alert")))
+            seen=seen_alerts(group), events_for=lambda new: events_for(group, keep, now, new),
+            audit=self._audit(group, "alert"), storm=self._storm(group, opening) if opening else None))
         if recorded.duplicate:
             return AlertOutcome("duplicate", recorded.number)
         if recorded.number is None:
@@ -149,9 +158,12 @@ class AlertService:
         if recorded.opened:  # the same effects as a declaration by hand: channel, announcement, health snapshot
             return AlertOutcome("opened", number, opened_effects(self.incidents.get(number), group.source,
                                                                  invite=rule.commander or "", announce=rule.channel))
-        resolved_now = group.status == "resolved" and _group_resolved_key(group) in recorded.new_keys
+        if recorded.joined_storm:  # the storm incident's counts grew: what shows it is refreshed
+            return AlertOutcome("joined", number, [IncidentChanged(number)])
+        resolved_now = group.status == "resolved" and group_resolved_key(group) in recorded.new_keys
         if not resolved_now:
-            return AlertOutcome("updated" if recorded.new_keys else "unchanged", number)
+            return AlertOutcome("updated" if recorded.new_keys else "unchanged", number,
+                                [IncidentChanged(number)] if recorded.new_keys else [])
         return self._group_resolved(group, rule, number)
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -161,9 +173,8 @@ class AlertService:
         title = group.title or render(rule.title, labels, notes) or f"Alert group {group.key}"
         limit = self.catalog.limits.title_max
         title = title if len(title) <= limit else title[:limit - 1] + "…"  # an alert is never refused for its title
-        title = inert_mentions(title)
         incident, events = self.incidents.declaration(
-            group.source, group.severity or rule.severity, title,
+            group.source, group.severity or rule.severity, inert_mentions(title),
             service=group.service or render(rule.service, labels, notes) or None,
             env=group.env or render(rule.env, labels, notes) or None,
             commander=rule.commander, impact_started_at=first.starts_at)
@@ -173,34 +184,28 @@ class AlertService:
                                                  "group": group.key})))
         return incident, events
 
-    def _alert_events(self, group: AlertGroup) -> list[tuple[str, Event]]:
-        """(seen key, event) per alert state: an alert firing since a time, or resolved, is recorded once."""
-        now = self.clock()
-        events = []
-        for alert in group.alerts:
-            name = alert.labels.get("alertname") or group.title or alert.fingerprint
-            summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-            when = show(alert.starts_at) if alert.status == "firing" else show(alert.ends_at or now)
-            text = f"Alert {alert.status}: {name}" + (f" — {summary}" if summary else "") + \
-                f" ({'since' if alert.status == 'firing' else 'at'} {when})" + \
-                (f" {alert.generator_url}" if alert.generator_url else "")
-            key = f"{alert.fingerprint}|{alert.occurrence}|{alert.status}"
-            text = inert_mentions(text[:3000])
-            events.append((key, scrubbed_event(Event(at=now, actor=group.source, kind=EventKind.ALERT, text=text, data={
-                "source": group.source, "fingerprint": alert.fingerprint, "status": alert.status,
-                "labels": alert.labels, "starts_at": alert.starts_at.isoformat(),
-                "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
-                "generator_url": alert.generator_url}))))
-        if group.status == "resolved":
-            events.append((_group_resolved_key(group), scrubbed_event(Event(
-                at=now, actor=group.source, kind=EventKind.ALERT, text="Every alert of the group has resolved",
-                data={"source": group.source, "group": group.key, "status": "resolved"}))))
-        return events
+    def _storm(self, group: AlertGroup, opening: tuple[Incident, list[Event]]) -> StormOpening:
+        """The storm rule for a group that may need a new incident, with the storm incident it would open: the
+        group's severity and commander, no service or environment (a storm spans them)."""
+        storm, (own, _) = self.catalog.alerts.storm, opening
+        now, per = own.declared_at, format_duration(storm.per)
+        incident, events = self.incidents.declaration(
+            group.source, own.severity, f"Alert storm: more than {storm.max_new} alert groups within {per}",
+            commander=own.commander, impact_started_at=own.impact_started_at)
+        incident.storm = True
+        events.append(scrubbed_event(Event(
+            at=now, actor=group.source, kind=EventKind.NOTE,
+            text=f"Alert storm: further alert groups join this incident until fewer than {storm.max_new} need a new "
+                 f"incident within {per}", data={"storm": "opened", "source": group.source})))
+        return StormOpening(max_new=storm.max_new, since=now - storm.per, at=now, incident=incident,
+                            opening_events=events, join_events=join_events(group, now, own.title))
 
     def _group_resolved(self, group: AlertGroup, rule: AlertRule, number: int) -> AlertOutcome:
         incident = self.incidents.get(number)
         if not incident.is_open:
             return AlertOutcome("updated", number)
+        if incident.storm:  # one group of many has resolved: the storm's commander decides when it is over
+            return AlertOutcome("updated", number, [IncidentChanged(number)])
         if rule.on_resolved == "resolve":
             try:
                 resolved = self.flows.resolve(number, group.source, f"Every alert resolved ({group.source})")
@@ -222,17 +227,3 @@ class AlertService:
                            user=group.source, command=f"POST /alerts/{group.kind}", action=action, target=target,
                            args={"group": redact(group.key[:200]), "status": group.status,
                                  "alerts": len(group.alerts)})
-
-
-# A Slack-shaped ID after @ or # would become a mention (a ping) wherever the text is shown; text from outside
-# (an alert's title, name or summary) never pings anybody: a word joiner keeps the ID as plain text.
-_MENTION_LIKE = re.compile(r"(?<![\w@#])([@#])(?=[UWSCG][A-Z0-9_]*[0-9_])")
-
-
-def inert_mentions(text: str) -> str:
-    return _MENTION_LIKE.sub(lambda match: match.group(1) + "\u2060", text)
-
-
-def _group_resolved_key(group: AlertGroup) -> str:
-    # The latest occurrence: a group that fires and resolves again is noted again.
-    return "group|resolved|" + max((alert.occurrence for alert in group.alerts), default="")

@@ -308,6 +308,15 @@ class IncidentService:
 
         return self._change(number, apply)
 
+    def attach_announcement(self, number: int, ref: str) -> Incident:
+        """Remember where the incident was announced (Slack: "channel ts"), for an announcement edited in place."""
+
+        def apply(incident: Incident, now: datetime) -> list[Event]:
+            incident.announcement_ref = ref
+            return []
+
+        return self._change(number, apply)
+
     def add_action_item(self, number: int, actor: str, text: str, owner: str | None = None,
                         due: date | None = None) -> Incident:
         text = self._text(text, "action item", 500)

@@ -79,6 +79,12 @@ class Incident(BaseModel):
     action_items: list[ActionItem] = Field(default_factory=list)
     private: bool = False  # a private channel; announcements leave out its title and impact
     type: str | None = None  # a kind from the catalog's incident_types (e.g. security)
+    # Alerts: the groups that opened or joined it, its firing alerts counted per alert name (every alert, also those
+    # summarised on the timeline), and whether it is an alert storm's (groups past alerts.storm.max_new join it).
+    alert_groups: int = 0
+    alert_counts: dict[str, int] = Field(default_factory=dict)
+    storm: bool = False
+    announcement_ref: str | None = None  # the announcement (Slack "channel ts") edited as a storm grows
     version: int = 0
 
     @property

@@ -105,6 +105,29 @@ class PlatformMemory(Protocol):
 
 
 @dataclass
+class SeenAlert:
+    """One alert state a delivery brings: recorded once per incident by its key (an alert firing since a time, an
+    alert resolved, the whole group resolved)."""
+
+    key: str
+    name: str  # the alert's name (alertname): what the incident's counts are kept by ("" for the group's own keys)
+    firing: bool
+
+
+@dataclass
+class StormOpening:
+    """The alert-storm rule for a delivery that needs a new incident: when `max_new` groups already needed one since
+    `since`, the group joins the current storm incident (or opens `incident`, the storm's, when none is open)."""
+
+    max_new: int
+    since: datetime
+    at: datetime
+    incident: Incident  # the storm incident to open when a storm starts
+    opening_events: list[Event]
+    join_events: list[Event]  # on the storm incident: this group joined it
+
+
+@dataclass
 class AlertDelivery:
     """What one alert delivery may change, prepared by the core; the store decides inside one transaction which
     of it applies (see AlertStore)."""
@@ -113,16 +136,21 @@ class AlertDelivery:
     group_key: str  # at most one open incident per group key
     incident: Incident | None  # opened when the group has no open incident (None: nothing is firing)
     opening_events: list[Event]
-    alert_events: list[tuple[str, Event]]  # (seen key, event): each seen key is recorded once per incident
+    seen: list[SeenAlert]  # each seen key is recorded once per incident
+    # The events of the seen alerts new on the incident (their indexes in `seen`, in order): the core writes them
+    # (the first few in full, the rest summarised), the store appends them in the same transaction.
+    events_for: Callable[[list[int]], list[Event]]
     audit: AuditRecord  # appended (target: the incident) when anything changed
+    storm: StormOpening | None = None  # None: no storm rule (every new group opens its own incident)
 
 
 @dataclass
 class AlertRecorded:
     number: int | None  # the group's incident (None: none was open and none opened)
-    opened: bool = False
+    opened: bool = False  # `number` was opened now (the group's own incident, or a storm's)
     duplicate: bool = False
     new_keys: list[str] = field(default_factory=list)  # the seen keys recorded now (their events appended)
+    joined_storm: bool = False  # the group needed a new incident and joined (or opened) the storm incident
 
 
 class AlertStore(Protocol):

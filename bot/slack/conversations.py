@@ -73,6 +73,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         self.holder = f"{socket.gethostname()}:{os.getpid()}"  # who claims a channel's creation
         self.retry_delays = RETRY_DELAYS
         self._retries: set[asyncio.Task] = set()
+        self._refreshing: dict[int, bool] = {}  # incidents being refreshed: whether another change came meanwhile
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
         """Act on what a change set off; returns warnings for the user (empty when all went well)."""
@@ -126,6 +127,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                 return error
             # Everything else needs only the channel's id: at once, side by side (the announcement first in line).
             results = await asyncio.gather(
+                self._storm_announcement(incident, channel_id, announce) if incident.storm else
                 self._announce(incident, alert_text(incident, self.catalog, channel_id), announce),
                 self._try("conversations.invite", self._invite(channel_id, user)) if user else _nothing(),
                 self._try("conversations.setTopic", self.client.conversations_setTopic(channel=channel_id,
@@ -192,9 +194,38 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             self._try("pins.add", self.client.pins_add(channel=channel_id, timestamp=summary_ts)), bind)
         return warnings + pinned
 
+    async def _storm_announcement(self, incident: Incident, channel_id: str, announce: str | None) -> list[str]:
+        """A storm's one announcement, remembered so it is edited as groups join."""
+        warnings, ref = await self._announce_ref(incident, alert_text(incident, self.catalog, channel_id), announce)
+        if ref is not None:
+            await asyncio.to_thread(self.service.attach_announcement, incident.number, ref)
+            await self.refresh(incident.number)  # groups may have joined while it was being posted
+        return warnings
+
     async def refresh(self, number: int) -> None:
-        """Edit the pinned summary and topic in place after a change (both at once)."""
+        """Edit the pinned summary and topic in place after a change (both at once); a storm's announcement too.
+        Changes arriving while one refresh is under way are coalesced into one more (a storm of 300 groups makes a
+        few edits, not 300), always showing the incident as it is then."""
+        if number in self._refreshing:
+            self._refreshing[number] = True
+            return
+        self._refreshing[number] = False
+        try:
+            while True:
+                await self._refresh(number)
+                if not self._refreshing[number]:
+                    break
+                self._refreshing[number] = False
+        finally:
+            del self._refreshing[number]
+
+    async def _refresh(self, number: int) -> None:
         incident = await asyncio.to_thread(self.service.get, number)
+        if incident.storm and incident.announcement_ref:
+            channel, _, ts = incident.announcement_ref.partition(" ")
+            text = alert_text(incident, self.catalog, incident.channel or "")
+            await self._try("chat.update", self.client.chat_update(
+                channel=channel, ts=ts, text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]))
         if not incident.channel or not incident.summary_ref:
             return
         await asyncio.gather(
@@ -231,22 +262,27 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                 raise
 
     async def _announce(self, incident: Incident, text: str, announce: str | None = None) -> list[str]:
+        return (await self._announce_ref(incident, text, announce))[0]
+
+    async def _announce_ref(self, incident: Incident, text: str,
+                            announce: str | None = None) -> tuple[list[str], str | None]:
+        """Post to the announcement channel: (warnings, the message's "channel ts" when posted)."""
         target = announce or self.catalog.announce_channel_for(incident.severity)
         if not target:
-            return []
+            return [], None
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         try:
-            await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
+            posted = await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
         except SlackApiError as error:
             if error.response.get("error") != "not_in_channel":
-                return [describe(error, f"chat.postMessage to {target}")]
+                return [describe(error, f"chat.postMessage to {target}")], None
             # The bot must be a member to post: join, then try once more.
             try:
                 await self.client.conversations_join(channel=target)
-                await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
+                posted = await self.client.chat_postMessage(channel=target, text=text, blocks=blocks)
             except SlackApiError as again:
-                return [describe(again, f"chat.postMessage to {target}")]
-        return []
+                return [describe(again, f"chat.postMessage to {target}")], None
+        return [], f"{posted.get('channel') or target} {posted.get('ts')}" if posted.get("ts") else None
 
     @staticmethod
     async def _try(method: str, call) -> list[str]:

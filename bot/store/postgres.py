@@ -101,6 +101,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ("CREATE TRIGGER incident_archive_append_only BEFORE UPDATE OR DELETE ON incident_archive"
          " FOR EACH ROW EXECUTE FUNCTION audit_append_only()"),
     ]),
+    (14, [
+        # Every alert group that needed a new incident, when, and whether it joined a storm: the storm rule counts
+        # them over its window (a restart or another replica sees the same rate); the counter row serialises them.
+        "INSERT INTO counters (name, value) VALUES ('alert_opening', 0)",
+        ("CREATE TABLE alert_openings (seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, incident BIGINT NOT NULL,"
+         " storm INTEGER NOT NULL)"),
+        "CREATE INDEX alert_openings_at ON alert_openings (at)",
+    ]),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -143,6 +143,16 @@ def m013_incident_archive(db: Database) -> None:
                    " BEGIN SELECT RAISE(ABORT, 'imported audit records are append-only'); END")
 
 
+@migrations()
+def m014_alert_storms(db: Database) -> None:
+    # Every alert group that needed a new incident, when, and whether it joined a storm: the storm rule counts them
+    # over its window (so the rate survives a restart and is shared by replicas); the counter row serialises them.
+    db.execute("INSERT INTO counters (name, value) VALUES ('alert_opening', 0)")
+    db.execute("CREATE TABLE alert_openings (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, incident INTEGER NOT NULL,"
+               " storm INTEGER NOT NULL)")
+    db.execute("CREATE INDEX alert_openings_at ON alert_openings (at)")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url

@@ -40,8 +40,29 @@ def topic(incident: Incident) -> str:
 
 
 def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
-    """The runbooks' INCIDENT ALERT message (the catalog's `templates.alert`)."""
+    """The runbooks' INCIDENT ALERT message (the catalog's `templates.alert`); a storm's, its own (edited as groups
+    join)."""
+    if incident.storm:
+        return storm_text(incident, catalog, channel_id)
     return announcement_text("alert", incident, catalog, channel_id)
+
+
+def storm_text(incident: Incident, catalog: Catalog, channel_id: str | None, most: int = 15) -> str:
+    """ALERT STORM: the groups and alerts that joined, counted per alert name (names escaped: they come from the
+    alert sources), and where to follow it."""
+    severity = catalog.severities[incident.severity]
+    counts = sorted(incident.alert_counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = [f"• {escape(name)}: {count:,}" for name, count in counts[:most]]
+    if len(counts) > most:
+        rows.append(f"• … {len(counts) - most} more alert names: {sum(c for _, c in counts[most:]):,}")
+    text = "\n".join([
+        f"*ALERT STORM - {incident.severity} ({escape(severity.name)})* {incident.id}: {render(incident.title)}",
+        (f"*Status:* {incident.status.value} · *Groups:* {incident.alert_groups:,} · "
+         f"*Alerts firing:* {sum(incident.alert_counts.values()):,}"),
+        *rows,
+        f"*Channel:* {f'<#{channel_id}>' if channel_id else '—'} · *Commander:* {_who(incident.commander)}",
+    ])
+    return clipped_mrkdwn(text, MAX_SECTION)
 
 
 # --- announcements (the runbooks' templates) ------------------------------------------------------

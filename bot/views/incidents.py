@@ -64,12 +64,24 @@ def incident_card(incident: Incident, catalog: Catalog, headline: Line | None = 
         card.parts.append(paragraph(Strong("Resolution:"), " ", neutral(incident.resolution)))
     if incident.action_items:
         card.parts.append(lines([line(Strong("Action items")), *(_action_line(item) for item in incident.action_items)]))
+    if incident.alert_counts:
+        card.parts.append(paragraph(*alert_counts_line(incident)))
     env = catalog.environments.get(incident.env or "")
     links = env.dashboards_for(incident.service) if env is not None else []
     shown = dashboards(links)
     if shown is not None:
         card.parts.append(shown)
     return card
+
+
+def alert_counts_line(incident: Incident, most: int = 10) -> Line:
+    """Alerts: 580 firing in 290 groups — HighCPU 300 · DiskFull 280 (the most frequent names first)."""
+    counts = sorted(incident.alert_counts.items(), key=lambda item: (-item[1], item[0]))
+    names = " · ".join(f"{name} {count:,}" for name, count in counts[:most])
+    more = f" · {len(counts) - most} more names" if len(counts) > most else ""
+    groups = f" in {incident.alert_groups:,} groups" if incident.alert_groups > 1 else ""
+    storm = "Alert storm — " if incident.storm else ""
+    return line(Strong(f"{storm}Alerts:"), f" {sum(incident.alert_counts.values()):,} firing{groups} — {names}{more}")
 
 
 def opened(incident: Incident, catalog: Catalog, by: str) -> Reply:

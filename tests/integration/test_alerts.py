@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
-import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,6 +16,7 @@ import uvicorn
 from bot.app import build, served
 from bot.config import Settings, SlackSettings
 from bot.core.models import EventKind, Status
+from tests.integration.alertmanager_server import running_alertmanager
 from tests.integration.conftest import SECRET, free_port
 from tests.poll import wait_until
 
@@ -45,12 +43,8 @@ alerts:
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory):
-    """A real Alertmanager whose only receiver is opsbot. Missing or not starting fails, never skips."""
-    binary = shutil.which("prometheus-alertmanager")
-    if binary is None:
-        pytest.fail("prometheus-alertmanager is required (apt-get install prometheus-alertmanager; scripts/test.sh)")
-    work = tmp_path_factory.mktemp("alertmanager")
-    (work / "alertmanager.yml").write_text(f"""
+    """A real Alertmanager whose only receiver is opsbot."""
+    with running_alertmanager(tmp_path_factory.mktemp("alertmanager"), f"""
 route:
   receiver: opsbot
   group_by: [alertname]
@@ -63,30 +57,8 @@ receivers:
       - url: http://127.0.0.1:{OPSBOT_PORT}/alerts/alertmanager
         send_resolved: true
         http_config: {{authorization: {{type: Bearer, credentials: {TOKEN}}}}}
-""")
-    port = free_port()
-    log = (work / "alertmanager.log").open("w")
-    process = subprocess.Popen([binary, f"--config.file={work / 'alertmanager.yml'}", f"--storage.path={work / 'data'}",
-                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                               stdout=log, stderr=subprocess.STDOUT)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if http.get("/-/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Alertmanager did not start: {(work / 'alertmanager.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+""") as http:
         yield http
-    finally:
-        http.close()
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 @pytest.fixture
@@ -187,7 +159,7 @@ def test_generic_webhook_opens_and_resolves_with_an_hmac_signature(opsbot):
 @pytest.mark.parametrize("headers, body, status, message", [
     ({}, b'{"title": "x", "dedup_key": "k"}', 401, "not authenticated"),
     ({"Authorization": "Bearer wrong"}, b'{"title": "x", "dedup_key": "k"}', 401, "OPSBOT_ALERT_TOKEN_WEBHOOK"),
-    ({"Authorization": f"Bearer {TOKEN}"}, b"x" * (2 << 20), 413, "body larger"),
+    ({"Authorization": f"Bearer {TOKEN}"}, b"x" * (17 << 20), 413, "body larger"),
     ({"Authorization": f"Bearer {TOKEN}"}, b"{not json", 400, "malformed payload"),
     ({"Authorization": f"Bearer {TOKEN}"}, b'{"version": "3", "groupKey": "g", "status": "firing", "alerts": []}',
      400, "alerts: List should have at least 1 item"),

@@ -100,7 +100,7 @@ def test_history_lists_what_was_done_to_a_service_newest_first_with_its_audit_se
     from bot.views.blocks import to_blocks
     from bot.views.text import to_text
 
-    services, platform = setup(store, clock)
+    services, _ = setup(store, clock)
     router = Router(services)
     ctx = Context(user="U_OPS", channel="C1", source="console")
     assert router.handle("/ops", "deploy api dev 2.1.0", ctx).ok

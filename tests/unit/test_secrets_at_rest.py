@@ -36,7 +36,8 @@ def lines() -> list[str]:
 def setup(store, clock, tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(lines()) + "\n")
-    catalog = Catalog.model_validate({"environments": {"dev": {
+    # the storm rule would fold the webhook's many groups into one incident; here every group opens its own
+    catalog = Catalog.model_validate({"alerts": {"storm": {"max_new": 1000, "per": "1m"}}, "environments": {"dev": {
         "platform": {"kind": "kubernetes", "namespace": "shop"}, "services": {"api": {"max_replicas": 3}},
         "runbook": {"leak": {"argv": [sys.executable, "-c", f"print(open({str(corpus)!r}).read())"]}}}}})
     platform = FakePlatform("dev", {"api": FakeService(1, "shop/api:2", log=lines())})
