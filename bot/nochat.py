@@ -36,3 +36,6 @@ class LoggedNotifier:
         items = f" (checklist: {'; '.join(reminder.checklist)})" if reminder.checklist else ""
         log.info("reminder %s for #%s, no chat surface (Slack is off): %s%s", reminder.key, reminder.channel,
                  reminder.text, items)
+
+    def say(self, channel: str, text: str) -> None:
+        log.info("for #%s, no chat surface (Slack is off): %s", channel, text)

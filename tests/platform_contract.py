@@ -87,12 +87,21 @@ def maintenance_is_on_off_unknown_or_refused_with_the_reason(platform: Platform,
             platform.set_maintenance(True)
 
 
+def reconciling_a_settled_service_changes_nothing(platform: Platform, service: str) -> None:
+    """Nothing was left half done: reconcile says so (None) or where the platform is (Kubernetes: the rollout)."""
+    before = [(s.name, s.desired, s.image) for s in platform.status()]
+    said = platform.reconcile(service)
+    assert said is None or (isinstance(said, str) and said)
+    assert [(s.name, s.desired, s.image) for s in platform.status()] == before
+
+
 CASES: list[Case] = [status_names_the_service_with_its_replicas, restart_keeps_the_replicas,
                      scale_is_planned_from_the_live_count_then_changes_it, stop_then_start_brings_the_service_back,
                      rollback_names_both_versions_or_is_refused_with_the_reason, logs_keep_only_the_lines_grep_keeps,
                      a_crashed_containers_log_is_read_or_refused_with_the_reason,
                      switching_a_service_without_slots_is_refused,
-                     maintenance_is_on_off_unknown_or_refused_with_the_reason]
+                     maintenance_is_on_off_unknown_or_refused_with_the_reason,
+                     reconciling_a_settled_service_changes_nothing]
 
 
 def case_id(case: Case) -> str:

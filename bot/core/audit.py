@@ -1,7 +1,8 @@
 """The tamper-evident audit log: one record per step of every ops attempt, chained by sha256.
 
 Records are only ever appended. An attempt's steps (requested → confirmed → started → succeeded/failed)
-share an attempt id; a started attempt with no outcome reads "outcome unknown" (e.g. after a crash).
+share an attempt id; a started attempt with no outcome reads "outcome unknown" (e.g. after a crash) until the
+reconciliation records what it found (`reconciled`).
 Each record stores the hash of the previous one, so an edited, deleted or re-ordered record breaks the
 chain at a place `verify` names.
 """
@@ -18,8 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Phase = Literal["requested", "denied", "refused", "dry_run", "confirmed", "approved", "started", "succeeded", "failed",
-                "expired", "cancelled"]
-OUTCOMES = ("denied", "refused", "dry_run", "succeeded", "failed", "expired", "cancelled")
+                "expired", "cancelled", "reconciled"]
+# reconciled: opsbot stopped between "started" and the outcome; what it found and did afterwards (bot/core/reconcile.py)
+OUTCOMES = ("denied", "refused", "dry_run", "succeeded", "failed", "expired", "cancelled", "reconciled")
 GENESIS = "0" * 64
 
 
@@ -39,6 +41,7 @@ class AuditRecord(BaseModel):
     output_sha256: str | None = None
     excerpt: str | None = None
     keyed: bool = False  # the hash is an HMAC under OPSBOT_AUDIT_KEY
+    incident: int | None = None  # the incident the attempt was made for (its outcome goes on that timeline)
     prev_hash: str = ""
     hash: str = ""
 
@@ -64,13 +67,15 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _fields_hash(fields: dict, prev_hash: str, key: AuditKey | None) -> str:
-    """The hash over a record's JSON fields (consumed: the dict is changed). `keyed` joined the record later: left
-    out while false, so records written before it keep their hashes."""
+    """The hash over a record's JSON fields (consumed: the dict is changed). `keyed` and `incident` joined the record
+    later: left out while false or null, so records written before them keep their hashes."""
     keyed = bool(fields.get("keyed"))
     fields.pop("hash", None)
     fields.pop("prev_hash", None)
     if not keyed:
         fields.pop("keyed", None)
+    if fields.get("incident") is None:
+        fields.pop("incident", None)
     canonical = (prev_hash + _CANONICAL.encode(fields)).encode()
     if keyed:
         if key is None:

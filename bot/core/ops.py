@@ -22,20 +22,20 @@ from bot.core.audit_signing import SigningKey
 from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
 from bot.core.incidents import scrubbed_event
-from bot.core.ops_audit import AuditTrail, _ms, new_attempt
+from bot.core.ops_audit import SCHEDULER, AuditTrail, _ms, new_attempt
 from bot.core.ops_deploy import deploy_step
 from bot.core.ops_events import action_event, health_event
-from bot.core.ops_rules import checked_args, log_slot, no_shell_syntax, service_of
+from bot.core.ops_rules import checked_args, lease_time, leases, log_slot, no_shell_syntax, service_of
 from bot.core.ops_rules import runbook_params as checked_params
 from bot.core.ops_steps import Step, command_text, redact_plan
 from bot.core.plans import PLAN_TTL, Plan, digest, new_id
 from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState, Witness
+from bot.core.reconcile import Reconciled, Reconciler
 from bot.core.redact import redact, redact_nested
 from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
-SCHEDULER = "scheduler"  # the audit log's actor for what a schedule runs
 log = logging.getLogger("opsbot.ops")
 
 
@@ -59,6 +59,7 @@ class OpsService(AuditTrail):
         self.scripts = scripts
         self.clock = clock
         self.groups_of = groups_of or (lambda user: [])
+        self._reconciler: Reconciler | None = None  # what this process knows of unfinished attempts
 
     # --- lookups -----------------------------------------------------------------------
     def env(self, name: str) -> Environment:
@@ -350,17 +351,13 @@ class OpsService(AuditTrail):
     def _execute(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
                  args: dict, summary: str, requester: str | None = None) -> Outcome:
         # One dangerous action at a time on one target, across replicas: a second is refused, naming who holds it.
-        # Maintenance mode restarts services, so it holds their leases too.
         env = self.env(env_name)
-        leases = [f"{env_name}/{target or action}"]
-        if action_of(action) is Action.MAINTENANCE and env.maintenance is not None:
-            leases += [f"{env_name}/{service}" for service in env.maintenance.restart]
         now = self.clock()
         held: list[str] = []
         try:
-            for lease in sorted(set(leases)):  # one order everywhere: two actions never wait on each other
+            for lease in leases(env_name, env, action, target):
                 holder = self.store.acquire_lease(lease, f"@{actor.user} ({action} since {now:%H:%M} UTC)", attempt,
-                                                  now + self._lease_time(env_name, action, target), now)
+                                                  now + lease_time(env, action, target), now)
                 if holder is not None:
                     self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=f"busy: {holder}")
                     raise ConflictError(f"{lease.split('/', 1)[1]} in {env_name} is being changed right now by "
@@ -371,12 +368,12 @@ class OpsService(AuditTrail):
             for lease in held:
                 self.store.release_lease(lease, attempt)
 
-    def _lease_time(self, env_name: str, action: Action | str, target: str | None) -> timedelta:
-        """As long as the action may take (a crashed holder's lease then lapses by itself)."""
-        env = self.env(env_name)
-        if action_of(action) is Action.RUN and target in env.runbook:
-            return timedelta(seconds=env.runbook[target].timeout_s + 60)
-        return timedelta(minutes=15)
+    def reconcile(self) -> list[Reconciled]:
+        """Settle the attempts opsbot stopped in the middle of (bot/core/reconcile.py): what each left half done is
+        finished or undone and its outcome recorded. The scheduler leader's, at start and every minute."""
+        if self._reconciler is None:
+            self._reconciler = Reconciler(self)
+        return self._reconciler.run()
 
     def _run_audited(self, actor: Actor, attempt: str, env_name: str, action: Action | str, target: str | None,
                      args: dict, summary: str) -> Outcome:

@@ -19,6 +19,7 @@ from bot.core.redact import redact, redact_nested
 from bot.core.requests import Actor
 
 EXCERPT_CHARS = 1500
+SCHEDULER = "scheduler"  # the audit log's actor for what a schedule runs (and the reconciliation)
 log = logging.getLogger("opsbot.ops")
 
 
@@ -76,7 +77,7 @@ class AuditTrail:
             args=redact_nested(args),  # a parameter named as a secret (password=…) is masked whatever its value
             duration_ms=duration_ms,
             output_sha256=hashlib.sha256(output.encode()).hexdigest() if output is not None else None,
-            excerpt=redact(text)[-EXCERPT_CHARS:] if text else None,
+            excerpt=redact(text)[-EXCERPT_CHARS:] if text else None, incident=actor.incident,
         )
 
 

@@ -45,5 +45,5 @@ def _verified(env_name: str, env: Environment, target: str, run: Callable[[], st
     if service.on_failure == "rollback" and platform is not None:
         undone = platform().rollback(target)
         raise BackendError(f"{done}, but the verification failed ({why}); rolled back: {undone}.")
-    raise BackendError(f"{done}, but the verification failed ({why}). Roll back with /ops rollback {target} "
-                       f"{env_name}.")
+    raise BackendError(f"{done}, but the verification failed ({why}). Nothing was rolled back: roll {target} "
+                       f"back in {env_name} if it stays broken.")

@@ -9,7 +9,7 @@ from bot.core.models import Event, EventKind
 from bot.core.ports import HealthReport
 from bot.core.redact import redact
 
-TIMELINE_PHASES = {"succeeded", "failed", "dry_run", "cancelled", "expired", "denied", "refused"}
+TIMELINE_PHASES = {"succeeded", "failed", "dry_run", "cancelled", "expired", "denied", "refused", "reconciled"}
 
 
 def action_event(record: AuditRecord) -> Event:

@@ -4,12 +4,13 @@ and typed, and no value looks like shell syntax. Every check raises a UsageError
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import re2
 
 from bot.config.environments import Environment
-from bot.core.requests import SERVICE_ACTIONS, Action
+from bot.core.requests import SERVICE_ACTIONS, Action, action_of
 from bot.errors import NotFound, UsageError
 
 # Refused in any name or value, before any backend call: nothing here ever reaches a shell, and nothing should look
@@ -126,3 +127,19 @@ def runbook_params(env_name: str, env: Environment, name: str, given: dict) -> d
             raise UsageError(f"{key} must be one of {', '.join(param.choices)}.")
         params[key] = value
     return params
+
+
+def leases(env_name: str, env: Environment, action: Action | str, target: str | None) -> list[str]:
+    """The leases a changing action holds — its target's in the environment, and, as maintenance mode restarts
+    services, theirs too — in the one order every taker uses, so two takers never wait on each other."""
+    keys = [f"{env_name}/{target or action}"]
+    if action_of(action) is Action.MAINTENANCE and env.maintenance is not None:
+        keys += [f"{env_name}/{service}" for service in env.maintenance.restart]
+    return sorted(set(keys))
+
+
+def lease_time(env: Environment, action: Action | str, target: str | None) -> timedelta:
+    """As long as the action may take (a crashed holder's lease then lapses by itself)."""
+    if action_of(action) is Action.RUN and target in env.runbook:
+        return timedelta(seconds=env.runbook[target].timeout_s + 60)
+    return timedelta(minutes=15)

@@ -69,3 +69,16 @@ class Platforms:
             platform = adapter(env_name, env, memory=self.memory)
             self._cache[key] = (env, platform)
             return platform
+
+
+class ProcessMemory:
+    """Platform memory for one process, when no store is given (tests, ad-hoc use)."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, dict] = {}
+
+    def recall(self, key: str) -> dict | None:
+        return self._docs.get(key)
+
+    def remember(self, key: str, doc: dict) -> None:
+        self._docs[key] = doc

@@ -21,8 +21,9 @@ from bot.config.environments import Environment
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
+from bot.platforms import ProcessMemory, settings_of
 from bot.platforms import docker_recreate as recreate
-from bot.platforms import settings_of
+from bot.platforms.docker_reconcile import settle_all
 from bot.platforms.settings import DockerSettings
 
 PROJECT = "com.docker.compose.project"
@@ -40,7 +41,7 @@ class DockerPlatform:
         self.project = platform.project
         self.host = platform.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         self.timeout = timeout
-        self.memory = memory or _ProcessMemory()
+        self.memory = memory or ProcessMemory()
 
     # --- plumbing ---------------------------------------------------------------------------
     def _client(self) -> docker.DockerClient:
@@ -63,11 +64,15 @@ class DockerPlatform:
         spec = self.env.services.get(service)
         return (spec.docker_service if spec and spec.docker_service else service)
 
-    def _containers(self, client, service: str | None = None, running_only: bool = False) -> list:
+    def _containers(self, client, service: str | None = None, running_only: bool = False,
+                    parked: bool = False) -> list:
+        """The service's containers; an old one parked by a replace opsbot did not finish is never one of them
+        (not a replica, never restarted, scaled or read): `parked` lists those instead, for reconcile."""
         labels = [f"{PROJECT}={self.project}"]
         if service:
             labels.append(f"{recreate.SERVICE}={self._service_name(service)}")
-        found = client.containers.list(all=not running_only, filters={"label": labels})
+        found = [c for c in client.containers.list(all=not running_only, filters={"label": labels})
+                 if (recreate.PARKED in c.name) == parked]
         return sorted(found, key=lambda c: int(c.labels.get(NUMBER, "0") or 0))
 
     # --- reads ------------------------------------------------------------------------------------
@@ -319,7 +324,7 @@ class DockerPlatform:
         remembered = self._recall(service).get("previous", {})
         self._remember(service, previous={**remembered, image: current, current: image})
         for c, request in zip(containers, requests, strict=True):
-            recreate.replace(client, c, request)
+            self._replace(client, service, c, request)
         return f"recreated {len(containers)} container(s) of {service} on {image}"
 
     def _maintenance_services(self) -> tuple[str, list[str]]:
@@ -358,13 +363,28 @@ class DockerPlatform:
             for service in services:
                 for c in self._containers(client, service):
                     env = [item for item in c.attrs["Config"].get("Env") or [] if not item.startswith(f"{key}=")]
-                    requests.append((c, recreate.create_request(c.attrs, recreate.image_config(client, c.attrs),
-                                                        env=[*env, f"{key}={value}"])))
-            for c, request in requests:
-                recreate.replace(client, c, request)
-            return f"{key}={value}; recreated {', '.join(c.name for c, _ in requests) or 'no containers'}"
+                    requests.append((service, c, recreate.create_request(
+                        c.attrs, recreate.image_config(client, c.attrs), env=[*env, f"{key}={value}"])))
+            for service, c, request in requests:
+                self._replace(client, service, c, request)
+            return f"{key}={value}; recreated {', '.join(c.name for _, c, _ in requests) or 'no containers'}"
 
         return self._call("maintenance", act)
+
+    def _replace(self, client, service: str, container, request: dict) -> None:
+        recreate.replace(client, container, request, lambda intent: self._note(service, container.name, intent))
+
+    def _note(self, service: str, name: str, intent: dict | None) -> None:
+        """A replace's intent, kept in the service's memory (`replacing`, by container name) until it is done."""
+        replacing = {k: v for k, v in self._recall(service).get("replacing", {}).items() if k != name}
+        self._remember(service, replacing={**replacing, **({name: intent} if intent else {})})
+
+    def reconcile(self, service: str) -> str | None:
+        """Finish or undo each replace of the service's containers that opsbot stopped in the middle of, so each
+        replica is one container again (bot/platforms/docker_reconcile.py); None when there was none."""
+        return self._call("reconcile", lambda client: settle_all(
+            client, self._recall(service).get("replacing", {}), lambda: self._containers(client, service, parked=True),
+            lambda name: self._note(service, name, None)))
 
     def _memory_key(self, service: str) -> str:
         return f"docker/{self.host}/{self.project}/{self._service_name(service)}"
@@ -374,19 +394,6 @@ class DockerPlatform:
 
     def _remember(self, service: str, **changes) -> None:
         self.memory.remember(self._memory_key(service), {**self._recall(service), **changes})
-
-
-class _ProcessMemory:
-    """Platform memory for one process, when no store is given (tests, ad-hoc use)."""
-
-    def __init__(self) -> None:
-        self._docs: dict[str, dict] = {}
-
-    def recall(self, key: str) -> dict | None:
-        return self._docs.get(key)
-
-    def remember(self, key: str, doc: dict) -> None:
-        self._docs[key] = doc
 
 
 def _demultiplexed(blocks: Iterator[bytes]) -> Iterator[bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 
 from bot.errors import ConflictError
 
@@ -42,6 +43,7 @@ REFUSED = {"AutoRemove": "the container removes itself when stopped (docker run 
 # Image defaults that show up in a container's Config: dropped when the image changes, so the new image's apply.
 IMAGE_DEFAULTS = ("Cmd", "Entrypoint", "WorkingDir", "User", "StopSignal", "Healthcheck", "Shell", "OnBuild")
 SOLO_NETWORKS = ("host", "none", "bridge", "default")  # no aliases, no second endpoint
+PARKED = "-opsbot-old-"  # in the name of an old container parked while its replacement starts
 
 
 def create_request(attrs: dict, image_config: dict, image: str | None = None, env: list[str] | None = None,
@@ -195,12 +197,17 @@ def create(client, name: str, body: dict, template: dict) -> str:
     return created
 
 
-def replace(client, old, body: dict) -> None:
+def replace(client, old, body: dict, note: Callable[[dict | None], None] = lambda intent: None) -> None:
     """Recreate `old` under its own name from `body`. The old container is parked (renamed) rather than removed
-    until the new one runs, and put back if anything fails."""
+    until the new one runs, and put back if anything fails. `note` is told the intent before anything changes
+    (the names, the old container's id, whether it ran, the images from and to) and None once the step is done or
+    undone: a process that dies in between leaves the intent for bot/platforms/docker_reconcile.py."""
     name, was_running = old.name, old.status in ("running", "restarting")
+    parked = f"{name}{PARKED}{old.short_id}"
+    note({"id": old.id, "name": name, "parked": parked, "was_running": was_running,
+          "image_from": old.attrs.get("Config", {}).get("Image"), "image_to": body.get("Image")})
     old.stop(timeout=10)
-    old.rename(f"{name}-opsbot-old-{old.short_id}")
+    old.rename(parked)
     created = None
     try:
         created = create(client, name, body, old.attrs)
@@ -212,5 +219,7 @@ def replace(client, old, body: dict) -> None:
         old.rename(name)
         if was_running:
             old.start()
+        note(None)
         raise
     old.remove()  # its anonymous volumes stay: the new container mounts them
+    note(None)

@@ -22,9 +22,9 @@ from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import kubernetes_deploy, settings_of
+from bot.platforms.kubernetes_objects import REVISION, event_time, label_selector, matches, rollout_state
 from bot.platforms.settings import KubernetesSettings
 
-REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 STOPPED = "opsbot/stopped-replicas"
 PREVIOUS_SLOT = "opsbot/previous-slot"
@@ -93,7 +93,7 @@ class KubernetesPlatform:
         spec = self.env.services.get(service)
         if spec and spec.selector:
             return spec.selector
-        return _label_selector(self._deployment(service))
+        return label_selector(self._deployment(service))
 
     def _slots(self, service: str):
         spec = self.env.services.get(service)
@@ -113,7 +113,7 @@ class KubernetesPlatform:
         """Where a service's pods are: with slots, both slots' (the pod names tell them apart) or `only` one's."""
         spec = self.env.services.get(service)
         if spec and spec.slots:
-            return [_label_selector(self.apps.read_namespaced_deployment(spec.slots.deployment(slot), self.namespace,
+            return [label_selector(self.apps.read_namespaced_deployment(spec.slots.deployment(slot), self.namespace,
                                                                          _request_timeout=TIMEOUT))
                     for slot in spec.slots.names() if only in (None, slot)]
         return [self._selector(service)]
@@ -124,7 +124,7 @@ class KubernetesPlatform:
 
     def _pods(self, selector: str) -> list:
         pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector, _request_timeout=TIMEOUT).items
-        return [pod for pod in pods if _matches(pod.metadata.labels, selector)]
+        return [pod for pod in pods if matches(pod.metadata.labels, selector)]
 
     # --- reads ---------------------------------------------------------------------------------
     def status(self) -> list[ServiceState]:
@@ -223,10 +223,10 @@ class KubernetesPlatform:
                                  f"{(rs.metadata.annotations or {}).get(REVISION, '?')}\t{images}\t"
                                  f"{ready}/{rs.spec.replicas or 0} ready")
             events = self.core.list_namespaced_event(self.namespace, _request_timeout=TIMEOUT).items
-            for event in sorted(events, key=_event_time):
+            for event in sorted(events, key=event_time):
                 involved = event.involved_object.name or "" if event.involved_object else ""
-                if _event_time(event) >= since and any(involved.startswith(name) for name in names):
-                    lines.append(f"{_event_time(event).isoformat()}\t{event.type}\t{event.reason}\t"
+                if event_time(event) >= since and any(involved.startswith(name) for name in names):
+                    lines.append(f"{event_time(event).isoformat()}\t{event.type}\t{event.reason}\t"
                                  f"{event.involved_object.kind}/{involved}\t{event.message or ''}")
             return lines[-HISTORY_LINES:]
 
@@ -295,7 +295,7 @@ class KubernetesPlatform:
         selector = self._selector(service)
         sets = self.apps.list_namespaced_replica_set(self.namespace, label_selector=selector,
                                                      _request_timeout=TIMEOUT).items
-        owned = [rs for rs in sets if _matches(rs.metadata.labels, selector) and any(
+        owned = [rs for rs in sets if matches(rs.metadata.labels, selector) and any(
             ref.kind == "Deployment" and ref.name == deployment.metadata.name
             for ref in rs.metadata.owner_references or [])]
         older = [rs for rs in owned if int((rs.metadata.annotations or {}).get(REVISION, "0") or 0) < current]
@@ -329,6 +329,10 @@ class KubernetesPlatform:
 
     def deploy(self, service: str, image: str, timeout_s: float) -> str:
         return kubernetes_deploy.deploy(self, service, image, timeout_s)
+
+    def reconcile(self, service: str) -> str | None:
+        """A rollout an interrupted action began goes on by itself: say where it is, change nothing."""
+        return self._call("rollout status", lambda: rollout_state(self._deployment(service)))
 
     def _switch(self, service: str, slot: str | None) -> tuple[str | None, str, str, int]:
         """(live slot, target slot, target deployment, its ready replicas); refused when there is nothing to do or
@@ -385,25 +389,3 @@ class KubernetesPlatform:
         if not self.env.maintenance or not self.env.maintenance.configmap:
             raise UsageError(f"{self.env_name} has no maintenance ConfigMap configured (maintenance.configmap).")
         return self.env.maintenance
-
-
-def _label_selector(deployment) -> str:
-    labels = deployment.spec.selector.match_labels or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-
-
-def _matches(labels: dict | None, selector: str) -> bool:
-    """Equality-based label selectors ('app=api,tier=web'), checked on our side as well."""
-    labels = labels or {}
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        key, _, value = term.partition("=")
-        if labels.get(key.strip()) != value.strip().lstrip("="):
-            return False
-    return True
-
-
-def _event_time(event) -> datetime:
-    """Events carry their time in one of three fields, depending on who wrote them."""
-    when = event.last_timestamp or event.event_time or event.first_timestamp or (
-        event.metadata.creation_timestamp if event.metadata else None)
-    return when if when else datetime.min.replace(tzinfo=UTC)

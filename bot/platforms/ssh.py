@@ -298,6 +298,10 @@ class SshPlatform:
         self.maintenance_state()
         return ""
 
+    def reconcile(self, service: str) -> str | None:
+        """Each action is one command per host that pm2 or systemd carries out whole: nothing is left half done."""
+        return None
+
 
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]

@@ -1,4 +1,5 @@
-"""One scheduler tick: materialise recurring reminders, send what is due, run the incident timers.
+"""One scheduler tick: materialise recurring reminders, send what is due, run the incident timers, reconcile the
+actions opsbot stopped in the middle of (at start, then every minute; told to the audit and incident channels).
 
 Only the leader ticks (see leader.py), and even two overlapping leaders cannot send one reminder twice:
 a reminder is claimed by a conditional update (pending -> sent) or an insert under its unique key before
@@ -27,6 +28,7 @@ ANCHOR_BATCH = timedelta(seconds=30)  # with the 5-second tick, a new audit reco
 # Slack's delivery keys (event and trigger ids, modals opened) stop its retries, which come within minutes; a
 # week is ample. (Alert deliveries' keys are kept: see forget_deliveries.)
 REMEMBER_DELIVERIES = timedelta(days=7)
+RECONCILE_EVERY = timedelta(minutes=1)
 _MAX_BACKFILL = 500
 _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its reminder  # occurrences of one recurring reminder materialised per tick after a long outage
 
@@ -40,6 +42,7 @@ class ReminderEngine:
         self.incidents = incidents
         self.notifier = notifier
         self._anchored_at: datetime | None = None
+        self._reconciled_at: datetime | None = None
         self.settings = catalog.scheduler
         self._triggers = {name: cron_trigger(r.cron, r.timezone) for name, r in self.settings.reminders.items()}
 
@@ -47,8 +50,32 @@ class ReminderEngine:
         self.materialise_recurring(now)
         self.send_due(now)
         self.run_incident_timers(now)
+        self.reconcile(now)
         self.checkpoint_audit(now)
         self.forget_old_deliveries(now)
+
+    def reconcile(self, now: datetime) -> None:
+        """On the first tick (start-up, or taking over as leader) and every minute: each action opsbot stopped in the
+        middle of is settled and recorded (OpsService.reconcile), and the audit channel and the incident's channel
+        are told what was found and done. A failure is logged; the next pass tries again."""
+        if self.ops is None or (self._reconciled_at is not None and now - self._reconciled_at < RECONCILE_EVERY):
+            return
+        self._reconciled_at = now
+        try:
+            settled = self.ops.reconcile()
+        except Exception:  # reminders and timers must not wait on it
+            log.exception("reconciling interrupted actions failed; trying again in a minute")
+            return
+        for done in settled:
+            record = done.record
+            what = " ".join(part for part in (record.action, record.target or "", f"in {record.env}") if part)
+            text = f"⚠️ {what} (attempt {record.attempt}) was interrupted: {record.excerpt}"
+            log.warning("%s", text)
+            for channel in dict.fromkeys(c for c in (self.catalog.audit_channel, done.channel) if c):
+                try:
+                    self.notifier.say(channel, text)
+                except Exception as error:  # noqa: BLE001 — it is recorded in the audit log either way
+                    log.error("could not tell #%s about attempt %s: %r", channel, record.attempt, error)
 
     def checkpoint_audit(self, now: datetime) -> None:
         """The audit log's head goes to the witnesses (file, audit channel) within a minute of any new record —

@@ -1,4 +1,4 @@
-"""Posts the scheduler's reminders and the audit checkpoints to Slack. Both run in threads (the scheduler's, a
+"""Posts the scheduler's reminders and lines (reconciliations) and the audit checkpoints to Slack. Both run in threads (the scheduler's, a
 command's), so they use the thread-side synchronous client the composition root builds (bot/app.py)."""
 from __future__ import annotations
 
@@ -15,15 +15,22 @@ class SlackNotifier:
         self.client = client
 
     def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
-        text, blocks = reminder_text(reminder), reminder_blocks(reminder, checklist)
-        try:
-            self.client.chat_postMessage(channel=reminder.channel, text=text, blocks=blocks)
-        except SlackApiError as error:
-            if error.response.get("error") != "not_in_channel":
-                raise
-            # The bot must be a member to post: join, then try once more.
-            self.client.conversations_join(channel=reminder.channel)
-            self.client.chat_postMessage(channel=reminder.channel, text=text, blocks=blocks)
+        _post_joining(self.client, reminder.channel, reminder_text(reminder), reminder_blocks(reminder, checklist))
+
+    def say(self, channel: str, text: str) -> None:
+        """A line from the scheduler (what a reconciliation found and did), as plain text: no markup of ours."""
+        _post_joining(self.client, channel, text)
+
+
+def _post_joining(client: WebClient, channel: str, text: str, blocks: list | None = None) -> None:
+    try:
+        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    except SlackApiError as error:
+        if error.response.get("error") != "not_in_channel":
+            raise
+        # The bot must be a member to post: join, then try once more.
+        client.conversations_join(channel=channel)
+        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
 
 
 class SlackWitness:
@@ -37,10 +44,4 @@ class SlackWitness:
         # A signed checkpoint is given whole (time and signature), so the auditor checks the signature too.
         given = f"'{checkpoint.line()}'" if checkpoint.signature else str(checkpoint.head)
         text = f"🔏 Audit checkpoint `{checkpoint.head}` — verify with `opsbot audit verify --head {given}`"
-        try:
-            self.client.chat_postMessage(channel=self.channel, text=text)
-        except SlackApiError as error:
-            if error.response.get("error") != "not_in_channel":
-                raise
-            self.client.conversations_join(channel=self.channel)
-            self.client.chat_postMessage(channel=self.channel, text=text)
+        _post_joining(self.client, self.channel, text)

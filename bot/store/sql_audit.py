@@ -34,9 +34,9 @@ class AuditSql(SqlBase):
             rows = db.execute(sql + " ORDER BY seq", params).fetchall()
         return [AuditRecord.model_validate_json(row[0]) for row in rows]
 
-    def iter_audit(self, batch: int = 2000) -> Iterator[StoredAudit]:
-        """Every audit row in order, a batch at a time (memory stays flat whatever the log's length)."""
-        after = 0
+    def iter_audit(self, batch: int = 2000, after: int = 0) -> Iterator[StoredAudit]:
+        """Every audit row in order (those after seq `after`), a batch at a time (memory stays flat whatever the
+        log's length)."""
         while True:
             with self._read() as db:
                 rows = db.execute("SELECT seq, at, attempt, hash, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",

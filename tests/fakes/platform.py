@@ -31,6 +31,8 @@ class FakePlatform:
                                log=["started", "error: pool exhausted", "GET /health 200", "ok"])}
         self.maintenance = maintenance  # None: the environment has no maintenance flag
         self.events: list[tuple[datetime, str]] = []
+        self.leftover: dict[str, str] = {}  # service → what reconcile says it settled (tests pretend a crash)
+        self.reconciled: list[str] = []  # the services reconcile was called for
 
     def _service(self, name: str) -> FakeService:
         if name not in self.services:
@@ -148,3 +150,9 @@ class FakePlatform:
             raise UsageError(f"{self.env_name} has no maintenance flag.")
         self.maintenance = on
         return self._happened(f"maintenance {'on' if on else 'off'}")
+
+    def reconcile(self, service: str) -> str | None:
+        """Every change here is done at once: nothing is ever left half done (tests put it in `leftover`)."""
+        self._service(service)
+        self.reconciled.append(service)
+        return self.leftover.pop(service, None)

@@ -201,6 +201,30 @@ def test_scale_plan_via_the_ops_service(cluster, store, clock):
     assert planned.summary == "scale api in prod: 3 → 5 replicas"
 
 
+def test_a_rollback_cut_short_is_reconciled_by_reporting_the_rollout_and_changing_nothing(cluster, store, clock):
+    """opsbot died after `started`: the Deployment carries the rollout on by itself; the reconciliation says where
+    it is and records the attempt, and patches nothing."""
+    from bot.core.audit import AuditRecord
+
+    _, apps, _ = cluster
+    apps.patch_namespaced_deployment("api-gateway", NS, {"status": {"replicas": 4, "updatedReplicas": 1,
+                                                                    "availableReplicas": 3, "readyReplicas": 3}})
+    before = apps.read_namespaced_deployment("api-gateway", NS)
+    store.append_audit(AuditRecord(at=clock(), attempt="a-cut", phase="started", user="U_OPS", env="prod",
+                                   action="rollback", target="api"))
+    ops = OpsService(store, catalog(cluster[0].url), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(),
+                     clock=clock)
+    [done] = ops.reconcile()
+    assert (done.record.attempt, done.record.phase) == ("a-cut", "reconciled")
+    assert done.record.excerpt == ("opsbot stopped mid-way; deployment/api-gateway: rolling out (revision 3), 1 of 3 "
+                                   "replicas updated; it finishes by itself")
+    after = apps.read_namespaced_deployment("api-gateway", NS)
+    assert (after.spec, after.metadata.annotations) == (before.spec, before.metadata.annotations)
+    apps.patch_namespaced_deployment("api-gateway", NS, {"status": {"replicas": 3, "updatedReplicas": 3}})
+    assert KubernetesPlatform("prod", catalog(cluster[0].url).environments["prod"]).reconcile("api") == \
+        "deployment/api-gateway: rollout complete (revision 3), 3 of 3 replicas available"
+
+
 def test_no_previous_revision_is_a_clear_refusal(platform, cluster):
     _, apps, _ = cluster
     apps.patch_namespaced_deployment("api-gateway", NS, {"metadata": {"annotations": {

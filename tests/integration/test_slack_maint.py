@@ -139,3 +139,14 @@ def test_audit_checkpoints_are_posted_to_the_audit_channel(fake_slack):
     post = fake_slack.wait_for("chat.postMessage", count=2)[-1]
     given = post.params["text"].split("--head '")[1].split("'")[0]
     assert Checkpoint.parse(given) == signed and Checkpoint.parse(given).signed_by(signer.public())
+
+
+def test_the_scheduler_says_a_line_to_a_channel_joining_it_when_needed(fake_slack):
+    """What a reconciliation found and did, told to the audit and incident channels as plain text."""
+    notifier = SlackNotifier(slack_thread_client(SlackSettings(slack_bot_token="xoxb-test",
+                                                               opsbot_slack_api_url=fake_slack.api_url), Metrics()))
+    fake_slack.fail_next("chat.postMessage", "not_in_channel")
+    notifier.say("audit", "⚠️ rollback api in prod (attempt a-1) was interrupted: opsbot stopped mid-way; …")
+    assert fake_slack.calls_to("conversations.join")[0].params["channel"] == "audit"
+    post = fake_slack.calls_to("chat.postMessage")[-1].params
+    assert post["channel"] == "audit" and post["text"].startswith("⚠️ rollback api in prod") and "blocks" not in post

@@ -70,7 +70,7 @@ def test_a_failed_verification_offers_or_performs_the_rollback(store, clock, on_
     if on_failure == "rollback":
         assert "rolled back" in str(failed.value) and platform.services["api"].image == "shop/api:2"
     else:
-        assert "Roll back with /ops rollback api dev" in str(failed.value)
+        assert "Nothing was rolled back: roll api back in dev if it stays broken" in str(failed.value)
         assert platform.services["api"].image == "shop/api:2.1.0"
     assert [r.phase for r in store.audit_records()][-1] == "failed"
 

@@ -24,6 +24,7 @@ OPS = Actor(user="U_OPS", channel=None, command="/maint schedule")
 class RecordingNotifier:
     def __init__(self):
         self.posts = []
+        self.said: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.fail = False
 
@@ -32,6 +33,10 @@ class RecordingNotifier:
             raise RuntimeError("Slack said: channel_not_found (token xoxb-123-456-abcdef)")
         with self.lock:
             self.posts.append((reminder, checklist))
+
+    def say(self, channel, text):
+        with self.lock:
+            self.said.append((channel, text))
 
     def keys(self):
         return [reminder.key for reminder, _ in self.posts]
