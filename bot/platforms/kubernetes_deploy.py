@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.core.images import split_image
 from bot.errors import BackendError, ConflictError
+from bot.platforms.kubernetes_objects import progress, rollout_done
 
 TIMEOUT = 15  # seconds per API call
 POLL = 1.0  # seconds between two looks at the rollout
@@ -47,25 +48,10 @@ def deploy(platform, service: str, image: str, timeout_s: float,
     while True:
         current = platform._call("rollout status", lambda: platform.apps.read_namespaced_deployment(
             name, platform.namespace, _request_timeout=TIMEOUT))
-        done, progress = rollout_state(current, patched.metadata.generation)
-        if done:
-            return f"deployment/{name} runs {image}: {progress}"
+        if rollout_done(current, patched.metadata.generation):
+            return f"deployment/{name} runs {image}: {progress(current)}"
         if time.monotonic() >= deadline:
             raise BackendError(f"deployment/{name} was set to {image}, but its rollout did not finish within "
-                               f"{timeout_s:g} s ({progress}); it may still finish — watch it with /ops status, or "
+                               f"{timeout_s:g} s ({progress(current)}); it may still finish — watch it with /ops status, or "
                                f"/ops rollback {service} {platform.env_name}")
         sleep(POLL)
-
-
-def rollout_state(deployment, generation: int | None) -> tuple[bool, str]:
-    """As `kubectl rollout status` judges it: the controller has seen the change, every replica is updated, no
-    old one is left, and the updated ones are available."""
-    status = deployment.status
-    wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
-    updated = (status.updated_replicas or 0) if status else 0
-    total = (status.replicas or 0) if status else 0
-    available = (status.available_replicas or 0) if status else 0
-    observed = status.observed_generation if status else None
-    seen = generation is None or observed is None or observed >= generation
-    progress = f"{updated}/{wanted} updated, {available} available"
-    return seen and updated >= wanted and total <= updated and available >= wanted, progress

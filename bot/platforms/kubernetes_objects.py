@@ -25,6 +25,26 @@ def rollout_state(deployment) -> str:
     return f"deployment/{name}: rollout complete{at}, {available} of {wanted} replicas available"
 
 
+def rollout_done(deployment, generation: int | None = None) -> bool:
+    """`kubectl rollout status`'s test: the controller has seen the change (`generation`: the one a patch made),
+    every replica is updated, no old one is left, and the updated ones are available."""
+    status = deployment.status
+    if status is None:
+        return False
+    wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    updated, total, available = status.updated_replicas or 0, status.replicas or 0, status.available_replicas or 0
+    observed, generation = status.observed_generation, generation or deployment.metadata.generation
+    seen = generation is None or observed is None or observed >= generation  # an API server that keeps none
+    return seen and updated >= wanted and total <= updated and available >= wanted
+
+
+def progress(deployment) -> str:
+    status = deployment.status
+    wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    updated, available = (status.updated_replicas or 0, status.available_replicas or 0) if status else (0, 0)
+    return f"{updated}/{wanted} updated, {available} available"
+
+
 def label_selector(deployment) -> str:
     labels = deployment.spec.selector.match_labels or {}
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
