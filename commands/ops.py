@@ -143,6 +143,16 @@ def _scale(services: Services, actor: Actor, text: str) -> Reply:
     return _request(services.ops, actor, ActionRequest(Action.SCALE, env, service, {"replicas": replicas}), options)
 
 
+def _describe(services: Services, actor: Actor, text: str) -> Reply:
+    (service, env), _ = _words(text, 2, "describe")
+    return views.described(service, env, services.ops.inspect(actor, env, service))
+
+
+def _delete_pod(services: Services, actor: Actor, text: str) -> Reply:
+    (pod, env), options = _words(text, 2, "delete-pod", _ACTION_FLAGS)
+    return _request(services.ops, actor, ActionRequest(Action.DELETE_POD, env, pod), options)
+
+
 def _deploy(services: Services, actor: Actor, text: str) -> Reply:
     (service, env, version), options = _words(text, 3, "deploy", _ACTION_FLAGS)
     return _request(services.ops, actor, ActionRequest(Action.DEPLOY, env, service, {"version": version}), options)
@@ -206,6 +216,11 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                      "Dangerous actions in protected environments show their plan and run only once confirmed.", [
     SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
+    SubCommand("describe", "/ops describe <service> <env>", "pods or containers: state, restarts, last exit, events",
+               _ops("describe", _describe)),
+    SubCommand("delete-pod", "/ops delete-pod <pod> <env> [--dry-run] [--yes] [--incident INC-n]",
+               "delete a failing pod of a catalog service (Kubernetes): its ReplicaSet starts a new one",
+               _ops("delete-pod", _delete_pod)),
     SubCommand("history", "/ops history <service> <env>", "deploys, rollbacks, scales and restarts, newest first",
                _ops("history", _history)),
     SubCommand("logs", "/ops logs <service[,service…]> <env> [--since 15m] [--grep REGEX] [--grep-v REGEX] [--tail N] "

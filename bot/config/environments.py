@@ -37,7 +37,7 @@ DEFAULT_MIN_ROLES = {
     "health": Role.VIEWER, "status": Role.VIEWER, "logs": Role.VIEWER, "audit": Role.VIEWER,
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
     "rollback": Role.OPERATOR, "stop": Role.OPERATOR, "start": Role.OPERATOR, "run": Role.OPERATOR,
-    "switch": Role.OPERATOR, "deploy": Role.OPERATOR,
+    "switch": Role.OPERATOR, "deploy": Role.OPERATOR, "delete-pod": Role.OPERATOR, "describe": Role.VIEWER,
     "evidence": Role.RESPONDER,
 }
 # What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).

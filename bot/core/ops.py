@@ -122,6 +122,13 @@ class OpsService(AuditTrail):
             self.store.append_events(actor.incident, [scrubbed_event(health_event(report, actor.user, self.clock()))])
         return report
 
+    def inspect(self, actor: Actor, env_name: str, service: str) -> str:
+        """`/ops describe`: the service's pods or containers, their state and recent events (redacted)."""
+        env = self.env(env_name)
+        self.authorize(actor, env_name, "describe")
+        service_of(env_name, env, no_shell_syntax(service, "the service"))
+        return redact(self.platform(env_name).describe(service))
+
     def status(self, actor: Actor, env_name: str) -> list[ServiceState]:
         self.authorize(actor, env_name, "status")
         return self.platform(env_name).status()
@@ -304,6 +311,9 @@ class OpsService(AuditTrail):
             visible = {key: str(value) for key, value in redact_nested(args).items()}
             return Step(lambda: f"run {target} in {env_name}: {command_text(spec.argv_for(visible))}",
                         lambda: self._script(target, spec, args))
+        if action is Action.DELETE_POD:
+            pods = self.platform(env_name)
+            return Step(lambda: pods.delete_pod_plan(target) + f" in {env_name}", lambda: pods.delete_pod(target))
         if action is Action.DEPLOY:
             return deploy_step(env_name, env, target, args["version"], lambda: self.platform(env_name),
                                self._script, self.checks)

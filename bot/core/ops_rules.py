@@ -16,6 +16,7 @@ from bot.errors import NotFound, UsageError
 # Refused in any name or value, before any backend call: nothing here ever reaches a shell, and nothing should look
 # like it. (Log patterns are exempt: they only ever reach RE2 in this process.)
 METACHARACTERS = re.compile(r"[;&|`$<>(){}\\\n\r]")
+POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 METACHARACTERS_SHOWN = "; | & $ ` < > ( ) { } \\"
 
 
@@ -50,6 +51,10 @@ def checked_args(env_name: str, env: Environment, action: Action, target: str | 
             return {"version": deploy_version(env_name, target or "", service, args.get("version"))}
         if action is Action.SWITCH:
             return {"slot": _slot(env_name, env, target or "", args.get("slot"))} if args.get("slot") else {}
+        return {}
+    if action is Action.DELETE_POD:
+        if not POD_NAME.fullmatch(target or ""):
+            raise UsageError(f"'{(target or '')[:80]}' is not a pod name (lowercase letters, digits, '-' and '.').")
         return {}
     if action is Action.MAINTENANCE:
         if not isinstance(args.get("on"), bool):

@@ -24,6 +24,7 @@ class Action(StrEnum):
     RUN = "run"  # a runbook action from the catalog; its name is the target
     SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
     DEPLOY = "deploy"  # a version of the service's image (args: version), or its deploy runbook
+    DELETE_POD = "delete-pod"  # Kubernetes: one pod of a catalog service, for its ReplicaSet to replace (target: pod)
 
 
 SERVICE_ACTIONS = frozenset({Action.RESTART, Action.SCALE, Action.ROLLBACK, Action.STOP, Action.START,

@@ -287,6 +287,21 @@ class DockerPlatform:
 
         return self._call("rollback", act)
 
+    def describe(self, service: str) -> str:
+        def read(client) -> str:
+            containers = self._containers(client, service)
+            if not containers:
+                return f"{service} has no containers in {self.env_name}."
+            return "\n".join(_container_text(c) for c in containers)
+
+        return self._call("inspect", read)
+
+    def delete_pod_plan(self, pod: str) -> str:
+        raise UsageError(f"{self.env_name} runs Docker containers, not pods: restart the service instead.")
+
+    def delete_pod(self, pod: str) -> str:
+        return self.delete_pod_plan(pod)
+
     def deploy_plan(self, service: str, image: str) -> str:
         def read(client):
             containers = self._deployable(client, service, image)
@@ -412,6 +427,19 @@ def _demultiplexed(blocks: Iterator[bytes]) -> Iterator[bytes]:
         pending = pending[position:]
         if payloads:
             yield b"".join(payloads)
+
+
+def _container_text(container) -> str:
+    """One container as `docker inspect` tells it: state, health, restarts, the last exit, image, since when."""
+    state = container.attrs.get("State", {})
+    health = (state.get("Health") or {}).get("Status")
+    text = (f"container {container.name}: {state.get('Status', container.status)}"
+            + (f" ({health})" if health else "") + f", {container.attrs.get('RestartCount', 0)} restarts, "
+            f"image {_image_name(container)}, started {state.get('StartedAt', '?')[:19]}")
+    if state.get("Status") in ("exited", "dead"):
+        text += f"; exited {state.get('ExitCode')}" + (" (OOM killed)" if state.get("OOMKilled") else "") + (
+            f": {state['Error']}" if state.get("Error") else "")
+    return text
 
 
 def _not_running_already(service: str, env_name: str, containers: list, image: str) -> None:

@@ -21,7 +21,7 @@ from bot.config.environments import Environment
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import kubernetes_deploy, settings_of
+from bot.platforms import kubernetes_deploy, kubernetes_pods, settings_of
 from bot.platforms.kubernetes_objects import REVISION, event_time, label_selector, matches, rollout_state
 from bot.platforms.settings import KubernetesSettings
 
@@ -329,6 +329,15 @@ class KubernetesPlatform:
 
     def deploy(self, service: str, image: str, timeout_s: float) -> str:
         return kubernetes_deploy.deploy(self, service, image, timeout_s)
+
+    def describe(self, service: str) -> str:
+        return kubernetes_pods.describe(self, service)
+
+    def delete_pod_plan(self, pod: str) -> str:
+        return kubernetes_pods.delete_plan(self, pod)
+
+    def delete_pod(self, pod: str) -> str:
+        return kubernetes_pods.delete(self, pod)
 
     def reconcile(self, service: str) -> str | None:
         """A rollout an interrupted action began goes on by itself: say where it is, change nothing."""

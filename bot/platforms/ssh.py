@@ -277,6 +277,18 @@ class SshPlatform:
     def rollback(self, service: str) -> str:
         return self.rollback_plan(service)
 
+    def describe(self, service: str) -> str:
+        """What the hosts' process manager says of the service, host by host."""
+        states = [state for state in self.status() if state.name == service]
+        return "\n".join(f"{s.name}: {s.running}/{s.desired} running" + (f" · {s.detail}" if s.detail else "")
+                         for s in states) or f"{service} is not known to {self.env_name}."
+
+    def delete_pod_plan(self, pod: str) -> str:
+        raise UsageError(f"{self.env_name} runs services on hosts, not pods: restart the service instead.")
+
+    def delete_pod(self, pod: str) -> str:
+        return self.delete_pod_plan(pod)
+
     def deploy_plan(self, service: str, image: str) -> str:
         raise UsageError(f"{service} in {self.env_name} runs on hosts over SSH: it is deployed by its "
                          "`deploy_runbook` (a runbook action taking {version}), not an image.")

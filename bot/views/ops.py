@@ -89,6 +89,17 @@ def status(env: str, states: list[ServiceState], links: dict[str, list[tuple[str
     return answer
 
 
+def described(service: str, env: str, text: str) -> Reply:
+    title = f"Describe · {service} in {env}"
+    answer = reply(title, Headline(title))
+    if len(escape(text)) > _INLINE_MAX:
+        answer.file = Attachment(f"{service}-{env}-describe.txt", text, title)
+        answer.parts.append(paragraph("Attached as a file."))
+    else:
+        answer.parts.append(Preformatted(text))
+    return answer
+
+
 def logs(service: str, env: str, since: timedelta, output: str) -> Reply:
     title = f"Logs · {service} in {env} · last {format_duration(since)}"
     answer = reply(title, Headline(title))

@@ -103,6 +103,16 @@ class FakePlatform:
         current.image, current.previous_image = current.previous_image or current.image, current.image
         return self._happened(f"{service}: {plan}")
 
+    def describe(self, service: str) -> str:
+        current = self._service(service)
+        return f"{service}: {current.replicas} replicas, image {current.image}"
+
+    def delete_pod_plan(self, pod: str) -> str:
+        raise UsageError(f"{self.env_name}: the fake platform has no pods.")
+
+    def delete_pod(self, pod: str) -> str:
+        return self.delete_pod_plan(pod)
+
     def deploy_plan(self, service: str, image: str) -> str:
         current = self._service(service)
         if current.image == image:

@@ -13,7 +13,7 @@ from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.grep import LineFilter
 from bot.core.ops import Actor, OpsService
-from bot.errors import ConflictError
+from bot.errors import ConflictError, UsageError
 from bot.platforms import Platforms
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.script import ScriptRunner
@@ -261,3 +261,13 @@ def test_deploy_recreates_on_the_new_tag_keeping_the_spec_and_refuses_what_canno
     assert {k: v for k, v in after["labels"].items() if "config-hash" not in k} == \
         {k: v for k, v in before["labels"].items() if "config-hash" not in k}
     assert platform.rollback_plan("api") == "image opsbot-busybox:1 → opsbot-busybox:2"
+
+
+def test_describe_tells_each_container_state_restarts_and_last_exit(platform, project, docker_host):
+    client = docker.DockerClient(base_url=docker_host)
+    client.containers.get(f"{project}-api-2").stop(timeout=1)
+    described = platform.describe("api")
+    assert f"container {project}-api-1: running, 0 restarts, image opsbot-busybox:2" in described
+    assert f"container {project}-api-2: exited" in described and "; exited " in described
+    with pytest.raises(UsageError, match="runs Docker containers, not pods"):
+        platform.delete_pod_plan("api-1")

@@ -436,3 +436,31 @@ def test_a_rollback_to_the_image_already_running_is_refused(platform, cluster):
     apps.patch_namespaced_deployment("api-gateway", NS, {"spec": {"template": template("shop/api:1.4.1")}})
     with pytest.raises(ConflictError, match="already runs shop/api:1.4.1, the previous revision's image"):
         platform.rollback_plan("api")
+
+
+def test_describe_summarises_each_pod_and_delete_pod_replaces_only_a_known_owned_pod(cluster):
+    """Through the ops service on kmock: describe shows the crash-looping pod, its restarts and its events;
+    delete-pod is planned, confirmed and done for a pod of a catalog service with an owner, and refused for a pod
+    of no service, a pod without an owner, and a name that is not a pod name."""
+    emulator, _, core = cluster
+    core.create_namespaced_event(NS, {"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "e1", "namespace": NS}, "type": "Warning", "reason": "BackOff",
+        "message": "Back-off restarting failed container", "lastTimestamp": "2026-11-22T10:00:05Z",
+        "involvedObject": {"kind": "Pod", "name": "api-gateway-2", "namespace": NS}})
+    core.patch_namespaced_pod("api-gateway-2", NS, {"metadata": {"ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-gateway-rs3", "uid": "u3"}]}})
+    ops = OpsService(None, catalog(emulator.url), (platforms := Platforms()), CheckRunner(platforms), ScriptRunner())
+    actor = Actor("U_OPS", "C1", "/ops describe api prod")
+    described = ops.inspect(actor, "prod", "api")
+    assert "pod api-gateway-2: Running" in described
+    assert "api: waiting (CrashLoopBackOff), not ready, 7 restarts, image shop/api:1.4.2" in described
+    assert "Warning BackOff: Back-off restarting failed container" in described
+    platform = KubernetesPlatform("prod", catalog(emulator.url).environments["prod"])
+    assert platform.delete_pod_plan("api-gateway-2") == \
+        "delete pod api-gateway-2 of api (ReplicaSet/api-gateway-rs3 starts a new one)"
+    with pytest.raises(ConflictError, match="has no owner: nothing would start it again"):
+        platform.delete_pod_plan("api-gateway-1")
+    with pytest.raises(ConflictError, match="belongs to no service of the catalog"):
+        platform.delete_pod_plan("worker-0")
+    assert platform.delete_pod("api-gateway-2").startswith("deleted pod api-gateway-2 of api")
+    assert "api-gateway-2" not in [p.metadata.name for p in core.list_namespaced_pod(NS).items]

@@ -114,3 +114,18 @@ def test_history_lists_what_was_done_to_a_service_newest_first_with_its_audit_se
     assert "scale api in dev" in str(to_blocks(shown))
     unknown = router.handle("/ops", "history payments dev", ctx)
     assert not unknown.ok and "Unknown service 'payments' in dev" in unknown.text
+
+
+def test_describe_and_delete_pod_through_the_console(store, clock):
+    """describe answers from the platform (the fake: its one line); delete-pod refuses a name that is not a pod
+    name before anything else, audited as refused, and a platform without pods says why."""
+    services, platform = setup(store, clock)
+    router = Router(services)
+    ctx = Context(user="U_OPS", channel="C1", source="console")
+    described = router.handle("/ops", "describe api dev", ctx)
+    assert described.ok and "api: 2 replicas, image shop/api:2" in described.text + str(described.parts)
+    bad = router.handle("/ops", "delete-pod API_Pod! dev", ctx)
+    assert not bad.ok and "is not a pod name" in bad.text
+    assert [r.phase for r in store.audit_records()] == ["refused"]
+    nopods = router.handle("/ops", "delete-pod api-7f9c-x2 dev", ctx)
+    assert not nopods.ok and "the fake platform has no pods" in nopods.text and platform.events == []
