@@ -137,8 +137,16 @@ class Param(Strict):
         return self
 
 
+class ExecIn(Strict):
+    service: str  # inside this service's (first running) container or pod
+
+
 class RunbookAction(Strict):
     argv: list[str] = Field(min_length=1)
+    # Where it runs: opsbot's own machine (default), inside a service's container or pod (`exec`), or over SSH on
+    # the ssh platform's hosts (`hosts`: names, or ["all"]) with its quoting and known_hosts rules.
+    exec: ExecIn | None = None
+    hosts: list[str] | None = None
     timeout_s: float = Field(300, gt=0)
     params: dict[str, Param] = Field(default_factory=dict)
     min_role: str | None = None  # default: viewer for a read-only action, operator for any other
@@ -243,8 +251,26 @@ class Environment(Strict):
             found.append(f"check names must be unique; repeated: {', '.join(duplicates)}")
         found.extend(self._ssh_services_and_checks())
         found.extend(self._deploys())
+        found.extend(self._runbook_places())
         problems(found)
         return self
+
+    def _runbook_places(self) -> list[str]:
+        """`exec` names a service of this environment; `hosts` are the ssh platform's; not both."""
+        found = []
+        ssh_hosts = self.platform.hosts if isinstance(self.platform, SshSettings) else None
+        for name, action in self.runbook.items():
+            if action.exec is not None and action.hosts is not None:
+                found.append(f"runbook {name}: exec and hosts are two places; choose one")
+            if action.exec is not None and action.exec.service not in self.services:
+                found.append(f"runbook {name}: exec names unknown service {action.exec.service!r} "
+                             f"(services: {', '.join(self.services) or 'none'})")
+            if action.hosts is not None:
+                if ssh_hosts is None:
+                    found.append(f"runbook {name}: hosts are for ssh platforms (this environment has no hosts)")
+                elif action.hosts != ["all"]:
+                    found.extend(_known_hosts(f"runbook {name}", action.hosts, ssh_hosts))
+        return found
 
     def _deploys(self) -> list[str]:
         """A deploy runbook exists and takes {version}; verify names the environment's checks."""

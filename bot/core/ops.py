@@ -33,6 +33,7 @@ from bot.core.ports import Checks, HealthReport, Platform, Scripts, ServiceState
 from bot.core.reconcile import Reconciled, Reconciler
 from bot.core.redact import redact, redact_nested
 from bot.core.requests import Action, ActionRequest, Actor, Outcome, action_of
+from bot.core.runbook_places import place_of, run_placed
 from bot.errors import BackendError, ConflictError, NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
@@ -309,14 +310,14 @@ class OpsService(AuditTrail):
             # The exact argv that will run, parameters filled in, between backticks: shown as code, untouched — but
             # a parameter named as a secret (password=…) is shown masked, here and in the audit log.
             visible = {key: str(value) for key, value in redact_nested(args).items()}
-            return Step(lambda: f"run {target} in {env_name}: {command_text(spec.argv_for(visible))}",
-                        lambda: self._script(target, spec, args))
+            return Step(lambda: f"run {target} in {env_name}{place_of(spec)}: {command_text(spec.argv_for(visible))}",
+                        lambda: self._script(env_name, target, spec, args))
         if action is Action.DELETE_POD:
             pods = self.platform(env_name)
             return Step(lambda: pods.delete_pod_plan(target) + f" in {env_name}", lambda: pods.delete_pod(target))
         if action is Action.DEPLOY:
             return deploy_step(env_name, env, target, args["version"], lambda: self.platform(env_name),
-                               self._script, self.checks)
+                               lambda name, spec, params: self._script(env_name, name, spec, params), self.checks)
         platform = self.platform(env_name)
         where = f"{target} in {env_name}"
         match action:
@@ -352,7 +353,9 @@ class OpsService(AuditTrail):
                 return Step(plan, lambda: platform.set_maintenance(args["on"]))
         raise UsageError(f"Unknown action {action}.")
 
-    def _script(self, name: str, spec, args: dict) -> str:
+    def _script(self, env_name: str, name: str, spec, args: dict) -> str:
+        if spec.exec is not None or spec.hosts is not None:  # inside a container or pod, or on the hosts
+            return run_placed(self.platform(env_name), name, spec, args)
         code, output = self.scripts.run(spec, args)
         if code != 0:
             raise BackendError(f"{name} exited with status {code}: {redact(output)[-500:]}")

@@ -13,6 +13,7 @@ from bot.checks.settings import PostgresCheck, RedisCheck
 from bot.config.environments import Environment
 from bot.core.evidence_bundle import Collected, Job
 from bot.core.ports import Checks, PlatformFor, Scripts
+from bot.core.runbook_places import run_placed
 
 
 class InfraCollectors:
@@ -37,7 +38,7 @@ class InfraCollectors:
                          for check in env.checks if isinstance(check, RedisCheck)]
             elif name.startswith("run:"):
                 action = name.removeprefix("run:")
-                jobs.append(Job(f"run-{action}.txt", name, action, self._run(env, name, action)))
+                jobs.append(Job(f"run-{action}.txt", name, action, self._run(env_name, env, name, action)))
         return jobs
 
     async def _logs(self, env_name: str, env: Environment, service: str, since: datetime) -> list[Collected]:
@@ -63,8 +64,12 @@ class InfraCollectors:
         text = "".join(f"{r.level}\t{r.name} ({r.kind})\t{r.value}\t{r.threshold}\t{r.detail}\n" for r in results)
         return [Collected("health.txt", "health", env_name, text=text)]
 
-    async def _run(self, env: Environment, collector: str, action: str) -> list[Collected]:
-        code, output = await asyncio.to_thread(self.scripts.run, env.runbook[action], {})
+    async def _run(self, env_name: str, env: Environment, collector: str, action: str) -> list[Collected]:
+        spec = env.runbook[action]
+        if spec.exec is not None or spec.hosts is not None:  # inside a container or pod, or on the hosts
+            output = await asyncio.to_thread(run_placed, self.platform_for(env_name, env), action, spec, {})
+            return [Collected(f"run-{action}.txt", collector, action, text=output)]
+        code, output = await asyncio.to_thread(self.scripts.run, spec, {})
         if code != 0:
             raise RuntimeError(f"{action} exited with status {code}: {output[-300:]}")
         return [Collected(f"run-{action}.txt", collector, action, text=output)]

@@ -20,10 +20,12 @@ from requests.exceptions import RequestException
 from bot.config.environments import Environment
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
+from bot.core.redact import default_redactor
 from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import ProcessMemory, settings_of
 from bot.platforms import docker_recreate as recreate
 from bot.platforms.docker_reconcile import settle_all
+from bot.platforms.script import KEEP, KeptOutput
 from bot.platforms.settings import DockerSettings
 
 PROJECT = "com.docker.compose.project"
@@ -295,6 +297,28 @@ class DockerPlatform:
             return "\n".join(_container_text(c) for c in containers)
 
         return self._call("inspect", read)
+
+    def exec_in(self, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
+        """`docker exec` in the service's first running container, its output streamed through redaction and
+        kept bounded; the client waits up to the action's timeout for the next output."""
+        client = docker.DockerClient(base_url=self.host, timeout=max(int(timeout_s), self.timeout))
+        try:
+            running = [c for c in self._containers(client, service) if c.status == "running"]
+            if not running:
+                raise ConflictError(f"{service} has no running container in {self.env_name} to run it in.")
+            exec_id = client.api.exec_create(running[0].id, argv, stdout=True, stderr=True)["Id"]
+            kept = KeptOutput(KEEP)
+            for block, _ in default_redactor().stream(client.api.exec_start(exec_id, stream=True)):
+                kept.add(block)
+            return client.api.exec_inspect(exec_id)["ExitCode"] or 0, kept.text()
+        except (DockerException, RequestException) as error:
+            raise BackendError(f"Docker exec failed in {self.env_name} ({_short(error)})") from error
+        finally:
+            client.close()
+
+    def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
+        raise UsageError(f"{self.env_name} runs Docker containers: a runbook action runs on hosts only in an "
+                         "environment whose platform is ssh.")
 
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name} runs Docker containers, not pods: restart the service instead.")

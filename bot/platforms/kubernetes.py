@@ -66,7 +66,7 @@ class KubernetesPlatform:
         try:
             return fn()
         except ApiException as error:
-            reason = f"{error.status} {error.reason}"
+            reason = f"{error.status} {str(error.reason)[:160]}"
             raise BackendError(f"Kubernetes {what} failed in {self.env_name} ({reason})") from error
         except (HTTPError, OSError) as error:
             raise BackendError(f"Cannot reach the Kubernetes API of {self.env_name} ({type(error).__name__})") from error
@@ -332,6 +332,13 @@ class KubernetesPlatform:
 
     def describe(self, service: str) -> str:
         return kubernetes_pods.describe(self, service)
+
+    def exec_in(self, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
+        return kubernetes_pods.exec_in(self, service, argv, timeout_s)
+
+    def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
+        raise UsageError(f"{self.env_name} runs on Kubernetes: a runbook action runs on hosts only in an "
+                         "environment whose platform is ssh (use exec: to run it in a pod).")
 
     def delete_pod_plan(self, pod: str) -> str:
         return kubernetes_pods.delete_plan(self, pod)

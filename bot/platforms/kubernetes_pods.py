@@ -3,7 +3,9 @@
 failing pod so its ReplicaSet starts a fresh one — only a pod of a service the catalog declares."""
 from __future__ import annotations
 
-from bot.errors import ConflictError, NotFound
+import time
+
+from bot.errors import BackendError, ConflictError, NotFound
 from bot.platforms.kubernetes_objects import event_time, matches
 
 TIMEOUT = 15
@@ -82,3 +84,38 @@ def _pod(platform, name: str):
         if error.status == 404:
             raise NotFound(f"There is no pod {name} in {platform.env_name} (namespace {platform.namespace}).") from None
         raise
+
+
+def exec_in(platform, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
+    """`kubectl exec` in the service's first running pod, through the official client's WebSocket stream; its
+    output redacted and kept bounded as it arrives."""
+    from kubernetes.stream import stream
+
+    from bot.core.redact import default_redactor
+    from bot.platforms.script import KEEP, KeptOutput
+
+    def run() -> tuple[int, str]:
+        pods = [pod for pod in platform._pods(platform._selector(service))
+                if pod.status and pod.status.phase == "Running"]
+        if not pods:
+            raise ConflictError(f"{service} has no running pod in {platform.env_name} to run it in.")
+        name = min(pod.metadata.name for pod in pods)
+        session = stream(platform.core.connect_get_namespaced_pod_exec, name, platform.namespace, command=argv,
+                         stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False)
+        kept, redactor = KeptOutput(KEEP), default_redactor()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while session.is_open() and time.monotonic() < deadline:
+                session.update(timeout=1)
+                for chunk in (session.read_stdout(), session.read_stderr()):
+                    if chunk:
+                        kept.add(redactor.redact_bytes(chunk.encode())[0])
+            timed_out = session.is_open()
+        finally:
+            session.close()
+        if timed_out:
+            raise BackendError(f"{argv[0]} in pod {name} timed out after {timeout_s:g} s; output so far: "
+                               f"{kept.text()[-300:]}")
+        return session.returncode or 0, kept.text()
+
+    return platform._call("exec", run)

@@ -15,10 +15,9 @@ import sys
 import threading
 from collections import deque
 
-import re2
-
 from bot.config.environments import RunbookAction
 from bot.core.redact import default_redactor
+from bot.core.runbook_places import first_failure
 from bot.errors import BackendError
 
 KEEP = 1 << 20  # bytes kept of the output's start, and of its end
@@ -33,7 +32,7 @@ class ScriptRunner:
     def run(self, action: RunbookAction, params: dict[str, str]) -> tuple[int, str]:
         # Parameters fill `{name}` placeholders; each argv item stays one argument whatever it contains.
         argv = action.argv_for(params)
-        fail_on = [re2.compile(pattern) for pattern in action.fail_on]
+
         try:
             child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=action.cwd, shell=False, start_new_session=True,
@@ -55,8 +54,8 @@ class ScriptRunner:
             chunks = iter(lambda: child.stdout.read(_READ), b"")  # type: ignore[union-attr]
             for block, _ in default_redactor().stream(chunks):
                 kept.add(block)
-                if fail_on and kept.failed_on is None:
-                    kept.failed_on = _first_match(fail_on, block)
+                if action.fail_on and kept.failed_on is None:
+                    kept.failed_on = first_failure(action.fail_on, block.decode(errors="replace"))
             code = child.wait()
         finally:
             timer.cancel()
@@ -73,13 +72,6 @@ class ScriptRunner:
             raise BackendError(f"{argv[0]} exited with status {code} but printed {kept.failed_on!r}, which the "
                                f"action's fail_on counts as a failure; its output ends: {kept.text()[-300:]}")
         return code, kept.text()
-
-
-def _first_match(patterns: list, block: bytes) -> str | None:
-    for line in block.decode(errors="replace").splitlines():
-        if any(pattern.search(line) for pattern in patterns):
-            return line.strip()[:200]
-    return None
 
 
 class KeptOutput:

@@ -283,6 +283,10 @@ class SshPlatform:
         return "\n".join(f"{s.name}: {s.running}/{s.desired} running" + (f" · {s.detail}" if s.detail else "")
                          for s in states) or f"{service} is not known to {self.env_name}."
 
+    def exec_in(self, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
+        raise UsageError(f"{self.env_name} runs services on hosts, not in containers: give the runbook action "
+                         "`hosts:` instead of `exec:`.")
+
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name} runs services on hosts, not pods: restart the service instead.")
 

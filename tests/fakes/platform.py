@@ -107,6 +107,14 @@ class FakePlatform:
         current = self._service(service)
         return f"{service}: {current.replicas} replicas, image {current.image}"
 
+    def exec_in(self, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
+        self._service(service)
+        self._happened(f"exec in {service}: {' '.join(argv)}")
+        return 0, f"ran {' '.join(argv)} in {service}\n"
+
+    def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
+        raise UsageError(f"{self.env_name}: the fake platform has no hosts.")
+
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name}: the fake platform has no pods.")
 

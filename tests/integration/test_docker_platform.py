@@ -13,7 +13,7 @@ from bot.checks.runner import CheckRunner
 from bot.config import Catalog
 from bot.core.grep import LineFilter
 from bot.core.ops import Actor, OpsService
-from bot.errors import ConflictError, UsageError
+from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import Platforms
 from bot.platforms.docker import DockerPlatform
 from bot.platforms.script import ScriptRunner
@@ -271,3 +271,25 @@ def test_describe_tells_each_container_state_restarts_and_last_exit(platform, pr
     assert f"container {project}-api-2: exited" in described and "; exited " in described
     with pytest.raises(UsageError, match="runs Docker containers, not pods"):
         platform.delete_pod_plan("api-1")
+
+
+def test_a_runbook_action_with_exec_runs_inside_the_service_container(project, docker_host, store, clock):
+    """`exec: {service: api}` — the runbooks' `docker compose exec postgres pg_isready`: the argv runs in the
+    service's first running container (its hostname is the container's, not this machine's), its output redacted;
+    a non-zero exit fails the run with the output."""
+    from bot.config.environments import RunbookAction
+
+    cat = catalog(project, docker_host)
+    cat.environments["prod"].protected = False
+    cat.environments["prod"].runbook["inside"] = RunbookAction.model_validate({
+        "argv": ["sh", "-c", "echo host=$(hostname); echo DB_PASSWORD=Hunter2Secret"], "exec": {"service": "api"}})
+    cat.environments["prod"].runbook["broken"] = RunbookAction.model_validate({
+        "argv": ["sh", "-c", "echo failing; exit 3"], "exec": {"service": "api"}})
+    ops = OpsService(store, cat, (platforms := Platforms()), CheckRunner(platforms), ScriptRunner(), clock=clock)
+    client = docker.DockerClient(base_url=docker_host)
+    first = client.containers.get(f"{project}-api-1")
+    done = ops.request(Actor("U_OPS", "C1", "/ops run inside prod"), "prod", "run", "inside", {})
+    assert done.kind == "done" and f"host={first.attrs['Config']['Hostname']}" in done.output
+    assert "Hunter2Secret" not in done.output and "DB_PASSWORD=***" in done.output
+    with pytest.raises(BackendError, match=r"broken inside api's container exited with status 3: failing"):
+        ops.request(Actor("U_OPS", "C1", "/ops run broken prod"), "prod", "run", "broken", {})

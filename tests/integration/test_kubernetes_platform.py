@@ -464,3 +464,12 @@ def test_describe_summarises_each_pod_and_delete_pod_replaces_only_a_known_owned
         platform.delete_pod_plan("worker-0")
     assert platform.delete_pod("api-gateway-2").startswith("deleted pod api-gateway-2 of api")
     assert "api-gateway-2" not in [p.metadata.name for p in core.list_namespaced_pod(NS).items]
+
+
+def test_exec_in_a_pod_goes_through_the_clients_stream_and_a_server_without_it_is_a_clear_failure(platform):
+    """kmock serves no exec WebSocket (its answer to the upgrade is the pod itself): the client's stream is
+    opened on the service's first running pod, and the refusal is one clear BackendError, not a traceback."""
+    with pytest.raises(BackendError, match=r"^Kubernetes exec failed in prod \(0 Handshake status 200 OK.{0,200}\)$"):
+        platform.exec_in("api", ["pg_isready"], 5)
+    with pytest.raises(UsageError, match="runs on hosts only in an environment whose platform is ssh"):
+        platform.on_hosts(["uptime"])

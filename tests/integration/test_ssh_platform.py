@@ -265,3 +265,24 @@ def test_evidence_log_streams_come_from_each_host(sshd):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_platform_contract(sshd, case):
     case(make_platform(sshd, hosts=sshd.hosts[:1]), "api")
+
+
+def test_a_runbook_action_with_hosts_runs_on_each_host_over_ssh(sshd, store, tmp_path):
+    """`hosts: [all]`: the argv runs on each host (not on opsbot's machine), one section per host, its parameter a
+    literal word (a glob stays a glob); `fail_on` fails the run on a host whose output matches, naming it; the plan says where."""
+    from bot.core.requests import Action
+
+    catalog = Catalog.model_validate({"environments": {"prod": environment(sshd, runbook={
+        "whoami": {"argv": ["sh", "-c", 'echo "on $(hostname -s) as $(id -un): $1"', "x", "{note}"],
+                   "params": {"note": {}}, "hosts": ["all"], "read_only": True},
+        "firewall": {"argv": ["echo", "ERROR: ufw is not installed"], "hosts": sshd.hosts[:1],
+                     "fail_on": ["^ERROR:"]}})}})
+    ops = ops_for(store, catalog)
+    actor = Actor("U_OPS", "C1", "/ops run whoami prod")
+    planned = ops.describe("prod", Action.RUN, "whoami", {"note": "/etc/host*"})
+    assert planned.startswith("run whoami in prod on every host: `sh -c")
+    done = ops.request(actor, "prod", "run", "whoami", {"note": "/etc/host*"})
+    assert done.kind == "done" and done.output.count("== ") == len(sshd.hosts)
+    assert done.output.count(": /etc/host*") == len(sshd.hosts)  # one literal word, never a glob
+    with pytest.raises(BackendError, match=r"firewall failed on 1 of 1 hosts \(.*printed 'ERROR: ufw is not installed'"):
+        ops.request(actor, "prod", "run", "firewall", {}, confirmed=True)

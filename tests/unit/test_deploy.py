@@ -129,3 +129,18 @@ def test_describe_and_delete_pod_through_the_console(store, clock):
     assert [r.phase for r in store.audit_records()] == ["refused"]
     nopods = router.handle("/ops", "delete-pod api-7f9c-x2 dev", ctx)
     assert not nopods.ok and "the fake platform has no pods" in nopods.text and platform.events == []
+
+
+def test_a_runbook_actions_place_is_checked_by_the_catalog_and_said_in_the_plan(store, clock):
+    with pytest.raises(ValueError) as refused:
+        Catalog.model_validate({"environments": {"dev": {"services": {"api": {}}, "runbook": {
+            "both": {"argv": ["true"], "exec": {"service": "api"}, "hosts": ["web-1"]},
+            "nowhere": {"argv": ["true"], "exec": {"service": "db"}}}}}})
+    text = str(refused.value)
+    assert "runbook both: exec and hosts are two places; choose one" in text
+    assert "runbook both: hosts are for ssh platforms" in text
+    assert "runbook nowhere: exec names unknown service 'db' (services: api)" in text
+    services, platform = setup(store, clock, runbook={"ready": {"argv": ["pg_isready", "-q"], "exec": {"service": "api"}}})
+    assert services.ops.describe("dev", Action.RUN, "ready", {}) == "run ready in dev inside api's container: `pg_isready -q`"
+    assert services.ops.submit(OPS, ActionRequest(Action.RUN, "dev", "ready")).output == "ran pg_isready -q in api\n"
+    assert platform.events[-1][1] == "exec in api: pg_isready -q"
