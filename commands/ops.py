@@ -185,6 +185,47 @@ def _run(services: Services, actor: Actor, text: str) -> Reply:
     return _request(services.ops, actor, ActionRequest(Action.RUN, env_name, name, given), parsed.options)
 
 
+def _config(services: Services, actor: Actor, text: str) -> Reply:
+    """/ops config <service> <env> [show | set KEY=VALUE… | unset KEY…] [--restart]"""
+    parsed = split_options(text, {**_ACTION_FLAGS, "restart": False}, COMMAND.usage("config"))
+    try:
+        words = shlex.split(parsed.positional)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the values: {exc}.", COMMAND.usage("config")) from exc
+    if len(words) < 2:
+        raise UsageError("Give the service and the environment.", COMMAND.usage("config"))
+    service, env_name, verb, rest = words[0], words[1], (words[2:3] or ["show"])[0], words[3:]
+    if verb == "show" and not rest:
+        return views.config_shown(service, env_name, services.ops.config_values(actor, env_name, service))
+    changes: dict[str, str | None] = {}
+    for word in rest:
+        key, sep, value = word.partition("=")
+        if verb == "set" and sep and key:
+            changes[key] = value
+        elif verb == "unset" and not sep and key:
+            changes[key] = None
+        else:
+            raise UsageError(f"'{word}' is not {'KEY=VALUE' if verb == 'set' else 'a KEY'}.", COMMAND.usage("config"))
+    if verb not in ("set", "unset") or not changes:
+        raise UsageError("Say show, set KEY=VALUE … or unset KEY ….", COMMAND.usage("config"))
+    request = ActionRequest(Action.CONFIG, env_name, service, {"changes": changes, "restart": "restart" in parsed.options})
+    return _request(services.ops, actor, request, parsed.options)
+
+
+def _secret(services: Services, actor: Actor, text: str) -> Reply:
+    (verb, name, env_name), options = _words(text, 3, "secret", _ACTION_FLAGS)
+    if verb != "rotate":
+        raise UsageError("Secrets are only rotated: opsbot makes the new value (a secret is never typed in chat).",
+                         COMMAND.usage("secret"))
+    return _request(services.ops, actor, ActionRequest(Action.SECRET, env_name, name), options)
+
+
+def _resources(services: Services, actor: Actor, text: str) -> Reply:
+    (service, env_name), options = _words(text, 2, "resources", {**_ACTION_FLAGS, "memory": True, "cpu": True})
+    args = {key: str(options[key]) for key in ("memory", "cpu") if key in options}
+    return _request(services.ops, actor, ActionRequest(Action.RESOURCES, env_name, service, args), options)
+
+
 def _request(ops: OpsService, actor: Actor, request: ActionRequest, options: dict) -> Reply:
     request = replace(request, dry_run=bool(options.get("dry-run")), confirmed=bool(options.get("yes")))
     return views.outcome_reply(ops.submit(actor, request))
@@ -216,6 +257,13 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                      "Dangerous actions in protected environments show their plan and run only once confirmed.", [
     SubCommand("health", "/ops health <env> [--incident INC-n]", "run the environment's checks", _ops("health", _health)),
     SubCommand("status", "/ops status <env>", "services and replicas", _ops("status", _status)),
+    SubCommand("config", "/ops config <service> <env> [show | set KEY=VALUE… | unset KEY…] [--restart] [--dry-run] "
+               "[--yes]", "show or change the keys the catalog allows (ConfigMap, or the containers' environment)",
+               _ops("config", _config)),
+    SubCommand("secret", "/ops secret rotate <name> <env> [--dry-run] [--yes]",
+               "a new value for a catalog secret, written and its services restarted; never shown", _ops("secret", _secret)),
+    SubCommand("resources", "/ops resources <service> <env> [--memory 2Gi] [--cpu 500m] [--dry-run] [--yes]",
+               "memory/CPU limits, within the catalog's max_memory/max_cpu", _ops("resources", _resources)),
     SubCommand("describe", "/ops describe <service> <env>", "pods or containers: state, restarts, last exit, events",
                _ops("describe", _describe)),
     SubCommand("delete-pod", "/ops delete-pod <pod> <env> [--dry-run] [--yes] [--incident INC-n]",

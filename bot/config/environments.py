@@ -38,6 +38,7 @@ DEFAULT_MIN_ROLES = {
     "restart": Role.OPERATOR, "scale": Role.OPERATOR, "maintenance": Role.OPERATOR,
     "rollback": Role.OPERATOR, "stop": Role.OPERATOR, "start": Role.OPERATOR, "run": Role.OPERATOR,
     "switch": Role.OPERATOR, "deploy": Role.OPERATOR, "delete-pod": Role.OPERATOR, "describe": Role.VIEWER,
+    "config": Role.OPERATOR, "secret": Role.OPERATOR, "resources": Role.OPERATOR,
     "evidence": Role.RESPONDER,
 }
 # What evidence collection gathers, by default all of it (the runbooks' "preserve evidence" list).
@@ -75,6 +76,33 @@ def _dashboard_urls(value: Dashboards) -> Dashboards:
     return value
 
 
+class ServiceConfig(Strict):
+    """`/ops config`: the keys people may change — in a ConfigMap (Kubernetes), or the containers' environment
+    (Docker, recreated faithfully). A key naming a secret is never set from chat (`/ops secret rotate`)."""
+
+    configmap: str | None = None  # Kubernetes: its ConfigMap; pods read it at start, so a change offers --restart
+    keys: list[str] = Field(min_length=1)
+
+    @field_validator("keys")
+    @classmethod
+    def _plain(cls, value: list[str]) -> list[str]:
+        bad = [key for key in value if not re2.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}", key)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a configuration key (letters, digits, _ . -)")
+        return value
+
+
+class SecretSpec(Strict):
+    """`/ops secret rotate <name>`: opsbot makes the value, writes it, restarts the services that read it, and never
+    shows, logs, audits or stores it (the audit keeps a fingerprint). Kubernetes: a key of a Secret; Docker: an
+    environment variable of the `restart` services' containers."""
+
+    key: str
+    kubernetes_secret: str | None = None
+    length: int = Field(48, ge=16, le=256)
+    restart: list[str] = Field(default_factory=list)
+
+
 class Service(Strict):
     docker_service: str | None = None
     deployment: str | None = None
@@ -89,6 +117,9 @@ class Service(Strict):
     hosts: list[str] | None = None  # ssh: only these of the platform's hosts (default: all)
     slots: Slots | None = None  # kubernetes: blue/green Deployments behind one Service (see Slots)
     dashboards: Dashboards = Field(default_factory=dict)  # shown in /ops status and the incident summary
+    config: ServiceConfig | None = None  # /ops config: the keys that may be changed
+    max_memory: str | None = None  # /ops resources: the largest memory limit allowed ("4Gi")
+    max_cpu: str | None = None  # … and CPU limit ("2", "500m")
     # /ops deploy: the image repository (the version becomes its tag) and the versions allowed (RE2, the whole
     # version); or, where there is no image (SSH hosts), a runbook action run with {version}. `verify`: names of
     # the environment's checks run after the deploy; a failure offers the rollback, or performs it (on_failure).
@@ -208,6 +239,7 @@ class Environment(Strict):
     min_roles: dict[str, str] = Field(default_factory=dict)  # action -> role, overriding the defaults
     evidence: Evidence = Field(default_factory=lambda: Evidence())
     dashboards: Dashboards = Field(default_factory=dict)  # shown in health and status replies, incident summaries
+    secrets: dict[str, SecretSpec] = Field(default_factory=dict)  # /ops secret rotate <name>
 
     @field_validator("dashboards")
     @classmethod
@@ -252,6 +284,10 @@ class Environment(Strict):
         found.extend(self._ssh_services_and_checks())
         found.extend(self._deploys())
         found.extend(self._runbook_places())
+        for name, secret in self.secrets.items():
+            unknown = [service for service in secret.restart if service not in self.services]
+            if unknown:
+                found.append(f"secret {name}: restart names unknown services: {', '.join(unknown)}")
         problems(found)
         return self
 

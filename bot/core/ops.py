@@ -23,6 +23,7 @@ from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
 from bot.core.incidents import scrubbed_event
 from bot.core.ops_audit import SCHEDULER, AuditTrail, _ms, new_attempt
+from bot.core.ops_config import config_step, resources_step, secret_step
 from bot.core.ops_deploy import deploy_step
 from bot.core.ops_events import action_event, health_event
 from bot.core.ops_rules import checked_args, lease_time, leases, log_slot, no_shell_syntax, service_of
@@ -129,6 +130,16 @@ class OpsService(AuditTrail):
         self.authorize(actor, env_name, "describe")
         service_of(env_name, env, no_shell_syntax(service, "the service"))
         return redact(self.platform(env_name).describe(service))
+
+    def config_values(self, actor: Actor, env_name: str, service: str) -> dict[str, str | None]:
+        """`/ops config … show`: the allowed keys' current values (redacted: a value may hold a secret)."""
+        env = self.env(env_name)
+        self.authorize(actor, env_name, "status")
+        spec = service_of(env_name, env, no_shell_syntax(service, "the service")).config
+        if spec is None:
+            raise UsageError(f"{service} in {env_name} declares no `config:` keys in the catalog.")
+        values = self.platform(env_name).config_values(service, spec.keys)
+        return {key: (redact(value) if value is not None else None) for key, value in values.items()}
 
     def status(self, actor: Actor, env_name: str) -> list[ServiceState]:
         self.authorize(actor, env_name, "status")
@@ -312,6 +323,12 @@ class OpsService(AuditTrail):
             visible = {key: str(value) for key, value in redact_nested(args).items()}
             return Step(lambda: f"run {target} in {env_name}{place_of(spec)}: {command_text(spec.argv_for(visible))}",
                         lambda: self._script(env_name, target, spec, args))
+        if action is Action.CONFIG:
+            return config_step(env_name, env, target, args, lambda: self.platform(env_name))
+        if action is Action.SECRET:
+            return secret_step(env_name, env, target, lambda: self.platform(env_name))
+        if action is Action.RESOURCES:
+            return resources_step(env_name, target, args, lambda: self.platform(env_name))
         if action is Action.DELETE_POD:
             pods = self.platform(env_name)
             return Step(lambda: pods.delete_pod_plan(target) + f" in {env_name}", lambda: pods.delete_pod(target))

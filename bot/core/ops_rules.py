@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 import re2
 
 from bot.config.environments import Environment
+from bot.core.ops_config import config_args, resources_args
 from bot.core.requests import SERVICE_ACTIONS, Action, action_of
 from bot.errors import NotFound, UsageError
 
@@ -47,10 +48,18 @@ def checked_args(env_name: str, env: Environment, action: Action, target: str | 
                 raise UsageError(f"Replicas must be a whole number from 0 to {service.max_replicas} for {target} "
                                  f"in {env_name}.")
             return {"replicas": replicas}
+        if action is Action.CONFIG:
+            return config_args(env_name, env, target or "", args)
+        if action is Action.RESOURCES:
+            return resources_args(env_name, env, target or "", args)
         if action is Action.DEPLOY:
             return {"version": deploy_version(env_name, target or "", service, args.get("version"))}
         if action is Action.SWITCH:
             return {"slot": _slot(env_name, env, target or "", args.get("slot"))} if args.get("slot") else {}
+        return {}
+    if action is Action.SECRET:
+        if (target or "") not in env.secrets:
+            raise NotFound(f"Unknown secret '{target}' in {env_name}. Its secrets are {', '.join(env.secrets) or 'none'}.")
         return {}
     if action is Action.DELETE_POD:
         if not POD_NAME.fullmatch(target or ""):

@@ -24,11 +24,14 @@ class Action(StrEnum):
     RUN = "run"  # a runbook action from the catalog; its name is the target
     SWITCH = "switch"  # blue/green: the Service's selector to the other slot (args: slot, or none for --back)
     DEPLOY = "deploy"  # a version of the service's image (args: version), or its deploy runbook
+    CONFIG = "config"  # keys the catalog allows (args: changes {KEY: value or None to unset}, restart)
+    SECRET = "secret"  # rotate a catalog secret (target: its name); the value is opsbot's, never shown
+    RESOURCES = "resources"  # memory/CPU limits (args: memory, cpu) within the catalog's maxima
     DELETE_POD = "delete-pod"  # Kubernetes: one pod of a catalog service, for its ReplicaSet to replace (target: pod)
 
 
 SERVICE_ACTIONS = frozenset({Action.RESTART, Action.SCALE, Action.ROLLBACK, Action.STOP, Action.START,
-                             Action.SWITCH, Action.DEPLOY})
+                             Action.SWITCH, Action.DEPLOY, Action.CONFIG, Action.RESOURCES})
 
 
 def action_of(name: Action | str) -> Action:

@@ -17,12 +17,12 @@ import docker
 from docker.errors import DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
-from bot.config.environments import Environment
+from bot.config.environments import Environment, SecretSpec
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.core.redact import default_redactor
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import ProcessMemory, settings_of
+from bot.platforms import ProcessMemory, docker_config, settings_of
 from bot.platforms import docker_recreate as recreate
 from bot.platforms.docker_reconcile import settle_all
 from bot.platforms.script import KEEP, KeptOutput
@@ -319,6 +319,24 @@ class DockerPlatform:
     def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
         raise UsageError(f"{self.env_name} runs Docker containers: a runbook action runs on hosts only in an "
                          "environment whose platform is ssh.")
+
+    def config_values(self, service: str, keys: list[str]) -> dict[str, str | None]:
+        return docker_config.config_values(self, service, keys)
+
+    def set_config(self, service: str, changes: dict[str, str | None], restart: bool) -> str:
+        return docker_config.set_config(self, service, changes, restart)
+
+    def secret_place(self, secret: SecretSpec) -> str:
+        return docker_config.secret_place(self, secret)
+
+    def set_secret(self, secret: SecretSpec, value: str) -> str:
+        return docker_config.set_secret(self, secret, value)
+
+    def resources_plan(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return docker_config.resources_plan(self, service, memory, cpu)
+
+    def set_resources(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return docker_config.set_resources(self, service, memory, cpu)
 
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name} runs Docker containers, not pods: restart the service instead.")

@@ -17,11 +17,11 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from bot.config.environments import Environment
+from bot.config.environments import Environment, SecretSpec
 from bot.core.grep import LineFilter
 from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, ConflictError, UsageError
-from bot.platforms import kubernetes_deploy, kubernetes_pods, settings_of
+from bot.platforms import kubernetes_config, kubernetes_deploy, kubernetes_pods, settings_of
 from bot.platforms.kubernetes_objects import REVISION, event_time, label_selector, matches, rollout_state
 from bot.platforms.settings import KubernetesSettings
 
@@ -339,6 +339,24 @@ class KubernetesPlatform:
     def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
         raise UsageError(f"{self.env_name} runs on Kubernetes: a runbook action runs on hosts only in an "
                          "environment whose platform is ssh (use exec: to run it in a pod).")
+
+    def config_values(self, service: str, keys: list[str]) -> dict[str, str | None]:
+        return kubernetes_config.config_values(self, service, keys)
+
+    def set_config(self, service: str, changes: dict[str, str | None], restart: bool) -> str:
+        return kubernetes_config.set_config(self, service, changes, restart)
+
+    def secret_place(self, secret: SecretSpec) -> str:
+        return kubernetes_config.secret_place(self, secret)
+
+    def set_secret(self, secret: SecretSpec, value: str) -> str:
+        return kubernetes_config.set_secret(self, secret, value)
+
+    def resources_plan(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return kubernetes_config.resources_plan(self, service, memory, cpu)
+
+    def set_resources(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return kubernetes_config.set_resources(self, service, memory, cpu)
 
     def delete_pod_plan(self, pod: str) -> str:
         return kubernetes_pods.delete_plan(self, pod)

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from bot.config.environments import Environment, Service
+from bot.config.environments import Environment, SecretSpec, Service
 from bot.core.grep import LineFilter
 from bot.core.ports import HostResult, PlatformMemory, ServiceState, WorkloadHealth
 from bot.errors import BackendError, NotFound, UsageError
@@ -286,6 +286,25 @@ class SshPlatform:
     def exec_in(self, service: str, argv: list[str], timeout_s: float) -> tuple[int, str]:
         raise UsageError(f"{self.env_name} runs services on hosts, not in containers: give the runbook action "
                          "`hosts:` instead of `exec:`.")
+
+    def config_values(self, service: str, keys: list[str]) -> dict[str, str | None]:
+        raise UsageError(f"{self.env_name} runs services on hosts: change their configuration with a runbook "
+                         "action (e.g. one that edits the .env file and restarts), not /ops config.")
+
+    def set_config(self, service: str, changes: dict[str, str | None], restart: bool) -> str:
+        return str(self.config_values(service, list(changes)))
+
+    def secret_place(self, secret: SecretSpec) -> str:
+        raise UsageError(f"{self.env_name} runs services on hosts: rotate their secrets with a runbook action.")
+
+    def set_secret(self, secret: SecretSpec, value: str) -> str:
+        return self.secret_place(secret)
+
+    def resources_plan(self, service: str, memory: str | None, cpu: str | None) -> str:
+        raise UsageError(f"{self.env_name} runs services on hosts: their memory and CPU are the hosts'.")
+
+    def set_resources(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return self.resources_plan(service, memory, cpu)
 
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name} runs services on hosts, not pods: restart the service instead.")

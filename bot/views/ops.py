@@ -89,6 +89,12 @@ def status(env: str, states: list[ServiceState], links: dict[str, list[tuple[str
     return answer
 
 
+def config_shown(service: str, env: str, values: dict[str, str | None]) -> Reply:
+    title = f"Config · {service} in {env}"
+    items = [line(Code(key), " = ", Code(value) if value is not None else Em("not set")) for key, value in values.items()]
+    return reply(title, Headline(title), lines(items))
+
+
 def described(service: str, env: str, text: str) -> Reply:
     title = f"Describe · {service} in {env}"
     answer = reply(title, Headline(title))

@@ -31,6 +31,8 @@ class FakePlatform:
                                log=["started", "error: pool exhausted", "GET /health 200", "ok"])}
         self.maintenance = maintenance  # None: the environment has no maintenance flag
         self.events: list[tuple[datetime, str]] = []
+        self.config: dict[str, dict[str, str]] = {}  # service → its configuration keys
+        self.secrets: dict[str, str] = {}  # secret key → the value written (only the test reads it)
         self.leftover: dict[str, str] = {}  # service → what reconcile says it settled (tests pretend a crash)
         self.reconciled: list[str] = []  # the services reconcile was called for
 
@@ -114,6 +116,33 @@ class FakePlatform:
 
     def on_hosts(self, argv: list[str], hosts: list[str] | None = None) -> list:
         raise UsageError(f"{self.env_name}: the fake platform has no hosts.")
+
+    def config_values(self, service: str, keys: list[str]) -> dict[str, str | None]:
+        config = self.config.setdefault(service, {"LOG_LEVEL": "info"})
+        return {key: config.get(key) for key in keys}
+
+    def set_config(self, service: str, changes: dict[str, str | None], restart: bool) -> str:
+        config = self.config.setdefault(service, {"LOG_LEVEL": "info"})
+        for key, value in changes.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        return self._happened(f"{service}: config {sorted(changes)}" + (", restarted" if restart else ""))
+
+    def secret_place(self, secret) -> str:
+        return f"the fake's {secret.key}"
+
+    def set_secret(self, secret, value: str) -> str:
+        self.secrets[secret.key] = value  # the test reads it back to prove nothing else holds it
+        return self._happened(f"{secret.key} written, restarted {', '.join(secret.restart) or 'nothing'}")
+
+    def resources_plan(self, service: str, memory: str | None, cpu: str | None) -> str:
+        self._service(service)
+        return f"memory {memory or '='}, cpu {cpu or '='}"
+
+    def set_resources(self, service: str, memory: str | None, cpu: str | None) -> str:
+        return self._happened(f"{service}: {self.resources_plan(service, memory, cpu)}")
 
     def delete_pod_plan(self, pod: str) -> str:
         raise UsageError(f"{self.env_name}: the fake platform has no pods.")

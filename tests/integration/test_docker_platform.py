@@ -293,3 +293,34 @@ def test_a_runbook_action_with_exec_runs_inside_the_service_container(project, d
     assert "Hunter2Secret" not in done.output and "DB_PASSWORD=***" in done.output
     with pytest.raises(BackendError, match=r"broken inside api's container exited with status 3: failing"):
         ops.request(Actor("U_OPS", "C1", "/ops run broken prod"), "prod", "run", "broken", {})
+
+
+def test_config_secret_and_resources_on_the_engine(platform, project, docker_host):
+    """Environment keys changed by recreating each container faithfully; a secret written into the listed services'
+    environment and never into the outcome; memory and CPU limits updated in place (no restart)."""
+    from bot.config.environments import SecretSpec, ServiceConfig
+
+    client = docker.DockerClient(base_url=docker_host)
+    platform.env.services["api"] = platform.env.services["api"].model_copy(update={
+        "config": ServiceConfig(keys=["LOG_LEVEL"])})
+
+    def env_of(name: str) -> list[str]:
+        return client.containers.get(name).attrs["Config"]["Env"]
+
+    assert platform.config_values("api", ["LOG_LEVEL"]) == {"LOG_LEVEL": None}
+    assert platform.set_config("api", {"LOG_LEVEL": "debug"}, restart=False).startswith("LOG_LEVEL=debug; recreated ")
+    assert "LOG_LEVEL=debug" in env_of(f"{project}-api-1") and "LOG_LEVEL=debug" in env_of(f"{project}-api-2")
+    secret = SecretSpec(key="JWT_SECRET", restart=["api"])
+    written = platform.set_secret(secret, "n3w-s3cr3t-value-0123456789")
+    assert "n3w-s3cr3t" not in written and written.startswith("environment variable JWT_SECRET of api written")
+    assert "JWT_SECRET=n3w-s3cr3t-value-0123456789" in env_of(f"{project}-api-1")
+    assert "LOG_LEVEL=debug" in env_of(f"{project}-api-1")  # the rest of the environment kept
+    started = client.containers.get(f"{project}-api-1").attrs["State"]["StartedAt"]
+    assert platform.resources_plan("api", "64Mi", "500m") == \
+        "2 container(s): memory (no limit) → 64Mi, cpu (no limit) → 500m (docker update, no restart)"
+    platform.set_resources("api", "64Mi", "500m")
+    host = client.containers.get(f"{project}-api-1").attrs["HostConfig"]
+    assert host["Memory"] == 64 << 20 and host["CpuQuota"] == 50_000 and host["CpuPeriod"] == 100_000
+    assert client.containers.get(f"{project}-api-1").attrs["State"]["StartedAt"] == started
+    [state] = platform.status()
+    assert state.running == 2

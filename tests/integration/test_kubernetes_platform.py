@@ -33,7 +33,7 @@ class Emulator:
             self.emulator = kmock.KubernetesEmulator()
             await self.emulator.__aenter__()
             for resource in ("apps/v1/deployments", "apps/v1/replicasets", "v1/pods", "v1/configmaps", "v1/events",
-                             "v1/services"):
+                             "v1/services", "v1/secrets"):
                 self.emulator.resources[resource] = {}
             self.server = kmock.Server(self.emulator)
             await self.server.__aenter__()
@@ -473,3 +473,42 @@ def test_exec_in_a_pod_goes_through_the_clients_stream_and_a_server_without_it_i
         platform.exec_in("api", ["pg_isready"], 5)
     with pytest.raises(UsageError, match="runs on hosts only in an environment whose platform is ssh"):
         platform.on_hosts(["uptime"])
+
+
+
+def test_config_secret_and_resources_through_the_api(cluster):
+    """A ConfigMap's allowed key old → new (a rollout restart with --restart); a Secret's key rewritten with a value
+    opsbot made, never in the outcome, and its service restarted; the container's limits patched, its request brought
+    down to a lower limit."""
+    import base64
+
+    from bot.config.environments import SecretSpec, ServiceConfig
+
+    emulator, apps, core = cluster
+    core.create_namespaced_secret(NS, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": NS},
+                                       "data": {"JWT_SECRET": base64.b64encode(b"old-value").decode()}})
+    apps.patch_namespaced_deployment("api-gateway", NS, {"spec": {"template": {"spec": {"containers": [
+        {"name": "api", "image": "shop/api:1.4.2",
+         "resources": {"limits": {"memory": "1Gi", "cpu": "1"}, "requests": {"memory": "1Gi", "cpu": "250m"}}}]}}}})
+    cat = catalog(emulator.url)
+    cat.environments["prod"].services["api"] = cat.environments["prod"].services["api"].model_copy(update={
+        "config": ServiceConfig(configmap="shop-config", keys=["MAINTENANCE_MODE", "LOG_LEVEL"])})
+    platform = KubernetesPlatform("prod", cat.environments["prod"])
+    assert platform.config_values("api", ["MAINTENANCE_MODE", "LOG_LEVEL"]) == {"MAINTENANCE_MODE": "false", "LOG_LEVEL": None}
+    done = platform.set_config("api", {"LOG_LEVEL": "debug"}, restart=True)
+    assert done.startswith("configmap/shop-config: LOG_LEVEL=debug\nrollout restart of deployment/api-gateway")
+    assert core.read_namespaced_config_map("shop-config", NS).data["LOG_LEVEL"] == "debug"
+    secret = SecretSpec(key="JWT_SECRET", kubernetes_secret="app", restart=["api"])
+    assert platform.secret_place(secret) == "Secret app key JWT_SECRET"
+    written = platform.set_secret(secret, "n3w-s3cr3t-value-0123456789")
+    assert "n3w-s3cr3t" not in written and written.startswith("Secret app key JWT_SECRET written")
+    stored = core.read_namespaced_secret("app", NS).data["JWT_SECRET"]
+    assert base64.b64decode(stored) == b"n3w-s3cr3t-value-0123456789"
+    assert platform.resources_plan("api", "512Mi", None) == \
+        "deployment/api-gateway container api: memory 1Gi → 512Mi (rolling)"
+    platform.set_resources("api", "512Mi", None)
+    resources = apps.read_namespaced_deployment("api-gateway", NS).spec.template.spec.containers[0].resources
+    assert resources.limits["memory"] == "512Mi" and resources.requests["memory"] == "512Mi"
+    assert resources.requests["cpu"] == "250m"
+    with pytest.raises(ConflictError, match="already has those limits"):
+        platform.resources_plan("api", "512Mi", None)
