@@ -186,3 +186,12 @@ def test_audit_export_into_a_closed_pipe_ends_quietly(sqlite_url):
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env,
                             cwd=Path(__file__).resolve().parents[2], timeout=60, check=False)
     assert len(result.stdout) == 10 and result.stderr == ""
+
+
+def test_console_refuses_a_channel_name_of_no_incident_instead_of_using_the_open_one(sqlite_url):
+    opsbot(["console"], sqlite_url, "/incident open p2 Slow search\n")
+    result = opsbot(["console", "--channel", "#inc-4-slow-search"], sqlite_url, "/incident ack\n")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "opsbot: No incident channel is named #inc-4-slow-search: there is no INC-4."
+    shown = opsbot(["console", "--channel", "inc-1"], sqlite_url, "/incident show\n")
+    assert "INC-1 · P2 · Slow search" in shown.stdout and "declared" in shown.stdout

@@ -130,4 +130,10 @@ def test_target_is_the_channel_incident_else_the_only_open_one(service):
     service.open("U_ALICE", "p2", "second")
     assert service.resolve_target(None, "inc-1-first").number == 1
     with pytest.raises(UsageError, match="Several incidents are open"):
+        service.resolve_target(None, None)
+
+
+def test_a_channel_of_no_incident_never_falls_back_to_the_only_open_one(service):
+    service.open("U_ALICE", "p2", "first")
+    with pytest.raises(UsageError, match="No incident is bound to channel general; say which incident"):
         service.resolve_target(None, "general")
