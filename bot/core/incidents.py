@@ -99,8 +99,17 @@ class IncidentService:
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
              service: str | None = None, env: str | None = None, channel: str | None = None,
              private: bool | None = None, type: str | None = None) -> Incident:
+        self.environment(env)
         return self.store.create_incident(*self.declaration(actor, severity, title, impact, service, env, channel,
                                                             commander=actor, private=private, type=type))
+
+    def environment(self, env: str | None) -> None:
+        """A person names one of the catalog's environments, or none; UsageError listing them otherwise."""
+        if env is None or env in self.catalog.environments:
+            return
+        known = ", ".join(self.catalog.environments) or "none (the catalog defines no environments)"
+        shown = env if len(env) <= 60 else env[:59] + "…"
+        raise UsageError(f"Unknown environment '{shown}'. Environments: {known}.", field="env")
 
     def declaration(self, actor: str, severity: str, title: str, impact: str | None = None,
                     service: str | None = None, env: str | None = None, channel: str | None = None,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 SESSION = """\
-/incident open p1 Database connection errors --impact "checkout fails for ~30% of users" --service api --env prod
+/incident open p1 Database connection errors --impact "checkout fails for ~30% of users" --service api --env local
 /incident ack INC-1
 /incident role INC-1 scribe @U_BOB
 /incident note INC-1 pg_stat_activity shows 190/200 connections, pool exhausted

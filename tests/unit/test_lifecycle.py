@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import Catalog
+from bot.core.incidents import IncidentService
 from bot.core.models import Status
 from bot.errors import ConflictError, NotFound, UsageError
+
+
+@pytest.fixture
+def service(store, clock) -> IncidentService:
+    """The incident service over a catalog with the one environment these incidents name."""
+    return IncidentService(store, Catalog.model_validate({"environments": {"prod": {}}}), clock=clock)
 
 
 def open_p1(service, title="Database connection errors"):
