@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = getattr(args, "sub_config", None) or args.config
     try:
-        configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"), os.environ.get("OPSBOT_LOG_FORMAT", "text"))
+        # A server's log keeps tracebacks; a person at a terminal gets one line per problem.
+        configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"), os.environ.get("OPSBOT_LOG_FORMAT", "text"),
+                          tracebacks=args.command == "serve")
         return COMMANDS[args.command](args, config)
     except BrokenPipeError:  # `opsbot audit export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -25,14 +25,19 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
     effects = ConsoleEffects(router, ctx, stdout, interactive)
     if interactive:
         _enable_history()
-        print("opsbot console — type `help`, or `exit` to leave. Acting as " + ctx.user
+        print("opsbot console — type `help`, or `exit` (or Ctrl-D) to leave. Acting as " + ctx.user
               + (f". {where}." if where else ""), file=stdout)
     while True:
         try:
             line = input(PROMPT) if interactive else stdin.readline()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:  # Ctrl-D
             print(file=stdout)
             break
+        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the line being typed, as in a shell
+            print(file=stdout)
+            if not interactive:
+                break
+            continue
         if not interactive and line == "":
             break  # end of piped input
         line = line.strip()
