@@ -145,8 +145,14 @@ def _check_config(args: argparse.Namespace, config: str | None) -> int:
     from bot.config import Settings, config_path, from_environment, load_catalog
 
     path = config_path(config, from_environment(Settings))
-    catalog = load_catalog(path)
-    print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)")
+    warnings: list[str] = []
+    try:
+        catalog = load_catalog(path, warnings)
+    finally:  # with the errors or without: every problem of the file in one run
+        for warning in warnings:
+            print(f"config warning: {warning}", file=sys.stderr)
+    print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)"
+          + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else ""))
     return 0
 
 
