@@ -304,6 +304,9 @@ class IncidentService:
         text = self._text(text, "action item", 500)
 
         def apply(incident: Incident, now: datetime) -> list[Event]:
+            if due is not None and due < now.date():
+                raise UsageError(f"The due date {due.isoformat()} is in the past; give today ({now.date().isoformat()}, "
+                                 "UTC) or a later date.", field="due")
             item = ActionItem(number=len(incident.action_items) + 1, text=text, owner=owner, due=due)
             incident.action_items.append(item)
             detail = (f" (owner @{owner}" if owner else " (no owner") + (f", due {due})" if due else ")")

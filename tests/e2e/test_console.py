@@ -13,7 +13,7 @@ SESSION = """\
 /incident note INC-1 pg_stat_activity shows 190/200 connections, pool exhausted
 /incident status INC-1 mitigated restarted app, raised pool size to 50
 /incident update INC-1 error rate back under 0.1%, monitoring
-/incident action INC-1 add "alert on connection pool > 80%" @U_BOB due 2026-12-01
+/incident action INC-1 add "alert on connection pool > 80%" @U_BOB due 2030-12-01
 /incident resolve INC-1 pool exhausted by a leaking worker; fixed in v1.4.2
 /incident postmortem INC-1
 /incident list --all
@@ -36,7 +36,7 @@ def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url
     out = first.stdout
     assert "INC-1 · P1 · Database connection errors" in out
     assert "## 1. Incident Summary" in out and "## 6. Lessons Learned" in out
-    assert "| 1 | alert on connection pool > 80% | @U_BOB | 2026-12-01 | no |" in out
+    assert "| 1 | alert on connection pool > 80% | @U_BOB | 2030-12-01 | no |" in out
     assert "| Time to acknowledge |" in out
     assert "INC-1 P1 resolved — Database connection errors" in out
     assert "Traceback" not in out + first.stderr and '{"' not in out

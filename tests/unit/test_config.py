@@ -79,7 +79,7 @@ def test_durations(text, minutes):
 
 
 def test_bad_duration_says_how_to_write_one():
-    with pytest.raises(ValueError, match="like 15m, 4h or 2d"):
+    with pytest.raises(ValueError, match="like 15m, 4h, 2d or 2h30m"):
         parse_duration("soonish")
 
 
