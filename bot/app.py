@@ -298,13 +298,14 @@ def serve(opsbot: Opsbot, slack: SlackSettings, mode: Mode, host: str = "0.0.0.0
     on the way out, which releases its leader lock."""
     from bot import version
     from bot.http.server import run
+    from bot.logs import START
     from bot.store import hide_password
 
     parts = served(opsbot, slack, mode, scheduler=scheduler)
     runner = parts.scheduler
     reminders = "" if runner is None else (" reminders=log" if mode == "off" else " reminders=slack")
-    # The one start-up line (INFO): enough to tell from the log which build serves what, never a secret.
-    log.info("opsbot %s serving: slack=%s port=%s store=%s catalog=%s scheduler=%s%s", version(),
+    # The one start-up line (INFO, shown whatever OPSBOT_LOG_LEVEL): which build serves what, never a secret.
+    logging.getLogger(START).info("opsbot %s serving: slack=%s port=%s store=%s catalog=%s scheduler=%s%s", version(),
              "off" if mode == "off" else f"on mode={mode}", slack.port, hide_password(opsbot.settings.database_url),
              opsbot.catalog_path or "built-in", "on" if runner else "off", reminders)
     if runner is not None:

@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = getattr(args, "sub_config", None) or args.config
     try:
-        configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"), os.environ.get("OPSBOT_LOG_FORMAT", "text"))
+        # A server's log keeps tracebacks; a person at a terminal gets one line per problem.
+        configure_logging(os.environ.get("OPSBOT_LOG_LEVEL", "WARNING"), os.environ.get("OPSBOT_LOG_FORMAT", "text"),
+                          tracebacks=args.command == "serve")
         return COMMANDS[args.command](args, config)
     except BrokenPipeError:  # `opsbot audit export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -152,8 +154,14 @@ def _check_config(args: argparse.Namespace, config: str | None) -> int:
     from bot.config import Settings, config_path, from_environment, load_catalog
 
     path = config_path(config, from_environment(Settings))
-    catalog = load_catalog(path)
-    print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)")
+    warnings: list[str] = []
+    try:
+        catalog = load_catalog(path, warnings)
+    finally:  # with the errors or without: every problem of the file in one run
+        for warning in warnings:
+            print(f"config warning: {warning}", file=sys.stderr)
+    print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)"
+          + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else ""))
     return 0
 
 

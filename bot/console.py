@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation
-from bot.errors import OpsbotError
+from bot.errors import OpsbotError, UsageError
 from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router
@@ -16,17 +16,28 @@ HISTORY = Path.home() / ".opsbot_history"
 
 
 def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Raises UsageError or NotFound before the first prompt for a --channel that names no incident channel."""
+    where = ""
+    if ctx.channel is not None:
+        channel, where = channel_for(router, ctx.user, ctx.channel)
+        ctx = Context(user=ctx.user, channel=channel, source=ctx.source)
     interactive = stdin.isatty()
     effects = ConsoleEffects(router, ctx, stdout, interactive)
     if interactive:
         _enable_history()
-        print("opsbot console — type `help`, or `exit` to leave. Acting as " + ctx.user, file=stdout)
+        print("opsbot console — type `help`, or `exit` (or Ctrl-D) to leave. Acting as " + ctx.user
+              + (f". {where}." if where else ""), file=stdout)
     while True:
         try:
             line = input(PROMPT) if interactive else stdin.readline()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:  # Ctrl-D
             print(file=stdout)
             break
+        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the line being typed, as in a shell
+            print(file=stdout)
+            if not interactive:
+                break
+            continue
         if not interactive and line == "":
             break  # end of piped input
         line = line.strip()
@@ -42,6 +53,25 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
     if interactive:
         _save_history()
     return 0
+
+
+def channel_for(router: Router, user: str, channel: str) -> tuple[str, str]:
+    """`opsbot console --channel X`: (the channel to type in, what to say of it). An incident channel given by its
+    ID or its name (`inc-3-…`, `#inc-3-…`) is that incident's channel; any other plain name is a channel of no
+    incident yet (`/incident open` binds one there). A name that can only mean an incident channel and matches none
+    is refused (UsageError/NotFound), so a command is never sent to some other incident."""
+    from bot.core.channels import named_like_incident
+    from bot.core.privacy import seen
+
+    incidents = router.services.incidents
+    found = incidents.for_channel(channel)
+    if found is not None:
+        incident = seen(found, incidents.viewer(user, None))
+        return incident.channel or channel, f"In {incident.id}'s channel"
+    if named_like_incident(channel):
+        raise UsageError(f"No incident channel is named {channel}: give one that `/incident list --all` shows "
+                         "(inc-<n>-…), or start without --channel.")
+    return channel, f"In channel {channel} (no incident yet: `/incident open` opens one here)"
 
 
 class ConsoleEffects:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE | re.ASCII)
+_PART = r"[0-9]{1,12}\s*(?:s|min|m|h|d|w)"
+_DURATION = re.compile(rf"^\s*(?:{_PART}\s*)+$", re.IGNORECASE | re.ASCII)  # 15m, 2h30m, 1h 30m
+_PARTS = re.compile(r"([0-9]{1,12})\s*(s|min|m|h|d|w)", re.IGNORECASE | re.ASCII)
 MAX_DURATION = timedelta(days=3650)
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -14,12 +16,10 @@ def utcnow() -> datetime:
 
 
 def parse_duration(text: str) -> timedelta:
-    """'15m', '1h', '2d' -> timedelta. Raises ValueError with a readable message."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"'{text}' is not a duration; use a number and a unit, like 15m, 4h or 2d")
-    amount, unit = int(match.group(1)), match.group(2).lower()
-    seconds = amount * _UNIT_SECONDS[unit]
+    """'15m', '1h', '2d', '2h30m', '1h 30m' -> timedelta. Raises ValueError with a readable message."""
+    if not _DURATION.match(str(text)):
+        raise ValueError(f"'{text}' is not a duration; use a number and a unit, like 15m, 4h, 2d or 2h30m")
+    seconds = sum(int(amount) * _UNIT_SECONDS[unit.lower()] for amount, unit in _PARTS.findall(str(text)))
     if seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"'{text}' is longer than ten years; give a shorter duration")
     return timedelta(seconds=seconds)
@@ -50,7 +50,7 @@ def parse_date(text: str) -> date:
         raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD, like 2026-12-01") from exc
 
 
-_AGO = re.compile(r"^\s*-\s*([0-9]{1,12}\s*(?:s|m|min|h|d|w))\s*$", re.IGNORECASE | re.ASCII)
+_AGO = re.compile(rf"^\s*-\s*((?:{_PART}\s*)+)$", re.IGNORECASE | re.ASCII)
 
 
 def parse_moment(text: str, now: datetime) -> datetime:

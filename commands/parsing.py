@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot.errors import NotFound, OpsbotError, UsageError
+from bot.errors import BackendError, NotFound, OpsbotError, UsageError
 from bot.views.mrkdwn import from_slack
 
 _INCIDENT_ID = re.compile(r"^(?:inc-)?#?([0-9]+)$", re.IGNORECASE)
@@ -75,11 +75,13 @@ def first_word(text: str) -> tuple[str, str]:
 
 @contextmanager
 def usage_on_error(line: str) -> Iterator[None]:
-    """Errors raised inside are shown with this syntax line, unless they already carry one."""
+    """Errors raised inside are shown with this syntax line, unless they already carry one — or something outside
+    failed (BackendError: the command was fine, its syntax would only distract)."""
     try:
         yield
     except OpsbotError as error:
-        error.usage = error.usage or line
+        if not isinstance(error, BackendError):
+            error.usage = error.usage or line
         raise
 
 

@@ -18,6 +18,7 @@ from bot.config.fields import Duration, Strict
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ class AlertRule(Strict):
     channel: str | None = None  # where the incident is announced; default: announce_channel
     commander: str | None = None  # a Slack user ID made commander (and invited); default: none until someone takes it
     on_resolved: Literal["note", "resolve"] = "note"  # note on the timeline and ask the commander, or resolve
+
+    @field_validator("commander")
+    @classmethod
+    def _slack_user(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_USER.fullmatch(value):
+            raise ValueError(f"'{value}' is not a Slack user ID; write the member ID (U… or W…, e.g. U012ABCDEF), "
+                             "shown in the person's Slack profile under ⋮ → Copy member ID")
+        return value
 
     @field_validator("match")
     @classmethod

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.config import messages
 from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
-from bot.config.fields import PROBLEM_SEPARATOR, Duration, Strict, problems
+from bot.config.fields import DROPPED, PROBLEM_SEPARATOR, Duration, Strict, dropped, problems
 from bot.config.schedule import Scheduler
+from bot.config.yamlfile import read_yaml, unset_secrets
 from bot.errors import ConfigError
 from bot.timeparse import next_business_day_end, parse_duration
 
@@ -185,12 +186,12 @@ class Catalog(Strict):
         return value
 
     @model_validator(mode="after")
-    def _scheduled_runs_are_allowed(self) -> Catalog:
+    def _scheduled_runs_are_allowed(self, info: ValidationInfo) -> Catalog:
         """A reminder runs only an action that exists and is read-only or marked `scheduled: true`: nobody
         confirms what the scheduler does."""
         for name, reminder in self.scheduler.reminders.items():
-            if reminder.run is None:
-                continue
+            if reminder.run is None or dropped(info, "environments", reminder.run.env, "runbook", reminder.run.action):
+                continue  # what it names had problems of its own, reported already
             where, run = f"scheduler.reminders.{name}.run", reminder.run
             if run.env not in self.environments:
                 raise ValueError(f"{where}: unknown environment '{run.env}'; environments: "
@@ -222,10 +223,12 @@ class Catalog(Strict):
         return self.announce_channel if own is None else own
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Catalog:
-        """Roles name environments, alert rules name severities: every problem at once."""
+    def _cross_references(self, info: ValidationInfo) -> Catalog:
+        """Roles and alert rules name environments, alert rules name severities: every problem at once (none
+        about a name whose section had problems of its own)."""
         found = []
-        unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments]
+        unknown = [scope for scope in self.roles if scope != "*" and scope not in self.environments
+                   and not dropped(info, "environments", scope)]
         if unknown:
             found.append(f"roles name unknown environments: {', '.join(unknown)} (use an environment or '*')")
         try:
@@ -237,7 +240,12 @@ class Catalog(Strict):
                 default = "P2" if "P2" in self.severities else list(self.severities)[-1]
                 rule.severity = self.severity_key(rule.severity or default)
             except ValueError as exc:
-                found.append(f"alerts.{where}.severity: {exc}")
+                if not dropped(info, "severities"):
+                    found.append(f"alerts.{where}.severity: {exc}")
+            literal = rule.env and "{" not in rule.env
+            if literal and rule.env not in self.environments and not dropped(info, "environments", rule.env):
+                found.append(f"alerts.{where}.env: '{rule.env}' is not an environment; environments: "
+                             f"{', '.join(self.environments) or 'none'}")
         problems(found)
         return self
 
@@ -266,20 +274,25 @@ def _local_environment() -> Environment:
     })
 
 
-def load_catalog(path: Path | str | None) -> Catalog:
-    """Read and validate opsbot.yml; no path means the built-in defaults."""
+def load_catalog(path: Path | str | None, warnings: list[str] | None = None) -> Catalog:
+    """Read and validate opsbot.yml; no path means the built-in defaults. `warnings` collects what is not wrong
+    but will not work here (a secret's variable that is not set)."""
     if path is None:
         return Catalog(environments={"local": _local_environment()})
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw, repeated = read_yaml(path.read_text())
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML ({exc})"]) from exc
+    raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: the top level must be a mapping"])
+    if warnings is not None:
+        warnings.extend(unset_secrets(raw))
     catalog, found = _validate_all(raw)
+    found[:0] = [f"{path}: {problem}" for problem in repeated]
     if catalog is not None:
         template = catalog.templates.postmortem
         if template is not None and not template.is_absolute():
@@ -304,9 +317,10 @@ def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None,
     defaults = Catalog().model_dump(by_alias=True)
     found: list[str] = []
     reported: set[tuple[Any, ...]] = set()
+    dropped: set[tuple[str, ...]] = set()  # what a check that names it cannot judge (no "actions: none" cascades)
     for attempt in range(passes):
         try:
-            return Catalog.model_validate(data), found
+            return Catalog.model_validate(data, context={DROPPED: dropped}), found
         except ValidationError as exc:
             errors = [_in_the_file(error, data) for error in exc.errors()]
         for error in errors:
@@ -318,6 +332,7 @@ def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None,
         # One replacement per failing key, however many errors lie below it (the items of one list).
         targets = dict.fromkeys(_mapping_keys(tuple(error["loc"])) for error in errors)
         changed = [_prune(data, keys, defaults) for keys in targets]  # every one, not just up to the first
+        dropped.update(path for path in changed if path)
         if not any(changed):
             break  # nothing left to drop: what remains is already reported
     return None, found
@@ -361,9 +376,10 @@ def _mapping_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _prune(data: dict[str, Any], path: tuple[str, ...], defaults: dict[str, Any]) -> bool:
-    """Put the built-in default (else an empty section) in place of what failed at `path`, or drop it; True when
-    something changed. A replaced section keeps its name, so references to it still resolve."""
+def _prune(data: dict[str, Any], path: tuple[str, ...], defaults: dict[str, Any]) -> tuple[str, ...] | None:
+    """Put the built-in default (else an empty section) in place of what failed at `path`, or drop it; the path
+    of what changed, None when nothing did. A replaced section keeps its name, so references to it still resolve
+    (what it held does not: checks that name it look at DROPPED)."""
     keys = list(path)
     while keys:
         node: Any = data
@@ -379,12 +395,13 @@ def _prune(data: dict[str, Any], path: tuple[str, ...], defaults: dict[str, Any]
                 node[last] = {}
             else:
                 del node[last]
-            return True
+            return tuple(keys)
         keys.pop()  # already gone: replace the section holding it
-    return False
+    return None
 
 
 def _describe(error: Mapping[str, Any]) -> list[str]:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    """One line per problem, with its path (the catalog's own checks write theirs in the message)."""
+    where = ".".join(str(part) for part in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    return [f"{where}: {line}" for line in message.split(PROBLEM_SEPARATOR)]
+    return [f"{where}: {line}" if where else line for line in message.split(PROBLEM_SEPARATOR)]

@@ -6,14 +6,15 @@ Secrets never live here: checks name the environment variable that holds a DSN o
 """
 from __future__ import annotations
 
+import string
 from enum import IntEnum
 from typing import Literal
 
 import re2
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bot.checks.settings import AnyCheck, HostCheck, Pm2Check
-from bot.config.fields import Strict, problems
+from bot.config.fields import Strict, dropped, problems
 from bot.platforms.settings import AnyPlatform, KubernetesSettings, SshSettings, ssh_address  # noqa: F401
 
 
@@ -210,6 +211,24 @@ class RunbookAction(Strict):
             Role.parse(value)
         return value
 
+    @model_validator(mode="after")
+    def _placeholders_are_params(self) -> RunbookAction:
+        """Every `{name}` in argv is a declared parameter (an undeclared one could never be filled);
+        `{{` and `}}` are literal braces."""
+        found = []
+        for item in self.argv:
+            try:
+                names = [name for _, name, _, _ in string.Formatter().parse(item) if name is not None]
+            except ValueError as exc:
+                found.append(f"argv item '{item}': {exc} (write {{{{ and }}}} for literal braces)")
+                continue
+            for name in names:
+                if name not in self.params:
+                    found.append(f"argv item '{item}': {{{name}}} is not a declared parameter; params: "
+                                 f"{', '.join(self.params) or 'none'} (write {{{{ and }}}} for literal braces)")
+        problems(found)
+        return self
+
     @property
     def role(self) -> Role:
         return Role.parse(self.min_role or ("viewer" if self.read_only else "operator"))
@@ -263,17 +282,21 @@ class Environment(Strict):
         return value
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Environment:
-        """What the environment's parts name must exist here; every problem at once."""
+    def _cross_references(self, info: ValidationInfo) -> Environment:
+        """What the environment's parts name must exist here; every problem at once (none about a name set aside
+        for a problem of its own)."""
         found = []
-        unknown = [name for name in self.evidence.runbook if name not in self.runbook]
+        unknown = [name for name in self.evidence.runbook if name not in self.runbook
+                   and not dropped(info, "…", "runbook", name)]
         if unknown:
             found.append(f"evidence.runbook names unknown runbook actions: {', '.join(unknown)}")
-        strangers = [name for name in self.evidence.services if name not in self.services]
+        strangers = [name for name in self.evidence.services if name not in self.services
+                     and not dropped(info, "…", "services", name)]
         if strangers:
             found.append(f"evidence.services names unknown services: {', '.join(strangers)} "
                          f"(services: {', '.join(self.services) or 'none'})")
-        restart = [name for name in (self.maintenance.restart if self.maintenance else []) if name not in self.services]
+        restart = [name for name in (self.maintenance.restart if self.maintenance else []) if name not in self.services
+                   and not dropped(info, "…", "services", name)]
         if restart:
             found.append(f"maintenance.restart names unknown services: {', '.join(restart)} "
                          f"(services: {', '.join(self.services) or 'none'})")

@@ -5,12 +5,28 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 from bot.kinds import PROBLEM_SEPARATOR, problems
 from bot.timeparse import parse_duration
 
-__all__ = ["PROBLEM_SEPARATOR", "Duration", "DurationOrZero", "Strict", "problems"]
+__all__ = ["DROPPED", "PROBLEM_SEPARATOR", "Duration", "DurationOrZero", "Strict", "dropped", "problems"]
+
+# The validation context's key for the sections check-config has set aside after their own problems
+# (bot/config/catalog.py, _validate_all): a check naming something in them cannot judge it, and says nothing.
+DROPPED = "dropped"
+
+
+def dropped(info: ValidationInfo, *path: str) -> bool:
+    """Whether what `path` names (`environments`, `prod`, `runbook`, `verify`) lost its content to an earlier
+    problem: a section on the way to it was set aside, or it was. A path that starts with "…" matches at any
+    depth (a model that does not know its own place: `dropped(info, "…", "runbook", name)`)."""
+    gone = (info.context or {}).get(DROPPED) or ()
+    if path and path[0] == "…":
+        tail = path[1:]
+        return any(tail[:len(lost) - i] == lost[i:] for lost in gone for i in range(len(lost))
+                   if lost[i] == tail[0])
+    return any(path[:len(lost)] == lost for lost in gone)
 
 
 class Strict(BaseModel):

@@ -67,6 +67,8 @@ def _default(field: FieldInfo) -> str:
         return "(section)"
     if isinstance(value, timedelta):
         return format_duration(value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, timedelta) for v in value):
+        return f"`[{', '.join(format_duration(v) for v in value)}]`"  # as the YAML writes it: [2d, 1d]
     if isinstance(value, Enum):
         return value.name.lower()
     if isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):

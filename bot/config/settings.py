@@ -52,7 +52,7 @@ class SlackSettings(BaseSettings):
     # How many acked deliveries may wait for a worker; past that, one is refused at once ("busy, nothing was done,
     # try again") rather than queued without end (memory, and replies later than anyone waits for).
     opsbot_slack_queue: int = Field(default=1000, ge=1, le=100_000)
-    port: int = 3000
+    port: int = Field(default=3000, ge=1, le=65535)  # PORT
     # SIGTERM: how long acked work may take to finish before the process exits anyway.
     opsbot_shutdown_timeout: float = Field(default=30.0, gt=0, le=600)
 

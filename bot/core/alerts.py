@@ -173,15 +173,21 @@ class AlertService:
         title = group.title or render(rule.title, labels, notes) or f"Alert group {group.key}"
         limit = self.catalog.limits.title_max
         title = title if len(title) <= limit else title[:limit - 1] + "…"  # an alert is never refused for its title
+        title = inert_mentions(title)
+        env = group.env or render(rule.env, labels, notes) or None
         incident, events = self.incidents.declaration(
-            group.source, group.severity or rule.severity, inert_mentions(title),
-            service=group.service or render(rule.service, labels, notes) or None,
-            env=group.env or render(rule.env, labels, notes) or None,
+            group.source, group.severity or rule.severity, title,
+            service=group.service or render(rule.service, labels, notes) or None, env=env,
             commander=rule.commander, impact_started_at=first.starts_at)
         events.append(scrubbed_event(Event(at=events[0].at, actor=group.source, kind=EventKind.IMPACT_START,
                                            text=f"Impact started {show(first.starts_at)} (the first alert's start)",
                                            data={"at": first.starts_at.isoformat(), "source": group.source,
                                                  "group": group.key})))
+        if env is not None and env not in self.catalog.environments:  # an alert is never refused: it is said
+            events.append(scrubbed_event(Event(
+                at=events[0].at, actor=group.source, kind=EventKind.NOTE,
+                text=f"The alert names environment '{env[:60]}', which the catalog does not have: no health "
+                     "snapshot, evidence or ops action can use it", data={"env": env, "unknown_env": True})))
         return incident, events
 
     def _storm(self, group: AlertGroup, opening: tuple[Incident, list[Event]]) -> StormOpening:

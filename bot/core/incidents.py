@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from bot.config.catalog import Catalog
+from bot.core.channels import incident_in
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
 from bot.core.ports import StaleWrite, Store
@@ -48,16 +49,18 @@ class IncidentService:
 
     def resolve_target(self, number: int | None, channel: str | None, guess: bool = True,
                        viewer: Viewer | None = None) -> Incident:
-        """An explicit id, else the channel's incident, else the only open one, else the only
-        resolved one (so `close` and `postmortem` need no id right after a resolve) — of those `viewer` may see."""
+        """An explicit id, else the channel's incident, else (no channel given) the only open one, else the only
+        resolved one (so `close` and `postmortem` need no id right after a resolve) — of those `viewer` may see.
+        Typed in a channel of no incident, the id is asked for: never a guess at some other incident."""
         if number is not None:
             return self.visible(number, viewer)
-        if channel:
-            bound = self.store.incident_for_channel(channel)
-            if bound is not None:
-                return seen(bound, viewer)
+        bound = self.for_channel(channel) if channel else None
+        if bound is not None:
+            return seen(bound, viewer)
         if not guess:
             raise UsageError("This is not an incident channel; say which incident, e.g. INC-1.")
+        if channel:  # the console's --channel
+            raise UsageError(f"No incident is bound to channel {channel}; say which incident, e.g. INC-1.")
         open_now = [i for i in self.store.list_incidents(include_closed=False, limit=50) if may_see(i, viewer)][:3]
         if len(open_now) == 1:
             return open_now[0]
@@ -73,8 +76,8 @@ class IncidentService:
         )
 
     def for_channel(self, channel: str) -> Incident | None:
-        """The incident bound to a chat channel, if any."""
-        return self.store.incident_for_channel(channel)
+        """The incident bound to a chat channel, given by its ID or its name (`inc-3-…`, `#inc-3-…`), if any."""
+        return incident_in(self.store, channel)
 
     def list_incidents(self, include_closed: bool = False, limit: int = 50,
                        viewer: Viewer | None = None) -> list[Incident]:
@@ -112,8 +115,17 @@ class IncidentService:
     def open(self, actor: str, severity: str, title: str, impact: str | None = None,
              service: str | None = None, env: str | None = None, channel: str | None = None,
              private: bool | None = None, type: str | None = None, eta: datetime | None = None) -> Incident:
+        self.environment(env)
         return self.store.create_incident(*self.declaration(actor, severity, title, impact, service, env, channel,
                                                             commander=actor, private=private, type=type, eta=eta))
+
+    def environment(self, env: str | None) -> None:
+        """A person names one of the catalog's environments, or none; UsageError listing them otherwise."""
+        if env is None or env in self.catalog.environments:
+            return
+        known = ", ".join(self.catalog.environments) or "none (the catalog defines no environments)"
+        shown = env if len(env) <= 60 else env[:59] + "…"
+        raise UsageError(f"Unknown environment '{shown}'. Environments: {known}.", field="env")
 
     def declaration(self, actor: str, severity: str, title: str, impact: str | None = None,
                     service: str | None = None, env: str | None = None, channel: str | None = None,
@@ -322,6 +334,9 @@ class IncidentService:
         text = self._text(text, "action item", 500)
 
         def apply(incident: Incident, now: datetime) -> list[Event]:
+            if due is not None and due < now.date():
+                raise UsageError(f"The due date {due.isoformat()} is in the past; give today ({now.date().isoformat()}, "
+                                 "UTC) or a later date.", field="due")
             item = ActionItem(number=len(incident.action_items) + 1, text=text, owner=owner, due=due)
             incident.action_items.append(item)
             detail = (f" (owner @{owner}" if owner else " (no owner") + (f", due {due})" if due else ")")

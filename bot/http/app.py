@@ -1,6 +1,7 @@
 """The HTTP application of `opsbot serve`, Slack or not; its routes, in one table (`create_app`):
 
     GET  /healthz              {"ok", "scheduler", "store"?, "socket_mode"?}: 503 while the store is unreachable
+                               (the scheduler then says "standby", never "leader")
     GET  /metrics              Prometheus' text format, from memory
     POST /alerts/alertmanager  alert intake (bot/alerts/endpoint.py: body capped, source authenticated, then
     POST /alerts/webhook         parsed; the endpoint answers other methods and names itself, as JSON)
@@ -53,7 +54,9 @@ def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndp
 
     async def healthz(request: Request) -> Response:
         up = await asyncio.to_thread(store_up)
-        role = "off" if scheduler is None else ("leader" if scheduler.is_leader else "standby")
+        # Leadership is a lock in the database: while it is unreachable this process leads nothing (a tick can
+        # claim no reminder, and the lock may already be another replica's), whatever it last knew.
+        role = "off" if scheduler is None else ("leader" if up and scheduler.is_leader else "standby")
         body = {"ok": up, "scheduler": role} | ({} if up else {"store": "unreachable"}) | (
             await slack.health() if slack is not None else {})
         return Response(json.dumps(body), status_code=200 if up else 503, media_type="application/json")

@@ -66,12 +66,16 @@ def _check_line(result) -> Line:
                 line(" · ", Link(result.link, "graph")) if result.link else "")
 
 
+def _checks(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
+
+
 def _checked(report: HealthReport, at: datetime) -> Reply:
     verdict = VERDICT[report.overall]
     items = [_check_line(r) for r in report.results] or [line(f"No checks are configured for {report.env}.")]
     return reply(f"{report.env} is {verdict}", Headline(f"Health · {report.env} — {ICON[report.overall]} {verdict}"),
                  lines([*items, *(line(n) for n in report.notes)]),
-                 note(f"{len(report.results)} checks in {report.elapsed_ms / 1000:.1f} s · {show(at)}"),
+                 note(f"{_checks(len(report.results))} in {report.elapsed_ms / 1000:.1f} s · {show(at)}"),
                  ephemeral=False)
 
 

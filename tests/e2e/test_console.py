@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 SESSION = """\
-/incident open p1 Database connection errors --impact "checkout fails for ~30% of users" --service api --env prod
+/incident open p1 Database connection errors --impact "checkout fails for ~30% of users" --service api --env local
 /incident ack INC-1
 /incident role INC-1 scribe @U_BOB
 /incident note INC-1 pg_stat_activity shows 190/200 connections, pool exhausted
 /incident status INC-1 mitigated restarted app, raised pool size to 50
 /incident update INC-1 error rate back under 0.1%, monitoring
-/incident action INC-1 add "alert on connection pool > 80%" @U_BOB due 2026-12-01
+/incident action INC-1 add "alert on connection pool > 80%" @U_BOB due 2030-12-01
 /incident resolve INC-1 pool exhausted by a leaking worker; fixed in v1.4.2
 /incident postmortem INC-1
 /incident list --all
@@ -36,7 +36,7 @@ def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url
     out = first.stdout
     assert "INC-1 · P1 · Database connection errors" in out
     assert "## 1. Incident Summary" in out and "## 6. Lessons Learned" in out
-    assert "| 1 | alert on connection pool > 80% | @U_BOB | 2026-12-01 | no |" in out
+    assert "| 1 | alert on connection pool > 80% | @U_BOB | 2030-12-01 | no |" in out
     assert "| Time to acknowledge |" in out
     assert "INC-1 P1 resolved — Database connection errors" in out
     assert "Traceback" not in out + first.stderr and '{"' not in out
@@ -186,3 +186,12 @@ def test_audit_export_into_a_closed_pipe_ends_quietly(sqlite_url):
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env,
                             cwd=Path(__file__).resolve().parents[2], timeout=60, check=False)
     assert len(result.stdout) == 10 and result.stderr == ""
+
+
+def test_console_refuses_a_channel_name_of_no_incident_instead_of_using_the_open_one(sqlite_url):
+    opsbot(["console"], sqlite_url, "/incident open p2 Slow search\n")
+    result = opsbot(["console", "--channel", "#inc-4-slow-search"], sqlite_url, "/incident ack\n")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "opsbot: No incident channel is named #inc-4-slow-search: there is no INC-4."
+    shown = opsbot(["console", "--channel", "inc-1"], sqlite_url, "/incident show\n")
+    assert "INC-1 · P2 · Slow search" in shown.stdout and "declared" in shown.stdout

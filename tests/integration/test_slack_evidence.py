@@ -19,8 +19,8 @@ def test_a_collected_bundle_is_uploaded_to_the_incident_channel(slack):
     slack.opsbot.services.ops.catalog = Catalog.model_validate({
         "environments": {"prod": {"evidence": {"collectors": ["audit", "timeline"]}}},
         "roles": {"prod": {"responder": ["U_ALICE"]}}})
-    incident = open_incident(slack, "open p1 Checkout down --env prod")
-    slack.command("evidence collect", channel=incident.channel)
+    incident = open_incident(slack, "open p1 Checkout down")  # the served catalog has no prod: named below
+    slack.command("evidence collect --env prod", channel=incident.channel)
     complete = slack.fake.wait_for("files.completeUploadExternal")[0]
     assert incident.channel in str(complete.params)
     upload = slack.fake.wait_for("upload")[0]

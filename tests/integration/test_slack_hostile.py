@@ -68,6 +68,16 @@ def test_a_bad_or_non_numeric_timestamp_is_401(slack):
     assert response.status_code == 401
 
 
+def test_a_non_utf8_body_or_a_309_digit_timestamp_is_4xx_never_500(slack, caplog):
+    now = str(int(time.time()))
+    for body, timestamp in ((b"command=/incident&text=\xff\xfe", now), (b"command=/incident", "9" * 309)):
+        response = slack.http.post("/slack/events", content=body, headers={
+            "Content-Type": FORM, "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "0" * 64})
+        assert response.status_code == 401, response.text
+    assert "Traceback" not in caplog.text
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []
+
+
 def test_a_body_over_a_megabyte_is_413_before_anything_is_parsed(slack):
     body = "text=" + "x" * (1 << 20)
     assert slack.post(body, FORM).status_code == 413

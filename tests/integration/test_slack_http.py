@@ -380,3 +380,11 @@ def test_a_type_chosen_in_the_open_modal_gives_its_private_channel(slack):
     incident = slack.opsbot.store.get_incident(1)
     assert (incident.type, incident.private) == ("security", True)
     assert slack.fake.calls_to("conversations.create")[0].params["is_private"] in (True, "true", "1")
+
+
+def test_open_with_an_unknown_env_is_refused_in_slack_listing_the_catalogs(slack):
+    assert slack.command("open p2 Slow search --env nosuchenv").status_code == 200
+    reply = slack.fake.wait_for_response()[-1]
+    assert "Unknown environment 'nosuchenv'. Environments: local." in reply["text"]
+    assert reply["response_type"] == "ephemeral"
+    assert slack.opsbot.store.list_incidents(include_closed=True) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.testclient import TestClient
 
 from bot.app import build, served
 from bot.config import Settings, SlackSettings
@@ -92,4 +93,27 @@ def test_a_database_outage_is_said_at_once_and_recovered_from(cluster, fake_slac
         slack.http.close()
         server.should_exit = True
         thread.join(10)
+        opsbot.close()
+
+
+def test_healthz_never_says_leader_while_the_database_is_down(cluster):
+    opsbot = build(settings=Settings(database_url=f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres"))
+    parts = served(opsbot, SlackSettings(), "off", scheduler=True)
+    assert parts.scheduler is not None
+    http = TestClient(parts.app)
+    try:
+        parts.scheduler.tick()
+        assert http.get("/healthz").json() == {"ok": True, "scheduler": "leader"}
+
+        cluster.stop()  # no tick since: the runner still believes it leads
+        health = http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json() == {"ok": False, "scheduler": "standby", "store": "unreachable"}
+
+        cluster.start()
+        wait_until(lambda: http.get("/healthz").status_code == 200, timeout=30, what="the store back", interval=0.2)
+        parts.scheduler.tick()
+        assert http.get("/healthz").json()["scheduler"] == "leader"
+    finally:
+        parts.scheduler.lock.release()  # ticked by hand, never started
         opsbot.close()

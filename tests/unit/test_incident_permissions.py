@@ -74,7 +74,7 @@ def test_an_alert_is_held_to_the_same_permissions_and_asks_the_commander_instead
     from bot.core.flows import IncidentFlows
 
     catalog = Catalog.model_validate({"incident_permissions": {"resolve": "commander"},
-                                      "alerts": {"rules": [{"on_resolved": "resolve", "commander": "U_ONCALL"}]}})
+                                      "alerts": {"rules": [{"on_resolved": "resolve", "commander": "U0ONCALL1"}]}})
     services = build_services(store, catalog, clock=clock)
     alerts = AlertService(store, catalog, IncidentFlows(services.incidents), clock=clock)
 

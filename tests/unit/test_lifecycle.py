@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import Catalog
+from bot.core.incidents import IncidentService
 from bot.core.models import Status
 from bot.errors import ConflictError, NotFound, UsageError
+
+
+@pytest.fixture
+def service(store, clock) -> IncidentService:
+    """The incident service over a catalog with the one environment these incidents name."""
+    return IncidentService(store, Catalog.model_validate({"environments": {"prod": {}}}), clock=clock)
 
 
 def open_p1(service, title="Database connection errors"):
@@ -130,4 +138,10 @@ def test_target_is_the_channel_incident_else_the_only_open_one(service):
     service.open("U_ALICE", "p2", "second")
     assert service.resolve_target(None, "inc-1-first").number == 1
     with pytest.raises(UsageError, match="Several incidents are open"):
+        service.resolve_target(None, None)
+
+
+def test_a_channel_of_no_incident_never_falls_back_to_the_only_open_one(service):
+    service.open("U_ALICE", "p2", "first")
+    with pytest.raises(UsageError, match="No incident is bound to channel general; say which incident"):
         service.resolve_target(None, "general")
