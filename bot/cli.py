@@ -25,64 +25,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="path to opsbot.yml (default: $OPSBOT_CONFIG, else built-in defaults)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # Every command takes --config where it is typed (`opsbot audit verify --config x.yml`), and shows it in its help.
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument("--config", dest="sub_config", default=argparse.SUPPRESS, metavar="PATH",
+                             help="path to opsbot.yml (default: $OPSBOT_CONFIG, else built-in defaults)")
 
-    console = sub.add_parser("console", help="a local prompt running the same commands as Slack")
+    console = sub.add_parser("console", parents=[with_config], help="a local prompt running the same commands as Slack")
     console.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"),
                          help="Slack user ID to act as (default $OPSBOT_USER or U_CONSOLE)")
     console.add_argument("--channel", help="act as if typing in this channel")
-    console.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
-    check = sub.add_parser("check-config", help="validate opsbot.yml and print every problem")
-    check.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
+    sub.add_parser("check-config", parents=[with_config], help="validate opsbot.yml and print every problem")
 
-    postmortem = sub.add_parser("postmortem", help="write the post-mortem draft of an incident")
+    postmortem = sub.add_parser("postmortem", parents=[with_config], help="write the post-mortem draft of an incident")
     postmortem.add_argument("incident", help="INC-<n>")
     postmortem.add_argument("--out", default=".", help="directory to write YYYY-MM-DD-inc-<n>-<slug>.md into "
                             "(an existing file is kept: the draft gets the next free name)")
     postmortem.add_argument("--force", action="store_true", help="overwrite an existing draft of that name")
-    postmortem.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     incident = sub.add_parser("incident", help="export incidents as JSON documents, or import them into this store")
     incident_sub = incident.add_subparsers(dest="incident_command", required=True)
-    incident_export = incident_sub.add_parser("export", help="one JSON document and post-mortem per incident")
+    incident_export = incident_sub.add_parser("export", parents=[with_config], help="one JSON document and post-mortem per incident")
     incident_export.add_argument("incident", nargs="?", help="INC-<n>")
     incident_export.add_argument("--all", action="store_true", help="every incident in the store")
     incident_export.add_argument("--out", help="directory for INC-<n>.json and INC-<n>.postmortem.md "
                                                "(default: the JSON document on stdout)")
     incident_export.add_argument("--force", action="store_true", help="overwrite files already in --out")
-    incident_import = incident_sub.add_parser("import", help="restore exported incidents; a malformed, changed or "
+    incident_import = incident_sub.add_parser("import", parents=[with_config], help="restore exported incidents; a malformed, changed or "
                                                              "clashing file is refused and nothing is written")
     incident_import.add_argument("files", nargs="+", metavar="FILE")
     incident_import.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"),
                                  help="who imports, for the audit log (default $OPSBOT_USER or U_CONSOLE)")
-    incident.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
-    serve = sub.add_parser("serve", help="serve /healthz, /metrics and alert intake on $PORT, with the Slack app when "
+    serve = sub.add_parser("serve", parents=[with_config], help="serve /healthz, /metrics and alert intake on $PORT, with the Slack app when "
                                          "SLACK_* is set (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (default when SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not send reminders from this process (another replica does)")
-    serve.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     evidence = sub.add_parser("evidence", help="verify an incident's evidence bundles")
     evidence_sub = evidence.add_subparsers(dest="evidence_command", required=True)
-    evidence_verify = evidence_sub.add_parser("verify", help="re-hash every stored item and the manifest")
+    evidence_verify = evidence_sub.add_parser("verify", parents=[with_config], help="re-hash every stored item and the manifest")
     evidence_verify.add_argument("incident", help="INC-<n>")
-    evidence.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest")
+    manifest = sub.add_parser("manifest", parents=[with_config], help="print the Slack app manifest")
     manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
     manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
 
-    health = sub.add_parser("health", help="run an environment's checks")
+    health = sub.add_parser("health", parents=[with_config], help="run an environment's checks")
     health.add_argument("env")
     health.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"))
-    health.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="prove no record was edited, deleted, re-ordered or cut off")
+    verify = audit_sub.add_parser("verify", parents=[with_config], help="prove no record was edited, deleted, re-ordered or cut off")
     verify.add_argument("--head", action="append", default=[],
                         help="a checkpoint SEQ:HASH (from `opsbot audit head`, or a whole signed witness line) the "
                              "log must still reach; may be repeated")
@@ -90,12 +87,11 @@ def main(argv: list[str] | None = None) -> int:
                                          "OPSBOT_AUDIT_PUBKEY, or the key of OPSBOT_AUDIT_SIGNING_KEY)")
     verify.add_argument("--keyed-from", type=int, default=1, metavar="SEQ",
                         help="with OPSBOT_AUDIT_KEY: the first record written with the key (older ones predate it)")
-    audit_sub.add_parser("head", help="print the last record's SEQ:HASH, a checkpoint to keep outside the database")
-    audit_sub.add_parser("pubkey", help="print the public key of OPSBOT_AUDIT_SIGNING_KEY, for auditors")
-    audit_sub.add_parser("keygen", help="print a new Ed25519 signing key for OPSBOT_AUDIT_SIGNING_KEY")
-    export = audit_sub.add_parser("export", help="every record, as JSON lines or CSV")
+    audit_sub.add_parser("head", parents=[with_config], help="print the last record's SEQ:HASH, a checkpoint to keep outside the database")
+    audit_sub.add_parser("pubkey", parents=[with_config], help="print the public key of OPSBOT_AUDIT_SIGNING_KEY, for auditors")
+    audit_sub.add_parser("keygen", parents=[with_config], help="print a new Ed25519 signing key for OPSBOT_AUDIT_SIGNING_KEY")
+    export = audit_sub.add_parser("export", parents=[with_config], help="every record, as JSON lines or CSV")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    audit.add_argument("--config", dest="sub_config", help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
     config = getattr(args, "sub_config", None) or args.config

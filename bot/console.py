@@ -47,12 +47,31 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
             break
         reply = router.handle_line(line, ctx)
         print(to_text(reply), file=stdout)
+        if reply.file is not None and reply.file.content:  # what Slack attaches, the console saves beside you
+            print(saved(reply.file.filename, reply.file.content), file=stdout)
         print(file=stdout)
         stdout.flush()
         effects.carry_out(reply.effects)
     if interactive:
         _save_history()
     return 0
+
+
+def saved(filename: str, content: str, where: Path | None = None) -> str:
+    """Write an attachment into the current directory, never over a file already there (-2, -3 …)."""
+    folder = where or Path.cwd()
+    name = Path(filename).name or "attachment.txt"  # a name, never a path
+    target, n = folder / name, 1
+    while True:
+        try:
+            with target.open("x", encoding="utf-8") as out:
+                out.write(content)
+            return f"(saved as {target})"
+        except FileExistsError:
+            n += 1
+            target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        except OSError as error:
+            return f"(not saved: cannot write {target} ({error.strerror}); the text is above)"
 
 
 def channel_for(router: Router, user: str, channel: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 SESSION = """\
@@ -26,14 +27,18 @@ def opsbot(args: list[str], env_url: str, stdin: str = "", cwd: Path | None = No
     env.pop("OPSBOT_CONFIG", None)
     if config:
         env["OPSBOT_CONFIG"] = config
+    # The console saves attachments (post-mortem drafts, long output) in its current directory: never the checkout's.
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True,
-                          check=False, text=True, env=env, timeout=60, cwd=cwd)
+                          check=False, text=True, env=env, timeout=60, cwd=cwd or tempfile.mkdtemp(prefix="opsbot-"))
 
 
-def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url):
-    first = opsbot(["console", "--user", "U_ALICE"], store_url, SESSION)
+def test_whole_incident_from_the_console_then_a_second_process_sees_it(store_url, tmp_path):
+    first = opsbot(["console", "--user", "U_ALICE"], store_url, SESSION, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     out = first.stdout
+    # the draft Slack would attach is saved where the console runs, and the reply says where
+    [draft] = tmp_path.glob("*-inc-1-*.md")
+    assert f"(saved as {draft})" in out and "## 1. Incident Summary" in draft.read_text()
     assert "INC-1 · P1 · Database connection errors" in out
     assert "## 1. Incident Summary" in out and "## 6. Lessons Learned" in out
     assert "| 1 | alert on connection pool > 80% | @U_BOB | 2030-12-01 | no |" in out

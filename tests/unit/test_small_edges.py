@@ -60,3 +60,27 @@ def test_the_health_footer_counts_checks_in_good_english(count, said):
 def test_the_reference_shows_lead_times_as_durations_not_python():
     row = next(line for line in render().splitlines() if line.startswith("| `scheduler.lead_times` |"))
     assert "`[2d, 1d]`" in row and "datetime" not in row
+
+
+@pytest.mark.parametrize("command", [["console"], ["check-config"], ["postmortem"], ["serve"], ["manifest"],
+                                     ["health"], ["incident", "export"], ["incident", "import"],
+                                     ["evidence", "verify"], ["audit", "verify"], ["audit", "head"],
+                                     ["audit", "export"], ["audit", "pubkey"]])
+def test_every_command_takes_and_shows_config_where_it_is_typed(command, capsys):
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as shown:
+        main([*command, "--help"])
+    assert shown.value.code == 0 and "--config PATH" in capsys.readouterr().out
+
+
+def test_audit_verify_reads_the_config_given_after_it(tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+    from bot.store import open_store
+
+    monkeypatch.setenv("OPSBOT_DATABASE_URL", f"sqlite:///{tmp_path}/opsbot.db")
+    open_store(f"sqlite:///{tmp_path}/opsbot.db").close()
+    broken = tmp_path / "broken.yml"
+    broken.write_text("severities: [not, a, mapping]\n")
+    assert main(["audit", "verify", "--config", str(broken)]) == 2  # it read this file: a config error, not a usage one
+    assert "config error" in capsys.readouterr().err
