@@ -20,8 +20,9 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
+from bot import asgi
 from bot.alerts import alertmanager, webhook
-from bot.asgi import read_body
+from bot.asgi import SlowBody, read_body
 from bot.core.alerts import AlertEffect, AlertGroup, AlertService
 from bot.errors import BackendError, OpsbotError, UsageError
 
@@ -71,7 +72,10 @@ class AlertEndpoint:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
-        body = await read_body(receive, self.max_body)
+        try:
+            body = await read_body(receive, self.max_body, deadline=2 * asgi.BODY_DEADLINE)  # 16 MB, a slow link
+        except SlowBody as slow:
+            return await self._refuse(send, source, 408, str(slow))
         if body is None:
             return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
         if not self._authentic(source, body, headers):
@@ -197,7 +201,7 @@ class AlertEndpoint:
     async def _refuse(self, send, source: str, status: int, message: str) -> None:
         # Only configured sources become metric labels: a stranger cannot invent series.
         self.count(source if source in self.tokens else "unknown",
-                   {400: "malformed", 401: "unauthenticated", 413: "too_large"}.get(status, "failed"))
+                   {400: "malformed", 401: "unauthenticated", 408: "too_slow", 413: "too_large"}.get(status, "failed"))
         await _answer(send, status, {"error": message})
 
 

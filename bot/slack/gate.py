@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.asgi import read_body
+from bot.asgi import SlowBody, read_body
 
 log = logging.getLogger("opsbot.slack")
 MAX_BODY = 1 << 20  # Slack's payloads are a few KB; a megabyte is already absurd
@@ -31,7 +31,10 @@ class SlackGate:
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY:
             return await _answer(send, 413, "request body too large")
-        body = await read_body(receive, MAX_BODY)
+        try:
+            body = await read_body(receive, MAX_BODY)
+        except SlowBody as slow:
+            return await _answer(send, 408, str(slow))
         if body is None:
             return await _answer(send, 413, "request body too large")
         timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")

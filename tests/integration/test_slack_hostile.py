@@ -174,3 +174,23 @@ def test_past_the_queue_bound_a_delivery_is_refused_at_once_and_changes_nothing(
     assert titles == ["Waits for the worker"]  # the refused one was not opened
     assert b"opsbot_busy_refusals_total 1.0" in slack.http.get("/metrics").content
     assert not any("busy" in str(call.params) for call in slack.fake.calls_to("chat.postEphemeral"))
+
+
+def test_a_body_trickled_slower_than_the_deadline_gets_408_and_the_server_goes_on(slack, monkeypatch):
+    """Over a real socket: the headers promise 100 bytes, one arrives, then nothing; the gate answers 408 when the
+    deadline passes (here 1 s) and the next request is served."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    import bot.asgi
+
+    monkeypatch.setattr(bot.asgi, "BODY_DEADLINE", 1.0)
+    address = urlsplit(slack.base)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as raw:
+        raw.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100\r\n\r\n{")
+        started = time.monotonic()
+        answer = raw.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and time.monotonic() - started < 5
+    assert slack.command("help").status_code == 200
