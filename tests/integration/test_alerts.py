@@ -34,7 +34,7 @@ alerts:
       severity: sev2
       title: "{{alertname}} in {{env}}: {{summary}}"
       channel: alerts-prod
-      commander: U_ONCALL
+      commander: U0ONCALL1
     - {{match: ['source="grafana"'], severity: P2, on_resolved: resolve}}
 """
 
@@ -103,11 +103,11 @@ def test_alertmanager_group_opens_one_incident_with_its_channel_and_a_resolve_is
                 alert("Watchdog", "am", started))
     incident = wait_until(lambda: opsbot.store.list_incidents(), what="an incident")[0]
     assert incident.title == "HighErrorRate in prod: api-1 answers 5xx" and incident.severity == "P1"
-    assert incident.impact_started_at == started and incident.commander == "U_ONCALL" and incident.env == "prod"
+    assert incident.impact_started_at == started and incident.commander == "U0ONCALL1" and incident.env == "prod"
     assert incident.opened_by == "alertmanager"
     # Slack's side, as for /incident open: the channel, the commander invited, the rule's announcement channel.
     assert fake_slack.wait_for("conversations.create")[0].params["name"].startswith("inc-1-higherrorrate")
-    assert fake_slack.wait_for("conversations.invite")[0].params["users"] == "U_ONCALL"
+    assert fake_slack.wait_for("conversations.invite")[0].params["users"] == "U0ONCALL1"
     wait_until(lambda: any(c.params.get("channel") == "alerts-prod" for c in fake_slack.calls_to("chat.postMessage")),
                what="the announcement in #alerts-prod")
     wait_until(lambda: len(alert_events(opsbot, 1)) == 2, what="two alert events")
@@ -124,7 +124,7 @@ def test_alertmanager_group_opens_one_incident_with_its_channel_and_a_resolve_is
     wait_until(lambda: any("every alert of INC-1 has resolved" in c.params.get("text", "")
                            for c in fake_slack.calls_to("chat.postMessage")), what="the commander asked")
     ask = next(c for c in fake_slack.calls_to("chat.postMessage") if "has resolved" in c.params.get("text", ""))
-    assert ask.params["channel"] == opsbot.store.get_incident(1).channel and "<@U_ONCALL>" in ask.params["text"]
+    assert ask.params["channel"] == opsbot.store.get_incident(1).channel and "<@U0ONCALL1>" in ask.params["text"]
     assert opsbot.store.get_incident(1).status is Status.DECLARED and len(opsbot.store.list_incidents()) == 1
     assert {r.user for r in opsbot.store.audit_records()} == {"alertmanager"}
 
