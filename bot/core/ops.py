@@ -22,6 +22,7 @@ from bot.core.audit_signing import SigningKey
 from bot.core.effects import PlanAwaitingConfirmation
 from bot.core.grep import LineFilter
 from bot.core.incidents import scrubbed_event
+from bot.core.lease_keeper import LEASE_SLICE, LeaseKeeper
 from bot.core.ops_audit import SCHEDULER, AuditTrail, _ms, new_attempt
 from bot.core.ops_config import config_step, resources_step, secret_step
 from bot.core.ops_deploy import deploy_step
@@ -386,14 +387,16 @@ class OpsService(AuditTrail):
         held: list[str] = []
         try:
             for lease in leases(env_name, env, action, target):
+                # A short slice, renewed while the action runs: a crashed holder's lease lapses within it.
                 holder = self.store.acquire_lease(lease, f"@{actor.user} ({action} since {now:%H:%M} UTC)", attempt,
-                                                  now + lease_time(env, action, target), now)
+                                                  now + min(lease_time(env, action, target), LEASE_SLICE), now)
                 if holder is not None:
                     self._audit(actor, attempt, "failed", env_name, action, target, args, excerpt=f"busy: {holder}")
                     raise ConflictError(f"{lease.split('/', 1)[1]} in {env_name} is being changed right now by "
                                         f"{holder}; try again when that is done.")
                 held.append(lease)
-            return self._run_audited(actor, attempt, env_name, action, target, args, summary)
+            with LeaseKeeper(self.store, held, attempt, self.clock):
+                return self._run_audited(actor, attempt, env_name, action, target, args, summary)
         finally:
             for lease in held:
                 self.store.release_lease(lease, attempt)

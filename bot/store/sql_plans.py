@@ -25,6 +25,12 @@ class PlanSql(SqlBase):
             row = db.execute("SELECT holder FROM leases WHERE key = ?", (key,)).fetchone()
         return row[0] if row else "someone"
 
+    def renew_lease(self, key: str, attempt: str, until: datetime) -> bool:
+        """Extend a lease this attempt still holds; False when it no longer does."""
+        with self._write() as db:
+            return db.execute("UPDATE leases SET expires_at = ? WHERE key = ? AND attempt = ?",
+                              (self._time(until), key, attempt)).rowcount == 1
+
     def release_lease(self, key: str, attempt: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM leases WHERE key = ? AND attempt = ?", (key, attempt))

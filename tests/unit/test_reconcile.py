@@ -138,3 +138,21 @@ def test_the_first_pass_looks_back_a_week_then_reads_only_new_records(services, 
     assert [row.record.phase for row in store.iter_audit(after=head.seq)] == ["requested", "started"]
     [done] = services.ops.reconcile()
     assert done.record.attempt != "a-old"
+
+
+def test_a_running_actions_lease_is_renewed_and_lapses_soon_after_its_holder_dies(store, clock):
+    """The heartbeat extends the lease while the action runs; once it stops (the process died), the lease lapses
+    within a slice — the leader then reconciles within minutes, not after the action's whole timeout."""
+    import time
+
+    from bot.core.lease_keeper import LEASE_SLICE, LeaseKeeper
+
+    assert store.acquire_lease("dev/api", "@U_OPS", "a-1", clock() + LEASE_SLICE, clock()) is None
+    with LeaseKeeper(store, ["dev/api"], "a-1", clock, every=0.05):
+        clock.advance(seconds=80)
+        time.sleep(0.3)  # a few beats: renewed from the advanced clock
+        assert store.acquire_lease("dev/api", "@U_EVE", "a-2", clock() + LEASE_SLICE, clock() + LEASE_SLICE
+                                   - timedelta(seconds=1)) == "@U_OPS"  # still held past the first slice
+    clock.advance(seconds=200)  # no beat since: lapsed
+    assert store.acquire_lease("dev/api", "@U_EVE", "a-2", clock() + LEASE_SLICE, clock()) is None
+    assert not store.renew_lease("dev/api", "a-1", clock() + LEASE_SLICE)  # the dead holder cannot take it back
