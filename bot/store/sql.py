@@ -16,7 +16,7 @@ from bot.core.ports import StaleWrite
 from bot.errors import NotFound
 from bot.store.sql_alerts import AlertSql
 from bot.store.sql_audit import AuditSql
-from bot.store.sql_base import incident_doc, incident_of, neutral, next_number, storable_id
+from bot.store.sql_base import incident_doc, incident_of, neutral, storable_id
 from bot.store.sql_plans import PlanSql
 from bot.store.sql_schedule import ScheduleSql
 from bot.timeparse import utcnow
@@ -28,16 +28,7 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql):
     # --- writes -------------------------------------------------------------------------
     def create_incident(self, incident: Incident, events: list[Event]) -> Incident:
         with self._write() as db:
-            number = next_number(db, "incident")
-            stored = incident.model_copy(update={"number": number, "version": 1})
-            db.execute(
-                "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
-                 int(stored.has_timers), incident_doc(stored)),
-            )
-            self._insert_events(db, number, events)
-        return stored
+            return self._insert_incident(db, incident, events)
 
     def save_incident(self, incident: Incident, events: list[Event], audit: AuditRecord | None = None) -> Incident:
         stored = incident.model_copy(update={"version": incident.version + 1})

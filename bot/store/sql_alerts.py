@@ -73,16 +73,7 @@ class AlertSql(SqlBase):
         return Status(row[0]) if row else None
 
     def _open(self, db: Cursorish, incident: Incident, events: list[Event]) -> int:
-        number = next_number(db, "incident")
-        stored = incident.model_copy(update={"number": number, "version": 1})
-        db.execute(
-            "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
-             int(stored.has_timers), incident_doc(stored)),
-        )
-        self._insert_events(db, number, events)
-        return number
+        return self._insert_incident(db, incident, events).number
 
     def _storm(self, db: Cursorish, storm: StormOpening) -> tuple[int, bool] | None:
         """Whether a group that needs a new incident joins a storm: (the storm incident, opened now), or None when

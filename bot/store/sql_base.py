@@ -48,6 +48,19 @@ class SqlBase:
         )
         return linked
 
+    def _insert_incident(self, db: Cursorish, incident: Incident, events: list[Event]) -> Incident:
+        """A new incident under the next number, with its first events (one transaction: the caller's)."""
+        number = next_number(db, "incident")
+        stored = incident.model_copy(update={"number": number, "version": 1})
+        db.execute(
+            "INSERT INTO incidents (number, status, channel, declared_at, version, timers, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (number, stored.status.value, stored.channel, self._time(stored.declared_at), 1,
+             int(stored.has_timers), incident_doc(stored)),
+        )
+        self._insert_events(db, number, events)
+        return stored
+
     def _insert_events(self, db: Cursorish, number: int, events: list[Event]) -> None:
         """In order, a few hundred rows a statement: on PostgreSQL each statement is a round trip (an alert
         delivery brings an event per alert; an import, a whole timeline)."""
