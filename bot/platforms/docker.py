@@ -379,9 +379,13 @@ class DockerPlatform:
         requests = [recreate.create_request(c.attrs, recreate.image_config(client, c.attrs), image=image,
                                             labels={PREVIOUS: current}) for c in containers]
         remembered = self._recall(service).get("previous", {})
-        self._remember(service, previous={**remembered, image: current, current: image})
+        # The whole batch's intent too: a crash between two containers leaves replicas on two images, which
+        # reconcile() brings back to one.
+        self._remember(service, previous={**remembered, image: current, current: image},
+                       batch={"image_from": current, "image_to": image})
         for c, request in zip(containers, requests, strict=True):
             self._replace(client, service, c, request)
+        self._remember(service, batch=None)
         return f"recreated {len(containers)} container(s) of {service} on {image}"
 
     def _maintenance_services(self) -> tuple[str, list[str]]:
@@ -439,9 +443,34 @@ class DockerPlatform:
     def reconcile(self, service: str) -> str | None:
         """Finish or undo each replace of the service's containers that opsbot stopped in the middle of, so each
         replica is one container again (bot/platforms/docker_reconcile.py); None when there was none."""
-        return self._call("reconcile", lambda client: settle_all(
-            client, self._recall(service).get("replacing", {}), lambda: self._containers(client, service, parked=True),
-            lambda name: self._note(service, name, None)))
+        def settle(client) -> str | None:
+            done = settle_all(client, self._recall(service).get("replacing", {}),
+                              lambda: self._containers(client, service, parked=True),
+                              lambda name: self._note(service, name, None))
+            whole = self._settle_batch(client, service)
+            return "; ".join(part for part in (done, whole) if part) or None
+
+        return self._call("reconcile", settle)
+
+    def _settle_batch(self, client, service: str) -> str | None:
+        """Replicas left on two images by a batch cut short: finished on the new image when every container already
+        on it runs, else all put back on the old one — one image again either way."""
+        batch = self._recall(service).get("batch")
+        if not batch:
+            return None
+        self._remember(service, batch=None)
+        containers = self._containers(client, service)
+        moved = [c for c in containers if _image_name(c) == batch["image_to"]]
+        behind = [c for c in containers if _image_name(c) == batch["image_from"]]
+        if not moved or not behind:
+            return None
+        if all(c.status == "running" for c in moved):
+            self._recreate_on(client, service, behind, batch["image_to"])
+            return (f"finished the batch: {', '.join(c.name for c in behind)} recreated on {batch['image_to']}, as "
+                    f"{', '.join(c.name for c in moved)} already were")
+        self._recreate_on(client, service, moved, batch["image_from"])
+        return (f"undid the batch: {', '.join(c.name for c in moved)} put back on {batch['image_from']} (not all "
+                f"of them ran on {batch['image_to']})")
 
     def _memory_key(self, service: str) -> str:
         return f"docker/{self.host}/{self.project}/{self._service_name(service)}"

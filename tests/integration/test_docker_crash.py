@@ -117,20 +117,23 @@ def store(sqlite_url):
 
 
 def reconciler(store, compose: str, host: str) -> OpsService:
-    """The restarted opsbot, once the dead process's 15-minute lease has lapsed."""
+    """The restarted opsbot, once the dead process's lease has lapsed (it is renewed only while its holder lives)."""
     platforms = Platforms(store)
     return OpsService(store, Catalog.model_validate(catalog_doc(compose, host)), platforms, CheckRunner(platforms),
                       ScriptRunner(), clock=lambda: utcnow() + timedelta(minutes=16))
 
 
-# step → (what the first replica runs afterwards, what the reconciliation says it did)
+# step → (what every replica runs afterwards, what the reconciliation says it did): the first replica's replace is
+# finished or undone, and the batch is then brought to one image — finished on the new one when the first replica
+# runs it, else left on the old one.
+FINISHED_BATCH = f"finished the batch: {{p}}-api-2 recreated on {NEW}, as {{p}}-api-1 already were"
 STEPS = {
     "intent": (OLD, "{p}-api-1 had not been changed yet"),
     "stop": (OLD, f"restored the old container {{p}}-api-1 ({OLD})"),
     "rename": (OLD, f"restored the old container {{p}}-api-1 ({OLD})"),
     "create": (OLD, f"restored the old container {{p}}-api-1 ({OLD})"),
-    "start": (NEW, f"finished: {{p}}-api-1 is on {NEW}; removed the old container ({OLD})"),
-    "remove": (NEW, f"finished: {{p}}-api-1 runs {NEW}"),
+    "start": (NEW, f"finished: {{p}}-api-1 is on {NEW}; removed the old container ({OLD}); " + FINISHED_BATCH),
+    "remove": (NEW, f"finished: {{p}}-api-1 runs {NEW}; " + FINISHED_BATCH),
 }
 
 
@@ -147,7 +150,7 @@ def test_a_rollback_killed_at_each_step_is_finished_or_undone(step, project, doc
     [done] = reconciler(store, project, docker_host).reconcile()
 
     image, said = STEPS[step]
-    assert containers(client, project) == {f"{project}-api-1": ("running", image), f"{project}-api-2": ("running", OLD)}
+    assert containers(client, project) == {f"{project}-api-1": ("running", image), f"{project}-api-2": ("running", image)}
     [state] = platform.status()
     assert (state.running, state.desired) == (2, 2)
     assert (done.record.attempt, done.record.phase, done.record.user) == (started.attempt, "reconciled", "scheduler")
