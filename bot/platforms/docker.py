@@ -208,6 +208,7 @@ class DockerPlatform:
             containers = self._containers(client, service)
             template, request = self._clone_request(client, service, containers, replicas) or (None, None)
             changed = []
+            self._remember(service, scaling={"to": replicas})  # a crash half-way is finished by reconcile()
             if replicas == 0 and containers:  # keep what is needed to scale back up
                 self._remember(service, spec=recreate.storable(containers[0].attrs))
             for c in containers[replicas:][::-1]:  # remove the highest-numbered first, as Compose does
@@ -222,6 +223,7 @@ class DockerPlatform:
                     body = {**request, "Labels": {**request["Labels"], NUMBER: str(number)}}
                     client.api.start(recreate.create(client, name, body, template))
                     changed.append(f"started {name}")
+            self._remember(service, scaling=None)
             return "; ".join(changed) or f"{service} already has {replicas} replicas"
 
         return self._call("scale", act)
@@ -448,9 +450,31 @@ class DockerPlatform:
                               lambda: self._containers(client, service, parked=True),
                               lambda name: self._note(service, name, None))
             whole = self._settle_batch(client, service)
-            return "; ".join(part for part in (done, whole) if part) or None
+            scaled = self._settle_scaling(client, service)
+            return "; ".join(part for part in (done, whole, scaled) if part) or None
 
         return self._call("reconcile", settle)
+
+    def _settle_scaling(self, client, service: str) -> str | None:
+        """A scale cut short is finished as it was confirmed: replicas above the target are removed (highest number
+        first, as Compose does), clones created but never started are started."""
+        scaling = self._recall(service).get("scaling")
+        if not scaling:
+            return None
+        self._remember(service, scaling=None)
+        done = []
+        for c in self._containers(client, service)[scaling["to"]:][::-1]:  # above the confirmed count
+            c.stop(timeout=10)
+            c.remove(v=True)
+            done.append(f"removed {c.name}")
+        for c in self._containers(client, service):
+            if c.status == "created":  # made by the scale, never started
+                c.start()
+                done.append(f"started {c.name}")
+        running = sum(c.status == "running" for c in self._containers(client, service))
+        if not done:
+            return None
+        return f"finished the scale to {scaling['to']}: {', '.join(done)}; {running} running"
 
     def _settle_batch(self, client, service: str) -> str | None:
         """Replicas left on two images by a batch cut short: finished on the new image when every container already

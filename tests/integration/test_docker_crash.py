@@ -196,3 +196,24 @@ def test_a_parked_container_without_a_recorded_intent_is_not_a_replica_and_is_pu
     assert containers(client, project)[f"{project}-api-1"] == ("exited", OLD)
     assert platform.reconcile("api") is None
     client.close()
+
+
+def test_a_scale_cut_short_is_finished_as_confirmed(project, docker_host, store):  # noqa: F811
+    """The state a kill -9 leaves in the middle of `scale 2 → 3`: the clone created, never started (counted as
+    desired, not running). Reconciliation starts it; a scale down cut short loses its extra replica."""
+    client = docker.DockerClient(base_url=docker_host)
+    platform = DockerPlatform("prod", Catalog.model_validate(catalog_doc(project, docker_host)).environments["prod"],
+                              memory=Platforms(store).memory)
+    template = client.containers.get(f"{project}-api-1")
+    labels = {**template.labels, "com.docker.compose.container-number": "3"}
+    client.containers.create(template.image.id, template.attrs["Config"]["Cmd"], name=f"{project}-api-3",
+                             labels=labels, network_mode="none")
+    platform._remember("api", scaling={"to": 3})
+    [state] = platform.status()
+    assert (state.running, state.desired) == (2, 3)
+    said = platform.reconcile("api")
+    assert said == f"finished the scale to 3: started {project}-api-3; 3 running"
+    assert platform.status()[0].running == 3 and platform.reconcile("api") is None
+    platform._remember("api", scaling={"to": 1})  # cut short before it removed anything
+    assert platform.reconcile("api") == f"finished the scale to 1: removed {project}-api-3, removed {project}-api-2; 1 running"
+    client.close()
