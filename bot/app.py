@@ -91,6 +91,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     collectors = InfraCollectors(platforms, checks, scripts)
     evidence = EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
                                clock=clock, files=shared_files)
+    ops.keep_output = evidence.add_output  # a runbook's whole output, kept with the incident it ran for
     return Services(
         incidents=incidents,
         ops=ops,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.config.catalog import Catalog
 from bot.config.environments import COLLECTORS, Environment, EvidenceLimits
@@ -94,6 +96,22 @@ class EvidenceService:
             raise UsageError(f"That is {len(text)} characters; evidence added by hand is capped at {limit}.")
         job = ready("added.txt", "added", f"typed by @{actor.user}", text + "\n")
         return self._store(actor, incident, incident.env or "-", EvidenceLimits(), [job])
+
+    def add_output(self, actor: Actor, number: int, name: str, path: Path) -> str:
+        """A runbook action's whole output (already redacted, on disk) as an evidence item of the incident it ran
+        for, streamed, never read whole; says where it is."""
+        incident = self.incidents.get(number)
+        limits = self.ops.env(incident.env).evidence if incident.env in self.catalog.environments else EvidenceLimits()
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as source:
+                while block := source.read(1 << 20):
+                    yield block
+
+        async def work() -> list[Collected]:
+            return [Collected(name, "run", f"output of a runbook action run by @{actor.user}", chunks=chunks())]
+        bundle = self._store(actor, incident, incident.env or "-", limits, [Job(name, "run", name, work())])
+        return f"the whole output is kept as evidence {bundle.ref} of {incident.id}"
 
     def add_file(self, actor: Actor, number: int, file_id: str) -> Bundle:
         """A file shared or pinned in the incident's channel, or named by `evidence add`; one over the item cap

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Environment, Role, Service
@@ -55,6 +56,9 @@ class OpsService(AuditTrail):
         self.store = store
         self.witnesses = list(witnesses)
         self.signer = signer  # signs each checkpoint (OPSBOT_AUDIT_SIGNING_KEY)
+        # keeps a runbook's whole output as evidence of the incident it ran for (set by the composition root):
+        # (actor, incident, name, file) → what to say of it
+        self.keep_output: Callable[[Actor, int, str, Path], str] | None = None
         self.anchored: Head | None = None  # the last head given to the witnesses by this process
         self.catalog = catalog
         self.platform_for = platform_for
@@ -314,7 +318,7 @@ class OpsService(AuditTrail):
         """The exact plan, from the live state: what will change (redacted: it is shown and audited)."""
         return redact_plan(self._step(env_name, action_of(action), target or "", args).describe())
 
-    def _step(self, env_name: str, action: Action, target: str, args: dict) -> Step:
+    def _step(self, env_name: str, action: Action, target: str, args: dict, actor: Actor | None = None) -> Step:
         """Each action's plan and execution, side by side: one dispatch, the environment looked up once."""
         env = self.env(env_name)
         if action is Action.RUN:
@@ -323,7 +327,7 @@ class OpsService(AuditTrail):
             # a parameter named as a secret (password=…) is shown masked, here and in the audit log.
             visible = {key: str(value) for key, value in redact_nested(args).items()}
             return Step(lambda: f"run {target} in {env_name}{place_of(spec)}: {command_text(spec.argv_for(visible))}",
-                        lambda: self._script(env_name, target, spec, args))
+                        lambda: self._script(env_name, target, spec, args, actor))
         if action is Action.CONFIG:
             return config_step(env_name, env, target, args, lambda: self.platform(env_name))
         if action is Action.SECRET:
@@ -371,10 +375,22 @@ class OpsService(AuditTrail):
                 return Step(plan, lambda: platform.set_maintenance(args["on"]))
         raise UsageError(f"Unknown action {action}.")
 
-    def _script(self, env_name: str, name: str, spec, args: dict) -> str:
+    def _script(self, env_name: str, name: str, spec, args: dict, actor: Actor | None = None) -> str:
         if spec.exec is not None or spec.hosts is not None:  # inside a container or pod, or on the hosts
             return run_placed(self.platform(env_name), name, spec, args)
-        code, output = self.scripts.run(spec, args)
+        incident = actor.incident if actor is not None else None
+        run_full = getattr(self.scripts, "run_full", None)
+        if actor is None or incident is None or self.keep_output is None or run_full is None:
+            code, output = self.scripts.run(spec, args)
+        else:  # for an incident, an output longer than the reply keeps is kept whole as evidence
+            code, output, whole = run_full(spec, args)
+            if whole is not None:
+                try:
+                    output += f"\n{self.keep_output(actor, incident, f'run-{name}.log', whole)}"
+                except OpsbotError as error:
+                    output += f"\n(the whole output could not be kept as evidence: {error})"
+                finally:
+                    whole.unlink(missing_ok=True)
         if code != 0:
             raise BackendError(f"{name} exited with status {code}: {redact(output)[-500:]}")
         return output
@@ -414,7 +430,7 @@ class OpsService(AuditTrail):
         self._audit(actor, attempt, "started", env_name, action, target, args, excerpt=summary)
         started = time.perf_counter()
         try:
-            output = self._step(env_name, action_of(action), target or "", args).run()
+            output = self._step(env_name, action_of(action), target or "", args, actor).run()
         except OpsbotError as error:
             self.checkpoint(self._audit(actor, attempt, "failed", env_name, action, target, args, output=str(error),
                                         duration_ms=_ms(started)))

@@ -12,8 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
+from pathlib import Path
 
 from bot.config.environments import RunbookAction
 from bot.core.redact import default_redactor
@@ -30,6 +32,13 @@ class ScriptRunner:
         self.keep = keep
 
     def run(self, action: RunbookAction, params: dict[str, str]) -> tuple[int, str]:
+        code, text, _ = self.run_full(action, params, keep_whole=False)
+        return code, text
+
+    def run_full(self, action: RunbookAction, params: dict[str, str],
+                 keep_whole: bool = True) -> tuple[int, str, Path | None]:
+        """As `run`, and when the output was longer than what is kept, the whole of it (redacted) in a temporary
+        file — on disk, never in memory — for the caller to keep as evidence and then delete."""
         # Parameters fill `{name}` placeholders; each argv item stays one argument whatever it contains.
         argv = action.argv_for(params)
 
@@ -49,11 +58,16 @@ class ScriptRunner:
         timer = threading.Timer(action.timeout_s, expire)
         timer.start()
         kept = KeptOutput(self.keep)
+        # it outlives this call: the caller keeps it as evidence, then deletes it
+        spool = tempfile.NamedTemporaryFile(prefix="opsbot-run-", suffix=".log", delete=False) \
+            if keep_whole else None  # noqa: SIM115
         try:
             assert child.stdout is not None
             chunks = iter(lambda: child.stdout.read(_READ), b"")  # type: ignore[union-attr]
             for block, _ in default_redactor().stream(chunks):
                 kept.add(block)
+                if spool is not None:
+                    spool.write(block)
                 if action.fail_on and kept.failed_on is None:
                     kept.failed_on = first_failure(action.fail_on, block.decode(errors="replace"))
             code = child.wait()
@@ -65,13 +79,21 @@ class ScriptRunner:
             _kill_group(child)  # what it left running in its group goes with it
             if child.stdout is not None:
                 child.stdout.close()
+            if spool is not None:
+                spool.close()
+        whole = Path(spool.name) if spool is not None else None
+        if whole is not None and not kept.cut:  # all of it is in the text already
+            whole.unlink(missing_ok=True)
+            whole = None
+        if (expired.is_set() or kept.failed_on is not None) and whole is not None:
+            whole.unlink(missing_ok=True)
         if expired.is_set():
             raise BackendError(f"{argv[0]} timed out after {action.timeout_s:g} s and was stopped; output so far: "
                                f"{kept.text()[-300:]}")
         if kept.failed_on is not None:
             raise BackendError(f"{argv[0]} exited with status {code} but printed {kept.failed_on!r}, which the "
                                f"action's fail_on counts as a failure; its output ends: {kept.text()[-300:]}")
-        return code, kept.text()
+        return code, kept.text(), whole
 
 
 class KeptOutput:
@@ -97,6 +119,11 @@ class KeptOutput:
         self.tail_size += len(block)
         while self.tail_size - len(self.tail[0]) >= self.keep:  # the oldest block is no longer needed
             self.tail_size -= len(self.tail.popleft())
+
+    @property
+    def cut(self) -> bool:
+        """Whether some of the stream was not kept."""
+        return self.size > len(self.head) + self.tail_size
 
     def text(self) -> str:
         tail = b"".join(self.tail)[-self.keep:] if self.tail else b""

@@ -117,3 +117,37 @@ def test_output_matching_fail_on_fails_the_run_even_with_exit_status_0(store, cl
     assert [r.phase for r in store.audit_records()][-1] == "failed"
     with pytest.raises(ValueError, match="fail_on"):
         Catalog.model_validate({"environments": {"dev": {"runbook": {"x": {"argv": ["true"], "fail_on": ["("]}}}}})
+
+
+def test_for_an_incident_a_long_output_is_kept_whole_as_evidence_and_the_reply_says_where(store, clock, tmp_path):
+    """Through the console's router: `/ops run … --incident INC-1` whose output is longer than the reply keeps —
+    the reply has its start and end, the whole of it (redacted) is an evidence item of INC-1, and no temporary
+    file is left behind."""
+    import tempfile
+    from pathlib import Path
+
+    from bot.app import build_services
+    from bot.config import Catalog
+    from commands.base import Context
+    from commands.router import Router
+
+    script = ("import sys\nfor n in range(150000): print('line %d of the export' % n)\n"
+              "print('DB_PASSWORD=Hunter2Secret in the middle')\nfor n in range(150000): print('tail %d' % n)")
+    catalog = Catalog.model_validate({"environments": {"dev": {"runbook": {"export": {
+        "argv": [sys.executable, "-c", script]}}}}})
+    services = build_services(store, catalog, clock=clock, evidence_dir=tmp_path / "evidence")
+    router = Router(services)
+    ctx = Context(user="U_OPS", channel="C1", source="console")
+    assert router.handle("/incident", "open p2 Export stuck --env dev", ctx).ok
+    before = set(Path(tempfile.gettempdir()).glob("opsbot-run-*"))
+    done = router.handle("/ops", "run export dev --incident INC-1", ctx)
+    shown = done.text + (done.file.content if done.file else "")
+    assert done.ok and "the whole output is kept as evidence EB-1 of INC-1" in shown
+    [bundle] = services.evidence.bundles(1)
+    [item] = [i for i in bundle.items if i.name == "run-export.log"]
+    assert item.ok and item.size > 3_000_000 and not item.truncated
+    [stored] = list((tmp_path / "evidence").rglob("run-export.log"))
+    kept = stored.read_bytes()
+    assert b"line 149999 of the export" in kept and b"DB_PASSWORD=*** in the middle" in kept
+    assert b"Hunter2Secret" not in kept
+    assert set(Path(tempfile.gettempdir()).glob("opsbot-run-*")) == before
