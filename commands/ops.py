@@ -154,8 +154,12 @@ def _delete_pod(services: Services, actor: Actor, text: str) -> Reply:
 
 
 def _deploy(services: Services, actor: Actor, text: str) -> Reply:
-    (service, env, version), options = _words(text, 3, "deploy", _ACTION_FLAGS)
-    return _request(services.ops, actor, ActionRequest(Action.DEPLOY, env, service, {"version": version}), options)
+    (service, env, version), options = _words(text, 3, "deploy", {**_ACTION_FLAGS, "checked": True})
+    args: dict = {"version": version}
+    if "checked" in options:
+        given = str(options["checked"])
+        args["checked"] = "all" if given == "all" else [int(n) for n in given.split(",") if n.strip().isdigit()]
+    return _request(services.ops, actor, ActionRequest(Action.DEPLOY, env, service, args), options)
 
 
 def _maintenance(services: Services, actor: Actor, text: str) -> Reply:
@@ -279,7 +283,7 @@ COMMAND = CommandSet("/ops", "Health checks and audited ops actions", "health <e
                _ops("scale", _scale)),
     SubCommand("rollback", "/ops rollback <service> <env> [--dry-run] [--yes] [--incident INC-n]", "go back to the previous version",
                _ops("rollback", _service_action(Action.ROLLBACK))),
-    SubCommand("deploy", "/ops deploy <service> <env> <version> [--dry-run] [--yes] [--incident INC-n]",
+    SubCommand("deploy", "/ops deploy <service> <env> <version> [--checked 1,2|all] [--dry-run] [--yes] [--incident INC-n]",
                "deploy a version of the service's image (or its deploy runbook), then verify it",
                _ops("deploy", _deploy)),
     SubCommand("stop", "/ops stop <service> <env> [--dry-run] [--yes] [--incident INC-n]", "stop a service (it keeps its containers)",

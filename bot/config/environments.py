@@ -128,6 +128,7 @@ class Service(Strict):
     versions: str = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
     deploy_timeout_s: float = Field(600, gt=0)  # how long a rollout may take
     deploy_runbook: str | None = None
+    pre_deploy: list[str] = Field(default_factory=list)  # checklist items a deploy needs ticked (--checked)
     verify: list[str] = Field(default_factory=list)
     on_failure: Literal["offer", "rollback"] = "offer"
 

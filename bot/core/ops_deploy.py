@@ -17,6 +17,16 @@ from bot.errors import BackendError
 def deploy_step(env_name: str, env: Environment, target: str, version: str, platform: Callable[[], Platform],
                 script: Callable[[str, object, dict], str], checks: Checks) -> Step:
     service = env.services[target]
+    step = _step(env_name, env, target, version, platform, script, checks)
+    if not service.pre_deploy:
+        return step
+    ticked = f" — pre-deploy checklist ticked ({len(service.pre_deploy)} item{'s' if len(service.pre_deploy) > 1 else ''})"
+    return Step(lambda: step.describe() + ticked, step.run)
+
+
+def _step(env_name: str, env: Environment, target: str, version: str, platform: Callable[[], Platform],
+          script: Callable[[str, object, dict], str], checks: Checks) -> Step:
+    service = env.services[target]
     where = f"{target} in {env_name}"
     if service.image is None:  # a deploy runbook (checked by ops_rules: one or the other exists)
         name = service.deploy_runbook or ""

@@ -53,7 +53,9 @@ def checked_args(env_name: str, env: Environment, action: Action, target: str | 
         if action is Action.RESOURCES:
             return resources_args(env_name, env, target or "", args)
         if action is Action.DEPLOY:
-            return {"version": deploy_version(env_name, target or "", service, args.get("version"))}
+            version = deploy_version(env_name, target or "", service, args.get("version"))
+            ticked = pre_deploy_ticked(env_name, target or "", service.pre_deploy, args.get("checked"))
+            return {"version": version, **({"checked": ticked} if service.pre_deploy else {})}
         if action is Action.SWITCH:
             return {"slot": _slot(env_name, env, target or "", args.get("slot"))} if args.get("slot") else {}
         return {}
@@ -83,6 +85,23 @@ def deploy_version(env_name: str, name: str, service, version: object) -> str:
         raise UsageError(f"'{version[:80]}' is not a version {name} in {env_name} allows (versions: "
                          f"{service.versions}).")
     return version
+
+
+def pre_deploy_ticked(env_name: str, name: str, checklist: list[str], checked: object) -> list[int]:
+    """Every item of the service's pre-deploy checklist ticked (`checked`: item numbers, or "all"), or the
+    refusal listing what is still to do. The audit records what was ticked."""
+    if not checklist:
+        return []
+    numbers = list(range(1, len(checklist) + 1))
+    if checked == "all":
+        return numbers
+    given = checked if isinstance(checked, list) else []
+    missing = [n for n in numbers if n not in given]
+    if missing:
+        todo = "; ".join(f"{n}. {checklist[n - 1]}" for n in missing)
+        raise UsageError(f"Before deploying {name} to {env_name}, tick its pre-deploy checklist — still to do: {todo}. "
+                         "Then add --checked " + ",".join(map(str, numbers)) + " (or --checked all).")
+    return numbers
 
 
 def _slot(env_name: str, env: Environment, service: str, slot: object) -> str:

@@ -144,3 +144,16 @@ def test_a_runbook_actions_place_is_checked_by_the_catalog_and_said_in_the_plan(
     assert services.ops.describe("dev", Action.RUN, "ready", {}) == "run ready in dev inside api's container: `pg_isready -q`"
     assert services.ops.submit(OPS, ActionRequest(Action.RUN, "dev", "ready")).output == "ran pg_isready -q in api\n"
     assert platform.events[-1][1] == "exec in api: pg_isready -q"
+
+
+def test_a_pre_deploy_checklist_must_be_ticked_and_the_audit_records_it(store, clock):
+    checklist = ["database migration reviewed", "rollback plan ready", "on-call told"]
+    services, platform = setup(store, clock, {"pre_deploy": checklist})
+    router = Router(services)
+    ctx = Context(user="U_OPS", channel="C1", source="console")
+    refused = router.handle("/ops", "deploy api dev 2.1.0 --checked 1", ctx)
+    assert not refused.ok and "still to do: 2. rollback plan ready; 3. on-call told" in refused.text
+    assert "--checked 1,2,3 (or --checked all)" in refused.text and platform.events == []
+    done = router.handle("/ops", "deploy api dev 2.1.0 --checked all", ctx)
+    assert done.ok and "pre-deploy checklist ticked (3 items)" in done.text
+    assert [r.args for r in store.audit_records() if r.phase == "succeeded"] == [{"version": "2.1.0", "checked": [1, 2, 3]}]
