@@ -158,6 +158,14 @@ def _spec_digest(config: dict, image_config: dict) -> str:
 
 
 def refuse_fixed_host_ports(service: str, attrs: dict) -> None:
+    """Past one replica, a port on the host can be bound by one container only: a published fixed host port, or
+    any port a container on the host's network listens on (its exposed ports) — the clone would crash-loop."""
+    if attrs["HostConfig"].get("NetworkMode") == "host":
+        exposed = sorted(str(port).split("/")[0] for port in (attrs["Config"].get("ExposedPorts") or {}))
+        if exposed:
+            raise ConflictError(f"{service} runs on the host's network and listens on port {', '.join(exposed)}: a "
+                                "second container could not bind it. Give it its own network to scale it; nothing "
+                                "was changed.")
     bindings = (attrs["HostConfig"].get("PortBindings") or {}).values()
     fixed = sorted({b["HostPort"] for group in bindings for b in group or [] if b.get("HostPort", "").isdigit()})
     if fixed:

@@ -324,3 +324,16 @@ def test_config_secret_and_resources_on_the_engine(platform, project, docker_hos
     assert client.containers.get(f"{project}-api-1").attrs["State"]["StartedAt"] == started
     [state] = platform.status()
     assert state.running == 2
+
+
+def test_a_host_network_service_listening_on_a_port_is_not_scaled_past_one(platform, project, docker_host):
+    """The clone would crash-loop on the bound port after "Done": refused at plan time, nothing created."""
+    client = docker.DockerClient(base_url=docker_host)
+    client.api.create_container("opsbot-busybox:1", ["sleep", "60"], name=f"{project}-edge-1", ports=[8080],
+                                host_config=client.api.create_host_config(network_mode="host"),
+                                labels={"com.docker.compose.project": project, "com.docker.compose.service": "edge",
+                                        "com.docker.compose.container-number": "1"})
+    platform.env.services["edge"] = platform.env.services["api"].model_copy(update={"docker_service": "edge"})
+    with pytest.raises(ConflictError, match="runs on the host's network and listens on port 8080"):
+        platform.scale_plan("edge", 2)
+    assert len(client.containers.list(all=True, filters={"label": "com.docker.compose.service=edge"})) == 1
