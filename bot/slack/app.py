@@ -25,6 +25,7 @@ from bot.slack.conversations import SlackConversations
 from bot.slack.errors import on_unhandled, reply_for
 from bot.slack.metered import MeteredWebClient
 from bot.slack.middleware import Pipeline, SlackRequest, command_label, context_of
+from bot.timeparse import parse_eta, utcnow
 from bot.views.blocks import fit, summary_text
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
 from bot.views.model import Reply
@@ -199,11 +200,18 @@ class SlackHandlers:
     # --- modal submissions -------------------------------------------------------------------
     async def on_open_modal(self, ack, body: dict, view: dict) -> None:
         values = modals.modal_values(view)
+        eta = None
+        if (values.get("eta") or "").strip():
+            try:
+                eta = parse_eta(str(values["eta"]), utcnow())
+            except ValueError as exc:
+                await ack(response_action="errors", errors={"eta": str(exc)})
+                return
         request = OpenRequest(severity=values.get("severity") or "", title=(values.get("title") or "").strip(),
                               impact=values.get("impact") or None, service=values.get("service") or None,
                               env=values.get("env") or None, type=values.get("type") or None,
                               # Unticked: as the type or severity says (`--private` can only make it private).
-                              private=True if values.get("private") == "private" else None)
+                              private=True if values.get("private") == "private" else None, eta=eta)
         # The channel the modal was opened from: where an ephemeral message can reach the user.
         ctx = replace(context_of(body), channel=view.get("private_metadata") or None)
         missing = {name: message for name, value, message in (
@@ -221,7 +229,7 @@ class SlackHandlers:
         try:  # the same path as `/incident open`: one validation, in the service
             reply = redacted(await asyncio.to_thread(open_incident, self.services, ctx, request))
         except UsageError as error:
-            if error.field in ("severity", "title", "impact", "service", "env", "type"):
+            if error.field in ("severity", "title", "impact", "service", "env", "type", "eta"):
                 await self.pipeline.opened_modal(str(view.get("id")), ctx.user)  # still theirs to correct
                 await ack(response_action="errors", errors={error.field: str(error)})
                 return

@@ -34,6 +34,7 @@ def open_modal(catalog: Catalog, channel: str) -> dict:
         _text_input("title", "Title", max_length=catalog.limits.title_max),
         _text_input("impact", "User impact", multiline=True, optional=True),
         _text_input("service", "Service", optional=True, max_length=80),
+        _text_input("eta", "ETA (30m, 14:30 UTC or an ISO time)", optional=True, max_length=40),
     ]
     if catalog.environments:
         blocks.append(_select("env", "Environment", [(name, name) for name in catalog.environments]))

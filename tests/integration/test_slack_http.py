@@ -164,14 +164,15 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
     assert [option["value"] for option in blocks["env"]["element"]["options"]] == list(slack.opsbot.catalog.environments)
     assert blocks["private"]["element"]["type"] == "checkboxes" and "type" not in blocks  # the catalog has no types
 
-    def submit(severity, title):
+    def submit(severity, title, eta=None):
         values = {"severity": {"value": {"type": "static_select",
                                          "selected_option": {"value": severity} if severity else None}},
                   "title": {"value": {"type": "plain_text_input", "value": title}},
                   "impact": {"value": {"type": "plain_text_input", "value": None}},
                   "service": {"value": {"type": "plain_text_input", "value": "api"}},
                   "env": {"value": {"type": "static_select", "selected_option": {"value": "local"}}},
-                  "private": {"value": {"type": "checkboxes", "selected_options": [{"value": "private"}]}}}
+                  "private": {"value": {"type": "checkboxes", "selected_options": [{"value": "private"}]}},
+                  "eta": {"value": {"type": "plain_text_input", "value": eta}}}
         return slack.interaction({"type": "view_submission", "user": {"id": "U_ALICE"},
                                   "view": {"id": slack.fake.opened_views[-1], "type": "modal",
                                            "callback_id": "incident_open_modal", "private_metadata": "",
@@ -182,12 +183,15 @@ def test_open_without_text_opens_a_modal_with_field_validation(slack):
     assert set(rejected.json()["errors"]) == {"severity", "title"}
     too_long = submit("P2", "x" * 151)  # validated by the incident service, as `/incident open` is
     assert too_long.json()["errors"] == {"title": "The title is 151 characters long; the limit is 150."}
+    late = submit("P2", "Checkout latency", eta="soonish")
+    assert "'soonish' is not an ETA" in late.json()["errors"]["eta"]
     assert slack.opsbot.store.list_incidents(include_closed=True) == []
-    accepted = submit("P2", "Checkout latency")
+    accepted = submit("P2", "Checkout latency", eta="45m")
     assert accepted.status_code == 200
     slack.fake.wait_for("pins.add")
     incident = slack.opsbot.store.get_incident(1)
     assert (incident.service, incident.env, incident.private) == ("api", "local", True)
+    assert incident.eta is not None and incident.eta > incident.declared_at  # the form's ETA, like --eta
     assert slack.fake.calls_to("conversations.create")[0].params["is_private"] in (True, "true", "1")
 
 
