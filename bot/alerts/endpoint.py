@@ -10,6 +10,7 @@ incident's transaction or Slack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -31,6 +32,8 @@ log = logging.getLogger("opsbot.alerts")
 # 30,000 alerts, accepted whole (counted, the first few recorded in full). The body is still read within the cap and
 # authenticated before it is parsed.
 MAX_BODY = 16 << 20
+BIG_BODY = 1 << 20  # past this (or of no declared length), a body waits its turn: BIG_AT_ONCE are read at once
+BIG_AT_ONCE = 2
 PARSERS: dict[str, Callable[[bytes, str], AlertGroup]] = {
     "/alerts/alertmanager": alertmanager.parse, "/alerts/webhook": webhook.parse}
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -49,6 +52,7 @@ class AlertEndpoint:
         self.arriving: list[tuple[AlertGroup, str, asyncio.Future[bool]]] = []  # checked, waiting to be stored
         self.storing = False
         self.wake = asyncio.Event()
+        self.big_bodies = asyncio.Semaphore(BIG_AT_ONCE)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         self.receiving += 1  # the worker gives way while deliveries are being answered
@@ -72,23 +76,27 @@ class AlertEndpoint:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
-        try:
-            body = await read_body(receive, self.max_body, deadline=2 * asgi.BODY_DEADLINE)  # 16 MB, a slow link
-        except SlowBody as slow:
-            return await self._refuse(send, source, 408, str(slow))
-        if body is None:
-            return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
-        if not self._authentic(source, body, headers):
-            return await self._refuse(send, source, 401, f"not authenticated: send Authorization: Bearer <token> or "
-                                      f"X-Opsbot-Signature: sha256=<hex HMAC-SHA256 of the body> with the token of "
-                                      f"OPSBOT_ALERT_TOKEN_{source.upper().replace('-', '_')}")
-        try:
-            group = parse(body, source)
-        except ValidationError as exc:
-            return await self._refuse(send, source, 400, "malformed payload: " + _problems(exc))
-        except ValueError as exc:
-            return await self._refuse(send, source, 400, f"malformed payload: {exc}")
-        key = "alert:" + hashlib.sha256(source.encode() + b"\0" + body).hexdigest()
+        # A big body costs several times its size while it is read and parsed: two at a time, the rest wait.
+        big = declared is None or int(declared) > BIG_BODY
+        async with self.big_bodies if big else contextlib.nullcontext():
+            try:
+                body = await read_body(receive, self.max_body, deadline=2 * asgi.BODY_DEADLINE)  # 16 MB, a slow link
+            except SlowBody as slow:
+                return await self._refuse(send, source, 408, str(slow))
+            if body is None:
+                return await self._refuse(send, source, 413, f"body larger than {self.max_body} bytes")
+            if not self._authentic(source, body, headers):
+                return await self._refuse(send, source, 401, f"not authenticated: send Authorization: Bearer <token> "
+                                          f"or X-Opsbot-Signature: sha256=<hex HMAC-SHA256 of the body> with the token "
+                                          f"of OPSBOT_ALERT_TOKEN_{source.upper().replace('-', '_')}")
+            try:
+                group = parse(body, source)
+            except ValidationError as exc:
+                return await self._refuse(send, source, 400, "malformed payload: " + _problems(exc))
+            except ValueError as exc:
+                return await self._refuse(send, source, 400, f"malformed payload: {exc}")
+            key = "alert:" + hashlib.sha256(source.encode() + b"\0" + body).hexdigest()
+            del body  # what is kept is the parsed group
         try:
             accepted = await self._queue(self.service.check(group), key)
         except UsageError as exc:
