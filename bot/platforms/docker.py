@@ -428,11 +428,55 @@ class DockerPlatform:
                     env = [item for item in c.attrs["Config"].get("Env") or [] if not item.startswith(f"{key}=")]
                     requests.append((service, c, recreate.create_request(
                         c.attrs, recreate.image_config(client, c.attrs), env=[*env, f"{key}={value}"])))
-            for service, c, request in requests:
-                self._replace(client, service, c, request)
+            self._replace_env_batch(client, requests, [key])
             return f"{key}={value}; recreated {', '.join(c.name for _, c, _ in requests) or 'no containers'}"
 
         return self._call("maintenance", act)
+
+    def _replace_env_batch(self, client, requests: list, keys: list[str]) -> None:
+        """Recreate containers whose environment changes, the batch noted (which keys, which containers are done)
+        so a crash half-way leaves replicas that reconcile() brings to agree. Only key names are noted: values,
+        secrets among them, stay in the engine."""
+        services = sorted({service for service, _, _ in requests})
+        for service in services:
+            self._remember(service, env_batch={"keys": keys, "done": [],
+                                               "names": [c.name for s, c, _ in requests if s == service]})
+        for service, container, request in requests:
+            self._replace(client, service, container, request)
+            batch = self._recall(service).get("env_batch") or {"keys": keys, "done": [], "names": []}
+            self._remember(service, env_batch={**batch, "done": [*batch["done"], container.name]})
+        for service in services:
+            self._remember(service, env_batch=None)
+
+    def _settle_env_batch(self, client, service: str) -> str | None:
+        """Replicas left disagreeing on the keys a batch changed: finished (the others take the values of a done
+        container) when the done ones run, else undone (they take a not-yet-done one's) — values are copied from
+        container to container, never read into opsbot's records."""
+        batch = self._recall(service).get("env_batch")
+        if not batch:
+            return None
+        self._remember(service, env_batch=None)
+        containers = {c.name: c for c in self._containers(client, service)}
+        done = [containers[name] for name in batch["done"] if name in containers]
+        rest = [containers[name] for name in batch["names"] if name not in batch["done"] and name in containers]
+        if not done or not rest:
+            return None
+        finish = all(c.status == "running" for c in done)
+        source, targets = (done[0], rest) if finish else (rest[0], done)
+        wanted = {key: value for key, value in docker_config.env_of(source).items() if key in batch["keys"]}
+        changed = [c for c in targets if {k: docker_config.env_of(c).get(k) for k in batch["keys"]} !=
+                   {k: wanted.get(k) for k in batch["keys"]}]
+        for c in changed:
+            env = {**docker_config.env_of(c), **{k: wanted.get(k) for k in batch["keys"]}}
+            items = [f"{k}={v}" for k, v in env.items() if v is not None]
+            self._replace(client, service, c, recreate.create_request(c.attrs, recreate.image_config(client, c.attrs),
+                                                                      env=items))
+        if not changed:
+            return None
+        keys = ", ".join(batch["keys"])
+        names = ", ".join(c.name for c in changed)
+        return (f"finished the batch: {names} given {keys} as {source.name} has them" if finish else
+                f"undid the batch: {names} given back {keys} as {source.name} has them")
 
     def _replace(self, client, service: str, container, request: dict) -> None:
         recreate.replace(client, container, request, lambda intent: self._note(service, container.name, intent))
@@ -451,7 +495,8 @@ class DockerPlatform:
                               lambda name: self._note(service, name, None))
             whole = self._settle_batch(client, service)
             scaled = self._settle_scaling(client, service)
-            return "; ".join(part for part in (done, whole, scaled) if part) or None
+            agreed = self._settle_env_batch(client, service)
+            return "; ".join(part for part in (done, whole, scaled, agreed) if part) or None
 
         return self._call("reconcile", settle)
 

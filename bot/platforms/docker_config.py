@@ -10,7 +10,7 @@ from bot.errors import ConflictError, UsageError
 from bot.platforms import docker_recreate as recreate
 
 
-def _env_of(container) -> dict[str, str]:
+def env_of(container) -> dict[str, str]:
     return dict(item.split("=", 1) if "=" in item else (item, "") for item in container.attrs["Config"].get("Env") or [])
 
 
@@ -19,7 +19,7 @@ def config_values(platform, service: str, keys: list[str]) -> dict[str, str | No
         containers = platform._containers(client, service)
         if not containers:
             raise ConflictError(f"{service} has no containers in {platform.env_name}.")
-        env = _env_of(containers[0])
+        env = env_of(containers[0])
         return {key: env.get(key) for key in keys}
 
     return platform._call("inspect", read)
@@ -31,12 +31,11 @@ def set_env(platform, services: list[str], changes: dict[str, str | None]) -> li
         requests = []
         for service in services:
             for container in platform._containers(client, service):
-                env = {**_env_of(container), **changes}
+                env = {**env_of(container), **changes}
                 items = [f"{key}={value}" for key, value in env.items() if value is not None]
                 requests.append((service, container, recreate.create_request(
                     container.attrs, recreate.image_config(client, container.attrs), env=items)))
-        for service, container, request in requests:
-            platform._replace(client, service, container, request)
+        platform._replace_env_batch(client, requests, list(changes))
         return [container.name for _, container, _ in requests]
 
     return platform._call("recreate", act)

@@ -217,3 +217,38 @@ def test_a_scale_cut_short_is_finished_as_confirmed(project, docker_host, store)
     platform._remember("api", scaling={"to": 1})  # cut short before it removed anything
     assert platform.reconcile("api") == f"finished the scale to 1: removed {project}-api-3, removed {project}-api-2; 1 running"
     client.close()
+
+
+def test_an_environment_batch_cut_short_is_brought_to_agree(project, docker_host, store):  # noqa: F811
+    """The state a kill -9 leaves in the middle of `/ops config api prod set LOG_LEVEL=debug` (or maintenance, or a
+    secret rotation): api-1 recreated with the new value, api-2 not. Finished when api-1 runs (api-2 takes its value,
+    copied container to container); undone when it does not (it takes api-2's back)."""
+    from bot.platforms import docker_recreate as recreate
+    from bot.platforms.docker_config import env_of
+
+    client = docker.DockerClient(base_url=docker_host)
+    platform = DockerPlatform("prod", Catalog.model_validate(catalog_doc(project, docker_host)).environments["prod"],
+                              memory=Platforms(store).memory)
+    names = [f"{project}-api-1", f"{project}-api-2"]
+
+    def half_done() -> None:
+        first = client.containers.get(names[0])
+        env = [item for item in first.attrs["Config"]["Env"] or [] if not item.startswith("LOG_LEVEL=")]
+        platform._replace(client, "api", first, recreate.create_request(
+            first.attrs, recreate.image_config(client, first.attrs), env=[*env, "LOG_LEVEL=debug"]))
+        platform._remember("api", env_batch={"keys": ["LOG_LEVEL"], "names": names, "done": names[:1]})
+
+    half_done()
+    assert platform.reconcile("api") == f"finished the batch: {names[1]} given LOG_LEVEL as {names[0]} has them"
+    assert [env_of(client.containers.get(name)).get("LOG_LEVEL") for name in names] == ["debug", "debug"]
+    assert "debug" not in json.dumps(store.recall(f"docker/{docker_host}/{project}/api"))  # names, never values
+
+    client.containers.get(names[1]).stop(timeout=1)  # now a batch whose done container does not run
+    platform._remember("api", env_batch={"keys": ["LOG_LEVEL"], "names": names[::-1], "done": [names[1]]})
+    first = client.containers.get(names[0])
+    env = [item for item in first.attrs["Config"]["Env"] or [] if not item.startswith("LOG_LEVEL=")]
+    platform._replace(client, "api", first, recreate.create_request(
+        first.attrs, recreate.image_config(client, first.attrs), env=[*env, "LOG_LEVEL=info"]))
+    assert platform.reconcile("api") == f"undid the batch: {names[1]} given back LOG_LEVEL as {names[0]} has them"
+    assert env_of(client.containers.get(names[1])).get("LOG_LEVEL") == "info"
+    client.close()
