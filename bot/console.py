@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +22,7 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
     if ctx.channel is not None:
         channel, where = channel_for(router, ctx.user, ctx.channel)
         ctx = Context(user=ctx.user, channel=channel, source=ctx.source)
+    ctx = replace(ctx, say=lambda text: print(f"… {text}", file=stdout, flush=True))  # a long action's news
     interactive = stdin.isatty()
     effects = ConsoleEffects(router, ctx, stdout, interactive)
     if interactive:

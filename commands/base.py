@@ -28,6 +28,8 @@ class Context:
     user: str
     channel: str | None = None
     source: str = "console"  # the surface: its capabilities (bot.core.requests.SURFACES) decide, not its name
+    # tells the asker how a long action goes while it runs (the console prints; Slack, an ephemeral message)
+    say: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def can(self) -> Capabilities:

@@ -31,7 +31,8 @@ def _ops(name: str, run) -> Handler:
                              COMMAND.usage(name))
         command = f"/ops {name} {text}".rstrip()
         text, incident = _incident_option(services, ctx, text, name)
-        actor = Actor(user=ctx.user, channel=ctx.channel, command=command, surface=ctx.source, incident=incident)
+        actor = Actor(user=ctx.user, channel=ctx.channel, command=command, surface=ctx.source, incident=incident,
+                      progress=ctx.say)
         return run(services, actor, text)
 
     return handler

@@ -339,7 +339,8 @@ class OpsService(AuditTrail):
             return Step(lambda: pods.delete_pod_plan(target) + f" in {env_name}", lambda: pods.delete_pod(target))
         if action is Action.DEPLOY:
             return deploy_step(env_name, env, target, args["version"], lambda: self.platform(env_name),
-                               lambda name, spec, params: self._script(env_name, name, spec, params), self.checks)
+                               lambda name, spec, params: self._script(env_name, name, spec, params), self.checks,
+                               actor.progress if actor is not None else None)
         platform = self.platform(env_name)
         where = f"{target} in {env_name}"
         match action:

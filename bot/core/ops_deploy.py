@@ -15,9 +15,10 @@ from bot.errors import BackendError
 
 
 def deploy_step(env_name: str, env: Environment, target: str, version: str, platform: Callable[[], Platform],
-                script: Callable[[str, object, dict], str], checks: Checks) -> Step:
+                script: Callable[[str, object, dict], str], checks: Checks,
+                report: Callable[[str], None] | None = None) -> Step:
     service = env.services[target]
-    step = _step(env_name, env, target, version, platform, script, checks)
+    step = _step(env_name, env, target, version, platform, script, checks, report)
     if not service.pre_deploy:
         return step
     ticked = f" — pre-deploy checklist ticked ({len(service.pre_deploy)} item{'s' if len(service.pre_deploy) > 1 else ''})"
@@ -25,7 +26,7 @@ def deploy_step(env_name: str, env: Environment, target: str, version: str, plat
 
 
 def _step(env_name: str, env: Environment, target: str, version: str, platform: Callable[[], Platform],
-          script: Callable[[str, object, dict], str], checks: Checks) -> Step:
+          script: Callable[[str, object, dict], str], checks: Checks, report: Callable[[str], None] | None) -> Step:
     service = env.services[target]
     where = f"{target} in {env_name}"
     if service.image is None:  # a deploy runbook (checked by ops_rules: one or the other exists)
@@ -37,7 +38,7 @@ def _step(env_name: str, env: Environment, target: str, version: str, platform: 
     image = with_tag(service.image, version)
     return Step(lambda: f"deploy {where}: {platform().deploy_plan(target, image)}",
                 lambda: _verified(env_name, env, target,
-                                  lambda: platform().deploy(target, image, service.deploy_timeout_s),
+                                  lambda: platform().deploy(target, image, service.deploy_timeout_s, report),
                                   platform, checks))
 
 

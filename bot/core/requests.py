@@ -4,6 +4,7 @@ Surfaces parse their input into these; the core validates each one in full again
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -74,6 +75,7 @@ class Actor:
     command: str
     surface: str = "console"  # which surface: its name in logs, its capabilities (SURFACES) in the rules
     incident: int | None = None  # the incident this is done for (its channel, or --incident): lands on its timeline
+    progress: Callable[[str], None] | None = field(default=None, compare=False, repr=False)  # a long action's news
 
     @property
     def can(self) -> Capabilities:

@@ -354,9 +354,9 @@ class DockerPlatform:
 
         return self._call("inspect", read)
 
-    def deploy(self, service: str, image: str, timeout_s: float) -> str:
-        return self._call("deploy", lambda client: self._recreate_on(client, service,
-                                                                     self._deployable(client, service, image), image))
+    def deploy(self, service: str, image: str, timeout_s: float, report=None) -> str:
+        return self._call("deploy", lambda client: self._recreate_on(
+            client, service, self._deployable(client, service, image), image, report))
 
     def _deployable(self, client, service: str, image: str) -> list:
         """The service's containers, or why `image` cannot be deployed to them (already running, not on the engine:
@@ -373,7 +373,7 @@ class DockerPlatform:
                                 "first (opsbot never pulls).") from None
         return containers
 
-    def _recreate_on(self, client, service: str, containers: list, image: str) -> str:
+    def _recreate_on(self, client, service: str, containers: list, image: str, report=None) -> str:
         """Recreate each container on `image`, remembering the image it ran for a rollback."""
         current = _image_name(containers[0])
         client.images.get(image)  # fail before changing anything if the image is gone
@@ -385,8 +385,10 @@ class DockerPlatform:
         # reconcile() brings back to one.
         self._remember(service, previous={**remembered, image: current, current: image},
                        batch={"image_from": current, "image_to": image})
-        for c, request in zip(containers, requests, strict=True):
+        for number, (c, request) in enumerate(zip(containers, requests, strict=True), start=1):
             self._replace(client, service, c, request)
+            if report is not None:
+                report(f"{c.name} recreated on {image} ({number}/{len(containers)})")
         self._remember(service, batch=None)
         return f"recreated {len(containers)} container(s) of {service} on {image}"
 

@@ -327,8 +327,8 @@ class KubernetesPlatform:
     def deploy_plan(self, service: str, image: str) -> str:
         return kubernetes_deploy.plan(self, service, image)
 
-    def deploy(self, service: str, image: str, timeout_s: float) -> str:
-        return kubernetes_deploy.deploy(self, service, image, timeout_s)
+    def deploy(self, service: str, image: str, timeout_s: float, report=None) -> str:
+        return kubernetes_deploy.deploy(self, service, image, timeout_s, report=report)
 
     def describe(self, service: str) -> str:
         return kubernetes_pods.describe(self, service)

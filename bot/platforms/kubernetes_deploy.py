@@ -36,8 +36,9 @@ def plan(platform, service: str, image: str) -> str:
     return f"{where} container {container.name}: {container.image} → {image} ({replicas} replicas, rolling)"
 
 
-def deploy(platform, service: str, image: str, timeout_s: float,
-           sleep: Callable[[float], None] = time.sleep) -> str:
+def deploy(platform, service: str, image: str, timeout_s: float, sleep: Callable[[float], None] = time.sleep,
+           report: Callable[[str], None] | None = None) -> str:
+    """`report` hears each change of the rollout's progress while it is followed."""
     deployment = platform._call("read", lambda: platform._deployment(service))
     name = deployment.metadata.name
     container = container_for(deployment, image, f"deployment/{name}")
@@ -45,9 +46,14 @@ def deploy(platform, service: str, image: str, timeout_s: float,
     patched = platform._call("set image", lambda: platform.apps.patch_namespaced_deployment(
         name, platform.namespace, patch, _request_timeout=TIMEOUT))
     deadline = time.monotonic() + timeout_s
+    said = None
     while True:
         current = platform._call("rollout status", lambda: platform.apps.read_namespaced_deployment(
             name, platform.namespace, _request_timeout=TIMEOUT))
+        now = progress(current)
+        if report is not None and now != said:
+            report(f"deployment/{name} → {image}: {now}")
+            said = now
         if rollout_done(current, patched.metadata.generation):
             return f"deployment/{name} runs {image}: {progress(current)}"
         if time.monotonic() >= deadline:

@@ -316,7 +316,7 @@ class SshPlatform:
         raise UsageError(f"{service} in {self.env_name} runs on hosts over SSH: it is deployed by its "
                          "`deploy_runbook` (a runbook action taking {version}), not an image.")
 
-    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+    def deploy(self, service: str, image: str, timeout_s: float, report=None) -> str:
         return self.deploy_plan(service, image)
 
     def switch_plan(self, service: str, slot: str | None) -> str:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from bot.app import Opsbot
 
+PROGRESS_MESSAGES = 2  # news of a long action per command
 log = logging.getLogger("opsbot.slack")
 SHORTCUT = "add_to_timeline"
 PLAN_ID = re.compile(r"p-[0-9a-f]{6}")
@@ -154,7 +155,8 @@ class SlackHandlers:
         return value if ENV_NAME.fullmatch(value) else None
 
     async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
-        reply = fit(await asyncio.to_thread(self.router.handle, command, text, request.ctx))  # Slack's 50 blocks
+        ctx = replace(request.ctx, say=self._progress(request))
+        reply = fit(await asyncio.to_thread(self.router.handle, command, text, ctx))  # Slack's 50 blocks
         outcome = "ok" if reply.ok else "error"
         self.metrics.command(command_label(command, text), outcome)
         fields = REQUEST.get()
@@ -276,6 +278,25 @@ class SlackHandlers:
             await self.conversations.client.chat_postMessage(channel=incident.channel, text=summary_text(reply),
                                                              blocks=reply.blocks)
         await self.carry_out(reply.effects)
+
+    @staticmethod
+    def _progress(request: SlackRequest):
+        """How a long action goes (a rollout), told to the asker while the command runs in its thread."""
+        loop = asyncio.get_running_loop()
+        told = 0
+
+        def say(text: str) -> None:
+            nonlocal told
+            if told >= PROGRESS_MESSAGES:  # a response_url takes 5 messages: the reply and its warnings come after
+                return
+            told += 1
+            posted = asyncio.run_coroutine_threadsafe(request.respond(text=f"⏳ {text}", response_type="ephemeral"), loop)
+            try:
+                posted.result(timeout=5)  # in order, and never holding the action up for long
+            except Exception:
+                log.info("a progress message could not be sent", exc_info=True)
+
+        return say
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
         return await self.conversations.carry_out(effects)

@@ -156,8 +156,10 @@ class FakePlatform:
             raise ConflictError(f"{service} already runs {image}; nothing to deploy.")
         return f"image {current.image} → {image}"
 
-    def deploy(self, service: str, image: str, timeout_s: float) -> str:
+    def deploy(self, service: str, image: str, timeout_s: float, report=None) -> str:
         plan = self.deploy_plan(service, image)
+        if report is not None:
+            report(f"{service}: 1/1 updated")
         current = self._service(service)
         current.image, current.previous_image = image, current.image
         return self._happened(f"{service}: {plan}")

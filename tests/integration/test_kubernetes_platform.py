@@ -413,11 +413,14 @@ def test_deploy_sets_the_image_and_follows_the_rollout_until_available(platform,
 
     thread = threading.Thread(target=controller)
     thread.start()
+    told: list[str] = []
     try:
-        done = platform.deploy("api", "shop/api:1.5.0", timeout_s=20)
+        done = platform.deploy("api", "shop/api:1.5.0", timeout_s=20, report=told.append)
     finally:
         thread.join()
     assert done == "deployment/api-gateway runs shop/api:1.5.0: 3/3 updated, 3 available"
+    assert told == ["deployment/api-gateway → shop/api:1.5.0: 0/3 updated, 3 available",  # each change, once
+                    "deployment/api-gateway → shop/api:1.5.0: 3/3 updated, 3 available"]
     assert apps.read_namespaced_deployment("api-gateway", NS).spec.template.spec.containers[0].image == "shop/api:1.5.0"
     with pytest.raises(ConflictError, match="already runs shop/api:1.5.0; nothing to deploy"):
         platform.deploy_plan("api", "shop/api:1.5.0")

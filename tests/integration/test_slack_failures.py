@@ -84,3 +84,18 @@ def test_the_threads_client_turns_an_html_page_into_the_one_slack_error(fake_sla
     assert raised.value.response.get("error") == "http_503"
     exposition = metrics.exposition().decode()
     assert 'opsbot_slack_api_errors_total{error="http_503",method="chat.postMessage"} 1.0' in exposition
+
+
+def test_a_long_action_tells_the_asker_how_it_goes_in_slack(slack):
+    """A deploy's progress reaches the asker as ephemeral messages while the command runs, before its reply."""
+    from bot.config import Catalog
+    from tests.fakes.platform import FakePlatform
+
+    platform = FakePlatform("dev")
+    slack.opsbot.services.ops.catalog = Catalog.model_validate({"environments": {"dev": {
+        "platform": {"kind": "kubernetes", "namespace": "shop"}, "services": {"api": {"image": "shop/api"}}}}})
+    slack.opsbot.services.ops.platform_for = lambda name, env: platform
+    slack.command("deploy api dev 2.1.0", command="/ops")
+    replies = slack.fake.wait_for_response(2)
+    assert replies[0]["response_type"] == "ephemeral" and replies[0]["text"] == "⏳ api: 1/1 updated"
+    assert "deploy api in dev: image shop/api:2 → shop/api:2.1.0" in replies[1]["text"]

@@ -157,3 +157,12 @@ def test_a_pre_deploy_checklist_must_be_ticked_and_the_audit_records_it(store, c
     done = router.handle("/ops", "deploy api dev 2.1.0 --checked all", ctx)
     assert done.ok and "pre-deploy checklist ticked (3 items)" in done.text
     assert [r.args for r in store.audit_records() if r.phase == "succeeded"] == [{"version": "2.1.0", "checked": [1, 2, 3]}]
+
+
+def test_a_deploy_tells_the_asker_how_it_goes_while_it_runs(store, clock):
+    services, platform = setup(store, clock)
+    told: list[str] = []
+    router = Router(services)
+    done = router.handle("/ops", "deploy api dev 2.1.0", Context(user="U_OPS", channel="C1", source="console",
+                                                                    say=told.append))
+    assert done.ok and told == ["api: 1/1 updated"]
