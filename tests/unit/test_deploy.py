@@ -165,4 +165,4 @@ def test_a_deploy_tells_the_asker_how_it_goes_while_it_runs(store, clock):
     router = Router(services)
     done = router.handle("/ops", "deploy api dev 2.1.0", Context(user="U_OPS", channel="C1", source="console",
                                                                     say=told.append))
-    assert done.ok and told == ["api: 1/1 updated"]
+    assert done.ok and told == ["api: 1/1 updated"] and platform.services["api"].image == "shop/api:2.1.0"
