@@ -84,7 +84,8 @@ class Project:
     def platform(self) -> DockerPlatform:
         catalog = Catalog.model_validate({"environments": {"prod": {
             "platform": {"kind": "docker", "project": self.name, "host": self.host},
-            "services": {"web": {"max_replicas": 5}},
+            "services": {"web": {"max_replicas": 5, "config": {"keys": ["LOG_LEVEL"]}}},
+            "secrets": {"jwt": {"key": "JWT_SECRET", "restart": ["web"]}},
             "maintenance": {"key": "MAINTENANCE_MODE", "restart": ["web"]}}}})
         return DockerPlatform("prod", catalog.environments["prod"])
 
@@ -231,6 +232,46 @@ def test_rollback_and_maintenance_change_only_their_field_and_compose_bookkeepin
     assert "Recreating" in output
     [compose_made] = healthy(stack, 1)
     assert compose_made["Config"]["Image"] == "opsbot-busybox:2" and compose_made["Config"]["Labels"][HASH] == compose_hash
+
+
+def test_deploy_config_secret_and_resources_change_only_their_fields(compose_project):
+    """Against docker-compose 1.29's own containers, the whole inspect spec before and after: a deploy changes the
+    image (and opsbot's labels), config and a secret only their environment variables, resources only the limits."""
+    from bot.config.environments import SecretSpec
+
+    stack = compose_project
+    [original] = healthy(stack, 1)
+    web = stack.platform()
+    compose_hash = original["Config"]["Labels"][HASH]
+    web.deploy("web", "opsbot-busybox:1", 60)
+    [deployed] = healthy(stack, 1)
+    expected = changed(original, **{"opsbot.previous-image": "opsbot-busybox:2", HASH: f"changed-by-opsbot-{compose_hash[:12]}",
+                                    "opsbot.compose-config-hash": compose_hash})
+    expected["Config"]["Labels"]["opsbot.compose-spec"] = deployed["Config"]["Labels"]["opsbot.compose-spec"]
+    expected["Config"]["Image"] = "opsbot-busybox:1"
+    assert spec(deployed) == expected and answers(deployed) == "hello from the bind mount\n"
+    web.deploy("web", "opsbot-busybox:2", 60)  # back to what Compose made: it calls it up to date
+    [back] = healthy(stack, 1)
+    assert spec(back) == spec(original)
+
+    web.set_config("web", {"LOG_LEVEL": "debug"}, restart=False)
+    web.set_secret(SecretSpec(key="JWT_SECRET", restart=["web"]), "s3cr3t-value-for-the-test-0001")
+    [configured] = healthy(stack, 1)
+    before, after = spec(original), spec(configured)
+    assert after["HostConfig"] == before["HostConfig"] and after["Mounts"] == before["Mounts"]
+    assert after["Networks"] == before["Networks"]
+    assert set(after["Config"]["Env"]) - set(before["Config"]["Env"]) == {"LOG_LEVEL=debug",
+                                                                          "JWT_SECRET=s3cr3t-value-for-the-test-0001"}
+    assert {k: v for k, v in after["Config"].items() if k not in ("Env", "Labels")} == \
+        {k: v for k, v in before["Config"].items() if k not in ("Env", "Labels")}
+
+    web.set_resources("web", "256Mi", "500m")
+    [limited] = stack.containers()
+    host = spec(limited)["HostConfig"]
+    assert (host["Memory"], host["CpuQuota"], host["CpuPeriod"]) == (256 << 20, 50_000, 100_000)
+    assert {k: v for k, v in host.items() if k not in ("Memory", "MemorySwap", "CpuQuota", "CpuPeriod")} == \
+        {k: v for k, v in after["HostConfig"].items() if k not in ("Memory", "MemorySwap", "CpuQuota", "CpuPeriod")}
+    assert limited["Id"] == configured["Id"]  # updated in place, not recreated
 
 
 # --- on the Compose-labelled busybox project of test_docker_platform -------------------------------------------
