@@ -158,7 +158,22 @@ def _check_config(args: argparse.Namespace, config: str | None) -> int:
             print(f"config warning: {warning}", file=sys.stderr)
     print(f"{path or 'built-in defaults'}: OK ({len(catalog.severities)} severities)"
           + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else ""))
+    for line in _runbook_lines(catalog):  # each action's argv as it will run, its parameters as placeholders
+        print(line)
     return 0
+
+
+def _runbook_lines(catalog) -> list[str]:
+    import shlex
+
+    lines = []
+    for env_name, env in catalog.environments.items():
+        for name, action in env.runbook.items():
+            where = (f" inside {action.exec.service}" if action.exec else
+                     f" on {', '.join(action.hosts)}" if action.hosts else "")
+            shown = shlex.join(action.argv_for({key: f"<{key}>" for key in action.params}))
+            lines.append(f"  runbook {env_name}/{name}{where}: {shown}")
+    return lines
 
 
 def _incident_number(text: str) -> int | None:

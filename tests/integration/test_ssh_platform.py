@@ -286,3 +286,23 @@ def test_a_runbook_action_with_hosts_runs_on_each_host_over_ssh(sshd, store, tmp
     assert done.output.count(": /etc/host*") == len(sshd.hosts)  # one literal word, never a glob
     with pytest.raises(BackendError, match=r"firewall failed on 1 of 1 hosts \(.*printed 'ERROR: ufw is not installed'"):
         ops.request(actor, "prod", "run", "firewall", {}, confirmed=True)
+
+
+def test_the_ssh_deploy_runbook_runs_on_the_hosts_with_the_version(sshd, store):
+    """SSH hosts deploy through the service's `deploy_runbook`: with `hosts: [all]`, the release command runs on
+    every host over SSH with {version} as one literal word, and a version the pattern refuses never runs."""
+    from bot.core.requests import Action, ActionRequest
+    from bot.errors import UsageError
+
+    catalog = Catalog.model_validate({"environments": {"prod": environment(sshd, runbook={
+        "release": {"argv": ["sh", "-c", 'echo "released $1 on $(hostname -s)"', "x", "{version}"],
+                    "params": {"version": {}}, "hosts": ["all"]}})}})
+    env = catalog.environments["prod"]
+    env.services["api"] = env.services["api"].model_copy(update={"deploy_runbook": "release",
+                                                                 "versions": r"v[0-9]+\.[0-9]+"})
+    ops = ops_for(store, catalog)
+    actor = Actor("U_OPS", "C1", "/ops deploy api prod v2.3")
+    done = ops.submit(actor, ActionRequest(Action.DEPLOY, "prod", "api", {"version": "v2.3"}, confirmed=True))
+    assert done.kind == "done" and done.output.count("released v2.3 on ") == len(sshd.hosts)
+    with pytest.raises(UsageError, match="is not a version api in prod allows"):
+        ops.submit(actor, ActionRequest(Action.DEPLOY, "prod", "api", {"version": "latest"}, confirmed=True))

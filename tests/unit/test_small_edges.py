@@ -84,3 +84,13 @@ def test_audit_verify_reads_the_config_given_after_it(tmp_path, monkeypatch, cap
     broken.write_text("severities: [not, a, mapping]\n")
     assert main(["audit", "verify", "--config", str(broken)]) == 2  # it read this file: a config error, not a usage one
     assert "config error" in capsys.readouterr().err
+
+
+def test_check_config_shows_each_runbook_argv_as_it_will_run(tmp_path, capsys):
+    from bot.cli import main
+
+    config = tmp_path / "opsbot.yml"
+    config.write_text("environments:\n  prod:\n    runbook:\n      count:\n"
+                      "        argv: [awk, '{{print $1}}', '/var/log/{file}']\n        params: {file: {type: path}}\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    assert "  runbook prod/count: awk '{print $1}' '/var/log/<file>'" in capsys.readouterr().out
