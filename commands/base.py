@@ -67,6 +67,8 @@ class CommandSet:
     hint: str  # the manifest's usage hint: the most common forms
     footer: str  # the help's closing hint
     subcommands: list[SubCommand] = field(default_factory=list)
+    # `/oncall` alone, or `/oncall <schedule>`: what a bare command, or a first word that is no sub-command, runs
+    bare: Callable[[Services, Context, str], Reply] | None = None
 
     def __post_init__(self) -> None:
         self._by_name = {sub.name: sub for sub in self.subcommands}
@@ -82,9 +84,11 @@ class CommandSet:
     def handle(self, services: Services, ctx: Context, text: str) -> Reply:
         word, rest = first_word(text)
         name = word.lower()
-        if name in ("", "help"):
+        if name == "help" or (name == "" and self.bare is None):
             return self.help()
         sub = self._by_name.get(name)
+        if sub is None and self.bare is not None:
+            return self.bare(services, ctx, text.strip())
         if sub is None:
             choices = ", ".join([*self._by_name, "help"])
             raise UsageError(f"Unknown sub-command '{word}'. Try one of: {choices}.", f"{self.name} help")

@@ -20,6 +20,7 @@ from bot.config import messages
 from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
 from bot.config.fields import DROPPED, PROBLEM_SEPARATOR, Duration, Strict, dropped, problems
+from bot.config.oncall import OnCall
 from bot.config.schedule import Scheduler
 from bot.config.yamlfile import read_yaml, unset_secrets
 from bot.errors import ConfigError
@@ -176,6 +177,7 @@ class Catalog(Strict):
     incident_types: dict[str, IncidentType] = Field(default_factory=dict)
     announce_private_titles: bool = False  # whether announcements of a private incident show its title and impact
     alerts: Alerts = Field(default_factory=Alerts)  # which alert groups open which incidents (bot/config/alerts.py)
+    oncall: OnCall = Field(default_factory=OnCall)  # on-call schedules (bot/config/oncall.py)
 
     @field_validator("roles")
     @classmethod

@@ -1,0 +1,69 @@
+"""Who is on call at an instant, from a schedule of layers (bot/config/oncall.py): the last layer that has someone
+wins; a layer's shift is found by counting whole rotations from its start — wall-clock days for daily and weekly
+(so handoffs keep their local time across daylight saving), elapsed time for a duration — and cut to the layer's
+restricted windows. Times in and out are UTC; the arithmetic is done on the schedule's wall clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config.oncall import Layer, Schedule
+from bot.timeparse import parse_duration
+
+_WALL = {"daily": 1, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class Shift:
+    user: str | None  # None: a gap, nobody on call
+    layer: str | None
+    start: datetime | None  # UTC; None for a gap
+    end: datetime | None
+
+
+def on_call(schedule: Schedule, at: datetime) -> Shift:
+    """The final shift holding `at` (UTC)."""
+    for layer in reversed(schedule.layers):
+        found = layer_shift(schedule.zone, layer, at)
+        if found is not None:
+            return found
+    return Shift(None, None, None, None)
+
+
+def next_shift(schedule: Schedule, after: Shift, at: datetime) -> Shift:
+    """Whoever takes over when this shift ends (a gap's successor is not searched for)."""
+    if after.end is None:
+        return Shift(None, None, None, None)
+    return on_call(schedule, after.end)
+
+
+def layer_shift(zone: ZoneInfo, layer: Layer, at: datetime) -> Shift | None:
+    local = at.astimezone(zone).replace(tzinfo=None)  # the wall clock at that instant
+    if layer.rotation in _WALL:
+        if local < layer.start:
+            return None
+        length = timedelta(days=_WALL[layer.rotation])
+        index = (local - layer.start) // length  # whole wall-clock rotations: 23- and 25-hour days count as days
+        begins_local = layer.start + index * length
+        begins, ends = _utc(begins_local, zone), _utc(begins_local + length, zone)
+    else:
+        first = _utc(layer.start, zone)
+        if at < first:
+            return None
+        length = parse_duration(layer.rotation)
+        index = (at - first) // length
+        begins, ends = first + index * length, first + (index + 1) * length
+    user = layer.users[index % len(layer.users)]
+    windows = layer.windows
+    if windows:
+        held = next((found for window in windows if (found := window.around(local)) is not None), None)
+        if held is None:
+            return None
+        begins, ends = max(begins, _utc(held[0], zone)), min(ends, _utc(held[1], zone))
+    return Shift(user, layer.name, begins, ends)
+
+
+def _utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    """A wall-clock time in the zone as UTC (a time skipped by daylight saving counts as the hour before it)."""
+    return wall.replace(tzinfo=zone).astimezone(UTC)

@@ -1,0 +1,31 @@
+"""Who is on call, as every surface shows it: UTC and the schedule's own wall clock side by side."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core.oncall import Shift
+from bot.timeparse import show
+from bot.views.model import Em, Headline, Line, Mention, Reply, Strong, line, lines, reply
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return "—" if moment is None else f"{show(moment)} ({moment.astimezone(zone):%a %H:%M} {zone.key})"
+
+
+def shift_line(name: str, zone: ZoneInfo, now: Shift, coming: Shift | None) -> Line:
+    if now.user is None:
+        return line(Strong(name), ": ", Em("nobody is on call (a gap in the schedule)"))
+    following = line(" · next ", Mention(coming.user)) if coming is not None and coming.user else ""
+    return line(Strong(name), ": ", Mention(now.user), f" ({now.layer}) since {_local(now.start, zone)} until "
+                f"{_local(now.end, zone)}", following)
+
+
+def on_call_now(rows: list[tuple[str, ZoneInfo, Shift, Shift | None]]) -> Reply:
+    items = [shift_line(name, zone, now, coming) for name, zone, now, coming in rows]
+    return reply("On call", Headline("On call"), lines(items or [line("No schedules: add `oncall:` to opsbot.yml.")]))
+
+
+def on_call_at(name: str, zone: ZoneInfo, at: datetime, shift: Shift) -> Reply:
+    title = f"On call · {name} at {show(at)}"
+    return reply(title, Headline(title), lines([shift_line(name, zone, shift, None)]))

@@ -1,0 +1,50 @@
+"""/oncall: who is on call now in every schedule, or in one at a time (`--at`)."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.core.oncall import Shift, next_shift, on_call
+from bot.errors import NotFound, UsageError
+from bot.timeparse import parse_eta, parse_moment
+from bot.views import oncall as views
+from bot.views.model import Reply
+from commands.base import CommandSet, Context, Services
+from commands.parsing import split_options
+
+
+def _schedules(services: Services):
+    return services.incidents.catalog.oncall.schedules
+
+
+def _now(services: Services, ctx: Context, text: str) -> Reply:
+    if text:
+        return _one(services, ctx, text)
+    now = services.incidents.clock()
+    rows: list[tuple[str, ZoneInfo, Shift, Shift | None]] = []
+    for name, schedule in _schedules(services).items():
+        shift = on_call(schedule, now)
+        rows.append((name, schedule.zone, shift, next_shift(schedule, shift, now)))
+    return views.on_call_now(rows)
+
+
+def _one(services: Services, ctx: Context, text: str) -> Reply:
+    parsed = split_options(text, {"at": True}, COMMAND.usage("who"))
+    name = parsed.positional.strip()
+    schedules = _schedules(services)
+    if name not in schedules:
+        known = ", ".join(schedules) or "none (add `oncall:` to opsbot.yml)"
+        raise NotFound(f"There is no on-call schedule '{name[:60]}'. Schedules: {known}.")
+    now = services.incidents.clock()
+    at = now
+    if "at" in parsed.options:
+        given = str(parsed.options["at"])
+        try:  # a past moment ('-2h', '2026-11-24 09:15') or a coming one ('30m', '14:30', an ISO time)
+            at = parse_moment(given, now) if given.startswith("-") or " " in given else parse_eta(given, now)
+        except ValueError as exc:
+            raise UsageError(f"{exc}.", COMMAND.usage("who")) from exc
+    schedule = schedules[name]
+    return views.on_call_at(name, schedule.zone, at, on_call(schedule, at))
+
+
+COMMAND = CommandSet("/oncall", "Who is on call", "[<schedule> [--at 14:30]] | help",
+                     "Times are shown in UTC and in the schedule's own zone.", [], bare=_now)

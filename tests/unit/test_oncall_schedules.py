@@ -1,0 +1,115 @@
+"""On-call schedules, held to their exact meaning with property tests across daylight-saving changes: wall-clock
+rotations keep their local handoff time (a shift across a change is 23 or 25 hours), durations are elapsed time,
+shifts follow each other without gap or overlap in the order of the users, restricted layers have someone only
+inside their windows (crossing midnight included), the last layer with someone wins."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.config import Catalog
+from bot.config.oncall import Schedule
+from bot.core.oncall import on_call
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]
+USERS = ["U01AAAA", "U01BBBB", "U01CCCC"]
+START = datetime(2026, 1, 5, 9, 0)  # a Monday, 09:00 local
+instants = st.datetimes(min_value=datetime(2026, 1, 6), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
+
+
+def schedule(zone: str, *layers: dict) -> Schedule:
+    return Schedule.model_validate({"time_zone": zone, "layers": list(layers)})
+
+
+def layer(rotation: str = "weekly", **more) -> dict:
+    return {"name": more.pop("name", rotation), "users": more.pop("users", USERS), "rotation": rotation,
+            "start": more.pop("start", START.isoformat()), **more}
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone=st.sampled_from(ZONES), rotation=st.sampled_from(["daily", "weekly"]), at=instants)
+def test_wall_clock_shifts_hand_off_at_the_same_local_time_and_last_23_to_25_hours_a_day(zone, rotation, at):
+    plan = schedule(zone, layer(rotation))
+    shift = on_call(plan, at)
+    local = ZoneInfo(zone)
+    assert shift.start <= at < shift.end
+    assert shift.start.astimezone(local).time() == START.time() == shift.end.astimezone(local).time()
+    days = 1 if rotation == "daily" else 7
+    hours = (shift.end - shift.start) / timedelta(hours=1)
+    assert days * 24 - 1 <= hours <= days * 24 + 1  # one daylight-saving change at most in a shift here
+    after = on_call(plan, shift.end)  # the next shift begins as this one ends, with the next user
+    assert after.start == shift.end
+    assert USERS.index(after.user) == (USERS.index(shift.user) + 1) % len(USERS)
+
+
+def test_a_daily_shift_across_the_spring_and_autumn_changes_is_23_and_25_hours_long():
+    plan = schedule("Europe/Berlin", layer("daily"))
+    spring = on_call(plan, datetime(2026, 3, 29, 12, 0, tzinfo=UTC))  # clocks go 02:00 → 03:00 that night
+    assert (spring.end - spring.start) == timedelta(hours=24)  # 29th 09:00 → 30th 09:00: after the change
+    across_spring = on_call(plan, datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    assert across_spring.end - across_spring.start == timedelta(hours=23)
+    across_autumn = on_call(plan, datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
+    assert across_autumn.end - across_autumn.start == timedelta(hours=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(zone=st.sampled_from(ZONES), minutes=st.integers(min_value=1, max_value=3 * 24 * 60), at=instants)
+def test_a_duration_rotation_is_elapsed_time_whatever_the_clocks_do(zone, minutes, at):
+    plan = schedule(zone, layer(f"{minutes}m"))
+    shift = on_call(plan, at)
+    assert shift.end - shift.start == timedelta(minutes=minutes) and shift.start <= at < shift.end
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone=st.sampled_from(ZONES), at=instants)
+def test_a_restricted_layer_has_someone_only_inside_its_windows_and_the_last_layer_wins(zone, at):
+    plan = schedule(zone, layer("weekly", name="base"),
+                    layer("daily", name="nights", users=["U01DDDD"], restrict=["sat-sun 22:00-06:00"]))
+    shift = on_call(plan, at)
+    local = at.astimezone(ZoneInfo(zone))
+    weekend_night = (local.weekday() in (5, 6) and local.hour >= 22) or (local.weekday() in (6, 0) and local.hour < 6)
+    assert (shift.layer == "nights") == weekend_night
+    if weekend_night:
+        assert shift.user == "U01DDDD" and shift.start <= at < shift.end
+        assert shift.end - shift.start <= timedelta(hours=9)  # cut to the window (9 h when clocks go back)
+    else:
+        assert shift.user in USERS
+
+
+def test_before_the_start_there_is_a_gap_and_the_catalog_refuses_what_it_cannot_mean():
+    plan = schedule("Europe/Berlin", layer("weekly"))
+    assert on_call(plan, datetime(2025, 12, 1, tzinfo=UTC)).user is None
+    with pytest.raises(ValueError) as refused:
+        Catalog.model_validate({"oncall": {"schedules": {"primary": {"time_zone": "Mars/Olympus", "layers": [
+            {"name": "x", "users": ["alice"], "rotation": "30s", "start": "2026-11-02T09:00+01:00",
+             "restrict": ["mon-fry 09:00-17:00"]}]}}}})
+    text = str(refused.value)
+    for problem in ("'Mars/Olympus' is not a time zone", "'alice' is not a Slack user ID",
+                    "a rotation is daily, weekly or a duration of at least 1m", "leave out the offset",
+                    "'mon-fry 09:00-17:00' is not a window"):
+        assert problem in text, problem
+
+
+def test_oncall_through_the_console_now_and_at_a_time(store, clock):
+    from bot.app import build_services
+    from bot.views.blocks import to_blocks
+    from bot.views.text import to_text
+    from commands.base import Context
+    from commands.router import Router
+
+    catalog = Catalog.model_validate({"oncall": {"schedules": {"primary": {
+        "time_zone": "Europe/Berlin", "layers": [layer("weekly", start="2026-11-16T09:00")]}}}})
+    router = Router(build_services(store, catalog, clock=clock))  # clock: 2026-11-20 09:00 UTC, a Friday
+    ctx = Context(user="U_OPS", source="console")
+    now = router.handle("/oncall", "", ctx)
+    assert now.ok and "primary: @U01AAAA (weekly) since 2026-11-16 08:00 UTC (Mon 09:00 Europe/Berlin) until " \
+        "2026-11-23 08:00 UTC (Mon 09:00 Europe/Berlin) · next @U01BBBB" in to_text(now)
+    assert "<@U01AAAA>" in str(to_blocks(now))  # Slack: a mention
+    later = router.handle("/oncall", "primary --at 2026-12-01T12:00Z", ctx)
+    assert later.ok and "primary: @U01CCCC" in to_text(later)
+    unknown = router.handle("/oncall", "secondary", ctx)
+    assert not unknown.ok and "There is no on-call schedule 'secondary'. Schedules: primary." in unknown.text
