@@ -179,6 +179,16 @@ class Catalog(Strict):
     alerts: Alerts = Field(default_factory=Alerts)  # which alert groups open which incidents (bot/config/alerts.py)
     oncall: OnCall = Field(default_factory=OnCall)  # on-call schedules (bot/config/oncall.py)
 
+    def _schedules_named(self) -> None:
+        """An escalation level may name `schedule:<name>`: one of `oncall.schedules`."""
+        for key, severity in self.severities.items():
+            for level in severity.escalation:
+                for who in ([level] if isinstance(level, str) else level.who):
+                    name = who.removeprefix("schedule:")
+                    if who.startswith("schedule:") and name not in self.oncall.schedules:
+                        raise ValueError(f"severities.{key}.escalation names schedule '{name}', which oncall.schedules "
+                                         f"does not have ({', '.join(self.oncall.schedules) or 'none'})")
+
     @field_validator("roles")
     @classmethod
     def _check_roles(cls, value: Roles) -> Roles:
@@ -189,6 +199,7 @@ class Catalog(Strict):
 
     @model_validator(mode="after")
     def _scheduled_runs_are_allowed(self, info: ValidationInfo) -> Catalog:
+        self._schedules_named()
         """A reminder runs only an action that exists and is read-only or marked `scheduled: true`: nobody
         confirms what the scheduler does."""
         for name, reminder in self.scheduler.reminders.items():

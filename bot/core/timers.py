@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.config.catalog import Catalog
 from bot.core.models import Incident, Status
+from bot.core.oncall import on_call
 from bot.core.reminders import Reminder
 from bot.timeparse import format_duration, show
 
@@ -38,6 +39,24 @@ def due_reminders(incident: Incident, catalog: Catalog, now: datetime) -> tuple[
 
 def _to(user: str | None) -> str:
     return f"{who_text(user)} " if user else ""
+
+
+def paged(catalog: Catalog, levels: list, index: int, at: datetime) -> tuple[list[str], str]:
+    """A level's people at the moment of paging: `schedule:<name>` is whoever is on call then. A level that finds
+    nobody (a gap in the schedule) pages the next level at once, and says so."""
+    people: list[str] = []
+    for who in levels[index][0]:
+        if who.startswith("schedule:"):
+            schedule = catalog.oncall.schedules.get(who.removeprefix("schedule:"))
+            user = on_call(schedule, at).user if schedule is not None else None
+            if user is not None:
+                people.append(user)
+        else:
+            people.append(who)
+    if people or index + 1 >= len(levels):
+        return people, "" if people else " (nobody: the schedule has a gap)"
+    after, _ = paged(catalog, levels, index + 1, at)
+    return after, f" (level {index + 1} has nobody on call: the schedule has a gap, so level {index + 2} is paged now)"
 
 
 def _channel(incident: Incident, catalog: Catalog) -> str:
@@ -67,7 +86,8 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     sent: list[Reminder] = []
     missed: list[Reminder] = []
     for index, people, at in due:
-        names = ", ".join(who_text(who) for who in people)
+        people, gap = paged(catalog, levels, index, at)
+        names = ", ".join(who_text(who) for who in people) + gap
         level = f"level {index + 1} of {len(levels)}"
         if at == incident.declared_at:
             post_text = f"🚨 {incident.id} ({incident.severity}){name} was declared. Paging {names} ({level})."
@@ -78,6 +98,7 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
             dm_text = (f"🚨 You are paged for {incident.id} ({incident.severity}){name}: it is not {state} {late} "
                        f"after it was declared. See {where}.")
         key = f"inc:{incident.number}:escalate:{index}"
+        mentions = [*mentions, *(who for who in people if who not in mentions)]  # who the schedule named, too
         pages = [Reminder(key=key, kind="escalation", incident=incident.number, level=index + 1, due_at=at,
                           channel=_channel(incident, catalog), title=", ".join(people), mentions=mentions,
                           text=post_text, next_step=step)]

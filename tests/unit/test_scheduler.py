@@ -530,3 +530,34 @@ def test_alert_delivery_keys_outlive_the_week_so_repeats_stay_duplicates(make_bo
     clock.now = utcnow() + timedelta(days=30)
     bot.tick()
     assert bot.store.queue_alerts([("alert:repeated-notification", "{}")]) == [False]  # still a duplicate
+
+
+def test_a_level_naming_a_schedule_pages_whoever_is_on_call_then_and_a_gap_pages_the_next_level(make_bot, clock):
+    """clock: Friday 2026-11-20 09:00 UTC. `primary` has U01AAAA this week; `nights` has someone only at night, so
+    at 09:15 its level finds nobody and the level after it is paged at once, saying so."""
+    cat = Catalog.model_validate({
+        "environments": {"prod": {}}, "scheduler": {"reminders": {}},
+        "oncall": {"schedules": {
+            "primary": {"time_zone": "Europe/Berlin", "layers": [
+                {"name": "weekly", "users": ["U01AAAA", "U01BBBB"], "rotation": "weekly", "start": "2026-11-16T09:00"}]},
+            "nights": {"time_zone": "Europe/Berlin", "layers": [
+                {"name": "n", "users": ["U01NNNN"], "rotation": "daily", "start": "2026-11-16T00:00",
+                 "restrict": ["mon-sun 22:00-06:00"]}]}}},
+        "severities": {"P0": {"name": "Critical", "response": "15m",
+                              "escalation": ["schedule:primary", "schedule:nights", "U0LEAD"]},
+                       "P1": {"name": "High", "response": "1h"}, "P2": {"name": "Medium", "response": "4h"},
+                       "P3": {"name": "Low", "response": "next-business-day"}}})
+    bot = make_bot(cat)
+    bot.incidents.open("U_ALICE", "p0", "Checkout down")
+    bot.tick()
+    (first,) = [r for r, _ in bot.notifier.posts if r.kind == "escalation"]
+    assert "Paging @U01AAAA (level 1 of 3)" in first.text and "<@U01AAAA>" in slack(first)
+    assert [r.channel for r, _ in bot.notifier.posts if r.kind == "escalation_dm"] == ["U01AAAA"]
+    clock.advance(minutes=15)
+    bot.tick()
+    second = [r for r, _ in bot.notifier.posts if r.kind == "escalation"][-1]
+    assert "Escalating to @U0LEAD (level 2 has nobody on call: the schedule has a gap, so level 3 is paged now)" \
+        in second.text
+    with pytest.raises(ValueError, match="names schedule 'secondary', which oncall.schedules does not have"):
+        Catalog.model_validate({"severities": {"P1": {"name": "High", "response": "1h",
+                                                      "escalation": ["schedule:secondary"]}}})
