@@ -1,14 +1,15 @@
 """/oncall: who is on call now in every schedule, or in one at a time (`--at`)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.oncall import Shift, next_shift, on_call
+from bot.core.oncall import Shift, next_shift, on_call, shifts
 from bot.errors import NotFound, UsageError
 from bot.timeparse import parse_eta, parse_moment
 from bot.views import oncall as views
 from bot.views.model import Reply
-from commands.base import CommandSet, Context, Services
+from commands.base import CommandSet, Context, Services, SubCommand
 from commands.parsing import split_options
 
 
@@ -29,11 +30,7 @@ def _now(services: Services, ctx: Context, text: str) -> Reply:
 
 def _one(services: Services, ctx: Context, text: str) -> Reply:
     parsed = split_options(text, {"at": True}, COMMAND.usage("who"))
-    name = parsed.positional.strip()
-    schedules = _schedules(services)
-    if name not in schedules:
-        known = ", ".join(schedules) or "none (add `oncall:` to opsbot.yml)"
-        raise NotFound(f"There is no on-call schedule '{name[:60]}'. Schedules: {known}.")
+    name, schedule = _schedule(services, parsed.positional.strip())
     now = services.incidents.clock()
     at = now
     if "at" in parsed.options:
@@ -42,9 +39,31 @@ def _one(services: Services, ctx: Context, text: str) -> Reply:
             at = parse_moment(given, now) if given.startswith("-") or " " in given else parse_eta(given, now)
         except ValueError as exc:
             raise UsageError(f"{exc}.", COMMAND.usage("who")) from exc
-    schedule = schedules[name]
     return views.on_call_at(name, schedule.zone, at, on_call(schedule, at))
 
 
-COMMAND = CommandSet("/oncall", "Who is on call", "[<schedule> [--at 14:30]] | help",
-                     "Times are shown in UTC and in the schedule's own zone.", [], bare=_now)
+def _shifts(services: Services, ctx: Context, text: str) -> Reply:
+    parsed = split_options(text, {"days": True, "user": True}, COMMAND.usage("shifts"))
+    name, schedule = _schedule(services, parsed.positional.strip())
+    days = str(parsed.options.get("days", "14"))
+    if not days.isdigit() or not 1 <= int(days) <= 90:
+        raise UsageError("--days is a number of days from 1 to 90.", COMMAND.usage("shifts"))
+    user = str(parsed.options["user"]).lstrip("@").strip("<>").lstrip("@") if "user" in parsed.options else None
+    now = services.incidents.clock()
+    found = shifts(schedule, now, now + timedelta(days=int(days)))
+    return views.shift_list(name, schedule.zone, [s for s in found if user is None or s.user == user], int(days))
+
+
+def _schedule(services: Services, name: str):
+    schedules = _schedules(services)
+    if name not in schedules:
+        known = ", ".join(schedules) or "none (add `oncall:` to opsbot.yml)"
+        raise NotFound(f"There is no on-call schedule '{name[:60]}'. Schedules: {known}.")
+    return name, schedules[name]
+
+
+COMMAND = CommandSet("/oncall", "Who is on call", "[<schedule> [--at 14:30]] | shifts <schedule> | help",
+                     "Times are shown in UTC and in the schedule's own zone.", [
+    SubCommand("shifts", "/oncall shifts <schedule> [--days 14] [--user @U]", "the coming shifts, gaps included",
+               _shifts),
+], bare=_now)

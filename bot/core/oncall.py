@@ -12,6 +12,7 @@ from bot.config.oncall import Layer, Schedule
 from bot.timeparse import parse_duration
 
 _WALL = {"daily": 1, "weekly": 7}
+GAP_STEP = timedelta(minutes=15)  # how finely a gap's end is found (windows start on the quarter hour or coarser)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,24 @@ def next_shift(schedule: Schedule, after: Shift, at: datetime) -> Shift:
     if after.end is None:
         return Shift(None, None, None, None)
     return on_call(schedule, after.end)
+
+
+def shifts(schedule: Schedule, start: datetime, end: datetime, limit: int = 500) -> list[Shift]:
+    """The final shifts from `start` to `end`, in order: each one, and each gap (user None) with its bounds."""
+    found: list[Shift] = []
+    at = start
+    while at < end and len(found) < limit:
+        shift = on_call(schedule, at)
+        if shift.user is None:  # a gap: it lasts until the next shift begins
+            probe = at + GAP_STEP
+            while probe < end and (taken := on_call(schedule, probe)).user is None:
+                probe += GAP_STEP
+            resumes = taken.start if probe < end and taken.start is not None else end
+            shift = Shift(None, None, at, max(resumes, at + timedelta(microseconds=1)))
+        assert shift.end is not None
+        found.append(shift)
+        at = shift.end
+    return found
 
 
 def layer_shift(zone: ZoneInfo, layer: Layer, at: datetime) -> Shift | None:

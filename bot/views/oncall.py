@@ -26,6 +26,13 @@ def on_call_now(rows: list[tuple[str, ZoneInfo, Shift, Shift | None]]) -> Reply:
     return reply("On call", Headline("On call"), lines(items or [line("No schedules: add `oncall:` to opsbot.yml.")]))
 
 
+def shift_list(name: str, zone: ZoneInfo, found: list[Shift], days: int) -> Reply:
+    title = f"Shifts · {name} · next {days} days"
+    items = [line(Mention(s.user) if s.user else Em("nobody (a gap)"), f" — {_local(s.start, zone)} → {_local(s.end, zone)}")
+             for s in found]
+    return reply(title, Headline(title), lines(items or [line("No shifts in that time.")]))
+
+
 def on_call_at(name: str, zone: ZoneInfo, at: datetime, shift: Shift) -> Reply:
     title = f"On call · {name} at {show(at)}"
     return reply(title, Headline(title), lines([shift_line(name, zone, shift, None)]))

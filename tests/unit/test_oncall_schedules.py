@@ -113,3 +113,35 @@ def test_oncall_through_the_console_now_and_at_a_time(store, clock):
     assert later.ok and "primary: @U01CCCC" in to_text(later)
     unknown = router.handle("/oncall", "secondary", ctx)
     assert not unknown.ok and "There is no on-call schedule 'secondary'. Schedules: primary." in unknown.text
+
+
+@settings(max_examples=100, deadline=None)
+@given(zone=st.sampled_from(ZONES), at=instants, days=st.integers(min_value=1, max_value=21))
+def test_shifts_cover_the_period_without_gap_or_overlap_gaps_named(zone, at, days):
+    from bot.core.oncall import shifts
+
+    plan = schedule(zone, layer("daily", name="days", restrict=["mon-fri 09:00-17:00"]))
+    found = shifts(plan, at, at + timedelta(days=days))
+    assert found[0].start <= at and found[-1].end >= at + timedelta(days=days) or len(found) == 500
+    for before, after in zip(found, found[1:], strict=False):
+        assert before.end == after.start  # contiguous: every instant is someone's or a gap
+    assert all(s.user is None or s.user in USERS for s in found)
+    assert any(s.user is None for s in found) or days < 3  # nights and weekends are gaps here
+
+
+def test_shifts_through_the_console_and_a_user_filter(store, clock):
+    from bot.app import build_services
+    from bot.views.text import to_text
+    from commands.base import Context
+    from commands.router import Router
+
+    catalog = Catalog.model_validate({"oncall": {"schedules": {"primary": {
+        "time_zone": "Europe/Berlin", "layers": [layer("daily", start="2026-11-16T09:00")]}}}})
+    router = Router(build_services(store, catalog, clock=clock))
+    ctx = Context(user="U_OPS", source="console")
+    listed = to_text(router.handle("/oncall", "shifts primary --days 3", ctx))
+    assert listed.count("@U01") == 4 and "Shifts · primary · next 3 days" in listed  # today's, then three more
+    mine = to_text(router.handle("/oncall", "shifts primary --days 6 --user @U01BBBB", ctx))
+    assert mine.count("@U01BBBB") == 3 and "@U01AAAA" not in mine  # Fri 20, Mon 23, Thu 26
+    bad = router.handle("/oncall", "shifts primary --days 900", ctx)
+    assert not bad.ok and "--days is a number of days from 1 to 90" in bad.text
