@@ -4,6 +4,7 @@ shifts follow each other without gap or overlap in the order of the users, restr
 inside their windows (crossing midnight included), the last layer with someone wins."""
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,7 +124,7 @@ def test_shifts_cover_the_period_without_gap_or_overlap_gaps_named(zone, at, day
     plan = schedule(zone, layer("daily", name="days", restrict=["mon-fri 09:00-17:00"]))
     found = shifts(plan, at, at + timedelta(days=days))
     assert found[0].start <= at and found[-1].end >= at + timedelta(days=days) or len(found) == 500
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         assert before.end == after.start  # contiguous: every instant is someone's or a gap
     assert all(s.user is None or s.user in USERS for s in found)
     assert any(s.user is None for s in found) or days < 3  # nights and weekends are gaps here
