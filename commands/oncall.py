@@ -1,10 +1,11 @@
 """/oncall: who is on call now in every schedule, or in one at a time (`--at`)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.oncall import Shift, next_shift, on_call, shifts
+from bot.config.oncall import Window
+from bot.core.oncall import Shift, hours_report, next_shift, on_call, shifts
 from bot.errors import NotFound, UsageError
 from bot.timeparse import parse_eta, parse_moment
 from bot.views import oncall as views
@@ -54,6 +55,21 @@ def _shifts(services: Services, ctx: Context, text: str) -> Reply:
     return views.shift_list(name, schedule.zone, [s for s in found if user is None or s.user == user], int(days))
 
 
+def _report(services: Services, ctx: Context, text: str) -> Reply:
+    parsed = split_options(text, {"month": True}, COMMAND.usage("report"))
+    name, schedule = _schedule(services, parsed.positional.strip())
+    now = services.incidents.clock().astimezone(schedule.zone)
+    month = str(parsed.options.get("month", f"{now:%Y-%m}"))
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=schedule.zone)
+    except ValueError as exc:
+        raise UsageError(f"'{month[:20]}' is not a month like 2026-11.", COMMAND.usage("report")) from exc
+    after = (first + timedelta(days=32)).replace(day=1)
+    business = Window(services.incidents.catalog.oncall.business_hours)
+    report = hours_report(schedule, business, first.astimezone(UTC), after.astimezone(UTC))
+    return views.hours(name, month, report)
+
+
 def _schedule(services: Services, name: str):
     schedules = _schedules(services)
     if name not in schedules:
@@ -66,4 +82,6 @@ COMMAND = CommandSet("/oncall", "Who is on call", "[<schedule> [--at 14:30]] | s
                      "Times are shown in UTC and in the schedule's own zone.", [
     SubCommand("shifts", "/oncall shifts <schedule> [--days 14] [--user @U]", "the coming shifts, gaps included",
                _shifts),
+    SubCommand("report", "/oncall report <schedule> [--month 2026-11]",
+               "hours on call per person: business hours, other waking hours, night", _report),
 ], bare=_now)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config.oncall import Layer, Schedule
+from bot.config.oncall import Layer, Schedule, Window
 from bot.timeparse import parse_duration
 
 _WALL = {"daily": 1, "weekly": 7}
-GAP_STEP = timedelta(minutes=15)  # how finely a gap's end is found (windows start on the quarter hour or coarser)
+GAP_STEP = timedelta(minutes=15)
+REPORT_STEP = timedelta(minutes=15)  # how finely a gap's end is found (windows start on the quarter hour or coarser)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,41 @@ def shifts(schedule: Schedule, start: datetime, end: datetime, limit: int = 500)
         found.append(shift)
         at = shift.end
     return found
+
+
+@dataclass
+class Hours:
+    business: float = 0.0
+    waking: float = 0.0  # other waking hours
+    night: float = 0.0  # 22:00-07:00 local
+
+    @property
+    def total(self) -> float:
+        return self.business + self.waking + self.night
+
+
+def hours_report(schedule: Schedule, business: Window, start: datetime, end: datetime) -> dict[str, Hours]:
+    """Hours on call per person between two instants, each quarter hour counted where it falls on the schedule's
+    wall clock: business hours, other waking hours, or night (22:00-07:00)."""
+    report: dict[str, Hours] = {}
+    for shift in shifts(schedule, start, end, limit=10_000):
+        if shift.user is None or shift.start is None or shift.end is None:
+            continue
+        hours = report.setdefault(shift.user, Hours())
+        at = max(shift.start, start)
+        stop = min(shift.end, end)
+        while at < stop:
+            step = min(REPORT_STEP, stop - at)
+            local = at.astimezone(schedule.zone).replace(tzinfo=None)
+            share = step / timedelta(hours=1)
+            if business.around(local) is not None:
+                hours.business += share
+            elif local.hour >= 22 or local.hour < 7:
+                hours.night += share
+            else:
+                hours.waking += share
+            at += step
+    return report
 
 
 def layer_shift(zone: ZoneInfo, layer: Layer, at: datetime) -> Shift | None:

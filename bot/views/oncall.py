@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.core.oncall import Shift
+from bot.core.oncall import Hours, Shift
 from bot.timeparse import show
 from bot.views.model import Em, Headline, Line, Mention, Reply, Strong, line, lines, reply
 
@@ -31,6 +31,13 @@ def shift_list(name: str, zone: ZoneInfo, found: list[Shift], days: int) -> Repl
     items = [line(Mention(s.user) if s.user else Em("nobody (a gap)"), f" — {_local(s.start, zone)} → {_local(s.end, zone)}")
              for s in found]
     return reply(title, Headline(title), lines(items or [line("No shifts in that time.")]))
+
+
+def hours(name: str, month: str, report: dict[str, Hours]) -> Reply:
+    title = f"On-call hours · {name} · {month}"
+    items = [line(Mention(user), f" — {h.total:.1f} h: {h.business:.1f} business, {h.waking:.1f} other waking, "
+                                 f"{h.night:.1f} night") for user, h in sorted(report.items(), key=lambda i: -i[1].total)]
+    return reply(title, Headline(title), lines(items or [line("Nobody was on call that month.")]))
 
 
 def on_call_at(name: str, zone: ZoneInfo, at: datetime, shift: Shift) -> Reply:

@@ -146,3 +146,37 @@ def test_shifts_through_the_console_and_a_user_filter(store, clock):
     assert mine.count("@U01BBBB") == 3 and "@U01AAAA" not in mine  # Fri 20, Mon 23, Thu 26
     bad = router.handle("/oncall", "shifts primary --days 900", ctx)
     assert not bad.ok and "--days is a number of days from 1 to 90" in bad.text
+
+
+def test_the_hours_report_splits_each_persons_month_by_the_schedules_wall_clock(store, clock):
+    """A weekly rotation of three in November 2026 (720 h in Berlin: no change that month): every hour is someone's,
+    and each person's hours split into business (mon-fri 09:00-18:00), night (22-07) and the rest; October, with the
+    autumn change, counts its 25-hour day."""
+    from datetime import UTC
+
+    from bot.config.oncall import Window
+    from bot.core.oncall import hours_report
+    from bot.views.text import to_text
+    from commands.base import Context
+    from commands.router import Router
+
+    plan = schedule("Europe/Berlin", layer("weekly", start="2026-10-05T09:00"))
+    business = Window("mon-fri 09:00-18:00")
+    berlin = ZoneInfo("Europe/Berlin")
+    november = hours_report(plan, business, datetime(2026, 11, 1, tzinfo=berlin).astimezone(UTC),
+                            datetime(2026, 12, 1, tzinfo=berlin).astimezone(UTC))
+    assert round(sum(h.total for h in november.values()), 2) == 720
+    assert round(sum(h.business for h in november.values()), 2) == 21 * 9  # 21 weekdays in November 2026
+    assert round(sum(h.night for h in november.values()), 2) == 30 * 9
+    october = hours_report(plan, business, datetime(2026, 10, 1, tzinfo=berlin).astimezone(UTC),
+                           datetime(2026, 11, 1, tzinfo=berlin).astimezone(UTC))
+    # October in Berlin has 745 hours (the 25-hour day of the change); the schedule starts Oct 5 09:00 local
+    assert round(sum(h.total for h in october.values()), 2) == 745 - (4 * 24 + 9)
+    from bot.app import build_services
+
+    catalog = Catalog.model_validate({"oncall": {"schedules": {"primary": plan.model_dump(mode="json")}}})
+    router = Router(build_services(store, catalog, clock=clock))
+    shown = to_text(router.handle("/oncall", "report primary --month 2026-11", Context(user="U_OPS", source="console")))
+    assert "On-call hours · primary · 2026-11" in shown and shown.count(" h: ") == 3
+    bad = router.handle("/oncall", "report primary --month november", Context(user="U_OPS", source="console"))
+    assert not bad.ok and "'november' is not a month like 2026-11" in bad.text
