@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -243,8 +244,30 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
     if surface is not None and runner is not None:
         surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
-                     shutdown_timeout=slack.opsbot_shutdown_timeout)
+                     shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot))
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
+
+
+def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
+    """The on-call calendars for GET /oncall/<schedule>.ics, when OPSBOT_CALENDAR_TOKEN is set: a week back and 90
+    days ahead; None (a 404) for a wrong token or an unknown schedule."""
+    import hmac
+
+    from bot.core.oncall import shifts
+    from bot.views.calendar import schedule_calendar
+
+    if opsbot.settings.calendar_token is None:
+        return None
+    token = opsbot.settings.calendar_token.get_secret_value()
+
+    def feed(name: str, given: str) -> bytes | None:
+        schedule = opsbot.catalog.oncall.schedules.get(name)
+        if not hmac.compare_digest(given.encode(), token.encode()) or schedule is None:
+            return None
+        now = utcnow()
+        return schedule_calendar(name, schedule.zone, shifts(schedule, now - timedelta(days=7), now + timedelta(days=90)))
+
+    return feed
 
 
 def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) -> SlackSurface:

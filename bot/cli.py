@@ -77,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     health.add_argument("env")
     health.add_argument("--user", default=os.environ.get("OPSBOT_USER", "U_CONSOLE"))
 
+    oncall = sub.add_parser("oncall", help="on-call schedules")
+    oncall_sub = oncall.add_subparsers(dest="oncall_command", required=True)
+    calendar = oncall_sub.add_parser("export", parents=[with_config],
+                                     help="a schedule's final shifts as iCalendar (RFC 5545) on stdout")
+    calendar.add_argument("schedule")
+    calendar.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: today)")
+    calendar.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: 90 days on)")
+    calendar.add_argument("--user", action="append", default=[], help="only this user's shifts (repeatable)")
+
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", parents=[with_config], help="prove no record was edited, deleted, re-ordered or cut off")
@@ -298,6 +307,35 @@ def _audit(args: argparse.Namespace, config: str | None) -> int:
         app.close()
 
 
+def _oncall(args: argparse.Namespace, config: str | None) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import Settings, config_path, from_environment, load_catalog
+    from bot.core.oncall import shifts
+    from bot.views.calendar import schedule_calendar
+
+    catalog = load_catalog(config_path(config, from_environment(Settings)))
+    schedule = catalog.oncall.schedules.get(args.schedule)
+    if schedule is None:
+        print(f"opsbot: there is no on-call schedule '{args.schedule}'; schedules: "
+              f"{', '.join(catalog.oncall.schedules) or 'none'}", file=sys.stderr)
+        return 2
+    try:
+        start = datetime.strptime(args.start, "%Y-%m-%d").replace(tzinfo=schedule.zone) if args.start else \
+            datetime.now(UTC)
+        end = datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=schedule.zone) + timedelta(days=1) \
+            if args.end else start + timedelta(days=90)
+    except ValueError:
+        print("opsbot: --from and --to are days like 2026-12-01", file=sys.stderr)
+        return 2
+    if end <= start or end - start > timedelta(days=366):
+        print("opsbot: --to must come after --from, within a year", file=sys.stderr)
+        return 2
+    found = [s for s in shifts(schedule, start, end, limit=20_000) if not args.user or s.user in args.user]
+    sys.stdout.write(schedule_calendar(args.schedule, schedule.zone, found).decode())
+    return 0
+
+
 def _audit_keys(command: str) -> int:
     from bot.app import signing_key
     from bot.config import Settings, from_environment
@@ -442,7 +480,7 @@ def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
+COMMANDS = {"oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
             "incident": _incident}
 
 if __name__ == "__main__":

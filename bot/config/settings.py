@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     # OPSBOT_AUDIT_SIGNING_KEY: signs checkpoints (Ed25519; `opsbot audit keygen`); never in the YAML
     audit_signing_key: SecretStr | None = None
     audit_pubkey: str | None = None  # OPSBOT_AUDIT_PUBKEY: what `opsbot audit verify` checks signatures with
+    calendar_token: SecretStr | None = None  # OPSBOT_CALENDAR_TOKEN: GET /oncall/<schedule>.ics?token=… (unset: off)
     evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or in the data dir)
 
     def evidence_root(self) -> Path:

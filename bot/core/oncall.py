@@ -25,12 +25,49 @@ class Shift:
 
 
 def on_call(schedule: Schedule, at: datetime) -> Shift:
-    """The final shift holding `at` (UTC)."""
-    for layer in reversed(schedule.layers):
-        found = layer_shift(schedule.zone, layer, at)
-        if found is not None:
-            return found
+    """The final shift holding `at` (UTC): the last layer that has someone, ending where its own shift ends or where
+    a later layer takes over, whichever comes first."""
+    layers = schedule.layers
+    for index in range(len(layers) - 1, -1, -1):
+        found = layer_shift(schedule.zone, layers[index], at)
+        if found is not None and found.start is not None and found.end is not None:
+            later = layers[index + 1:]
+            takeovers = [when for layer in later if (when := next_start(schedule.zone, layer, at, found.end)) is not None]
+            handbacks = [when for layer in later if (when := last_end(schedule.zone, layer, found.start, at)) is not None]
+            return Shift(found.user, found.layer, max([found.start, *handbacks]), min([found.end, *takeovers]))
     return Shift(None, None, None, None)
+
+
+def last_end(zone: ZoneInfo, layer: Layer, after: datetime, until: datetime) -> datetime | None:
+    """The last instant in (after, until] at which a restricted layer stopped having someone, or None."""
+    local = until.astimezone(zone).replace(tzinfo=None)
+    ends = []
+    for days in range(-8, 1):
+        day = (local + timedelta(days=days)).date()
+        for window in layer.windows:
+            if day.weekday() in window.days:
+                stops = _utc(datetime.combine(day, window.start) + window.length, zone)
+                if after < stops <= until and stops > _utc(layer.start, zone):
+                    ends.append(stops)
+    return max(ends, default=None)
+
+
+def next_start(zone: ZoneInfo, layer: Layer, after: datetime, before: datetime) -> datetime | None:
+    """The first instant after `after` (and before `before`) at which this layer has someone, or None."""
+    first = _utc(layer.start, zone)
+    windows = layer.windows
+    if not windows:
+        return first if after < first < before else None
+    local = after.astimezone(zone).replace(tzinfo=None)
+    candidates = []
+    for days in range(9):
+        day = (local + timedelta(days=days)).date()
+        for window in windows:
+            if day.weekday() in window.days:
+                begins = _utc(datetime.combine(day, window.start), zone)
+                if after < begins < before and begins >= first:
+                    candidates.append(begins)
+    return min(candidates, default=None)
 
 
 def next_shift(schedule: Schedule, after: Shift, at: datetime) -> Shift:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,7 +48,8 @@ class Scheduler(Protocol):
 
 def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndpoint,
                scheduler: Scheduler | None = None, slack: SlackSurface | None = None,
-               shutdown_timeout: float = 30.0) -> Starlette:
+               shutdown_timeout: float = 30.0,
+               calendar: Callable[[str, str], bytes | None] | None = None) -> Starlette:
     """Built by the composition root (bot/app.py). Without `slack`, no Slack route and no Slack start-up; without
     `scheduler`, /healthz says it is off in this process."""
 
@@ -90,6 +91,7 @@ def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndp
         Exact("/metrics", exposition, methods=["GET"]),
         Route("/alerts/{name:path}", alerts),
         *slack_routes(slack),
+        *([Route("/oncall/{name}.ics", _calendar_feed(calendar), methods=["GET"])] if calendar else []),
         # Next: Mount("/status", …) for the public status page, Mount("/ui", …) for the signed-in web view.
     ]
     app = Starlette(routes=routes, middleware=[Middleware(StartRefusal)], exception_handlers={404: not_found},
@@ -128,3 +130,15 @@ class StartRefusal:
             await self.app(scope, receive, say_why)
         except UsageError:
             pass  # said above; uvicorn does not start
+
+
+def _calendar_feed(calendar: Callable[[str, str], bytes | None]):
+    """GET /oncall/<schedule>.ics?token=…: the schedule for calendar apps; a wrong or missing token is a 404 like an
+    unknown schedule (nothing says which schedules exist). Built off the event loop: it reads the catalog only."""
+    async def feed(request: Request) -> Response:
+        body = await asyncio.to_thread(calendar, request.path_params["name"], request.query_params.get("token", ""))
+        if body is None:
+            return PlainTextResponse("not found", status_code=404)
+        return Response(body, media_type="text/calendar; charset=utf-8")
+
+    return feed

@@ -180,3 +180,78 @@ def test_the_hours_report_splits_each_persons_month_by_the_schedules_wall_clock(
     assert "On-call hours · primary · 2026-11" in shown and shown.count(" h: ") == 3
     bad = router.handle("/oncall", "report primary --month november", Context(user="U_OPS", source="console"))
     assert not bad.ok and "'november' is not a month like 2026-11" in bad.text
+
+
+@settings(max_examples=40, deadline=None)
+@given(zone=st.sampled_from(ZONES), offset_hours=st.integers(min_value=0, max_value=24 * 60))
+def test_the_calendar_export_holds_exactly_who_is_on_call_at_any_instant(zone, offset_hours):
+    """The iCalendar document (parsed with the icalendar package) has, at any instant, one event naming whoever
+    `/oncall --at` names then; UIDs are stable between two exports."""
+    from icalendar import Calendar
+
+    from bot.core.oncall import shifts
+    from bot.views.calendar import schedule_calendar
+
+    plan = schedule(zone, layer("daily", name="days"), layer("12h", name="follow", users=["U01DDDD", "U01EEEE"],
+                                                            restrict=["sat-sun 08:00-20:00"]))
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    found = shifts(plan, start, start + timedelta(days=62))
+    document = schedule_calendar("primary", ZoneInfo(zone), found)
+    events = Calendar.from_ical(document).walk("VEVENT")
+    assert document == schedule_calendar("primary", ZoneInfo(zone), found)
+    at = start + timedelta(hours=offset_hours, minutes=7)
+    holding = [e for e in events if e.decoded("dtstart") <= at < e.decoded("dtend")]
+    expected = on_call(plan, at).user
+    assert [str(e["summary"]).rsplit(": ", 1)[1] for e in holding] == ([expected] if expected else [])
+    assert len({str(e["uid"]) for e in events}) == len(events)
+
+
+def test_the_cli_export_and_its_refusals(tmp_path):
+    import subprocess
+    import sys as system
+
+    from icalendar import Calendar
+
+    config = tmp_path / "opsbot.yml"
+    config.write_text("oncall:\n  schedules:\n    primary:\n      time_zone: Europe/Berlin\n      layers:\n"
+                      "        - {name: weekly, users: [U01AAAA, U01BBBB], rotation: weekly, start: 2026-11-02T09:00}\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([system.executable, "-m", "bot.cli", "oncall", "export", *args, "--config", str(config)],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    done = cli("primary", "--from", "2026-11-02", "--to", "2026-11-29", "--user", "U01BBBB")
+    events = Calendar.from_ical(done.stdout).walk("VEVENT")
+    assert done.returncode == 0 and [str(e["summary"]) for e in events] == ["On call (primary): U01BBBB"] * 2
+    assert str(events[0].decoded("dtstart")) == "2026-11-09 09:00:00+01:00"
+    unknown = cli("secondary")
+    assert unknown.returncode == 2 and "no on-call schedule 'secondary'; schedules: primary" in unknown.stderr
+    backwards = cli("primary", "--from", "2026-12-01", "--to", "2026-11-01")
+    assert backwards.returncode == 2 and "--to must come after --from" in backwards.stderr
+
+
+def test_the_calendar_feed_serves_with_the_token_and_is_a_404_without(tmp_path):
+    from icalendar import Calendar
+    from starlette.testclient import TestClient
+
+    from bot.app import build, served
+    from bot.config import Settings, SlackSettings
+
+    config = tmp_path / "opsbot.yml"
+    config.write_text("oncall:\n  schedules:\n    primary:\n      layers:\n"
+                      "        - {name: daily, users: [U01AAAA, U01BBBB], rotation: daily, start: 2026-01-01T09:00}\n")
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/opsbot.db", config=config,
+                        calendar_token="calendar-token-0123456789")
+    opsbot = build(settings=settings)
+    try:
+        with TestClient(served(opsbot, SlackSettings(), "off", alert_tokens={}).app) as client:
+            good = client.get("/oncall/primary.ics", params={"token": "calendar-token-0123456789"})
+            assert good.status_code == 200 and good.headers["content-type"].startswith("text/calendar")
+            events = Calendar.from_ical(good.content).walk("VEVENT")
+            assert len(events) >= 90 and {str(e["summary"]) for e in events} == {
+                "On call (primary): U01AAAA", "On call (primary): U01BBBB"}
+            assert client.get("/oncall/primary.ics", params={"token": "wrong"}).status_code == 404
+            assert client.get("/oncall/primary.ics").status_code == 404
+            assert client.get("/oncall/nope.ics", params={"token": "calendar-token-0123456789"}).status_code == 404
+    finally:
+        opsbot.close()
