@@ -254,6 +254,7 @@ def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
     import hmac
 
     from bot.core.oncall import shifts
+    from bot.core.oncall_overrides import Overrides
     from bot.views.calendar import schedule_calendar
 
     if opsbot.settings.calendar_token is None:
@@ -265,7 +266,9 @@ def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
         if not hmac.compare_digest(given.encode(), token.encode()) or schedule is None:
             return None
         now = utcnow()
-        return schedule_calendar(name, schedule.zone, shifts(schedule, now - timedelta(days=7), now + timedelta(days=90)))
+        overrides = Overrides(opsbot.store, opsbot.catalog, utcnow).active(name)
+        return schedule_calendar(name, schedule.zone, shifts(schedule, now - timedelta(days=7), now + timedelta(days=90),
+                                                             overrides=overrides))
 
     return feed
 

@@ -331,9 +331,25 @@ def _oncall(args: argparse.Namespace, config: str | None) -> int:
     if end <= start or end - start > timedelta(days=366):
         print("opsbot: --to must come after --from, within a year", file=sys.stderr)
         return 2
-    found = [s for s in shifts(schedule, start, end, limit=20_000) if not args.user or s.user in args.user]
+    found = [s for s in shifts(schedule, start, end, limit=20_000, overrides=_overrides_of(config, args.schedule))
+             if not args.user or s.user in args.user]
     sys.stdout.write(schedule_calendar(args.schedule, schedule.zone, found).decode())
     return 0
+
+
+def _overrides_of(config: str | None, schedule: str) -> list:
+    """The schedule's overrides from the store, or none when there is no database yet."""
+    from bot.core.oncall_overrides import Overrides
+    from bot.errors import NotFound
+
+    try:
+        app = _build(config, create=False)
+    except NotFound:
+        return []
+    try:
+        return Overrides(app.store, app.catalog, app.services.incidents.clock).active(schedule)
+    finally:
+        app.close()
 
 
 def _audit_keys(command: str) -> int:

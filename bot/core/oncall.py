@@ -4,11 +4,13 @@ wins; a layer's shift is found by counting whole rotations from its start — wa
 restricted windows. Times in and out are UTC; the arithmetic is done on the schedule's wall clock."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Layer, Schedule, Window
+from bot.core.oncall_overrides import Override
 from bot.timeparse import parse_duration
 
 _WALL = {"daily": 1, "weekly": 7}
@@ -24,9 +26,26 @@ class Shift:
     end: datetime | None
 
 
-def on_call(schedule: Schedule, at: datetime) -> Shift:
-    """The final shift holding `at` (UTC): the last layer that has someone, ending where its own shift ends or where
-    a later layer takes over, whichever comes first."""
+def on_call(schedule: Schedule, at: datetime, overrides: Sequence[Override] = ()) -> Shift:
+    """The final shift holding `at` (UTC): an override holding it (the newest wins), else the last layer that has
+    someone — from where its own shift begins or an override or later layer hands back, to where its shift ends or
+    an override or later layer takes over."""
+    covering = [o for o in overrides if not o.cancelled and o.start <= at < o.end]
+    if covering:
+        override = max(covering, key=lambda o: o.id)
+        later = [o for o in overrides if not o.cancelled and o.id > override.id and at < o.start < override.end]
+        return Shift(override.user, f"override {override.ref}", override.start,
+                     min([override.end, *(o.start for o in later)]))
+    shift = _layered(schedule, at)
+    if shift.user is None or shift.start is None or shift.end is None:
+        return shift
+    live = [o for o in overrides if not o.cancelled]
+    starts = [o.start for o in live if at < o.start < shift.end]
+    ends = [o.end for o in live if shift.start < o.end <= at]
+    return Shift(shift.user, shift.layer, max([shift.start, *ends]), min([shift.end, *starts]))
+
+
+def _layered(schedule: Schedule, at: datetime) -> Shift:
     layers = schedule.layers
     for index in range(len(layers) - 1, -1, -1):
         found = layer_shift(schedule.zone, layers[index], at)
@@ -70,22 +89,23 @@ def next_start(zone: ZoneInfo, layer: Layer, after: datetime, before: datetime) 
     return min(candidates, default=None)
 
 
-def next_shift(schedule: Schedule, after: Shift, at: datetime) -> Shift:
+def next_shift(schedule: Schedule, after: Shift, at: datetime, overrides: Sequence[Override] = ()) -> Shift:
     """Whoever takes over when this shift ends (a gap's successor is not searched for)."""
     if after.end is None:
         return Shift(None, None, None, None)
-    return on_call(schedule, after.end)
+    return on_call(schedule, after.end, overrides)
 
 
-def shifts(schedule: Schedule, start: datetime, end: datetime, limit: int = 500) -> list[Shift]:
+def shifts(schedule: Schedule, start: datetime, end: datetime, limit: int = 500,
+           overrides: Sequence[Override] = ()) -> list[Shift]:
     """The final shifts from `start` to `end`, in order: each one, and each gap (user None) with its bounds."""
     found: list[Shift] = []
     at = start
     while at < end and len(found) < limit:
-        shift = on_call(schedule, at)
+        shift = on_call(schedule, at, overrides)
         if shift.user is None:  # a gap: it lasts until the next shift begins
             probe = at + GAP_STEP
-            while probe < end and (taken := on_call(schedule, probe)).user is None:
+            while probe < end and (taken := on_call(schedule, probe, overrides)).user is None:
                 probe += GAP_STEP
             resumes = taken.start if probe < end and taken.start is not None else end
             shift = Shift(None, None, at, max(resumes, at + timedelta(microseconds=1)))
@@ -106,11 +126,12 @@ class Hours:
         return self.business + self.waking + self.night
 
 
-def hours_report(schedule: Schedule, business: Window, start: datetime, end: datetime) -> dict[str, Hours]:
+def hours_report(schedule: Schedule, business: Window, start: datetime, end: datetime,
+                 overrides: Sequence[Override] = ()) -> dict[str, Hours]:
     """Hours on call per person between two instants, each quarter hour counted where it falls on the schedule's
     wall clock: business hours, other waking hours, or night (22:00-07:00)."""
     report: dict[str, Hours] = {}
-    for shift in shifts(schedule, start, end, limit=10_000):
+    for shift in shifts(schedule, start, end, limit=10_000, overrides=overrides):
         if shift.user is None or shift.start is None or shift.end is None:
             continue
         hours = report.setdefault(shift.user, Hours())

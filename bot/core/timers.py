@@ -8,11 +8,13 @@ the timers that depended on it stop by themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.config.catalog import Catalog
 from bot.core.models import Incident, Status
 from bot.core.oncall import on_call
+from bot.core.oncall_overrides import Override
 from bot.core.reminders import Reminder
 from bot.timeparse import format_duration, show
 
@@ -20,16 +22,22 @@ _USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9_]{2,}$")
 
 
+OverridesOf = Callable[[str], list[Override]]
+
+
 def who_text(who: str) -> str:
     """A chain entry in neutral text: IDs as `@ID` (views turn them into mentions), names as they are."""
     return f"@{who}" if _USER.match(who) or _GROUP.match(who) else who
 
 
-def due_reminders(incident: Incident, catalog: Catalog, now: datetime) -> tuple[list[Reminder], list[Reminder]]:
-    """(to send, to record as missed) for one incident at `now`; keys make each fire once."""
+def due_reminders(incident: Incident, catalog: Catalog, now: datetime,
+                  overrides_of: OverridesOf = lambda schedule: []) -> tuple[list[Reminder], list[Reminder]]:
+    """(to send, to record as missed) for one incident at `now`; keys make each fire once. `overrides_of`: a
+    schedule's overrides, for levels that page `schedule:<name>`."""
     send: list[Reminder] = []
     missed: list[Reminder] = []
-    for timer in (_escalation, _update_cadence, _postmortem):
+    escalation = lambda incident, catalog, now: _escalation(incident, catalog, now, overrides_of)
+    for timer in (escalation, _update_cadence, _postmortem):
         current, skipped = timer(incident, catalog, now)
         send += current
         missed += skipped
@@ -41,21 +49,23 @@ def _to(user: str | None) -> str:
     return f"{who_text(user)} " if user else ""
 
 
-def paged(catalog: Catalog, levels: list, index: int, at: datetime) -> tuple[list[str], str]:
+def paged(catalog: Catalog, levels: list, index: int, at: datetime,
+          overrides_of: OverridesOf = lambda schedule: []) -> tuple[list[str], str]:
     """A level's people at the moment of paging: `schedule:<name>` is whoever is on call then. A level that finds
     nobody (a gap in the schedule) pages the next level at once, and says so."""
     people: list[str] = []
     for who in levels[index][0]:
         if who.startswith("schedule:"):
             schedule = catalog.oncall.schedules.get(who.removeprefix("schedule:"))
-            user = on_call(schedule, at).user if schedule is not None else None
+            name = who.removeprefix("schedule:")
+            user = on_call(schedule, at, overrides_of(name)).user if schedule is not None else None
             if user is not None:
                 people.append(user)
         else:
             people.append(who)
     if people or index + 1 >= len(levels):
         return people, "" if people else " (nobody: the schedule has a gap)"
-    after, _ = paged(catalog, levels, index + 1, at)
+    after, _ = paged(catalog, levels, index + 1, at, overrides_of)
     return after, f" (level {index + 1} has nobody on call: the schedule has a gap, so level {index + 2} is paged now)"
 
 
@@ -63,7 +73,7 @@ def _channel(incident: Incident, catalog: Catalog) -> str:
     return incident.channel or catalog.announce_channel
 
 
-def _escalation(incident: Incident, catalog: Catalog, now: datetime):
+def _escalation(incident: Incident, catalog: Catalog, now: datetime, overrides_of: OverridesOf):
     """Level 1 is paged at declaration, each next level at its time (one response target later, or its own
     `after`), while the incident is not acknowledged — or not resolved, for a severity that escalates until then."""
     severity = catalog.severities[incident.severity]
@@ -86,7 +96,7 @@ def _escalation(incident: Incident, catalog: Catalog, now: datetime):
     sent: list[Reminder] = []
     missed: list[Reminder] = []
     for index, people, at in due:
-        people, gap = paged(catalog, levels, index, at)
+        people, gap = paged(catalog, levels, index, at, overrides_of)
         names = ", ".join(who_text(who) for who in people) + gap
         level = f"level {index + 1} of {len(levels)}"
         if at == incident.declared_at:

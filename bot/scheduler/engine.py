@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
+from bot.core.oncall_overrides import Overrides
 from bot.core.ops import OpsService
 from bot.core.ports import Notifier, Store
 from bot.core.redact import redact
@@ -41,6 +42,7 @@ class ReminderEngine:
         self.catalog = catalog
         self.incidents = incidents
         self.notifier = notifier
+        self.overrides = Overrides(store, catalog, incidents.clock)  # who pages `schedule:<name>` levels
         self._anchored_at: datetime | None = None
         self._reconciled_at: datetime | None = None
         self.settings = catalog.scheduler
@@ -158,7 +160,7 @@ class ReminderEngine:
             if not incident.has_timers:
                 self.store.forget_timers(incident)
                 continue
-            send, missed = due_reminders(incident, self.catalog, now)
+            send, missed = due_reminders(incident, self.catalog, now, self.overrides.active)
             for reminder in missed:
                 self.store.add_reminder(reminder.model_copy(update={"status": "missed", "error": "superseded"}))
             for reminder in send:

@@ -5,6 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.oncall import Hours, Shift
+from bot.core.oncall_overrides import Override
 from bot.timeparse import show
 from bot.views.model import Em, Headline, Line, Mention, Reply, Strong, line, lines, reply
 
@@ -38,6 +39,25 @@ def hours(name: str, month: str, report: dict[str, Hours]) -> Reply:
     items = [line(Mention(user), f" — {h.total:.1f} h: {h.business:.1f} business, {h.waking:.1f} other waking, "
                                  f"{h.night:.1f} night") for user, h in sorted(report.items(), key=lambda i: -i[1].total)]
     return reply(title, Headline(title), lines(items or [line("Nobody was on call that month.")]))
+
+
+def override_added(override: Override, zone: ZoneInfo, replaced: str | None) -> Reply:
+    now = line(" It changes who is on call now: ", Mention(replaced), " hands over to ", Mention(override.user), ".") \
+        if replaced else ""
+    message = line("🔁 ", override.ref, ": ", Mention(override.user), f" is on call for {override.schedule} from "
+                   f"{_local(override.start, zone)} to {_local(override.end, zone)}", now)
+    return reply(message, lines([message]), ephemeral=False)
+
+
+def override_cancelled(override: Override) -> Reply:
+    return reply(line(f"{override.ref} is cancelled: ", Mention(override.user), f" no longer takes {override.schedule}."))
+
+
+def override_list(name: str, zone: ZoneInfo, overrides: list[Override]) -> Reply:
+    title = f"Overrides · {name}"
+    items = [line(f"{o.ref} ", Mention(o.user), f" — {_local(o.start, zone)} → {_local(o.end, zone)}",
+                  f" ({o.reason})" if o.reason else "", " · by ", Mention(o.by)) for o in overrides]
+    return reply(title, Headline(title), lines(items or [line("No overrides now or to come.")]))
 
 
 def on_call_at(name: str, zone: ZoneInfo, at: datetime, shift: Shift) -> Reply:
