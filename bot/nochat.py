@@ -39,3 +39,6 @@ class LoggedNotifier:
 
     def say(self, channel: str, text: str) -> None:
         log.info("for #%s, no chat surface (Slack is off): %s", channel, text)
+
+    def set_group(self, group: str, users: list[str]) -> None:
+        log.info("user group %s would now be %s (Slack is off)", group, ", ".join(users))

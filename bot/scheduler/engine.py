@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
+from bot.core.oncall_handoff import gap_reminders, handoff_reminders
 from bot.core.oncall_overrides import Overrides
 from bot.core.ops import OpsService
 from bot.core.ports import Notifier, Store
@@ -52,6 +53,7 @@ class ReminderEngine:
         self.materialise_recurring(now)
         self.send_due(now)
         self.run_incident_timers(now)
+        self.run_handoffs(now)
         self.reconcile(now)
         self.checkpoint_audit(now)
         self.forget_old_deliveries(now)
@@ -170,6 +172,31 @@ class ReminderEngine:
                 if reminder.kind == "escalation":
                     self.incidents.escalate(incident.number, reminder.level or 1, reminder.title or "")
                 self._post(claimed)
+
+    def run_handoffs(self, now: datetime) -> None:
+        """At each change of who is on call: the brief, once (its key), and the schedule's Slack group moved to the
+        incoming person; a week ahead, each gap."""
+        schedules = self.catalog.oncall.schedules
+        if not schedules:
+            return
+        incidents = self.store.list_incidents(limit=200)
+        windows = self.store.list_windows(ending_after=now)
+        actions = self.store.audit_records(since=now - timedelta(days=1))
+        for name, schedule in schedules.items():
+            overrides = self.overrides.active(name)
+            found = handoff_reminders(name, schedule, now, overrides, incidents, windows, actions)
+            for reminder in [*found, *gap_reminders(name, schedule, now, overrides)]:
+                claimed = reminder.model_copy(update={"status": "sent", "sent_at": now})
+                if not self.store.add_reminder(claimed):
+                    continue  # already sent, by us or another process
+                self._post(claimed)
+                incoming = found[-1].channel if found else None
+                if reminder.kind == "handoff_dm" and schedule.slack_group and reminder.channel == incoming:
+                    try:
+                        self.notifier.set_group(schedule.slack_group, [reminder.channel])
+                    except Exception:  # the brief went out; the group is Slack's to fix (a missing scope, say)
+                        log.warning("could not move user group %s to %s", schedule.slack_group, incoming,
+                                    exc_info=True)
 
     def _run(self, reminder: Reminder) -> Reminder:
         """A recurring reminder with `run:` runs its action now (after the claim: at most once) and carries the

@@ -17,7 +17,7 @@ HEADER = """\
 """
 SCOPES = ["commands", "chat:write", "chat:write.public", "channels:manage", "channels:join", "channels:read",
           "channels:history", "channels:write.invites", "channels:write.topic", "pins:write", "files:write",
-          "files:read", "reactions:read", "users:read", "usergroups:read",
+          "files:read", "reactions:read", "users:read", "usergroups:read", "usergroups:write",
           # private incident channels (--private, or a type or severity that defaults to it)
           "groups:write", "groups:write.invites", "groups:write.topic", "groups:read", "groups:history"]
 

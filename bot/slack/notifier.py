@@ -17,6 +17,10 @@ class SlackNotifier:
     def post(self, reminder: Reminder, checklist: Checklist | None) -> None:
         _post_joining(self.client, reminder.channel, reminder_text(reminder), reminder_blocks(reminder, checklist))
 
+    def set_group(self, group: str, users: list[str]) -> None:
+        """The on-call user group follows the schedule: its members are now these."""
+        self.client.usergroups_users_update(usergroup=group, users=",".join(users))
+
     def say(self, channel: str, text: str) -> None:
         """A line from the scheduler (what a reconciliation found and did), as plain text: no markup of ours."""
         _post_joining(self.client, channel, text)

@@ -25,6 +25,7 @@ class RecordingNotifier:
     def __init__(self):
         self.posts = []
         self.said: list[tuple[str, str]] = []
+        self.groups: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
         self.fail = False
 
@@ -40,6 +41,10 @@ class RecordingNotifier:
 
     def keys(self):
         return [reminder.key for reminder, _ in self.posts]
+
+    def set_group(self, group, users):
+        with self.lock:
+            self.groups.append((group, list(users)))
 
     def kinds(self):
         return [reminder.kind for reminder, _ in self.posts]
@@ -561,3 +566,40 @@ def test_a_level_naming_a_schedule_pages_whoever_is_on_call_then_and_a_gap_pages
     with pytest.raises(ValueError, match="names schedule 'secondary', which oncall.schedules does not have"):
         Catalog.model_validate({"severities": {"P1": {"name": "High", "response": "1h",
                                                       "escalation": ["schedule:secondary"]}}})
+
+
+def test_each_handoff_sends_one_brief_moves_the_group_and_gaps_are_warned_a_week_ahead(make_bot, clock):
+    """Two replicas tick on one store: one brief per handoff to the channel and a DM to each person, the on-call
+    group moved to the incoming person; a schedule with nights and weekends uncovered warns of its next gap once."""
+    cat = Catalog.model_validate({
+        "environments": {"prod": {}}, "scheduler": {"reminders": {}},
+        "oncall": {"schedules": {
+            "primary": {"channel": "C_OPS", "slack_group": "S0ONCALL", "layers": [
+                {"name": "short", "users": ["U01AAAA", "U01BBBB"], "rotation": "30m", "start": "2026-11-20T09:00"}]},
+            "days": {"channel": "C_OPS", "layers": [
+                {"name": "office", "users": ["U01CCCC"], "rotation": "daily", "start": "2026-11-16T09:00",
+                 "restrict": ["mon-fri 09:00-17:00"]}]}}}})
+    first, second = make_bot(cat), make_bot(cat)
+    first.incidents.open("U_ALICE", "p1", "Checkout down")
+    for bot in (first, second):
+        bot.tick()
+    def primary() -> list:
+        return [r for bot in (first, second) for r, _ in bot.notifier.posts
+                if r.kind.startswith("handoff") and "(primary)" in r.text]
+
+    posts = primary()
+    assert [(r.kind, r.channel) for r in posts] == [("handoff", "C_OPS"), ("handoff_dm", "U01AAAA")]
+    assert "On-call handoff (primary): @U01AAAA, until 2026-11-20 09:30 UTC" in posts[0].text
+    assert "Open incidents: 1\n• INC-1 P1 declared, commander @U_ALICE" in posts[0].text
+    clock.advance(minutes=30)
+    for bot in (second, first):
+        bot.tick()
+    posts = primary()[2:]
+    assert sorted((r.kind, r.channel) for r in posts) == [("handoff", "C_OPS"), ("handoff_dm", "U01AAAA"),
+                                                          ("handoff_dm", "U01BBBB")]
+    assert "@U01AAAA → @U01BBBB" in posts[0].text
+    groups = first.notifier.groups + second.notifier.groups
+    assert groups[-1] == ("S0ONCALL", ["U01BBBB"]) and len([g for g in groups if g[1] == ["U01BBBB"]]) == 1
+    gaps = [r for bot in (first, second) for r, _ in bot.notifier.posts if r.kind == "oncall_gap"]
+    assert gaps and all("Nobody is on call for days from" in r.text for r in gaps)
+    assert len({r.key for r in gaps}) == len(gaps)  # each gap warned once, whichever replica
