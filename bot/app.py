@@ -243,6 +243,7 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
     runner = scheduler_for(opsbot, notifier) if scheduler else None
     if surface is not None and runner is not None:
         surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
+        surface.conversations.on_opened = runner.poke  # a new incident's first page goes out at once
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
                      shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot))
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)

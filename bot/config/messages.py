@@ -22,7 +22,8 @@ ALERT = """\
 {% endif %}*Status:* Investigating
 {% if eta %}*ETA:* {{ eta }}
 {% endif %}*Commander:* {{ commander }}
-*Channel:* {{ channel }}
+{% if oncall %}*On call:* {{ oncall }} (paged)
+{% endif %}*Channel:* {{ channel }}
 *Updates:* every {{ update_every }}"""
 
 UPDATE = """\
@@ -58,14 +59,14 @@ DEFAULTS = {"alert": ALERT, "update": UPDATE, "resolved": RESOLVED, "reopened": 
 _COMMON = {"id", "severity", "severity_name", "service", "title", "impact", "status", "commander", "channel",
            "private"}
 VARIABLES = {
-    "alert": _COMMON | {"update_every", "eta"},
+    "alert": _COMMON | {"update_every", "eta", "oncall"},
     "update": _COMMON | {"update", "eta", "next_update", "by"},
     "resolved": _COMMON | {"resolution", "duration", "postmortem_due", "open_actions", "by"},
     "reopened": _COMMON | {"reason", "by"},
 }
 SAMPLE = {"id": "INC-1", "severity": "P1", "severity_name": "High", "service": "shop", "title": "Checkout fails",
           "impact": "payments fail", "status": "investigating", "commander": "<@U123>", "channel": "<#C123>",
-          "private": "", "update_every": "30m", "update": "rolled back", "eta": "2026-01-01 12:30 UTC",
+          "private": "", "update_every": "30m", "oncall": "<@U234>", "update": "rolled back", "eta": "2026-01-01 12:30 UTC",
           "next_update": "2026-01-01 12:30 UTC", "by": "<@U123>", "resolution": "rolled back the release",
           "duration": "1h 5m", "postmortem_due": "2026-01-02 12:00 UTC", "open_actions": "2", "reason": "errors again"}
 

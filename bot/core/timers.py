@@ -69,6 +69,15 @@ def paged(catalog: Catalog, levels: list, index: int, at: datetime,
     return after, f" (level {index + 1} has nobody on call: the schedule has a gap, so level {index + 2} is paged now)"
 
 
+def paged_at_declaration(incident: Incident, catalog: Catalog, overrides_of: OverridesOf) -> list[str]:
+    """Who level 1 pages when the incident is declared (its schedules resolved now): named in the INCIDENT ALERT."""
+    levels = catalog.severities[incident.severity].escalation_levels(incident.declared_at)
+    if not levels or levels[0][1] > incident.declared_at:
+        return []
+    people, _ = paged(catalog, levels, 0, incident.declared_at, overrides_of)
+    return [who for who in people if _USER.match(who) or _GROUP.match(who)]
+
+
 def _channel(incident: Incident, catalog: Catalog) -> str:
     return incident.channel or catalog.announce_channel
 

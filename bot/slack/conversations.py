@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -36,6 +37,8 @@ from bot.core.effects import (
 )
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
+from bot.core.oncall_overrides import Overrides
+from bot.core.timers import paged_at_declaration
 from bot.snapshots import BackgroundSnapshots, Snapshot
 from bot.views.channel import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
@@ -73,6 +76,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         self.holder = f"{socket.gethostname()}:{os.getpid()}"  # who claims a channel's creation
         self.retry_delays = RETRY_DELAYS
         self._retries: set[asyncio.Task] = set()
+        self.on_opened: Callable[[], None] | None = None  # set by the composition root: page now, not next tick
         self._refreshing: dict[int, bool] = {}  # incidents being refreshed: whether another change came meanwhile
 
     async def carry_out(self, effects: list[Effect]) -> list[str]:
@@ -80,6 +84,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         warnings: list[str] = []
         for effect in effects:
             if isinstance(effect, IncidentOpened):
+                if self.on_opened is not None:
+                    self.on_opened()
                 incident = await asyncio.to_thread(self.service.get, effect.number)
                 warnings += await self.set_up(incident, effect.by, effect.announce)
             elif isinstance(effect, IncidentChanged):
@@ -126,9 +132,11 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                 log.warning("creating the channel of %s failed: %s", incident.id, error.response.get("error"))
                 return error
             # Everything else needs only the channel's id: at once, side by side (the announcement first in line).
+            oncall = await asyncio.to_thread(paged_at_declaration, incident, self.catalog,
+                                             Overrides(self.service.store, self.catalog, self.service.clock).active)
             results = await asyncio.gather(
                 self._storm_announcement(incident, channel_id, announce) if incident.storm else
-                self._announce(incident, alert_text(incident, self.catalog, channel_id), announce),
+                self._announce(incident, alert_text(incident, self.catalog, channel_id, oncall), announce),
                 self._try("conversations.invite", self._invite(channel_id, user)) if user else _nothing(),
                 self._try("conversations.setTopic", self.client.conversations_setTopic(channel=channel_id,
                                                                                        topic=topic(incident))),

@@ -3,6 +3,7 @@ rendered from the catalog's mrkdwn templates, and the question to the commander 
 a user typed is escaped here and people become mentions here."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.config.catalog import Catalog
@@ -39,12 +40,12 @@ def topic(incident: Incident) -> str:
     return head + clipped(incident.title, 250 - len(head))
 
 
-def alert_text(incident: Incident, catalog: Catalog, channel_id: str) -> str:
-    """The runbooks' INCIDENT ALERT message (the catalog's `templates.alert`); a storm's, its own (edited as groups
-    join)."""
+def alert_text(incident: Incident, catalog: Catalog, channel_id: str, oncall: Sequence[str] = ()) -> str:
+    """The runbooks' INCIDENT ALERT message (the catalog's `templates.alert`), naming who is paged first (`oncall`:
+    level 1 as paged now); a storm's, its own (edited as groups join)."""
     if incident.storm:
         return storm_text(incident, catalog, channel_id)
-    return announcement_text("alert", incident, catalog, channel_id)
+    return announcement_text("alert", incident, catalog, channel_id, oncall=list(oncall))
 
 
 def storm_text(incident: Incident, catalog: Catalog, channel_id: str | None, most: int = 15) -> str:
@@ -67,7 +68,7 @@ def storm_text(incident: Incident, catalog: Catalog, channel_id: str | None, mos
 
 # --- announcements (the runbooks' templates) ------------------------------------------------------
 def announcement_text(kind: str, incident: Incident, catalog: Catalog, channel_id: str | None, by: str | None = None,
-                      text: str | None = None, eta: datetime | None = None) -> str:
+                      text: str | None = None, eta: datetime | None = None, oncall: list[str] | None = None) -> str:
     """An announcement rendered from the catalog's template. Every value is mrkdwn with user text escaped, so a
     title or update cannot ping `@channel` or inject a link; a private incident's title and impact are left out
     unless the catalog says otherwise."""
@@ -82,6 +83,7 @@ def announcement_text(kind: str, incident: Incident, catalog: Catalog, channel_i
         "channel": f"<#{channel_id}>" if channel_id else "—", "private": "yes" if incident.private else "",
         "update_every": format_duration(severity.update_every), "by": _who(by),
         "update": render(text or ""), "reason": render(text or ""), "resolution": render(incident.resolution or ""),
+        "oncall": ", ".join(_who(user) for user in oncall or []),
         "eta": show(eta) if eta else (show(incident.eta) if incident.eta and kind == "alert" else ""),
         "next_update": show((incident.last_update_at or incident.declared_at) + severity.update_every),
         "duration": format_duration((incident.resolved_at or incident.declared_at) - incident.declared_at),

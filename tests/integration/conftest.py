@@ -5,6 +5,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -74,28 +75,40 @@ class SlackClientForTests:
 @pytest.fixture
 def slack(request, fake_slack, sqlite_url):
     """opsbot served on loopback; parametrize indirectly with a dict to change its Slack settings."""
+    with serving(fake_slack, sqlite_url, getattr(request, "param", {})) as client:
+        yield client
+
+
+@contextmanager
+def serving(fake_slack, sqlite_url: str, slack_settings: dict | None = None, config: Path | None = None,
+            scheduler: bool = False):
+    """The served app with its Slack surface (and, with `scheduler`, its running scheduler) on a loopback port."""
     port = free_port()
     settings = SlackSettings(**{"slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET,
-                                "opsbot_slack_api_url": fake_slack.api_url, "port": port,
-                                **getattr(request, "param", {})})
+                                "opsbot_slack_api_url": fake_slack.api_url, "port": port, **(slack_settings or {})})
     port = settings.port
-    opsbot = build(settings=Settings(database_url=sqlite_url), slack=settings)
-    parts = served(opsbot, settings, "http")
-    app = parts.app
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    opsbot = build(settings=Settings(database_url=sqlite_url, config=config), slack=settings)
+    parts = served(opsbot, settings, "http", scheduler=scheduler)
+    server = uvicorn.Server(uvicorn.Config(parts.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
+    if parts.scheduler is not None:
+        parts.scheduler.start()
     client = SlackClientForTests(base, fake_slack, opsbot)
     client.surface = parts.slack
-    yield client
-    client.http.close()
-    server.should_exit = True
-    thread.join(10)
-    opsbot.close()
+    try:
+        yield client
+    finally:
+        if parts.scheduler is not None:
+            parts.scheduler.stop()
+        client.http.close()
+        server.should_exit = True
+        thread.join(10)
+        opsbot.close()
 
 
 def protected_backup(slack: SlackClientForTests, tmp_path) -> Path:
