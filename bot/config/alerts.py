@@ -67,13 +67,14 @@ class AlertRule(Strict):
     env: str = "{env}"
     service: str = "{service}"
     channel: str | None = None  # where the incident is announced; default: announce_channel
-    commander: str | None = None  # a Slack user ID made commander (and invited); default: none until someone takes it
+    # a Slack user ID made commander (and invited), or schedule:<name> — whoever is on call then; default: none
+    commander: str | None = None
     on_resolved: Literal["note", "resolve"] = "note"  # note on the timeline and ask the commander, or resolve
 
     @field_validator("commander")
     @classmethod
     def _slack_user(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_USER.fullmatch(value):
+        if value is not None and not _SLACK_USER.fullmatch(value) and not value.startswith("schedule:"):
             raise ValueError(f"'{value}' is not a Slack user ID; write the member ID (U… or W…, e.g. U012ABCDEF), "
                              "shown in the person's Slack profile under ⋮ → Copy member ID")
         return value

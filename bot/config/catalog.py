@@ -188,6 +188,11 @@ class Catalog(Strict):
                     if who.startswith("schedule:") and name not in self.oncall.schedules:
                         raise ValueError(f"severities.{key}.escalation names schedule '{name}', which oncall.schedules "
                                          f"does not have ({', '.join(self.oncall.schedules) or 'none'})")
+        for index, rule in enumerate([*self.alerts.rules, self.alerts.default]):
+            named = (rule.commander or "").removeprefix("schedule:")
+            if (rule.commander or "").startswith("schedule:") and named not in self.oncall.schedules:
+                raise ValueError(f"alerts rule {index + 1}: commander names schedule '{named}', which oncall.schedules "
+                                 f"does not have ({', '.join(self.oncall.schedules) or 'none'})")
 
     @field_validator("roles")
     @classmethod

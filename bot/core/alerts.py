@@ -33,6 +33,8 @@ from bot.core.effects import AskCommander, Effect, IncidentChanged
 from bot.core.flows import IncidentFlows, opened_effects
 from bot.core.incidents import IncidentService, scrubbed_event
 from bot.core.models import Event, EventKind, Incident
+from bot.core.oncall import on_call
+from bot.core.oncall_overrides import Overrides
 from bot.core.ports import AlertDelivery, AlertStore, StormOpening
 from bot.core.redact import redact, redact_nested
 from bot.errors import BackendError, OpsbotError
@@ -167,6 +169,16 @@ class AlertService:
         return self._group_resolved(group, rule, number)
 
     # --- helpers ---------------------------------------------------------------------------------------------
+    def _commander(self, named: str | None, at: datetime) -> str | None:
+        """A rule's commander: a user, or whoever is on call in the schedule it names (nobody in a gap)."""
+        if named is None or not named.startswith("schedule:"):
+            return named
+        name = named.removeprefix("schedule:")
+        schedule = self.catalog.oncall.schedules.get(name)
+        if schedule is None:
+            return None
+        return on_call(schedule, at, Overrides(self.store, self.catalog, self.clock).active(name)).user
+
     def _declaration(self, group: AlertGroup, rule: AlertRule, firing: list[Alert]) -> tuple[Incident, list[Event]]:
         first = min(firing, key=lambda alert: alert.starts_at)
         labels, notes = {**group.labels, **first.labels}, {**group.annotations, **first.annotations}
@@ -178,7 +190,7 @@ class AlertService:
         incident, events = self.incidents.declaration(
             group.source, group.severity or rule.severity, title,
             service=group.service or render(rule.service, labels, notes) or None, env=env,
-            commander=rule.commander, impact_started_at=first.starts_at)
+            commander=self._commander(rule.commander, self.clock()), impact_started_at=first.starts_at)
         events.append(scrubbed_event(Event(at=events[0].at, actor=group.source, kind=EventKind.IMPACT_START,
                                            text=f"Impact started {show(first.starts_at)} (the first alert's start)",
                                            data={"at": first.starts_at.isoformat(), "source": group.source,

@@ -58,3 +58,25 @@ def test_check_config_reports_a_bad_rule_and_accepts_the_example(tmp_path):
     example = load_catalog(ROOT / "opsbot.example.yml")
     assert example.alerts.rule_for({"alertname": "Watchdog"}).ignore
     assert example.alerts.rule_for({"env": "prod", "severity": "critical"}).severity == "P1"
+
+
+def test_a_rules_commander_may_be_whoever_is_on_call(store, clock):
+    """`commander: schedule:primary`: the incident an alert opens is commanded by the person on call then."""
+    import json
+
+    from bot.alerts import webhook
+    from bot.core.alerts import AlertService
+    from bot.core.flows import IncidentFlows
+    from bot.core.incidents import IncidentService
+
+    catalog = Catalog.model_validate({
+        "oncall": {"schedules": {"primary": {"layers": [
+            {"name": "w", "users": ["U01AAAA", "U01BBBB"], "rotation": "weekly", "start": "2026-11-16T00:00"}]}}},
+        "alerts": {"default": {"severity": "P2", "commander": "schedule:primary"}}})
+    service = AlertService(store, catalog, IncidentFlows(IncidentService(store, catalog, clock=clock)), clock=clock)
+    group = webhook.parse(json.dumps({"title": "Disk full", "dedup_key": "disk"}).encode(), "uptime")
+    assert service.accept([(group, "d1")]) == [True]
+    assert [o.outcome for o in service.process_pending()] == ["opened"]
+    assert store.get_incident(1).commander == "U01AAAA"
+    with pytest.raises(ValueError, match="commander names schedule 'nope'"):
+        Catalog.model_validate({"alerts": {"default": {"commander": "schedule:nope"}}})
