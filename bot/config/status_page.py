@@ -23,8 +23,8 @@ class StatusComponent(Strict):
     """One thing the public sees the status of (e.g. "API", "Checkout"), grouped on the page by `group`."""
 
     name: str = Field(description="shown on the page; unique; no ',' or '='")
-    group: str | None = Field(None, description="components of a group are shown together")
-    description: str | None = Field(None, description="shown with the component")
+    group: str | None = Field(default=None, description="components of a group are shown together")
+    description: str | None = Field(default=None, description="shown with the component")
     services: list[str] = Field(default_factory=list, description="what it is made of: env/service")
     checks: list[str] = Field(default_factory=list, description="the checks that watch it: env/check")
 
@@ -60,17 +60,17 @@ class Publish(Strict):
 class StatusTemplates(Strict):
     """The public updates opsbot writes when a person gives no text: `{components}` is replaced by their names."""
 
-    investigating: str = Field(DEFAULT_INVESTIGATING, description="a publication's first update")
-    resolved: str = Field(DEFAULT_RESOLVED, description="the update a resolution posts")
+    investigating: str = Field(default=DEFAULT_INVESTIGATING, description="a publication's first update")
+    resolved: str = Field(default=DEFAULT_RESOLVED, description="the update a resolution posts")
 
 
 class StatusPage(Strict):
-    title: str = Field("Status", description="the page's heading and title")
-    url: str | None = Field(None, description="its public address, used in links and feeds")
-    time_zone: str = Field("UTC", description="times on the page are shown in it (IANA name)")
+    title: str = Field(default="Status", description="the page's heading and title")
+    url: str | None = Field(default=None, description="its public address, used in links and feeds")
+    time_zone: str = Field(default="UTC", description="times on the page are shown in it (IANA name)")
     components: list[StatusComponent] = Field(default_factory=list)
-    publish: Publish | None = Field(None, description="a static copy of the page, for hosting elsewhere")
-    publish_role: str = Field("responder", description="who may publish incidents and set components, in the "
+    publish: Publish | None = Field(default=None, description="a static copy of the page, for hosting elsewhere")
+    publish_role: str = Field(default="responder", description="who may publish incidents and set components, in the "
                               "incident's (or component's) environment")
     templates: StatusTemplates = Field(default_factory=lambda: StatusTemplates())
 
