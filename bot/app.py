@@ -24,6 +24,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.core.records import Records
+from bot.core.status_page import StatusPageService
 from bot.errors import ConfigError, UsageError
 from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
@@ -91,12 +92,14 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     collectors = InfraCollectors(platforms, checks, scripts)
     evidence = EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
                                clock=clock, files=shared_files)
+    status = StatusPageService(store, catalog, ops, clock=clock)
     return Services(
         incidents=incidents,
         ops=ops,
         maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
         evidence=evidence,
-        flows=IncidentFlows(incidents),
+        flows=IncidentFlows(incidents, status),
+        status=status,
         evidence_flows=EvidenceFlows(evidence),
         records=Records(store, catalog, evidence, clock, keys),
     )

@@ -32,13 +32,13 @@ from bot.views.model import (
     paragraph,
     reply,
 )
-from commands import incident, maint, ops
+from commands import incident, maint, ops, status
 from commands.base import CommandSet, Context, Services
 from commands.parsing import first_word, normalise
 
 log = logging.getLogger("opsbot.commands")
 
-COMMAND_SETS: tuple[CommandSet, ...] = (incident.COMMAND, ops.COMMAND, maint.COMMAND)
+COMMAND_SETS: tuple[CommandSet, ...] = (incident.COMMAND, ops.COMMAND, maint.COMMAND, status.COMMAND)
 COMMANDS = {command.name: command for command in COMMAND_SETS}
 
 
