@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from bot.config import SlackSettings
     from bot.core.evidence import SharedFiles
     from bot.core.ports import Notifier
+    from bot.http.status import StatusSite
     from bot.scheduler.runner import SchedulerRunner
     from bot.slack.surface import SlackSurface
 
@@ -245,8 +246,17 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
     if surface is not None and runner is not None:
         surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
-                     shutdown_timeout=slack.opsbot_shutdown_timeout)
+                     shutdown_timeout=slack.opsbot_shutdown_timeout, status=status_site(opsbot))
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
+
+
+def status_site(opsbot: Opsbot, check_every_s: float = 1.0) -> StatusSite:
+    """The public status page of `opsbot serve`: rendered on each change of the store's page version."""
+    from bot.http.status import StatusSite
+    from bot.views.status_site import render_site
+
+    status = opsbot.services.status
+    return StatusSite(status.version, lambda: render_site(status.view()), check_every_s)
 
 
 def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) -> SlackSurface:
