@@ -25,6 +25,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.core.records import Records
+from bot.core.status_page import StatusPageService
 from bot.errors import ConfigError, UsageError
 from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from bot.config import SlackSettings
     from bot.core.evidence import SharedFiles
     from bot.core.ports import Notifier
+    from bot.http.status import StatusSite
     from bot.scheduler.runner import SchedulerRunner
     from bot.slack.surface import SlackSurface
 
@@ -93,12 +95,14 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     evidence = EvidenceService(incidents, ops, catalog, collectors, DirectoryStorage(evidence_dir or Path("evidence")),
                                clock=clock, files=shared_files)
     ops.keep_output = evidence.add_output  # a runbook's whole output, kept with the incident it ran for
+    status = StatusPageService(store, catalog, ops, clock=clock)
     return Services(
         incidents=incidents,
         ops=ops,
         maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
         evidence=evidence,
-        flows=IncidentFlows(incidents),
+        flows=IncidentFlows(incidents, status),
+        status=status,
         evidence_flows=EvidenceFlows(evidence),
         records=Records(store, catalog, evidence, clock, keys),
     )
@@ -245,7 +249,8 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
         surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
         surface.conversations.on_opened = runner.poke  # a new incident's first page goes out at once
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
-                     shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot))
+                     shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot),
+                     status=status_site(opsbot))
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
 
 
@@ -272,6 +277,15 @@ def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
                                                              overrides=overrides))
 
     return feed
+
+
+def status_site(opsbot: Opsbot, check_every_s: float = 1.0) -> StatusSite:
+    """The public status page of `opsbot serve`: rendered on each change of the store's page version."""
+    from bot.http.status import StatusSite
+    from bot.views.status_site import render_site
+
+    status = opsbot.services.status
+    return StatusSite(status.version, lambda: render_site(status.view()), check_every_s)
 
 
 def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) -> SlackSurface:

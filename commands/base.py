@@ -16,6 +16,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.records import Records
 from bot.core.requests import Capabilities, capabilities
+from bot.core.status_page import StatusPageService
 from bot.errors import UsageError
 from bot.views.model import Code, Headline, Reply, line, lines, note, reply
 from commands.parsing import first_word, usage_on_error
@@ -45,6 +46,7 @@ class Services:
     flows: IncidentFlows  # every incident change, with its effects
     evidence_flows: EvidenceFlows
     records: Records  # read models: post-mortem draft, export
+    status: StatusPageService  # the public status page
 
 
 Handler = Callable[[Services, Context, str], Reply]

@@ -13,6 +13,7 @@ from bot.core.ops import Actor
 from bot.errors import UsageError
 from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment
 from bot.views import incidents as views
+from bot.views import status as status_views
 from bot.views.incidents import (
     evidence_collected,
     evidence_list,
@@ -23,6 +24,7 @@ from bot.views.incidents import (
     timeline_view,
 )
 from bot.views.model import Reply
+from commands import status
 from commands.base import CommandSet, Context, Handler, Services, SubCommand
 from commands.parsing import (
     first_word,
@@ -118,19 +120,30 @@ def _status(services: Services, ctx: Context, number: int | None, text: str) -> 
 
 
 def _update(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
-    parsed = split_options(text, {"eta": True}, COMMAND.usage("update"))
-    return _post_update(services, ctx, number, parsed.positional, parsed.options.get("eta"))
+    parsed = split_options(text, {"eta": True, "public": False, "state": True, "component": True},
+                           COMMAND.usage("update"))
+    return _post_update(services, ctx, number, parsed.positional, parsed.options.get("eta"), parsed.options)
 
 
-def _post_update(services: Services, ctx: Context, number: int | None, text: str, eta_text=None) -> Reply:
+def _post_update(services: Services, ctx: Context, number: int | None, text: str, eta_text=None,
+                 options: dict | None = None) -> Reply:
     text = _require(text, "update text", "update")
+    public = status.public_change(text, options or {})
     eta = None
     if eta_text is not None:
         try:
             eta = parse_eta(str(eta_text), services.incidents.clock())
         except ValueError as exc:
             raise UsageError(f"{exc}.", COMMAND.usage("update")) from exc
-    result = services.flows.post_update(_target(services, ctx, number).number, ctx.user, text, eta)
+    target = _target(services, ctx, number).number
+    if public is not None:
+        result = services.flows.public_update(target, ctx.user, public, eta)
+        answer = views.update_posted(result.value, ctx.user, text, eta)
+        published = services.status.published(target)
+        if published is not None:
+            answer.parts += status_views.public_posted(result.value, published).parts
+        return _with_effects(answer, result)
+    result = services.flows.post_update(target, ctx.user, text, eta)
     incident = result.value
     return _with_effects(views.update_posted(incident, ctx.user, text, eta), result)
 
@@ -231,8 +244,9 @@ def _action_parts(text: str):
 
 
 def _resolve(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    text, public_text = status.split_public_text(text)
     text = _require(text, "resolution summary (what fixed it)", "resolve")
-    result = services.flows.resolve(_target(services, ctx, number).number, ctx.user, text)
+    result = services.flows.resolve(_target(services, ctx, number).number, ctx.user, text, public_text)
     incident = result.value
     return _with_effects(views.resolved(incident, ctx.user, text), result)
 
@@ -331,8 +345,9 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
     SubCommand("ack", f"/incident ack {ID}", "acknowledge it", _with_target(_ack)),
     SubCommand("status", f"/incident status {ID} <investigating|mitigated> [what changed]",
                "investigating / mitigated", _with_target(_status)),
-    SubCommand("update", f"/incident update {ID} <status update for stakeholders> [--eta 30m|HH:MM|ISO time]",
-               "post a status update (also to the announcement channel)",
+    SubCommand("update", f"/incident update {ID} <status update for stakeholders> [--eta 30m|HH:MM|ISO time] "
+               "[--public [--state identified|monitoring] [--component NAME=STATUS,…]]",
+               "post a status update (also to the announcement channel; --public: to the status page too)",
                _with_target(_update)),
     SubCommand("sev", f"/incident sev {ID} <p0|p1|p2|p3>", "change severity", _with_target(_sev)),
     SubCommand("role", f"/incident role {ID} <commander|scribe|comms> <@user>", "assign commander, scribe or comms",
@@ -345,10 +360,13 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                "when it was first noticed", _with_target(_detected)),
     SubCommand("action", f'/incident action {ID} add "<text>" [@owner] [due YYYY-MM-DD] | done <n>',
                "add or complete an action item", _with_target(_action)),
-    SubCommand("resolve", f"/incident resolve {ID} <what fixed it>", "mark resolved with a summary",
+    SubCommand("resolve", f"/incident resolve {ID} <what fixed it> [--public-text TEXT]",
+               "mark resolved with a summary (a published incident: resolved on the status page too)",
                _with_target(_resolve)),
     SubCommand("reopen", f"/incident reopen {ID} [reason]", "reopen a resolved incident", _with_target(_reopen)),
     SubCommand("close", f"/incident close {ID}", "close a resolved incident", _with_target(_close)),
+    SubCommand("publish", status.PUBLISH_USAGE, "put the incident on the public status page",
+               lambda services, ctx, text: status.publish(services, ctx, text, _target)),
     SubCommand("list", "/incident list [--all]", "open incidents (--all for every one)",
                _with_target(_list, takes_id=False)),
     SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -19,9 +18,14 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from bot.config import messages
 from bot.config.alerts import Alerts
 from bot.config.environments import Environment, Role, Roles
-from bot.config.fields import DROPPED, PROBLEM_SEPARATOR, Duration, Strict, dropped, problems
+from bot.config.fields import DROPPED, Duration, Strict, dropped, problems
 from bot.config.oncall import OnCall
+from bot.config.problems import describe as _describe
+from bot.config.problems import in_the_file as _in_the_file
+from bot.config.problems import mapping_keys as _mapping_keys
+from bot.config.problems import prune as _prune
 from bot.config.schedule import Scheduler
+from bot.config.status_page import StatusPage, reference_problems
 from bot.config.yamlfile import read_yaml, unset_secrets
 from bot.errors import ConfigError
 from bot.timeparse import next_business_day_end, parse_duration
@@ -177,6 +181,7 @@ class Catalog(Strict):
     incident_types: dict[str, IncidentType] = Field(default_factory=dict)
     announce_private_titles: bool = False  # whether announcements of a private incident show its title and impact
     alerts: Alerts = Field(default_factory=Alerts)  # which alert groups open which incidents (bot/config/alerts.py)
+    status_page: StatusPage = Field(default_factory=lambda: StatusPage())  # the public page (bot/config/status_page.py)
     oncall: OnCall = Field(default_factory=OnCall)  # on-call schedules (bot/config/oncall.py)
 
     def _schedules_named(self) -> None:
@@ -204,9 +209,9 @@ class Catalog(Strict):
 
     @model_validator(mode="after")
     def _scheduled_runs_are_allowed(self, info: ValidationInfo) -> Catalog:
-        self._schedules_named()
         """A reminder runs only an action that exists and is read-only or marked `scheduled: true`: nobody
-        confirms what the scheduler does."""
+        confirms what the scheduler does. (And a `schedule:<name>` named anywhere is one of oncall.schedules.)"""
+        self._schedules_named()
         for name, reminder in self.scheduler.reminders.items():
             if reminder.run is None or dropped(info, "environments", reminder.run.env, "runbook", reminder.run.action):
                 continue  # what it names had problems of its own, reported already
@@ -264,6 +269,8 @@ class Catalog(Strict):
             if literal and rule.env not in self.environments and not dropped(info, "environments", rule.env):
                 found.append(f"alerts.{where}.env: '{rule.env}' is not an environment; environments: "
                              f"{', '.join(self.environments) or 'none'}")
+        found.extend(reference_problems(self.status_page, self.environments,
+                                        lambda env, kind, name: dropped(info, "environments", env, kind)))
         problems(found)
         return self
 
@@ -354,72 +361,3 @@ def _validate_all(raw: dict[str, Any], passes: int = 8) -> tuple[Catalog | None,
         if not any(changed):
             break  # nothing left to drop: what remains is already reported
     return None, found
-
-
-def _in_the_file(error: Mapping[str, Any], data: Any) -> dict[str, Any]:
-    """The error with its path as the file has it. pydantic names the model a platform's or check's `kind`
-    picked in the path (`checks.0.http.url`): that step is dropped (`checks.0.url`). A kind that is missing or
-    unknown is reported at `kind`, like any other key."""
-    loc, node, tagged = [], data, False
-    for part in error["loc"]:
-        if not tagged and isinstance(node, dict) and isinstance(part, str) and node.get("kind") == part:
-            tagged = True  # the union's tag, not a key: the next part is a key of the same mapping
-            continue
-        tagged = False
-        loc.append(part)
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            node = None
-    found = {**error, "loc": tuple(loc)}
-    context = error.get("ctx") or {}
-    if error["type"] == "union_tag_not_found":
-        found.update(loc=(*loc, "kind"), type="missing", msg="Field required")
-    elif error["type"] == "union_tag_invalid":
-        found.update(loc=(*loc, "kind"), msg=f"'{context.get('tag')}' is not a kind here; use one of "
-                                             f"{context.get('expected_tags')}")
-    return found
-
-
-def _mapping_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:
-    """The keys of `loc` up to its first list index: a list is replaced whole, never shifting the items after a
-    failed one (their paths must keep pointing into the file)."""
-    keys: list[str] = []
-    for part in loc:
-        if not isinstance(part, str):
-            break
-        keys.append(part)
-    return tuple(keys)
-
-
-def _prune(data: dict[str, Any], path: tuple[str, ...], defaults: dict[str, Any]) -> tuple[str, ...] | None:
-    """Put the built-in default (else an empty section) in place of what failed at `path`, or drop it; the path
-    of what changed, None when nothing did. A replaced section keeps its name, so references to it still resolve
-    (what it held does not: checks that name it look at DROPPED)."""
-    keys = list(path)
-    while keys:
-        node: Any = data
-        default: Any = defaults
-        for key in keys[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-            default = default.get(key) if isinstance(default, dict) else None
-        last = keys[-1]
-        if isinstance(node, dict) and last in node:
-            if isinstance(default, dict) and last in default and node[last] != default[last]:
-                node[last] = copy.deepcopy(default[last])
-            elif isinstance(node[last], dict) and node[last]:
-                node[last] = {}
-            else:
-                del node[last]
-            return tuple(keys)
-        keys.pop()  # already gone: replace the section holding it
-    return None
-
-
-def _describe(error: Mapping[str, Any]) -> list[str]:
-    """One line per problem, with its path (the catalog's own checks write theirs in the message)."""
-    where = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return [f"{where}: {line}" if where else line for line in message.split(PROBLEM_SEPARATOR)]

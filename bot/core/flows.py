@@ -13,6 +13,9 @@ from bot.core.incidents import IncidentService
 from bot.core.models import Incident
 from bot.core.redact import redact
 from bot.core.requests import Actor
+from bot.core.status_models import PublicIncident
+from bot.core.status_page import PublicChange, StatusPageService
+from bot.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ def _changed(incident: Incident, *more: Effect) -> Result[Incident]:
 
 
 class IncidentFlows:
-    def __init__(self, incidents: IncidentService):
+    def __init__(self, incidents: IncidentService, status: StatusPageService | None = None):
         self.incidents = incidents
+        self.status = status  # the public status page: a published incident's resolution is posted there
 
     def declare(self, actor: str, request: OpenIncident, channel: str | None = None) -> Result[Incident]:
         """`channel`: a surface without channels to create (the console) names the one it types in."""
@@ -61,9 +65,36 @@ class IncidentFlows:
                                        private=request.private, type=request.type, eta=request.eta)
         return Result(incident, opened_effects(incident, actor))
 
-    def resolve(self, number: int, actor: str, summary: str) -> Result[Incident]:
+    def resolve(self, number: int, actor: str, summary: str, public_text: str | None = None) -> Result[Incident]:
+        """Resolved, and — when it is on the status page — its public "resolved" update (`public_text`, else the
+        catalog's template) posted and its components released. `public_text` is checked before anything changes."""
+        text = self.status.public_text(public_text) if self.status is not None else None
+        if public_text is not None and (self.status is None or self.status.published(number) is None):
+            raise UsageError(f"INC-{number} is not on the status page; a public text is for a published incident.")
         incident = self.incidents.resolve(number, actor, summary)
+        if self.status is not None:
+            self.status.resolve(incident, actor, text)
         return Result(incident, resolved_effects(incident, actor))
+
+    def publish(self, number: int, actor: str, title: str, components: list[str] | None = None,
+                impact: str | None = None, state: str | None = None, text: str | None = None) -> Result[PublicIncident]:
+        public = self._status().publish(self.incidents.get(number), actor, title, components, impact, state, text)
+        return Result(public, [IncidentChanged(number)])
+
+    def public_update(self, number: int, actor: str, change: PublicChange,
+                      eta: datetime | None = None) -> Result[Incident]:
+        """A public update is also the internal status update (timeline, announcement): everything is checked
+        before either is written."""
+        status = self._status()
+        status.public_update(self.incidents.get(number), actor, change, dry=True)
+        result = self.post_update(number, actor, change.text, eta)
+        status.public_update(result.value, actor, change)
+        return result
+
+    def _status(self) -> StatusPageService:
+        if self.status is None:
+            raise UsageError("This opsbot has no status page.")
+        return self.status
 
     def post_update(self, number: int, actor: str, text: str, eta: datetime | None = None) -> Result[Incident]:
         incident = self.incidents.post_update(number, actor, text, eta)

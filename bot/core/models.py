@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     IMPACT_START = "impact_start"
     DETECTED = "detected"
     ALERT = "alert"  # an alert joined or left the incident's alert group (bot/core/alerts.py)
+    PUBLIC = "public"  # published on the status page, or a public update (data: public_id, state, impact, components)
 
 
 class ActionItem(BaseModel):

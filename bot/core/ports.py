@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.core.models import Event, Incident, Status
     from bot.core.plans import Plan
     from bot.core.reminders import Checklist, Reminder, Tick, Window
+    from bot.core.status_models import ComponentState, HistoryEntry, PublicIncident, StatusSnapshot
 
 # --- the clock ------------------------------------------------------------------------------
 Clock = Callable[[], datetime]  # timezone-aware UTC now
@@ -162,8 +163,33 @@ class AlertStore(Protocol):
     def append_audit(self, record: AuditRecord, timeline: tuple[int, Event] | None = None) -> AuditRecord: ...
 
 
+@dataclass
+class StatusWrite:
+    """One change of the public status page, written in one transaction: a public incident (new or changed), the
+    components whose state changed with their history, and the internal incident's events and audit record."""
+
+    incident: PublicIncident | None = None
+    components: list[ComponentState] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    audit: AuditRecord | None = None
+    timeline: tuple[int, list[Event]] | None = None  # (incident number, events): they carry the audit record's seq
+
+
+class StatusStore(Protocol):
+    """The status page's state. Every write moves the page's version on (StaleWrite when it moved since `expected`),
+    which is also how every replica learns that the page changed."""
+
+    def status_version(self) -> int: ...
+    def status_snapshot(self) -> StatusSnapshot: ...
+    def public_incident(self, public_id: str) -> PublicIncident | None: ...
+    def public_incident_for(self, number: int) -> PublicIncident | None: ...
+    def public_incidents(self, limit: int = 50, since: datetime | None = None) -> list[PublicIncident]: ...
+    def component_history(self, since: datetime) -> list[HistoryEntry]: ...
+    def write_status(self, expected: int, write: StatusWrite) -> int: ...
+
+
 class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, ArchiveStore,
-            AlertStore, Protocol):
+            AlertStore, StatusStore, Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import BackendError
 from bot.store.sql import SqlStore, hide_password
+from bot.store.sql_status import POSTGRES_MIGRATION
 
 # Each migration: (version, statements). Applied in order, each in its own transaction.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -109,6 +110,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
          " storm INTEGER NOT NULL)"),
         "CREATE INDEX alert_openings_at ON alert_openings (at)",
     ]),
+    # The public status page: public incidents, component states and their history, the page's version counter.
+    (20, POSTGRES_MIGRATION),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -19,10 +19,11 @@ from bot.store.sql_audit import AuditSql
 from bot.store.sql_base import incident_doc, incident_of, neutral, storable_id
 from bot.store.sql_plans import PlanSql
 from bot.store.sql_schedule import ScheduleSql
+from bot.store.sql_status import StatusSql
 from bot.timeparse import utcnow
 
 
-class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql):
+class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql):
     """Store logic in portable SQL; a backend supplies `_write()` / `_read()` transactions."""
 
     # --- writes -------------------------------------------------------------------------

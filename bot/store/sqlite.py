@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.store.sql import SqlStore
+from bot.store.sql_status import SQLITE_MIGRATION
 
 migrations = Migrations("opsbot")
 
@@ -151,6 +152,13 @@ def m014_alert_storms(db: Database) -> None:
     db.execute("CREATE TABLE alert_openings (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, incident INTEGER NOT NULL,"
                " storm INTEGER NOT NULL)")
     db.execute("CREATE INDEX alert_openings_at ON alert_openings (at)")
+
+
+@migrations()
+def m020_status_page(db: Database) -> None:
+    # The public status page: public incidents, component states and their history, the page's version counter.
+    for statement in SQLITE_MIGRATION:
+        db.execute(statement)
 
 
 class SqliteStore(SqlStore):

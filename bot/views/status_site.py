@@ -1,0 +1,31 @@
+"""The whole status page as files — HTML, stylesheet, the Statuspage v2 JSON — rendered once per change of the page
+and served as they are (`opsbot serve`, under /status/) or written to a directory (a static copy). One rendering for
+both, so what is built is what is served."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.core.status_view import PageView
+from bot.views.status_html import STYLE, incident_html, index_html
+from bot.views.status_json import documents
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+CSS = "text/css; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class File:
+    body: bytes
+    media_type: str
+
+
+def render_site(view: PageView) -> dict[str, File]:
+    """Files by their path under the page's root: "" (the page), "style.css", "incidents/<id>", "api/v2/…"."""
+    files = {"": File(index_html(view).encode(), HTML), "style.css": File(STYLE.encode(), CSS)}
+    for incident in {i.id: i for i in [*view.open_incidents, *view.incidents]}.values():
+        files[f"incidents/{incident.id}"] = File(incident_html(view, incident, "../").encode(), HTML)
+    for path, doc in documents(view).items():
+        files[f"api/v2/{path}"] = File(json.dumps(doc, ensure_ascii=False).encode(), JSON)
+    return files

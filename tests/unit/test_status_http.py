@@ -1,0 +1,131 @@
+"""GET /status/… of `opsbot serve` (the composition root's own app, Slack off): the page as HTML with hostile text
+shown as text and a Content-Security-Policy, the incident pages, the Statuspage v2 JSON validated against its schema
+(tests/statuspage_v2.schema.json), and a change made by another process served within 5 s."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import build, served
+from bot.config import Settings, SlackSettings
+from commands.base import Context
+from tests.poll import wait_until
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "statuspage_v2.schema.json").read_text())
+RESPONDER = Context(user="U_RESP", source="console")
+CATALOG = """
+environments:
+  prod: {services: {api: {}, web: {}}}
+roles: {prod: {responder: [U_RESP]}}
+status_page:
+  title: Example Status
+  url: https://status.example.com
+  time_zone: Europe/Paris
+  components:
+    - {name: API, group: Platform, services: [prod/api]}
+    - {name: Website, group: Platform, services: [prod/web]}
+    - {name: Docs, description: "<b>guides</b>"}
+"""
+HOSTILE_TITLE = "<script>alert(1)</script> API down"
+HOSTILE_UPDATE = '<img src=x onerror=alert(1)> see [here](javascript:alert(1)) <a href="javascript:alert(2)">x</a>'
+API = ["summary.json", "status.json", "components.json", "incidents.json", "incidents/unresolved.json",
+       "scheduled-maintenances.json", "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"]
+
+
+@pytest.fixture
+def bots(tmp_path, sqlite_url):
+    (tmp_path / "opsbot.yml").write_text(CATALOG)
+    settings = Settings(database_url=sqlite_url, config=tmp_path / "opsbot.yml")
+    slack = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
+    one, other = build(settings=settings), build(settings=settings)
+    yield one, TestClient(served(one, slack, "off").app), other
+    one.close()
+    other.close()
+
+
+def say(bot, command: str, text: str) -> None:
+    reply = bot.router.handle(command, text, RESPONDER)
+    assert reply.ok, reply.text
+
+
+def test_the_page_shows_hostile_text_as_text_and_allows_no_script(bots):
+    bot, client, _ = bots
+    say(bot, "/incident", "open p1 internal: pg pool leak in worker --env prod --service api")
+    say(bot, "/incident", f"publish INC-1 {HOSTILE_TITLE} --text '{HOSTILE_UPDATE}'")
+    page = client.get("/status/")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "style-src 'self'" in csp
+    html = page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; API down" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html and "<img" not in html
+    assert not any("javascript:" in ref for ref in re.findall(r'href="([^"]*)"', html))
+    assert "&lt;b&gt;guides&lt;/b&gt;" in html  # catalog text is escaped too
+    # Nothing from another origin: every link and stylesheet is relative.
+    assert all(not ref.startswith(("http", "//")) for ref in re.findall(r'(?:href|src)="([^"]*)"', html))
+    assert "Partial System Outage" in html and "API" in html and "Platform" in html
+    assert "pg pool leak" not in html and "INC-1" not in html and "U_RESP" not in html  # nothing internal
+    assert client.get("/status/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_incident_pages_and_plain_404s(bots):
+    bot, client, _ = bots
+    say(bot, "/incident", "open p2 Slow --env prod --service web")
+    say(bot, "/incident", "publish INC-1 Website slow")
+    say(bot, "/incident", "update INC-1 A cache node is being replaced --public --state identified")
+    public = bot.store.public_incident_for(1)
+    page = client.get(f"/status/incidents/{public.id}")
+    assert page.status_code == 200 and "A cache node is being replaced" in page.text and "Identified" in page.text
+    assert page.headers["content-security-policy"]
+    assert client.get("/status", follow_redirects=False).headers["location"] == "/status/"
+    assert client.get("/status/incidents/nosuchincident").status_code == 404
+    assert client.post("/status/").status_code == 404
+
+
+def test_the_json_has_statuspage_v2_shapes_and_values(bots):
+    bot, client, other = bots
+    say(bot, "/incident", "open p0 Everything down --env prod --service api")
+    say(bot, "/incident", "publish INC-1 API unavailable --components API,Website")
+    say(bot, "/status", "component Docs under_maintenance reindexing")
+    documents = {path: client.get(f"/status/api/v2/{path}") for path in API}
+    for path, answer in documents.items():
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "*"
+        shape = path.split("/")[0] + ".json" if "/" in path else path
+        shape = "scheduled-maintenances.json" if shape.startswith("scheduled") else shape
+        shape = "incidents.json" if shape.startswith("incidents") else shape
+        jsonschema.validate(answer.json(), {**SCHEMA, "$ref": f"#/$defs/{shape}"})
+    summary = documents["summary.json"].json()
+    assert summary["status"] == {"indicator": "critical", "description": "Major Service Outage"}
+    assert summary["page"]["name"] == "Example Status" and summary["page"]["url"] == "https://status.example.com"
+    statuses = {c["name"]: c["status"] for c in summary["components"]}
+    assert statuses == {"API": "major_outage", "Website": "major_outage", "Docs": "under_maintenance",
+                        "Platform": "major_outage"}
+    group = next(c for c in summary["components"] if c["group"])
+    assert sorted(group["components"]) == sorted(c["id"] for c in summary["components"] if c["group_id"] == group["id"])
+    [incident] = summary["incidents"]
+    assert (incident["name"], incident["impact"], incident["status"]) == ("API unavailable", "critical", "investigating")
+    assert incident["created_at"].endswith("+01:00") or incident["created_at"].endswith("+02:00")  # Europe/Paris
+    assert incident["shortlink"] == f"https://status.example.com/incidents/{incident['id']}"
+    assert [a["new_status"] for a in incident["incident_updates"][0]["affected_components"]] == ["major_outage"] * 2
+    # Stable ids: another process renders the same ones.
+    again = TestClient(served(other, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
+                                                   slack_app_token=None), "off").app)
+    assert again.get("/status/api/v2/summary.json").json()["components"] == summary["components"]
+
+
+def test_a_change_by_another_process_is_served_within_five_seconds(bots):
+    _, client, other = bots
+    assert client.get("/status/api/v2/incidents/unresolved.json").json()["incidents"] == []  # rendered and kept
+    say(other, "/incident", "open p1 Errors --env prod --service api")
+    say(other, "/incident", "publish INC-1 Elevated errors")
+    start = time.monotonic()
+    wait_until(lambda: client.get("/status/api/v2/incidents/unresolved.json").json()["incidents"], timeout=5,
+               what="the other process's publication on this one's page")
+    assert time.monotonic() - start < 5
+    assert "Elevated errors" in client.get("/status/").text
