@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from bot.config.fields import Strict
+from bot.config.fields import Strict, time_zone_name
 from bot.timeparse import parse_duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -98,11 +98,7 @@ class Schedule(Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"'{value}' is not a time zone (e.g. Europe/Berlin)") from exc
-        return value
+        return time_zone_name(value)
 
     @property
     def zone(self) -> ZoneInfo:

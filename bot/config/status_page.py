@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from bot.config.environments import Environment, Role
-from bot.config.fields import Strict
+from bot.config.fields import Strict, time_zone_name
 
 DEFAULT_INVESTIGATING = "We are investigating an issue affecting {components}. We will post an update as soon as we know more."
 DEFAULT_RESOLVED = "This incident has been resolved."
@@ -77,11 +76,7 @@ class StatusPage(Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"'{value}' is not a time zone; use an IANA name like Europe/Paris or UTC") from exc
-        return value
+        return time_zone_name(value)
 
     @field_validator("url")
     @classmethod
