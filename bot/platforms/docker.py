@@ -23,6 +23,7 @@ from bot.core.ports import PlatformMemory, ServiceState, WorkloadHealth
 from bot.core.redact import default_redactor
 from bot.errors import BackendError, ConflictError, UsageError
 from bot.platforms import ProcessMemory, docker_config, settings_of
+from bot.platforms import docker_batches as batches
 from bot.platforms import docker_recreate as recreate
 from bot.platforms.docker_reconcile import settle_all
 from bot.platforms.script import KEEP, KeptOutput
@@ -450,36 +451,6 @@ class DockerPlatform:
         for service in services:
             self._remember(service, env_batch=None)
 
-    def _settle_env_batch(self, client, service: str) -> str | None:
-        """Replicas left disagreeing on the keys a batch changed: finished (the others take the values of a done
-        container) when the done ones run, else undone (they take a not-yet-done one's) — values are copied from
-        container to container, never read into opsbot's records."""
-        batch = self._recall(service).get("env_batch")
-        if not batch:
-            return None
-        self._remember(service, env_batch=None)
-        containers = {c.name: c for c in self._containers(client, service)}
-        done = [containers[name] for name in batch["done"] if name in containers]
-        rest = [containers[name] for name in batch["names"] if name not in batch["done"] and name in containers]
-        if not done or not rest:
-            return None
-        finish = all(c.status == "running" for c in done)
-        source, targets = (done[0], rest) if finish else (rest[0], done)
-        wanted = {key: value for key, value in docker_config.env_of(source).items() if key in batch["keys"]}
-        changed = [c for c in targets if {k: docker_config.env_of(c).get(k) for k in batch["keys"]} !=
-                   {k: wanted.get(k) for k in batch["keys"]}]
-        for c in changed:
-            env = {**docker_config.env_of(c), **{k: wanted.get(k) for k in batch["keys"]}}
-            items = [f"{k}={v}" for k, v in env.items() if v is not None]
-            self._replace(client, service, c, recreate.create_request(c.attrs, recreate.image_config(client, c.attrs),
-                                                                      env=items))
-        if not changed:
-            return None
-        keys = ", ".join(batch["keys"])
-        names = ", ".join(c.name for c in changed)
-        return (f"finished the batch: {names} given {keys} as {source.name} has them" if finish else
-                f"undid the batch: {names} given back {keys} as {source.name} has them")
-
     def _replace(self, client, service: str, container, request: dict) -> None:
         recreate.replace(client, container, request, lambda intent: self._note(service, container.name, intent))
 
@@ -495,53 +466,12 @@ class DockerPlatform:
             done = settle_all(client, self._recall(service).get("replacing", {}),
                               lambda: self._containers(client, service, parked=True),
                               lambda name: self._note(service, name, None))
-            whole = self._settle_batch(client, service)
-            scaled = self._settle_scaling(client, service)
-            agreed = self._settle_env_batch(client, service)
+            whole = batches.settle_batch(self, client, service)
+            scaled = batches.settle_scaling(self, client, service)
+            agreed = batches.settle_env_batch(self, client, service)
             return "; ".join(part for part in (done, whole, scaled, agreed) if part) or None
 
         return self._call("reconcile", settle)
-
-    def _settle_scaling(self, client, service: str) -> str | None:
-        """A scale cut short is finished as it was confirmed: replicas above the target are removed (highest number
-        first, as Compose does), clones created but never started are started."""
-        scaling = self._recall(service).get("scaling")
-        if not scaling:
-            return None
-        self._remember(service, scaling=None)
-        done = []
-        for c in self._containers(client, service)[scaling["to"]:][::-1]:  # above the confirmed count
-            c.stop(timeout=10)
-            c.remove(v=True)
-            done.append(f"removed {c.name}")
-        for c in self._containers(client, service):
-            if c.status == "created":  # made by the scale, never started
-                c.start()
-                done.append(f"started {c.name}")
-        running = sum(c.status == "running" for c in self._containers(client, service))
-        if not done:
-            return None
-        return f"finished the scale to {scaling['to']}: {', '.join(done)}; {running} running"
-
-    def _settle_batch(self, client, service: str) -> str | None:
-        """Replicas left on two images by a batch cut short: finished on the new image when every container already
-        on it runs, else all put back on the old one — one image again either way."""
-        batch = self._recall(service).get("batch")
-        if not batch:
-            return None
-        self._remember(service, batch=None)
-        containers = self._containers(client, service)
-        moved = [c for c in containers if _image_name(c) == batch["image_to"]]
-        behind = [c for c in containers if _image_name(c) == batch["image_from"]]
-        if not moved or not behind:
-            return None
-        if all(c.status == "running" for c in moved):
-            self._recreate_on(client, service, behind, batch["image_to"])
-            return (f"finished the batch: {', '.join(c.name for c in behind)} recreated on {batch['image_to']}, as "
-                    f"{', '.join(c.name for c in moved)} already were")
-        self._recreate_on(client, service, moved, batch["image_from"])
-        return (f"undid the batch: {', '.join(c.name for c in moved)} put back on {batch['image_from']} (not all "
-                f"of them ran on {batch['image_to']})")
 
     def _memory_key(self, service: str) -> str:
         return f"docker/{self.host}/{self.project}/{self._service_name(service)}"
@@ -590,8 +520,7 @@ def _not_running_already(service: str, env_name: str, containers: list, image: s
                             "to do.")
 
 
-def _image_name(container) -> str:
-    return container.attrs.get("Config", {}).get("Image") or (container.image.tags or [container.image.id])[0]
+_image_name = recreate.image_name
 
 
 def _short(error: Exception) -> str:

@@ -231,3 +231,8 @@ def replace(client, old, body: dict, note: Callable[[dict | None], None] = lambd
         raise
     old.remove()  # its anonymous volumes stay: the new container mounts them
     note(None)
+
+
+def image_name(container) -> str:
+    """The image a container was created from, as it was named (its tag), else the image's id."""
+    return container.attrs.get("Config", {}).get("Image") or (container.image.tags or [container.image.id])[0]
