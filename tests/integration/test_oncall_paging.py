@@ -38,7 +38,9 @@ def test_the_on_call_person_is_named_and_paged_at_declaration_and_a_gap_pages_th
         dm = wait_until(lambda: next((c for c in fake_slack.calls_to("chat.postMessage")
                                       if c.params.get("channel") == oncall), None), timeout=8, what="the on-call DM")
         assert "You are paged for" in dm.params["text"]
-        alert = next(c for c in fake_slack.calls_to("chat.postMessage") if "INCIDENT ALERT" in c.params.get("text", ""))
+        alert = wait_until(lambda: next((c for c in fake_slack.calls_to("chat.postMessage")
+                                         if "INCIDENT ALERT" in c.params.get("text", "")), None),
+                           timeout=8, what="the INCIDENT ALERT")  # posted beside the page, in either order
         assert f"*On call:* <@{oncall}> (paged)" in alert.params["text"]
         slack.command("open p0 Database gone")  # nights has nobody now: level 1 is a gap
         gap = wait_until(lambda: next((c for c in fake_slack.calls_to("chat.postMessage")
