@@ -47,7 +47,11 @@ def test_big_bodies_wait_their_turn_and_small_ones_do_not(store, clock):
 
     async def main():
         big = [asyncio.create_task(request(body(n), big=True)) for n in range(3)]
-        await asyncio.sleep(0.2)
+        for _ in range(100):  # until two are reading (a busy machine may take a while) …
+            if reading >= BIG_AT_ONCE:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # … and a moment more, in which the third must not start
         assert reading == BIG_AT_ONCE  # the third waits before reading a byte
         small = json.dumps({"title": "Small", "dedup_key": "small"}).encode()
         await asyncio.wait_for(request(small, big=False), 5)  # a small one is not held behind them
