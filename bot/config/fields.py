@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
@@ -68,12 +67,3 @@ def _not_negative(value: timedelta) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 # The same, where zero means "not at all" (e.g. the scheduler's grace for missed reminders).
 DurationOrZero = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_not_negative)]
-
-
-def time_zone_name(value: str) -> str:
-    """An IANA time zone name (Europe/Berlin, UTC), or ValueError saying what to write."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"'{value}' is not a time zone; use an IANA name like Europe/Berlin or UTC") from exc
-    return value

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from bot.config.fields import Strict, time_zone_name
+from bot.config.fields import Strict
+from bot.config.schedule import check_timezone
 from bot.timeparse import parse_duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -98,7 +99,7 @@ class Schedule(Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return time_zone_name(value)
+        return check_timezone(value)
 
     @property
     def zone(self) -> ZoneInfo:

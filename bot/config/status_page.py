@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from bot.config.environments import Environment, Role
-from bot.config.fields import Strict, time_zone_name
+from bot.config.fields import Strict
+from bot.config.schedule import check_timezone
 
 DEFAULT_INVESTIGATING = "We are investigating an issue affecting {components}. We will post an update as soon as we know more."
 DEFAULT_RESOLVED = "This incident has been resolved."
@@ -76,7 +77,7 @@ class StatusPage(Strict):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return time_zone_name(value)
+        return check_timezone(value)
 
     @field_validator("url")
     @classmethod

@@ -36,8 +36,8 @@ def incident_in(store: Store, channel: str) -> Incident | None:
         return None
     try:
         incident = store.get_incident(int(match[1]))
-    except NotFound:
-        raise NotFound(f"No incident channel is named #{name}: there is no INC-{match[1]}.") from None
+    except NotFound as exc:
+        raise NotFound(f"No incident channel is named #{name}: there is no INC-{match[1]}.") from exc
     if incident.channel_name in (None, name):
         return incident
     raise UsageError(f"#{name} is not INC-{match[1]}'s channel: that is #{incident.channel_name}.")

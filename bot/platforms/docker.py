@@ -369,9 +369,9 @@ class DockerPlatform:
             raise ConflictError(f"{service} in {self.env_name} already runs {image}; nothing to deploy.")
         try:
             client.images.get(image)
-        except ImageNotFound:
+        except ImageNotFound as exc:
             raise ConflictError(f"The Docker engine of {self.env_name} has no image {image}: pull or build it there "
-                                "first (opsbot never pulls).") from None
+                                "first (opsbot never pulls).") from exc
         return containers
 
     def _recreate_on(self, client, service: str, containers: list, image: str, report=None) -> str:

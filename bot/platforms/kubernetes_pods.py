@@ -82,7 +82,7 @@ def _pod(platform, name: str):
         return platform.core.read_namespaced_pod(name, platform.namespace, _request_timeout=TIMEOUT)
     except ApiException as error:
         if error.status == 404:
-            raise NotFound(f"There is no pod {name} in {platform.env_name} (namespace {platform.namespace}).") from None
+            raise NotFound(f"There is no pod {name} in {platform.env_name} (namespace {platform.namespace}).") from error
         raise
 
 
