@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs opsbot with its test dependencies, makes sure
 # the services the tests use are running (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, a private
-# Docker Engine from scripts/start-docker.sh) and that Prometheus and Alertmanager are installed, then runs pytest.
+# Docker Engine from scripts/start-docker.sh) and that Prometheus, Alertmanager, Chromium and axe-core are installed,
+# then runs pytest.
 # A missing service is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +83,25 @@ if ! command -v prometheus-alertmanager >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 if ! command -v prometheus-alertmanager >/dev/null; then
     echo "FATAL: prometheus-alertmanager is missing (apt-get install prometheus-alertmanager); the alert tests need it." >&2
+    exit 1
+fi
+
+# The page tests drive Debian's Chromium with Playwright's Python package (never a browser download) and run
+# axe-core from npm inside the pages.
+if ! [ -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+    echo "Chromium is not installed; installing Debian's chromium" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if ! [ -x /usr/bin/chromium ]; then
+    echo "FATAL: /usr/bin/chromium is missing (apt-get install chromium); the browser tests need it." >&2
+    exit 1
+fi
+if ! [ -f .cache/axe/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null; then
+    echo "axe-core is not installed; installing it from npm into .cache/axe" >&2
+    mkdir -p .cache/axe && npm install --prefix .cache/axe --no-save --silent --no-audit --no-fund axe-core@4 >/dev/null
+fi
+if ! [ -f .cache/axe/node_modules/axe-core/axe.min.js ]; then
+    echo "FATAL: axe-core is missing (npm install --prefix .cache/axe axe-core@4); the browser tests need it." >&2
     exit 1
 fi
 
