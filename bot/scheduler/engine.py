@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from bot.config import Catalog
 from bot.core.incidents import IncidentService
-from bot.core.oncall_handoff import gap_reminders, handoff_reminders
+from bot.core.oncall_handoff import HandoffFacts, gap_reminders, handoff_reminders, still_firing
 from bot.core.oncall_overrides import Overrides
 from bot.core.ops import OpsService
 from bot.core.ports import Notifier, Store
@@ -175,16 +176,14 @@ class ReminderEngine:
 
     def run_handoffs(self, now: datetime) -> None:
         """At each change of who is on call: the brief, once (its key), and the schedule's Slack group moved to the
-        incoming person; a week ahead, each gap."""
+        incoming person; a week ahead, each gap. The brief's facts are read only when a handoff is due."""
         schedules = self.catalog.oncall.schedules
         if not schedules:
             return
-        incidents = self.store.list_incidents(limit=200)
-        windows = self.store.list_windows(ending_after=now)
-        actions = self.store.audit_records(since=now - timedelta(days=1))
+        facts = cache(lambda: self._handoff_facts(now))
         for name, schedule in schedules.items():
             overrides = self.overrides.active(name)
-            found = handoff_reminders(name, schedule, now, overrides, incidents, windows, actions)
+            found = handoff_reminders(name, schedule, now, overrides, facts)
             for reminder in [*found, *gap_reminders(name, schedule, now, overrides)]:
                 claimed = reminder.model_copy(update={"status": "sent", "sent_at": now})
                 if not self.store.add_reminder(claimed):
@@ -197,6 +196,13 @@ class ReminderEngine:
                     except Exception:  # the brief went out; the group is Slack's to fix (a missing scope, say)
                         log.warning("could not move user group %s to %s", schedule.slack_group, incoming,
                                     exc_info=True)
+
+    def _handoff_facts(self, now: datetime) -> HandoffFacts:
+        incidents = self.store.list_incidents(limit=200)
+        firing = {i.id: still_firing(self.store.timeline(i.number)) for i in incidents if i.is_open and i.alert_groups}
+        return HandoffFacts(incidents=incidents, windows=self.store.list_windows(ending_after=now),
+                            actions=self.store.audit_records(since=now - timedelta(days=1)),
+                            plans=self.store.pending_plans(now), firing=firing)
 
     def _run(self, reminder: Reminder) -> Reminder:
         """A recurring reminder with `run:` runs its action now (after the claim: at most once) and carries the

@@ -48,6 +48,13 @@ class PlanSql(SqlBase):
             raise NotFound(f"There is no plan {plan_id}.")
         return Plan.model_validate_json(row[0])
 
+    def pending_plans(self, now: datetime) -> list[Plan]:
+        """Plans still waiting for their requester's confirmation or for approvals (the on-call handoff brief)."""
+        with self._read() as db:
+            rows = db.execute("SELECT doc FROM plans WHERE status = 'pending' AND expires_at > ? ORDER BY expires_at",
+                              (self._time(now),)).fetchall()
+        return [Plan.model_validate_json(row[0]) for row in rows]
+
     def update_plan(self, plan: Plan, expected: Plan) -> bool:
         """Compare and set: write `plan` only while the stored plan is still `expected` (as the caller read it),
         so two people confirming or approving at once neither run the action twice nor lose an approval."""

@@ -568,6 +568,40 @@ def test_a_level_naming_a_schedule_pages_whoever_is_on_call_then_and_a_gap_pages
                                                       "escalation": ["schedule:secondary"]}}})
 
 
+def test_the_handoff_brief_names_plans_awaiting_confirmation_and_alerts_still_firing(make_bot, clock):
+    """A plan shown to its requester and not yet confirmed, and an incident whose alerts still fire, are in the
+    incoming person's brief; a group that has resolved and a plan already run are not."""
+    from bot.core.alerts import AlertService
+    from bot.core.flows import IncidentFlows
+    from tests.unit.test_alert_storms import deliver, payload
+
+    cat = Catalog.model_validate({
+        "environments": {"prod": {"protected": True,
+                                  "runbook": {"backup": {"argv": [sys.executable, "-c", "print('ok')"]}}}},
+        "roles": {"prod": {"operator": ["U_OPS"]}}, "scheduler": {"reminders": {}},
+        "oncall": {"schedules": {"primary": {"channel": "C_OPS", "layers": [
+            {"name": "short", "users": ["U01AAAA", "U01BBBB"], "rotation": "30m", "start": "2026-11-20T09:00"}]}}}})
+    bot = make_bot(cat)
+    alerts = AlertService(bot.store, cat, IncidentFlows(bot.incidents), clock=clock)
+    deliver(alerts, payload("db", ["db-1", "db-2"], name="PostgresDown"))
+    deliver(alerts, payload("cpu", ["web-1"], name="HighCPU"))
+    deliver(alerts, payload("cpu", ["web-1"], name="HighCPU", status="resolved"))
+    clock.advance(minutes=28)  # plans live 5 minutes: these are made just before the handoff
+    requester = Actor(user="U_OPS", channel="C1", command="/ops run backup prod")
+    waiting = bot.ops.request(requester, "prod", "run", "backup", {}).plan
+    done = bot.ops.request(requester, "prod", "run", "backup", {}).plan
+    bot.ops.confirm(requester, done.id)
+    clock.advance(minutes=2)  # 09:30: U01AAAA hands over to U01BBBB
+    bot.tick()
+    (brief,) = [r for r, _ in bot.notifier.posts if r.kind == "handoff" and "@U01AAAA → @U01BBBB" in r.text]
+    assert f"Plans awaiting confirmation or approval: 1\n• {waiting.id} {waiting.summary} (@U_OPS; not yet " \
+           "confirmed, expires" in brief.text
+    assert done.id not in brief.text
+    db_incident = next(i for i in bot.store.list_incidents() if "PostgresDown" in i.title)
+    assert f"Incidents with alerts still firing: 1\n• {db_incident.id}: PostgresDown × 2" in brief.text
+    assert "HighCPU" not in brief.text
+
+
 def test_each_handoff_sends_one_brief_moves_the_group_and_gaps_are_warned_a_week_ahead(make_bot, clock):
     """Two replicas tick on one store: one brief per handoff to the channel and a DM to each person, the on-call
     group moved to the incoming person; a schedule with nights and weekends uncovered warns of its next gap once."""
