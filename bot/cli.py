@@ -127,7 +127,8 @@ def _console(args: argparse.Namespace, config: str | None) -> int:
 
     app = _build(config)
     try:
-        return console.run(app.router, Context(user=args.user, channel=args.channel, source="console"))
+        return console.run(app.router, Context(user=args.user, channel=args.channel, source="console",
+                                               zone=console.machine_zone()))
     finally:
         try:
             app.services.ops.anchor_new()  # what this session audited is anchored before it ends

@@ -16,12 +16,22 @@ PROMPT = "opsbot> "
 HISTORY = Path.home() / ".opsbot_history"
 
 
+def machine_zone() -> str | None:
+    """The zone of the machine the console runs on (TZ, else /etc/localtime): the console user's own clock."""
+    import tzlocal  # APScheduler's dependency, so always installed
+
+    try:
+        return tzlocal.get_localzone_name()
+    except Exception:  # noqa: BLE001 — an odd /etc/localtime: times show in UTC and the schedule's zone only
+        return None
+
+
 def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Raises UsageError or NotFound before the first prompt for a --channel that names no incident channel."""
     where = ""
     if ctx.channel is not None:
         channel, where = channel_for(router, ctx.user, ctx.channel)
-        ctx = Context(user=ctx.user, channel=channel, source=ctx.source)
+        ctx = replace(ctx, channel=channel)
     ctx = replace(ctx, say=lambda text: print(f"… {text}", file=stdout, flush=True))  # a long action's news
     interactive = stdin.isatty()
     effects = ConsoleEffects(router, ctx, stdout, interactive)

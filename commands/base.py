@@ -29,6 +29,7 @@ class Context:
     user: str
     channel: str | None = None
     source: str = "console"  # the surface: its capabilities (bot.core.requests.SURFACES) decide, not its name
+    zone: str | None = None  # the asker's IANA time zone when known (Slack profile, console machine): times show in it
     # tells the asker how a long action goes while it runs (the console prints; Slack, an ephemeral message)
     say: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Window
-from bot.core.oncall import Shift, hours_report, next_shift, on_call, shifts
+from bot.core.oncall import Shift, count_pages, hours_report, next_shift, on_call, shifts
 from bot.core.oncall_overrides import Overrides
 from bot.errors import NotFound, UsageError
 from bot.timeparse import parse_eta, parse_moment
@@ -23,6 +23,14 @@ def _overrides(services: Services) -> Overrides:
     return Overrides(services.incidents.store, services.incidents.catalog, services.incidents.clock)
 
 
+def _viewer(ctx: Context) -> ZoneInfo | None:
+    """The asker's own zone, when the surface knows it and it is a real one."""
+    try:
+        return ZoneInfo(ctx.zone) if ctx.zone else None
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+
+
 def _now(services: Services, ctx: Context, text: str) -> Reply:
     if text:
         return _one(services, ctx, text)
@@ -33,7 +41,7 @@ def _now(services: Services, ctx: Context, text: str) -> Reply:
         active = overrides.active(name)
         shift = on_call(schedule, now, active)
         rows.append((name, schedule.zone, shift, next_shift(schedule, shift, now, active)))
-    return views.on_call_now(rows)
+    return views.on_call_now(rows, _viewer(ctx))
 
 
 def _one(services: Services, ctx: Context, text: str) -> Reply:
@@ -47,7 +55,8 @@ def _one(services: Services, ctx: Context, text: str) -> Reply:
             at = parse_moment(given, now) if given.startswith("-") or " " in given else parse_eta(given, now)
         except ValueError as exc:
             raise UsageError(f"{exc}.", COMMAND.usage("who")) from exc
-    return views.on_call_at(name, schedule.zone, at, on_call(schedule, at, _overrides(services).active(name)))
+    return views.on_call_at(name, schedule.zone, at, on_call(schedule, at, _overrides(services).active(name)),
+                            _viewer(ctx))
 
 
 def _shifts(services: Services, ctx: Context, text: str) -> Reply:
@@ -59,7 +68,8 @@ def _shifts(services: Services, ctx: Context, text: str) -> Reply:
     user = str(parsed.options["user"]).lstrip("@").strip("<>").lstrip("@") if "user" in parsed.options else None
     now = services.incidents.clock()
     found = shifts(schedule, now, now + timedelta(days=int(days)), overrides=_overrides(services).active(name))
-    return views.shift_list(name, schedule.zone, [s for s in found if user is None or s.user == user], int(days))
+    return views.shift_list(name, schedule.zone, [s for s in found if user is None or s.user == user], int(days),
+                            _viewer(ctx))
 
 
 def _report(services: Services, ctx: Context, text: str) -> Reply:
@@ -73,8 +83,9 @@ def _report(services: Services, ctx: Context, text: str) -> Reply:
         raise UsageError(f"'{month[:20]}' is not a month like 2026-11.", COMMAND.usage("report")) from exc
     after = (first + timedelta(days=32)).replace(day=1)
     business = Window(services.incidents.catalog.oncall.business_hours)
-    report = hours_report(schedule, business, first.astimezone(UTC), after.astimezone(UTC),
-                          _overrides(services).active(name))
+    start, end = first.astimezone(UTC), after.astimezone(UTC)
+    report = hours_report(schedule, business, start, end, _overrides(services).active(name))
+    count_pages(report, services.incidents.store.sent_reminders("inc:", start, end), business, schedule.zone)
     return views.hours(name, month, report)
 
 
@@ -117,12 +128,12 @@ def _schedule(services: Services, name: str):
 
 
 COMMAND = CommandSet("/oncall", "Who is on call", "[<schedule> [--at 14:30]] | shifts <schedule> | help",
-                     "Times are shown in UTC and in the schedule's own zone.", [
+                     "Times are shown in UTC, in the schedule's own zone and in yours.", [
     SubCommand("shifts", "/oncall shifts <schedule> [--days 14] [--user @U]", "the coming shifts, gaps included",
                _shifts),
     SubCommand("override", "/oncall override <schedule> @U <from> <to> [reason] | /oncall override cancel OV-n",
                "someone takes the schedule for a while (wins over every layer; audited)", _override),
     SubCommand("overrides", "/oncall overrides <schedule>", "the overrides now and to come", _list_overrides),
     SubCommand("report", "/oncall report <schedule> [--month 2026-11]",
-               "hours on call per person: business hours, other waking hours, night", _report),
+               "hours on call per person (business, other waking, night) and pages out of business hours", _report),
 ], bare=_now)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Layer, Schedule, Window
 from bot.core.oncall_overrides import Override
+from bot.core.reminders import Reminder
 from bot.timeparse import parse_duration
 
 _WALL = {"daily": 1, "weekly": 7}
@@ -120,6 +121,7 @@ class Hours:
     business: float = 0.0
     waking: float = 0.0  # other waking hours
     night: float = 0.0  # 22:00-07:00 local
+    pages_out_of_hours: int = 0  # pages this person received outside business hours (escalation DMs)
 
     @property
     def total(self) -> float:
@@ -149,6 +151,17 @@ def hours_report(schedule: Schedule, business: Window, start: datetime, end: dat
                 hours.waking += share
             at += step
     return report
+
+
+def count_pages(report: dict[str, Hours], pages: Sequence[Reminder], business: Window, zone: ZoneInfo) -> None:
+    """Add to each person of the report the pages they received outside business hours, on the schedule's wall
+    clock (a page is an escalation sent to them directly: an `escalation_dm`)."""
+    for page in pages:
+        if page.kind != "escalation_dm" or page.channel not in report:
+            continue
+        local = (page.sent_at or page.due_at).astimezone(zone).replace(tzinfo=None)
+        if business.around(local) is None:
+            report[page.channel].pages_out_of_hours += 1
 
 
 def layer_shift(zone: ZoneInfo, layer: Layer, at: datetime) -> Shift | None:

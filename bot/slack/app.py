@@ -25,6 +25,7 @@ from bot.slack.conversations import SlackConversations
 from bot.slack.errors import on_unhandled, reply_for
 from bot.slack.metered import MeteredWebClient
 from bot.slack.middleware import Pipeline, SlackRequest, command_label, context_of
+from bot.slack.users import UserZones
 from bot.timeparse import parse_eta, utcnow
 from bot.views.blocks import fit, summary_text
 from bot.views.maint import CHECK_ACTION, MODE_ACTION
@@ -86,6 +87,9 @@ def pipeline_for(opsbot: Opsbot, slack: SlackSettings) -> Pipeline:
                     metrics=opsbot.metrics, max_waiting=slack.opsbot_slack_queue)
 
 
+ZONED_COMMANDS = frozenset({"/oncall"})  # the replies that show times in the asker's zone (one users.info)
+
+
 def _opens_modal(body: dict) -> bool:
     return body.get("command") == "/incident" and normalise(body.get("text", "")).lower() == "open"
 
@@ -98,6 +102,7 @@ class SlackHandlers:
         self.catalog = opsbot.catalog
         self.conversations = conversations
         self.pipeline = pipeline
+        self.zones = UserZones()
 
     def register(self, app: AsyncApp) -> None:
         listen = self.pipeline.listener
@@ -156,6 +161,8 @@ class SlackHandlers:
 
     async def run_command(self, command: str, text: str, request: SlackRequest) -> Reply:
         ctx = replace(request.ctx, say=self._progress(request))
+        if command in ZONED_COMMANDS and ctx.user:  # times on the asker's own clock too
+            ctx = replace(ctx, zone=await self.zones.zone(request.client, ctx.user))
         reply = fit(await asyncio.to_thread(self.router.handle, command, text, ctx))  # Slack's 50 blocks
         outcome = "ok" if reply.ok else "error"
         self.metrics.command(command_label(command, text), outcome)

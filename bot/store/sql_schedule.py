@@ -111,6 +111,14 @@ class ScheduleSql(SqlBase):
                               (prefix + "%",)).fetchall()
         return [reminder_of(row[0]) for row in rows]
 
+    def sent_reminders(self, prefix: str, start: datetime, end: datetime) -> list[Reminder]:
+        """Reminders sent that were due in [start, end) (the on-call report's pages), by the (status, due_at) index."""
+        with self._read() as db:
+            rows = db.execute("SELECT doc FROM reminders WHERE status = 'sent' AND due_at >= ? AND due_at < ?"
+                              " AND key LIKE ? ORDER BY due_at, key",
+                              (self._time(start), self._time(end), prefix + "%")).fetchall()
+        return [reminder_of(row[0]) for row in rows]
+
     def schedule_cursor(self, name: str) -> datetime | None:
         with self._read() as db:
             row = db.execute("SELECT at FROM schedule_cursors WHERE name = ?", (name,)).fetchone()

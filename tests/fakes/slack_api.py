@@ -40,6 +40,7 @@ class FakeSlack:
         self._scripted: dict[str, list[tuple[int, dict, dict, object]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self.usergroups: dict[str, list[str]] = {}  # group ID -> user IDs, for usergroups.users.list
+        self.users: dict[str, dict] = {}  # user ID -> users.info's user (its `tz`, say); others: user_not_found
         self.opened_views: list[str] = []  # the ids views.open answered, in order
         self.files: dict[str, tuple[dict, bytes]] = {}  # file ID -> (files.info's file, its bytes)
         self.redirects: dict[str, str] = {}  # file ID -> where its download answers 302
@@ -185,6 +186,10 @@ class FakeSlack:
             "views.open": {"view": {"id": f"V{n:04d}"}},
             "usergroups.users.list": {"users": self.usergroups.get(params.get("usergroup"), [])},
         }
+        if method == "users.info":
+            found = self.users.get(params.get("user", ""))
+            return {"ok": True, "user": {"id": params["user"], **found}} if found else \
+                {"ok": False, "error": "user_not_found"}
         if method == "files.info":
             if params.get("file") not in self.files:
                 return {"ok": False, "error": "file_not_found"}

@@ -3,6 +3,8 @@ is named in the INCIDENT ALERT and DM'd at declaration, at once rather than at t
 schedule has a gap pages the next level at once and says so."""
 from __future__ import annotations
 
+import json
+
 from tests.integration.conftest import serving
 from tests.poll import wait_until
 
@@ -47,3 +49,23 @@ def test_the_on_call_person_is_named_and_paged_at_declaration_and_a_gap_pages_th
                                        if "level 1 has nobody on call" in c.params.get("text", "")), None),
                          timeout=8, what="the gap page")
         assert f"<@{oncall}>" in gap.params["text"]
+
+
+def test_oncall_shows_times_on_the_askers_own_clock_from_their_slack_profile(fake_slack, sqlite_url, tmp_path):
+    """/oncall through the served app: the schedule's zone (UTC here) and the asker's (users.info's tz) side by
+    side; someone whose profile Slack cannot give sees UTC and the schedule's zone only."""
+    config = tmp_path / "opsbot.yml"
+    config.write_text(CONFIG)
+    fake_slack.users["U_TOKYO"] = {"tz": "Asia/Tokyo"}
+    with serving(fake_slack, sqlite_url, config=config) as slack:
+        slack.command("", command="/oncall", user="U_TOKYO")
+        shown = json.dumps(fake_slack.wait_for_response(1)[0]["blocks"], ensure_ascii=False)
+        assert "*primary*: <@U01" in shown and "yours, Asia/Tokyo)" in shown
+        assert "*nights*: _nobody is on call" in shown
+        slack.command("", command="/oncall", user="U_NOBODY")
+        second = json.dumps(fake_slack.wait_for_response(2)[-1]["blocks"], ensure_ascii=False)
+        assert "*primary*: <@U01" in second and "yours" not in second
+        assert [c.params["user"] for c in fake_slack.calls_to("users.info")] == ["U_TOKYO", "U_NOBODY"]
+        slack.command("", command="/oncall", user="U_TOKYO")  # known for an hour: no second users.info
+        fake_slack.wait_for_response(3)
+        assert len(fake_slack.calls_to("users.info")) == 2

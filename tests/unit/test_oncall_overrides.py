@@ -43,6 +43,23 @@ def test_an_override_wins_says_it_changes_who_is_on_call_and_is_audited(router, 
     assert [r.action for r in store.audit_records()] == ["oncall.override", "oncall.override.cancel"]
 
 
+def test_shifts_mark_overrides_and_every_time_shows_on_the_askers_clock_too(router):
+    """clock: Friday 2026-11-20 09:00 UTC; the shift began Monday 09:00 Berlin. The console or Slack gives the asker's
+    zone; the reply shows it beside UTC and the schedule's, and the next person with when they start."""
+    assert router.handle("/oncall", "override primary @U01ZZZZ 2026-11-21T10:00Z 2026-11-21T12:00Z cover", OPS).ok
+    shifts = to_text(router.handle("/oncall", "shifts primary --days 2", OPS))
+    assert "@U01ZZZZ — 2026-11-21 10:00 UTC (Sat 11:00 Europe/Berlin) → 2026-11-21 12:00 UTC (Sat 13:00 " \
+           "Europe/Berlin) (override OV-1)" in shifts
+    new_york = Context(user="U_OPS", source="console", zone="America/New_York")
+    now = to_text(router.handle("/oncall", "", new_york))
+    assert "primary: @U01AAAA (weekly) since 2026-11-16 08:00 UTC (Mon 09:00 Europe/Berlin; Mon 03:00 yours, " \
+           "America/New_York)" in now
+    assert "· next @U01ZZZZ from 2026-11-21 10:00 UTC (Sat 11:00 Europe/Berlin; Sat 05:00 yours," in now
+    berlin = to_text(router.handle("/oncall", "", Context(user="U_OPS", source="console", zone="Europe/Berlin")))
+    nowhere = to_text(router.handle("/oncall", "", Context(user="U_OPS", source="console", zone="Mars/Base")))
+    assert "yours" not in berlin and "yours" not in nowhere  # the same zone, or not a zone: said once, not twice
+
+
 @pytest.mark.parametrize("text,refusal", [
     ("override primary @U01ZZZZ 2026-11-21T10:00Z 2026-11-21T09:00Z", "An override ends after it starts"),
     ("override primary alice now 4h", "'alice' is not a Slack user ID"),

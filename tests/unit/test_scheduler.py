@@ -602,6 +602,32 @@ def test_the_handoff_brief_names_plans_awaiting_confirmation_and_alerts_still_fi
     assert "HighCPU" not in brief.text
 
 
+def test_the_hours_report_counts_the_pages_each_person_received_out_of_business_hours(make_bot, clock):
+    """clock: Friday 2026-11-20 09:00 UTC (10:00 in Berlin). A P0 paged then is within business hours; one at
+    22:30 Berlin and one on Saturday are not: the report names two out-of-hours pages for U01AAAA."""
+    from bot.views.text import to_text
+    from commands.base import Context
+    from commands.router import Router
+
+    cat = Catalog.model_validate({
+        "environments": {"prod": {}}, "scheduler": {"reminders": {}},
+        "oncall": {"schedules": {"primary": {"time_zone": "Europe/Berlin", "layers": [
+            {"name": "weekly", "users": ["U01AAAA", "U01BBBB"], "rotation": "weekly", "start": "2026-11-16T09:00"}]}}},
+        "severities": {"P0": {"name": "Critical", "response": "15m", "escalation": ["schedule:primary"]},
+                       "P1": {"name": "High", "response": "1h"}, "P2": {"name": "Medium", "response": "4h"},
+                       "P3": {"name": "Low", "response": "next-business-day"}}})
+    bot = make_bot(cat)
+    for step in (0, 12.5, 11.5):  # 10:00 Friday, 22:30 Friday, 10:00 Saturday (Berlin)
+        clock.advance(hours=step)
+        bot.incidents.open("U_ALICE", "p0", f"Checkout down {step}")
+        bot.tick()
+    assert [r.channel for r, _ in bot.notifier.posts if r.kind == "escalation_dm"] == ["U01AAAA"] * 3
+    router = Router(build_services(bot.store, cat, clock=clock))
+    shown = to_text(router.handle("/oncall", "report primary --month 2026-11", Context(user="U_OPS", source="console")))
+    assert "@U01AAAA" in shown and "2 pages out of business hours" in shown
+    assert "@U01BBBB" in shown and "0 pages out of business hours" in shown
+
+
 def test_each_handoff_sends_one_brief_moves_the_group_and_gaps_are_warned_a_week_ahead(make_bot, clock):
     """Two replicas tick on one store: one brief per handoff to the channel and a DM to each person, the on-call
     group moved to the incoming person; a schedule with nights and weekends uncovered warns of its next gap once."""
