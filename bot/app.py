@@ -25,6 +25,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.core.records import Records
+from bot.core.search import SearchService
 from bot.core.status_page import StatusPageService
 from bot.errors import ConfigError, UsageError
 from bot.metrics import MeteredStore, Metrics
@@ -96,6 +97,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
                                clock=clock, files=shared_files)
     ops.keep_output = evidence.add_output  # a runbook's whole output, kept with the incident it ran for
     status = StatusPageService(store, catalog, ops, clock=clock)
+    search = SearchService(store, catalog, clock)
     return Services(
         incidents=incidents,
         ops=ops,
@@ -104,7 +106,8 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
         flows=IncidentFlows(incidents, status),
         status=status,
         evidence_flows=EvidenceFlows(evidence),
-        records=Records(store, catalog, evidence, clock, keys),
+        records=Records(store, catalog, evidence, clock, keys, search),
+        search=search,
     )
 
 
@@ -315,7 +318,7 @@ def slack_surface(opsbot: Opsbot, slack: SlackSettings, socket: bool = False) ->
     bolt = AsyncApp(client=client, signing_secret=slack.slack_signing_secret, request_verification_enabled=False,
                     authorize=StartupAuthorization(client))  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize
     conversations = SlackConversations(client, opsbot.services.incidents, opsbot.catalog,
-                                       opsbot.services.evidence.snapshot)
+                                       opsbot.services.evidence.snapshot, opsbot.services.search)
     pipeline = pipeline_for(opsbot, slack)
     SlackHandlers(opsbot, conversations, pipeline).register(bolt)
     socket_mode = SocketMode(bolt, slack.slack_app_token or "") if socket else None

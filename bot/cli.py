@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     evidence_verify = evidence_sub.add_parser("verify", parents=[with_config], help="re-hash every stored item and the manifest")
     evidence_verify.add_argument("incident", help="INC-<n>")
 
+    search = sub.add_parser("search", help="the search index of past incidents")
+    search_sub = search.add_subparsers(dest="search_command", required=True)
+    search_sub.add_parser("reindex", parents=[with_config], help="rebuild the index from every incident and its timeline")
     manifest = sub.add_parser("manifest", parents=[with_config], help="print the Slack app manifest")
     manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
     manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
@@ -497,7 +500,18 @@ def _import_incidents(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
+def _search(args: argparse.Namespace, config: str | None) -> int:
+    """`opsbot search reindex`: every incident's row rebuilt from its record, in one transaction."""
+    app = _build(config, create=False)
+    try:
+        count = app.services.search.reindex()
+    finally:
+        app.close()
+    print(f"reindexed {count} incident{'s' if count != 1 else ''}")
+    return 0
+
+
+COMMANDS = {"search": _search, "oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
             "incident": _incident}
 
 if __name__ == "__main__":

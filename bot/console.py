@@ -6,11 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation
+from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation, SimilarIncidents
 from bot.errors import OpsbotError, UsageError
+from bot.views.search import similar_list
 from bot.views.text import to_text
 from commands.base import Context
-from commands.router import Router
+from commands.router import Router, redacted
 
 PROMPT = "opsbot> "
 HISTORY = Path.home() / ".opsbot_history"
@@ -116,10 +117,21 @@ class ConsoleEffects:
         for effect in effects:
             if isinstance(effect, HealthSnapshot):
                 self.snapshot(effect)
+            elif isinstance(effect, SimilarIncidents):
+                self.similar(effect)
             elif isinstance(effect, PlanAwaitingConfirmation) and self.interactive \
                     and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
                 print(to_text(self.router.handle("/ops", f"confirm {effect.plan_id}", self.ctx)), file=self.stdout)
                 print(file=self.stdout)
+
+    def similar(self, effect: SimilarIncidents) -> None:
+        """The past incidents most like the new one, printed where it was opened (nothing when none is close)."""
+        services = self.router.services
+        incident = services.incidents.get(effect.number)
+        found = services.search.similar(incident, services.incidents.viewer(self.ctx.user, self.ctx.channel))
+        if found:
+            print(to_text(redacted(similar_list(incident, found))), file=self.stdout)
+            print(file=self.stdout)
 
     def snapshot(self, effect: HealthSnapshot) -> None:
         """The environment's health at declaration or resolution, kept as evidence (a failure is said, not fatal)."""

@@ -16,6 +16,7 @@ from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
 from bot.core.records import Records
 from bot.core.requests import Capabilities, capabilities
+from bot.core.search import SearchService
 from bot.core.status_page import StatusPageService
 from bot.errors import UsageError
 from bot.views.model import Code, Headline, Reply, line, lines, note, reply
@@ -48,6 +49,7 @@ class Services:
     evidence_flows: EvidenceFlows
     records: Records  # read models: post-mortem draft, export
     status: StatusPageService  # the public status page
+    search: SearchService  # past incidents: search, similar
 
 
 Handler = Callable[[Services, Context, str], Reply]

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.effects import Result
 from bot.core.evidence import Bundle
 from bot.core.flows import OpenIncident
 from bot.core.models import Incident
 from bot.core.ops import Actor
+from bot.core.search import SearchRequest
 from bot.errors import UsageError
 from bot.timeparse import parse_date, parse_duration, parse_eta, parse_moment
 from bot.views import incidents as views
+from bot.views import search as search_views
 from bot.views import status as status_views
 from bot.views.incidents import (
     evidence_collected,
@@ -274,6 +276,44 @@ def _list(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
                          include_closed)
 
 
+_YEARS = re.compile(r"^([0-9]{1,2})y$", re.IGNORECASE)
+
+
+def _search(services: Services, ctx: Context, _: int | None, text: str) -> Reply:
+    parsed = split_options(text, {"since": True, "service": True, "env": True, "severity": True, "all": False},
+                           COMMAND.usage("search"))
+    options = parsed.options
+    request = SearchRequest(parsed.positional, _since(options.get("since")), _opt(options, "service"),
+                            _opt(options, "env"), _opt(options, "severity"), bool(options.get("all")))
+    found = services.search.search(request, services.incidents.viewer(ctx.user, ctx.channel))
+    return search_views.search_results(found, request.include_open)
+
+
+def _opt(options: dict, name: str) -> str | None:
+    return str(options[name]) if name in options else None
+
+
+def _since(value) -> timedelta | None:
+    """`--since 1y`, `90d`, `2w`, `12h`: how far back incidents were declared."""
+    if value is None:
+        return None
+    years = _YEARS.match(str(value))
+    if years:
+        return timedelta(days=365 * int(years.group(1)))
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        raise UsageError(f"{exc} (or years, like 1y).", COMMAND.usage("search")) from exc
+
+
+def _similar(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    if text:
+        raise UsageError(f"Unexpected '{text[:40]}'; give an incident id or nothing.", COMMAND.usage("similar"))
+    viewer = services.incidents.viewer(ctx.user, ctx.channel)
+    incident = _target(services, ctx, number)
+    return search_views.similar_list(incident, services.search.similar(incident, viewer))
+
+
 def _show(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
     return incident_card(_target(services, ctx, number), services.incidents.catalog)
 
@@ -336,8 +376,8 @@ def _postmortem(services: Services, ctx: Context, number: int | None, text: str)
     return postmortem_draft(draft.incident, draft.filename, draft.text)
 
 
-COMMAND = CommandSet("/incident", "Declare and run incidents",
-                     "open p1 <title> | ack | update <text> | resolve <summary> | help",
+COMMAND = CommandSet("/incident", "Declare, run and search incidents (search, similar)",
+                     "open p1 <title> | ack | update <text> | resolve <summary> | search <words> | similar | help",
                      "Inside an incident channel the id is optional. Severities: P0-P3 (or sev1-sev4).", [
     SubCommand("open", "/incident open <p0|p1|p2|p3> <title> [--impact TEXT] [--service NAME] [--env NAME] "
                "[--type NAME] [--private] [--eta 30m|14:30]",
@@ -369,6 +409,12 @@ COMMAND = CommandSet("/incident", "Declare and run incidents",
                lambda services, ctx, text: status.publish(services, ctx, text, _target)),
     SubCommand("list", "/incident list [--all]", "open incidents (--all for every one)",
                _with_target(_list, takes_id=False)),
+    SubCommand("search", "/incident search <words, \"a phrase\", -leave-out> [--since 1y] [--service S] [--env E] "
+               "[--severity P1] [--all]",
+               "search past incidents (resolved and closed; --all: open ones too), best first", 
+               _with_target(_search, takes_id=False)),
+    SubCommand("similar", f"/incident similar {ID}", "the past incidents most like this one, and what fixed them",
+               _with_target(_similar)),
     SubCommand("show", f"/incident show {ID}", "details", _with_target(_show)),
     SubCommand("timeline", f"/incident timeline {ID}", "every event", _with_target(_timeline)),
     SubCommand("evidence", f"/incident evidence <collect {ID} [--env E] [--since 2h] [--only logs,db] | add {ID} <text> "

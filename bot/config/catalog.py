@@ -150,6 +150,14 @@ class Limits(Strict):
     text_max: int = Field(default=3000, gt=0)
 
 
+class Similar(Strict):
+    """The past incidents posted when an incident opens, and listed in its post-mortem draft: the three best
+    full-text matches that hold at least `min_score` (0-1) of the new incident's significant words (title,
+    impact, service; a word or its synonym, compared by stem). Nothing is posted when none is that close."""
+
+    min_score: float = Field(default=0.4, ge=0, le=1)
+
+
 Who = Literal["anyone", "participants", "commander", "admins"]
 
 
@@ -174,6 +182,7 @@ class Catalog(Strict):
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
     templates: Templates = Field(default_factory=Templates)
     limits: Limits = Field(default_factory=Limits)
+    similar: Similar = Field(default_factory=Similar)  # similar past incidents, on opening (bot/core/search.py)
     environments: dict[str, Environment] = Field(default_factory=dict)
     roles: Roles = Field(default_factory=dict)
     unprotected_default_role: str = "operator"  # unknown users in unprotected environments

@@ -20,6 +20,14 @@ class IncidentOpened:
 
 
 @dataclass(frozen=True)
+class SimilarIncidents:
+    """Post once in the new incident's channel the past incidents most like it (bot/core/search.py), after the
+    channel is made; nothing when none is similar enough."""
+
+    number: int
+
+
+@dataclass(frozen=True)
 class IncidentChanged:
     number: int
 
@@ -61,7 +69,7 @@ class AskCommander:
     commander: str | None
 
 
-Effect = IncidentOpened | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement | AskCommander
+Effect = IncidentOpened | SimilarIncidents | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement | AskCommander
 T = TypeVar("T")
 
 

@@ -1,5 +1,5 @@
 """One flow per incident capability, called by every surface: the change (IncidentService) and the effects it
-emits. Opening emits the channel, the announcement and the declaration snapshot; resolving emits INCIDENT
+emits. Opening emits the channel, the announcement, the similar past incidents and the declaration snapshot; resolving emits INCIDENT
 RESOLVED and the resolution snapshot; every change refreshes what shows the incident. Surfaces carry effects out;
 they never choose them."""
 from __future__ import annotations
@@ -7,7 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.core.effects import Announcement, Effect, HealthSnapshot, IncidentChanged, IncidentOpened, Result
+from bot.core.effects import (
+    Announcement,
+    Effect,
+    HealthSnapshot,
+    IncidentChanged,
+    IncidentOpened,
+    Result,
+    SimilarIncidents,
+)
 from bot.core.evidence import Bundle, EvidenceService
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
@@ -36,7 +44,8 @@ def opened_effects(incident: Incident, by: str, invite: str | None = None,
                    announce: str | None = None) -> list[Effect]:
     """What a new incident sets off, however it was opened (a person, an alert). `invite`: who joins its channel
     (default: who opened it; "" for nobody); `announce`: another announcement channel than the catalog's."""
-    effects: list[Effect] = [IncidentOpened(incident.number, by if invite is None else invite, announce)]
+    effects: list[Effect] = [IncidentOpened(incident.number, by if invite is None else invite, announce),
+                             SimilarIncidents(incident.number)]
     if incident.env:
         effects.append(HealthSnapshot(incident.number, "declaration", by))
     return effects

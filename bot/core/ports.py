@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.core.models import Event, Incident, Status
     from bot.core.plans import Plan
     from bot.core.reminders import Checklist, Reminder, Tick, Window
+    from bot.core.search_text import Filters, Match, SearchHit
     from bot.core.status_models import ComponentState, HistoryEntry, PublicIncident, StatusSnapshot
 
 # --- the clock ------------------------------------------------------------------------------
@@ -190,8 +191,17 @@ class StatusStore(Protocol):
     def write_status(self, expected: int, write: StatusWrite) -> int: ...
 
 
+class SearchStore(Protocol):
+    """The full-text index of incidents, kept current in the transaction of every change (bot/store/sql_search.py):
+    best first, on the backend's own ranking; `reindex_search` rebuilds it from the records."""
+
+    def search_incidents(self, match: Match, filters: Filters, limit: int = 10,
+                         offset: int = 0) -> list[SearchHit]: ...
+    def reindex_search(self) -> int: ...
+
+
 class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, ArchiveStore,
-            AlertStore, StatusStore, Protocol):
+            AlertStore, StatusStore, SearchStore, Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

@@ -94,7 +94,9 @@ def health_rows(snapshots: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
 
 
 def render_postmortem(incident: Incident, events: list[Event], catalog: Catalog,
-                      now: datetime | None = None, snapshots: dict[str, str] | None = None) -> str:
+                      now: datetime | None = None, snapshots: dict[str, str] | None = None,
+                      similar: list | None = None) -> str:
+    """`similar`: the past incidents most like this one (bot/core/search.py), so reviewers see a repeat."""
     env = _environment(catalog.templates.postmortem)
     template = env.get_template(catalog.templates.postmortem.name if catalog.templates.postmortem
                                 else "postmortem.md.j2")
@@ -116,7 +118,7 @@ def render_postmortem(incident: Incident, events: list[Event], catalog: Catalog,
         gaps=missed_updates(incident, events, severity.update_every, now),
         health=health_rows(snapshots or {}), snapshot_moments=[m for m in ("declaration", "resolution")
                                                                 if m in (snapshots or {})],
-        generated=show(now),
+        generated=show(now), similar=similar or [],
     )
     return redact(draft)  # the draft is shared widely: whatever a template pulls in, nothing secret leaves
 

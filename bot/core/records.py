@@ -15,6 +15,7 @@ from bot.core.export_signing import DocumentKeys
 from bot.core.models import Incident
 from bot.core.ports import Store
 from bot.core.postmortem import postmortem_filename, render_postmortem
+from bot.core.search import NOBODY, SearchService
 from bot.errors import NotFound
 
 
@@ -34,15 +35,18 @@ class ExportedIncident:
 
 class Records:
     def __init__(self, store: Store, catalog: Catalog, evidence: EvidenceService, clock: Callable[[], datetime],
-                 keys: DocumentKeys | None = None):
+                 keys: DocumentKeys | None = None, search: SearchService | None = None):
         self.store, self.catalog, self.evidence, self.clock = store, catalog, evidence, clock
+        self.search = search  # the draft lists similar past incidents
         self.keys = keys or DocumentKeys()  # exports are signed with them; imports must verify under them
 
     def postmortem(self, incident: Incident | int) -> PostmortemDraft:
         """The draft from the timeline (read once) and the health kept at declaration and resolution."""
         incident = self.store.get_incident(incident) if isinstance(incident, int) else incident
+        # A draft is shared widely: it names no private incident but itself.
+        similar = self.search.similar(incident, NOBODY) if self.search is not None else []
         text = render_postmortem(incident, self.store.timeline(incident.number), self.catalog, now=self.clock(),
-                                 snapshots=self.evidence.health_snapshots(incident.number))
+                                 snapshots=self.evidence.health_snapshots(incident.number), similar=similar)
         return PostmortemDraft(incident, postmortem_filename(incident), text)
 
     def incident_numbers(self) -> list[int]:

@@ -34,14 +34,18 @@ from bot.core.effects import (
     HealthSnapshot,
     IncidentChanged,
     IncidentOpened,
+    SimilarIncidents,
 )
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
 from bot.core.oncall_overrides import Overrides
+from bot.core.search import NOBODY, SearchService
 from bot.core.timers import paged_at_declaration
 from bot.snapshots import BackgroundSnapshots, Snapshot
+from bot.views.blocks import summary_text, to_blocks
 from bot.views.channel import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
+from bot.views.search import similar_list
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -68,8 +72,10 @@ def describe(error: SlackApiError, method: str) -> str:
 
 
 class SlackConversations:  # the Conversations port (bot/core/ports.py), for Slack
-    def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog, snapshot: Snapshot):
+    def __init__(self, client: AsyncWebClient, service: IncidentService, catalog: Catalog, snapshot: Snapshot,
+                 search: SearchService | None = None):
         self.client = client
+        self.search = search  # similar past incidents, posted in a new incident's channel
         self.service = service
         self.catalog = catalog
         self.snapshots = BackgroundSnapshots(snapshot)
@@ -88,6 +94,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                     self.on_opened()
                 incident = await asyncio.to_thread(self.service.get, effect.number)
                 warnings += await self.set_up(incident, effect.by, effect.announce)
+            elif isinstance(effect, SimilarIncidents):
+                warnings += await self.post_similar(effect.number)
             elif isinstance(effect, IncidentChanged):
                 await self.refresh(effect.number)
             elif isinstance(effect, Announcement):
@@ -97,6 +105,21 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             elif isinstance(effect, HealthSnapshot):
                 self.snapshots.take(effect)  # after the channel: nothing waits for the checks
         return warnings
+
+    async def post_similar(self, number: int) -> list[str]:
+        """Once, in the incident's channel (after it is made): the past incidents most like it, or nothing when none
+        is close enough. The channel's members are not all participants of past incidents: none private is named."""
+        if self.search is None:
+            return []
+        incident = await asyncio.to_thread(self.service.get, number)
+        if not incident.channel:
+            return []
+        found = await asyncio.to_thread(self.search.similar, incident, NOBODY)
+        if not found or not await asyncio.to_thread(self.service.store.remember_delivery, f"similar:{incident.id}"):
+            return []
+        answer = similar_list(incident, found)
+        return await self._try("chat.postMessage", self.client.chat_postMessage(
+            channel=incident.channel, text=summary_text(answer), blocks=to_blocks(answer)))
 
     async def ask_commander(self, effect: AskCommander) -> list[str]:
         incident = await asyncio.to_thread(self.service.get, effect.number)

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import BackendError
 from bot.store.sql import SqlStore, hide_password
+from bot.store.sql_search import POSTGRES_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_status import POSTGRES_MIGRATION
 
 # Each migration: (version, statements). Applied in order, each in its own transaction.
@@ -112,6 +113,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     # The public status page: public incidents, component states and their history, the page's version counter.
     (20, POSTGRES_MIGRATION),
+    # The search index of past incidents (bot/store/sql_search.py); its rows are built by `migrate` below.
+    (27, SEARCH_MIGRATION),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default
@@ -130,6 +133,7 @@ class _Qmark:
 
 class PostgresStore(SqlStore):
     _lock_row = " FOR UPDATE"
+    postgres = True
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10):
         self.url = url
@@ -158,6 +162,7 @@ class PostgresStore(SqlStore):
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            self.build_search_if_new(_Qmark(conn))
 
     @contextmanager
     def _write(self) -> Iterator[_Qmark]:

@@ -1,6 +1,6 @@
 """The SQL store both backends (SQLite and PostgreSQL) share, composed of one part per domain: incidents (here),
 the audit log (sql_audit.py), alerts (sql_alerts.py), windows and reminders (sql_schedule.py), plans and leases
-(sql_plans.py), on the plumbing in sql_base.py. The protocol it fulfils is core/ports.py.
+(sql_plans.py), the search index (sql_search.py), on the plumbing in sql_base.py. The protocol it fulfils is core/ports.py.
 
 Incidents are stored as a JSON document plus the columns we query on; the version column gives
 optimistic locking, so two people changing one incident at once never lose a change.
@@ -19,11 +19,12 @@ from bot.store.sql_audit import AuditSql
 from bot.store.sql_base import incident_doc, incident_of, neutral, storable_id
 from bot.store.sql_plans import PlanSql
 from bot.store.sql_schedule import ScheduleSql
+from bot.store.sql_search import SearchSql
 from bot.store.sql_status import StatusSql
 from bot.timeparse import utcnow
 
 
-class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql):
+class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql):
     """Store logic in portable SQL; a backend supplies `_write()` / `_read()` transactions."""
 
     # --- writes -------------------------------------------------------------------------

@@ -70,6 +70,11 @@ class SqlBase:
                        tuple(value for event in chunk for value in (
                            number, self._time(event.at), event.actor, event.kind.value, event.text,
                            json.dumps(event.data))))
+        self._index_search(db, number, events)
+
+    def _index_search(self, db: Cursorish, number: int, events: list[Event]) -> None:
+        """The incident's search row, refreshed in the same transaction (bot/store/sql_search.py)."""
+        raise NotImplementedError
 
 
 # Rows written before the store held neutral text (events before `neutral_events_from`, reminders whose document

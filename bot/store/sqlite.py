@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.store.sql import SqlStore
+from bot.store.sql_search import SQLITE_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_status import SQLITE_MIGRATION
 
 migrations = Migrations("opsbot")
@@ -161,6 +162,13 @@ def m020_status_page(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m027_search(db: Database) -> None:
+    # The search index of past incidents (bot/store/sql_search.py); its rows are built by `migrate` below.
+    for statement in SEARCH_MIGRATION:
+        db.execute(statement)
+
+
 class SqliteStore(SqlStore):
     def __init__(self, url: str):
         self.url = url
@@ -190,6 +198,7 @@ class SqliteStore(SqlStore):
         # Inside one IMMEDIATE transaction, so two processes starting together migrate one at a time.
         with self._write() as conn:
             migrations.apply(Database(conn))
+            self.build_search_if_new(conn)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,219 @@
+"""The search index of past incidents, in each backend's own full-text search: SQLite FTS5 (porter stemming, BM25)
+and PostgreSQL (an 'english' tsvector under a GIN index, ts_rank_cd). One row per incident: its title, its own
+fields (the head) and the searchable text of its timeline, all as stored — redacted before they were written.
+
+The row is written in the transaction that writes the incident's events (`_index_search`, called by
+`_insert_events`): a note, an update, a resolution, an alert, an import or an ops action is searchable once it is
+committed, and never before. The timeline's text grows by the new events only; `reindex_search` rebuilds every
+row from the records (`opsbot search reindex`), as the migrations do for incidents stored before the index.
+
+Queries are written here from the words of a `Match` (bot/core/search_text.py), each word quoted or checked to be
+letters and digits: the user's text never reaches FTS5's or tsquery's syntax.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import cast
+
+from bot.core.models import OPEN_STATUSES, Event, Incident, Status
+from bot.core.search_text import (
+    HIGHLIGHT,
+    WORD,
+    Filters,
+    Match,
+    Phrase,
+    SearchHit,
+    events_text,
+    incident_fields,
+)
+from bot.store.sql_base import Cursorish, SqlBase, incident_of
+
+# The migration makes the tables and a mark; the store then builds every row in the same transaction
+# (`build_search_if_new`), from Python: the text is composed as the core says (bot/core/search_text.py).
+_MARK = "INSERT INTO counters (name, value) VALUES ('search_index_built', 0)"
+SQLITE_MIGRATION = [
+    _MARK,
+    ("CREATE TABLE search_rows (number INTEGER PRIMARY KEY REFERENCES incidents (number), status TEXT NOT NULL,"
+    " severity TEXT NOT NULL, service TEXT, env TEXT, declared_at TEXT NOT NULL)"),
+    "CREATE INDEX search_rows_declared ON search_rows (declared_at)",
+    ("CREATE VIRTUAL TABLE incident_search USING fts5(title, head, timeline,"
+    " tokenize = 'porter unicode61 remove_diacritics 2')"),
+]
+POSTGRES_MIGRATION = [
+    _MARK,
+    ("CREATE TABLE search_rows (number BIGINT PRIMARY KEY REFERENCES incidents (number), status TEXT NOT NULL,"
+    " severity TEXT NOT NULL, service TEXT, env TEXT, declared_at TIMESTAMPTZ NOT NULL, title TEXT NOT NULL,"
+    " head TEXT NOT NULL, timeline TEXT NOT NULL, doc TSVECTOR NOT NULL)"),
+    "CREATE INDEX search_rows_doc ON search_rows USING GIN (doc)",
+    "CREATE INDEX search_rows_declared ON search_rows (declared_at)",
+]
+_PG_DOC = ("setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
+           " || setweight(to_tsvector('english', ?), 'C')")
+BM25_WEIGHTS = "8.0, 3.0, 1.0"  # title, head, timeline: a word in the title says most about the incident
+SNIPPET_WORDS = 16
+_REINDEX_BATCH = 500
+
+
+class SearchSql(SqlBase):
+    postgres = False  # set by the PostgreSQL backend: which full-text search writes and reads the index
+
+    # --- writing ----------------------------------------------------------------------------------------------
+    def _index_search(self, db: Cursorish, number: int, events: list[Event]) -> None:
+        """Refresh the incident's row: its fields as they are now, its timeline text with `events` added."""
+        row = db.execute("SELECT doc, version FROM incidents WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            return
+        incident = incident_of(row)
+        before = db.execute(
+            "SELECT timeline FROM search_rows WHERE number = ?" if self.postgres else
+            "SELECT timeline FROM incident_search WHERE rowid = ?", (number,)).fetchone()
+        self._write_row(db, incident, events_text(events, before[0] if before else ""))
+
+    def _write_row(self, db: Cursorish, incident: Incident, timeline: str) -> None:
+        title, head = incident_fields(incident)
+        facets = (incident.status.value, incident.severity, incident.service, incident.env,
+                  self._time(incident.declared_at))
+        if self.postgres:
+            db.execute(
+                "INSERT INTO search_rows (number, status, severity, service, env, declared_at, title, head, timeline,"
+                f" doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_PG_DOC}) ON CONFLICT (number) DO UPDATE SET"
+                " status = excluded.status, severity = excluded.severity, service = excluded.service,"
+                " env = excluded.env, title = excluded.title, head = excluded.head, timeline = excluded.timeline,"
+                " doc = excluded.doc",
+                (incident.number, *facets, title, head, timeline, title, head, timeline))
+            return
+        db.execute("INSERT INTO search_rows (number, status, severity, service, env, declared_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET status = excluded.status,"
+                   " severity = excluded.severity, service = excluded.service, env = excluded.env",
+                   (incident.number, *facets))
+        db.execute("DELETE FROM incident_search WHERE rowid = ?", (incident.number,))
+        db.execute("INSERT INTO incident_search (rowid, title, head, timeline) VALUES (?, ?, ?, ?)",
+                   (incident.number, title, head, timeline))
+
+    def build_search_if_new(self, db: Cursorish) -> None:
+        """Right after the migration that made the index: rows for the incidents stored before it."""
+        if db.execute("SELECT value FROM counters WHERE name = 'search_index_built'").fetchone()[0] == 0:
+            self._build_search(db)
+            db.execute("UPDATE counters SET value = 1 WHERE name = 'search_index_built'")
+
+    def reindex_search(self) -> int:
+        """Rebuild every incident's row from its record and timeline, in one transaction; how many."""
+        with self._write() as db:
+            return self._build_search(db)
+
+    def _build_search(self, db: Cursorish) -> int:
+        db.execute("DELETE FROM search_rows")
+        if not self.postgres:
+            db.execute("DELETE FROM incident_search")
+        count = 0
+        for incident, events in _rows_of(db, self._parse_time):
+            self._write_row(db, incident, events_text(events))
+            count += 1
+        return count
+
+    # --- reading ----------------------------------------------------------------------------------------------
+    def search_incidents(self, match: Match, filters: Filters, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+        """Best first (BM25 / ts_rank_cd): the incidents that match, with a snippet and the indexed text."""
+        where, params = _filters(filters, self._time)
+        with self._read() as db:
+            if self.postgres:
+                query = tsquery(match)
+                if not query:
+                    return []
+                rows = db.execute(
+                    "SELECT t.doc, t.version, t.rank, ts_headline('english', t.title || ' — ' || left(t.head, 2000)"
+                    " || ' ' || left(t.timeline, 4000), to_tsquery('english', ?),"
+                    f" 'StartSel={HIGHLIGHT[0]}, StopSel={HIGHLIGHT[1]}, MaxWords={SNIPPET_WORDS}, MinWords=6,"
+                    " MaxFragments=1, FragmentDelimiter=…'), t.title || ' ' || t.head || ' ' || t.timeline"
+                    " FROM (SELECT i.doc, i.version, s.title, s.head, s.timeline, ts_rank_cd(s.doc, q) AS rank"
+                    "  FROM search_rows s JOIN incidents i ON i.number = s.number, to_tsquery('english', ?) q"
+                    f"  WHERE s.doc @@ q{where} ORDER BY rank DESC, s.number DESC LIMIT ? OFFSET ?) t"
+                    " ORDER BY t.rank DESC",
+                    (query, query, *params, limit, offset)).fetchall()
+            else:
+                rows = db.execute(
+                    f"SELECT i.doc, i.version, -bm25(incident_search, {BM25_WEIGHTS}) AS rank,"
+                    f" snippet(incident_search, -1, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', {SNIPPET_WORDS}),"
+                    " f.title || ' ' || f.head || ' ' || f.timeline"
+                    " FROM incident_search f JOIN search_rows s ON s.number = f.rowid"
+                    " JOIN incidents i ON i.number = f.rowid"
+                    f" WHERE incident_search MATCH ?{where} ORDER BY rank DESC, f.rowid DESC LIMIT ? OFFSET ?",
+                    (fts5_query(match), *params, limit, offset)).fetchall()
+        return [SearchHit(incident_of((doc, version)), float(rank), snippet or "", text or "")
+                for doc, version, rank, snippet, text in rows]
+
+
+def _filters(filters: Filters, time) -> tuple[str, list]:
+    where, params = "", cast(list, [])
+    statuses = [s.value for s in Status] if filters.include_open else \
+        [s.value for s in Status if s not in OPEN_STATUSES]
+    where += f" AND s.status IN ({', '.join('?' for _ in statuses)})"
+    params += statuses
+    for column in ("service", "env", "severity"):
+        value = getattr(filters, column)
+        if value is not None:
+            where += f" AND s.{column} = ?"
+            params.append(value)
+    if filters.since is not None:
+        where += " AND s.declared_at >= ?"
+        params.append(time(filters.since))
+    if filters.exclude is not None:
+        where += " AND s.number <> ?"
+        params.append(filters.exclude)
+    return where, params
+
+
+def _rows_of(db: Cursorish, parse_time) -> Iterator[tuple[Incident, list[Event]]]:
+    """Every incident with its timeline, a batch of incidents at a time (memory stays flat)."""
+    after = 0
+    while True:
+        rows = db.execute("SELECT number, doc FROM incidents WHERE number > ? ORDER BY number LIMIT ?",
+                          (after, _REINDEX_BATCH)).fetchall()
+        if not rows:
+            return
+        first, last = rows[0][0], rows[-1][0]
+        timelines: dict[int, list[Event]] = {}
+        for number, at, actor, kind, text, data in db.execute(
+                "SELECT incident, at, actor, kind, text, data FROM events WHERE incident BETWEEN ? AND ? ORDER BY id",
+                (first, last)).fetchall():
+            timelines.setdefault(number, []).append(Event(incident=number, at=parse_time(at), actor=actor,
+                                                          kind=kind, text=text, data=json.loads(data)))
+        for number, doc in rows:
+            yield incident_of((doc, 1)), timelines.get(number, [])
+        after = last
+
+
+# --- queries from words: each backend's syntax written here, never by the user ---------------------------------
+def _checked(word: str) -> str:
+    if not WORD.fullmatch(word):  # parse_query gives only such words; anything else is a bug, never run
+        raise ValueError("a search word must be letters and digits")
+    return word
+
+
+def _fts5_phrase(phrase: Phrase) -> str:
+    return '"' + " ".join(_checked(word) for word in phrase) + '"'
+
+
+def fts5_query(match: Match) -> str:
+    if match.any_of:
+        return " OR ".join(_fts5_phrase((word,)) for word in match.any_of)
+    groups = ["(" + " OR ".join(_fts5_phrase(p) for p in group) + ")" for group in match.all_of]
+    query = "(" + " AND ".join(groups) + ")"
+    if match.none_of:
+        query += " NOT (" + " OR ".join(_fts5_phrase(p) for p in match.none_of) + ")"
+    return query
+
+
+def _ts_phrase(phrase: Phrase) -> str:
+    return "(" + " <-> ".join(_checked(word) for word in phrase) + ")"
+
+
+def tsquery(match: Match) -> str:
+    if match.any_of:
+        return " | ".join(_checked(word) for word in match.any_of)
+    groups = ["(" + " | ".join(_ts_phrase(p) for p in group) + ")" for group in match.all_of]
+    query = " & ".join(groups)
+    for phrase in match.none_of:
+        query += " & !" + _ts_phrase(phrase)
+    return query
