@@ -21,7 +21,9 @@ _QUIET_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is the thread's running loop, and
+# every later test that calls asyncio.run() (checks, platforms, the served app) would fail.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does it)")
