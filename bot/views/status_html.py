@@ -10,9 +10,11 @@ from bot.core.status_view import ComponentView, PageView
 from bot.views.status import shown_at
 
 STYLE = """\
-:root{color-scheme:light dark;--bg:#fff;--fg:#1d1f21;--muted:#666;--line:#ddd;--ok:#2e7d32;--minor:#b8860b;
---major:#e65100;--critical:#c62828;--maintenance:#1565c0}
-@media (prefers-color-scheme:dark){:root{--bg:#16181a;--fg:#e8e8e8;--muted:#9a9a9a;--line:#333}}
+:root{color-scheme:light dark;--bg:#fff;--fg:#1d1f21;--muted:#5f5f5f;--line:#ddd;--ok:#1b5e20;--minor:#7a5300;
+--major:#a63c00;--critical:#b71c1c;--maintenance:#0d47a1;--ok-fg:var(--ok);--minor-fg:var(--minor);
+--major-fg:var(--major);--critical-fg:var(--critical);--maintenance-fg:var(--maintenance)}
+@media (prefers-color-scheme:dark){:root{--bg:#16181a;--fg:#e8e8e8;--muted:#a8a8a8;--line:#333;--ok-fg:#81c784;
+--minor-fg:#ffd54f;--major-fg:#ffab70;--critical-fg:#ff8a80;--maintenance-fg:#90caf9}}
 body{margin:0 auto;max-width:46rem;padding:1rem;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}a{color:inherit}
 .banner{padding:1rem;border-radius:.4rem;color:#fff;font-weight:600}
@@ -20,8 +22,8 @@ h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}a{color:inherit}
 .critical{background:var(--critical)}.maintenance{background:var(--maintenance)}
 ul{list-style:none;padding:0}li{border-bottom:1px solid var(--line);padding:.5rem 0;overflow-wrap:anywhere}
 .status{float:right;color:var(--muted)}.muted,time{color:var(--muted);font-size:.9rem}
-.operational{color:var(--ok)}.degraded_performance{color:var(--minor)}.partial_outage{color:var(--major)}
-.major_outage{color:var(--critical)}.under_maintenance{color:var(--maintenance)}
+.operational{color:var(--ok-fg)}.degraded_performance{color:var(--minor-fg)}.partial_outage{color:var(--major-fg)}
+.major_outage{color:var(--critical-fg)}.under_maintenance{color:var(--maintenance-fg)}
 .update{margin:.5rem 0 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
