@@ -7,12 +7,15 @@ import json
 from dataclasses import dataclass
 
 from bot.core.status_view import PageView
+from bot.views.status_feeds import atom, rss
 from bot.views.status_html import STYLE, incident_html, index_html
 from bot.views.status_json import documents
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 CSS = "text/css; charset=utf-8"
+ATOM = "application/atom+xml; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -22,10 +25,13 @@ class File:
 
 
 def render_site(view: PageView) -> dict[str, File]:
-    """Files by their path under the page's root: "" (the page), "style.css", "incidents/<id>", "api/v2/…"."""
+    """Files by their path under the page's root: "" (the page), "style.css", "incidents/<id>", "history.atom",
+    "history.rss", "api/v2/…"."""
     files = {"": File(index_html(view).encode(), HTML), "style.css": File(STYLE.encode(), CSS)}
     for incident in {i.id: i for i in [*view.open_incidents, *view.incidents]}.values():
         files[f"incidents/{incident.id}"] = File(incident_html(view, incident, "../").encode(), HTML)
+    files["history.atom"] = File(atom(view), ATOM)
+    files["history.rss"] = File(rss(view), RSS)
     for path, doc in documents(view).items():
         files[f"api/v2/{path}"] = File(json.dumps(doc, ensure_ascii=False).encode(), JSON)
     return files

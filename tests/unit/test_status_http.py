@@ -129,3 +129,34 @@ def test_a_change_by_another_process_is_served_within_five_seconds(bots):
                what="the other process's publication on this one's page")
     assert time.monotonic() - start < 5
     assert "Elevated errors" in client.get("/status/").text
+
+
+def test_the_feeds_have_one_entry_per_public_update_with_stable_ids(bots):
+    """Atom and RSS, as a feed reader parses them (feedparser): each public update once, newest first, its text as
+    text, the same ids on another replica; an internal note never appears."""
+    import feedparser
+
+    bot, client, other = bots
+    say(bot, "/incident", "open p1 internal: pg pool leak --env prod --service api")
+    say(bot, "/incident", f"publish INC-1 {HOSTILE_TITLE} --text 'We are looking into errors.'")
+    say(bot, "/incident", "note INC-1 the pool is 100/100 on db-2")
+    say(bot, "/incident", "update INC-1 A fix is rolling out --public --state identified")
+    say(bot, "/incident", "resolve INC-1 pool raised --public-text 'Errors have stopped.'")
+    public = bot.store.public_incident_for(1)
+    feeds = {}
+    for kind, media in (("atom", "application/atom+xml"), ("rss", "application/rss+xml")):
+        answer = client.get(f"/status/history.{kind}")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith(media)
+        feeds[kind] = parsed = feedparser.parse(answer.content)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert parsed.feed.title == "Example Status — history"
+        assert [e.title for e in parsed.entries] == [f"{HOSTILE_TITLE} — {state}"
+                                                     for state in ("Resolved", "Identified", "Investigating")]
+        assert parsed.entries[0].link == f"https://status.example.com/incidents/{public.id}"
+        assert "pool is 100/100" not in answer.text and "pg pool leak" not in answer.text
+    atom_ids = [e.id for e in feeds["atom"].entries]
+    assert atom_ids == [e.id for e in feeds["rss"].entries] and len(set(atom_ids)) == 3
+    assert feeds["atom"].entries[2].summary == "We are looking into errors."
+    again = TestClient(served(other, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
+                                                   slack_app_token=None), "off").app)
+    assert [e.id for e in feedparser.parse(again.get("/status/history.atom").content).entries] == atom_ids
