@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,9 +36,13 @@ from bot.core.status_models import (
     effective_statuses,
     new_public_id,
 )
+from bot.core.status_uptime import DAYS
 from bot.core.status_view import LISTED, PageView, page_view
 from bot.errors import ConflictError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
+
+RERENDER_EVERY_S = 600
+HISTORY = 500  # public incidents on /status/history (newest first); a render per change, not per request
 
 _RETRIES = 5
 
@@ -314,9 +318,12 @@ class StatusPageService:
 
     def view(self) -> PageView:
         """The page as the public sees it now (`/status`, the HTML page, the JSON, the static copy)."""
-        snapshot = self.snapshot()
-        recent = self.store.public_incidents(limit=LISTED)
-        return page_view(self.page, snapshot, recent, self.clock())
+        snapshot, now = self.snapshot(), self.clock()
+        history = self.store.public_incidents(limit=HISTORY)
+        changes = self.store.component_history(now - timedelta(days=DAYS))
+        return page_view(self.page, snapshot, history[:LISTED], now, changes, history)
 
-    def version(self) -> int:
-        return self.store.status_version()
+    def version(self) -> tuple[int, int]:
+        """What the rendered page depends on: the store's page version, and the time in 10-minute steps (the
+        uptime bars' today and the 14 days of past incidents move on even when nothing changes)."""
+        return self.store.status_version(), int(self.clock().timestamp() // RERENDER_EVERY_S)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -32,11 +32,11 @@ class StatusFile(Protocol):
 class StatusSite:
     """An ASGI app mounted at /status. `version()` reads the store's counter; `render()` makes every file."""
 
-    def __init__(self, version: Callable[[], int], render: Callable[[], Mapping[str, Any]],
+    def __init__(self, version: Callable[[], Hashable], render: Callable[[], Mapping[str, Any]],
                  check_every_s: float = CHECK_EVERY_S):
         self.version, self.render, self.check_every_s = version, render, check_every_s
         self._files: Mapping[str, StatusFile] = {}
-        self._rendered_at: int | None = None
+        self._rendered_at: Hashable | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
 
@@ -60,8 +60,11 @@ class StatusSite:
         elif path == "":
             response = RedirectResponse("/status/", status_code=308)
         else:
-            found = (await self.files()).get(path.removeprefix("/"))
-            if found is None:
+            files = await self.files()
+            found = files.get(path.removeprefix("/"))
+            if found is None and path.removeprefix("/") + "/" in files:  # a page asked for without its slash
+                response = RedirectResponse(f"/status{path}/", status_code=308, headers=HEADERS)
+            elif found is None:
                 response = PlainTextResponse("not found", status_code=404, headers=HEADERS)
             else:
                 headers = dict(HEADERS)

@@ -25,6 +25,11 @@ ul{list-style:none;padding:0}li{border-bottom:1px solid var(--line);padding:.5re
 .operational{color:var(--ok-fg)}.degraded_performance{color:var(--minor-fg)}.partial_outage{color:var(--major-fg)}
 .major_outage{color:var(--critical-fg)}.under_maintenance{color:var(--maintenance-fg)}
 .update{margin:.5rem 0 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
+.bars{display:flex;gap:1px;height:1.6rem;margin:.3rem 0 0}.bars span{flex:1;border-radius:1px}
+.bars .operational{background:var(--ok-fg)}.bars .degraded_performance{background:var(--minor-fg)}
+.bars .partial_outage{background:var(--major-fg)}.bars .major_outage{background:var(--critical-fg)}
+.bars .under_maintenance{background:var(--maintenance-fg)}
+nav a{margin-right:1rem}
 """
 
 
@@ -39,7 +44,18 @@ def _component(c: ComponentView) -> str:
     why = f' <span class="muted">— {escape(c.reason)}</span>' if c.reason else ""
     about = f'<div class="muted">{escape(c.description)}</div>' if c.description else ""
     return (f'<li>{escape(c.name)}<span class="status {c.status.value}">{STATUS_TEXT[c.status]}</span>'
-            f"{why}{about}</li>")
+            f"{why}{about}{_bars(c)}</li>")
+
+
+def _bars(c: ComponentView) -> str:
+    """One bar a day for 90 days, coloured by the day's worst status; a screen reader hears the summary."""
+    if c.uptime is None:
+        return ""
+    share = f"{c.uptime.share * 100:.2f}% uptime"
+    days = "".join(f'<span class="{d.status.value}" title="{d.day.isoformat()}: {STATUS_TEXT[d.status]}"></span>'
+                   for d in c.uptime.days)
+    return (f'<div class="bars" role="img" aria-label="{escape(c.name)}: {share} over {len(c.uptime.days)} days">'
+            f'{days}</div><div class="muted">{len(c.uptime.days)} days ago · {share} · today</div>')
 
 
 def _updates(view: PageView, incident: PublicIncident) -> str:
@@ -52,15 +68,21 @@ def _updates(view: PageView, incident: PublicIncident) -> str:
 
 
 def _incident_item(view: PageView, incident: PublicIncident, root: str, full: bool) -> str:
-    title = f'<a href="{root}incidents/{incident.id}">{escape(incident.name)}</a>'
+    title = f'<a href="{root}incidents/{incident.id}/">{escape(incident.name)}</a>'
     impact = f'<span class="muted">{incident.impact.value} impact · {incident.state.value}</span>'
     body = _updates(view, incident) if full else (
         f'<div class="update">{escape(incident.updates[-1].body)}</div>' if incident.updates else "")
     return f"<li><h3>{title}</h3>{impact}{body}</li>"
 
 
+def _nav(view: PageView, root: str) -> str:
+    return (f'<nav><a href="{root}">{escape(view.title)}</a><a href="{root}history/">History</a>'
+            f'<a href="{root}history.atom">Atom</a><a href="{root}history.rss">RSS</a></nav>')
+
+
 def index_html(view: PageView, root: str = "") -> str:
-    parts = [f"<h1>{escape(view.title)}</h1>", f'<p class="banner {view.indicator}">{escape(view.description)}</p>']
+    parts = [_nav(view, root), f"<h1>{escape(view.title)}</h1>",
+             f'<p class="banner {view.indicator}">{escape(view.description)}</p>']
     if view.open_incidents:
         parts.append("<h2>Active incidents</h2><ul>"
                      + "".join(_incident_item(view, i, root, True) for i in view.open_incidents) + "</ul>")
@@ -83,7 +105,21 @@ def index_html(view: PageView, root: str = "") -> str:
 
 def incident_html(view: PageView, incident: PublicIncident, root: str) -> str:
     affected = ", ".join(escape(name) for name in incident.components) or "none"
-    body = (f'<p><a href="{root}">← {escape(view.title)}</a></p><h1>{escape(incident.name)}</h1>'
+    body = (f'{_nav(view, root)}<h1>{escape(incident.name)}</h1>'
             f'<p class="muted">{incident.impact.value} impact · {incident.state.value} · components: {affected}</p>'
             + _updates(view, incident))
     return _doc(f"{incident.name} — {view.title}", body, root)
+
+
+def history_html(view: PageView, root: str) -> str:
+    """Every public incident kept, by month (in the page's zone), newest first."""
+    months: dict[str, list[PublicIncident]] = {}
+    for incident in view.history:
+        months.setdefault(shown_at(incident.created_at, view.time_zone)[:7], []).append(incident)
+    parts = [_nav(view, root), f"<h1>History — {escape(view.title)}</h1>"]
+    for month, incidents in months.items():
+        parts.append(f"<h2>{month}</h2><ul>" + "".join(_incident_item(view, i, root, False) for i in incidents)
+                     + "</ul>")
+    if not months:
+        parts.append('<p class="muted">No incidents reported.</p>')
+    return _doc(f"History — {view.title}", "".join(parts), root)

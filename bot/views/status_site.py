@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.core.status_view import PageView
 from bot.views.status_feeds import atom, rss
-from bot.views.status_html import STYLE, incident_html, index_html
+from bot.views.status_html import STYLE, history_html, incident_html, index_html
 from bot.views.status_json import documents
 
 HTML = "text/html; charset=utf-8"
@@ -25,11 +25,13 @@ class File:
 
 
 def render_site(view: PageView) -> dict[str, File]:
-    """Files by their path under the page's root: "" (the page), "style.css", "incidents/<id>", "history.atom",
-    "history.rss", "api/v2/…"."""
-    files = {"": File(index_html(view).encode(), HTML), "style.css": File(STYLE.encode(), CSS)}
-    for incident in {i.id: i for i in [*view.open_incidents, *view.incidents]}.values():
-        files[f"incidents/{incident.id}"] = File(incident_html(view, incident, "../").encode(), HTML)
+    """Files by their path under the page's root: "" (the page), "history/", "incidents/<id>/", "style.css",
+    "history.atom", "history.rss", "api/v2/…". A path ending in "/" is a page (index.html in a static copy), so
+    the same relative links work served and built."""
+    files = {"": File(index_html(view).encode(), HTML), "style.css": File(STYLE.encode(), CSS),
+             "history/": File(history_html(view, "../").encode(), HTML)}
+    for incident in {i.id: i for i in [*view.open_incidents, *view.incidents, *view.history]}.values():
+        files[f"incidents/{incident.id}/"] = File(incident_html(view, incident, "../../").encode(), HTML)
     files["history.atom"] = File(atom(view), ATOM)
     files["history.rss"] = File(rss(view), RSS)
     for path, doc in documents(view).items():

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
@@ -160,3 +161,25 @@ def test_the_feeds_have_one_entry_per_public_update_with_stable_ids(bots):
     again = TestClient(served(other, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
                                                    slack_app_token=None), "off").app)
     assert [e.id for e in feedparser.parse(again.get("/status/history.atom").content).entries] == atom_ids
+
+
+def test_history_by_month_uptime_bars_and_pages_under_their_slash(bots):
+    bot, client, _ = bots
+    say(bot, "/incident", "open p1 Errors --env prod --service api")
+    say(bot, "/incident", "publish INC-1 Elevated errors --components API --impact critical")
+    say(bot, "/incident", "resolve INC-1 fixed --public-text 'All good.'")
+    public = bot.store.public_incident_for(1)
+    month = public.created_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+    history = client.get("/status/history/")
+    assert history.status_code == 200 and f"<h2>{month}</h2>" in history.text and "Elevated errors" in history.text
+    assert f'href="../incidents/{public.id}/"' in history.text and 'href="../style.css"' in history.text
+    moved = client.get("/status/history", follow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["location"] == "/status/history/"
+    moved = client.get(f"/status/incidents/{public.id}", follow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["location"] == f"/status/incidents/{public.id}/"
+    page = client.get("/status/").text
+    bars = re.search(r'<div class="bars" role="img" aria-label="API: ([0-9.]+)% uptime over 90 days">(.*?)</div>', page)
+    assert bars is not None and 99.99 <= float(bars.group(1)) <= 100  # an outage of milliseconds, today
+    assert bars.group(2).count("<span") == 90 and bars.group(2).endswith(
+        f'title="{public.created_at.astimezone(ZoneInfo("Europe/Paris")).date().isoformat()}: Major Outage"></span>')
+    assert '<div class="bars" role="img" aria-label="Docs: 100.00% uptime over 90 days">' in page
