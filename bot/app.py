@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from bot.http.status import StatusSite
     from bot.scheduler.runner import SchedulerRunner
     from bot.slack.surface import SlackSurface
+    from bot.static_site import Publisher
 
 Mode = Literal["off", "http", "socket"]  # how `opsbot serve` takes Slack's deliveries; "off": it runs without Slack
 
@@ -191,9 +192,20 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     from bot.scheduler.leader import leader_lock_for
     from bot.scheduler.runner import SchedulerRunner
 
+    publish = opsbot.catalog.status_page.publish
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
-                            ops=opsbot.services.ops)
+                            ops=opsbot.services.ops,
+                            publish_status=status_publisher(opsbot, publish.dir).publish if publish else None)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
+
+
+def status_publisher(opsbot: Opsbot, out: Path) -> Publisher:
+    """The status page's static copy in `out`: the same files `opsbot serve` answers under /status/."""
+    from bot.static_site import Publisher
+    from bot.views.status_site import render_site
+
+    status = opsbot.services.status
+    return Publisher(out, status.version, lambda: render_site(status.view()))
 
 
 # --- `opsbot serve` ---------------------------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     search = sub.add_parser("search", help="the search index of past incidents")
     search_sub = search.add_subparsers(dest="search_command", required=True)
     search_sub.add_parser("reindex", parents=[with_config], help="rebuild the index from every incident and its timeline")
+    status_page = sub.add_parser("status-page", help="the public status page as static files")
+    status_page_sub = status_page.add_subparsers(dest="status_page_command", required=True)
+    build_page = status_page_sub.add_parser("build", parents=[with_config],
+                                            help="write the page, history, incident pages, JSON and feeds to a folder")
+    build_page.add_argument("--out", required=True, type=Path, help="an empty folder, or one opsbot wrote before")
     manifest = sub.add_parser("manifest", parents=[with_config], help="print the Slack app manifest")
     manifest.add_argument("--url", help="public base URL, e.g. https://ops.example.com")
     manifest.add_argument("--socket", action="store_true", help="the Socket Mode variant")
@@ -511,7 +516,23 @@ def _search(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"search": _search, "oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
+def _status_page(args: argparse.Namespace, config: str | None) -> int:
+    """`opsbot status-page build --out DIR`: the files `opsbot serve` answers under /status/, as a static copy."""
+    from bot.app import status_publisher
+
+    app = _build(config, create=False)
+    try:
+        changed = status_publisher(app, args.out).publish()
+    except (FileExistsError, NotADirectoryError, PermissionError) as error:
+        print(f"opsbot: {error}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    print(f"wrote the status page to {args.out} ({len(changed)} file{'s' if len(changed) != 1 else ''} changed)")
+    return 0
+
+
+COMMANDS = {"status-page": _status_page, "search": _search, "oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
             "incident": _incident}
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ recorded as sent-at, so the log shows it, and it is never repeated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -38,8 +39,9 @@ _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its
 
 class ReminderEngine:
     def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier,
-                 ops: OpsService | None = None):
+                 ops: OpsService | None = None, publish_status: Callable[[], list[str]] | None = None):
         self.store = store
+        self.publish_status = publish_status  # rewrites status_page.publish.dir when the page changed
         self.ops = ops  # runs a recurring reminder's `run:` action
         self.catalog = catalog
         self.incidents = incidents
@@ -58,6 +60,19 @@ class ReminderEngine:
         self.reconcile(now)
         self.checkpoint_audit(now)
         self.forget_old_deliveries(now)
+        self.publish_status_page()
+
+    def publish_status_page(self) -> None:
+        """The static copy of the status page, rewritten by the leader only, after a change (any replica's)."""
+        if self.publish_status is None:
+            return
+        try:
+            changed = self.publish_status()
+        except Exception:  # a full disk or a bad folder must not stop reminders; the next tick tries again
+            log.exception("could not rewrite the status page's static copy")
+            return
+        if changed:
+            log.info("status page copy rewritten: %d files changed", len(changed))
 
     def reconcile(self, now: datetime) -> None:
         """On the first tick (start-up, or taking over as leader) and every minute: each action opsbot stopped in the
