@@ -102,7 +102,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
     return Services(
         incidents=incidents,
         ops=ops,
-        maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock),
+        maintenance=MaintenanceService(store, catalog, ops, next_fire or cron_next_fire, clock=clock, status=status),
         evidence=evidence,
         flows=IncidentFlows(incidents, status),
         status=status,
@@ -195,7 +195,8 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     publish = opsbot.catalog.status_page.publish
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
                             ops=opsbot.services.ops,
-                            publish_status=status_publisher(opsbot, publish.dir).publish if publish else None)
+                            publish_status=status_publisher(opsbot, publish.dir).publish if publish else None,
+                            settle_status=opsbot.services.status.settle_maintenance)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
 
 

@@ -30,6 +30,16 @@ def _id(pattern: re.Pattern, word: str, what: str, example: str, name: str) -> i
 
 def _schedule(services: Services, ctx: Context, text: str) -> Reply:
     maintenance = services.maintenance
+    parsed = split_options(text, {"public": False, "private": False, "components": True}, COMMAND.usage("schedule"))
+    if "public" in parsed.options and "private" in parsed.options:
+        raise UsageError("Say --public or --private, not both.", COMMAND.usage("schedule"))
+    public = True if "public" in parsed.options else False if "private" in parsed.options else None
+    components = [c.strip() for c in str(parsed.options["components"]).split(",") if c.strip()] \
+        if "components" in parsed.options else None
+    if components is not None and not components:
+        raise UsageError("--components names the status page's components, like --components API,Website.",
+                         COMMAND.usage("schedule"))
+    text = parsed.positional
     env, rest = first_word(text)
     words = rest.split()
     if not env or len(words) < 3:
@@ -40,7 +50,8 @@ def _schedule(services: Services, ctx: Context, text: str) -> Reply:
         duration = parse_duration(duration_word)
     except ValueError as exc:
         raise UsageError(f"{exc}.", COMMAND.usage("schedule")) from exc
-    window = maintenance.schedule(_actor(ctx, f"schedule {text}"), env, starts_at, duration, unquote(title))
+    window = maintenance.schedule(_actor(ctx, f"schedule {text}"), env, starts_at, duration, unquote(title),
+                                  public=public, components=components)
     return views.scheduled(window, ctx.user, maintenance.notices(window.id),
                            max(maintenance.settings.lead_times, default=None), maintenance.clock())
 
@@ -101,8 +112,10 @@ def _ticker(checked: bool):
 COMMAND = CommandSet("/maint", "Maintenance reminders and windows",
                      "schedule <env> sun 02:00 2h <title> | list | cancel MW-1 | help",
                      "Times without a zone are in the scheduler's time zone.", [
-    SubCommand("schedule", '/maint schedule <env> <2026-12-06T02:00Z | sun 02:00 | in 3h> <duration> "<title>"',
-               "plan a maintenance window (notices 48 h and 24 h ahead, at start and end)", _schedule),
+    SubCommand("schedule", '/maint schedule <env> <2026-12-06T02:00Z | sun 02:00 | in 3h> <duration> "<title>" '
+               "[--public|--private] [--components A,B]",
+               "plan a maintenance window (notices 48 h and 24 h ahead, at start and end; --public: on the status "
+               "page)", _schedule),
     SubCommand("list", "/maint list [--all]", "upcoming and active windows, and the recurring reminders", _list),
     SubCommand("cancel", "/maint cancel <MW-n>", "cancel a window", _cancel),
     SubCommand("extend", "/maint extend <MW-n> <duration>", "make a window longer", _extend),

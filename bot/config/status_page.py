@@ -73,6 +73,8 @@ class StatusPage(Strict):
     publish_role: str = Field(default="responder", description="who may publish incidents and set components, in the "
                               "incident's (or component's) environment")
     templates: StatusTemplates = Field(default_factory=lambda: StatusTemplates())
+    maintenance_public: bool = Field(default=False, description="maintenance windows go on the page unless "
+                                     "`/maint schedule … --private` says otherwise (else only with --public)")
 
     @field_validator("time_zone")
     @classmethod

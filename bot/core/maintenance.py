@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.config.catalog import Catalog
 from bot.core.audit import AuditRecord
 from bot.core.ops import Actor, OpsService, new_attempt
 from bot.core.ports import Clock, Schedules, Store
+from bot.core.redact import redact
 from bot.core.reminders import Checklist, Reminder, Tick, Window
 from bot.errors import ConflictError, NotFound, UsageError
 from bot.timeparse import format_duration, parse_duration, show, utcnow
+
+if TYPE_CHECKING:
+    from bot.core.status_page import StatusPageService
 
 _DAY_NUMBERS = {name: number for number, names in enumerate(
     [("mon", "monday"), ("tue", "tuesday"), ("wed", "wednesday"), ("thu", "thursday"), ("fri", "friday"),
@@ -60,8 +65,9 @@ def parse_start(words: list[str], now: datetime, zone: str) -> tuple[datetime, i
 
 class MaintenanceService:
     def __init__(self, store: Store, catalog: Catalog, ops: OpsService, next_fire: Schedules,
-                 clock: Clock = utcnow):
+                 clock: Clock = utcnow, status: StatusPageService | None = None):
         self.store = store
+        self.status = status  # puts public windows on the status page
         self.catalog = catalog
         self.ops = ops
         self.next_fire = next_fire
@@ -72,9 +78,12 @@ class MaintenanceService:
         return self.catalog.scheduler
 
     # --- windows -----------------------------------------------------------------------
-    def schedule(self, actor: Actor, env_name: str, starts_at: datetime, duration: timedelta, title: str) -> Window:
+    def schedule(self, actor: Actor, env_name: str, starts_at: datetime, duration: timedelta, title: str,
+                 public: bool | None = None, components: list[str] | None = None) -> Window:
+        """`public`: on the status page (None: the catalog's status_page.maintenance_public); `components`: the
+        page's components it affects (None: those of the environment)."""
         env = self.ops.env(env_name)  # unknown environment: a message listing the valid ones
-        title = title.strip()
+        title = redact(title.strip())  # a title may reach the public page, the feeds and the channel
         if not title:
             raise UsageError("Give the window a title, like \"database upgrade\".")
         if len(title) > self.catalog.limits.title_max:
@@ -87,10 +96,25 @@ class MaintenanceService:
         if starts_at <= now:
             raise UsageError(f"{show(starts_at)} is in the past; a window must start later than now ({show(now)}).")
         self.ops.authorize(actor, env_name, "maintenance", args={"window": "schedule", "title": title})
+        public = self.catalog.status_page.maintenance_public if public is None else public
+        if components and not public:
+            raise UsageError("--components names what the status page shows under maintenance: add --public.")
+        affected: list[str] = []
+        if public:
+            if self.status is None:
+                raise UsageError("This opsbot has no status page to put the window on.")
+            affected = self.status.maintenance_components(actor.user, env_name, components)
         window = Window(env=env_name, title=title, starts_at=starts_at, ends_at=starts_at + duration,
-                        created_by=actor.user, created_at=now)
-        return self.store.create_window(window, self._notices(window, now, env.maintenance is not None),
-                                        self._audit(actor, "window.schedule", window))
+                        created_by=actor.user, created_at=now, public=public, components=affected)
+        created = self.store.create_window(window, self._notices(window, now, env.maintenance is not None),
+                                           self._audit(actor, "window.schedule", window, public=public,
+                                                       components=affected))
+        self._page_moved(created)
+        return created
+
+    def _page_moved(self, window: Window) -> None:
+        if window.public and self.status is not None:
+            self.status.maintenance_changed()
 
     def _notices(self, window: Window, now: datetime, has_mode: bool) -> list[Reminder]:
         channel = self.settings.channel
@@ -126,6 +150,7 @@ class MaintenanceService:
         self.ops.authorize(actor, window.env, "maintenance", window.ref, {"window": "cancel"})
         cancelled = window.model_copy(update={"cancelled_by": actor.user, "cancelled_at": now})
         self.store.change_window(cancelled, f"window:{window.id}:", [], self._audit(actor, "window.cancel", cancelled))
+        self._page_moved(cancelled)
         return cancelled
 
     def extend(self, actor: Actor, window_id: int, by: timedelta) -> Window:
@@ -141,6 +166,7 @@ class MaintenanceService:
         extended = window.model_copy(update={"ends_at": window.ends_at + by})
         self.store.change_window(extended, f"window:{window.id}:end:", [self._end_notice(extended, window.id)],
                                  self._audit(actor, "window.extend", extended, by=format_duration(by)))
+        self._page_moved(extended)
         return extended
 
     def _audit(self, actor: Actor, action: str, window: Window, **extra) -> AuditRecord:

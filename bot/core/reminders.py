@@ -25,6 +25,8 @@ class Window(BaseModel):
     created_at: datetime
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
+    public: bool = False  # on the status page: scheduled, in progress, completed
+    components: list[str] = Field(default_factory=list)  # the page's components it puts under maintenance
 
     @property
     def ref(self) -> str:

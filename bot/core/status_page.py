@@ -21,6 +21,7 @@ from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import OpsService
 from bot.core.ports import Clock, StaleWrite, StatusWrite, Store
 from bot.core.redact import redact
+from bot.core.reminders import Window
 from bot.core.status_models import (
     IMPACT_STATUS,
     SEVERITY_IMPACT,
@@ -37,7 +38,7 @@ from bot.core.status_models import (
     new_public_id,
 )
 from bot.core.status_uptime import DAYS
-from bot.core.status_view import LISTED, PageView, page_view
+from bot.core.status_view import LISTED, RECENT, PageView, page_view
 from bot.errors import ConflictError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
@@ -57,11 +58,19 @@ class PublicChange:
 
 
 class StatusPageService:
-    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, clock: Clock = utcnow,
-                 maintenance: Callable[[], set[str]] | None = None):
+    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, clock: Clock = utcnow):
         self.store, self.catalog, self.ops, self.clock = store, catalog, ops, clock
         self.page = catalog.status_page
-        self._maintenance = maintenance or (lambda: set())  # components under public maintenance in progress
+
+    def _windows(self) -> list[Window]:
+        """Public maintenance windows not cancelled that are upcoming, in progress, or ended in the last 14 days."""
+        since = self.clock() - RECENT
+        return [w for w in self.store.list_windows(ending_after=since) if w.public and w.cancelled_at is None]
+
+    def _maintenance(self) -> set[str]:
+        """Components under public maintenance in progress now."""
+        now = self.clock()
+        return {name for w in self._windows() if w.state(now) == "active" for name in w.components}
 
     # --- checks -----------------------------------------------------------------------------------------------
     def _text(self, text: str | None, what: str, limit: int | None = None) -> str:
@@ -174,6 +183,42 @@ class StatusPageService:
             return public, event
 
         return self._write(incident.number, actor, "incident.publish", change)
+
+    # --- maintenance on the page ------------------------------------------------------------------------------
+    def maintenance_components(self, actor: str, env: str, names: list[str] | None) -> list[str]:
+        """The components a public window names (checked), or those made of its environment's services and
+        checks; the person needs the publish role there, as for an incident."""
+        self._permit(actor, [env], "put maintenance on the status page", env, "maintenance.publish")
+        if names:
+            return list(dict.fromkeys(self.component_name(name) for name in names))
+        prefix = f"{env}/"
+        return [c.name for c in self.page.components
+                if any(ref.startswith(prefix) for ref in [*c.services, *c.checks])]
+
+    def maintenance_changed(self) -> None:
+        """A public window was scheduled, cancelled or extended: every replica renders the page again."""
+        for _ in range(_RETRIES):
+            try:
+                self.store.write_status(self.store.status_version(), StatusWrite())
+                return
+            except StaleWrite:
+                continue
+
+    def settle_maintenance(self) -> list[HistoryEntry]:
+        """The scheduler leader, every tick: components under public maintenance in progress take
+        under_maintenance (and hand it back at the end) in the store and their history, without anyone touching
+        them. Nothing is written when nothing moved."""
+        for _ in range(_RETRIES):
+            snapshot = self.snapshot()
+            states, history = self._moved(snapshot, snapshot.open_incidents, {}, self.clock(), "maintenance")
+            if not states:
+                return []
+            try:
+                self.store.write_status(snapshot.version, StatusWrite(components=states, history=history))
+            except StaleWrite:
+                continue
+            return history
+        return []
 
     def _components_of(self, incident: Incident) -> list[str]:
         """Without --components: those made of the incident's service in its environment."""
@@ -321,9 +366,13 @@ class StatusPageService:
         snapshot, now = self.snapshot(), self.clock()
         history = self.store.public_incidents(limit=HISTORY)
         changes = self.store.component_history(now - timedelta(days=DAYS))
-        return page_view(self.page, snapshot, history[:LISTED], now, changes, history)
+        return page_view(self.page, snapshot, history[:LISTED], now, changes, history, self._windows())
 
-    def version(self) -> tuple[int, int]:
-        """What the rendered page depends on: the store's page version, and the time in 10-minute steps (the
-        uptime bars' today and the 14 days of past incidents move on even when nothing changes)."""
-        return self.store.status_version(), int(self.clock().timestamp() // RERENDER_EVERY_S)
+    def version(self) -> tuple:
+        """What the rendered page depends on: the store's page version, where each public maintenance window
+        stands (scheduled, in progress, completed: it moves at its times, not by a write), and the time in
+        10-minute steps (the uptime bars' today and the 14 days of past incidents move on even when nothing
+        changes)."""
+        now = self.clock()
+        windows = tuple((w.id, w.state(now)) for w in self._windows())
+        return self.store.status_version(), windows, int(now.timestamp() // RERENDER_EVERY_S)

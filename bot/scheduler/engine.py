@@ -39,8 +39,10 @@ _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its
 
 class ReminderEngine:
     def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier,
-                 ops: OpsService | None = None, publish_status: Callable[[], list[str]] | None = None):
+                 ops: OpsService | None = None, publish_status: Callable[[], list[str]] | None = None,
+                 settle_status: Callable[[], object] | None = None):
         self.store = store
+        self.settle_status = settle_status  # components under public maintenance follow its windows
         self.publish_status = publish_status  # rewrites status_page.publish.dir when the page changed
         self.ops = ops  # runs a recurring reminder's `run:` action
         self.catalog = catalog
@@ -63,7 +65,13 @@ class ReminderEngine:
         self.publish_status_page()
 
     def publish_status_page(self) -> None:
-        """The static copy of the status page, rewritten by the leader only, after a change (any replica's)."""
+        """Maintenance windows move the page's components at their start and end; then the static copy of the
+        page is rewritten (by the leader only) after any change, whichever replica made it."""
+        if self.settle_status is not None:
+            try:
+                self.settle_status()
+            except Exception:  # the store may be down: the next tick tries again
+                log.exception("could not move the status page's components under maintenance")
         if self.publish_status is None:
             return
         try:

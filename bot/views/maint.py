@@ -37,6 +37,9 @@ def scheduled(window: Window, by: str, notices: list[Reminder], lead: timedelta 
                              f"\n{show(window.starts_at)} → {show(window.ends_at)} "
                              f"({format_duration(window.ends_at - window.starts_at)})"),
                    note(f"Notices: {when}"), ephemeral=False)
+    if window.public:
+        answer.parts.append(note("📣 On the status page: scheduled now, in progress at its start, completed at its end"
+                                 f" — components: {', '.join(window.components) or 'none'}"))
     if lead and window.starts_at - now < lead:
         answer.parts.append(note(f"⚠️ Less than {format_duration(lead)} notice: the runbooks ask for "
                                  f"{format_duration(lead)} ahead, so tell stakeholders now."))

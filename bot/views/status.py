@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.models import Incident
 from bot.core.status_models import STATUS_TEXT, ComponentState, ComponentStatus, PublicIncident
-from bot.core.status_view import PageView
+from bot.core.status_view import MaintenanceView, PageView
 from bot.views.model import Headline, Line, Part, Reply, Strong, line, lines, note, paragraph, reply
 
 ICON = {ComponentStatus.OPERATIONAL: "🟢", ComponentStatus.DEGRADED_PERFORMANCE: "🟡",
@@ -18,6 +18,10 @@ ICON = {ComponentStatus.OPERATIONAL: "🟢", ComponentStatus.DEGRADED_PERFORMANC
 def shown_at(moment: datetime, zone: str) -> str:
     """A time in the page's zone, with its date and the zone's abbreviation."""
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def maintenance_span(m: MaintenanceView, zone: str) -> str:
+    return f"{shown_at(m.scheduled_for, zone)} to {shown_at(m.scheduled_until, zone)}"
 
 
 def _components(public: PublicIncident) -> str:
@@ -73,6 +77,12 @@ def page(view: PageView) -> Reply:
         parts.append(lines(items))
     if not view.components:
         parts.append(note("No components: list them under status_page.components in opsbot.yml."))
+    for heading, shown in (("Maintenance in progress", view.maintenance_now),
+                           ("Scheduled maintenance", view.maintenance_upcoming)):
+        if shown:
+            parts += [paragraph(Strong(heading)), lines([line("🔧 ", Strong(m.name), f" — {maintenance_span(m, view.time_zone)}"
+                                                              f" ({', '.join(m.components) or 'no components'})")
+                                                         for m in shown])]
     if view.open_incidents:
         parts += [paragraph(Strong("Active incidents")), lines(_incident_lines(view.open_incidents, view.time_zone))]
     if view.recent:

@@ -9,7 +9,8 @@ from datetime import datetime
 from feedgen.feed import FeedGenerator
 
 from bot.core.status_models import PublicIncident
-from bot.core.status_view import PageView
+from bot.core.status_view import PageView, maintenance_updates
+from bot.views.status import maintenance_span
 
 ENTRIES = 100  # the newest updates; older ones are on /status/history
 
@@ -32,6 +33,12 @@ def entries(view: PageView) -> Iterator[Entry]:
     base = _base(view)
     for incident in view.incidents:
         yield from _incident_entries(base, incident)
+    for m in view.maintenance:
+        link = f"{base}/#maintenance-{m.id}"
+        for update in maintenance_updates(m, maintenance_span(m, view.time_zone)):
+            yield Entry(id=f"{base}/maintenance/{m.id}#update-{update.id}",
+                        title=f"{m.name} — {update.status.replace('_', ' ').capitalize()} (maintenance)",
+                        body=update.body, at=update.at, link=link)
 
 
 def _incident_entries(base: str, incident: PublicIncident) -> Iterator[Entry]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from html import escape
 
 from bot.core.status_models import STATUS_TEXT, PublicIncident
-from bot.core.status_view import ComponentView, PageView
-from bot.views.status import shown_at
+from bot.core.status_view import ComponentView, MaintenanceView, PageView, maintenance_updates
+from bot.views.status import maintenance_span, shown_at
 
 STYLE = """\
 :root{color-scheme:light dark;--bg:#fff;--fg:#1d1f21;--muted:#5f5f5f;--line:#ddd;--ok:#1b5e20;--minor:#7a5300;
@@ -67,6 +67,14 @@ def _updates(view: PageView, incident: PublicIncident) -> str:
     return "".join(out)
 
 
+def _maintenance(view: PageView, m: MaintenanceView) -> str:
+    affected = ", ".join(escape(name) for name in m.components) or "none"
+    span = maintenance_span(m, view.time_zone)
+    latest = maintenance_updates(m, span)[-1]
+    return (f'<li id="maintenance-{m.id}"><h3>{escape(m.name)}</h3><span class="muted">{escape(span)} · '
+            f'components: {affected}</span><div class="update">{escape(latest.body)}</div></li>')
+
+
 def _incident_item(view: PageView, incident: PublicIncident, root: str, full: bool) -> str:
     title = f'<a href="{root}incidents/{incident.id}/">{escape(incident.name)}</a>'
     impact = f'<span class="muted">{incident.impact.value} impact · {incident.state.value}</span>'
@@ -83,6 +91,9 @@ def _nav(view: PageView, root: str) -> str:
 def index_html(view: PageView, root: str = "") -> str:
     parts = [_nav(view, root), f"<h1>{escape(view.title)}</h1>",
              f'<p class="banner {view.indicator}">{escape(view.description)}</p>']
+    if view.maintenance_now:
+        parts.append("<h2>Maintenance in progress</h2><ul>" + "".join(_maintenance(view, m) for m in view.maintenance_now)
+                     + "</ul>")
     if view.open_incidents:
         parts.append("<h2>Active incidents</h2><ul>"
                      + "".join(_incident_item(view, i, root, True) for i in view.open_incidents) + "</ul>")
@@ -95,6 +106,9 @@ def index_html(view: PageView, root: str = "") -> str:
         if group:
             parts.append(f"<h3>{escape(group)}</h3>")
         parts.append("<ul>" + "".join(_component(c) for c in members) + "</ul>")
+    if view.maintenance_upcoming:
+        parts.append("<h2>Scheduled maintenance</h2><ul>"
+                     + "".join(_maintenance(view, m) for m in view.maintenance_upcoming) + "</ul>")
     parts.append("<h2>Past incidents (14 days)</h2>")
     parts.append("<ul>" + "".join(_incident_item(view, i, root, False) for i in view.recent) + "</ul>"
                  if view.recent else '<p class="muted">No incidents reported.</p>')

@@ -7,7 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.status_models import ComponentStatus, PublicIncident, stable_id, worst
-from bot.core.status_view import EPOCH, ComponentView, PageView
+from bot.core.status_view import EPOCH, ComponentView, MaintenanceView, PageView, maintenance_updates
+from bot.views.status import maintenance_span
 
 
 def _time(moment: datetime | None, zone: str) -> str | None:
@@ -69,6 +70,25 @@ def incident_doc(view: PageView, incident: PublicIncident) -> dict:
             "components": [_component(view, by_name[name], None) for name in incident.components if name in by_name]}
 
 
+def maintenance_doc(view: PageView, m: MaintenanceView) -> dict:
+    zone, by_name = view.time_zone, {c.name: c for c in view.components}
+    updates = [{"id": u.id, "status": u.status, "body": u.body, "incident_id": m.id, "created_at": _time(u.at, zone),
+                "updated_at": _time(u.at, zone), "display_at": _time(u.at, zone),
+                "affected_components": [{"code": by_name[name].id, "name": name, "old_status": "operational",
+                                         "new_status": "under_maintenance"} for name in m.components if name in by_name]
+                if u.status == "in_progress" else None,
+                "deliver_notifications": True, "custom_tweet": None, "tweet_id": None}
+               for u in maintenance_updates(m, maintenance_span(m, zone))]
+    return {"id": m.id, "name": m.name, "status": m.status, "created_at": _time(m.created_at, zone),
+            "updated_at": _time(m.changed_at, zone), "monitoring_at": None,
+            "resolved_at": _time(m.scheduled_until, zone) if m.status == "completed" else None,
+            "impact": "maintenance", "shortlink": f"{view.url}/#maintenance-{m.id}" if view.url else f"#maintenance-{m.id}",
+            "started_at": _time(m.scheduled_for, zone), "page_id": view.id,
+            "incident_updates": list(reversed(updates)),
+            "components": [_component(view, by_name[name], None) for name in m.components if name in by_name],
+            "scheduled_for": _time(m.scheduled_for, zone), "scheduled_until": _time(m.scheduled_until, zone)}
+
+
 def _link(view: PageView, incident: PublicIncident) -> str:
     return f"{view.url}/incidents/{incident.id}" if view.url else f"incidents/{incident.id}"
 
@@ -79,14 +99,18 @@ def documents(view: PageView) -> dict[str, dict]:
     components = components_doc(view)
     unresolved = [incident_doc(view, i) for i in view.open_incidents]
     incidents = [incident_doc(view, i) for i in view.incidents]
+    maintenance = {m.id: maintenance_doc(view, m) for m in view.maintenance}
+    active = [maintenance[m.id] for m in view.maintenance_now]
+    upcoming = [maintenance[m.id] for m in view.maintenance_upcoming]
     return {
         "summary.json": {"page": page, "components": components, "incidents": unresolved,
-                         "scheduled_maintenances": [], "status": status},
+                         "scheduled_maintenances": [*active, *upcoming], "status": status},
         "status.json": {"page": page, "status": status},
         "components.json": {"page": page, "components": components},
         "incidents.json": {"page": page, "incidents": incidents},
         "incidents/unresolved.json": {"page": page, "incidents": unresolved},
-        "scheduled-maintenances.json": {"page": page, "scheduled_maintenances": []},
-        "scheduled-maintenances/upcoming.json": {"page": page, "scheduled_maintenances": []},
-        "scheduled-maintenances/active.json": {"page": page, "scheduled_maintenances": []},
+        # Newest first, as Statuspage lists them.
+        "scheduled-maintenances.json": {"page": page, "scheduled_maintenances": list(reversed(maintenance.values()))},
+        "scheduled-maintenances/upcoming.json": {"page": page, "scheduled_maintenances": upcoming},
+        "scheduled-maintenances/active.json": {"page": page, "scheduled_maintenances": active},
     }
