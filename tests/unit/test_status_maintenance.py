@@ -115,9 +115,9 @@ def test_without_components_a_window_takes_its_environments_and_the_catalog_defa
 
 
 @pytest.mark.parametrize("text,refusal", [
-    ('schedule prod in 3h 1h "x" --public --components Nope', "Unknown component 'Nope'. Components: API, Website, Docs."),
-    ('schedule prod in 3h 1h "x" --components API', "--components names what the status page shows under "
-                                                    "maintenance: add --public."),
+    ('schedule prod in 3h 1h "x" --public --components Nope',
+     "Unknown component 'Nope'. Components: API, Website, Docs."),
+    ('schedule prod in 3h 1h "x" --components API', "--components names what the status page shows under maintenance"),
     ('schedule prod in 3h 1h "x" --public --private', "Say --public or --private, not both."),
 ])
 def test_bad_requests_are_refused_and_change_nothing(page, store, text, refusal):
