@@ -121,7 +121,7 @@ def test_without_components_a_window_takes_its_environments_and_the_catalog_defa
     ('schedule prod in 3h 1h "x" --public --private', "Say --public or --private, not both."),
 ])
 def test_bad_requests_are_refused_and_change_nothing(page, store, text, refusal):
-    router, services, _ = page()
+    router, _, _ = page()
     refused = router.handle("/maint", text, OPS)
     assert not refused.ok and refusal in refused.text
     assert store.list_windows() == [] and store.status_version() == 0
