@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation, SimilarIncidents
+from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation, SimilarIncidents, StatusPageNotice
 from bot.errors import OpsbotError, UsageError
 from bot.views.search import similar_list
 from bot.views.text import to_text
@@ -119,6 +119,9 @@ class ConsoleEffects:
                 self.snapshot(effect)
             elif isinstance(effect, SimilarIncidents):
                 self.similar(effect)
+            elif isinstance(effect, StatusPageNotice):  # the console is the channel here
+                print(effect.text, file=self.stdout)
+                print(file=self.stdout)
             elif isinstance(effect, PlanAwaitingConfirmation) and self.interactive \
                     and _ask(f"Run plan {effect.plan_id} now? [y/N] "):
                 print(to_text(self.router.handle("/ops", f"confirm {effect.plan_id}", self.ctx)), file=self.stdout)

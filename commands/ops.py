@@ -90,8 +90,10 @@ def _duration(value: object, name: str) -> timedelta:
 def _health(services: Services, actor: Actor, text: str) -> Reply:
     (env,), _ = _words(text, 1, "health")
     report = services.ops.health(actor, env)
-    return views.health(report, services.ops.clock(), services.maintenance.active_window(env),
-                        services.ops.env(env).dashboards_for())
+    reply = views.health(report, services.ops.clock(), services.maintenance.active_window(env),
+                         services.ops.env(env).dashboards_for())
+    reply.effects += services.status.health_seen(report, actor.incident)  # the page must not quietly lie
+    return reply
 
 
 def _status(services: Services, actor: Actor, text: str) -> Reply:

@@ -69,7 +69,17 @@ class AskCommander:
     commander: str | None
 
 
-Effect = IncidentOpened | SimilarIncidents | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement | AskCommander
+@dataclass(frozen=True)
+class StatusPageNotice:
+    """What the page says and what the checks found disagree (bot/core/status_watch.py): told in the incident's
+    channel (`number`), else the announcement channel. Never a publication: a person decides."""
+
+    number: int | None
+    text: str
+
+
+Effect = (IncidentOpened | SimilarIncidents | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement
+          | AskCommander | StatusPageNotice)
 T = TypeVar("T")
 
 

@@ -19,7 +19,8 @@ from bot.core.audit import AuditRecord
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import OpsService
-from bot.core.ports import Clock, StaleWrite, StatusWrite, Store
+from bot.core.effects import Effect
+from bot.core.ports import Clock, HealthReport, StaleWrite, StatusWrite, Store
 from bot.core.redact import redact
 from bot.core.reminders import Window
 from bot.core.status_models import (
@@ -39,6 +40,7 @@ from bot.core.status_models import (
 )
 from bot.core.status_uptime import DAYS
 from bot.core.status_view import LISTED, RECENT, PageView, page_view
+from bot.core.status_watch import StatusWatch
 from bot.errors import ConflictError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
 
@@ -194,6 +196,12 @@ class StatusPageService:
         prefix = f"{env}/"
         return [c.name for c in self.page.components
                 if any(ref.startswith(prefix) for ref in [*c.services, *c.checks])]
+
+    def health_seen(self, report: HealthReport, incident: int | None = None) -> list[Effect]:
+        """What a health run says against the page (bot/core/status_watch.py): notices, never publications."""
+        if not self.page.components:
+            return []
+        return StatusWatch(self.store, self.catalog).seen(report, self.snapshot(), self.clock(), incident)
 
     def maintenance_changed(self) -> None:
         """A public window was scheduled, cancelled or extended: every replica renders the page again."""

@@ -35,6 +35,7 @@ from bot.core.effects import (
     IncidentChanged,
     IncidentOpened,
     SimilarIncidents,
+    StatusPageNotice,
 )
 from bot.core.incidents import IncidentService
 from bot.core.models import Incident
@@ -102,6 +103,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
                 warnings += await self.announce(effect)
             elif isinstance(effect, AskCommander):
                 warnings += await self.ask_commander(effect)
+            elif isinstance(effect, StatusPageNotice):
+                warnings += await self.status_notice(effect)
             elif isinstance(effect, HealthSnapshot):
                 self.snapshots.take(effect)  # after the channel: nothing waits for the checks
         return warnings
@@ -120,6 +123,12 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         answer = similar_list(incident, found)
         return await self._try("chat.postMessage", self.client.chat_postMessage(
             channel=incident.channel, text=summary_text(answer), blocks=to_blocks(answer)))
+
+    async def status_notice(self, effect: StatusPageNotice) -> list[str]:
+        """The page and the checks disagree: said in the incident's channel, else the announcement channel."""
+        incident = await asyncio.to_thread(self.service.get, effect.number) if effect.number else None
+        channel = incident.channel if incident is not None and incident.channel else self.catalog.announce_channel
+        return await self._try("chat.postMessage", self.client.chat_postMessage(channel=channel, text=effect.text))
 
     async def ask_commander(self, effect: AskCommander) -> list[str]:
         incident = await asyncio.to_thread(self.service.get, effect.number)

@@ -1,0 +1,115 @@
+"""A status page that cannot quietly lie (bot/core/status_watch.py), from `/ops health` through the router: checks
+that fail under a component the page calls operational are said once, with the command that would publish; a
+public incident whose components' checks have all passed for 30 minutes is asked about monitoring, once. Nothing is
+ever published by opsbot itself. Real TCP checks on loopback, on both stores; the Slack surface is
+test_a_notice_reaches_the_announcement_channel_through_the_served_app."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from bot.app import build_services
+from bot.config import Catalog
+from bot.core.effects import StatusPageNotice
+from commands.base import Context
+from commands.router import Router
+
+OPS = Context(user="U_OPS", source="console")
+
+
+@pytest.fixture
+def listening():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens there once it is closed
+
+
+def make(store, clock, port: int):
+    catalog = Catalog.model_validate({
+        "environments": {"prod": {"services": {"api": {}}, "checks": [
+            {"name": "api-up", "kind": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 1}]}},
+        "roles": {"prod": {"operator": ["U_OPS"]}},
+        "status_page": {"components": [{"name": "API", "services": ["prod/api"], "checks": ["prod/api-up"]},
+                                       {"name": "Docs"}]}})
+    services = build_services(store, catalog, clock=clock)
+    return Router(services), services
+
+
+def notices(reply) -> list[str]:
+    return [e.text for e in reply.effects if isinstance(e, StatusPageNotice)]
+
+
+def test_a_failing_component_the_page_calls_operational_is_said_once_and_nothing_is_published(store, clock):
+    router, services = make(store, clock, closed_port())
+    first = router.handle("/ops", "health prod", OPS)
+    (said,) = notices(first)
+    assert "The status page says API is operational, but its checks fail (prod/api-up)" in said
+    assert "`/incident publish INC-n PUBLIC TITLE --components API`" in said
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # once per outage
+    assert store.public_incidents() == [] and store.status_version() == 0  # never published by itself
+    assert router.handle("/incident", "open p1 API down --env prod --service api", OPS).ok
+    assert router.handle("/incident", "publish INC-1 API unavailable", OPS).ok
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # a public incident names it now
+
+
+def test_a_public_incident_healthy_for_30_minutes_is_asked_about_monitoring_once(store, clock, listening):
+    router, services = make(store, clock, listening)
+    assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
+    assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # healthy from now on
+    clock.advance(minutes=29)
+    assert notices(router.handle("/ops", "health prod", OPS)) == []
+    clock.advance(minutes=2)
+    (asked,) = notices(router.handle("/ops", "health prod", OPS))
+    assert "Every check of INC-1's public components has passed for 31 minutes" in asked
+    assert "`/incident update INC-1 WHAT YOU SEE --public --state monitoring`" in asked
+    clock.advance(minutes=10)
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # asked once
+    assert store.public_incident_for(1).state.value == "investigating"  # a person decides
+
+
+def test_a_failure_in_between_restarts_the_30_minutes(store, clock, listening):
+    router, services = make(store, clock, listening)
+    assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
+    assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
+    router.handle("/ops", "health prod", OPS)
+    clock.advance(minutes=20)
+    down, _ = make(store, clock, closed_port())
+    assert notices(down.handle("/ops", "health prod", OPS)) == []  # failing, and the page already says so
+    clock.advance(minutes=20)
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # healthy again only from now
+    clock.advance(minutes=31)
+    assert len(notices(router.handle("/ops", "health prod", OPS))) == 1
+
+
+def test_a_notice_reaches_the_announcement_channel_through_the_served_app(fake_slack, sqlite_url, tmp_path):
+    """Slack: `/ops health prod` typed outside any incident channel; the notice goes to the announcement channel."""
+    from tests.integration.conftest import serving
+    from tests.poll import wait_until
+
+    config = tmp_path / "opsbot.yml"
+    config.write_text(f"""
+announce_channel: incidents
+environments:
+  prod:
+    services: {{api: {{}}}}
+    checks: [{{name: api-up, kind: tcp, host: 127.0.0.1, port: {closed_port()}, timeout_s: 1}}]
+status_page:
+  components: [{{name: API, services: [prod/api], checks: [prod/api-up]}}]
+""")
+    with serving(fake_slack, sqlite_url, config=config) as slack:
+        slack.command("health prod", command="/ops")
+        said = wait_until(lambda: next((c for c in fake_slack.calls_to("chat.postMessage")
+                                        if "The status page says API is operational" in c.params.get("text", "")),
+                                       None), timeout=10, what="the status page notice")
+        assert said.params["channel"] == "incidents"
+        assert "--components API" in said.params["text"]
