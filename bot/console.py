@@ -6,9 +6,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.effects import Effect, HealthSnapshot, PlanAwaitingConfirmation, SimilarIncidents, StatusPageNotice
+from bot.core.effects import (
+    Effect,
+    HealthSnapshot,
+    PlanAwaitingConfirmation,
+    SimilarIncidents,
+    StatusPageNotice,
+)
 from bot.errors import OpsbotError, UsageError
 from bot.views.search import similar_list
+from bot.views.status import notice_text
 from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router, redacted
@@ -120,7 +127,7 @@ class ConsoleEffects:
             elif isinstance(effect, SimilarIncidents):
                 self.similar(effect)
             elif isinstance(effect, StatusPageNotice):  # the console is the channel here
-                print(effect.text, file=self.stdout)
+                print(notice_text(effect), file=self.stdout)
                 print(file=self.stdout)
             elif isinstance(effect, PlanAwaitingConfirmation) and self.interactive \
                     and _ask(f"Run plan {effect.plan_id} now? [y/N] "):

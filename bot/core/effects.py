@@ -74,8 +74,11 @@ class StatusPageNotice:
     """What the page says and what the checks found disagree (bot/core/status_watch.py): told in the incident's
     channel (`number`), else the announcement channel. Never a publication: a person decides."""
 
-    number: int | None
-    text: str
+    number: int | None  # the incident whose channel hears it (None: the announcement channel)
+    kind: str  # "unpublished": checks fail under an operational component; "healthy": ask about monitoring
+    component: str | None = None
+    failing: tuple[str, ...] = ()
+    minutes: int = 0
 
 
 Effect = (IncidentOpened | SimilarIncidents | IncidentChanged | PlanAwaitingConfirmation | HealthSnapshot | Announcement

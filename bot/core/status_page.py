@@ -16,10 +16,10 @@ from typing import Any
 from bot.config.catalog import Catalog
 from bot.config.environments import Role
 from bot.core.audit import AuditRecord
+from bot.core.effects import Effect
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import OpsService
-from bot.core.effects import Effect
 from bot.core.ports import Clock, HealthReport, StaleWrite, StatusWrite, Store
 from bot.core.redact import redact
 from bot.core.reminders import Window

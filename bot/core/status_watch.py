@@ -48,11 +48,7 @@ class StatusWatch:
         if (self.store.recall(key) or {}).get("told"):
             return []  # said once per outage: until its checks pass again
         self.store.remember(key, {"told": True})
-        text = (f"⚠️ The status page says {name} is operational, but its checks fail ({', '.join(failing)}), and no "
-                f"public incident names it. To tell the public: `/incident publish INC-n PUBLIC TITLE "
-                f"--components {name}` (after `/incident open` if there is no incident yet). opsbot never publishes "
-                "by itself.")
-        return [StatusPageNotice(number=incident, text=text)]
+        return [StatusPageNotice(number=incident, kind="unpublished", component=name, failing=tuple(failing))]
 
     def _healthy(self, public_id: str, number: int, components: dict, checked: dict, now: datetime) -> list[Effect]:
         refs = [ref for c in self.page.components if c.name in components for ref in c.checks]
@@ -71,7 +67,4 @@ class StatusWatch:
             return []
         self.store.remember(key, {"since": since.isoformat(), "asked": True})
         minutes = int((now - since).total_seconds() // 60)
-        text = (f"✅ Every check of INC-{number}'s public components has passed for {minutes} minutes. Move the "
-                f"public incident to monitoring? `/incident update INC-{number} WHAT YOU SEE --public --state "
-                "monitoring`")
-        return [StatusPageNotice(number=number, text=text)]
+        return [StatusPageNotice(number=number, kind="healthy", minutes=minutes)]

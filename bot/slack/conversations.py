@@ -47,6 +47,7 @@ from bot.views.blocks import summary_text, to_blocks
 from bot.views.channel import alert_text, announcement_text, ask_commander_text, summary_blocks, topic
 from bot.views.mrkdwn import escape
 from bot.views.search import similar_list
+from bot.views.status import notice_text
 
 log = logging.getLogger("opsbot.slack")
 MAX_NAME = 80
@@ -128,7 +129,7 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         """The page and the checks disagree: said in the incident's channel, else the announcement channel."""
         incident = await asyncio.to_thread(self.service.get, effect.number) if effect.number else None
         channel = incident.channel if incident is not None and incident.channel else self.catalog.announce_channel
-        return await self._try("chat.postMessage", self.client.chat_postMessage(channel=channel, text=effect.text))
+        return await self._try("chat.postMessage", self.client.chat_postMessage(channel=channel, text=notice_text(effect)))
 
     async def ask_commander(self, effect: AskCommander) -> list[str]:
         incident = await asyncio.to_thread(self.service.get, effect.number)

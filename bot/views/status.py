@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.effects import StatusPageNotice
 from bot.core.models import Incident
 from bot.core.status_models import STATUS_TEXT, ComponentState, ComponentStatus, PublicIncident
 from bot.core.status_view import MaintenanceView, PageView
@@ -90,3 +91,16 @@ def page(view: PageView) -> Reply:
     if view.url:
         parts.append(note(f"Public page: {view.url}"))
     return reply(f"{view.title}: {view.description}", *parts)
+
+
+def notice_text(notice: StatusPageNotice) -> str:
+    """The page and the checks disagree (bot/core/status_watch.py): what the channel is told, with the command that
+    would act on it. opsbot never acts on it itself."""
+    if notice.kind == "healthy":
+        return (f"✅ Every check of INC-{notice.number}'s public components has passed for {notice.minutes} minutes. "
+                f"Move the public incident to monitoring? `/incident update INC-{notice.number} WHAT YOU SEE --public "
+                "--state monitoring`")
+    return (f"⚠️ The status page says {notice.component} is operational, but its checks fail "
+            f"({', '.join(notice.failing)}), and no public incident names it. To tell the public: `/incident publish "
+            f"INC-n PUBLIC TITLE --components {notice.component}` (after `/incident open` if there is no incident "
+            "yet). opsbot never publishes by itself.")

@@ -12,6 +12,7 @@ import pytest
 from bot.app import build_services
 from bot.config import Catalog
 from bot.core.effects import StatusPageNotice
+from bot.views.status import notice_text
 from commands.base import Context
 from commands.router import Router
 
@@ -45,11 +46,12 @@ def make(store, clock, port: int):
 
 
 def notices(reply) -> list[str]:
-    return [e.text for e in reply.effects if isinstance(e, StatusPageNotice)]
+    """What the channel is told (the effects the surfaces carry out, as they render them)."""
+    return [notice_text(e) for e in reply.effects if isinstance(e, StatusPageNotice)]
 
 
 def test_a_failing_component_the_page_calls_operational_is_said_once_and_nothing_is_published(store, clock):
-    router, services = make(store, clock, closed_port())
+    router, _ = make(store, clock, closed_port())
     first = router.handle("/ops", "health prod", OPS)
     (said,) = notices(first)
     assert "The status page says API is operational, but its checks fail (prod/api-up)" in said
@@ -62,7 +64,7 @@ def test_a_failing_component_the_page_calls_operational_is_said_once_and_nothing
 
 
 def test_a_public_incident_healthy_for_30_minutes_is_asked_about_monitoring_once(store, clock, listening):
-    router, services = make(store, clock, listening)
+    router, _ = make(store, clock, listening)
     assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
     assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
     assert notices(router.handle("/ops", "health prod", OPS)) == []  # healthy from now on
@@ -78,7 +80,7 @@ def test_a_public_incident_healthy_for_30_minutes_is_asked_about_monitoring_once
 
 
 def test_a_failure_in_between_restarts_the_30_minutes(store, clock, listening):
-    router, services = make(store, clock, listening)
+    router, _ = make(store, clock, listening)
     assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
     assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
     router.handle("/ops", "health prod", OPS)
