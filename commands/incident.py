@@ -254,10 +254,13 @@ def _resolve(services: Services, ctx: Context, number: int | None, text: str) ->
 
 
 def _reopen(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
+    text, public_text = status.split_public_text(text)
     text = unquote(text)
-    result = services.flows.reopen(_target(services, ctx, number).number, ctx.user, text or None)
+    result = services.flows.reopen(_target(services, ctx, number).number, ctx.user, text or None, public_text)
     incident = result.value
-    return _with_effects(views.reopened(incident, ctx.user, text or None), result)
+    public = services.status.published(incident.number)
+    return _with_effects(views.reopened(incident, ctx.user, text or None,
+                                        public_resolved=public is not None and not public.is_open), result)
 
 
 def _close(services: Services, ctx: Context, number: int | None, text: str) -> Reply:
@@ -403,7 +406,8 @@ COMMAND = CommandSet("/incident", "Declare, run and search incidents (search, si
     SubCommand("resolve", f"/incident resolve {ID} <what fixed it> [--public-text TEXT]",
                "mark resolved with a summary (a published incident: resolved on the status page too)",
                _with_target(_resolve)),
-    SubCommand("reopen", f"/incident reopen {ID} [reason]", "reopen a resolved incident", _with_target(_reopen)),
+    SubCommand("reopen", f"/incident reopen {ID} [reason] [--public-text \"…\"]",
+               "reopen a resolved incident (--public-text: on the status page too)", _with_target(_reopen)),
     SubCommand("close", f"/incident close {ID}", "close a resolved incident", _with_target(_close)),
     SubCommand("publish", status.PUBLISH_USAGE, "put the incident on the public status page",
                lambda services, ctx, text: status.publish(services, ctx, text, _target)),

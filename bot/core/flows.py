@@ -109,8 +109,22 @@ class IncidentFlows:
         incident = self.incidents.post_update(number, actor, text, eta)
         return _changed(incident, Announcement(number, "update", actor, redact(text), eta.isoformat() if eta else None))
 
-    def reopen(self, number: int, actor: str, reason: str | None = None) -> Result[Incident]:
+    def reopen(self, number: int, actor: str, reason: str | None = None,
+               public_text: str | None = None) -> Result[Incident]:
+        """Reopened; with `public_text`, its resolved public incident is reopened on the status page too (checked
+        before anything changes). Without it the page is left as it is: the reply says how to tell the public."""
+        text = self.status.public_text(public_text) if self.status is not None else None
+        if public_text is not None:
+            published = self.status.published(number) if self.status is not None else None
+            if published is None:
+                raise UsageError(f"INC-{number} is not on the status page; a public text is for a published incident.")
+            if published.is_open:
+                raise UsageError(f"INC-{number} is still open on the status page; post a public update instead.")
+            assert self.status is not None
+            self.status.permit_update(self.incidents.get(number), actor)
         incident = self.incidents.reopen(number, actor, reason)
+        if self.status is not None and text is not None:
+            self.status.reopen(incident, actor, text)
         return _changed(incident, Announcement(number, "reopened", actor, redact(reason) if reason else None))
 
     def acknowledge(self, number: int, actor: str) -> Result[Incident]:

@@ -272,8 +272,11 @@ class StatusPageService:
         public = self.store.public_incident_for(incident.number)
         if public is None:
             raise ConflictError(f"{incident.id} is not on the status page; publish it first.")
-        if not public.is_open:
+        if not public.is_open and not incident.is_open:
             raise ConflictError(f"{incident.id} is resolved on the status page; it takes no more public updates.")
+        if not public.is_open:  # the incident was reopened: this update puts it back on the page
+            public.state, public.resolved_at, public.monitoring_at = PublicState.INVESTIGATING, None, None
+            public.components = {name: IMPACT_STATUS[public.impact] for name in public.components}
         return public
 
     def public_text(self, text: str | None) -> str | None:
@@ -300,6 +303,20 @@ class StatusPageService:
             return current, event
 
         return self._write(incident.number, actor, "incident.resolve", apply)
+
+    def permit_update(self, incident: Incident, actor: str) -> None:
+        """Refused (and audited) unless the person may post public updates to this incident."""
+        self._permit(actor, [incident.env] if incident.env else [], f"post a public update to {incident.id}",
+                     incident.id, "incident.update")
+
+    def reopen(self, incident: Incident, actor: str, text: str) -> PublicIncident | None:
+        """A reopened incident whose public one was resolved goes back to investigating with this public update,
+        its components taking their impact's status again (a person gave the text: a person decides what the
+        public reads); None if it was never published."""
+        public = self.store.public_incident_for(incident.number)
+        if public is None or public.is_open:
+            return None
+        return self.public_update(incident, actor, PublicChange(text=text))
 
     def set_component(self, actor: str, name: str, status: str, reason: str | None = None) -> ComponentState:
         """A component's status by hand; `operational` hands it back to what incidents and maintenance say."""

@@ -187,9 +187,13 @@ def resolved(incident: Incident, by: str, text: str) -> Reply:
     return done(line(f"🟢 {incident.id} resolved by ", Mention(by), ": ", neutral(text)), incident)
 
 
-def reopened(incident: Incident, by: str, reason: str | None) -> Reply:
-    return done(line(f"🔴 {incident.id} reopened by ", Mention(by), line(": ", neutral(reason)) if reason else "."),
-                incident)
+def reopened(incident: Incident, by: str, reason: str | None, public_resolved: bool = False) -> Reply:
+    answer = done(line(f"🔴 {incident.id} reopened by ", Mention(by), line(": ", neutral(reason)) if reason else "."),
+                  incident)
+    if public_resolved:  # a person decides what the public reads
+        answer.parts.append(note(f"The status page still says it is resolved. To tell the public it is back: "
+                                 f"`/incident update {incident.id} WHAT YOU SEE --public`"))
+    return answer
 
 
 def closed(incident: Incident) -> Reply:

@@ -243,3 +243,37 @@ def test_publishing_twice_is_refused(status):
     reply = run(router, "publish INC-1 Again")
     assert not reply.ok and "INC-1 is already published" in reply.text
     assert store.public_incident_for(1).name == "API errors"
+
+
+def test_a_reopened_incident_goes_back_on_the_page_only_when_a_person_says_so(status):
+    router, _, store = status
+    opened(router)
+    assert run(router, "publish INC-1 Elevated API errors --impact major").ok
+    assert run(router, "resolve INC-1 pool raised --public-text 'Fixed.'").ok
+    assert shown(store)["API"] is ComponentStatus.OPERATIONAL
+    quiet = run(router, "reopen INC-1 errors are back")
+    assert quiet.ok and "The status page still says it is resolved" in to_text(quiet)
+    assert store.public_incident_for(1).state is PublicState.RESOLVED  # nothing said to the public by itself
+    back = run(router, "update INC-1 Errors have returned; we are investigating --public", SLACK)
+    assert back.ok, back.text
+    public = store.public_incident_for(1)
+    assert public.state is PublicState.INVESTIGATING and public.resolved_at is None
+    assert shown(store)["API"] is ComponentStatus.PARTIAL_OUTAGE
+    assert run(router, "resolve INC-1 really fixed").ok
+    again = run(router, "reopen INC-1 still failing --public-text 'We are investigating a recurrence.'")
+    assert again.ok, again.text
+    public = store.public_incident_for(1)
+    assert public.state is PublicState.INVESTIGATING and public.updates[-1].body == "We are investigating a recurrence."
+    refused = run(router, "reopen INC-1 --public-text 'x'")
+    assert not refused.ok  # it is open: nothing to reopen
+
+
+def test_reopening_on_the_page_needs_the_publish_role_and_changes_nothing_without_it(status):
+    router, _, store = status
+    opened(router)
+    assert run(router, "publish INC-1 Elevated API errors").ok
+    assert run(router, "resolve INC-1 fixed").ok
+    refused = run(router, "reopen INC-1 back --public-text 'Recurrence.'", VIEWER)
+    assert not refused.ok and "role" in refused.text
+    assert store.get_incident(1).status.value == "resolved"  # the internal incident was not reopened either
+    assert store.public_incident_for(1).state is PublicState.RESOLVED
