@@ -23,6 +23,7 @@ from bot.core.search_text import (
     coverage,
     parse_query,
     similarity_match,
+    similarity_terms,
     similarity_words,
 )
 from bot.errors import UsageError
@@ -31,6 +32,8 @@ from bot.timeparse import format_duration
 log = logging.getLogger("opsbot.search")
 RESULTS = 10
 SIMILAR = 3
+_COMMON = 200  # similar: a word held by this many incidents is common (counted no further)
+_TERMS = 10  # similar: the rarest words asked for (each more makes the query slower on a large index)
 _CANDIDATES = 20  # similar: the best full-text matches whose coverage is then judged
 # Who reads what is posted in a channel or shared in a draft: anybody, so no private incident is named there.
 NOBODY = Viewer(user="\x00nobody", channel=None, admin=False)
@@ -96,11 +99,17 @@ class SearchService:
         if not words:
             return []
         filters = Filters(exclude=incident.number)
-        match = similarity_match(words)
-        hits = self._visible(lambda size, offset: self.store.search_incidents(match, filters, size, offset),
-                             viewer, _CANDIDATES)
+        terms = similarity_terms(words)
+        match = similarity_match(terms, self.store.count_matches(terms, _COMMON), _TERMS)
+        if not match.any_of:
+            return []
+        hits = self._visible(
+            lambda size, offset: self.store.search_incidents(match, filters, size, offset, texts=True),
+            viewer, _CANDIDATES)
         threshold = self.catalog.similar.min_score
         scored = [(coverage(words, hit.text), hit) for hit in hits]
+        # the full-text rank found them (each backend its own scale); the share of words held orders them
+        scored.sort(key=lambda pair: -pair[0])
         chosen = [(score, hit) for score, hit in scored if score >= threshold][:limit]
         return [self._details(hit.incident, score) for score, hit in chosen]
 

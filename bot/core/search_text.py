@@ -181,11 +181,19 @@ def similarity_words(*texts: str | None, limit: int = 24) -> list[str]:
     return seen[:limit]
 
 
-def similarity_match(words: list[str]) -> Match:
+def similarity_terms(words: list[str]) -> list[str]:
+    """The words with their synonyms, once each, the words first."""
     expanded = list(words)
     for word in words:
         expanded += [synonym for synonym in SYNONYMS.get(word, ()) if synonym not in expanded]
-    return Match(any_of=tuple(expanded[:64]))
+    return expanded[:64]
+
+
+def similarity_match(terms: list[str], counts: dict[str, int], size: int = 12) -> Match:
+    """The `size` rarest terms that some incident holds (by `counts`, ties in their order): a rare word says which
+    failure it was, and a short query stays fast on a large index where the common ones match half of it."""
+    held = [term for term in terms if counts.get(term, 1) > 0]
+    return Match(any_of=tuple(sorted(held, key=lambda term: counts.get(term, 0))[:size]))
 
 
 def coverage(words: list[str], text: str) -> float:
