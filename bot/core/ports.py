@@ -191,6 +191,10 @@ class StatusStore(Protocol):
     def write_status(self, expected: int, write: StatusWrite) -> int: ...
 
 
+# Texts to unit vectors (float32 bytes): the optional semantic ranking (bot/semantic.py).
+Embed = Callable[[list[str]], list[bytes]]
+
+
 class SearchStore(Protocol):
     """The full-text index of incidents, kept current in the transaction of every change (bot/store/sql_search.py):
     best first, on the backend's own ranking; `reindex_search` rebuilds it from the records."""
@@ -198,6 +202,8 @@ class SearchStore(Protocol):
     def search_incidents(self, match: Match, filters: Filters, limit: int = 10, offset: int = 0,
                          texts: bool = False) -> list[SearchHit]: ...
     def count_matches(self, words: list[str], cap: int) -> dict[str, int]: ...
+    def search_vectors(self, numbers: list[int]) -> dict[int, bytes]: ...
+    def use_embedder(self, embed: Embed | None) -> None: ...
     def reindex_search(self) -> int: ...
 
 

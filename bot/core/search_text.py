@@ -40,6 +40,13 @@ def incident_fields(incident: Incident) -> tuple[str, str]:
     return _clean(incident.title), _clean("\n".join(part for part in parts if part))
 
 
+SEMANTIC_CHARS = 3_000  # what an incident's vector is made of: its fields, then the start of its timeline
+
+
+def semantic_text(title: str, head: str, timeline: str) -> str:
+    return f"{title}\n{head}\n{timeline}"[:SEMANTIC_CHARS]
+
+
 def event_text(event: Event) -> str:
     """The searchable text of one timeline entry ("" for those not searched): its text, plus the name of the ops
     or runbook action it records, or the labels of the alert."""

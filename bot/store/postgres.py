@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import BackendError
 from bot.store.sql import SqlStore, hide_password
-from bot.store.sql_search import POSTGRES_FILTER_INDEXES
+from bot.store.sql_search import POSTGRES_FILTER_INDEXES, POSTGRES_VECTORS
 from bot.store.sql_search import POSTGRES_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_status import POSTGRES_MIGRATION
 
@@ -118,6 +118,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (27, SEARCH_MIGRATION),
     # Search filters (service, env, severity) indexed beside the words (bot/store/sql_search.py).
     (28, POSTGRES_FILTER_INDEXES),
+    # Sentence vectors beside the search index (the optional extra opsbot[semantic]).
+    (29, POSTGRES_VECTORS),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
+from bot.core.ports import Embed
 from bot.core.search_text import (
     HIGHLIGHT,
     WORD,
@@ -26,6 +27,7 @@ from bot.core.search_text import (
     SearchHit,
     events_text,
     incident_fields,
+    semantic_text,
 )
 from bot.store.sql_base import Cursorish, SqlBase, incident_of
 
@@ -53,6 +55,12 @@ POSTGRES_MIGRATION = [
 # SQLite needs none: the FTS index hands out matches newest first and each is looked up by its number.
 POSTGRES_FILTER_INDEXES = [f"CREATE INDEX search_rows_{column} ON search_rows ({column}, number)"
                            for column in ("service", "env", "severity")]
+# Sentence vectors of the incidents (the optional extra opsbot[semantic], bot/semantic.py), one row each, written
+# with the index row when an embedder is in use; `reindex_search` fills them for all.
+SQLITE_VECTORS = [("CREATE TABLE search_vectors (number INTEGER PRIMARY KEY REFERENCES incidents (number),"
+                  " vector BLOB NOT NULL)")]
+POSTGRES_VECTORS = [("CREATE TABLE search_vectors (number BIGINT PRIMARY KEY REFERENCES incidents (number),"
+                    " vector BYTEA NOT NULL)")]
 _PG_DOC = ("setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
            " || setweight(to_tsvector('english', ?), 'C')")
 BM25_WEIGHTS = "8.0, 3.0, 1.0"  # title, head, timeline: a word in the title says most about the incident
@@ -66,6 +74,10 @@ _REINDEX_BATCH = 500
 
 class SearchSql(SqlBase):
     postgres = False  # set by the PostgreSQL backend: which full-text search writes and reads the index
+    _embed: Embed | None = None  # with the semantic extra: texts to vectors, stored beside the index
+
+    def use_embedder(self, embed: Embed | None) -> None:
+        self._embed = embed
 
     # --- writing ----------------------------------------------------------------------------------------------
     def _index_search(self, db: Cursorish, number: int, events: list[Event]) -> None:
@@ -81,6 +93,10 @@ class SearchSql(SqlBase):
 
     def _write_row(self, db: Cursorish, incident: Incident, timeline: str) -> None:
         title, head = incident_fields(incident)
+        if self._embed is not None:
+            vector = self._embed([semantic_text(title, head, timeline)])[0]
+            db.execute("INSERT INTO search_vectors (number, vector) VALUES (?, ?) ON CONFLICT (number)"
+                       " DO UPDATE SET vector = excluded.vector", (incident.number, vector))
         facets = (incident.status.value, incident.severity, incident.service, incident.env,
                   self._time(incident.declared_at))
         if self.postgres:
@@ -179,6 +195,15 @@ class SearchSql(SqlBase):
             ((() if texts else (query,)) + (query, query, *params, limit, offset))).fetchall()
         return [SearchHit(incident_of((doc, version)), float(rank), snippet or "", text or "")
                 for doc, version, rank, snippet, text in rows]
+
+    def search_vectors(self, numbers: list[int]) -> dict[int, bytes]:
+        """The stored vectors of these incidents (those written while an embedder was in use)."""
+        if not numbers:
+            return {}
+        with self._read() as db:
+            rows = db.execute(f"SELECT number, vector FROM search_vectors WHERE number IN"
+                              f" ({', '.join('?' for _ in numbers)})", tuple(numbers)).fetchall()
+        return {int(number): bytes(vector) for number, vector in rows}
 
     def count_matches(self, words: list[str], cap: int) -> dict[str, int]:
         """How many indexed incidents hold each word, counted up to `cap` (a cheap document frequency: the
