@@ -145,6 +145,18 @@ def test_the_query_text_is_never_logged(router, caplog):
     assert "needle" not in caplog.text and "y" * 50 not in caplog.text
 
 
+def test_a_failing_search_logs_the_command_and_its_size_not_its_text(router, services, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services.search, "search", broken)
+    caplog.set_level("DEBUG")
+    answer = router.handle("/incident", "search secretive needle words --since 1y", ALICE)
+    assert not answer.ok and "Something went wrong (ref" in answer.text
+    assert "needle" not in caplog.text and "secretive" not in caplog.text
+    assert "/incident search (5 words)" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
 def test_a_private_incident_is_found_only_by_participants_and_admins(router, services):
     run(router, "open p1 Card data exposed --private")
     run(router, "resolve INC-1 rotated keys")
