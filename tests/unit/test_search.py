@@ -255,6 +255,7 @@ def test_a_common_word_ranks_the_most_recent_matches_filters_first(router, servi
     """Only the CANDIDATES most recent matches are ranked (the cost of a word found in half the index stays
     flat); the filters narrow before that cap, so an older incident of the asked service is still found."""
     monkeypatch.setattr(sql_search, "CANDIDATES", 3)
+    monkeypatch.setattr(sql_search, "PG_CANDIDATES", 3)
     run(router, "open p2 Timeout talking to billing --service billing")
     run(router, "resolve INC-1 raised the billing timeout timeout timeout")
     for number in range(2, 7):
