@@ -23,7 +23,7 @@ from bot.core.flows import EvidenceFlows, IncidentFlows
 from bot.core.incidents import IncidentService
 from bot.core.maintenance import MaintenanceService
 from bot.core.ops import OpsService
-from bot.core.ports import CheckResult, Clock, GroupsOf, PlatformFor, Schedules, Store, Witness
+from bot.core.ports import CheckResult, Clock, Embed, GroupsOf, PlatformFor, Schedules, Store, Witness
 from bot.core.records import Records
 from bot.core.search import SearchService
 from bot.core.status_page import StatusPageService
@@ -77,7 +77,8 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
                    witnesses: Sequence[Witness] = (), keys: DocumentKeys | None = None,
                    evidence_dir: Path | None = None,
                    shared_files: SharedFiles | None = None,
-                   on_check: Callable[[CheckResult], None] | None = None) -> Services:
+                   on_check: Callable[[CheckResult], None] | None = None,
+                   embed: Embed | None = None) -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -98,7 +99,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
                                clock=clock, files=shared_files)
     ops.keep_output = evidence.add_output  # a runbook's whole output, kept with the incident it ran for
     status = StatusPageService(store, catalog, ops, clock=clock)
-    search = SearchService(store, catalog, clock)
+    search = SearchService(store, catalog, clock, embed)
     return Services(
         incidents=incidents,
         ops=ops,
@@ -137,9 +138,12 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
     raw_store = open_store(settings.database_url, audit_key(settings))
     metrics.collect_from(raw_store, severities=list(catalog.severities))
     store = cast(Store, MeteredStore(raw_store, metrics))
+    from bot.semantic import load_embedder
+
+    embedder = load_embedder()  # None without the extra opsbot[semantic]: full-text ranking alone
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses, keys=document_keys(settings),
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,
-                              on_check=metrics.check_result)
+                              on_check=metrics.check_result, embed=embedder.embed if embedder else None)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
                   metrics=metrics, catalog_path=path, slack_client=slack_client)
 

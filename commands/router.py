@@ -56,7 +56,7 @@ class Router:
         except OpsbotError as error:
             reply = error_reply(error)
         except Exception:  # noqa: BLE001 — a bug still gets a reply (with a log reference), never a traceback
-            reply = unexpected_error_reply(f"{command} {text}")
+            reply = unexpected_error_reply(described(command, text))
         return redacted(reply)
 
     def handle_line(self, line: str, ctx: Context) -> Reply:
@@ -120,6 +120,16 @@ def _map_texts(answer: Reply, fix: Callable[[str], str]) -> None:
 
     answer.summary = line_of(answer.summary)
     answer.parts = [part_of(part) for part in answer.parts]
+
+
+def described(command: str, text: str) -> str:
+    """A command for the log: its sub-command when it is one and how many words followed, never the words (a
+    search's text, a note or an impact is the user's to keep out of logs)."""
+    declared = COMMANDS.get(command)
+    word, rest = first_word(normalise(text))
+    if declared is None or word.lower() not in {sub.name for sub in declared.subcommands}:
+        return f"{command} ({len(text.split())} words)"
+    return f"{command} {word.lower()} ({len(rest.split())} words)"
 
 
 def overview() -> Reply:

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,semantic]'
 
 export OPSBOT_TEST_PG_URL=${OPSBOT_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 

@@ -14,23 +14,30 @@ from datetime import datetime, timedelta
 
 from bot.config.catalog import Catalog
 from bot.core.models import ActionItem, EventKind, Incident
-from bot.core.ports import Store
+from bot.core.ports import Embed, Store
 from bot.core.postmortem import postmortem_filename
 from bot.core.privacy import Viewer, may_see
 from bot.core.search_text import (
     Filters,
     SearchHit,
     coverage,
+    incident_fields,
     parse_query,
+    semantic_text,
     similarity_match,
+    similarity_terms,
     similarity_words,
 )
+from bot.core.semantic_rank import blended, cosine, vectors_for
 from bot.errors import UsageError
 from bot.timeparse import format_duration
 
 log = logging.getLogger("opsbot.search")
 RESULTS = 10
 SIMILAR = 3
+_COMMON = 200  # similar: a word held by this many incidents is common (counted no further)
+_TERMS = 10  # similar: the rarest words asked for (each more makes the query slower on a large index)
+_POOL = 30  # with the semantic extra: the full-text candidates re-ranked by meaning
 _CANDIDATES = 20  # similar: the best full-text matches whose coverage is then judged
 # Who reads what is posted in a channel or shared in a draft: anybody, so no private incident is named there.
 NOBODY = Viewer(user="\x00nobody", channel=None, admin=False)
@@ -75,8 +82,12 @@ class Similar:
 
 
 class SearchService:
-    def __init__(self, store: Store, catalog: Catalog, clock: Callable[[], datetime]):
-        self.store, self.catalog, self.clock = store, catalog, clock
+    """`embed`: with the optional extra opsbot[semantic] (bot/semantic.py), the best full-text candidates are
+    re-ranked by the meaning of their words too; without it, full text alone."""
+
+    def __init__(self, store: Store, catalog: Catalog, clock: Callable[[], datetime], embed: Embed | None = None):
+        self.store, self.catalog, self.clock, self.embed = store, catalog, clock, embed
+        store.use_embedder(embed)
 
     def search(self, request: SearchRequest, viewer: Viewer | None, limit: int = RESULTS) -> list[Found]:
         match = parse_query(request.text)
@@ -85,7 +96,13 @@ class SearchService:
             env=self._env(request.env), severity=self._severity(request.severity),
             include_open=request.include_open)
         hits = self._visible(lambda size, offset: self.store.search_incidents(match, filters, size, offset),
-                             viewer, limit)
+                             viewer, limit if self.embed is None else max(limit, _POOL))
+        if self.embed is not None and hits:
+            query = self.embed([" ".join(match.words)])[0]
+            vectors = vectors_for(self.embed, self.store.search_vectors([hit.incident.number for hit in hits]),
+                                  {hit.incident.number: hit.snippet for hit in hits})
+            scores = blended([hit.rank for hit in hits], [cosine(query, vectors[hit.incident.number]) for hit in hits])
+            hits = [hit for _, hit in sorted(zip(scores, hits, strict=True), key=lambda pair: -pair[0])][:limit]
         log.info("search: %d words, %d results", len(match.words), len(hits))
         return [Found(hit.incident, hit.snippet, _postmortem(hit.incident)) for hit in hits]
 
@@ -96,11 +113,24 @@ class SearchService:
         if not words:
             return []
         filters = Filters(exclude=incident.number)
-        match = similarity_match(words)
-        hits = self._visible(lambda size, offset: self.store.search_incidents(match, filters, size, offset),
-                             viewer, _CANDIDATES)
+        terms = similarity_terms(words)
+        match = similarity_match(terms, self.store.count_matches(terms, _COMMON), _TERMS)
+        if not match.any_of:
+            return []
+        hits = self._visible(
+            lambda size, offset: self.store.search_incidents(match, filters, size, offset, texts=True),
+            viewer, _CANDIDATES if self.embed is None else _POOL)
         threshold = self.catalog.similar.min_score
         scored = [(coverage(words, hit.text), hit) for hit in hits]
+        # the full-text rank found them (each backend its own scale); the share of words held orders them,
+        # and with the semantic extra how close their meaning is too
+        order = [score for score, _ in scored]
+        if self.embed is not None and hits:
+            mine = self.embed([semantic_text(*incident_fields(incident), "")])[0]
+            vectors = vectors_for(self.embed, self.store.search_vectors([hit.incident.number for hit in hits]),
+                                  {hit.incident.number: hit.text for hit in hits})
+            order = blended(order, [cosine(mine, vectors[hit.incident.number]) for hit in hits])
+        scored = [pair for _, pair in sorted(zip(order, scored, strict=True), key=lambda item: -item[0])]
         chosen = [(score, hit) for score, hit in scored if score >= threshold][:limit]
         return [self._details(hit.incident, score) for score, hit in chosen]
 

@@ -40,6 +40,13 @@ def incident_fields(incident: Incident) -> tuple[str, str]:
     return _clean(incident.title), _clean("\n".join(part for part in parts if part))
 
 
+SEMANTIC_CHARS = 3_000  # what an incident's vector is made of: its fields, then the start of its timeline
+
+
+def semantic_text(title: str, head: str, timeline: str) -> str:
+    return f"{title}\n{head}\n{timeline}"[:SEMANTIC_CHARS]
+
+
 def event_text(event: Event) -> str:
     """The searchable text of one timeline entry ("" for those not searched): its text, plus the name of the ops
     or runbook action it records, or the labels of the alert."""
@@ -181,11 +188,19 @@ def similarity_words(*texts: str | None, limit: int = 24) -> list[str]:
     return seen[:limit]
 
 
-def similarity_match(words: list[str]) -> Match:
+def similarity_terms(words: list[str]) -> list[str]:
+    """The words with their synonyms, once each, the words first."""
     expanded = list(words)
     for word in words:
         expanded += [synonym for synonym in SYNONYMS.get(word, ()) if synonym not in expanded]
-    return Match(any_of=tuple(expanded[:64]))
+    return expanded[:64]
+
+
+def similarity_match(terms: list[str], counts: dict[str, int], size: int = 12) -> Match:
+    """The `size` rarest terms that some incident holds (by `counts`, ties in their order): a rare word says which
+    failure it was, and a short query stays fast on a large index where the common ones match half of it."""
+    held = [term for term in terms if counts.get(term, 1) > 0]
+    return Match(any_of=tuple(sorted(held, key=lambda term: counts.get(term, 0))[:size]))
 
 
 def coverage(words: list[str], text: str) -> float:

@@ -201,6 +201,8 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
             return True
         made = await self._make_channel(incident, user, announce)
         if isinstance(made, list):
+            # the similar incidents wait for the channel (posted once: a process that made it earlier did not)
+            made += await self.post_similar(number)
             log.info("the channel of %s was made after an earlier failure%s", incident.id,
                      f" ({'; '.join(made)})" if made else "")
             return True

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import BackendError
 from bot.store.sql import SqlStore, hide_password
+from bot.store.sql_search import POSTGRES_FILTER_INDEXES, POSTGRES_VECTORS
 from bot.store.sql_search import POSTGRES_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_status import POSTGRES_MIGRATION
 
@@ -115,6 +116,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (20, POSTGRES_MIGRATION),
     # The search index of past incidents (bot/store/sql_search.py); its rows are built by `migrate` below.
     (27, SEARCH_MIGRATION),
+    # Search filters (service, env, severity) indexed beside the words (bot/store/sql_search.py).
+    (28, POSTGRES_FILTER_INDEXES),
+    # Sentence vectors beside the search index (the optional extra opsbot[semantic]).
+    (29, POSTGRES_VECTORS),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

@@ -13,6 +13,7 @@ from sqlite_utils.migrations import Migrations
 
 from bot.store.sql import SqlStore
 from bot.store.sql_search import SQLITE_MIGRATION as SEARCH_MIGRATION
+from bot.store.sql_search import SQLITE_VECTORS
 from bot.store.sql_status import SQLITE_MIGRATION
 
 migrations = Migrations("opsbot")
@@ -166,6 +167,13 @@ def m020_status_page(db: Database) -> None:
 def m027_search(db: Database) -> None:
     # The search index of past incidents (bot/store/sql_search.py); its rows are built by `migrate` below.
     for statement in SEARCH_MIGRATION:
+        db.execute(statement)
+
+
+@migrations()
+def m029_search_vectors(db: Database) -> None:
+    # Sentence vectors beside the search index (the optional extra opsbot[semantic], bot/store/sql_search.py).
+    for statement in SQLITE_VECTORS:
         db.execute(statement)
 
 

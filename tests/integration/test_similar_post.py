@@ -7,6 +7,7 @@ import hmac
 import json
 
 from tests.integration.test_alerts import GRAFANA_TOKEN, opsbot  # noqa: F401  (the served app with alert intake)
+from tests.integration.test_slack_failures import PROXY_PAGE
 from tests.integration.test_slack_http import wait_until
 
 
@@ -58,3 +59,21 @@ def test_an_alert_opened_incident_gets_the_similar_ones(opsbot, fake_slack):  # 
                           what="the alert's incident bound to its channel")
     posts = wait_until(lambda: _similar_posts(fake_slack, incident.channel), timeout=10, what="the similar post")
     assert "INC-1" in json.dumps(posts[0].params) and "added an index on orders" in json.dumps(posts[0].params)
+
+
+def test_the_similar_ones_follow_a_channel_made_on_a_later_try(slack):
+    """Slack fails to create the channel at first: the similar list is posted once the background try makes it."""
+    _past(slack.opsbot, "Postgres connection pool exhausted on api", "raised the pool size to 50", "api")
+    slack.surface.conversations.retry_delays = (0.2, 0.2, 0.2)
+    slack.fake.fail_next("conversations.create", status=500, html=PROXY_PAGE)
+    slack.fake.fail_next("conversations.create", reset=True)  # the first background try …
+    slack.fake.fail_next("conversations.create", reset=True)  # … whose SDK retry is reset too
+    assert slack.command("open p1 API cannot get a database connection, pool exhausted --service api").status_code == 200
+    incident = wait_until(lambda: next((i for i in slack.opsbot.store.list_incidents() if i.channel), None),
+                          timeout=10, what="INC-2 bound to its channel on a later try")
+    assert len(slack.fake.calls_to("conversations.create")) == 4
+    posts = wait_until(lambda: _similar_posts(slack.fake, incident.channel), timeout=10, what="the similar post")
+    assert "raised the pool size to 50" in json.dumps(posts[0].params)
+    slack.command("note INC-2 looking", channel=incident.channel)
+    slack.fake.wait_for_response(2)
+    assert len(_similar_posts(slack.fake, incident.channel)) == 1

@@ -11,9 +11,9 @@ from bot.config import Catalog
 from bot.core.audit import AuditRecord
 from bot.core.models import Event, EventKind
 from bot.core.search import NOBODY, SearchRequest
-from bot.core.search_text import MAX_QUERY, parse_query
+from bot.core.search_text import MAX_QUERY, parse_query, similarity_match
 from bot.errors import UsageError
-from bot.store import open_store
+from bot.store import open_store, sql_search
 from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router
@@ -145,6 +145,18 @@ def test_the_query_text_is_never_logged(router, caplog):
     assert "needle" not in caplog.text and "y" * 50 not in caplog.text
 
 
+def test_a_failing_search_logs_the_command_and_its_size_not_its_text(router, services, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services.search, "search", broken)
+    caplog.set_level("DEBUG")
+    answer = router.handle("/incident", "search secretive needle words --since 1y", ALICE)
+    assert not answer.ok and "Something went wrong (ref" in answer.text
+    assert "needle" not in caplog.text and "secretive" not in caplog.text
+    assert "/incident search (5 words)" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
 def test_a_private_incident_is_found_only_by_participants_and_admins(router, services):
     run(router, "open p1 Card data exposed --private")
     run(router, "resolve INC-1 rotated keys")
@@ -237,3 +249,32 @@ def test_reindex_and_the_migration_build_the_index_from_the_records(router, serv
 def test_help_lists_search_and_similar(router):
     shown = run(router, "help")
     assert "/incident search" in shown and "/incident similar" in shown
+
+
+def test_a_common_word_ranks_the_most_recent_matches_filters_first(router, services, monkeypatch):
+    """Only the CANDIDATES most recent matches are ranked (the cost of a word found in half the index stays
+    flat); the filters narrow before that cap, so an older incident of the asked service is still found."""
+    monkeypatch.setattr(sql_search, "CANDIDATES", 3)
+    monkeypatch.setattr(sql_search, "PG_CANDIDATES", 3)
+    run(router, "open p2 Timeout talking to billing --service billing")
+    run(router, "resolve INC-1 raised the billing timeout timeout timeout")
+    for number in range(2, 7):
+        run(router, f"open p2 Timeout number {number} --service api")
+        run(router, f"resolve INC-{number} restarted")
+    assert sorted(found(services, "timeout")) == ["INC-4", "INC-5", "INC-6"]  # INC-1 ranks best, but is old
+    viewer = services.incidents.viewer("U_ALICE", None)
+    request = SearchRequest("timeout", service="billing")
+    assert [f.incident.id for f in services.search.search(request, viewer)] == ["INC-1"]
+
+
+def test_match_counts_stop_at_the_cap(router, store):
+    for number in range(1, 5):
+        run(router, f"open p2 Disk full number {number}")
+    run(router, "note INC-1 pgbouncer saturated")
+    assert store.count_matches(["disk", "pgbouncer", "kangaroo"], 3) == {"disk": 3, "pgbouncer": 1, "kangaroo": 0}
+
+
+def test_similar_asks_for_the_rarest_words_some_incident_holds():
+    terms = ["checkout", "hangs", "db", "connection", "database"]
+    counts = {"checkout": 200, "hangs": 0, "db": 5, "connection": 40, "database": 5}
+    assert similarity_match(terms, counts, size=3).any_of == ("db", "database", "connection")

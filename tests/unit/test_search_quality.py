@@ -13,8 +13,9 @@ CTX = Context(user="U_ALICE", source="console")
 WITH_SERVICE = True  # the new incident names its service (bench and the report also measure without)
 
 
-def _load(store, clock) -> tuple:
-    services = build_services(store, Catalog.model_validate({"similar": {"min_score": 0.0}}), clock=clock)
+def _load(store, clock, embed=None) -> tuple:
+    services = build_services(store, Catalog.model_validate({"similar": {"min_score": 0.0}}), clock=clock,
+                              embed=embed)
     router = Router(services)
     kinds: dict[int, str] = {}
     for kind, incidents in PAST.items():
@@ -29,8 +30,8 @@ def _load(store, clock) -> tuple:
     return services, kinds
 
 
-def hit_at_3(store, clock) -> float:
-    services, kinds = _load(store, clock)
+def hit_at_3(store, clock, embed=None) -> float:
+    services, kinds = _load(store, clock, embed)
     hits = 0
     for title, service, impact, kind in NEW:
         incident = services.incidents.open("U_BOB", "P2", title, impact=impact, service=service if WITH_SERVICE else None)
