@@ -40,9 +40,9 @@ API = ["summary.json", "status.json", "components.json", "incidents.json", "inci
 
 
 @pytest.fixture
-def bots(tmp_path, sqlite_url):
+def bots(tmp_path, store_url):
     (tmp_path / "opsbot.yml").write_text(CATALOG)
-    settings = Settings(database_url=sqlite_url, config=tmp_path / "opsbot.yml")
+    settings = Settings(database_url=store_url, config=tmp_path / "opsbot.yml")
     slack = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
     one, other = build(settings=settings), build(settings=settings)
     yield one, TestClient(served(one, slack, "off").app), other
@@ -183,3 +183,30 @@ def test_history_by_month_uptime_bars_and_pages_under_their_slash(bots):
     assert bars.group(2).count("<span") == 90 and bars.group(2).endswith(
         f'title="{public.created_at.astimezone(ZoneInfo("Europe/Paris")).date().isoformat()}: Major Outage"></span>')
     assert '<div class="bars" role="img" aria-label="Docs: 100.00% uptime over 90 days">' in page
+
+
+def test_the_page_is_rendered_on_change_not_per_request(bots):
+    """A hundred requests cost one rendering; a change costs one more (read at most once a second)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from bot.http.status import StatusSite
+    from bot.views.status_site import render_site
+
+    bot, _, _ = bots
+    renders = []
+
+    def render():
+        renders.append(1)
+        return render_site(bot.services.status.view())
+
+    site = StatusSite(bot.services.status.version, render, check_every_s=0.0)
+    client = TestClient(Starlette(routes=[Mount("/status", app=site)]))
+    for _ in range(100):
+        assert client.get("/status/api/v2/summary.json").status_code == 200
+    assert len(renders) == 1
+    say(bot, "/incident", "open p1 Errors --env prod --service api")
+    say(bot, "/incident", "publish INC-1 Elevated errors")
+    for _ in range(100):
+        client.get("/status/")
+    assert len(renders) == 2 and "Elevated errors" in client.get("/status/").text

@@ -1,0 +1,129 @@
+"""The public status page under load: `opsbot serve` (a real process, Slack off, SQLite) with N past public
+incidents, 200 concurrent clients reading `summary.json` and `/status/`; p50/p99 of each, as the clients see them.
+The page is rendered once per change (bot/http/status.py), so the figures should not grow with N.
+Target: p99 < 20 ms, and no worse with 10,000 past incidents than with 100.
+
+    .venv/bin/python bench/status_page.py [--incidents 100,1000,10000] [--clients 200] [--requests 20]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bot.config import Catalog
+from bot.core.models import Incident, Status
+from bot.core.ports import StatusWrite
+from bot.core.status_models import ComponentStatus, Impact, PublicIncident, PublicState, PublicUpdate, new_public_id
+from bot.store import open_store
+
+CATALOG = """
+environments:
+  prod: {services: {api: {}, web: {}}}
+status_page:
+  title: Bench Status
+  url: https://status.example.com
+  components: [{name: API, group: Platform, services: [prod/api]}, {name: Website, services: [prod/web]}]
+"""
+
+
+def seed(url: str, count: int) -> None:
+    """`count` resolved public incidents over the last year, three updates each, written as the service does."""
+    store = open_store(url, Catalog.model_validate({}))
+    store.migrate()
+    start = datetime.now(UTC) - timedelta(days=365)
+    for n in range(count):
+        at = start + timedelta(minutes=n * (365 * 24 * 60 // max(count, 1)))
+        updates = [PublicUpdate(id=new_public_id(), state=state, body=f"{state.value} update of incident {n}", at=at,
+                                components={"API": ComponentStatus.PARTIAL_OUTAGE})
+                   for state in (PublicState.INVESTIGATING, PublicState.MONITORING, PublicState.RESOLVED)]
+        internal = store.create_incident(Incident(number=0, title=f"internal {n}", severity="P1", status=Status.RESOLVED,
+                                                  opened_by="U_BENCH", declared_at=at,
+                                                  resolved_at=at + timedelta(hours=1), resolution="fixed"), [])
+        public = PublicIncident(id=new_public_id(), number=internal.number, name=f"Elevated errors {n}", impact=Impact.MAJOR,
+                                state=PublicState.RESOLVED, components={"API": ComponentStatus.OPERATIONAL},
+                                updates=updates, created_at=at, updated_at=at + timedelta(hours=1),
+                                resolved_at=at + timedelta(hours=1))
+        store.write_status(store.status_version(), StatusWrite(incident=public))
+    store.close()
+
+
+async def load(base: str, path: str, clients: int, requests: int) -> list[float]:
+    timings: list[float] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        async def one_client() -> None:
+            for _ in range(requests):
+                started = time.perf_counter()
+                answer = await client.get(path)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200
+
+        await client.get(path)  # the first read renders the page: not part of the figures
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+    return timings
+
+
+def serve(folder: Path, url: str) -> tuple[subprocess.Popen, str]:
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "OPSBOT_DATABASE_URL": url, "OPSBOT_CONFIG": str(folder / "opsbot.yml"), "PORT": str(port),
+           "OPSBOT_LOG_LEVEL": "WARNING"}
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--no-scheduler"],
+                               env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("opsbot serve did not start")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--incidents", default="100,1000,10000")
+    parser.add_argument("--clients", default="1,200", help="concurrent clients, one run per figure")
+    parser.add_argument("--requests", type=int, default=20, help="per client and path")
+    args = parser.parse_args()
+    print(f"{args.requests} requests per client and path; `opsbot serve` (one process); the load generator is this "
+          "process (Python, asyncio): at 200 clients the figures include its own queueing")
+    for count in (int(n) for n in args.incidents.split(",")):
+        with tempfile.TemporaryDirectory() as folder_name:
+            folder = Path(folder_name)
+            (folder / "opsbot.yml").write_text(CATALOG)
+            url = f"sqlite:///{folder}/bench.db"
+            seed(url, count)
+            process, base = serve(folder, url)
+            try:
+                for clients in (int(c) for c in args.clients.split(",")):
+                    for path in ("/status/api/v2/summary.json", "/status/"):
+                        timings = asyncio.run(load(base, path, clients, args.requests))
+                        print(f"{count:>6} past incidents  {clients:>3} clients  {path:<28} p50 "
+                              f"{statistics.median(timings):6.1f} ms  p99 {percentile(timings, 0.99):6.1f} ms  "
+                              f"({len(timings)} requests)")
+            finally:
+                process.terminate()
+                process.wait(20)
+
+
+if __name__ == "__main__":
+    main()
