@@ -24,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.config import Catalog
 from bot.core.models import Incident, Status
 from bot.core.ports import StatusWrite
-from bot.core.status_models import ComponentStatus, Impact, PublicIncident, PublicState, PublicUpdate, new_public_id
+from bot.core.status_models import (
+    ComponentStatus,
+    Impact,
+    PublicIncident,
+    PublicState,
+    PublicUpdate,
+    new_public_id,
+)
 from bot.store import open_store
 
 CATALOG = """
