@@ -65,8 +65,10 @@ def seed(url: str, count: int) -> None:
     store.close()
 
 
-async def load(base: str, path: str, clients: int, requests: int) -> list[float]:
+async def load(base: str, path: str, clients: int, requests: int) -> tuple[list[float], list[float]]:
+    """Latencies as the clients see them, and the server's own time per answer (its Server-Timing header)."""
     timings: list[float] = []
+    server: list[float] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         async def one_client() -> None:
@@ -75,10 +77,11 @@ async def load(base: str, path: str, clients: int, requests: int) -> list[float]
                 answer = await client.get(path)
                 timings.append((time.perf_counter() - started) * 1000)
                 assert answer.status_code == 200
+                server.append(float(answer.headers["server-timing"].split("dur=")[1]))
 
         await client.get(path)  # the first read renders the page: not part of the figures
         await asyncio.gather(*(one_client() for _ in range(clients)))
-    return timings
+    return timings, server
 
 
 def serve(folder: Path, url: str) -> tuple[subprocess.Popen, str]:
@@ -123,9 +126,10 @@ def main() -> None:
             try:
                 for clients in (int(c) for c in args.clients.split(",")):
                     for path in ("/status/api/v2/summary.json", "/status/"):
-                        timings = asyncio.run(load(base, path, clients, args.requests))
-                        print(f"{count:>6} past incidents  {clients:>3} clients  {path:<28} p50 "
-                              f"{statistics.median(timings):6.1f} ms  p99 {percentile(timings, 0.99):6.1f} ms  "
+                        timings, server = asyncio.run(load(base, path, clients, args.requests))
+                        print(f"{count:>6} past incidents  {clients:>3} clients  {path:<28} server p50 "
+                              f"{statistics.median(server):5.2f} ms p99 {percentile(server, 0.99):5.2f} ms · client p50 "
+                              f"{statistics.median(timings):6.1f} ms p99 {percentile(timings, 0.99):6.1f} ms "
                               f"({len(timings)} requests)")
             finally:
                 process.terminate()

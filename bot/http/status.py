@@ -53,6 +53,7 @@ class StatusSite:
         return self._files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
         path = request.url.path.removeprefix("/status")
         if request.method not in ("GET", "HEAD"):
@@ -71,4 +72,6 @@ class StatusSite:
                 if found.media_type.startswith("application/json"):
                     headers["Access-Control-Allow-Origin"] = "*"  # widgets on other sites read it, as Statuspage's
                 response = Response(found.body, media_type=found.media_type, headers=headers)
+        # How long this answer took inside opsbot (a browser's devtools and bench/status_page.py read it).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
         await response(scope, receive, send)

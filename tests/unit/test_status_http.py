@@ -203,7 +203,8 @@ def test_the_page_is_rendered_on_change_not_per_request(bots):
     site = StatusSite(bot.services.status.version, render, check_every_s=0.0)
     client = TestClient(Starlette(routes=[Mount("/status", app=site)]))
     for _ in range(100):
-        assert client.get("/status/api/v2/summary.json").status_code == 200
+        answer = client.get("/status/api/v2/summary.json")
+        assert answer.status_code == 200 and answer.headers["server-timing"].startswith("app;dur=")
     assert len(renders) == 1
     say(bot, "/incident", "open p1 Errors --env prod --service api")
     say(bot, "/incident", "publish INC-1 Elevated errors")
