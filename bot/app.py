@@ -27,6 +27,7 @@ from bot.core.ports import CheckResult, Clock, Embed, GroupsOf, PlatformFor, Sch
 from bot.core.records import Records
 from bot.core.search import SearchService
 from bot.core.status_page import StatusPageService
+from bot.core.web_auth import WebAuth, WebLogin
 from bot.errors import ConfigError, UsageError
 from bot.metrics import MeteredStore, Metrics
 from bot.timeparse import utcnow
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from bot.core.evidence import SharedFiles
     from bot.core.ports import Notifier
     from bot.http.status import StatusSite
+    from bot.http.web import WebSite
     from bot.scheduler.runner import SchedulerRunner
     from bot.slack.surface import SlackSurface
     from bot.static_site import Publisher
@@ -78,7 +80,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
                    evidence_dir: Path | None = None,
                    shared_files: SharedFiles | None = None,
                    on_check: Callable[[CheckResult], None] | None = None,
-                   embed: Embed | None = None) -> Services:
+                   embed: Embed | None = None, web_url: str = "http://localhost:3000") -> Services:
     """The services over one store; tests pass their own clock, platforms or group directory."""
     from bot.checks.runner import CheckRunner
     from bot.platforms import Platforms
@@ -110,6 +112,7 @@ def build_services(store: Store, catalog: Catalog, clock: Clock = utcnow, platfo
         evidence_flows=EvidenceFlows(evidence),
         records=Records(store, catalog, evidence, clock, keys, search),
         search=search,
+        web=WebLogin(WebAuth(store, clock), web_url),
     )
 
 
@@ -142,6 +145,7 @@ def build(config: str | Path | None = None, settings: Settings | None = None,
 
     embedder = load_embedder()  # None without the extra opsbot[semantic]: full-text ranking alone
     services = build_services(store, catalog, groups_of=groups_of, witnesses=witnesses, keys=document_keys(settings),
+                              web_url=settings.web_url,
                               evidence_dir=settings.evidence_root(), shared_files=shared_files,
                               on_check=metrics.check_result, embed=embedder.embed if embedder else None)
     return Opsbot(settings=settings, catalog=catalog, store=store, services=services, router=Router(services),
@@ -270,7 +274,7 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
         surface.conversations.on_opened = runner.poke  # a new incident's first page goes out at once
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
                      shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot),
-                     status=status_site(opsbot))
+                     status=status_site(opsbot), web=web_site(opsbot))
     return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
 
 
@@ -297,6 +301,56 @@ def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
                                                              overrides=overrides))
 
     return feed
+
+
+def web_site(opsbot: Opsbot) -> WebSite:
+    """The signed-in web view (/ui/): sign-in links and sessions (bot/core/web_auth.py), pages (bot/webui.py)."""
+    from bot.core.web_auth import WebAuth
+    from bot.http.web import WebAccess, WebSite
+    from bot.timeparse import parse_duration
+    from bot.webui import WebUI
+
+    settings = opsbot.settings
+    try:
+        session = parse_duration(settings.web_session)
+    except ValueError as exc:
+        raise ConfigError([f"OPSBOT_WEB_SESSION: {exc}"]) from exc
+    auth = WebAuth(opsbot.store, opsbot.services.incidents.clock, session)
+    access = WebAccess(sign_in=auth.sign_in, user_of=auth.user_of, sign_out=auth.sign_out,
+                       session_s=int(session.total_seconds()), user_header=settings.web_user_header,
+                       trusted_proxies=[p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()])
+    key, witnesses = audit_key(settings), audit_witnesses(settings)
+
+    def verify_chain():
+        checkpoints = [checkpoint for witness in witnesses for checkpoint in witness.checkpoints()]
+        return opsbot.services.records.verify_audit(key, checkpoints)
+
+    ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot))
+    return WebSite(access, ui.render)
+
+
+def user_zones(opsbot: Opsbot) -> Callable[[str], str | None]:
+    """A person's time zone from their Slack profile (users.info, cached an hour), when Slack is configured."""
+    client = opsbot.slack_client
+    known: dict[str, tuple[float, str | None]] = {}
+
+    def zone_of(user: str) -> str | None:
+        if client is None:
+            return None
+        import time
+
+        cached = known.get(user)
+        if cached is not None and time.monotonic() - cached[0] < 3600:
+            return cached[1]
+        try:
+            found = client.users_info(user=user).get("user") or {}
+            zone = found.get("tz") if isinstance(found.get("tz"), str) else None
+        except Exception:  # noqa: BLE001 — a zone is a nicety: the page shows UTC
+            zone = None
+        known[user] = (time.monotonic(), zone)
+        return zone
+
+    return zone_of
 
 
 def status_site(opsbot: Opsbot, check_every_s: float = 1.0) -> StatusSite:

@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     search = sub.add_parser("search", help="the search index of past incidents")
     search_sub = search.add_subparsers(dest="search_command", required=True)
     search_sub.add_parser("reindex", parents=[with_config], help="rebuild the index from every incident and its timeline")
+    web_login = sub.add_parser("web-login", parents=[with_config],
+                               help="print a one-time sign-in link to the web view (/ui/) for a user")
+    web_login.add_argument("--user", required=True, help="the Slack user ID to sign in as")
     status_page = sub.add_parser("status-page", help="the public status page as static files")
     status_page_sub = status_page.add_subparsers(dest="status_page_command", required=True)
     build_page = status_page_sub.add_parser("build", parents=[with_config],
@@ -532,7 +535,17 @@ def _status_page(args: argparse.Namespace, config: str | None) -> int:
     return 0
 
 
-COMMANDS = {"status-page": _status_page, "search": _search, "oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
+def _web_login(args: argparse.Namespace, config: str | None) -> int:
+    """`opsbot web-login --user U…`: the console user's way in, as `/opsbot login` is Slack's."""
+    app = _build(config)
+    try:
+        print(app.services.web.link(args.user))
+    finally:
+        app.close()
+    return 0
+
+
+COMMANDS = {"web-login": _web_login, "status-page": _status_page, "search": _search, "oncall": _oncall, "evidence": _evidence, "health": _health, "audit": _audit, "serve": _serve, "manifest": _manifest, "console": _console, "check-config": _check_config, "postmortem": _postmortem,
             "incident": _incident}
 
 if __name__ == "__main__":

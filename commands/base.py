@@ -18,6 +18,7 @@ from bot.core.records import Records
 from bot.core.requests import Capabilities, capabilities
 from bot.core.search import SearchService
 from bot.core.status_page import StatusPageService
+from bot.core.web_auth import WebLogin
 from bot.errors import UsageError
 from bot.views.model import Code, Headline, Reply, line, lines, note, reply
 from commands.parsing import first_word, usage_on_error
@@ -50,6 +51,7 @@ class Services:
     records: Records  # read models: post-mortem draft, export
     status: StatusPageService  # the public status page
     search: SearchService  # past incidents: search, similar
+    web: WebLogin  # sign-in links to the web view (/ui/)
 
 
 Handler = Callable[[Services, Context, str], Reply]

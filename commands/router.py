@@ -32,14 +32,14 @@ from bot.views.model import (
     paragraph,
     reply,
 )
-from commands import incident, maint, oncall, ops, status
+from commands import incident, maint, oncall, ops, opsbot, status
 from commands.base import CommandSet, Context, Services
 from commands.parsing import first_word, normalise
 
 log = logging.getLogger("opsbot.commands")
 
 COMMAND_SETS: tuple[CommandSet, ...] = (incident.COMMAND, ops.COMMAND, maint.COMMAND, status.COMMAND,
-                                        oncall.COMMAND)
+                                        oncall.COMMAND, opsbot.COMMAND)
 COMMANDS = {command.name: command for command in COMMAND_SETS}
 
 

@@ -53,6 +53,8 @@ LAYERS: dict[str, set[str]] = {
     "bot.snapshots": {"bot.core"},  # health snapshots in the background, for every surface's effect handler
     # the surfaces and the composition root wire everything
     "bot.console": {"bot.errors", *CONFIG, "bot.core", "bot.views", "commands"},
+    # the web view's pages: the core's read models rendered by the views (bot.http only signs people in)
+    "bot.webui": {"bot.errors", "bot.timeparse", *CONFIG, "bot.core", "bot.views"},
     "bot.app": {"*"},
     "bot.cli": {"*"},
     "bot": set(),  # bot/__init__.py

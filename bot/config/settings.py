@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     audit_pubkey: str | None = None  # OPSBOT_AUDIT_PUBKEY: what `opsbot audit verify` checks signatures with
     calendar_token: SecretStr | None = None  # OPSBOT_CALENDAR_TOKEN: GET /oncall/<schedule>.ics?token=… (unset: off)
     evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or in the data dir)
+    # The web view (/ui/): its public address (sign-in links point there), a session's lifetime, and an SSO proxy's
+    # header naming the Slack user ID, trusted only from these addresses (comma-separated IPs or networks).
+    web_url: str = "http://localhost:3000"  # OPSBOT_WEB_URL
+    web_session: str = "12h"  # OPSBOT_WEB_SESSION
+    web_user_header: str | None = None  # OPSBOT_WEB_USER_HEADER
+    web_trusted_proxies: str = ""  # OPSBOT_WEB_TRUSTED_PROXIES
 
     def evidence_root(self) -> Path:
         if self.evidence_dir is not None:

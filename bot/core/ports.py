@@ -76,6 +76,14 @@ class LeaseStore(Protocol):
     def release_lease(self, key: str, attempt: str) -> None: ...
 
 
+class WebTokenStore(Protocol):
+    """Sign-in links and web sessions, kept by the SHA-256 of their tokens (bot/core/web_auth.py)."""
+
+    def add_web_token(self, digest: str, kind: str, user: str, expires_at: datetime, now: datetime) -> None: ...
+    def spend_web_token(self, digest: str, kind: str, now: datetime) -> str | None: ...
+    def web_token_user(self, digest: str, kind: str, now: datetime) -> str | None: ...
+
+
 class PlanStore(Protocol):
     def save_plan(self, plan: Plan) -> None: ...
     def get_plan(self, plan_id: str) -> Plan: ...
@@ -208,7 +216,7 @@ class SearchStore(Protocol):
 
 
 class Store(IncidentStore, AuditStore, PlanStore, LeaseStore, MaintenanceStore, PlatformMemory, ArchiveStore,
-            AlertStore, StatusStore, SearchStore, Protocol):
+            AlertStore, StatusStore, SearchStore, WebTokenStore, Protocol):
     """Everything opsbot keeps; SQLite and PostgreSQL pass one contract suite (tests/contract)."""
 
     url: str

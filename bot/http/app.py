@@ -7,6 +7,7 @@
     POST /alerts/webhook         parsed; the endpoint answers other methods and names itself, as JSON)
     POST /slack/events         only with Slack over HTTP (bot/http/slack.py)
     GET  /status/…             the public status page, its incidents and the Statuspage v2 JSON (bot/http/status.py)
+    GET  /ui/…                 the signed-in, read-only web view (bot/http/web.py)
 
 Anything else is a plain 404 (bot/http/routing.py); a malformed request never gets a 500.
 
@@ -40,6 +41,7 @@ from bot.http.slack import slack_routes
 if TYPE_CHECKING:
     from bot.alerts.endpoint import AlertEndpoint
     from bot.http.status import StatusSite
+    from bot.http.web import WebSite
     from bot.metrics import Metrics
     from bot.slack.surface import SlackSurface
 
@@ -51,7 +53,7 @@ class Scheduler(Protocol):
 def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndpoint,
                scheduler: Scheduler | None = None, slack: SlackSurface | None = None,
                shutdown_timeout: float = 30.0, status: StatusSite | None = None,
-               calendar: Callable[[str, str], bytes | None] | None = None) -> Starlette:
+               calendar: Callable[[str, str], bytes | None] | None = None, web: WebSite | None = None) -> Starlette:
     """Built by the composition root (bot/app.py). Without `slack`, no Slack route and no Slack start-up; without
     `scheduler`, /healthz says it is off in this process."""
 
@@ -95,7 +97,7 @@ def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndp
         *slack_routes(slack),
         *([Route("/oncall/{name}.ics", _calendar_feed(calendar), methods=["GET"])] if calendar else []),
         *([Route("/status", status), Route("/status/{path:path}", status)] if status is not None else []),
-        # Next: Mount("/ui", …) for the signed-in web view.
+        *([Route("/ui", web), Route("/ui/{path:path}", web)] if web is not None else []),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(StartRefusal)], exception_handlers={404: not_found},
                     lifespan=lifespan)

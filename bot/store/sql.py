@@ -21,10 +21,11 @@ from bot.store.sql_plans import PlanSql
 from bot.store.sql_schedule import ScheduleSql
 from bot.store.sql_search import SearchSql
 from bot.store.sql_status import StatusSql
+from bot.store.sql_web import WebSql
 from bot.timeparse import utcnow
 
 
-class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql):
+class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, WebSql):
     """Store logic in portable SQL; a backend supplies `_write()` / `_read()` transactions."""
 
     # --- writes -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from bot.store.sql import SqlStore
 from bot.store.sql_search import SQLITE_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_search import SQLITE_VECTORS
 from bot.store.sql_status import SQLITE_MIGRATION
+from bot.store.sql_web import WEB_MIGRATION
 
 migrations = Migrations("opsbot")
 
@@ -175,6 +176,13 @@ def m029_search_vectors(db: Database) -> None:
     # Sentence vectors beside the search index (the optional extra opsbot[semantic], bot/store/sql_search.py).
     for statement in SQLITE_VECTORS:
         db.execute(statement)
+
+
+@migrations()
+def m030_web_sign_in(db: Database) -> None:
+    # Sign-in links and web sessions, by the SHA-256 of their tokens (bot/store/sql_web.py).
+    for statement in WEB_MIGRATION:
+        db.execute(statement.format(time="TEXT"))
 
 
 class SqliteStore(SqlStore):

@@ -1,0 +1,218 @@
+"""The web view's pages (/ui/) as HTML: server-rendered, no JavaScript, nothing from another origin (its stylesheet
+is its own file), readable on a phone, dark by `prefers-color-scheme`, AA colour contrast. Every piece of user text
+goes through `html.escape`; the post-mortem's Markdown is rendered with raw HTML off and links limited to http(s);
+links are built from ids, never from user text. Times show in the viewer's zone, UTC in their title."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from html import escape
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from markdown_it import MarkdownIt
+
+from bot.core.audit import AuditRecord
+from bot.core.models import Event, Incident
+from bot.core.web_read import Insights, Listing, Percentiles, Row
+from bot.timeparse import format_duration
+
+STYLE = """\
+:root{color-scheme:light dark;--bg:#fff;--fg:#1d1f21;--muted:#5f5f5f;--line:#ddd;--ok:#1b5e20;--bad:#b71c1c;
+--bar:#0d47a1;--link:#0b57d0}
+@media (prefers-color-scheme:dark){:root{--bg:#16181a;--fg:#e8e8e8;--muted:#a8a8a8;--line:#333;--ok:#81c784;
+--bad:#ff8a80;--bar:#90caf9;--link:#8ab4f8}}
+body{margin:0 auto;max-width:72rem;padding:1rem;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
+a{color:var(--link)}nav a{margin-right:1rem}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;display:block;overflow-x:auto}th,td{text-align:left;padding:.35rem .5rem;
+border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--muted)}.ok{color:var(--ok)}
+.bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}form{margin:1rem 0}
+label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-width:100%}
+svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
+"""
+PAGES = [("Incidents", "/ui/"), ("Audit", "/ui/audit"), ("Insights", "/ui/insights"),
+         ("Maintenance", "/ui/maintenance"), ("On call", "/ui/oncall")]
+
+
+def _markdown() -> MarkdownIt:
+    """CommonMark with raw HTML off; a link or image to anything but http(s) (javascript:, data:, file:) stays text."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").disable("image")
+    md.validateLink = lambda url: url.lower().startswith(("http://", "https://"))  # type: ignore[method-assign]
+    return md
+
+
+MARKDOWN = _markdown()
+
+
+def when(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return '<span class="muted">—</span>'
+    utc = moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
+    return (f'<time datetime="{moment.isoformat()}" title="{utc}">'
+            f'{escape(moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))}</time>')
+
+
+def _span(value: timedelta | None, target: timedelta | None = None) -> str:
+    if value is None:
+        return '<span class="muted">—</span>'
+    shown = escape(format_duration(value))
+    if target is None:
+        return shown
+    met = value <= target
+    return (f'<span class="{"ok" if met else "bad"}">{shown} {"✓" if met else "✗"}</span>'
+            f'<span class="muted"> / {escape(format_duration(target))}</span>')
+
+
+def page(title: str, body: str, user: str | None) -> str:
+    nav = "".join(f'<a href="{href}">{name}</a>' for name, href in PAGES) if user else ""
+    who = f'<span class="muted">{escape(user)} · </span><a href="/ui/logout">Sign out</a>' if user else ""
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
+            f"<body><header><nav>{nav}</nav><p>{who}</p></header><main><h1>{escape(title)}</h1>{body}</main>"
+            "</body></html>\n")
+
+
+def sign_in_page(reason: str | None = None) -> str:
+    why = f'<p class="bad">{escape(reason)}</p>' if reason else ""
+    return page("Sign in", why + "<p>Type <code>/opsbot login</code> in Slack: opsbot answers, only to you, with a "
+                "link that signs you in (valid 10 minutes, once). Without Slack: <code>opsbot web-login --user "
+                "U…</code> prints one.</p>", None)
+
+
+def problem_page(title: str, message: str, user: str | None) -> str:
+    return page(title, f"<p>{escape(message)}</p>", user)
+
+
+def _select(name: str, label: str, current: str, options: list[str]) -> str:
+    choices = "".join(f'<option value="{escape(o)}"{" selected" if o == current else ""}>{escape(o or "any")}'
+                      "</option>" for o in ["", *options])
+    return f'<label for="f-{name}">{label}</label><select id="f-{name}" name="{name}">{choices}</select>'
+
+
+def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo,
+                  user: str) -> str:
+    form = ('<form method="get" action="/ui/">'
+            + _select("state", "State", query.get("state", ""), ["open", "resolved", "closed"])
+            + _select("severity", "Severity", query.get("severity", ""), severities)
+            + f'<label for="f-service">Service</label><input id="f-service" name="service" '
+              f'value="{escape(query.get("service", ""))}" size="10">'
+            + f'<label for="f-env">Environment</label><input id="f-env" name="env" value="{escape(query.get("env", ""))}" '
+              'size="8">'
+            + f'<label for="f-since">From</label><input id="f-since" name="since" type="date" '
+              f'value="{escape(query.get("since", ""))}">'
+            + f'<label for="f-until">To</label><input id="f-until" name="until" type="date" '
+              f'value="{escape(query.get("until", ""))}">'
+            + '<button type="submit">Filter</button></form>')
+    rows = "".join(_row(r, zone) for r in listing.rows) or '<tr><td colspan="8">No incidents.</td></tr>'
+    table = ("<table><thead><tr><th>Incident</th><th>Severity</th><th>State</th><th>Commander</th><th>Declared</th>"
+             "<th>Duration</th><th>To acknowledge</th><th>To resolve</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>")
+    more = {**query, "page": str(listing.page + 1)}
+    pager = f'<p><a href="/ui/?{escape(urlencode(more))}">Next page</a></p>' if listing.more else ""
+    return page("Incidents", form + table + pager, user)
+
+
+def _row(r: Row, zone: ZoneInfo) -> str:
+    i = r.incident
+    return (f'<tr><td><a href="/ui/incidents/{i.id}">{i.id}</a> {escape(i.title)}</td><td>{escape(i.severity)}</td>'
+            f"<td>{i.status.value}</td><td>{escape(i.commander or '—')}</td><td>{when(i.declared_at, zone)}</td>"
+            f"<td>{_span(r.duration)}</td><td>{_span(r.tta, r.tta_target)}</td><td>{_span(r.ttr, r.ttr_target)}</td></tr>")
+
+
+def incident_page(incident: Incident, row: Row, events: list[Event], postmortem: str, zone: ZoneInfo,
+                  slack_team_url: str | None, user: str) -> str:
+    i = incident
+    roles = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
+    slack = (f' · <a href="{escape(slack_team_url.rstrip("/"))}/archives/{escape(i.channel)}">Slack channel</a>'
+             if slack_team_url and i.channel and i.channel.isalnum() else "")
+    summary = (f"<p>{escape(i.severity)} · {i.status.value} · declared {when(i.declared_at, zone)} · to acknowledge "
+               f"{_span(row.tta, row.tta_target)} · to resolve {_span(row.ttr, row.ttr_target)}"
+               f"{' · private' if i.private else ''}</p>"
+               + (f'<p class="text">{escape(i.impact)}</p>' if i.impact else "")
+               + (f'<p>Resolution: <span class="text">{escape(i.resolution)}</span></p>' if i.resolution else "")
+               + f'<p><a href="/ui/incidents/{i.id}.json">JSON export</a> · '
+                 f'<a href="/ui/incidents/{i.id}.md">Post-mortem (Markdown)</a>{slack}</p>')
+    items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
+                    f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
+    timeline = "".join(_event(e, zone) for e in events)
+    body = (summary + f"<h2>Roles</h2><ul>{roles}</ul><h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
+            f"<th>Who</th><th>Text</th></tr></thead><tbody>{timeline}</tbody></table>"
+            f"<h2>Action items</h2><ul>{items}</ul>"
+            f'<h2>Post-mortem draft</h2><div class="postmortem">{_demoted(MARKDOWN.render(postmortem))}</div>')
+    return page(f"{i.id} {i.title}", body, user)
+
+
+def _demoted(rendered: str) -> str:
+    """The draft's headings under the page's own (its # becomes h3): one h1 a page. Every tag here is markdown-it's
+    own (raw HTML is off), so the substitution touches no user text."""
+    return re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", rendered)
+
+
+def _event(e: Event, zone: ZoneInfo) -> str:
+    seq = e.data.get("audit_seq") if isinstance(e.data, dict) else None
+    audit = f' <a href="/ui/audit?seq={int(seq)}">audit #{int(seq)}</a>' if isinstance(seq, int) else ""
+    return (f"<tr><td>{when(e.at, zone)}</td><td>{escape(e.kind.value)}{audit}</td><td>{escape(e.actor or '')}</td>"
+            f'<td class="text">{escape(e.text)}</td></tr>')
+
+
+def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo, user: str) -> str:
+    form = ('<form method="get" action="/ui/audit">'
+            + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" value="{escape(query.get(n, ""))}" '
+                      'size="10">' for n, label in (("user", "User"), ("env", "Environment"), ("action", "Action"),
+                                                    ("outcome", "Outcome")))
+            + '<button type="submit">Filter</button></form>')
+    rows = "".join(f'<tr id="seq-{r.seq}"><td>{r.seq}</td><td>{when(r.at, zone)}</td><td>{escape(r.user)}</td>'
+                   f"<td>{escape(r.env or '')}</td><td>{escape(r.action)}</td><td>{escape(r.target or '')}</td>"
+                   f"<td>{escape(r.phase)}</td></tr>" for r in records) or '<tr><td colspan="7">No records.</td></tr>'
+    return page("Audit log", f'<p class="text">{escape(chain)}</p>' + form
+                + "<table><thead><tr><th>Seq</th><th>When</th><th>User</th><th>Environment</th><th>Action</th>"
+                  f"<th>Target</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>", user)
+
+
+def _bars(title: str, counts: dict[str, int]) -> str:
+    """A horizontal bar chart as SVG, its numbers in a table beside it (the chart is decoration for the table)."""
+    top = max(counts.values(), default=0) or 1
+    bars = "".join(f'<text x="0" y="{n * 22 + 15}">{escape(name)}</text><rect x="120" y="{n * 22 + 3}" '
+                   f'width="{int(300 * value / top)}" height="16"></rect><text x="{125 + int(300 * value / top)}" '
+                   f'y="{n * 22 + 15}">{value}</text>' for n, (name, value) in enumerate(counts.items()))
+    svg = (f'<svg role="img" aria-label="{escape(title)}" width="460" height="{max(len(counts), 1) * 22 + 4}" '
+           f'viewBox="0 0 460 {max(len(counts), 1) * 22 + 4}">{bars}</svg>')
+    table = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in counts.items())
+    return f"<h3>{escape(title)}</h3>{svg}<table><tbody>{table}</tbody></table>"
+
+
+def _times(title: str, found: dict[str, Percentiles]) -> str:
+    rows = "".join(f"<tr><td>{escape(name)}</td><td>{p.count}</td><td>{_span(p.p50)}</td><td>{_span(p.p90)}</td>"
+                   f"<td>{_span(p.target)}</td><td>{'—' if p.within is None else f'{p.within:.0%}'}</td></tr>"
+                   for name, p in found.items())
+    return (f"<h3>{escape(title)}</h3><table><thead><tr><th>Severity</th><th>Incidents</th><th>p50</th><th>p90</th>"
+            f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def insights_page(found: Insights, pages_out_of_hours: dict[str, int], user: str) -> str:
+    parts = []
+    for month in found.months:
+        parts.append(f"<h2>{escape(month)}</h2>" + _bars(f"Incidents by severity, {month}",
+                                                          dict(sorted(found.by_severity.get(month, {}).items())))
+                     + _bars(f"Incidents by service, {month}", dict(found.by_service.get(month, Counter()).most_common(10))))
+    parts.append("<h2>Response times</h2>" + _times("Time to acknowledge (MTTA)", found.mtta)
+                 + _times("Time to mitigate (MTTM)", found.mttm) + _times("Time to resolve (MTTR)", found.mttr))
+    kept = "—" if found.updates_kept is None else f"{found.updates_kept:.0%}"
+    parts.append(f"<h2>Status updates</h2><p>Cadence kept: {kept} of the time incidents were open.</p>")
+    parts.append("<h2>Ops actions</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common())))
+    parts.append("<h2>Pages out of business hours</h2>" + _bars("Pages out of business hours", pages_out_of_hours))
+    if not found.months:
+        parts.insert(0, "<p>No incidents in this range.</p>")
+    return page("Insights", "".join(parts), user)
+
+
+def simple_page(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...], user: str, note: str = "") -> str:
+    """A table of already-escaped cells (maintenance, on call)."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows) or \
+        f'<tr><td colspan="{len(headers)}">Nothing here.</td></tr>'
+    return page(title, (f"<p>{escape(note)}</p>" if note else "")
+                + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", user)

@@ -1,0 +1,167 @@
+"""The web view's pages (/ui/), composed from the core's read models (bot/core/web_read.py, records, on-call,
+maintenance) and rendered by bot/views/web_html.py. `render(user, path, query)` answers any GET under /ui/ for a
+signed-in user (bot/http/web.py signs people in); a bad filter is a 400 page, an unknown or private incident a 404,
+the audit log for a non-admin a 403 — never a traceback."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config.oncall import Window as Hours
+from bot.core.audit import Verification
+from bot.core.oncall import count_pages, hours_report, on_call, shifts
+from bot.core.oncall_overrides import Overrides
+from bot.core.web_read import Filters, WebRead
+from bot.errors import NotFound, OpsbotError, PermissionDenied, UsageError
+from bot.views import web_html as html
+
+log = logging.getLogger("opsbot.web")
+HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
+                             "text/markdown; charset=utf-8")
+INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md)?$")
+Answer = tuple[int, str, bytes]
+
+
+class WebUI:
+    def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None],
+                 slack_url: str | None = None):
+        self.services = services
+        self.catalog = services.incidents.catalog
+        self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock)
+        self.verify_chain, self.zone_of, self.slack_url = verify_chain, zone_of, slack_url
+
+    def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
+        try:
+            return self._render(user, path, query)
+        except NotFound as error:
+            return 404, HTML, html.problem_page("Not found", str(error), user).encode()
+        except PermissionDenied as error:
+            return 403, HTML, html.problem_page("Not allowed", str(error), user).encode()
+        except (UsageError, ValueError) as error:
+            return 400, HTML, html.problem_page("Bad request", str(error), user).encode()
+        except OpsbotError as error:
+            return 503, HTML, html.problem_page("Unavailable", str(error), user).encode()
+
+    def _zone(self, user: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.zone_of(user) or "UTC")
+        except (ValueError, KeyError):
+            return ZoneInfo("UTC")
+
+    def _render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
+        if path == "/ui/style.css":
+            return 200, CSS, html.STYLE.encode()
+        if path == "/ui/sign-in" or user is None:
+            reason = query.get("refused") or ("You are signed out." if query.get("signed_out") else None)
+            return 200, HTML, html.sign_in_page(reason).encode()
+        zone = self._zone(user)
+        found = INCIDENT.match(path)
+        if found:
+            return self._incident(user, int(found.group(1)), found.group(2), zone)
+        pages: dict[str, Callable[[str, dict[str, str], ZoneInfo], str]] = {
+            "/ui/": self._list, "/ui/audit": self._audit, "/ui/insights": self._insights,
+            "/ui/maintenance": self._maintenance, "/ui/oncall": self._oncall}
+        if path not in pages:
+            raise NotFound("There is no such page.")
+        return 200, HTML, pages[path](user, query, zone).encode()
+
+    # --- pages -----------------------------------------------------------------------------------------------
+    def _list(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+        page = query.get("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= 100_000:
+            raise UsageError("page is a number from 1.")
+        filters = Filters(state=query.get("state", ""), severity=query.get("severity", ""),
+                          service=query.get("service", "").strip()[:100], env=query.get("env", "").strip()[:100],
+                          since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
+                          page=int(page))
+        shown = {k: v for k, v in query.items() if k in ("state", "severity", "service", "env", "since", "until") and v}
+        return html.incident_list(self.read.incidents(user, filters), shown, list(self.catalog.severities), zone, user)
+
+    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo) -> Answer:
+        incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
+        records = self.services.records
+        if suffix == ".json":
+            (exported,) = records.export(number)
+            return 200, JSON, json.dumps(exported.document, ensure_ascii=False, indent=2).encode()
+        draft = records.postmortem(incident)
+        if suffix == ".md":
+            return 200, MARKDOWN, draft.text.encode()
+        events = self.services.incidents.store.timeline(number)
+        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, draft.text, zone,
+                                             self.slack_url, user).encode()
+
+    def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+        records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
+                                  action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip())
+        seq = query.get("seq", "")
+        if seq.isdigit():
+            records = [r for r in records if r.seq == int(seq)]
+        result = self.verify_chain()
+        if not result.ok:
+            chain = f"⚠️ The chain is broken: {result.problem}"
+        else:
+            chain = f"The chain verifies: {result.records} records, head {result.head or 'none'}." + "".join(
+                f" Not checked: {note}." for note in result.unchecked) + (
+                " Records are HMAC-keyed and the key is not set here: their HMACs were not checked."
+                if result.key_missing else "")
+        return html.audit_page(records, chain, query, zone, user)
+
+    def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+        months = query.get("months", "6")
+        if not months.isdigit() or not 1 <= int(months) <= 24:
+            raise UsageError("months is a number from 1 to 24.")
+        found = self.read.insights(user, int(months))
+        now = self.services.incidents.clock()
+        start = now - timedelta(days=31 * int(months))
+        pages: dict[str, int] = {}
+        business = Hours(self.catalog.oncall.business_hours)
+        sent = self.services.incidents.store.sent_reminders("inc:", start, now)
+        overrides = Overrides(self.services.incidents.store, self.catalog, self.services.incidents.clock)
+        for name, schedule in self.catalog.oncall.schedules.items():
+            report = hours_report(schedule, business, start, now, overrides.active(name))
+            count_pages(report, sent, business, schedule.zone)
+            for person, hours in report.items():
+                pages[person] = pages.get(person, 0) + hours.pages_out_of_hours
+        return html.insights_page(found, pages, user)
+
+    def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+        now = self.services.incidents.clock()
+        windows = [w for w in self.services.incidents.store.list_windows(ending_after=now - timedelta(days=30))
+                   if w.starts_at <= now + timedelta(days=30)]
+        rows = [(w.ref, html.escape(w.env), html.escape(w.title), html.when(w.starts_at, zone), html.when(w.ends_at, zone),
+                 w.state(now) + (" · on the status page" if w.public else "")) for w in windows]
+        reminders = self.catalog.scheduler.reminders
+        rows += [(html.escape(name), "", html.escape(r.title), html.escape(r.cron),
+                  html.escape(r.timezone), "recurring") for name, r in reminders.items()]
+        return html.simple_page("Maintenance", rows, ("Window", "Environment", "Title", "Starts", "Ends", "State"),
+                                user, "Windows of the last 30 days and the next 30, and the recurring reminders.")
+
+    def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+        now = self.services.incidents.clock()
+        overrides = Overrides(self.services.incidents.store, self.catalog, self.services.incidents.clock)
+        rows = []
+        for name, schedule in self.catalog.oncall.schedules.items():
+            active = overrides.active(name)
+            current = on_call(schedule, now, active)
+            rows.append((html.escape(name), f"<strong>{html.escape(current.user or 'nobody (a gap)')}</strong> now",
+                         html.when(current.start, zone), html.when(current.end, zone)))
+            for shift in shifts(schedule, now, now + timedelta(days=14), overrides=active)[1:]:
+                rows.append(("", html.escape(shift.user or "nobody (a gap)") + (
+                    " (override)" if shift.layer and shift.layer.startswith("override") else ""),
+                    html.when(shift.start, zone), html.when(shift.end, zone)))
+        return html.simple_page("On call", rows, ("Schedule", "Who", "From", "Until"), user,
+                                "Who is on call now and the next 14 days.")
+
+
+def _day(text: str | None, zone: ZoneInfo, plus: int = 0) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone)
+    except ValueError as exc:
+        raise UsageError(f"'{text[:20]}' is not a day like 2026-11-30.") from exc
+    return (day + timedelta(days=plus)).astimezone(UTC)

@@ -1,0 +1,105 @@
+"""The web view in Debian's Chromium: sign in by link, the list, an incident page with its post-mortem, audit,
+insights and sign-out; nothing from another origin, no script from hostile text (no dialog opens), no serious or
+critical accessibility violation (axe-core, light and dark), a screenshot of each page kept as a test artefact."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from bot.app import build
+from bot.config import Settings
+from commands.base import Context
+from tests.browser.axe import axe_violations
+from tests.browser.served import serving
+
+CATALOG = """
+environments:
+  prod: {services: {api: {}}}
+roles:
+  prod: {responder: [U0RESP01]}
+  "*": {admin: [U0ADMIN01]}
+"""
+PAGES = ["/ui/", "/ui/incidents/INC-1", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web")
+    (folder / "opsbot.yml").write_text(CATALOG)
+    opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml"))
+    admin = Context(user="U0ADMIN01", source="console")
+    for command, text in [
+        ("/incident", "open p1 <script>alert(1)</script> Checkout errors --env prod --service api"),
+        ("/incident", "note INC-1 see [here](javascript:alert(2)) <img src=x onerror=alert(3)> *mrkdwn* <!here>"),
+        ("/incident", "ack INC-1"),
+        ("/incident", "resolve INC-1 pool raised from 20 to 50"),
+        ("/incident", "open p2 Slow search --env prod --service api"),
+        ("/maint", 'schedule prod in 3h 1h "db upgrade"'),
+    ]:
+        reply = opsbot.router.handle(command, text, admin)
+        assert reply.ok, reply.text
+    with serving(opsbot) as base:
+        yield base, opsbot
+    opsbot.close()
+
+
+def signed_in(browser: Browser, site, scheme: str = "light"):
+    base, opsbot = site
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    dialogs: list[str] = []
+    requested: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    assert page.url == f"{base}/ui/"
+    return context, page, dialogs, requested
+
+
+def test_sign_in_then_every_page_then_sign_out(chromium: Browser, site, artifacts_dir: Path):
+    base, _ = site
+    context, page, dialogs, requested = signed_in(chromium, site)
+    assert "INC-1" in page.inner_text("main") and "Slow search" in page.inner_text("main")
+    for path in PAGES:
+        page.goto(base + path)
+        assert page.locator("h1").count() == 1, path
+        page.screenshot(path=str(artifacts_dir / f"web{path.replace('/', '-').rstrip('-') or '-list'}.png"),
+                        full_page=True)
+    page.goto(f"{base}/ui/incidents/INC-1")
+    text = page.inner_text("main")
+    assert "<script>alert(1)</script> Checkout errors" in text and "<img src=x onerror=alert(3)>" in text
+    assert "Post-mortem draft" in text and "pool raised from 20 to 50" in text
+    assert page.locator("main script, main img").count() == 0
+    assert not [href for href in page.eval_on_selector_all("a[href]", "a => a.map(x => x.getAttribute('href'))")
+                if href.lower().startswith("javascript:")]
+    page.click("text=Sign out")
+    assert page.url.startswith(f"{base}/ui/sign-in") and "/opsbot login" in page.inner_text("main")
+    page.goto(f"{base}/ui/")
+    assert page.url == f"{base}/ui/sign-in"  # the session is over
+    assert dialogs == []
+    assert requested and all(url.startswith(base + "/") for url in requested), requested
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(chromium: Browser, site, scheme):
+    base, _ = site
+    context, page, _, _ = signed_in(chromium, site, scheme)
+    for path in [*PAGES, "/ui/sign-in"]:
+        page.goto(base + path)
+        assert axe_violations(page) == [], (path, scheme)
+    context.close()
+
+
+def test_a_spent_link_is_refused_in_the_browser(chromium: Browser, site):
+    base, opsbot = site
+    link = opsbot.services.web.link("U0RESP01").replace("http://localhost:3000", base)
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(link)
+    second = context.new_page()
+    answer = second.goto(link)
+    assert answer is not None and answer.status == 403 and "used already" in second.inner_text("main")
+    context.close()

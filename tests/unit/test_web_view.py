@@ -1,0 +1,174 @@
+"""The web view (/ui/) of `opsbot serve`, over HTTP (the composition root's own app, Slack off): sign-in by a
+one-time link and its refusals, sessions and sign-out, the SSO header from trusted proxies only, privacy (a private
+incident is a 404 for a non-participant), the audit log for admins (an environment's admins see only its records),
+hostile text shown as text, no secret shown, read-only. Both stores: tests/contract/test_on_postgres_web_view.py."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import build, served
+from bot.config import Settings, SlackSettings
+from bot.core.web_auth import WebAuth
+from bot.timeparse import utcnow
+from commands.base import Context
+
+NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
+CATALOG = """
+environments:
+  prod: {services: {api: {}}}
+  staging: {services: {api: {}}}
+roles:
+  prod: {responder: [U0RESP01], admin: [U0PRODADM]}
+  staging: {responder: [U0RESP01]}
+  "*": {admin: [U0ADMIN01]}
+"""
+SECRET = "ghp_" + "K" * 36
+
+
+@pytest.fixture
+def bot(tmp_path, store_url):
+    (tmp_path / "opsbot.yml").write_text(CATALOG)
+    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml"))
+    yield opsbot
+    opsbot.close()
+
+
+def client(bot, address: str = "testclient") -> TestClient:
+    return TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False, client=(address, 50000))
+
+
+def say(bot, user: str, text: str, command: str = "/incident") -> None:
+    reply = bot.router.handle(command, text, Context(user=user, source="console"))
+    assert reply.ok, reply.text
+
+
+def signed_in(bot, user: str) -> TestClient:
+    browser = client(bot)
+    path = bot.services.web.link(user).removeprefix("http://localhost:3000")
+    answer = browser.get(path)
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
+    return browser
+
+
+def test_without_a_session_every_page_redirects_to_a_sign_in_page_that_shows_no_data(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    anonymous = client(bot)
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/audit", "/ui/insights", "/ui/oncall", "/ui/maintenance",
+                 "/ui/incidents/INC-1.json"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/ui/sign-in", path
+    page = anonymous.get("/ui/sign-in")
+    assert page.status_code == 200 and "/opsbot login" in page.text and "Checkout" not in page.text
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_link_signs_in_once_and_sets_a_safe_cookie(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    link = bot.services.web.link("U0RESP01")
+    assert re.fullmatch(r"http://localhost:3000/ui/login/[A-Za-z0-9_-]{40,}", link)
+    browser = client(bot)
+    path = link.removeprefix("http://localhost:3000")
+    answer = browser.get(path)
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"]
+    assert "opsbot_session=U0RESP01." in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace(
+        "samesite", "SameSite") and "Path=/ui" in cookie and "Secure" not in cookie  # plain HTTP here
+    listing = browser.get("/ui/")
+    assert listing.status_code == 200 and "INC-1" in listing.text and "Checkout down" in listing.text
+    spent = client(bot).get(path)
+    assert spent.status_code == 403 and "used already, it expired" in spent.text and "Checkout" not in spent.text
+    assert client(bot).get("/ui/login/not-a-token").status_code == 403
+
+
+def test_expired_links_forged_cookies_and_another_users_cookie_are_refused(bot):
+    past = utcnow() - timedelta(minutes=11)
+    old = WebAuth(bot.store, clock=lambda: past).link_token("U0RESP01")  # made 11 minutes ago: expired
+    expired = client(bot).get(f"/ui/login/{old}")
+    assert expired.status_code == 403 and "expired" in expired.text
+    mine = signed_in(bot, "U0RESP01").cookies["opsbot_session"]
+    token = mine.split(".", 1)[1]
+    for cookie in ("U0RESP01.forged-forged-forged-forged-forged", f"U0ADMIN01.{token}", "garbage", token):
+        forged = client(bot)
+        forged.cookies.set("opsbot_session", cookie, path="/ui")
+        answer = forged.get("/ui/audit")
+        assert answer.status_code == 303 and answer.headers["location"] == "/ui/sign-in", cookie
+
+
+def test_signing_out_ends_the_session(bot):
+    browser = signed_in(bot, "U0RESP01")
+    cookie = browser.cookies["opsbot_session"]
+    assert browser.get("/ui/logout").headers["location"] == "/ui/sign-in?signed_out=1"
+    again = client(bot)
+    again.cookies.set("opsbot_session", cookie, path="/ui")
+    assert again.get("/ui/").status_code == 303  # the old cookie no longer works
+
+
+def test_a_private_incident_is_a_404_for_others_and_shown_to_participants_and_admins(bot):
+    say(bot, "U0RESP01", "open p1 Payroll leak --private --env prod --service api")
+    say(bot, "U0RESP01", "open p2 Public thing --env prod --service api")
+    outsider = signed_in(bot, "U0OTHER01")
+    assert outsider.get("/ui/incidents/INC-1").status_code == 404
+    assert outsider.get("/ui/incidents/INC-1.json").status_code == 404
+    assert outsider.get("/ui/incidents/INC-1.md").status_code == 404
+    listing = outsider.get("/ui/").text
+    assert "Payroll" not in listing and "Public thing" in listing
+    assert outsider.get("/ui/incidents/INC-9").status_code == 404  # the same answer as an unknown id
+    for user in ("U0RESP01", "U0ADMIN01"):
+        page = signed_in(bot, user).get("/ui/incidents/INC-1")
+        assert page.status_code == 200 and "Payroll leak" in page.text, user
+
+
+def test_the_audit_log_is_for_admins_and_an_environments_admins_see_only_its_records(bot):
+    say(bot, "U0ADMIN01", "schedule prod in 3h 1h \"prod upgrade\"", "/maint")
+    say(bot, "U0ADMIN01", "schedule staging in 3h 1h \"staging upgrade\"", "/maint")
+    assert signed_in(bot, "U0RESP01").get("/ui/audit").status_code == 403
+    everything = signed_in(bot, "U0ADMIN01").get("/ui/audit")
+    assert everything.status_code == 200 and "The chain verifies" in everything.text
+    assert "staging" in everything.text and "prod" in everything.text
+    prod_only = signed_in(bot, "U0PRODADM").get("/ui/audit")
+    assert prod_only.status_code == 200 and "window.schedule" in prod_only.text
+    assert ">staging<" not in prod_only.text
+    filtered = signed_in(bot, "U0ADMIN01").get("/ui/audit?env=staging")
+    assert ">prod<" not in filtered.text and ">staging<" in filtered.text
+
+
+def test_hostile_text_is_shown_as_text_and_no_secret_is_shown(bot):
+    say(bot, "U0RESP01", "open p1 <script>alert(1)</script> *bold* <!channel> --env prod --service api")
+    say(bot, "U0RESP01", "note INC-1 see [here](javascript:alert(2)) <img src=x onerror=alert(3)> token " + SECRET)
+    browser = signed_in(bot, "U0RESP01")
+    markdown = browser.get("/ui/incidents/INC-1.md")  # the draft as written: text, never run as a page
+    assert markdown.headers["content-type"].startswith("text/markdown") and SECRET not in markdown.text
+    assert markdown.headers["x-content-type-options"] == "nosniff"
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/insights"):
+        answer = browser.get(path)
+        assert answer.status_code == 200, path
+        assert "<script>alert" not in answer.text and "<img src=x" not in answer.text, path
+        assert SECRET not in answer.text, path
+        assert not re.search(r'href="javascript:', answer.text, re.IGNORECASE), path
+    page = browser.get("/ui/incidents/INC-1").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(3)&gt;" in page
+    assert all(not ref.startswith(("http", "//")) for ref in re.findall(r'(?:href|src)="([^"]*)"', page))
+
+
+def test_the_view_is_read_only_and_bad_filters_are_clear(bot):
+    browser = signed_in(bot, "U0RESP01")
+    assert browser.post("/ui/").status_code == 405
+    bad = browser.get("/ui/?severity=P9")
+    assert bad.status_code == 400 and "&#x27;P9&#x27; is not a severity; use P0, P1, P2, P3." in bad.text
+    assert browser.get("/ui/?since=yesterday").status_code == 400
+    assert browser.get("/ui/?page=0").status_code == 400
+    assert browser.get("/ui/nothing-here").status_code == 404
+
+
+def test_an_sso_proxys_header_is_trusted_only_from_the_trusted_addresses(bot, monkeypatch):
+    bot.settings.web_user_header = "X-Slack-User"
+    bot.settings.web_trusted_proxies = "10.0.0.0/8"
+    proxied = client(bot, "10.1.2.3").get("/ui/audit", headers={"X-Slack-User": "U0ADMIN01"})
+    assert proxied.status_code == 200 and "Audit log" in proxied.text
+    spoofed = client(bot, "192.168.1.9").get("/ui/audit", headers={"X-Slack-User": "U0ADMIN01"})
+    assert spoofed.status_code == 303
