@@ -15,6 +15,7 @@ from bot.config.oncall import Window as Hours
 from bot.core.audit import Verification
 from bot.core.oncall import count_pages, hours_report, on_call, shifts
 from bot.core.oncall_overrides import Overrides
+from bot.core.search import SearchRequest
 from bot.core.web_read import Filters, WebRead
 from bot.errors import NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.views import web_html as html
@@ -78,8 +79,19 @@ class WebUI:
                           service=query.get("service", "").strip()[:100], env=query.get("env", "").strip()[:100],
                           since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
                           page=int(page))
-        shown = {k: v for k, v in query.items() if k in ("state", "severity", "service", "env", "since", "until") and v}
-        return html.incident_list(self.read.incidents(user, filters), shown, list(self.catalog.severities), zone, user)
+        shown = {k: v for k, v in query.items()
+                 if k in ("q", "state", "severity", "service", "env", "since", "until") and v}
+        listing = self.read.incidents(user, filters)
+        text = query.get("q", "").strip()
+        if text:  # the words, ranked by the search index (privacy applied there too), then the other filters
+            found = self.services.search.search(SearchRequest(text=text, include_open=True),
+                                                self.read.viewer(user), limit=200)
+            numbers = [hit.incident.number for hit in found]
+            rows = {row.incident.number: row for row in self.read.incidents(user, Filters(
+                state=filters.state, severity=filters.severity, service=filters.service, env=filters.env,
+                since=filters.since, until=filters.until, page=1, size=10**9)).rows}
+            listing.rows, listing.more = [rows[n] for n in numbers if n in rows], False
+        return html.incident_list(listing, shown, list(self.catalog.severities), zone, user)
 
     def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo) -> Answer:
         incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
@@ -91,8 +103,11 @@ class WebUI:
         if suffix == ".md":
             return 200, MARKDOWN, draft.text.encode()
         events = self.services.incidents.store.timeline(number)
+        evidence = self.services.evidence
+        bundles = evidence.bundles(number)
+        checked, problems = evidence.verify(number) if bundles else (0, [])
         return 200, HTML, html.incident_page(incident, self.read.row(incident), events, draft.text, zone,
-                                             self.slack_url, user).encode()
+                                             self.slack_url, user, bundles, (checked, problems)).encode()
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),

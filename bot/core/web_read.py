@@ -32,6 +32,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     page: int = 1
+    size: int = PAGE
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,9 @@ class WebRead:
         statuses = STATES.get(filters.state)
         found = [i for i in self.store.list_incidents(include_closed=True, limit=2**31, statuses=statuses)
                  if may_see(i, viewer) and self._matches(i, filters)]
-        start = (max(filters.page, 1) - 1) * PAGE
-        return Listing([self.row(i) for i in found[start:start + PAGE]], max(filters.page, 1),
-                       len(found) > start + PAGE)
+        start = (max(filters.page, 1) - 1) * filters.size
+        return Listing([self.row(i) for i in found[start:start + filters.size]], max(filters.page, 1),
+                       len(found) > start + filters.size)
 
     @staticmethod
     def _matches(incident: Incident, f: Filters) -> bool:

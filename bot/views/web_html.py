@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from markdown_it import MarkdownIt
 
 from bot.core.audit import AuditRecord
+from bot.core.evidence_bundle import Bundle
 from bot.core.models import Event, Incident
 from bot.core.web_read import Insights, Listing, Percentiles, Row
 from bot.timeparse import format_duration
@@ -95,6 +96,7 @@ def _select(name: str, label: str, current: str, options: list[str]) -> str:
 def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo,
                   user: str) -> str:
     form = ('<form method="get" action="/ui/">'
+            + f'<label for="f-q">Words</label><input id="f-q" name="q" value="{escape(query.get("q", ""))}" size="16">'
             + _select("state", "State", query.get("state", ""), ["open", "resolved", "closed"])
             + _select("severity", "Severity", query.get("severity", ""), severities)
             + f'<label for="f-service">Service</label><input id="f-service" name="service" '
@@ -123,7 +125,8 @@ def _row(r: Row, zone: ZoneInfo) -> str:
 
 
 def incident_page(incident: Incident, row: Row, events: list[Event], postmortem: str, zone: ZoneInfo,
-                  slack_team_url: str | None, user: str) -> str:
+                  slack_team_url: str | None, user: str, bundles: Sequence[Bundle] = (),
+                  verified: tuple[int, list[str]] = (0, [])) -> str:
     i = incident
     roles = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
     slack = (f' · <a href="{escape(slack_team_url.rstrip("/"))}/archives/{escape(i.channel)}">Slack channel</a>'
@@ -138,11 +141,33 @@ def incident_page(incident: Incident, row: Row, events: list[Event], postmortem:
     items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
                     f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
     timeline = "".join(_event(e, zone) for e in events)
-    body = (summary + f"<h2>Roles</h2><ul>{roles}</ul><h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
+    history = "".join(f"<li>{when(e.at, zone)} {escape(e.text)}</li>" for e in events if e.kind.value == "role")
+    body = (summary + f"<h2>Roles</h2><ul>{roles}</ul>"
+            + (f'<details><summary>Role history</summary><ul>{history}</ul></details>' if history else "")
+            + f"<h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
             f"<th>Who</th><th>Text</th></tr></thead><tbody>{timeline}</tbody></table>"
-            f"<h2>Action items</h2><ul>{items}</ul>"
+            f"<h2>Action items</h2><ul>{items}</ul>" + _evidence(bundles, verified, zone) +
             f'<h2>Post-mortem draft</h2><div class="postmortem">{_demoted(MARKDOWN.render(postmortem))}</div>')
     return page(f"{i.id} {i.title}", body, user)
+
+
+def _evidence(bundles: Sequence[Bundle], verified: tuple[int, list[str]], zone: ZoneInfo) -> str:
+    """Each bundle with its manifest, and the verification the server just ran (every file re-hashed)."""
+    if not bundles:
+        return "<h2>Evidence</h2><p>No evidence bundles.</p>"
+    checked, problems = verified
+    state = (f'<p class="ok">Verified now: {checked} items match their manifests.</p>' if not problems else
+             '<p class="bad">Verification failed:</p><ul>' + "".join(f"<li>{escape(p)}</li>" for p in problems)
+             + "</ul>")
+    parts = []
+    for b in bundles:
+        items = "".join(f"<tr><td>{escape(i.name)}</td><td>{'ok' if i.ok else 'failed'}</td>"
+                        f'<td class="text">{escape(i.sha256[:16] if i.sha256 else "")}</td></tr>' for i in b.items)
+        parts.append(f"<h3>{b.ref} · {escape(b.env)} · {when(b.created_at, zone)} · {escape(b.created_by)}</h3>"
+                     f'<p class="muted">manifest sha256 {escape(b.manifest_sha256)}</p>'
+                     f"<table><thead><tr><th>Item</th><th>State</th><th>sha256</th></tr></thead><tbody>{items}</tbody>"
+                     "</table>")
+    return "<h2>Evidence</h2>" + state + "".join(parts)
 
 
 def _demoted(rendered: str) -> str:

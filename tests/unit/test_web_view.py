@@ -32,7 +32,8 @@ SECRET = "ghp_" + "K" * 36
 @pytest.fixture
 def bot(tmp_path, store_url):
     (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml"))
+    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
+                                     evidence_dir=tmp_path / "evidence"))
     yield opsbot
     opsbot.close()
 
@@ -172,3 +173,28 @@ def test_an_sso_proxys_header_is_trusted_only_from_the_trusted_addresses(bot, mo
     assert proxied.status_code == 200 and "Audit log" in proxied.text
     spoofed = client(bot, "192.168.1.9").get("/ui/audit", headers={"X-Slack-User": "U0ADMIN01"})
     assert spoofed.status_code == 303
+
+
+def test_the_incident_page_shows_evidence_verified_now_and_a_changed_file_is_named(bot, tmp_path):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    say(bot, "U0RESP01", "evidence add INC-1 the pool graph shows 100/100")
+    say(bot, "U0RESP01", "role INC-1 scribe @U0RESP01")
+    browser = signed_in(bot, "U0RESP01")
+    page = browser.get("/ui/incidents/INC-1").text
+    assert "EB-1" in page and "Verified now: 1 items match their manifests." in page
+    assert "Role history" in page and "scribe" in page
+    stored = sorted(p for p in (tmp_path / "evidence").rglob("*") if p.is_file() and p.name != "manifest.json"
+                    and not p.name.endswith(".tar.gz"))
+    stored[0].write_text("tampered")
+    page = browser.get("/ui/incidents/INC-1").text
+    assert "Verification failed" in page and "was changed" in page
+
+
+def test_the_list_finds_incidents_by_their_words_and_keeps_the_other_filters(bot):
+    say(bot, "U0RESP01", "open p1 Connection pool exhausted on checkout --env prod --service api")
+    say(bot, "U0RESP01", "open p2 Certificate expired on the api gateway --env staging --service api")
+    browser = signed_in(bot, "U0RESP01")
+    found = browser.get("/ui/?q=pool").text
+    assert "Connection pool exhausted" in found and "Certificate expired" not in found
+    narrowed = browser.get("/ui/?q=expired&env=prod").text
+    assert "Certificate expired" not in narrowed and "No incidents." in narrowed
