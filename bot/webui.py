@@ -23,7 +23,7 @@ from bot.views import web_html as html
 log = logging.getLogger("opsbot.web")
 HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
                              "text/markdown; charset=utf-8")
-INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md)?$")
+INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
 Answer = tuple[int, str, bytes]
 
 
@@ -99,15 +99,17 @@ class WebUI:
         if suffix == ".json":
             (exported,) = records.export(number)
             return 200, JSON, json.dumps(exported.document, ensure_ascii=False, indent=2).encode()
-        draft = records.postmortem(incident)
-        if suffix == ".md":
-            return 200, MARKDOWN, draft.text.encode()
+        if suffix in (".md", "/postmortem"):
+            draft = records.postmortem(incident)
+            if suffix == ".md":
+                return 200, MARKDOWN, draft.text.encode()
+            return 200, HTML, html.postmortem_page(incident, draft.text, user).encode()
         events = self.services.incidents.store.timeline(number)
         evidence = self.services.evidence
-        bundles = evidence.bundles(number)
-        checked, problems = evidence.verify(number) if bundles else (0, [])
-        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, draft.text, zone,
-                                             self.slack_url, user, bundles, (checked, problems)).encode()
+        bundles = evidence.bundles(number, events)
+        checked, problems = evidence.verify(number, bundles) if bundles else (0, [])
+        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, zone, self.slack_url, user,
+                                             bundles, (checked, problems)).encode()
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),

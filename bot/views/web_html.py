@@ -124,7 +124,7 @@ def _row(r: Row, zone: ZoneInfo) -> str:
             f"<td>{_span(r.duration)}</td><td>{_span(r.tta, r.tta_target)}</td><td>{_span(r.ttr, r.ttr_target)}</td></tr>")
 
 
-def incident_page(incident: Incident, row: Row, events: list[Event], postmortem: str, zone: ZoneInfo,
+def incident_page(incident: Incident, row: Row, events: list[Event], zone: ZoneInfo,
                   slack_team_url: str | None, user: str, bundles: Sequence[Bundle] = (),
                   verified: tuple[int, list[str]] = (0, [])) -> str:
     i = incident
@@ -136,8 +136,9 @@ def incident_page(incident: Incident, row: Row, events: list[Event], postmortem:
                f"{' · private' if i.private else ''}</p>"
                + (f'<p class="text">{escape(i.impact)}</p>' if i.impact else "")
                + (f'<p>Resolution: <span class="text">{escape(i.resolution)}</span></p>' if i.resolution else "")
-               + f'<p><a href="/ui/incidents/{i.id}.json">JSON export</a> · '
-                 f'<a href="/ui/incidents/{i.id}.md">Post-mortem (Markdown)</a>{slack}</p>')
+               + f'<p><a href="/ui/incidents/{i.id}/postmortem">Post-mortem draft</a> · '
+                 f'<a href="/ui/incidents/{i.id}.md">its Markdown</a> · '
+                 f'<a href="/ui/incidents/{i.id}.json">JSON export</a>{slack}</p>')
     items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
                     f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
     timeline = "".join(_event(e, zone) for e in events)
@@ -146,9 +147,30 @@ def incident_page(incident: Incident, row: Row, events: list[Event], postmortem:
             + (f'<details><summary>Role history</summary><ul>{history}</ul></details>' if history else "")
             + f"<h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
             f"<th>Who</th><th>Text</th></tr></thead><tbody>{timeline}</tbody></table>"
-            f"<h2>Action items</h2><ul>{items}</ul>" + _evidence(bundles, verified, zone) +
-            f'<h2>Post-mortem draft</h2><div class="postmortem">{_demoted(MARKDOWN.render(postmortem))}</div>')
+            f"<h2>Action items</h2><ul>{items}</ul>" + _evidence(bundles, verified, zone))
     return page(f"{i.id} {i.title}", body, user)
+
+
+def postmortem_page(incident: Incident, postmortem: str, user: str) -> str:
+    """The draft rendered from its Markdown (sanitised); a long table (the timeline) is cut to its first rows here:
+    the incident page and the Markdown download have every one."""
+    back = (f'<p><a href="/ui/incidents/{incident.id}">← {incident.id}</a> · '
+            f'<a href="/ui/incidents/{incident.id}.md">Markdown</a></p>')
+    body = f'{back}<div class="postmortem">{_demoted(MARKDOWN.render(_short_tables(postmortem)))}</div>'
+    return page(f"Post-mortem draft — {incident.id}", body, user)
+
+
+def _short_tables(markdown: str, keep: int = 40) -> str:
+    out: list[str] = []
+    run = 0
+    for text in markdown.splitlines():
+        run = run + 1 if text.startswith("|") else 0
+        if run <= keep + 2:  # the header, its rule and `keep` rows
+            out.append(text)
+        elif run == keep + 3:
+            out.append("")
+            out.append("_… more rows: the incident page and the Markdown have them all._")
+    return "\n".join(out)
 
 
 def _evidence(bundles: Sequence[Bundle], verified: tuple[int, list[str]], zone: ZoneInfo) -> str:

@@ -119,6 +119,7 @@ def test_a_private_incident_is_a_404_for_others_and_shown_to_participants_and_ad
     listing = outsider.get("/ui/").text
     assert "Payroll" not in listing and "Public thing" in listing
     assert outsider.get("/ui/incidents/INC-9").status_code == 404  # the same answer as an unknown id
+    assert outsider.get("/ui/incidents/INC-1/postmortem").status_code == 404
     for user in ("U0RESP01", "U0ADMIN01"):
         page = signed_in(bot, user).get("/ui/incidents/INC-1")
         assert page.status_code == 200 and "Payroll leak" in page.text, user
@@ -145,7 +146,7 @@ def test_hostile_text_is_shown_as_text_and_no_secret_is_shown(bot):
     markdown = browser.get("/ui/incidents/INC-1.md")  # the draft as written: text, never run as a page
     assert markdown.headers["content-type"].startswith("text/markdown") and SECRET not in markdown.text
     assert markdown.headers["x-content-type-options"] == "nosniff"
-    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/insights"):
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/insights"):
         answer = browser.get(path)
         assert answer.status_code == 200, path
         assert "<script>alert" not in answer.text and "<img src=x" not in answer.text, path
