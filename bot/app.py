@@ -325,8 +325,25 @@ def web_site(opsbot: Opsbot) -> WebSite:
         checkpoints = [checkpoint for witness in witnesses for checkpoint in witness.checkpoints()]
         return opsbot.services.records.verify_audit(key, checkpoints)
 
-    ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot))
+    ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot), slack_workspace(opsbot))
     return WebSite(access, ui.render)
+
+
+def slack_workspace(opsbot: Opsbot) -> Callable[[], str | None]:
+    """The workspace's address (auth.test's `url`, asked once), for links from the web view back to Slack."""
+    known: list[str | None] = []
+
+    def url() -> str | None:
+        if opsbot.slack_client is None:
+            return None
+        if not known:
+            try:
+                known.append(opsbot.slack_client.auth_test().get("url"))
+            except Exception:  # noqa: BLE001 — without it the pages simply have no Slack links
+                return None
+        return known[0]
+
+    return url
 
 
 def user_zones(opsbot: Opsbot) -> Callable[[str], str | None]:

@@ -29,7 +29,7 @@ Answer = tuple[int, str, bytes]
 
 class WebUI:
     def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None],
-                 slack_url: str | None = None):
+                 slack_url: Callable[[], str | None] = lambda: None):
         self.services = services
         self.catalog = services.incidents.catalog
         self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock)
@@ -108,7 +108,7 @@ class WebUI:
         evidence = self.services.evidence
         bundles = evidence.bundles(number, events)
         checked, problems = evidence.verify(number, bundles) if bundles else (0, [])
-        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, zone, self.slack_url, user,
+        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, zone, self.slack_url(), user,
                                              bundles, (checked, problems)).encode()
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
