@@ -92,9 +92,15 @@ class WebRead:
             raise UsageError(f"'{filters.severity[:20]}' is not a severity; use {', '.join(self.catalog.severities)}.")
         viewer = self.viewer(user)
         statuses = STATES.get(filters.state)
-        found = [i for i in self.store.list_incidents(include_closed=True, limit=2**31, statuses=statuses)
-                 if may_see(i, viewer) and self._matches(i, filters)]
         start = (max(filters.page, 1) - 1) * filters.size
+        wanted = start + filters.size + 1  # one more than the page: whether there is a next one
+        read = wanted
+        while True:  # newest first, reading ten times more each round until the page is full (or all is read)
+            batch = self.store.list_incidents(include_closed=True, limit=read, statuses=statuses)
+            found = [i for i in batch if may_see(i, viewer) and self._matches(i, filters)]
+            if len(found) >= wanted or len(batch) < read:
+                break
+            read *= 10
         return Listing([self.row(i) for i in found[start:start + filters.size]], max(filters.page, 1),
                        len(found) > start + filters.size)
 
@@ -159,21 +165,21 @@ class WebRead:
                                              severity.mitigate)
             result.mttr[name] = _percentiles([i.resolved_at - i.declared_at for i in mine if i.resolved_at],
                                              severity.resolve)
-        kept = [self._cadence_kept(i, now) for i in chosen]
+        updates = self.store.event_times("update")
+        kept = [self._cadence_kept(i, now, updates.get(i.number, [])) for i in chosen]
         result.updates_kept = statistics.fmean(kept) if kept else None
         result.actions = Counter(r.phase for r in self.store.audit_records(since=since)
                                  if r.env and r.phase in ("succeeded", "failed", "denied", "refused"))
         return result
 
-    def _cadence_kept(self, incident: Incident, now: datetime) -> float:
+    def _cadence_kept(self, incident: Incident, now: datetime, times: list[datetime]) -> float:
         """1.0 when every status update came within the severity's cadence while the incident was open."""
         every = self.catalog.severities[incident.severity].update_every if incident.severity in \
             self.catalog.severities else timedelta(minutes=30)
         end = incident.resolved_at or now
         open_for = max((end - incident.declared_at).total_seconds(), 1.0)
-        times = sorted(e.at for e in self.store.timeline(incident.number) if e.kind.value == "update")
         gaps, last = 0.0, incident.declared_at
-        for at in [*times, end]:
+        for at in [*sorted(times), end]:
             gaps += max(0.0, ((at - last) - every).total_seconds())
             last = at
         return max(0.0, 1.0 - gaps / open_for)

@@ -133,6 +133,14 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
             ).fetchone()
         return incident_of(row) if row else None
 
+    def event_times(self, kind: str) -> dict[int, list[datetime]]:
+        """When each incident's events of one kind happened (insights' status-update cadence), in one query."""
+        found: dict[int, list[datetime]] = {}
+        with self._read() as db:
+            for number, at in db.execute("SELECT incident, at FROM events WHERE kind = ? ORDER BY id", (kind,)):
+                found.setdefault(number, []).append(self._parse_time(at))
+        return found
+
     def timeline(self, number: int) -> list[Event]:
         with self._read() as db:
             neutral_from = db.execute("SELECT value FROM counters WHERE name = 'neutral_events_from'").fetchone()[0]

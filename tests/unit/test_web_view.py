@@ -199,3 +199,14 @@ def test_the_list_finds_incidents_by_their_words_and_keeps_the_other_filters(bot
     assert "Connection pool exhausted" in found and "Certificate expired" not in found
     narrowed = browser.get("/ui/?q=expired&env=prod").text
     assert "Certificate expired" not in narrowed and "No incidents." in narrowed
+
+
+def test_the_list_pages_by_fifty_newest_first_and_skips_what_the_viewer_may_not_see(bot):
+    for n in range(52):
+        say(bot, "U0RESP01", f"open p3 Thing {n}" + (" --private" if n == 51 else ""))
+    outsider = signed_in(bot, "U0OTHER01")
+    first = outsider.get("/ui/").text
+    assert first.count('href="/ui/incidents/INC-') == 50 and "Thing 50" in first and "Thing 51" not in first
+    assert 'href="/ui/?page=2">Next page' in first
+    second = outsider.get("/ui/?page=2").text
+    assert second.count('href="/ui/incidents/INC-') == 1 and "Thing 0" in second and "Next page" not in second
