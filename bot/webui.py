@@ -21,8 +21,8 @@ from bot.errors import NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.views import web_html as html
 
 log = logging.getLogger("opsbot.web")
-HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
-                             "text/markdown; charset=utf-8")
+HTML, CSS, JSON, MARKDOWN, JS = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
+                                 "text/markdown; charset=utf-8", "text/javascript; charset=utf-8")
 INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
 Answer = tuple[int, str, bytes]
 
@@ -47,15 +47,19 @@ class WebUI:
         except OpsbotError as error:
             return 503, HTML, html.problem_page("Unavailable", str(error), user).encode()
 
-    def _zone(self, user: str) -> ZoneInfo:
+    def _zone(self, user: str) -> ZoneInfo | None:
+        """The person's zone from Slack, or None: the browser puts the times on its own clock."""
         try:
-            return ZoneInfo(self.zone_of(user) or "UTC")
+            known = self.zone_of(user)
+            return ZoneInfo(known) if known else None
         except (ValueError, KeyError):
-            return ZoneInfo("UTC")
+            return None
 
     def _render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         if path == "/ui/style.css":
             return 200, CSS, html.STYLE.encode()
+        if path == "/ui/local-time.js":
+            return 200, JS, html.LOCAL_TIME_JS.encode()
         if path == "/ui/sign-in" or user is None:
             reason = query.get("refused") or ("You are signed out." if query.get("signed_out") else None)
             return 200, HTML, html.sign_in_page(reason).encode()
@@ -63,7 +67,7 @@ class WebUI:
         found = INCIDENT.match(path)
         if found:
             return self._incident(user, int(found.group(1)), found.group(2), zone)
-        pages: dict[str, Callable[[str, dict[str, str], ZoneInfo], str]] = {
+        pages: dict[str, Callable[[str, dict[str, str], ZoneInfo | None], str]] = {
             "/ui/": self._list, "/ui/audit": self._audit, "/ui/insights": self._insights,
             "/ui/maintenance": self._maintenance, "/ui/oncall": self._oncall}
         if path not in pages:
@@ -71,7 +75,7 @@ class WebUI:
         return 200, HTML, pages[path](user, query, zone).encode()
 
     # --- pages -----------------------------------------------------------------------------------------------
-    def _list(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _list(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         page = query.get("page", "1")
         if not page.isdigit() or not 1 <= int(page) <= 100_000:
             raise UsageError("page is a number from 1.")
@@ -93,7 +97,7 @@ class WebUI:
             listing.rows, listing.more = [rows[n] for n in numbers if n in rows], False
         return html.incident_list(listing, shown, list(self.catalog.severities), zone, user)
 
-    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo) -> Answer:
+    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo | None) -> Answer:
         incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
         records = self.services.records
         if suffix == ".json":
@@ -111,7 +115,7 @@ class WebUI:
         return 200, HTML, html.incident_page(incident, self.read.row(incident), events, zone, self.slack_url(), user,
                                              bundles, (checked, problems)).encode()
 
-    def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
                                   action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip())
         seq = query.get("seq", "")
@@ -127,7 +131,7 @@ class WebUI:
                 if result.key_missing else "")
         return html.audit_page(records, chain, query, zone, user)
 
-    def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         months = query.get("months", "6")
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
@@ -145,7 +149,7 @@ class WebUI:
                 pages[person] = pages.get(person, 0) + hours.pages_out_of_hours
         return html.insights_page(found, pages, user)
 
-    def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
         windows = [w for w in self.services.incidents.store.list_windows(ending_after=now - timedelta(days=30))
                    if w.starts_at <= now + timedelta(days=30)]
@@ -157,7 +161,7 @@ class WebUI:
         return html.simple_page("Maintenance", rows, ("Window", "Environment", "Title", "Starts", "Ends", "State"),
                                 user, "Windows of the last 30 days and the next 30, and the recurring reminders.")
 
-    def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
         overrides = Overrides(self.services.incidents.store, self.catalog, self.services.incidents.clock)
         rows = []
@@ -174,11 +178,11 @@ class WebUI:
                                 "Who is on call now and the next 14 days.")
 
 
-def _day(text: str | None, zone: ZoneInfo, plus: int = 0) -> datetime | None:
+def _day(text: str | None, zone: ZoneInfo | None, plus: int = 0) -> datetime | None:
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone or UTC)
     except ValueError as exc:
         raise UsageError(f"'{text[:20]}' is not a day like 2026-11-30.") from exc
     return (day + timedelta(days=plus)).astimezone(UTC)

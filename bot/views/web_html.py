@@ -33,6 +33,14 @@ border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--m
 label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-width:100%}
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
 """
+# Without a zone from Slack, times are UTC in the page; this script (a file of this origin: the CSP allows no inline
+# script) shows them on the browser's clock instead, keeping UTC in the tooltip. Without JavaScript, UTC it is.
+LOCAL_TIME_JS = """\
+document.querySelectorAll('time[data-local]').forEach(function (t) {
+  var d = new Date(t.getAttribute('datetime'));
+  if (!isNaN(d)) { t.textContent = d.toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'}); }
+});
+"""
 PAGES = [("Incidents", "/ui/"), ("Audit", "/ui/audit"), ("Insights", "/ui/insights"),
          ("Maintenance", "/ui/maintenance"), ("On call", "/ui/oncall")]
 
@@ -47,12 +55,14 @@ def _markdown() -> MarkdownIt:
 MARKDOWN = _markdown()
 
 
-def when(moment: datetime | None, zone: ZoneInfo) -> str:
+def when(moment: datetime | None, zone: ZoneInfo | None) -> str:
+    """A time in the viewer's zone (None: not known — UTC, which the browser's script puts on its own clock)."""
     if moment is None:
         return '<span class="muted">—</span>'
     utc = moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
-    return (f'<time datetime="{moment.isoformat()}" title="{utc}">'
-            f'{escape(moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))}</time>')
+    local = "" if zone is not None else " data-local"
+    return (f'<time datetime="{moment.isoformat()}" title="{utc}"{local}>'
+            f'{escape(moment.astimezone(zone or ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M %Z"))}</time>')
 
 
 def _span(value: timedelta | None, target: timedelta | None = None) -> str:
@@ -73,7 +83,7 @@ def page(title: str, body: str, user: str | None) -> str:
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
             f"<body><header><nav>{nav}</nav><p>{who}</p></header><main><h1>{escape(title)}</h1>{body}</main>"
-            "</body></html>\n")
+            '<script src="/ui/local-time.js"></script></body></html>\n')
 
 
 def sign_in_page(reason: str | None = None) -> str:
@@ -93,7 +103,7 @@ def _select(name: str, label: str, current: str, options: list[str]) -> str:
     return f'<label for="f-{name}">{label}</label><select id="f-{name}" name="{name}">{choices}</select>'
 
 
-def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo,
+def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo | None,
                   user: str) -> str:
     form = ('<form method="get" action="/ui/">'
             + f'<label for="f-q">Words</label><input id="f-q" name="q" value="{escape(query.get("q", ""))}" size="16">'
@@ -117,14 +127,14 @@ def incident_list(listing: Listing, query: dict[str, str], severities: list[str]
     return page("Incidents", form + table + pager, user)
 
 
-def _row(r: Row, zone: ZoneInfo) -> str:
+def _row(r: Row, zone: ZoneInfo | None) -> str:
     i = r.incident
     return (f'<tr><td><a href="/ui/incidents/{i.id}">{i.id}</a> {escape(i.title)}</td><td>{escape(i.severity)}</td>'
             f"<td>{i.status.value}</td><td>{escape(i.commander or '—')}</td><td>{when(i.declared_at, zone)}</td>"
             f"<td>{_span(r.duration)}</td><td>{_span(r.tta, r.tta_target)}</td><td>{_span(r.ttr, r.ttr_target)}</td></tr>")
 
 
-def incident_page(incident: Incident, row: Row, events: list[Event], zone: ZoneInfo,
+def incident_page(incident: Incident, row: Row, events: list[Event], zone: ZoneInfo | None,
                   slack_team_url: str | None, user: str, bundles: Sequence[Bundle] = (),
                   verified: tuple[int, list[str]] = (0, [])) -> str:
     i = incident
@@ -173,7 +183,7 @@ def _short_tables(markdown: str, keep: int = 40) -> str:
     return "\n".join(out)
 
 
-def _evidence(bundles: Sequence[Bundle], verified: tuple[int, list[str]], zone: ZoneInfo) -> str:
+def _evidence(bundles: Sequence[Bundle], verified: tuple[int, list[str]], zone: ZoneInfo | None) -> str:
     """Each bundle with its manifest, and the verification the server just ran (every file re-hashed)."""
     if not bundles:
         return "<h2>Evidence</h2><p>No evidence bundles.</p>"
@@ -198,14 +208,14 @@ def _demoted(rendered: str) -> str:
     return re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", rendered)
 
 
-def _event(e: Event, zone: ZoneInfo) -> str:
+def _event(e: Event, zone: ZoneInfo | None) -> str:
     seq = e.data.get("audit_seq") if isinstance(e.data, dict) else None
     audit = f' <a href="/ui/audit?seq={int(seq)}">audit #{int(seq)}</a>' if isinstance(seq, int) else ""
     return (f"<tr><td>{when(e.at, zone)}</td><td>{escape(e.kind.value)}{audit}</td><td>{escape(e.actor or '')}</td>"
             f'<td class="text">{escape(e.text)}</td></tr>')
 
 
-def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo, user: str) -> str:
+def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo | None, user: str) -> str:
     form = ('<form method="get" action="/ui/audit">'
             + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" value="{escape(query.get(n, ""))}" '
                       'size="10">' for n, label in (("user", "User"), ("env", "Environment"), ("action", "Action"),

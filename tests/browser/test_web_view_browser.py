@@ -4,6 +4,7 @@ critical accessibility violation (axe-core, light and dark), a screenshot of eac
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser
@@ -106,4 +107,17 @@ def test_a_spent_link_is_refused_in_the_browser(chromium: Browser, site):
     second = context.new_page()
     answer = second.goto(link)
     assert answer is not None and answer.status == 403 and "used already" in second.inner_text("main")
+    context.close()
+
+
+def test_without_a_zone_from_slack_times_show_on_the_browsers_clock_with_utc_in_the_tooltip(chromium: Browser, site):
+    base, opsbot = site
+    context = chromium.new_context(timezone_id="Asia/Kolkata", locale="en-GB")
+    page = context.new_page()
+    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    first = page.locator("main time").first
+    declared = opsbot.store.get_incident(2).declared_at
+    assert first.get_attribute("title") == declared.strftime("%Y-%m-%d %H:%M UTC")
+    shown = first.inner_text()
+    assert "UTC" not in shown and declared.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M") in shown
     context.close()
