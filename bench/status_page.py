@@ -111,7 +111,7 @@ def apache_bench(base: str, path: str, clients: int, requests: int) -> str | Non
     if shutil.which("ab") is None:
         return None
     out = subprocess.run(["ab", "-q", "-k", "-n", str(clients * requests), "-c", str(clients), base + path],
-                         capture_output=True, text=True, timeout=300).stdout
+                         check=False, capture_output=True, text=True, timeout=300).stdout
     rate = re.search(r"Requests per second:\s+([0-9.]+)", out)
     p50, p99 = re.search(r"^\s+50%\s+(\d+)", out, re.MULTILINE), re.search(r"^\s+99%\s+(\d+)", out, re.MULTILINE)
     if not (rate and p50 and p99):
