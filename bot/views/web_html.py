@@ -211,6 +211,10 @@ def _demoted(rendered: str) -> str:
 def _event(e: Event, zone: ZoneInfo | None) -> str:
     seq = e.data.get("audit_seq") if isinstance(e.data, dict) else None
     audit = f' <a href="/ui/audit?seq={int(seq)}">audit #{int(seq)}</a>' if isinstance(seq, int) else ""
+    link = e.data.get("permalink") if isinstance(e.data, dict) else None
+    if isinstance(link, str) and link.startswith("https://") and '"' not in link:  # a message kept from Slack
+        audit += f' <a href="{escape(link)}">in Slack</a>'
+
     return (f"<tr><td>{when(e.at, zone)}</td><td>{escape(e.kind.value)}{audit}</td><td>{escape(e.actor or '')}</td>"
             f'<td class="text">{escape(e.text)}</td></tr>')
 

@@ -210,3 +210,18 @@ def test_the_list_pages_by_fifty_newest_first_and_skips_what_the_viewer_may_not_
     assert 'href="/ui/?page=2">Next page' in first
     second = outsider.get("/ui/?page=2").text
     assert second.count('href="/ui/incidents/INC-') == 1 and "Thing 0" in second and "Next page" not in second
+
+
+def test_a_message_kept_from_slack_links_back_to_it(bot):
+    from datetime import UTC, datetime
+
+    from bot.core.models import Event, EventKind
+
+    say(bot, "U0RESP01", "open p2 Slow --env prod --service api")
+    link = "https://ops.slack.com/archives/C0INC1/p1700000000000100"
+    bot.store.append_events(1, [Event(at=datetime.now(UTC), actor="U0RESP01", kind=EventKind.NOTE,
+                                      text="db-2 is at 100/100", data={"permalink": link, "author": "U0RESP01"}),
+                                Event(at=datetime.now(UTC), actor="U0RESP01", kind=EventKind.NOTE, text="x",
+                                      data={"permalink": "javascript:alert(1)"})])
+    page = signed_in(bot, "U0RESP01").get("/ui/incidents/INC-1").text
+    assert f'<a href="{link}">in Slack</a>' in page and "javascript:" not in page
