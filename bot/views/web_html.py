@@ -26,11 +26,12 @@ STYLE = """\
 @media (prefers-color-scheme:dark){:root{--bg:#16181a;--fg:#e8e8e8;--muted:#a8a8a8;--line:#333;--ok:#81c784;
 --bad:#ff8a80;--bar:#90caf9;--link:#8ab4f8}}
 body{margin:0 auto;max-width:72rem;padding:1rem;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
-a{color:var(--link)}nav a{margin-right:1rem}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
+a{color:var(--link)}nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;display:block;overflow-x:auto}th,td{text-align:left;padding:.35rem .5rem;
 border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--muted)}.ok{color:var(--ok)}
-.bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}form{margin:1rem 0}
-label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-width:100%}
+.bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}
+form{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+input,select{font:inherit;max-width:100%}svg{max-width:100%;height:auto}h1{overflow-wrap:anywhere}
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
 """
 # Without a zone from Slack, times are UTC in the page; this script (a file of this origin: the CSP allows no inline

@@ -121,3 +121,15 @@ def test_without_a_zone_from_slack_times_show_on_the_browsers_clock_with_utc_in_
     shown = first.inner_text()
     assert "UTC" not in shown and declared.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M") in shown
     context.close()
+
+
+def test_a_phone_reads_every_page_without_scrolling_the_page_sideways(chromium: Browser, site):
+    """375 px wide: wide tables scroll inside themselves; the page does not."""
+    base, opsbot = site
+    context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    for path in PAGES:
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    context.close()
