@@ -9,11 +9,11 @@ title says."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol
 
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -23,55 +23,94 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", 
            "Cache-Control": "public, max-age=5"}
 CHECK_EVERY_S = 1.0
 
+log = logging.getLogger(__name__)
+
 
 class StatusFile(Protocol):
     body: bytes
     media_type: str
 
 
+class Ready:
+    """A file as it goes on the wire: its body and its headers, built once per rendering rather than per request."""
+
+    __slots__ = ("body", "headers")
+
+    def __init__(self, file: StatusFile):
+        self.body = file.body
+        headers = {**HEADERS, "Content-Type": file.media_type, "Content-Length": str(len(file.body))}
+        if file.media_type.startswith("application/json"):
+            headers["Access-Control-Allow-Origin"] = "*"  # widgets on other sites read it, as Statuspage's
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
 class StatusSite:
-    """An ASGI app mounted at /status. `version()` reads the store's counter; `render()` makes every file."""
+    """An ASGI app mounted at /status. `version()` reads the store's counter; `render()` makes every file.
+
+    When the store cannot be read, the page last rendered goes on being served (the outage it reports may be the
+    store's own); only a process that never rendered it answers 503."""
 
     def __init__(self, version: Callable[[], Hashable], render: Callable[[], Mapping[str, Any]],
                  check_every_s: float = CHECK_EVERY_S):
         self.version, self.render, self.check_every_s = version, render, check_every_s
-        self._files: Mapping[str, StatusFile] = {}
+        self._files: dict[str, Ready] = {}
         self._rendered_at: Hashable | None = None
         self._checked = 0.0
+        self._failing = False
         self._lock = asyncio.Lock()
 
-    async def files(self) -> Mapping[str, StatusFile]:
-        if time.monotonic() - self._checked < self.check_every_s and self._rendered_at is not None:
-            return self._files
-        async with self._lock:  # one reader checks and renders; the others wait for its result
+    async def files(self) -> Mapping[str, Ready]:
+        if self._rendered_at is not None and (time.monotonic() - self._checked < self.check_every_s
+                                              or self._lock.locked()):
+            return self._files  # current, or being checked by another request: only that one waits for the store
+        async with self._lock:  # one reader checks and renders; before the first rendering the others wait for it
             if time.monotonic() - self._checked >= self.check_every_s or self._rendered_at is None:
-                current = await asyncio.to_thread(self.version)
-                if current != self._rendered_at:
-                    self._files = await asyncio.to_thread(self.render)
-                    self._rendered_at = current
+                try:
+                    current = await asyncio.to_thread(self.version)
+                    if current != self._rendered_at:
+                        self._files = await asyncio.to_thread(self._ready)
+                        self._rendered_at = current
+                    if self._failing:
+                        log.warning("status page: the store answers again; the page is current")
+                    self._failing = False
+                except Exception:  # kept quiet after the first: the store's outage is logged where it is used
+                    if not self._failing:
+                        log.exception("status page: cannot read the store; serving the page last rendered")
+                    self._failing = True
                 self._checked = time.monotonic()
         return self._files
 
+    def _ready(self) -> dict[str, Ready]:
+        return {path: Ready(file) for path, file in self.render().items()}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request = Request(scope, receive)
-        path = request.url.path.removeprefix("/status")
-        if request.method not in ("GET", "HEAD"):
-            response: Response = PlainTextResponse("not found", status_code=404)
+        path = scope["path"].removeprefix("/status")
+        found = None
+        if scope["method"] not in ("GET", "HEAD"):
+            response: Response | None = PlainTextResponse("not found", status_code=404)
         elif path == "":
             response = RedirectResponse("/status/", status_code=308)
         else:
             files = await self.files()
             found = files.get(path.removeprefix("/"))
-            if found is None and path.removeprefix("/") + "/" in files:  # a page asked for without its slash
+            if found is not None:
+                response = None
+            elif not files:
+                response = PlainTextResponse("the status page is not available yet", status_code=503,
+                                             headers={**HEADERS, "Retry-After": "5"})
+            elif path.removeprefix("/") + "/" in files:  # a page asked for without its slash
                 response = RedirectResponse(f"/status{path}/", status_code=308, headers=HEADERS)
-            elif found is None:
-                response = PlainTextResponse("not found", status_code=404, headers=HEADERS)
             else:
-                headers = dict(HEADERS)
-                if found.media_type.startswith("application/json"):
-                    headers["Access-Control-Allow-Origin"] = "*"  # widgets on other sites read it, as Statuspage's
-                response = Response(found.body, media_type=found.media_type, headers=headers)
+                response = PlainTextResponse("not found", status_code=404, headers=HEADERS)
         # How long this answer took inside opsbot (a browser's devtools and bench/status_page.py read it).
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-        await response(scope, receive, send)
+        timing = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        if response is not None:
+            response.headers["Server-Timing"] = timing
+            await response(scope, receive, send)
+            return
+        assert found is not None
+        # The common answer sent as it is: no Response object, headers made at rendering (see bench/status_page.py).
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*found.headers, (b"server-timing", timing.encode())]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else found.body})

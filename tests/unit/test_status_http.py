@@ -211,3 +211,45 @@ def test_the_page_is_rendered_on_change_not_per_request(bots):
     for _ in range(100):
         client.get("/status/")
     assert len(renders) == 2 and "Elevated errors" in client.get("/status/").text
+
+
+def test_when_the_store_cannot_be_read_the_last_page_is_served_and_never_a_500(bots, caplog):
+    """The outage a status page reports may be its own store's: the page last rendered is served meanwhile (the
+    error logged once), a process that never rendered it answers 503, and the page catches up when the store does."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from bot.http.status import StatusSite
+    from bot.views.status_site import render_site
+
+    bot, _, _ = bots
+    down = {"now": False}
+
+    def version():
+        if down["now"]:
+            raise ConnectionError("could not connect to server")
+        return bot.services.status.version()
+
+    def site_client() -> TestClient:
+        site = StatusSite(version, lambda: render_site(bot.services.status.view()), check_every_s=0.0)
+        return TestClient(Starlette(routes=[Mount("/status", app=site)]))
+
+    client, cold = site_client(), site_client()
+    assert "All Systems Operational" in client.get("/status/").text
+    down["now"] = True
+    say(bot, "/incident", "open p1 Errors --env prod --service api")  # a change this page cannot read yet
+    say(bot, "/incident", "publish INC-1 Elevated errors")
+    for _ in range(3):
+        page, summary = client.get("/status/"), client.get("/status/api/v2/summary.json")
+        assert page.status_code == 200 and "All Systems Operational" in page.text
+        assert summary.status_code == 200 and summary.json()["status"]["indicator"] == "none"
+    assert [r.message for r in caplog.records].count(
+        "status page: cannot read the store; serving the page last rendered") == 1
+    never = cold.get("/status/")
+    assert never.status_code == 503 and never.headers["retry-after"] == "5"
+    assert never.headers["content-security-policy"].startswith("default-src 'none'")
+    down["now"] = False
+    assert "Elevated errors" in client.get("/status/").text
+    assert cold.get("/status/api/v2/summary.json").json()["status"]["indicator"] == "major"
+    head, get = client.head("/status/"), client.get("/status/")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(get.content))
