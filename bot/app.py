@@ -204,8 +204,27 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
                             ops=opsbot.services.ops,
                             publish_status=status_publisher(opsbot, publish.dir, swap=True).publish if publish else None,
-                            settle_status=opsbot.services.status.settle_maintenance)
+                            settle_status=opsbot.services.status.settle_maintenance,
+                            watch_status=status_watcher(opsbot.services, opsbot.catalog, notifier))
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
+
+
+def status_watcher(services: Services, catalog: Catalog, notifier: Notifier) -> Callable[[], None] | None:
+    """The scheduler's comparison of the page with the checks its components name: each notice is said in the
+    incident's channel (a public incident healthy again), else the announcement channel. None without checks."""
+    from bot.core.status_watch import environments_watched
+    from bot.views.status import notice_text
+
+    if not environments_watched(catalog):
+        return None
+
+    def watch() -> None:
+        for notice in services.status.watch(services.ops.health_scheduled):
+            incident = services.incidents.get(notice.number) if notice.number else None
+            channel = incident.channel if incident is not None and incident.channel else catalog.announce_channel
+            notifier.say(channel, notice_text(notice))
+
+    return watch
 
 
 def status_publisher(opsbot: Opsbot, out: Path, swap: bool = False) -> Publisher:

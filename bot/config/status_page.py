@@ -6,12 +6,13 @@ Each component names what it is made of in the catalog — services as `env/serv
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
 from bot.config.environments import Environment, Role
-from bot.config.fields import Strict
+from bot.config.fields import Duration, Strict
 from bot.config.schedule import check_timezone
 
 DEFAULT_INVESTIGATING = "We are investigating an issue affecting {components}. We will post an update as soon as we know more."
@@ -75,6 +76,9 @@ class StatusPage(Strict):
     templates: StatusTemplates = Field(default_factory=lambda: StatusTemplates())
     maintenance_public: bool = Field(default=False, description="maintenance windows go on the page unless "
                                      "`/maint schedule … --private` says otherwise (else only with --public)")
+    watch_every: Duration | None = Field(default=timedelta(minutes=5), description="the scheduler leader runs the "
+                                         "checks components name this often and says where the page and they "
+                                         "disagree, as `/ops health` does (null: only when someone runs it)")
 
     @field_validator("time_zone")
     @classmethod

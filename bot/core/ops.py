@@ -129,6 +129,14 @@ class OpsService(AuditTrail):
             self.store.append_events(actor.incident, [scrubbed_event(health_event(report, actor.user, self.clock()))])
         return report
 
+    def health_scheduled(self, env_name: str) -> HealthReport:
+        """The environment's checks run by the scheduler (the status page's watch): a read, so no role; on no
+        incident's timeline."""
+        env = self.env(env_name)
+        started = time.perf_counter()
+        results = asyncio.run(self.checks.run(env_name, env))
+        return HealthReport(env=env_name, results=results, elapsed_ms=(time.perf_counter() - started) * 1000)
+
     def inspect(self, actor: Actor, env_name: str, service: str) -> str:
         """`/ops describe`: the service's pods or containers, their state and recent events (redacted)."""
         env = self.env(env_name)

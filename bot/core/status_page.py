@@ -6,6 +6,7 @@ components it moves (and their history), the incident's timeline event and its a
 command in Slack or the console, a form — goes through here."""
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from bot.config.catalog import Catalog
 from bot.config.environments import Role
 from bot.core.audit import AuditRecord
-from bot.core.effects import Effect
+from bot.core.effects import Effect, StatusPageNotice
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import OpsService
@@ -40,9 +41,11 @@ from bot.core.status_models import (
 )
 from bot.core.status_uptime import DAYS
 from bot.core.status_view import LISTED, RECENT, PageView, page_view
-from bot.core.status_watch import StatusWatch
-from bot.errors import ConflictError, PermissionDenied, UsageError
+from bot.core.status_watch import StatusWatch, environments_watched
+from bot.errors import ConflictError, OpsbotError, PermissionDenied, UsageError
 from bot.timeparse import utcnow
+
+log = logging.getLogger(__name__)
 
 RERENDER_EVERY_S = 600
 HISTORY = 500  # public incidents on /status/history (newest first); a render per change, not per request
@@ -201,7 +204,21 @@ class StatusPageService:
         """What a health run says against the page (bot/core/status_watch.py): notices, never publications."""
         if not self.page.components:
             return []
-        return StatusWatch(self.store, self.catalog).seen(report, self.snapshot(), self.clock(), incident)
+        return StatusWatch(self.store, self.catalog).seen([report], self.snapshot(), self.clock(), incident)
+
+    def watch(self, health: Callable[[str], HealthReport]) -> list[StatusPageNotice]:
+        """The scheduler leader's own comparison (every `status_page.watch_every`): `health(env)` runs the checks of
+        each environment a component names; an environment whose checks cannot run is left out of this pass."""
+        reports = []
+        for env in environments_watched(self.catalog):
+            try:
+                reports.append(health(env))
+            except OpsbotError as error:
+                log.warning("status page watch: the checks of %s did not run: %s", env, error)
+        if not reports:
+            return []
+        found = StatusWatch(self.store, self.catalog).seen(reports, self.snapshot(), self.clock())
+        return [notice for notice in found if isinstance(notice, StatusPageNotice)]
 
     def maintenance_changed(self) -> None:
         """A public window was scheduled, cancelled or extended: every replica renders the page again."""

@@ -4,6 +4,8 @@
   channel is told, with the command that would publish it.
 - A public incident whose components' checks have all passed for 30 minutes: its channel is asked whether to move
   it to monitoring.
+The checks are those of a person's `/ops health`, and the scheduler leader's own run every `status_page.watch_every`
+(`environments_watched` says which environments it checks).
 It never publishes by itself: a person decides what the public reads. Each notice is said once (per incident, or
 per outage of a component), remembered in the store, so replicas and repeated runs do not repeat it."""
 from __future__ import annotations
@@ -18,14 +20,22 @@ from bot.core.status_models import ComponentStatus, PublicState, StatusSnapshot
 HEALTHY_FOR = timedelta(minutes=30)
 
 
+def environments_watched(catalog: Catalog) -> list[str]:
+    """The environments whose checks some component names (`checks: [env/check]`)."""
+    return sorted({ref.split("/", 1)[0] for c in catalog.status_page.components for ref in c.checks})
+
+
 class StatusWatch:
     def __init__(self, store: Store, catalog: Catalog):
         self.store, self.catalog = store, catalog
         self.page = catalog.status_page
 
-    def seen(self, report: HealthReport, snapshot: StatusSnapshot, now: datetime, incident: int | None = None) -> list[Effect]:
-        """`incident`: the incident whose channel the check ran in, where a notice about a component goes."""
-        checked = {f"{report.env}/{r.name}": r.level for r in report.results}
+    def seen(self, reports: list[HealthReport], snapshot: StatusSnapshot, now: datetime,
+             incident: int | None = None) -> list[Effect]:
+        """`incident`: the incident whose channel the check ran in, where a notice about a component goes. Several
+        reports (the scheduler's run over every environment) are judged together: a public incident spanning two
+        environments is healthy only when the checks of both pass."""
+        checked = {f"{report.env}/{r.name}": r.level for report in reports for r in report.results}
         notices: list[Effect] = []
         for component in self.page.components:
             mine = {ref: checked[ref] for ref in component.checks if ref in checked}

@@ -40,8 +40,10 @@ _RUN_EXCERPT = 1000  # characters of a scheduled action's output posted with its
 class ReminderEngine:
     def __init__(self, store: Store, catalog: Catalog, incidents: IncidentService, notifier: Notifier,
                  ops: OpsService | None = None, publish_status: Callable[[], list[str]] | None = None,
-                 settle_status: Callable[[], object] | None = None):
+                 settle_status: Callable[[], object] | None = None, watch_status: Callable[[], object] | None = None):
         self.store = store
+        self.watch_status = watch_status  # runs the components' checks and tells channels where the page is wrong
+        self._watched_at: datetime | None = None
         self.settle_status = settle_status  # components under public maintenance follow its windows
         self.publish_status = publish_status  # rewrites status_page.publish.dir when the page changed
         self.ops = ops  # runs a recurring reminder's `run:` action
@@ -63,6 +65,7 @@ class ReminderEngine:
         self.checkpoint_audit(now)
         self.forget_old_deliveries(now)
         self.publish_status_page()
+        self.watch_status_page(now)
 
     def publish_status_page(self) -> None:
         """Maintenance windows move the page's components at their start and end; then the static copy of the
@@ -81,6 +84,24 @@ class ReminderEngine:
             return
         if changed:
             log.info("status page copy rewritten: %d files changed", len(changed))
+
+    def watch_status_page(self, now: datetime) -> None:
+        """Every `status_page.watch_every` the leader runs the checks components name and compares them with the
+        page, as a person's `/ops health` does: the page cannot quietly lie when nobody looks. The first run is one
+        period after taking the lead, so a start (or a takeover) does not add a round of checks to the tick."""
+        every = self.catalog.status_page.watch_every
+        if self.watch_status is None or every is None:
+            return
+        if self._watched_at is None or now < self._watched_at:
+            self._watched_at = now
+            return
+        if now - self._watched_at < every:
+            return
+        self._watched_at = now
+        try:
+            self.watch_status()
+        except Exception:  # the store or a check may be down: the next period tries again
+            log.exception("could not compare the status page with its checks")
 
     def reconcile(self, now: datetime) -> None:
         """On the first tick (start-up, or taking over as leader) and every minute: each action opsbot stopped in the

@@ -1,7 +1,8 @@
 """A status page that cannot quietly lie (bot/core/status_watch.py), from `/ops health` through the router: checks
 that fail under a component the page calls operational are said once, with the command that would publish; a
 public incident whose components' checks have all passed for 30 minutes is asked about monitoring, once. Nothing is
-ever published by opsbot itself. Real TCP checks on loopback, on both stores; the Slack surface is
+ever published by opsbot itself. The scheduler leader runs the same comparison every `status_page.watch_every`, when
+nobody runs `/ops health`. Real TCP checks on loopback, on both stores; the Slack surface is
 test_a_notice_reaches_the_announcement_channel_through_the_served_app."""
 from __future__ import annotations
 
@@ -34,15 +35,44 @@ def closed_port() -> int:
         return probe.getsockname()[1]  # nothing listens there once it is closed
 
 
-def make(store, clock, port: int):
+def make(store, clock, port: int, **page):
     catalog = Catalog.model_validate({
         "environments": {"prod": {"services": {"api": {}}, "checks": [
             {"name": "api-up", "kind": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 1}]}},
         "roles": {"prod": {"operator": ["U_OPS"]}},
         "status_page": {"components": [{"name": "API", "services": ["prod/api"], "checks": ["prod/api-up"]},
-                                       {"name": "Docs"}]}})
+                                       {"name": "Docs"}], **page}})
     services = build_services(store, catalog, clock=clock)
     return Router(services), services
+
+
+class Said:
+    """The scheduler's notifier (bot/core/ports.py Notifier): what it said, where."""
+
+    def __init__(self):
+        self.lines: list[tuple[str, str]] = []
+
+    def say(self, channel: str, text: str) -> None:
+        self.lines.append((channel, text))
+
+    def post(self, reminder, checklist) -> None:
+        pass
+
+    def set_group(self, group, users) -> None:
+        pass
+
+
+def scheduled(store, clock, port: int, **page):
+    """The router and the scheduler leader's engine over one catalog, as `opsbot serve` composes them."""
+    from bot.app import status_watcher
+    from bot.scheduler.engine import ReminderEngine
+
+    router, services = make(store, clock, port, **page)
+    said = Said()
+    catalog = services.incidents.catalog
+    engine = ReminderEngine(store, catalog, services.incidents, said,
+                            watch_status=status_watcher(services, catalog, said))
+    return router, engine, said
 
 
 def notices(reply) -> list[str]:
@@ -115,3 +145,45 @@ status_page:
                                        None), timeout=10, what="the status page notice")
         assert said.params["channel"] == "incidents"
         assert "--components API" in said.params["text"]
+
+
+def test_the_scheduler_compares_the_page_with_the_checks_when_nobody_runs_ops_health(store, clock):
+    router, engine, said = scheduled(store, clock, closed_port())
+    engine.tick(clock())  # taking the lead: the first comparison is one period later
+    clock.advance(minutes=4)
+    engine.tick(clock())
+    assert said.lines == []
+    clock.advance(minutes=1)
+    engine.tick(clock())
+    ((channel, text),) = said.lines
+    assert channel == "incidents" and "The status page says API is operational, but its checks fail" in text
+    assert "`/incident publish INC-n PUBLIC TITLE --components API`" in text
+    clock.advance(minutes=5)
+    engine.tick(clock())
+    assert len(said.lines) == 1  # once per outage, whichever run saw it
+    assert store.public_incidents() == [] and store.status_version() == 0  # never published by itself
+    assert notices(router.handle("/ops", "health prod", OPS)) == []  # a person's run knows it was said
+
+
+def test_the_scheduler_asks_about_monitoring_after_30_healthy_minutes_and_never_moves_the_incident(
+        store, clock, listening):
+    router, engine, said = scheduled(store, clock, listening)
+    assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
+    assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
+    for _ in range(8):  # 40 minutes of passing checks, nobody typing anything
+        engine.tick(clock())
+        clock.advance(minutes=5)
+    engine.tick(clock())
+    asks = [text for _, text in said.lines]
+    assert len(asks) == 1 and "Every check of INC-1's public components has passed for 3" in asks[0]
+    assert "`/incident update INC-1 WHAT YOU SEE --public --state monitoring`" in asks[0]
+    assert store.public_incident_for(1).state.value == "investigating"  # a person decides
+
+
+def test_watch_every_null_leaves_it_to_ops_health(store, clock):
+    router, engine, said = scheduled(store, clock, closed_port(), watch_every=None)
+    for _ in range(4):
+        engine.tick(clock())
+        clock.advance(minutes=10)
+    assert said.lines == []
+    assert len(notices(router.handle("/ops", "health prod", OPS))) == 1
