@@ -103,6 +103,10 @@ def test_publishing_from_slack_with_components_impact_and_state(status):
     ("p1 Pool --env prod", "publish INC-1", CONSOLE, "Missing the public title"),
     ("p1 Pool --env prod", "publish INC-1 Outage", VIEWER,
      "You need the responder role in prod to publish INC-1; you have the viewer role."),
+    # 10,000 characters of title or text: refused with the reason, never cut or stored
+    ("p1 Pool --env prod", "publish INC-1 " + "<b>x</b>" * 1250, CONSOLE, "characters long; the limit is"),
+    ("p1 Pool --env prod", "publish INC-1 Outage --text '" + "x" * 10_000 + "'", CONSOLE,
+     "10000 characters long; the limit is 3000."),
 ])
 def test_refusals_say_why_and_change_nothing(status, setup, command, ctx, message):
     router, _, store = status
@@ -144,6 +148,7 @@ def test_a_public_update_moves_state_and_components_and_is_the_internal_update_t
     ("update INC-1 text --public --component API=under_maintenance", "'under_maintenance' is not a component status"),
     ("update INC-1 text --public --state resolved", "'resolved' is not a public state"),
     ("update INC-1 text --state monitoring", "--state change the status page: add --public."),
+    ("update INC-1 " + "<script>alert(1)</script>" * 400 + " --public", "characters long; the limit is"),
 ])
 def test_a_bad_public_update_changes_neither_the_page_nor_the_timeline(status, command, message):
     router, _, store = status
