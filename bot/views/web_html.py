@@ -264,8 +264,8 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], user: str
                  + _times("Time to mitigate (MTTM)", found.mttm) + _times("Time to resolve (MTTR)", found.mttr))
     kept = "—" if found.updates_kept is None else f"{found.updates_kept:.0%}"
     parts.append(f"<h2>Status updates</h2><p>Cadence kept: {kept} of the time incidents were open.</p>")
-    parts.append("<h2>Ops actions</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common())))
-    parts.append("<h2>Pages out of business hours</h2>" + _bars("Pages out of business hours", pages_out_of_hours))
+    parts.append("<h2>Ops actions and pages</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common()))
+                 + _bars("Pages out of business hours, per person", pages_out_of_hours))
     if not found.months:
         parts.insert(0, "<p>No incidents in this range.</p>")
     return page("Insights", "".join(parts), user)
