@@ -112,6 +112,9 @@ def _current_copy(out: Path) -> Path | None:
         return None
     if not out.is_dir():
         raise NotADirectoryError(f"{out} is not a folder")
+    if os.path.ismount(out):  # a volume's own folder cannot be renamed away to make room for the link
+        raise FileExistsError(f"{out} is a mount point, which opsbot cannot replace by a link to each new version: "
+                              f"name a folder inside it (e.g. {out / 'site'}) as status_page.publish.dir")
     if (out / MARKER).exists():
         return out
     if any(out.iterdir()):

@@ -44,6 +44,7 @@ class ReminderEngine:
         self.store = store
         self.watch_status = watch_status  # runs the components' checks and tells channels where the page is wrong
         self._watched_at: datetime | None = None
+        self._publish_error: str | None = None
         self.settle_status = settle_status  # components under public maintenance follow its windows
         self.publish_status = publish_status  # rewrites status_page.publish.dir when the page changed
         self.ops = ops  # runs a recurring reminder's `run:` action
@@ -79,9 +80,14 @@ class ReminderEngine:
             return
         try:
             changed = self.publish_status()
-        except Exception:  # a full disk or a bad folder must not stop reminders; the next tick tries again
-            log.exception("could not rewrite the status page's static copy")
+        except Exception as error:  # a full disk or a bad folder must not stop reminders; the next tick tries again
+            if repr(error) != self._publish_error:  # said once, not every tick, until it changes or is mended
+                log.exception("could not rewrite the status page's static copy")
+            self._publish_error = repr(error)
             return
+        if self._publish_error is not None:
+            log.info("the status page's static copy is written again")
+            self._publish_error = None
         if changed:
             log.info("status page copy rewritten: %d files changed", len(changed))
 

@@ -5,6 +5,7 @@ swapped in by renaming a link, so a reader never sees half a page, nor one file 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -189,3 +190,37 @@ def test_a_published_folder_from_a_plain_copy_becomes_a_link_and_a_foreign_link_
     else:
         raise AssertionError("a link opsbot did not make was replaced")
     assert os.path.realpath(foreign) == str(elsewhere.resolve()) and not any(elsewhere.iterdir())
+
+
+def test_a_mount_point_is_refused_with_what_to_name_instead(tmp_path, monkeypatch):
+    out = tmp_path / "volume"
+    out.mkdir()
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == out)
+    try:
+        swap_site({"": File(b"<html></html>", HTML)}, out)
+    except FileExistsError as refused:
+        assert "is a mount point" in str(refused) and f"{out / 'site'}" in str(refused)
+    else:
+        raise AssertionError("a mount point was written")
+    assert out.is_dir() and not out.is_symlink() and not any(out.iterdir())
+    assert swap_site({"": File(b"<html></html>", HTML)}, out / "site") == ["index.html"]  # a folder inside works
+
+
+def test_a_folder_the_leader_cannot_publish_to_is_logged_once_until_it_is_mended(sqlite_url, tmp_path, caplog):
+    out = tmp_path / "public"
+    out.mkdir()
+    (out / "notes.txt").write_text("not opsbot's")
+    caplog.set_level(logging.INFO, logger="opsbot.scheduler")
+    _, bot = make(tmp_path, sqlite_url, publish=out)
+    runner = scheduler_for(bot, LoggedNotifier())
+    try:
+        for _ in range(3):
+            runner.tick()
+        assert [r.message for r in caplog.records].count("could not rewrite the status page's static copy") == 1
+        (out / "notes.txt").unlink()
+        runner.tick()
+        assert "the status page's static copy is written again" in [r.message for r in caplog.records]
+        assert out.is_symlink() and "All Systems Operational" in (out / "index.html").read_text()
+    finally:
+        runner.stop()
+        bot.close()
