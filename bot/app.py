@@ -466,7 +466,8 @@ def serve(opsbot: Opsbot, slack: SlackSettings, mode: Mode, host: str = "0.0.0.0
         runner.start()
     try:
         run(parts.app, host, slack.port, slack.opsbot_shutdown_timeout,
-            on_stop=parts.slack.stop_deliveries if parts.slack is not None else None)
+            on_stop=parts.slack.stop_deliveries if parts.slack is not None else None,
+            trusted_proxies=[p.strip() for p in opsbot.settings.web_trusted_proxies.split(",") if p.strip()])
     finally:
         if runner is not None:
             runner.stop()  # releases the leader lock: a standby takes over on its next tick

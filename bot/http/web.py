@@ -4,13 +4,17 @@ request to `render` (bot/webui.py, given by the composition root) with who is as
 - `/ui/login/<token>` spends a one-time link (bot/core/web_auth.py) and sets the session cookie: HttpOnly,
   SameSite=Lax, Secure over HTTPS, for OPSBOT_WEB_SESSION. `/ui/logout` ends the session.
 - Behind an SSO proxy, the header OPSBOT_WEB_USER_HEADER names the Slack user ID, trusted only from the addresses in
-  OPSBOT_WEB_TRUSTED_PROXIES; from anywhere else it is ignored.
+  OPSBOT_WEB_TRUSTED_PROXIES (the connection's own peer, scope[PEER], not the client a proxy forwarded); from anywhere
+  else it is ignored. A value that is not a Slack user ID (an e-mail, a login name) is refused with what it carried.
+- A link preview (Slack's unfurler and its kind, by User-Agent) or a HEAD request to a sign-in link is answered
+  without spending it: otherwise the crawler signs in and the person finds their link already used.
 - Without a session, every page redirects to /ui/sign-in, which says how to sign in and shows no data.
 - Nothing here changes anything but sessions: only GET and HEAD are answered. Every answer carries a
   Content-Security-Policy without scripts, and is not cached (the pages are one person's)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
@@ -26,6 +30,14 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-store"}
 COOKIE = "opsbot_session"
+PEER = "opsbot.peer"  # the TCP peer's address, kept by bot/http/server.py before proxy headers replace the client
+# A Slack user ID, as bot/core/web_auth.py's USER_ID (bot/http may not import the core): what the SSO header carries.
+SLACK_USER = re.compile(r"^[UW][A-Z0-9_]{2,30}$")
+# Link previewers fetch a URL posted to them: Slack's unfurler (Slackbot-LinkExpanding), its image proxy, and the
+# previewers of the other places a link gets pasted. None of them is a person signing in.
+PREVIEWERS = re.compile(r"Slackbot|Slack-ImgProxy|facebookexternalhit|Twitterbot|Discordbot|TelegramBot|WhatsApp|"
+                        r"LinkedInBot|SkypeUriPreview|Googlebot|bingbot", re.IGNORECASE)
+NOT_SPENT = "This is a one-time sign-in link: open it in your browser. It was not used up by this visit."
 OPEN = {"/ui/sign-in", "/ui/logout", "/ui/style.css", "/ui/local-time.js"}  # answered without a session (and /ui/login/<token>)
 
 
@@ -50,16 +62,23 @@ class WebSite:
         self._proxies = [ip_network(p, strict=False) for p in access.trusted_proxies]
 
     def _from_proxy(self, request: Request) -> bool:
-        host = request.client.host if request.client else ""
+        # The peer that connected: uvicorn's proxy headers rewrite request.client to the address a proxy forwarded,
+        # which would make a sidecar proxy on 127.0.0.1 look like the browser behind it.
+        host = request.scope.get(PEER) or (request.client.host if request.client else "")
         try:
             return any(ip_address(host) in network for network in self._proxies)
         except ValueError:
             return False
 
     async def _user(self, request: Request) -> str | None:
+        """The signed-in user, or None. Raises ProxiedValue when a trusted proxy's header holds no Slack user ID."""
         header = self.access.user_header
         if header and self._from_proxy(request) and request.headers.get(header):
-            return request.headers[header].strip()
+            claimed = request.headers[header].strip()
+            if not SLACK_USER.fullmatch(claimed):
+                raise ProxiedValue(f"The sign-in proxy's header {header} carries '{claimed[:60]}', not a Slack user ID "
+                                   "(like U012AB3CD): have the proxy send the Slack user ID, or sign in with a link.")
+            return claimed
         cookie = request.cookies.get(COOKIE)
         return await asyncio.to_thread(self.access.user_of, cookie) if cookie else None
 
@@ -84,21 +103,32 @@ class WebSite:
             response.delete_cookie(COOKIE, path="/ui", secure=request.url.scheme == "https", httponly=True,
                                    samesite="lax")
             return response
-        user = None if path in OPEN else await self._user(request)
+        try:
+            user = None if path in OPEN else await self._user(request)
+        except ProxiedValue as refused:
+            return await self._sign_in_page(403, str(refused))
         if user is None and path not in OPEN:
             return RedirectResponse("/ui/sign-in", status_code=303)
         query = {key: value for key, value in request.query_params.items()}
         status, media_type, body = await asyncio.to_thread(self.render, user, path, query)
         return Response(body, status_code=status, media_type=media_type)
 
+    async def _sign_in_page(self, status: int, reason: str) -> Response:
+        _, media_type, body = await asyncio.to_thread(self.render, None, "/ui/sign-in", {"refused": reason})
+        return Response(body, status_code=status, media_type=media_type)
+
     async def _login(self, request: Request, token: str) -> Response:
+        if request.method == "HEAD" or PREVIEWERS.search(request.headers.get("user-agent", "")):
+            return await self._sign_in_page(200, NOT_SPENT)
         try:
             cookie, _ = await asyncio.to_thread(self.access.sign_in, token)
         except OpsbotError as refused:
-            _, media_type, body = await asyncio.to_thread(self.render, None, "/ui/sign-in",
-                                                               {"refused": str(refused)})
-            return Response(body, status_code=403, media_type=media_type)
+            return await self._sign_in_page(403, str(refused))
         response = RedirectResponse("/ui/", status_code=303)
         response.set_cookie(COOKIE, cookie, max_age=self.access.session_s, path="/ui", httponly=True,
                             samesite="lax", secure=request.url.scheme == "https")
         return response
+
+
+class ProxiedValue(Exception):
+    """A trusted proxy's user header that is not a Slack user ID: refused, with what it carried."""

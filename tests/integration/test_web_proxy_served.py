@@ -1,0 +1,64 @@
+"""`opsbot serve`'s uvicorn settings (bot/http/server.py) on a loopback port, with an SSO proxy in front as a sidecar
+does it: the proxy connects from 127.0.0.1 and forwards the browser's address and https. Its user header signs the
+person in (trusted by the proxy's own address, which uvicorn's rewrite of the client would hide), and a sign-in link
+opened through it sets a Secure cookie."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.app import build, served
+from bot.config import Settings
+from bot.http.server import server_config
+from tests.unit.test_web_view import CATALOG, NO_SLACK, say
+
+
+@pytest.fixture
+def bot(tmp_path, store_url):
+    """opsbot as `opsbot serve` builds it, on the web view tests' catalog (tests/unit/test_web_view.py)."""
+    (tmp_path / "opsbot.yml").write_text(CATALOG)
+    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
+                                     evidence_dir=tmp_path / "evidence"))
+    yield opsbot
+    opsbot.close()
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, 5, ["127.0.0.1"]))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start within 10 s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    bot.settings.web_user_header, bot.settings.web_trusted_proxies = "X-Slack-User", "127.0.0.1"
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    with serving(served(bot, NO_SLACK, "off").app) as base:
+        page = httpx.get(f"{base}/ui/", headers={**forwarded, "X-Slack-User": "U0RESP01"})
+        assert page.status_code == 200 and "Checkout down" in page.text
+        nobody = httpx.get(f"{base}/ui/", headers=forwarded)
+        assert nobody.status_code == 303 and nobody.headers["location"] == "/ui/sign-in"
+        link = bot.services.web.link("U0RESP01").removeprefix("http://localhost:3000")
+        signed = httpx.get(f"{base}{link}", headers=forwarded)
+        cookie = signed.headers["set-cookie"]
+        assert signed.status_code == 303 and "opsbot_session=U0RESP01." in cookie and "Secure" in cookie

@@ -1,0 +1,90 @@
+"""Signing in to the web view where the world gets in the way: a link preview (Slack's unfurler) or a HEAD request
+does not spend a one-time link; an SSO proxy on loopback is trusted by the address that connected, not by the client
+it forwards (uvicorn's proxy headers rewrite that); https forwarded by a trusted proxy makes the cookie Secure and
+by anyone else does not; a proxy header that is no Slack user ID is refused with what it carried. Over the composition
+root's app with `opsbot serve`'s own proxy handling (bot/http/server.py), and once through a real uvicorn on a
+loopback port. Both stores: tests/contract/test_on_postgres_web_signin_edges.py."""
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import build, served
+from bot.config import Settings
+from bot.http.server import behind_proxies
+from tests.unit.test_web_view import CATALOG, NO_SLACK, say
+
+
+@pytest.fixture
+def bot(tmp_path, store_url):
+    """opsbot as `opsbot serve` builds it, on the web view tests' catalog (tests/unit/test_web_view.py)."""
+    (tmp_path / "opsbot.yml").write_text(CATALOG)
+    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
+                                     evidence_dir=tmp_path / "evidence"))
+    yield opsbot
+    opsbot.close()
+
+SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def as_served(bot, address: str, trusted: list[str] | None = None) -> TestClient:
+    """The app as `opsbot serve` runs it (proxy headers applied after keeping the peer), from `address`."""
+    app = behind_proxies(served(bot, NO_SLACK, "off").app, trusted or [])
+    return TestClient(app, follow_redirects=False, client=(address, 50000))
+
+
+def link_path(bot, user: str) -> str:
+    return bot.services.web.link(user).removeprefix("http://localhost:3000")
+
+
+def test_a_link_preview_or_a_head_request_leaves_the_one_time_link_for_the_person(bot):
+    path = link_path(bot, "U0RESP01")
+    web = as_served(bot, "203.0.113.9")
+    head = web.head(path)
+    assert head.status_code == 200 and "set-cookie" not in head.headers
+    preview = web.get(path, headers={"User-Agent": SLACKBOT})
+    assert preview.status_code == 200 and "set-cookie" not in preview.headers
+    assert "one-time sign-in link: open it in your browser" in preview.text
+    person = web.get(path, headers={"User-Agent": FIREFOX})
+    assert person.status_code == 303 and "opsbot_session=U0RESP01." in person.headers["set-cookie"]
+    assert web.get(path, headers={"User-Agent": FIREFOX}).status_code == 403  # spent by the person, not the bot
+
+
+def test_a_sidecar_sso_proxy_on_loopback_is_trusted_by_its_own_address(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    bot.settings.web_user_header, bot.settings.web_trusted_proxies = "X-Slack-User", "127.0.0.1"
+    # The proxy connects from 127.0.0.1 and forwards the browser's address: uvicorn puts that in request.client.
+    forwarded = {"X-Slack-User": "U0ADMIN01", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    page = as_served(bot, "127.0.0.1", ["127.0.0.1"]).get("/ui/audit", headers=forwarded)
+    assert page.status_code == 200 and "Audit log" in page.text
+    # The same headers sent straight from the outside sign nobody in.
+    direct = as_served(bot, "203.0.113.9", ["127.0.0.1"]).get("/ui/audit", headers=forwarded)
+    assert direct.status_code == 303 and direct.headers["location"] == "/ui/sign-in"
+    # A forwarded address claiming to be the proxy does not make an outsider one either.
+    claimed = as_served(bot, "203.0.113.9", ["127.0.0.1"]).get(
+        "/ui/", headers={**forwarded, "X-Forwarded-For": "127.0.0.1"})
+    assert claimed.status_code == 303 and "Checkout" not in claimed.text
+
+
+def test_https_forwarded_by_a_trusted_proxy_makes_the_cookie_secure_and_by_others_does_not(bot):
+    bot.settings.web_trusted_proxies = "10.0.0.0/8"
+    ingress = as_served(bot, "10.1.2.3", ["10.0.0.0/8"]).get(
+        link_path(bot, "U0RESP01"), headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"})
+    assert ingress.status_code == 303 and "Secure" in ingress.headers["set-cookie"]
+    outsider = as_served(bot, "198.51.100.7", ["10.0.0.0/8"]).get(
+        link_path(bot, "U0RESP01"), headers={"X-Forwarded-Proto": "https"})
+    assert outsider.status_code == 303 and "Secure" not in outsider.headers["set-cookie"]
+
+
+def test_a_proxy_header_that_is_not_a_slack_user_id_is_refused_with_what_it_carried(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    bot.settings.web_user_header, bot.settings.web_trusted_proxies = "X-Forwarded-User", "10.0.0.0/8"
+    web = as_served(bot, "10.1.2.3", ["10.0.0.0/8"])
+    for value, shown in (("alice@example.com", "alice@example.com"),
+                         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;")):
+        page = web.get("/ui/", headers={"X-Forwarded-User": value})
+        assert page.status_code == 403, value
+        assert f"X-Forwarded-User carries &#x27;{shown}&#x27;, not a Slack user ID" in page.text
+        assert "Checkout" not in page.text and "<script>alert" not in page.text
+    assert web.get("/ui/", headers={"X-Forwarded-User": "U0RESP01"}).status_code == 200
