@@ -1,0 +1,107 @@
+"""Signing in to the web view in Debian's Chromium when something else reaches the link or the page first, served with
+`opsbot serve`'s own uvicorn settings (bot/http/server.py): Slack's unfurler and a HEAD request fetch a sign-in link
+and the person's browser is still signed in by it; behind an SSO proxy on 127.0.0.1 the person's Slack user ID in
+its header opens the pages, and an e-mail there gets a page that says so. axe-core finds nothing serious or critical
+on the pages seen; screenshots kept as test artefacts."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser
+
+from bot.app import build, served
+from bot.config import Settings
+from bot.http.server import server_config
+from commands.base import Context
+from tests.browser.axe import axe_violations
+from tests.browser.served import NO_SLACK
+
+CATALOG = """
+environments:
+  prod: {services: {api: {}}}
+roles:
+  prod: {responder: [U0RESP01]}
+  "*": {admin: [U0ADMIN01]}
+"""
+SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+
+
+@contextmanager
+def serving_as_opsbot_serve(opsbot) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(served(opsbot, NO_SLACK, "off").app, "127.0.0.1", port, 5,
+                                          ["127.0.0.1"]))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start within 10 s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web-signin")
+    (folder / "opsbot.yml").write_text(CATALOG)
+    opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml",
+                                     web_user_header="X-Forwarded-User", web_trusted_proxies="127.0.0.1"))
+    reply = opsbot.router.handle("/incident", "open p1 Checkout errors --env prod --service api",
+                                 Context(user="U0RESP01", source="console"))
+    assert reply.ok, reply.text
+    with serving_as_opsbot_serve(opsbot) as base:
+        yield base, opsbot
+    opsbot.close()
+
+
+def test_a_link_unfurled_by_slack_and_probed_by_head_still_signs_the_person_in(chromium: Browser, site,
+                                                                            artifacts_dir: Path):
+    base, opsbot = site
+    link = opsbot.services.web.link("U0RESP01").replace("http://localhost:3000", base)
+    assert httpx.head(link).status_code == 200
+    unfurled = httpx.get(link, headers={"User-Agent": SLACKBOT})
+    assert unfurled.status_code == 200 and "set-cookie" not in unfurled.headers
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(link)
+    assert page.url == f"{base}/ui/" and "Checkout errors" in page.inner_text("main")
+    assert axe_violations(page) == []
+    page.screenshot(path=str(artifacts_dir / "web-signed-in-after-unfurl.png"), full_page=True)
+    context.close()
+
+
+def test_behind_an_sso_proxy_the_header_opens_the_pages_and_an_email_there_is_explained(chromium: Browser, site,
+                                                                                     artifacts_dir: Path):
+    base, _ = site
+    # The browser's requests reach opsbot from 127.0.0.1, as a sidecar proxy's do; the proxy adds these headers.
+    context = chromium.new_context(extra_http_headers={"X-Forwarded-User": "U0ADMIN01",
+                                                       "X-Forwarded-For": "203.0.113.9"})
+    page = context.new_page()
+    page.goto(f"{base}/ui/audit")
+    assert page.url == f"{base}/ui/audit" and page.locator("h1").inner_text().startswith("Audit")
+    assert axe_violations(page) == []
+    context.close()
+    context = chromium.new_context(extra_http_headers={"X-Forwarded-User": "alice@example.com",
+                                                       "X-Forwarded-For": "203.0.113.9"})
+    page = context.new_page()
+    answer = page.goto(f"{base}/ui/")
+    assert answer is not None and answer.status == 403
+    text = page.inner_text("main")
+    assert "carries 'alice@example.com', not a Slack user ID" in text and "Checkout" not in text
+    assert axe_violations(page) == []
+    page.screenshot(path=str(artifacts_dir / "web-proxy-header-refused.png"), full_page=True)
+    context.close()
