@@ -461,6 +461,10 @@ def serve(opsbot: Opsbot, slack: SlackSettings, mode: Mode, host: str = "0.0.0.0
     logging.getLogger(START).info("opsbot %s serving: slack=%s port=%s store=%s catalog=%s scheduler=%s%s", version(),
              "off" if mode == "off" else f"on mode={mode}", slack.port, hide_password(opsbot.settings.database_url),
              opsbot.catalog_path or "built-in", "on" if runner else "off", reminders)
+    if mode != "off" and "web_url" not in opsbot.settings.model_fields_set:
+        # Slack hands out sign-in links (/opsbot login) to people on other machines: localhost is theirs, not ours.
+        log.warning("OPSBOT_WEB_URL is not set: /opsbot login links point at %s, which opens only on this machine; "
+                    "set it to the address people reach opsbot at", opsbot.settings.web_url)
     if runner is not None:
         opsbot.metrics.watch_leader(lambda: runner.is_leader)
         runner.start()

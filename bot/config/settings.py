@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.paths import data_dir, default_database_url, sqlite_file
+from bot.timeparse import parse_duration
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")  # an HTTP field name (RFC 9110 token)
+WEB_SESSION_RANGE = (timedelta(minutes=5), timedelta(days=30))
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -36,6 +45,51 @@ class Settings(BaseSettings):
     web_user_header: str | None = None  # OPSBOT_WEB_USER_HEADER
     web_trusted_proxies: str = ""  # OPSBOT_WEB_TRUSTED_PROXIES
 
+    # Checked here, so `opsbot serve` stops at start with what to fix instead of failing later (a traceback for a
+    # bad network, sign-in links nobody can open, a header trusted from nowhere).
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        address = urlsplit(value.strip())
+        if address.scheme not in ("http", "https") or not address.hostname or address.query or address.fragment:
+            raise _invalid(f"'{value[:100]}' is not an http(s) address like https://ops.example.com: sign-in links "
+                           "point there")
+        return value.strip().rstrip("/")
+
+    @field_validator("web_session")
+    @classmethod
+    def _web_session(cls, value: str) -> str:
+        try:
+            lifetime = parse_duration(value)
+        except ValueError as exc:
+            raise _invalid(str(exc)) from exc
+        shortest, longest = WEB_SESSION_RANGE
+        if not shortest <= lifetime <= longest:
+            raise _invalid(f"'{value}' is outside 5m to 30d: a session lasts that long after its sign-in")
+        return value
+
+    @field_validator("web_user_header")
+    @classmethod
+    def _web_user_header(cls, value: str | None) -> str | None:
+        if value is not None and not HEADER_NAME.fullmatch(value.strip()):
+            raise _invalid(f"'{value[:100]}' is not an HTTP header name (like X-Slack-User)")
+        return value.strip() if value is not None else None
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _web_trusted_proxies(cls, value: str, info: ValidationInfo) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ip_network(item, strict=False)
+            except ValueError as exc:
+                raise _invalid(f"'{item[:100]}' is not an IP address or network (like 10.0.0.0/8 or 127.0.0.1); "
+                               "separate several with commas") from exc
+        if info.data.get("web_user_header") and not items:
+            raise _invalid("OPSBOT_WEB_USER_HEADER is set but no proxy is trusted to send it: name the SSO proxy's "
+                           "addresses here (comma-separated)")
+        return ",".join(items)
+
     def evidence_root(self) -> Path:
         if self.evidence_dir is not None:
             return self.evidence_dir
@@ -43,6 +97,11 @@ class Settings(BaseSettings):
         if database is not None:
             return database.parent / "evidence"
         return data_dir() / "evidence"  # PostgreSQL: the same stable place as the default SQLite file
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as it is (no "Value error, " before it)."""
+    return PydanticCustomError("opsbot_setting", message)
 
 
 class SlackSettings(BaseSettings):

@@ -36,7 +36,8 @@ def start_serve(tmp_path: Path, fake_slack, database_url: str, socket: bool,
     port = free_port()
     env = {**(extra or {}), **os.environ, "OPSBOT_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": SECRET, "OPSBOT_SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-           "OPSBOT_LOG_FORMAT": "json", "OPSBOT_LOG_LEVEL": "Info", "OPSBOT_SHUTDOWN_TIMEOUT": "20"}
+           "OPSBOT_LOG_FORMAT": "json", "OPSBOT_LOG_LEVEL": "Info", "OPSBOT_SHUTDOWN_TIMEOUT": "20",
+           "OPSBOT_WEB_URL": f"http://127.0.0.1:{port}"}  # as a deployment with Slack sets it (else a warning)
     env.pop("OPSBOT_CONFIG", None)
     if socket:
         env["SLACK_APP_TOKEN"] = "xapp-test"
