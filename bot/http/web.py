@@ -7,7 +7,8 @@ request to `render` (bot/webui.py, given by the composition root) with who is as
   OPSBOT_WEB_TRUSTED_PROXIES (the connection's own peer, scope[PEER], not the client a proxy forwarded); from anywhere
   else it is ignored. A value that is not a Slack user ID (an e-mail, a login name) is refused with what it carried.
 - A link preview (Slack's unfurler and its kind, by User-Agent) or a HEAD request to a sign-in link is answered
-  without spending it: otherwise the crawler signs in and the person finds their link already used.
+  without spending it: otherwise the crawler signs in and the person finds their link already used. A HEAD request
+  to /ui/logout signs nobody out either.
 - Without a session, every page redirects to /ui/sign-in, which says how to sign in and shows no data.
 - Nothing here changes anything but sessions: only GET and HEAD are answered. Every answer carries a
   Content-Security-Policy without scripts, and is not cached (the pages are one person's)."""
@@ -97,6 +98,8 @@ class WebSite:
             return RedirectResponse("/ui/", status_code=308)
         if path.startswith("/ui/login/"):
             return await self._login(request, path.removeprefix("/ui/login/"))
+        if path == "/ui/logout" and request.method == "HEAD":  # a link checker's probe: nobody is signed out
+            return RedirectResponse("/ui/sign-in?signed_out=1", status_code=303)
         if path == "/ui/logout":
             await asyncio.to_thread(self.access.sign_out, request.cookies.get(COOKIE))
             response = RedirectResponse("/ui/sign-in?signed_out=1", status_code=303)

@@ -1,9 +1,10 @@
 """Signing in to the web view where the world gets in the way: a link preview (Slack's unfurler) or a HEAD request
-does not spend a one-time link; an SSO proxy on loopback is trusted by the address that connected, not by the client
-it forwards (uvicorn's proxy headers rewrite that); https forwarded by a trusted proxy makes the cookie Secure and
-by anyone else does not; a proxy header that is no Slack user ID is refused with what it carried. Over the composition
-root's app with `opsbot serve`'s own proxy handling (bot/http/server.py), and once through a real uvicorn on a
-loopback port. Both stores: tests/contract/test_on_postgres_web_signin_edges.py."""
+does not spend a one-time link, nor does a HEAD sign out; an SSO proxy on loopback is trusted by the address that
+connected, not by the client it forwards (uvicorn's proxy headers rewrite that); https forwarded by a trusted proxy
+makes the cookie Secure and by anyone else does not; a proxy header that is no Slack user ID is refused with what it
+carried. Over the composition root's app wrapped as `opsbot serve` wraps it (bot/http/server.py); through a real
+uvicorn in tests/integration/test_web_proxy_served.py. Both stores: tests/contract/test_on_postgres_web_signin_edges.py.
+"""
 from __future__ import annotations
 
 import pytest
@@ -88,3 +89,12 @@ def test_a_proxy_header_that_is_not_a_slack_user_id_is_refused_with_what_it_carr
         assert f"X-Forwarded-User carries &#x27;{shown}&#x27;, not a Slack user ID" in page.text
         assert "Checkout" not in page.text and "<script>alert" not in page.text
     assert web.get("/ui/", headers={"X-Forwarded-User": "U0RESP01"}).status_code == 200
+
+
+def test_a_head_request_to_sign_out_leaves_the_session(bot):
+    web = as_served(bot, "203.0.113.9")
+    assert web.get(link_path(bot, "U0RESP01")).status_code == 303
+    assert web.head("/ui/logout").status_code == 303
+    assert web.get("/ui/").status_code == 200  # still signed in
+    assert web.get("/ui/logout").headers["location"] == "/ui/sign-in?signed_out=1"
+    assert web.get("/ui/").status_code == 303
