@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Window as Hours
 from bot.core.audit import Verification
+from bot.core.evidence_bundle import Bundle
+from bot.core.insights import insights
+from bot.core.models import EventKind
 from bot.core.oncall import count_pages, hours_report, on_call, shifts
 from bot.core.oncall_overrides import Overrides
 from bot.core.web_read import Filters, WebRead
@@ -22,17 +25,18 @@ from bot.views import web_html as html
 log = logging.getLogger("opsbot.web")
 HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
                              "text/markdown; charset=utf-8")
-INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md)?$")
+INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
+EVENTS_PAGE = 500  # timeline events on one page: an incident with 10,000 stays quick to serve and to read
 Answer = tuple[int, str, bytes]
 
 
 class WebUI:
-    def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None],
-                 slack_url: str | None = None):
+    def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None]):
         self.services = services
         self.catalog = services.incidents.catalog
-        self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock)
-        self.verify_chain, self.zone_of, self.slack_url = verify_chain, zone_of, slack_url
+        self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock,
+                            services.search)
+        self.verify_chain, self.zone_of = verify_chain, zone_of
 
     def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         try:
@@ -61,7 +65,7 @@ class WebUI:
         zone = self._zone(user)
         found = INCIDENT.match(path)
         if found:
-            return self._incident(user, int(found.group(1)), found.group(2), zone)
+            return self._incident(user, int(found.group(1)), found.group(2), zone, query)
         pages: dict[str, Callable[[str, dict[str, str], ZoneInfo], str]] = {
             "/ui/": self._list, "/ui/audit": self._audit, "/ui/insights": self._insights,
             "/ui/maintenance": self._maintenance, "/ui/oncall": self._oncall}
@@ -77,22 +81,34 @@ class WebUI:
         filters = Filters(state=query.get("state", ""), severity=query.get("severity", ""),
                           service=query.get("service", "").strip()[:100], env=query.get("env", "").strip()[:100],
                           since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
-                          page=int(page))
-        shown = {k: v for k, v in query.items() if k in ("state", "severity", "service", "env", "since", "until") and v}
+                          page=int(page), text=query.get("q", "")[:200])
+        shown = {k: v for k, v in query.items() if k in ("q", "state", "severity", "service", "env", "since", "until")
+                 and v}
         return html.incident_list(self.read.incidents(user, filters), shown, list(self.catalog.severities), zone, user)
 
-    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo) -> Answer:
+    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo, query: dict[str, str]) -> Answer:
         incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
         records = self.services.records
         if suffix == ".json":
             (exported,) = records.export(number)
             return 200, JSON, json.dumps(exported.document, ensure_ascii=False, indent=2).encode()
-        draft = records.postmortem(incident)
-        if suffix == ".md":
-            return 200, MARKDOWN, draft.text.encode()
-        events = self.services.incidents.store.timeline(number)
-        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, draft.text, zone,
-                                             self.slack_url, user).encode()
+        if suffix in (".md", "/postmortem"):
+            draft = records.postmortem(incident)
+            if suffix == ".md":
+                return 200, MARKDOWN, draft.text.encode()
+            return 200, HTML, html.postmortem_page(incident, draft.text, user).encode()
+        page = query.get("events", "1")
+        if not page.isdigit() or int(page) < 1:
+            raise UsageError("events is a page number from 1.")
+        events = self.services.incidents.store.timeline(number)  # read once: roles, evidence and the page of events
+        roles = [e for e in events if e.kind is EventKind.ROLE]
+        bundles = [Bundle.model_validate(e.data["bundle"]) for e in events
+                   if e.kind is EventKind.EVIDENCE and "bundle" in e.data]
+        verified = self.services.evidence.verify(number) if bundles else None  # re-hashes the stored files
+        start = (int(page) - 1) * EVENTS_PAGE
+        shown = html.EventsPage(events[start:start + EVENTS_PAGE], int(page), len(events), EVENTS_PAGE)
+        return 200, HTML, html.incident_page(incident, self.read.row(incident), shown, roles, bundles, verified,
+                                             zone, user).encode()
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
@@ -114,9 +130,9 @@ class WebUI:
         months = query.get("months", "6")
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
-        found = self.read.insights(user, int(months))
         now = self.services.incidents.clock()
-        start = now - timedelta(days=31 * int(months))
+        found = insights(self.services.incidents.store, self.catalog, self.read.viewer(user), now, int(months))
+        start = found.since
         pages: dict[str, int] = {}
         business = Hours(self.catalog.oncall.business_hours)
         sent = self.services.incidents.store.sent_reminders("inc:", start, now)

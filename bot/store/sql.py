@@ -8,6 +8,7 @@ optimistic locking, so two people changing one incident at once never lose a cha
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 
 from bot.core.audit import AuditRecord
@@ -132,6 +133,48 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
                 (channel,),
             ).fetchone()
         return incident_of(row) if row else None
+
+    def incidents_where(self, statuses: tuple[Status, ...] | None = None, severity: str | None = None,
+                        service: str | None = None, env: str | None = None, since: datetime | None = None,
+                        until: datetime | None = None, batch: int = 200) -> Iterator[Incident]:
+        """Every incident matching the filters, newest first, read `batch` at a time as the caller iterates (the web
+        view's list pages through 10,000 incidents reading only what one page needs). The filters are the search
+        index's columns, written with each incident (bot/store/sql_search.py)."""
+        where, params = ["1 = 1"], []
+        for column, value in (("severity", severity), ("service", service), ("env", env)):
+            if value:
+                where.append(f"s.{column} = ?")
+                params.append(value)
+        if statuses:
+            where.append(f"s.status IN ({', '.join('?' for _ in statuses)})")
+            params += [status.value for status in statuses]
+        if since is not None:
+            where.append("s.declared_at >= ?")
+            params.append(self._time(since))
+        if until is not None:
+            where.append("s.declared_at < ?")
+            params.append(self._time(until))
+        sql = ("SELECT i.doc, i.version FROM incidents i JOIN search_rows s ON s.number = i.number"
+               f" WHERE {' AND '.join(where)} ORDER BY i.number DESC LIMIT ? OFFSET ?")
+        offset = 0
+        while True:
+            with self._read() as db:
+                rows = db.execute(sql, (*params, batch, offset)).fetchall()
+            yield from (incident_of(row) for row in rows)
+            if len(rows) < batch:
+                return
+            offset += batch
+
+    def event_times(self, kind: str, since: datetime) -> dict[int, list[datetime]]:
+        """When each incident had events of `kind` since `since`, in order: one query for insights over thousands
+        of incidents instead of one timeline each."""
+        with self._read() as db:
+            rows = db.execute("SELECT incident, at FROM events WHERE kind = ? AND at >= ? ORDER BY incident, id",
+                              (kind, self._time(since))).fetchall()
+        found: dict[int, list[datetime]] = {}
+        for number, at in rows:
+            found.setdefault(number, []).append(self._parse_time(at))
+        return found
 
     def timeline(self, number: int) -> list[Event]:
         with self._read() as db:

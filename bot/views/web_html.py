@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
@@ -15,8 +16,10 @@ from zoneinfo import ZoneInfo
 from markdown_it import MarkdownIt
 
 from bot.core.audit import AuditRecord
+from bot.core.evidence_bundle import Bundle
+from bot.core.insights import Insights, Percentiles
 from bot.core.models import Event, Incident
-from bot.core.web_read import Insights, Listing, Percentiles, Row
+from bot.core.web_read import Listing, Row
 from bot.timeparse import format_duration
 
 STYLE = """\
@@ -95,6 +98,8 @@ def _select(name: str, label: str, current: str, options: list[str]) -> str:
 def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo,
                   user: str) -> str:
     form = ('<form method="get" action="/ui/">'
+            + f'<label for="f-q">Text</label><input id="f-q" name="q" type="search" value="{escape(query.get("q", ""))}" '
+              'size="16">'
             + _select("state", "State", query.get("state", ""), ["open", "resolved", "closed"])
             + _select("severity", "Severity", query.get("severity", ""), severities)
             + f'<label for="f-service">Service</label><input id="f-service" name="service" '
@@ -122,33 +127,88 @@ def _row(r: Row, zone: ZoneInfo) -> str:
             f"<td>{_span(r.duration)}</td><td>{_span(r.tta, r.tta_target)}</td><td>{_span(r.ttr, r.ttr_target)}</td></tr>")
 
 
-def incident_page(incident: Incident, row: Row, events: list[Event], postmortem: str, zone: ZoneInfo,
-                  slack_team_url: str | None, user: str) -> str:
+@dataclass(frozen=True)
+class EventsPage:
+    events: list[Event]
+    page: int
+    total: int
+    size: int
+
+
+def incident_page(incident: Incident, row: Row, shown: EventsPage, roles: list[Event], bundles: list[Bundle],
+                  verified: tuple[int, list[str]] | None, zone: ZoneInfo, user: str) -> str:
     i = incident
-    roles = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
-    slack = (f' · <a href="{escape(slack_team_url.rstrip("/"))}/archives/{escape(i.channel)}">Slack channel</a>'
-             if slack_team_url and i.channel and i.channel.isalnum() else "")
-    summary = (f"<p>{escape(i.severity)} · {i.status.value} · declared {when(i.declared_at, zone)} · to acknowledge "
+    # app_redirect opens the channel in whichever workspace the viewer is signed in to: no workspace URL needed.
+    slack = (f' · <a href="https://slack.com/app_redirect?channel={i.channel}">Slack channel</a>'
+             if i.channel and i.channel.isalnum() else "")
+    summary = (f"<p>{escape(i.severity)} · {i.status.value} · {escape(i.env or 'no environment')} · "
+               f"{escape(i.service or 'no service')} · declared {when(i.declared_at, zone)} · to acknowledge "
                f"{_span(row.tta, row.tta_target)} · to resolve {_span(row.ttr, row.ttr_target)}"
                f"{' · private' if i.private else ''}</p>"
                + (f'<p class="text">{escape(i.impact)}</p>' if i.impact else "")
                + (f'<p>Resolution: <span class="text">{escape(i.resolution)}</span></p>' if i.resolution else "")
-               + f'<p><a href="/ui/incidents/{i.id}.json">JSON export</a> · '
-                 f'<a href="/ui/incidents/{i.id}.md">Post-mortem (Markdown)</a>{slack}</p>')
+               + f'<p><a href="/ui/incidents/{i.id}/postmortem">Post-mortem draft</a> · '
+                 f'<a href="/ui/incidents/{i.id}.md">Post-mortem (Markdown)</a> · '
+                 f'<a href="/ui/incidents/{i.id}.json">JSON export</a>{slack}</p>')
+    current = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
+    history = "".join(f"<li>{when(e.at, zone)} {escape(e.text)} <span class=\"muted\">by {escape(e.actor)}</span></li>"
+                      for e in roles)
     items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
                     f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
-    timeline = "".join(_event(e, zone) for e in events)
-    body = (summary + f"<h2>Roles</h2><ul>{roles}</ul><h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
-            f"<th>Who</th><th>Text</th></tr></thead><tbody>{timeline}</tbody></table>"
-            f"<h2>Action items</h2><ul>{items}</ul>"
-            f'<h2>Post-mortem draft</h2><div class="postmortem">{_demoted(MARKDOWN.render(postmortem))}</div>')
+    body = (summary + f"<h2>Roles</h2><ul>{current}</ul>"
+            + (f"<h3>Role changes</h3><ul>{history}</ul>" if history else "")
+            + f"<h2>Action items</h2><ul>{items}</ul>"
+            + _evidence(bundles, verified, zone) + _timeline(i, shown, zone))
     return page(f"{i.id} {i.title}", body, user)
 
 
+def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo) -> str:
+    rows = "".join(_event(e, zone) for e in shown.events) or '<tr><td colspan="4">No events here.</td></tr>'
+    first = (shown.page - 1) * shown.size
+    where = (f'<p class="muted">Events {first + 1}–{first + len(shown.events)} of {shown.total}.</p>'
+             if shown.total > shown.size else "")
+    links = []
+    if shown.page > 1:
+        links.append(f'<a href="/ui/incidents/{i.id}?events={shown.page - 1}">Earlier events</a>')
+    if first + shown.size < shown.total:
+        links.append(f'<a href="/ui/incidents/{i.id}?events={shown.page + 1}">Later events</a>')
+    pager = f"<p>{' · '.join(links)}</p>" if links else ""
+    return (f"<h2>Timeline</h2>{where}<table><thead><tr><th>When</th><th>What</th><th>Who</th><th>Text</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>{pager}")
+
+
+def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zone: ZoneInfo) -> str:
+    if not bundles:
+        return "<h2>Evidence</h2><p>No evidence bundles.</p>"
+    checked, problems = verified or (0, [])
+    state = (f'<p class="ok">Verified on the server: {checked} files match their manifests.</p>' if not problems else
+             '<p class="bad">Verification found problems:</p><ul>'
+             + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")
+    parts = []
+    for b in bundles:
+        rows = "".join(f"<tr><td>{escape(item.name)}</td><td>{escape(item.collector)}</td><td>{escape(item.source)}</td>"
+                       f"<td>{item.size}</td><td><code>{escape(item.sha256[:16])}</code></td>"
+                       f"<td>{'ok' if item.ok else escape(item.error or 'failed')}"
+                       f"{f' · {item.redacted} redacted' if item.redacted else ''}"
+                       f"{' · truncated' if item.truncated else ''}</td></tr>" for item in b.items)
+        parts.append(f"<h3>{b.ref} · {escape(b.env)} · {when(b.created_at, zone)} by {escape(b.created_by)}</h3>"
+                     f'<p class="muted">Manifest SHA-256 <code>{escape(b.manifest_sha256)}</code></p>'
+                     "<table><thead><tr><th>File</th><th>Collector</th><th>Source</th><th>Bytes</th><th>SHA-256</th>"
+                     f"<th>State</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "<h2>Evidence</h2>" + state + "".join(parts)
+
+
+def postmortem_page(incident: Incident, text: str, user: str) -> str:
+    i = incident
+    return page(f"Post-mortem draft: {i.id} {i.title}",
+                f'<p><a href="/ui/incidents/{i.id}">Back to {i.id}</a> · <a href="/ui/incidents/{i.id}.md">Markdown</a>'
+                f'</p><div class="postmortem">{_demoted(MARKDOWN.render(text))}</div>', user)
+
+
 def _demoted(rendered: str) -> str:
-    """The draft's headings under the page's own (its # becomes h3): one h1 a page. Every tag here is markdown-it's
+    """The draft's headings under the page's own (its # becomes h2): one h1 a page. Every tag here is markdown-it's
     own (raw HTML is off), so the substitution touches no user text."""
-    return re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", rendered)
+    return re.sub(r"<(/?)h([1-5])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}>", rendered)
 
 
 def _event(e: Event, zone: ZoneInfo) -> str:

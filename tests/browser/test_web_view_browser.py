@@ -21,7 +21,7 @@ roles:
   prod: {responder: [U0RESP01]}
   "*": {admin: [U0ADMIN01]}
 """
-PAGES = ["/ui/", "/ui/incidents/INC-1", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
+PAGES = ["/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,11 @@ def test_sign_in_then_every_page_then_sign_out(chromium: Browser, site, artifact
     page.goto(f"{base}/ui/incidents/INC-1")
     text = page.inner_text("main")
     assert "<script>alert(1)</script> Checkout errors" in text and "<img src=x onerror=alert(3)>" in text
-    assert "Post-mortem draft" in text and "pool raised from 20 to 50" in text
+    assert "pool raised from 20 to 50" in text
+    page.click("text=Post-mortem draft")
+    assert page.url == f"{base}/ui/incidents/INC-1/postmortem"
+    text = page.inner_text("main")
+    assert "Post-mortem draft: INC-1" in text and "pool raised from 20 to 50" in text
     assert page.locator("main script, main img").count() == 0
     assert not [href for href in page.eval_on_selector_all("a[href]", "a => a.map(x => x.getAttribute('href'))")
                 if href.lower().startswith("javascript:")]

@@ -144,7 +144,7 @@ def test_hostile_text_is_shown_as_text_and_no_secret_is_shown(bot):
     markdown = browser.get("/ui/incidents/INC-1.md")  # the draft as written: text, never run as a page
     assert markdown.headers["content-type"].startswith("text/markdown") and SECRET not in markdown.text
     assert markdown.headers["x-content-type-options"] == "nosniff"
-    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/insights"):
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/insights", "/ui/?q=alert"):
         answer = browser.get(path)
         assert answer.status_code == 200, path
         assert "<script>alert" not in answer.text and "<img src=x" not in answer.text, path

@@ -1,0 +1,98 @@
+"""Insights over a range of months, for the web view (/ui/insights): incidents per month by severity and by service;
+time to acknowledge, mitigate and resolve (p50/p90) per severity against the catalog's targets with the share
+within target; how well the status-update cadence was kept; ops actions by outcome. Only incidents the viewer may
+see count. Read in a few queries whatever the number of incidents (bench/web.py: 10,000 in well under 500 ms)."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.config.catalog import Catalog
+from bot.core.models import EventKind, Incident
+from bot.core.ports import Store
+from bot.core.privacy import Viewer, may_see
+
+OUTCOMES = ("succeeded", "failed", "denied", "refused")
+
+
+@dataclass
+class Percentiles:
+    count: int = 0
+    p50: timedelta | None = None
+    p90: timedelta | None = None
+    target: timedelta | None = None
+    within: float | None = None  # share within the target
+
+
+@dataclass
+class Insights:
+    since: datetime
+    months: list[str]
+    by_severity: dict[str, Counter] = field(default_factory=dict)  # month -> severity -> count
+    by_service: dict[str, Counter] = field(default_factory=dict)
+    mtta: dict[str, Percentiles] = field(default_factory=dict)  # per severity
+    mttm: dict[str, Percentiles] = field(default_factory=dict)
+    mttr: dict[str, Percentiles] = field(default_factory=dict)
+    updates_kept: float | None = None  # share of open time with a status update within the severity's cadence
+    actions: Counter = field(default_factory=Counter)  # ops actions by outcome
+
+
+def month_start(now: datetime, months_back: int) -> datetime:
+    """The first instant of the month `months_back` months before now's (0: this month)."""
+    year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
+    return now.replace(year=year, month=month + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, months: int = 6) -> Insights:
+    since = month_start(now, months - 1)
+    chosen = [i for i in store.incidents_where(since=since, batch=5000) if may_see(i, viewer)]
+    result = Insights(since=since, months=sorted({f"{i.declared_at:%Y-%m}" for i in chosen}))
+    for incident in chosen:
+        month = f"{incident.declared_at:%Y-%m}"
+        result.by_severity.setdefault(month, Counter())[incident.severity] += 1
+        result.by_service.setdefault(month, Counter())[incident.service or "(none)"] += 1
+    for name, severity in catalog.severities.items():
+        mine = [i for i in chosen if i.severity == name]
+        # The acknowledge target counts business hours for some severities: each incident against its own deadline.
+        acked = [(i.acknowledged_at - i.declared_at, severity.response_deadline(i.declared_at) - i.declared_at)
+                 for i in mine if i.acknowledged_at]
+        result.mtta[name] = _percentiles([v for v, _ in acked], severity.response_deadline(since) - since,
+                                         [v <= t for v, t in acked])
+        result.mttm[name] = _percentiles([i.mitigated_at - i.declared_at for i in mine if i.mitigated_at],
+                                         severity.mitigate)
+        result.mttr[name] = _percentiles([i.resolved_at - i.declared_at for i in mine if i.resolved_at],
+                                         severity.resolve)
+    updates = store.event_times(EventKind.UPDATE.value, since)
+    kept = [_cadence_kept(i, catalog, updates.get(i.number, []), now) for i in chosen]
+    result.updates_kept = statistics.fmean(kept) if kept else None
+    result.actions = Counter(r.phase for r in store.audit_records(since=since) if r.env and r.phase in OUTCOMES)
+    return result
+
+
+def _cadence_kept(incident: Incident, catalog: Catalog, updates: list[datetime], now: datetime) -> float:
+    """1.0 when every status update came within the severity's cadence while the incident was open."""
+    severity = catalog.severities.get(incident.severity)
+    every = severity.update_every if severity else timedelta(minutes=30)
+    end = incident.resolved_at or now
+    open_for = max((end - incident.declared_at).total_seconds(), 1.0)
+    gaps, last = 0.0, incident.declared_at
+    for at in [*(u for u in updates if u < end), end]:
+        gaps += max(0.0, ((at - last) - every).total_seconds())
+        last = at
+    return max(0.0, 1.0 - gaps / open_for)
+
+
+def _percentiles(values: list[timedelta], target: timedelta | None, met: list[bool] | None = None) -> Percentiles:
+    if not values:
+        return Percentiles(target=target)
+    ordered = sorted(values)
+
+    def pick(share: float) -> timedelta:  # nearest rank
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+    if met is None and target is not None:
+        met = [v <= target for v in values]
+    within = sum(met) / len(met) if met else None
+    return Percentiles(len(ordered), pick(0.5), pick(0.9), target, within)
