@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Window as Hours
 from bot.core.audit import Verification
+from bot.core.audit_signing import Checkpoint
 from bot.core.evidence_bundle import Bundle
 from bot.core.insights import insights
 from bot.core.models import EventKind
@@ -31,7 +32,8 @@ Answer = tuple[int, str, bytes]
 
 
 class WebUI:
-    def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None]):
+    def __init__(self, services, verify_chain: Callable[[], tuple[Verification, Checkpoint | None]],
+                 zone_of: Callable[[str], str | None]):
         self.services = services
         self.catalog = services.incidents.catalog
         self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock,
@@ -112,19 +114,13 @@ class WebUI:
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
-                                  action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip())
+                                  action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip(),
+                                  since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1))
         seq = query.get("seq", "")
         if seq.isdigit():
             records = [r for r in records if r.seq == int(seq)]
-        result = self.verify_chain()
-        if not result.ok:
-            chain = f"⚠️ The chain is broken: {result.problem}"
-        else:
-            chain = f"The chain verifies: {result.records} records, head {result.head or 'none'}." + "".join(
-                f" Not checked: {note}." for note in result.unchecked) + (
-                " Records are HMAC-keyed and the key is not set here: their HMACs were not checked."
-                if result.key_missing else "")
-        return html.audit_page(records, chain, query, zone, user)
+        result, checkpoint = self.verify_chain()
+        return html.audit_page(records, html.chain_state(result, checkpoint, zone), query, zone, user)
 
     def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         months = query.get("months", "6")
@@ -142,7 +138,7 @@ class WebUI:
             count_pages(report, sent, business, schedule.zone)
             for person, hours in report.items():
                 pages[person] = pages.get(person, 0) + hours.pages_out_of_hours
-        return html.insights_page(found, pages, user)
+        return html.insights_page(found, pages, int(months), user)
 
     def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         now = self.services.incidents.clock()

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
 
-from bot.core.audit import AuditRecord
+from bot.core.audit import AuditRecord, Verification
+from bot.core.audit_signing import Checkpoint
 from bot.core.evidence_bundle import Bundle
 from bot.core.insights import Insights, Percentiles
 from bot.core.models import Event, Incident
@@ -218,16 +219,34 @@ def _event(e: Event, zone: ZoneInfo) -> str:
             f'<td class="text">{escape(e.text)}</td></tr>')
 
 
+def chain_state(result: Verification, checkpoint: Checkpoint | None, zone: ZoneInfo) -> str:
+    """What `opsbot audit verify` would say, as HTML: verified up to which seq, the last checkpoint, the rest."""
+    if not result.ok:
+        return f'<p class="bad">The chain is broken: {escape(result.problem or "")}</p>'
+    head = f"seq {result.head.seq} (hash <code>{escape(result.head.hash[:16])}…</code>)" if result.head else "none"
+    parts = [f'<p class="ok">The chain verifies: {result.records} records, up to {head}.</p>']
+    if result.key_missing:
+        parts.append('<p class="bad">Records are HMAC-keyed and OPSBOT_AUDIT_KEY is not set here: their links and '
+                     "columns were checked, not their HMACs.</p>")
+    parts.append(f"<p>Last checkpoint: seq {checkpoint.head.seq}, {when(checkpoint.at, zone)}"
+                 f"{', signed' if checkpoint.signature else ''}.</p>" if checkpoint else
+                 "<p>Last checkpoint: none (no witness is configured).</p>")
+    parts += [f'<p class="muted">Not checked: {escape(note)}</p>' for note in result.unchecked]
+    return "".join(parts)
+
+
 def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo, user: str) -> str:
     form = ('<form method="get" action="/ui/audit">'
             + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" value="{escape(query.get(n, ""))}" '
                       'size="10">' for n, label in (("user", "User"), ("env", "Environment"), ("action", "Action"),
                                                     ("outcome", "Outcome")))
+            + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" type="date" '
+                      f'value="{escape(query.get(n, ""))}">' for n, label in (("since", "From"), ("until", "To")))
             + '<button type="submit">Filter</button></form>')
     rows = "".join(f'<tr id="seq-{r.seq}"><td>{r.seq}</td><td>{when(r.at, zone)}</td><td>{escape(r.user)}</td>'
                    f"<td>{escape(r.env or '')}</td><td>{escape(r.action)}</td><td>{escape(r.target or '')}</td>"
                    f"<td>{escape(r.phase)}</td></tr>" for r in records) or '<tr><td colspan="7">No records.</td></tr>'
-    return page("Audit log", f'<p class="text">{escape(chain)}</p>' + form
+    return page("Audit log", chain + form
                 + "<table><thead><tr><th>Seq</th><th>When</th><th>User</th><th>Environment</th><th>Action</th>"
                   f"<th>Target</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>", user)
 
@@ -252,8 +271,12 @@ def _times(title: str, found: dict[str, Percentiles]) -> str:
             f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def insights_page(found: Insights, pages_out_of_hours: dict[str, int], user: str) -> str:
-    parts = []
+def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: int, user: str) -> str:
+    choices = "".join(f'<option value="{n}"{" selected" if n == months else ""}>the last {n} months</option>'
+                      for n in sorted({1, 3, 6, 12, 24, months}))
+    parts = [('<form method="get" action="/ui/insights"><label for="i-months">Range</label>'
+             f'<select id="i-months" name="months">{choices}</select><button type="submit">Show</button></form>'
+             f'<p class="muted">Incidents declared since {found.since:%Y-%m-%d} (UTC).</p>')]
     for month in found.months:
         parts.append(f"<h2>{escape(month)}</h2>" + _bars(f"Incidents by severity, {month}",
                                                           dict(sorted(found.by_severity.get(month, {}).items())))
@@ -265,7 +288,7 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], user: str
     parts.append("<h2>Ops actions</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common())))
     parts.append("<h2>Pages out of business hours</h2>" + _bars("Pages out of business hours", pages_out_of_hours))
     if not found.months:
-        parts.insert(0, "<p>No incidents in this range.</p>")
+        parts.insert(1, "<p>No incidents in this range.</p>")
     return page("Insights", "".join(parts), user)
 
 

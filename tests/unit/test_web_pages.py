@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.testclient import TestClient
 
-from bot.app import build, served
+from bot.app import audit_witnesses, build, served
 from bot.config import Settings, SlackSettings
 from bot.core.models import Event, EventKind
 from bot.views.web_html import when
@@ -126,3 +126,40 @@ def test_times_show_in_the_viewers_zone_with_utc_on_hover():
     shown = when(moment, ZoneInfo("Europe/Paris"))
     assert 'title="2026-07-01 12:30 UTC"' in shown and ">2026-07-01 14:30 CEST</time>" in shown
     assert ">2026-07-01 12:30 UTC</time>" in when(moment, ZoneInfo("UTC"))
+
+
+def test_the_audit_page_shows_the_chain_as_audit_verify_does_and_filters_by_day(bot, tmp_path: Path):
+    say(bot, "U0ADMIN01", "schedule prod in 3h 1h \"prod upgrade\"", "/maint")
+    browser = signed_in(bot, "U0ADMIN01")
+    page = browser.get("/ui/audit").text
+    head = bot.store.audit_head()
+    assert head is not None and f"up to seq {head.seq}" in page and "Last checkpoint: none" in page
+    assert "window.schedule" in page
+    today = datetime.now(UTC).date()
+    assert "window.schedule" not in browser.get(f"/ui/audit?until={today - timedelta(days=1)}").text
+    assert "window.schedule" in browser.get(f"/ui/audit?since={today}&until={today}").text
+    assert browser.get("/ui/audit?since=last-week").status_code == 400
+    bot.settings.audit_witness = tmp_path / "witness.log"
+    bot.services.ops.witnesses = audit_witnesses(bot.settings)
+    bot.services.ops.checkpoint()
+    assert f"Last checkpoint: seq {head.seq}" in signed_in(bot, "U0ADMIN01").get("/ui/audit").text
+
+
+def test_a_tampered_audit_log_shows_as_broken(bot):
+    say(bot, "U0ADMIN01", "schedule prod in 3h 1h \"prod upgrade\"", "/maint")
+    postgres = bot.settings.database_url.startswith("postgres")
+    with bot.store._write() as db:  # as an attacker with the database would: the append-only trigger goes first
+        db.execute("DROP TRIGGER audit_append_only ON audit" if postgres else "DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET record = replace(record, 'window.schedule', 'window.cancel') WHERE seq = 1")
+    page = signed_in(bot, "U0ADMIN01").get("/ui/audit").text
+    assert "The chain is broken" in page and "The chain verifies" not in page
+
+
+def test_insights_take_a_range_and_show_charts_with_their_numbers(bot):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    say(bot, "U0RESP01", "ack INC-1")
+    browser = signed_in(bot)
+    page = browser.get("/ui/insights?months=12").text
+    assert '<option value="12" selected>' in page and "<svg" in page and 'role="img"' in page
+    assert "Time to acknowledge (MTTA)" in page and "<td>P1</td><td>1</td>" in page
+    assert browser.get("/ui/insights?months=99").status_code == 400
