@@ -15,7 +15,7 @@ from bot.config.oncall import Window as Hours
 from bot.core.audit import Verification
 from bot.core.audit_signing import Checkpoint
 from bot.core.evidence_bundle import Bundle
-from bot.core.insights import insights
+from bot.core.insights import CachedInsights
 from bot.core.models import EventKind
 from bot.core.oncall import count_pages, hours_report, on_call, shifts
 from bot.core.oncall_overrides import Overrides
@@ -39,6 +39,7 @@ class WebUI:
         self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock,
                             services.search)
         self.verify_chain, self.zone_of = verify_chain, zone_of
+        self.insights = CachedInsights(services.incidents.store, self.catalog)
 
     def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         try:
@@ -102,13 +103,15 @@ class WebUI:
         page = query.get("events", "1")
         if not page.isdigit() or int(page) < 1:
             raise UsageError("events is a page number from 1.")
-        events = self.services.incidents.store.timeline(number)  # read once: roles, evidence and the page of events
-        roles = [e for e in events if e.kind is EventKind.ROLE]
-        bundles = [Bundle.model_validate(e.data["bundle"]) for e in events
-                   if e.kind is EventKind.EVIDENCE and "bundle" in e.data]
+        store = self.services.incidents.store
+        # Only what the page shows: role and evidence events, and one page of the timeline (not 10,000 events).
+        roles = store.timeline_part(number, kinds=(EventKind.ROLE.value,))
+        bundles = [Bundle.model_validate(e.data["bundle"]) for e in store.timeline_part(
+            number, kinds=(EventKind.EVIDENCE.value,)) if "bundle" in e.data]
         verified = self.services.evidence.verify(number) if bundles else None  # re-hashes the stored files
         start = (int(page) - 1) * EVENTS_PAGE
-        shown = html.EventsPage(events[start:start + EVENTS_PAGE], int(page), len(events), EVENTS_PAGE)
+        shown = html.EventsPage(store.timeline_part(number, offset=start, limit=EVENTS_PAGE), int(page),
+                                store.timeline_length(number), EVENTS_PAGE)
         return 200, HTML, html.incident_page(incident, self.read.row(incident), shown, roles, bundles, verified,
                                              zone, user).encode()
 
@@ -127,7 +130,7 @@ class WebUI:
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
         now = self.services.incidents.clock()
-        found = insights(self.services.incidents.store, self.catalog, self.read.viewer(user), now, int(months))
+        found = self.insights.get(self.read.viewer(user), now, int(months))
         start = found.since
         pages: dict[str, int] = {}
         business = Hours(self.catalog.oncall.business_hours)

@@ -5,14 +5,16 @@ see count. Read in a few queries whatever the number of incidents (bench/web.py:
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config.catalog import Catalog
+from bot.config.catalog import NEXT_BUSINESS_DAY, Catalog
 from bot.core.models import EventKind, Incident
 from bot.core.ports import Store
 from bot.core.privacy import Viewer, may_see
+from bot.timeparse import parse_duration
 
 OUTCOMES = ("succeeded", "failed", "denied", "refused")
 
@@ -48,18 +50,25 @@ def month_start(now: datetime, months_back: int) -> datetime:
 def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, months: int = 6) -> Insights:
     since = month_start(now, months - 1)
     chosen = [i for i in store.incidents_where(since=since, batch=5000) if may_see(i, viewer)]
-    result = Insights(since=since, months=sorted({f"{i.declared_at:%Y-%m}" for i in chosen}))
-    for incident in chosen:
-        month = f"{incident.declared_at:%Y-%m}"
+    result = Insights(since=since, months=[])
+    of_severity: dict[str, list[Incident]] = {}
+    for incident in chosen:  # one pass: 10,000 incidents are read in a few hundred milliseconds at most
+        at = incident.declared_at
+        month = f"{at.year:04d}-{at.month:02d}"
         result.by_severity.setdefault(month, Counter())[incident.severity] += 1
         result.by_service.setdefault(month, Counter())[incident.service or "(none)"] += 1
+        of_severity.setdefault(incident.severity, []).append(incident)
+    result.months = sorted(result.by_severity)
     for name, severity in catalog.severities.items():
-        mine = [i for i in chosen if i.severity == name]
-        # The acknowledge target counts business hours for some severities: each incident against its own deadline.
-        acked = [(i.acknowledged_at - i.declared_at, severity.response_deadline(i.declared_at) - i.declared_at)
-                 for i in mine if i.acknowledged_at]
-        result.mtta[name] = _percentiles([v for v, _ in acked], severity.response_deadline(since) - since,
-                                         [v <= t for v, t in acked])
+        mine = of_severity.get(name, [])
+        if severity.response == NEXT_BUSINESS_DAY:  # counts business days: each incident against its own deadline
+            acked = [(i.acknowledged_at - i.declared_at, severity.response_deadline(i.declared_at) - i.declared_at)
+                     for i in mine if i.acknowledged_at]
+            target = severity.response_deadline(since) - since
+        else:
+            target = parse_duration(severity.response)
+            acked = [(i.acknowledged_at - i.declared_at, target) for i in mine if i.acknowledged_at]
+        result.mtta[name] = _percentiles([v for v, _ in acked], target, [v <= t for v, t in acked])
         result.mttm[name] = _percentiles([i.mitigated_at - i.declared_at for i in mine if i.mitigated_at],
                                          severity.mitigate)
         result.mttr[name] = _percentiles([i.resolved_at - i.declared_at for i in mine if i.resolved_at],
@@ -69,6 +78,30 @@ def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, mont
     result.updates_kept = statistics.fmean(kept) if kept else None
     result.actions = Counter(r.phase for r in store.audit_records(since=since) if r.env and r.phase in OUTCOMES)
     return result
+
+
+class CachedInsights:
+    """Insights are read often and change rarely: one computation per (viewer, range), kept until the store
+    changes (any incident saved or created, any event, any audit record) or the minute turns (an open incident's
+    cadence is measured up to now). A few entries only: the pages of a handful of people."""
+
+    def __init__(self, store: Store, catalog: Catalog, size: int = 32):
+        self.store, self.catalog, self.size = store, catalog, size
+        self._kept: OrderedDict[tuple, Insights] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, viewer: Viewer, now: datetime, months: int) -> Insights:
+        key = (viewer.user, viewer.admin, months, now.replace(second=0, microsecond=0), self.store.change_mark())
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        found = insights(self.store, self.catalog, viewer, now, months)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return found
 
 
 def _cadence_kept(incident: Incident, catalog: Catalog, updates: list[datetime], now: datetime) -> float:

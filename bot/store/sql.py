@@ -165,6 +165,15 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
                 return
             offset += batch
 
+    def change_mark(self) -> tuple:
+        """Changes whenever an incident is created or saved (versions only grow), an event is written or an audit
+        record appended: what cached read models (insights) are checked against, in three cheap queries."""
+        with self._read() as db:
+            incidents = db.execute("SELECT COUNT(*), COALESCE(SUM(version), 0) FROM incidents").fetchone()
+            events = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            audit = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+        return (int(incidents[0]), int(incidents[1]), int(events), int(audit))
+
     def event_times(self, kind: str, since: datetime) -> dict[int, list[datetime]]:
         """When each incident had events of `kind` since `since`, in order: one query for insights over thousands
         of incidents instead of one timeline each."""
@@ -177,16 +186,31 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
         return found
 
     def timeline(self, number: int) -> list[Event]:
+        return self.timeline_part(number)
+
+    def timeline_part(self, number: int, kinds: tuple[str, ...] = (), offset: int = 0,
+                      limit: int | None = None) -> list[Event]:
+        """Part of a timeline, in order: only events of `kinds` (all when empty), `limit` from `offset` (the web
+        view's pages of an incident with 10,000 events read 500)."""
+        sql = "SELECT id, at, actor, kind, text, data FROM events WHERE incident = ?"
+        params: list = [number]
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += list(kinds)
+        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        params += [limit if limit is not None else 2**62, offset]
         with self._read() as db:
             neutral_from = db.execute("SELECT value FROM counters WHERE name = 'neutral_events_from'").fetchone()[0]
-            rows = db.execute(
-                "SELECT id, at, actor, kind, text, data FROM events WHERE incident = ? ORDER BY id", (number,)
-            ).fetchall()
+            rows = db.execute(sql, tuple(params)).fetchall()
         return [
             Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind,
                   text=text if row_id >= neutral_from else neutral(text), data=json.loads(data))
             for row_id, at, actor, kind, text, data in rows
         ]
+
+    def timeline_length(self, number: int) -> int:
+        with self._read() as db:
+            return db.execute("SELECT COUNT(*) FROM events WHERE incident = ?", (number,)).fetchone()[0]
 
 
 def hide_password(url: str) -> str:

@@ -35,6 +35,11 @@ border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--m
 .bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}form{margin:1rem 0}
 label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-width:100%}
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
+svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg rect.s3{fill:#6a1b9a}
+svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.chart table{width:auto}
+@media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
+svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
 """
 PAGES = [("Incidents", "/ui/"), ("Audit", "/ui/audit"), ("Insights", "/ui/insights"),
          ("Maintenance", "/ui/maintenance"), ("On call", "/ui/oncall")]
@@ -271,16 +276,56 @@ def _times(title: str, found: dict[str, Percentiles]) -> str:
             f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+SERIES = 6  # colours of a stacked chart (.s0-.s5): the most frequent services, then "other"
+
+
+def _stacked(title: str, months: list[str], counts: dict[str, Counter], keys: list[str]) -> str:
+    """Months as stacked columns, one colour per key; the same numbers in the table beside it (the table is the
+    record, the chart the glance), the table's header doubling as the legend."""
+    top = max((sum(counts.get(m, Counter()).values()) for m in months), default=0) or 1
+    step, height = 36, 150
+    columns = []
+    for n, month in enumerate(months):
+        y = height + 4
+        for k, key in enumerate(keys):
+            value = counts.get(month, Counter()).get(key, 0)
+            if value:
+                h = max(1, round(height * value / top))
+                y -= h
+                columns.append(f'<rect class="s{k % SERIES}" x="{n * step + 4}" y="{y}" width="{step - 10}" '
+                               f'height="{h}"></rect>')
+        columns.append(f'<text x="{n * step + 4}" y="{height + 20}">{escape(month[5:])}</text>')
+    width = max(len(months) * step + 8, 120)
+    svg = (f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height + 26}" '
+           f'viewBox="0 0 {width} {height + 26}">{"".join(columns)}</svg>')
+    head = "".join(f'<th><svg aria-hidden="true" width="10" height="10"><rect class="s{k % SERIES}" width="10" '
+                   f'height="10"></rect></svg> {escape(key)}</th>' for k, key in enumerate(keys))
+    rows = "".join(f"<tr><td>{escape(m)}</td>" + "".join(f"<td>{counts.get(m, Counter()).get(k, 0)}</td>" for k in keys)
+                   + f"<td>{sum(counts.get(m, Counter()).values())}</td></tr>" for m in months)
+    return (f'<h3>{escape(title)}</h3><div class="chart">{svg}<table><thead><tr><th>Month</th>{head}<th>Total</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table></div>")
+
+
 def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: int, user: str) -> str:
     choices = "".join(f'<option value="{n}"{" selected" if n == months else ""}>the last {n} months</option>'
                       for n in sorted({1, 3, 6, 12, 24, months}))
     parts = [('<form method="get" action="/ui/insights"><label for="i-months">Range</label>'
              f'<select id="i-months" name="months">{choices}</select><button type="submit">Show</button></form>'
              f'<p class="muted">Incidents declared since {found.since:%Y-%m-%d} (UTC).</p>')]
-    for month in found.months:
-        parts.append(f"<h2>{escape(month)}</h2>" + _bars(f"Incidents by severity, {month}",
-                                                          dict(sorted(found.by_severity.get(month, {}).items())))
-                     + _bars(f"Incidents by service, {month}", dict(found.by_service.get(month, Counter()).most_common(10))))
+    if found.months:
+        severities = sorted({s for counts in found.by_severity.values() for s in counts})
+        services = Counter()
+        for counts in found.by_service.values():
+            services.update(counts)
+        top = [name for name, _ in services.most_common(SERIES - 1)]
+        by_service = {month: Counter({(k if k in top else "other"): v for k, v in counts.items()})
+                      for month, counts in found.by_service.items()}
+        for month, counts in found.by_service.items():  # "other" sums the rest, not only the last one seen
+            by_service[month]["other"] = sum(v for k, v in counts.items() if k not in top)
+        keys = top + (["other"] if any(c["other"] for c in by_service.values()) else [])
+        parts.append("<h2>Incidents per month</h2>"
+                     + _stacked("Incidents per month by severity", found.months, found.by_severity, severities)
+                     + _stacked("Incidents per month by service", found.months, by_service, keys))
     parts.append("<h2>Response times</h2>" + _times("Time to acknowledge (MTTA)", found.mtta)
                  + _times("Time to mitigate (MTTM)", found.mttm) + _times("Time to resolve (MTTR)", found.mttr))
     kept = "—" if found.updates_kept is None else f"{found.updates_kept:.0%}"

@@ -90,3 +90,32 @@ def test_event_times_reads_one_kind_since_a_moment(store):
     two = add(store, "b", "P1", day + timedelta(days=1), updates=(5,))
     found = store.event_times("update", day + timedelta(minutes=15))
     assert found == {one.number: [day + timedelta(minutes=20)], two.number: [day + timedelta(days=1, minutes=5)]}
+
+
+def test_timeline_part_reads_kinds_and_pages_in_order(store):
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    incident = add(store, "a", "P1", day, updates=(10, 20, 30))
+    store.append_events(incident.number, [Event(at=day + timedelta(minutes=40 + n), actor="U0X", kind=EventKind.NOTE,
+                                                text=f"n{n}") for n in range(5)])
+    whole = store.timeline(incident.number)
+    assert store.timeline_length(incident.number) == len(whole) == 9
+    assert store.timeline_part(incident.number, offset=2, limit=3) == whole[2:5]
+    assert [e.text for e in store.timeline_part(incident.number, kinds=("update",))] == ["u10", "u20", "u30"]
+    assert store.timeline_part(incident.number, offset=20, limit=5) == []
+
+
+def test_cached_insights_are_recomputed_when_the_store_changes_and_kept_per_viewer(store):
+    from bot.core.insights import CachedInsights
+
+    cache = CachedInsights(store, CATALOG, size=2)
+    add(store, "a", "P1", datetime(2026, 11, 3, tzinfo=UTC), 5, 1)
+    someone, admin = Viewer(user="U0SOMEONE"), Viewer(user="U0ADMIN", admin=True)
+    first = cache.get(someone, NOW, 3)
+    assert cache.get(someone, NOW, 3) is first and cache.get(admin, NOW, 3) is not first
+    incident = add(store, "b", "P2", datetime(2026, 11, 4, tzinfo=UTC), 5, 1)
+    second = cache.get(someone, NOW, 3)
+    assert second is not first and dict(second.by_severity["2026-11"]) == {"P1": 1, "P2": 1}
+    store.save_incident(incident.model_copy(update={"private": True}), [])  # no event: the version still moves
+    assert dict(cache.get(someone, NOW, 3).by_severity["2026-11"]) == {"P1": 1}
+    later = cache.get(someone, NOW + timedelta(minutes=1), 3)  # an open incident's cadence runs to now
+    assert later is not cache.get(someone, NOW + timedelta(minutes=2), 3)

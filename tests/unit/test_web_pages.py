@@ -162,4 +162,8 @@ def test_insights_take_a_range_and_show_charts_with_their_numbers(bot):
     page = browser.get("/ui/insights?months=12").text
     assert '<option value="12" selected>' in page and "<svg" in page and 'role="img"' in page
     assert "Time to acknowledge (MTTA)" in page and "<td>P1</td><td>1</td>" in page
+    month = f"{datetime.now(UTC):%Y-%m}"
+    assert "Incidents per month by severity" in page and "Incidents per month by service" in page
+    assert f"<tr><td>{month}</td><td>1</td><td>1</td></tr>" in page  # P1: 1, total 1 (and api: 1, total 1)
+    assert page.count('<rect class="s0"') >= 2  # a column in each chart, its legend swatches too
     assert browser.get("/ui/insights?months=99").status_code == 400
