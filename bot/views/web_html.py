@@ -314,7 +314,7 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: i
              f'<p class="muted">Incidents declared since {found.since:%Y-%m-%d} (UTC).</p>')]
     if found.months:
         severities = sorted({s for counts in found.by_severity.values() for s in counts})
-        services = Counter()
+        services: Counter[str] = Counter()
         for counts in found.by_service.values():
             services.update(counts)
         top = [name for name, _ in services.most_common(SERIES - 1)]
