@@ -26,6 +26,7 @@ class Percentiles:
     p90: timedelta | None = None
     target: timedelta | None = None
     within: float | None = None  # share within the target
+    target_label: str = ""  # how to show a target that is no fixed duration ("next business day")
 
 
 @dataclass
@@ -69,6 +70,8 @@ def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, mont
             target = parse_duration(severity.response)
             acked = [(i.acknowledged_at - i.declared_at, target) for i in mine if i.acknowledged_at]
         result.mtta[name] = _percentiles([v for v, _ in acked], target, [v <= t for v, t in acked])
+        if severity.response == NEXT_BUSINESS_DAY:
+            result.mtta[name].target_label = "next business day"
         result.mttm[name] = _percentiles([i.mitigated_at - i.declared_at for i in mine if i.mitigated_at],
                                          severity.mitigate)
         result.mttr[name] = _percentiles([i.resolved_at - i.declared_at for i in mine if i.resolved_at],

@@ -37,7 +37,7 @@ label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-wi
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
 svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg rect.s3{fill:#6a1b9a}
 svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-.chart table{width:auto}
+.chart table{width:auto}code{overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
 svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
 """
@@ -187,7 +187,8 @@ def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zon
     if not bundles:
         return "<h2>Evidence</h2><p>No evidence bundles.</p>"
     checked, problems = verified or (0, [])
-    state = (f'<p class="ok">Verified on the server: {checked} files match their manifests.</p>' if not problems else
+    state = (f'<p class="ok">Verified on the server: {checked} file{"s" if checked != 1 else ""} match'
+             f'{"" if checked != 1 else "es"} the manifests.</p>' if not problems else
              '<p class="bad">Verification found problems:</p><ul>'
              + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")
     parts = []
@@ -265,12 +266,14 @@ def _bars(title: str, counts: dict[str, int]) -> str:
     svg = (f'<svg role="img" aria-label="{escape(title)}" width="460" height="{max(len(counts), 1) * 22 + 4}" '
            f'viewBox="0 0 460 {max(len(counts), 1) * 22 + 4}">{bars}</svg>')
     table = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in counts.items())
-    return f"<h3>{escape(title)}</h3>{svg}<table><tbody>{table}</tbody></table>"
+    if not counts:
+        return f"<h2>{escape(title)}</h2><p>None in this range.</p>"
+    return f'<h2>{escape(title)}</h2><div class="chart">{svg}<table><tbody>{table}</tbody></table></div>'
 
 
 def _times(title: str, found: dict[str, Percentiles]) -> str:
     rows = "".join(f"<tr><td>{escape(name)}</td><td>{p.count}</td><td>{_span(p.p50)}</td><td>{_span(p.p90)}</td>"
-                   f"<td>{_span(p.target)}</td><td>{'—' if p.within is None else f'{p.within:.0%}'}</td></tr>"
+                   f"<td>{escape(p.target_label) or _span(p.target)}</td><td>{'—' if p.within is None else f'{p.within:.0%}'}</td></tr>"
                    for name, p in found.items())
     return (f"<h3>{escape(title)}</h3><table><thead><tr><th>Severity</th><th>Incidents</th><th>p50</th><th>p90</th>"
             f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
@@ -294,7 +297,7 @@ def _stacked(title: str, months: list[str], counts: dict[str, Counter], keys: li
                 y -= h
                 columns.append(f'<rect class="s{k % SERIES}" x="{n * step + 4}" y="{y}" width="{step - 10}" '
                                f'height="{h}"></rect>')
-        columns.append(f'<text x="{n * step + 4}" y="{height + 20}">{escape(month[5:])}</text>')
+        columns.append(f'<text x="{n * step + 2}" y="{height + 20}">{escape(month[5:])}/{escape(month[2:4])}</text>')
     width = max(len(months) * step + 8, 120)
     svg = (f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height + 26}" '
            f'viewBox="0 0 {width} {height + 26}">{"".join(columns)}</svg>')
@@ -330,8 +333,8 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: i
                  + _times("Time to mitigate (MTTM)", found.mttm) + _times("Time to resolve (MTTR)", found.mttr))
     kept = "—" if found.updates_kept is None else f"{found.updates_kept:.0%}"
     parts.append(f"<h2>Status updates</h2><p>Cadence kept: {kept} of the time incidents were open.</p>")
-    parts.append("<h2>Ops actions</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common())))
-    parts.append("<h2>Pages out of business hours</h2>" + _bars("Pages out of business hours", pages_out_of_hours))
+    parts.append(_bars("Ops actions by outcome", dict(found.actions.most_common())))
+    parts.append(_bars("Pages out of business hours, per person", pages_out_of_hours))
     if not found.months:
         parts.insert(1, "<p>No incidents in this range.</p>")
     return page("Insights", "".join(parts), user)

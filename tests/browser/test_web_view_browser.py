@@ -3,6 +3,8 @@ insights and sign-out; nothing from another origin, no script from hostile text 
 critical accessibility violation (axe-core, light and dark), a screenshot of each page kept as a test artefact."""
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ roles:
   prod: {responder: [U0RESP01]}
   "*": {admin: [U0ADMIN01]}
 """
-PAGES = ["/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
+PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +32,27 @@ def site(tmp_path_factory):
     (folder / "opsbot.yml").write_text(CATALOG)
     opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml"))
     admin = Context(user="U0ADMIN01", source="console")
-    for command, text in [
+    commands = [
         ("/incident", "open p1 <script>alert(1)</script> Checkout errors --env prod --service api"),
         ("/incident", "note INC-1 see [here](javascript:alert(2)) <img src=x onerror=alert(3)> *mrkdwn* <!here>"),
         ("/incident", "ack INC-1"),
+        ("/incident", "role INC-1 scribe <@U0SCRIBE1>"),
+        ("/incident", "update INC-1 Pool exhausted; raising it. <script>alert(4)</script>"),
+        ("/incident", "evidence add INC-1 pool at 20/20 at 02:10 <b>bold</b>"),
         ("/incident", "resolve INC-1 pool raised from 20 to 50"),
         ("/incident", "open p2 Slow search --env prod --service api"),
         ("/maint", 'schedule prod in 3h 1h "db upgrade"'),
-    ]:
-        reply = opsbot.router.handle(command, text, admin)
-        assert reply.ok, reply.text
+    ]
+
+    def run_all() -> None:
+        for command, text in commands:
+            reply = opsbot.router.handle(command, text, admin)
+            assert reply.ok, reply.text
+
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one, and evidence is
+    # written with asyncio.run.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run_all).result()
     with serving(opsbot) as base:
         yield base, opsbot
     opsbot.close()
@@ -65,12 +78,13 @@ def test_sign_in_then_every_page_then_sign_out(chromium: Browser, site, artifact
     for path in PAGES:
         page.goto(base + path)
         assert page.locator("h1").count() == 1, path
-        page.screenshot(path=str(artifacts_dir / f"web{path.replace('/', '-').rstrip('-') or '-list'}.png"),
+        page.screenshot(path=str(artifacts_dir / f"web{re.sub(r'[^A-Za-z0-9-]', '-', path).rstrip('-') or '-list'}.png"),
                         full_page=True)
     page.goto(f"{base}/ui/incidents/INC-1")
     text = page.inner_text("main")
     assert "<script>alert(1)</script> Checkout errors" in text and "<img src=x onerror=alert(3)>" in text
-    assert "pool raised from 20 to 50" in text
+    assert "pool raised from 20 to 50" in text and "Verified on the server: 1 file matches" in text
+    assert "Role changes" in text and "EB-1" in text
     page.click("text=Post-mortem draft")
     assert page.url == f"{base}/ui/incidents/INC-1/postmortem"
     text = page.inner_text("main")

@@ -56,7 +56,7 @@ def test_roles_with_their_history_and_evidence_verified_on_the_server(bot, tmp_p
     browser = signed_in(bot)
     page = browser.get("/ui/incidents/INC-1").text
     assert "Role changes" in page and page.count("U0SCRIBE1") >= 1 and "scribe: U0SCRIBE2" in page
-    assert "EB-1" in page and "Manifest SHA-256" in page and "Verified on the server: 1 files match" in page
+    assert "EB-1" in page and "Manifest SHA-256" in page and "Verified on the server: 1 file matches" in page
     (bundle,) = bot.services.evidence.bundles(1)
     assert bundle.manifest_sha256 in page
     stored = next(p for p in Path(bundle.location).iterdir() if p.name != "MANIFEST.json")
