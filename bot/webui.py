@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Window as Hours
@@ -152,8 +152,27 @@ class WebUI:
         reminders = self.catalog.scheduler.reminders
         rows += [(html.escape(name), "", html.escape(r.title), html.escape(r.cron),
                   html.escape(r.timezone), "recurring") for name, r in reminders.items()]
+        # The calendar: each day of the 61 in the viewer's zone, with the windows open that day and the reminders
+        # that fire on it.
+        first, last = (now - timedelta(days=30)).astimezone(zone).date(), (now + timedelta(days=30)).astimezone(zone).date()
+        days: dict[date, list[str]] = {}
+        for w in windows:
+            day, end = max(w.starts_at.astimezone(zone).date(), first), min(w.ends_at.astimezone(zone).date(), last)
+            while day <= end:
+                days.setdefault(day, []).append(f"{w.ref} {html.escape(w.title)}")
+                day += timedelta(days=1)
+        next_fire = self.services.maintenance.next_fire
+        for name, r in reminders.items():
+            at = next_fire(r.cron, r.timezone, now - timedelta(days=30))
+            for _ in range(200):  # an hourly reminder fills every day: no more than a few a day are shown anyway
+                if at is None or at > now + timedelta(days=30):
+                    break
+                days.setdefault(at.astimezone(zone).date(), []).append(f"↻ {html.escape(r.title)}")
+                at = next_fire(r.cron, r.timezone, at + timedelta(seconds=1))  # "after" includes `at` itself
+        today = now.astimezone(zone).date()
         return html.simple_page("Maintenance", rows, ("Window", "Environment", "Title", "Starts", "Ends", "State"),
-                                user, "Windows of the last 30 days and the next 30, and the recurring reminders.")
+                                user, "Windows of the last 30 days and the next 30, and the recurring reminders.",
+                                before=html.calendar(first, last, today, days))
 
     def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         now = self.services.incidents.clock()

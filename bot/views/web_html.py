@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -37,7 +37,9 @@ label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-wi
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
 svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg rect.s3{fill:#6a1b9a}
 svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-.chart table{width:auto}code{overflow-wrap:anywhere}
+.chart table{width:auto}.calendar{table-layout:fixed;display:table;margin-bottom:2rem}
+.calendar td{height:4rem;font-size:.85rem;overflow-wrap:anywhere}.calendar ul{margin:0;padding-left:1rem}
+.calendar .day{font-weight:600}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
 svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
 """
@@ -340,10 +342,35 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: i
     return page("Insights", "".join(parts), user)
 
 
-def simple_page(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...], user: str, note: str = "") -> str:
+def calendar(first: date, last: date, today: date, days: dict[date, list[str]]) -> str:
+    """Weeks from Monday, one cell a day from `first` to `last`, each with its (already escaped) entries."""
+    start = first - timedelta(days=first.weekday())
+    weeks, day = [], start
+    while day <= last:
+        cells = []
+        for _ in range(7):
+            if first <= day <= last:
+                entries = days.get(day, [])
+                shown = "".join(f"<li>{entry}</li>" for entry in entries[:4]) + (
+                    f"<li>+{len(entries) - 4} more</li>" if len(entries) > 4 else "")
+                label = day.strftime("%b %-d") if day.day == 1 or day == first else str(day.day)
+                current = ' class="today" aria-current="date"' if day == today else ""
+                cells.append(f'<td{current}><span class="day">{label}</span>'
+                             + (f"<ul>{shown}</ul>" if shown else "") + "</td>")
+            else:
+                cells.append("<td></td>")
+            day += timedelta(days=1)
+        weeks.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f'<th scope="col">{name}</th>' for name in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+    return (f'<table class="calendar"><caption>{first:%Y-%m-%d} to {last:%Y-%m-%d}</caption><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(weeks)}</tbody></table>")
+
+
+def simple_page(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...], user: str, note: str = "",
+                before: str = "") -> str:
     """A table of already-escaped cells (maintenance, on call)."""
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows) or \
         f'<tr><td colspan="{len(headers)}">Nothing here.</td></tr>'
-    return page(title, (f"<p>{escape(note)}</p>" if note else "")
+    return page(title, (f"<p>{escape(note)}</p>" if note else "") + before
                 + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", user)
