@@ -162,7 +162,7 @@ class WebUI:
                 days.setdefault(day, []).append(f"{w.ref} {html.escape(w.title)}")
                 day += timedelta(days=1)
         next_fire = self.services.maintenance.next_fire
-        for name, r in reminders.items():
+        for r in reminders.values():
             at = next_fire(r.cron, r.timezone, now - timedelta(days=30))
             for _ in range(200):  # an hourly reminder fills every day: no more than a few a day are shown anyway
                 if at is None or at > now + timedelta(days=30):
