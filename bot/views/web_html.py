@@ -39,7 +39,10 @@ svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg r
 svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 .chart table{width:auto}.calendar{table-layout:fixed;display:table;margin-bottom:2rem}
 .calendar td{height:4rem;font-size:.85rem;overflow-wrap:anywhere}.calendar ul{margin:0;padding-left:1rem}
-.calendar .day{font-weight:600}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
+.calendar .day{font-weight:600}
+@media (max-width:40rem){.timeline thead{position:absolute;left:-9999px}.timeline tr{display:block;
+border-bottom:1px solid var(--line);padding:.35rem 0}.timeline td{display:inline;border:0;padding:0 .5rem 0 0}
+.timeline td.text{display:block}}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
 svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
 """
@@ -79,6 +82,9 @@ def _span(value: timedelta | None, target: timedelta | None = None) -> str:
 def page(title: str, body: str, user: str | None) -> str:
     nav = "".join(f'<a href="{href}">{name}</a>' for name, href in PAGES) if user else ""
     who = f'<span class="muted">{escape(user)} · </span><a href="/ui/logout">Sign out</a>' if user else ""
+    # A wide table scrolls inside itself on a phone: focusable, so it scrolls from the keyboard too. Every "<table"
+    # here is markup of ours or markdown-it's (user text is escaped before it gets here).
+    body = body.replace("<table>", '<table tabindex="0">').replace("<table class=", '<table tabindex="0" class=')
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
@@ -181,7 +187,7 @@ def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo) -> str:
     if first + shown.size < shown.total:
         links.append(f'<a href="/ui/incidents/{i.id}?events={shown.page + 1}">Later events</a>')
     pager = f"<p>{' · '.join(links)}</p>" if links else ""
-    return (f"<h2>Timeline</h2>{where}<table><thead><tr><th>When</th><th>What</th><th>Who</th><th>Text</th></tr>"
+    return (f'<h2>Timeline</h2>{where}<table class="timeline"><thead><tr><th>When</th><th>What</th><th>Who</th><th>Text</th></tr>'
             f"</thead><tbody>{rows}</tbody></table>{pager}")
 
 
