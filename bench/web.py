@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.scratch import scratch_postgres
 from bot.app import build, served
 from bot.config import Settings, SlackSettings
+from bot.core.audit import AuditRecord
 from bot.core.insights import insights
 from bot.core.models import Event, EventKind, Incident, Status
 from bot.core.privacy import Viewer
@@ -35,9 +37,9 @@ roles:
 SEVERITIES = ("P1", "P2", "P3")
 
 
-def seed(opsbot, incidents: int, events: int) -> None:
-    """`incidents` resolved incidents over the last year (declared, acknowledged, two updates, resolved), then one
-    open incident with `events` notes, written through the store as the services write them."""
+def seed(opsbot, incidents: int, events: int, audit: int = 0) -> None:
+    """`incidents` resolved incidents over the last year (declared, acknowledged, two updates, resolved), `audit`
+    audit records, then one open incident with `events` notes, written through the store as the services do."""
     store = opsbot.store
     start = datetime.now(UTC) - timedelta(days=365)
     step = timedelta(minutes=365 * 24 * 60 // max(incidents, 1))
@@ -53,6 +55,9 @@ def seed(opsbot, incidents: int, events: int) -> None:
                              text=f"update {k}") for k in (1, 2)),
                      Event(at=at + timedelta(hours=1), actor="U0RESP01", kind=EventKind.STATUS, text="resolved")]
         store.create_incident(incident, events_of)
+    for n in range(audit):
+        store.append_audit(AuditRecord(at=start + n * step, attempt=uuid.uuid4().hex, phase=("succeeded", "failed")[n % 2],
+                                       user="U0RESP01", env="prod", action="restart", target=("api", "web")[n % 2]))
     now = datetime.now(UTC)
     big = store.create_incident(Incident(title="The long one", severity="P1", opened_by="U0RESP01", env="prod",
                                          service="api", declared_at=now - timedelta(days=1)), [])
@@ -68,12 +73,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def measure(label: str, url: str, folder: Path, incidents: int, events: int, requests: int) -> None:
+def measure(label: str, url: str, folder: Path, incidents: int, events: int, audit: int, requests: int) -> None:
     opsbot = build(settings=Settings(database_url=url, config=folder / "opsbot.yml"))
     try:
         started = time.perf_counter()
-        seed(opsbot, incidents, events)
-        print(f"{label}: seeded {incidents} incidents and {events} events in {time.perf_counter() - started:.1f} s")
+        seed(opsbot, incidents, events, audit)
+        print(f"{label}: seeded {incidents} incidents, {audit} audit records and {events} events in {time.perf_counter() - started:.1f} s")
         app = served(opsbot, SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None),
                      "off").app
         client = TestClient(app, follow_redirects=False)
@@ -81,7 +86,9 @@ def measure(label: str, url: str, folder: Path, incidents: int, events: int, req
         big = incidents + 1
         for name, path, target in [("list", "/ui/", 100), ("list, filtered", "/ui/?severity=P2&service=web&page=3", 100),
                                    (f"incident ({events} events)", f"/ui/incidents/INC-{big}", 300),
-                                   ("insights (12 months, cached)", "/ui/insights?months=12", 500)]:
+                                   ("insights (12 months, cached)", "/ui/insights?months=12", 500),
+                                   (f"audit ({audit} records)", "/ui/audit", 300),
+                                   ("audit, a filter matching none", "/ui/audit?user=U0NOBODY", 300)]:
             client.get(path)  # warm
             timings = []
             for _ in range(requests):
@@ -110,16 +117,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--audit", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--postgres", help="a PostgreSQL server URL: also measure there, in a scratch database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         (folder / "opsbot.yml").write_text(CATALOG)
-        measure("SQLite", f"sqlite:///{folder}/bench.db", folder, args.incidents, args.events, args.requests)
+        measure("SQLite", f"sqlite:///{folder}/bench.db", folder, args.incidents, args.events, args.audit, args.requests)
         if args.postgres:
             with scratch_postgres(args.postgres) as url:
-                measure("PostgreSQL", url, folder, args.incidents, args.events, args.requests)
+                measure("PostgreSQL", url, folder, args.incidents, args.events, args.audit, args.requests)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +29,7 @@ log = logging.getLogger("opsbot.web")
 HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
                              "text/markdown; charset=utf-8")
 INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
+CHAIN_TTL_S = 300  # the audit chain's verification is kept this long while no record is appended
 EVENTS_PAGE = 500  # timeline events on one page: an incident with 10,000 stays quick to serve and to read
 Answer = tuple[int, str, bytes]
 
@@ -40,6 +43,19 @@ class WebUI:
                             services.search)
         self.verify_chain, self.zone_of = verify_chain, zone_of
         self.insights = CachedInsights(services.incidents.store, self.catalog)
+        self._verified: tuple[object, float, tuple[Verification, Checkpoint | None]] | None = None
+        self._verifying = threading.Lock()
+
+    def _chain(self) -> tuple[Verification, Checkpoint | None]:
+        """The chain's state, verified again when a record was appended or after CHAIN_TTL_S: a whole log takes
+        seconds to verify at a million records, too long for every view of the page."""
+        with self._verifying:  # one verification at a time; the others wait for its result
+            head, now = self.services.incidents.store.audit_head(), time.monotonic()
+            if self._verified is not None and self._verified[0] == head and now - self._verified[1] < CHAIN_TTL_S:
+                return self._verified[2]
+            result = self.verify_chain()
+            self._verified = (head, now, result)
+            return result
 
     def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         try:
@@ -118,11 +134,9 @@ class WebUI:
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
                                   action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip(),
-                                  since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1))
-        seq = query.get("seq", "")
-        if seq.isdigit():
-            records = [r for r in records if r.seq == int(seq)]
-        result, checkpoint = self.verify_chain()
+                                  since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
+                                  seq=_number(query.get("seq"), "seq"))
+        result, checkpoint = self._chain()
         return html.audit_page(records, html.chain_state(result, checkpoint, zone), query, zone, user)
 
     def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
@@ -189,6 +203,14 @@ class WebUI:
                     html.when(shift.start, zone), html.when(shift.end, zone)))
         return html.simple_page("On call", rows, ("Schedule", "Who", "From", "Until"), user,
                                 "Who is on call now and the next 14 days.")
+
+
+def _number(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 15:
+        raise UsageError(f"{name} is a number.")
+    return int(text)
 
 
 def _day(text: str | None, zone: ZoneInfo, plus: int = 0) -> datetime | None:

@@ -124,10 +124,11 @@ class WebRead:
         return envs
 
     def audit(self, user: str, who: str = "", env: str = "", action: str = "", outcome: str = "",
-              since: datetime | None = None, until: datetime | None = None, limit: int = 500) -> list[AuditRecord]:
+              since: datetime | None = None, until: datetime | None = None, seq: int | None = None,
+              limit: int = 500) -> list[AuditRecord]:
+        """Newest first, at most `limit`: read from the newest back until that many match."""
         scope = self.audit_scope(user)
-        records = [r for r in self.store.audit_records(since=since)
-                   if (scope is None or r.env in scope) and (not who or r.user == who) and (not env or r.env == env)
-                   and (not action or r.action == action) and (not outcome or r.phase == outcome)
-                   and (until is None or r.at < until)]
-        return records[-limit:][::-1]  # newest first
+        found = (r for r in self.store.audit_newest(since, until, seq)
+                 if (scope is None or r.env in scope) and (not who or r.user == who) and (not env or r.env == env)
+                 and (not action or r.action == action) and (not outcome or r.phase == outcome))
+        return list(islice(found, limit))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from bot.core.audit import AuditRecord
+from bot.core.insights import IncidentTimes
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.ports import StaleWrite
 from bot.errors import NotFound
@@ -173,6 +174,29 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
             events = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
             audit = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
         return (int(incidents[0]), int(incidents[1]), int(events), int(audit))
+
+    def incident_times(self, since: datetime) -> list[IncidentTimes]:
+        """Every incident declared since `since`, as the few fields insights read: taken out of the stored JSON by
+        the database (json_extract / ->>), not by parsing each record in Python."""
+        fields = ("acknowledged_at", "mitigated_at", "resolved_at", "private")
+        pick = ", ".join(f"i.doc::json->>'{f}'" if self.postgres else f"json_extract(i.doc, '$.{f}')" for f in fields)
+        with self._read() as db:
+            rows = db.execute(f"SELECT s.number, s.severity, s.service, s.declared_at, {pick} FROM search_rows s"
+                              " JOIN incidents i ON i.number = s.number WHERE s.declared_at >= ? ORDER BY s.number",
+                              (self._time(since),)).fetchall()
+        moment = lambda text: datetime.fromisoformat(text) if text else None
+        return [IncidentTimes(number, severity, service, self._parse_time(declared), moment(ack), moment(mitigated),
+                              moment(resolved), private in (1, True, "true"))
+                for number, severity, service, declared, ack, mitigated, resolved, private in rows]
+
+    def audit_outcomes(self, since: datetime) -> dict[str, int]:
+        """How many ops records (those with an environment) of each phase since `since`, counted by the database."""
+        phase, env = (("record::json->>'phase'", "record::json->>'env'") if self.postgres else
+                      ("json_extract(record, '$.phase')", "json_extract(record, '$.env')"))
+        with self._read() as db:
+            rows = db.execute(f"SELECT {phase}, COUNT(*) FROM audit WHERE at >= ? AND {env} IS NOT NULL"
+                              f" AND {env} <> '' GROUP BY {phase}", (self._time(since),)).fetchall()
+        return {name: int(count) for name, count in rows}
 
     def event_times(self, kind: str, since: datetime) -> dict[int, list[datetime]]:
         """When each incident had events of `kind` since `since`, in order: one query for insights over thousands

@@ -119,3 +119,37 @@ def test_cached_insights_are_recomputed_when_the_store_changes_and_kept_per_view
     assert dict(cache.get(someone, NOW, 3).by_severity["2026-11"]) == {"P1": 1}
     later = cache.get(someone, NOW + timedelta(minutes=1), 3)  # an open incident's cadence runs to now
     assert later is not cache.get(someone, NOW + timedelta(minutes=2), 3)
+
+
+def test_audit_newest_reads_back_from_the_newest_in_batches(store):
+    from bot.core.audit import AuditRecord
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for n in range(7):
+        store.append_audit(AuditRecord(at=start + timedelta(hours=n), attempt=f"a{n}", phase="succeeded",
+                                       user="U0X", env="prod", action=f"act{n}"))
+    assert [r.action for r in store.audit_newest(batch=3)] == [f"act{n}" for n in range(6, -1, -1)]
+    assert [r.action for r in store.audit_newest(since=start + timedelta(hours=2), until=start + timedelta(hours=4),
+                                                 batch=1)] == ["act3", "act2"]
+    assert [r.seq for r in store.audit_newest(seq=2)] == [2] and list(store.audit_newest(seq=99)) == []
+
+
+def test_incident_times_and_audit_outcomes_are_read_by_the_database(store):
+    from bot.core.audit import AuditRecord
+
+    day = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    one = add(store, "a", "P1", day, 4, 2.5, service="web")
+    add(store, "b", "P2", day + timedelta(days=1), private=True)
+    add(store, "old", "P1", day - timedelta(days=40))
+    times = store.incident_times(day)
+    assert [(t.number, t.severity, t.service, t.private) for t in times] == [(one.number, "P1", "web", False),
+                                                                             (one.number + 1, "P2", "api", True)]
+    assert (times[0].declared_at, times[0].acknowledged_at, times[0].resolved_at, times[0].mitigated_at) == (
+        day, day + timedelta(minutes=4), day + timedelta(hours=2.5), None)
+    for n, (phase, env) in enumerate([("succeeded", "prod"), ("failed", "prod"), ("succeeded", "prod"),
+                                      ("succeeded", None), ("requested", "prod")]):
+        store.append_audit(AuditRecord(at=day + timedelta(minutes=n), attempt=f"x{n}", phase=phase, user="U0X",
+                                       env=env, action="restart"))
+    store.append_audit(AuditRecord(at=day - timedelta(days=1), attempt="early", phase="failed", user="U0X",
+                                   env="prod", action="restart"))
+    assert store.audit_outcomes(day) == {"succeeded": 2, "failed": 1, "requested": 1}

@@ -167,3 +167,38 @@ def test_insights_take_a_range_and_show_charts_with_their_numbers(bot):
     assert f"<tr><td>{month}</td><td>1</td><td>1</td></tr>" in page  # P1: 1, total 1 (and api: 1, total 1)
     assert page.count('<rect class="s0"') >= 2  # a column in each chart, its legend swatches too
     assert browser.get("/ui/insights?months=99").status_code == 400
+
+
+def test_the_chain_is_verified_again_when_a_record_is_appended_or_after_a_while(bot, monkeypatch):
+    from bot import webui
+
+    say(bot, "U0ADMIN01", "schedule prod in 3h 1h \"prod upgrade\"", "/maint")
+    browser = signed_in(bot, "U0ADMIN01")
+    first = bot.store.audit_head()
+    assert f"up to seq {first.seq}" in browser.get("/ui/audit").text
+    say(bot, "U0ADMIN01", "schedule prod in 5h 1h \"second\"", "/maint")
+    second = bot.store.audit_head()
+    assert second.seq > first.seq and f"up to seq {second.seq}" in browser.get("/ui/audit").text
+    postgres = bot.settings.database_url.startswith("postgres")
+    with bot.store._write() as db:
+        db.execute("DROP TRIGGER audit_append_only ON audit" if postgres else "DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET record = replace(record, 'window.schedule', 'window.cancel') WHERE seq = 1")
+    assert "The chain verifies" in browser.get("/ui/audit").text  # kept: no record since, within CHAIN_TTL_S
+    monkeypatch.setattr(webui, "CHAIN_TTL_S", 0)
+    assert "The chain is broken" in browser.get("/ui/audit").text
+
+
+def test_an_audit_link_finds_an_old_record_past_the_newest_500(bot):
+    import uuid
+
+    from bot.core.audit import AuditRecord
+
+    for n in range(520):
+        bot.store.append_audit(AuditRecord(at=datetime.now(UTC), attempt=uuid.uuid4().hex, phase="succeeded",
+                                           user="U0RESP01", env="prod", action=f"restart-{n}"))
+    browser = signed_in(bot, "U0ADMIN01")
+    everything = browser.get("/ui/audit").text
+    assert everything.count('<tr id="seq-') == 500 and "restart-519<" in everything and "restart-3<" not in everything
+    one = browser.get("/ui/audit?seq=4").text
+    assert one.count('<tr id="seq-') == 1 and "restart-3<" in one
+    assert browser.get("/ui/audit?seq=abc").status_code == 400
