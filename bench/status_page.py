@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +105,20 @@ def serve(folder: Path, url: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("opsbot serve did not start")
 
 
+def apache_bench(base: str, path: str, clients: int, requests: int) -> str | None:
+    """The same load from ApacheBench (Debian's apache2-utils), a client in C that does not queue in Python:
+    keep-alive connections, `clients` at once. None when `ab` is not installed."""
+    if shutil.which("ab") is None:
+        return None
+    out = subprocess.run(["ab", "-q", "-k", "-n", str(clients * requests), "-c", str(clients), base + path],
+                         check=False, capture_output=True, text=True, timeout=300).stdout
+    rate = re.search(r"Requests per second:\s+([0-9.]+)", out)
+    p50, p99 = re.search(r"^\s+50%\s+(\d+)", out, re.MULTILINE), re.search(r"^\s+99%\s+(\d+)", out, re.MULTILINE)
+    if not (rate and p50 and p99):
+        return "ab gave no figures"
+    return f"ab: p50 {p50.group(1)} ms p99 {p99.group(1)} ms, {float(rate.group(1)):,.0f} requests/s"
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -131,6 +147,8 @@ def main() -> None:
                               f"{statistics.median(server):5.2f} ms p99 {percentile(server, 0.99):5.2f} ms · client p50 "
                               f"{statistics.median(timings):6.1f} ms p99 {percentile(timings, 0.99):6.1f} ms "
                               f"({len(timings)} requests)")
+                        if clients > 1:
+                            print(f"{'':>48}{apache_bench(base, path, clients, args.requests) or 'ab not installed'}")
             finally:
                 process.terminate()
                 process.wait(20)

@@ -203,18 +203,19 @@ def scheduler_for(opsbot: Opsbot, notifier: Notifier) -> SchedulerRunner:
     publish = opsbot.catalog.status_page.publish
     engine = ReminderEngine(opsbot.store, opsbot.catalog, opsbot.services.incidents, notifier,
                             ops=opsbot.services.ops,
-                            publish_status=status_publisher(opsbot, publish.dir).publish if publish else None,
+                            publish_status=status_publisher(opsbot, publish.dir, swap=True).publish if publish else None,
                             settle_status=opsbot.services.status.settle_maintenance)
     return SchedulerRunner(engine, leader_lock_for(opsbot.settings.database_url))
 
 
-def status_publisher(opsbot: Opsbot, out: Path) -> Publisher:
-    """The status page's static copy in `out`: the same files `opsbot serve` answers under /status/."""
+def status_publisher(opsbot: Opsbot, out: Path, swap: bool = False) -> Publisher:
+    """The status page's static copy in `out`: the same files `opsbot serve` answers under /status/. `swap` (the
+    published folder) makes `out` a link renamed to each whole new version (bot/static_site.py)."""
     from bot.static_site import Publisher
     from bot.views.status_site import render_site
 
     status = opsbot.services.status
-    return Publisher(out, status.version, lambda: render_site(status.view()))
+    return Publisher(out, status.version, lambda: render_site(status.view()), swap=swap)
 
 
 # --- `opsbot serve` ---------------------------------------------------------------------------------------------
@@ -327,8 +328,25 @@ def web_site(opsbot: Opsbot) -> WebSite:
         result = opsbot.services.records.verify_audit(key, checkpoints, public_key=public_key(settings, None))
         return result, max(checkpoints, key=lambda c: c.head.seq, default=None)
 
-    ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot))
+    ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot), slack_workspace(opsbot))
     return WebSite(access, ui.render)
+
+
+def slack_workspace(opsbot: Opsbot) -> Callable[[], str | None]:
+    """The workspace's address (auth.test's `url`, asked once), for links from the web view back to Slack."""
+    known: list[str | None] = []
+
+    def url() -> str | None:
+        if opsbot.slack_client is None:
+            return None
+        if not known:
+            try:
+                known.append(opsbot.slack_client.auth_test().get("url"))
+            except Exception:  # noqa: BLE001 — without it the pages simply have no Slack links
+                return None
+        return known[0]
+
+    return url
 
 
 def user_zones(opsbot: Opsbot) -> Callable[[str], str | None]:

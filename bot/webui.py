@@ -26,8 +26,8 @@ from bot.errors import NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.views import web_html as html
 
 log = logging.getLogger("opsbot.web")
-HTML, CSS, JSON, MARKDOWN = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
-                             "text/markdown; charset=utf-8")
+HTML, CSS, JSON, MARKDOWN, JS = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
+                                 "text/markdown; charset=utf-8", "text/javascript; charset=utf-8")
 INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
 CHAIN_TTL_S = 300  # the audit chain's verification is kept this long while no record is appended
 EVENTS_PAGE = 500  # timeline events on one page: an incident with 10,000 stays quick to serve and to read
@@ -36,12 +36,12 @@ Answer = tuple[int, str, bytes]
 
 class WebUI:
     def __init__(self, services, verify_chain: Callable[[], tuple[Verification, Checkpoint | None]],
-                 zone_of: Callable[[str], str | None]):
+                 zone_of: Callable[[str], str | None], slack_url: Callable[[], str | None] = lambda: None):
         self.services = services
         self.catalog = services.incidents.catalog
         self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock,
                             services.search)
-        self.verify_chain, self.zone_of = verify_chain, zone_of
+        self.verify_chain, self.zone_of, self.slack_url = verify_chain, zone_of, slack_url
         self.insights = CachedInsights(services.incidents.store, self.catalog)
         self._verified: tuple[object, float, tuple[Verification, Checkpoint | None]] | None = None
         self._verifying = threading.Lock()
@@ -69,15 +69,19 @@ class WebUI:
         except OpsbotError as error:
             return 503, HTML, html.problem_page("Unavailable", str(error), user).encode()
 
-    def _zone(self, user: str) -> ZoneInfo:
+    def _zone(self, user: str) -> ZoneInfo | None:
+        """The person's zone from Slack, or None: the browser puts the times on its own clock."""
         try:
-            return ZoneInfo(self.zone_of(user) or "UTC")
+            known = self.zone_of(user)
+            return ZoneInfo(known) if known else None
         except (ValueError, KeyError):
-            return ZoneInfo("UTC")
+            return None
 
     def _render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         if path == "/ui/style.css":
             return 200, CSS, html.STYLE.encode()
+        if path == "/ui/local-time.js":
+            return 200, JS, html.LOCAL_TIME_JS.encode()
         if path == "/ui/sign-in" or user is None:
             reason = query.get("refused") or ("You are signed out." if query.get("signed_out") else None)
             return 200, HTML, html.sign_in_page(reason).encode()
@@ -85,7 +89,7 @@ class WebUI:
         found = INCIDENT.match(path)
         if found:
             return self._incident(user, int(found.group(1)), found.group(2), zone, query)
-        pages: dict[str, Callable[[str, dict[str, str], ZoneInfo], str]] = {
+        pages: dict[str, Callable[[str, dict[str, str], ZoneInfo | None], str]] = {
             "/ui/": self._list, "/ui/audit": self._audit, "/ui/insights": self._insights,
             "/ui/maintenance": self._maintenance, "/ui/oncall": self._oncall}
         if path not in pages:
@@ -93,7 +97,7 @@ class WebUI:
         return 200, HTML, pages[path](user, query, zone).encode()
 
     # --- pages -----------------------------------------------------------------------------------------------
-    def _list(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _list(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         page = query.get("page", "1")
         if not page.isdigit() or not 1 <= int(page) <= 100_000:
             raise UsageError("page is a number from 1.")
@@ -105,7 +109,8 @@ class WebUI:
                  and v}
         return html.incident_list(self.read.incidents(user, filters), shown, list(self.catalog.severities), zone, user)
 
-    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo, query: dict[str, str]) -> Answer:
+    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo | None,
+                  query: dict[str, str]) -> Answer:
         incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
         records = self.services.records
         if suffix == ".json":
@@ -124,14 +129,14 @@ class WebUI:
         roles = store.timeline_part(number, kinds=(EventKind.ROLE.value,))
         bundles = [Bundle.model_validate(e.data["bundle"]) for e in store.timeline_part(
             number, kinds=(EventKind.EVIDENCE.value,)) if "bundle" in e.data]
-        verified = self.services.evidence.verify(number) if bundles else None  # re-hashes the stored files
+        verified = self.services.evidence.verify(number, bundles) if bundles else None  # re-hashes the files
         start = (int(page) - 1) * EVENTS_PAGE
         shown = html.EventsPage(store.timeline_part(number, offset=start, limit=EVENTS_PAGE), int(page),
                                 store.timeline_length(number), EVENTS_PAGE)
         return 200, HTML, html.incident_page(incident, self.read.row(incident), shown, roles, bundles, verified,
-                                             zone, user).encode()
+                                             zone, self.slack_url(), user).encode()
 
-    def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
                                   action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip(),
                                   since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
@@ -139,7 +144,7 @@ class WebUI:
         result, checkpoint = self._chain()
         return html.audit_page(records, html.chain_state(result, checkpoint, zone), query, zone, user)
 
-    def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         months = query.get("months", "6")
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
@@ -157,7 +162,7 @@ class WebUI:
                 pages[person] = pages.get(person, 0) + hours.pages_out_of_hours
         return html.insights_page(found, pages, int(months), user)
 
-    def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
         windows = [w for w in self.services.incidents.store.list_windows(ending_after=now - timedelta(days=30))
                    if w.starts_at <= now + timedelta(days=30)]
@@ -166,12 +171,13 @@ class WebUI:
         reminders = self.catalog.scheduler.reminders
         rows += [(html.escape(name), "", html.escape(r.title), html.escape(r.cron),
                   html.escape(r.timezone), "recurring") for name, r in reminders.items()]
-        # The calendar: each day of the 61 in the viewer's zone, with the windows open that day and the reminders
-        # that fire on it.
-        first, last = (now - timedelta(days=30)).astimezone(zone).date(), (now + timedelta(days=30)).astimezone(zone).date()
+        # The calendar: each day of the 61 in the viewer's zone (UTC when unknown: the days are the server's), with
+        # the windows open that day and the reminders that fire on it.
+        tz = zone or UTC
+        first, last = (now - timedelta(days=30)).astimezone(tz).date(), (now + timedelta(days=30)).astimezone(tz).date()
         days: dict[date, list[str]] = {}
         for w in windows:
-            day, end = max(w.starts_at.astimezone(zone).date(), first), min(w.ends_at.astimezone(zone).date(), last)
+            day, end = max(w.starts_at.astimezone(tz).date(), first), min(w.ends_at.astimezone(tz).date(), last)
             while day <= end:
                 days.setdefault(day, []).append(f"{w.ref} {html.escape(w.title)}")
                 day += timedelta(days=1)
@@ -181,14 +187,14 @@ class WebUI:
             for _ in range(200):  # an hourly reminder fills every day: no more than a few a day are shown anyway
                 if at is None or at > now + timedelta(days=30):
                     break
-                days.setdefault(at.astimezone(zone).date(), []).append(f"↻ {html.escape(r.title)}")
+                days.setdefault(at.astimezone(tz).date(), []).append(f"↻ {html.escape(r.title)}")
                 at = next_fire(r.cron, r.timezone, at + timedelta(seconds=1))  # "after" includes `at` itself
-        today = now.astimezone(zone).date()
+        today = now.astimezone(tz).date()
         return html.simple_page("Maintenance", rows, ("Window", "Environment", "Title", "Starts", "Ends", "State"),
                                 user, "Windows of the last 30 days and the next 30, and the recurring reminders.",
                                 before=html.calendar(first, last, today, days))
 
-    def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo) -> str:
+    def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
         overrides = Overrides(self.services.incidents.store, self.catalog, self.services.incidents.clock)
         rows = []
@@ -213,11 +219,11 @@ def _number(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _day(text: str | None, zone: ZoneInfo, plus: int = 0) -> datetime | None:
+def _day(text: str | None, zone: ZoneInfo | None, plus: int = 0) -> datetime | None:
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone or UTC)  # no zone known: UTC days
     except ValueError as exc:
         raise UsageError(f"'{text[:20]}' is not a day like 2026-11-30.") from exc
     return (day + timedelta(days=plus)).astimezone(UTC)

@@ -54,7 +54,7 @@ class StatusComponent(Strict):
 class Publish(Strict):
     """Where the scheduler leader writes the page as static files on every change (for a bucket, a CDN)."""
 
-    dir: Path = Field(description="written atomically on every change by the scheduler leader")
+    dir: Path = Field(description="a symbolic link the scheduler leader points at each whole new version of the page")
 
 
 class StatusTemplates(Strict):

@@ -172,15 +172,16 @@ class EvidenceService:
                         continue  # `verify` reports a missing file; the draft just goes without it
         return found
 
-    def bundles(self, number: int) -> list[Bundle]:
-        return [Bundle.model_validate(e.data["bundle"]) for e in self.incidents.timeline(number)
+    def bundles(self, number: int, events: list[Event] | None = None) -> list[Bundle]:
+        """The incident's bundles, from its timeline (`events`, when the caller has read it already)."""
+        return [Bundle.model_validate(e.data["bundle"]) for e in (events or self.incidents.timeline(number))
                 if e.kind is EventKind.EVIDENCE and "bundle" in e.data]
 
-    def verify(self, number: int) -> tuple[int, list[str]]:
+    def verify(self, number: int, bundles: list[Bundle] | None = None) -> tuple[int, list[str]]:
         """(items checked, problems): every stored file re-hashed against the manifest recorded on the timeline."""
         problems: list[str] = []
         checked = 0
-        for bundle in self.bundles(number):
+        for bundle in (self.bundles(number) if bundles is None else bundles):
             try:
                 stored = self.storage.digests(bundle.location)
             except FileNotFoundError:

@@ -17,7 +17,7 @@ from bot.timeparse import utcnow
 
 LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=12)
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9_]{2,30}$")  # as Slack mentions are matched (bot/views/model.py)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 REFUSED = "This sign-in link is not valid: it was used already, it expired (links last 10 minutes) or it never existed."
 

@@ -29,11 +29,12 @@ STYLE = """\
 @media (prefers-color-scheme:dark){:root{--bg:#16181a;--fg:#e8e8e8;--muted:#a8a8a8;--line:#333;--ok:#81c784;
 --bad:#ff8a80;--bar:#90caf9;--link:#8ab4f8}}
 body{margin:0 auto;max-width:72rem;padding:1rem;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
-a{color:var(--link)}nav a{margin-right:1rem}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
+a{color:var(--link)}nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem}h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;display:block;overflow-x:auto}th,td{text-align:left;padding:.35rem .5rem;
 border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--muted)}.ok{color:var(--ok)}
-.bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}form{margin:1rem 0}
-label{margin-right:.5rem}input,select{font:inherit;margin-right:.5rem}svg{max-width:100%}
+.bad{color:var(--bad)}.text{white-space:pre-wrap;overflow-wrap:anywhere}
+form{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+input,select{font:inherit;max-width:100%}svg{max-width:100%;height:auto}h1{overflow-wrap:anywhere}
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
 svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg rect.s3{fill:#6a1b9a}
 svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
@@ -45,6 +46,14 @@ border-bottom:1px solid var(--line);padding:.35rem 0}.timeline td{display:inline
 .timeline td.text{display:block}}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
 svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
+"""
+# Without a zone from Slack, times are UTC in the page; this script (a file of this origin: the CSP allows no inline
+# script) shows them on the browser's clock instead, keeping UTC in the tooltip. Without JavaScript, UTC it is.
+LOCAL_TIME_JS = """\
+document.querySelectorAll('time[data-local]').forEach(function (t) {
+  var d = new Date(t.getAttribute('datetime'));
+  if (!isNaN(d)) { t.textContent = d.toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'}); }
+});
 """
 PAGES = [("Incidents", "/ui/"), ("Audit", "/ui/audit"), ("Insights", "/ui/insights"),
          ("Maintenance", "/ui/maintenance"), ("On call", "/ui/oncall")]
@@ -60,12 +69,14 @@ def _markdown() -> MarkdownIt:
 MARKDOWN = _markdown()
 
 
-def when(moment: datetime | None, zone: ZoneInfo) -> str:
+def when(moment: datetime | None, zone: ZoneInfo | None) -> str:
+    """A time in the viewer's zone (None: not known — UTC, which the browser's script puts on its own clock)."""
     if moment is None:
         return '<span class="muted">—</span>'
     utc = moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
-    return (f'<time datetime="{moment.isoformat()}" title="{utc}">'
-            f'{escape(moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))}</time>')
+    local = "" if zone is not None else " data-local"
+    return (f'<time datetime="{moment.isoformat()}" title="{utc}"{local}>'
+            f'{escape(moment.astimezone(zone or ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M %Z"))}</time>')
 
 
 def _span(value: timedelta | None, target: timedelta | None = None) -> str:
@@ -89,7 +100,7 @@ def page(title: str, body: str, user: str | None) -> str:
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
             f"<body><header><nav>{nav}</nav><p>{who}</p></header><main><h1>{escape(title)}</h1>{body}</main>"
-            "</body></html>\n")
+            '<script src="/ui/local-time.js"></script></body></html>\n')
 
 
 def sign_in_page(reason: str | None = None) -> str:
@@ -109,7 +120,7 @@ def _select(name: str, label: str, current: str, options: list[str]) -> str:
     return f'<label for="f-{name}">{label}</label><select id="f-{name}" name="{name}">{choices}</select>'
 
 
-def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo,
+def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo | None,
                   user: str) -> str:
     form = ('<form method="get" action="/ui/">'
             + f'<label for="f-q">Text</label><input id="f-q" name="q" type="search" value="{escape(query.get("q", ""))}" '
@@ -134,7 +145,7 @@ def incident_list(listing: Listing, query: dict[str, str], severities: list[str]
     return page("Incidents", form + table + pager, user)
 
 
-def _row(r: Row, zone: ZoneInfo) -> str:
+def _row(r: Row, zone: ZoneInfo | None) -> str:
     i = r.incident
     return (f'<tr><td><a href="/ui/incidents/{i.id}">{i.id}</a> {escape(i.title)}</td><td>{escape(i.severity)}</td>'
             f"<td>{i.status.value}</td><td>{escape(i.commander or '—')}</td><td>{when(i.declared_at, zone)}</td>"
@@ -150,11 +161,14 @@ class EventsPage:
 
 
 def incident_page(incident: Incident, row: Row, shown: EventsPage, roles: list[Event], bundles: list[Bundle],
-                  verified: tuple[int, list[str]] | None, zone: ZoneInfo, user: str) -> str:
+                  verified: tuple[int, list[str]] | None, zone: ZoneInfo | None, slack_team_url: str | None,
+                  user: str) -> str:
     i = incident
-    # app_redirect opens the channel in whichever workspace the viewer is signed in to: no workspace URL needed.
-    slack = (f' · <a href="https://slack.com/app_redirect?channel={i.channel}">Slack channel</a>'
-             if i.channel and i.channel.isalnum() else "")
+    # The workspace's own address when Slack told it (auth.test); else app_redirect, which opens the channel in
+    # whichever workspace the viewer is signed in to.
+    base = (f"{escape(slack_team_url.rstrip('/'))}/archives/" if slack_team_url
+            else "https://slack.com/app_redirect?channel=")
+    slack = f' · <a href="{base}{i.channel}">Slack channel</a>' if i.channel and i.channel.isalnum() else ""
     summary = (f"<p>{escape(i.severity)} · {i.status.value} · {escape(i.env or 'no environment')} · "
                f"{escape(i.service or 'no service')} · declared {when(i.declared_at, zone)} · to acknowledge "
                f"{_span(row.tta, row.tta_target)} · to resolve {_span(row.ttr, row.ttr_target)}"
@@ -170,13 +184,13 @@ def incident_page(incident: Incident, row: Row, shown: EventsPage, roles: list[E
     items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
                     f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
     body = (summary + f"<h2>Roles</h2><ul>{current}</ul>"
-            + (f"<h3>Role changes</h3><ul>{history}</ul>" if history else "")
+            + (f"<h3>Role history</h3><ul>{history}</ul>" if history else "")
             + f"<h2>Action items</h2><ul>{items}</ul>"
             + _evidence(bundles, verified, zone) + _timeline(i, shown, zone))
     return page(f"{i.id} {i.title}", body, user)
 
 
-def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo) -> str:
+def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo | None) -> str:
     rows = "".join(_event(e, zone) for e in shown.events) or '<tr><td colspan="4">No events here.</td></tr>'
     first = (shown.page - 1) * shown.size
     where = (f'<p class="muted">Events {first + 1}–{first + len(shown.events)} of {shown.total}.</p>'
@@ -191,13 +205,13 @@ def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo) -> str:
             f"</thead><tbody>{rows}</tbody></table>{pager}")
 
 
-def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zone: ZoneInfo) -> str:
+def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zone: ZoneInfo | None) -> str:
     if not bundles:
         return "<h2>Evidence</h2><p>No evidence bundles.</p>"
     checked, problems = verified or (0, [])
-    state = (f'<p class="ok">Verified on the server: {checked} file{"s" if checked != 1 else ""} match'
+    state = (f'<p class="ok">Verified now, on the server: {checked} item{"s" if checked != 1 else ""} match'
              f'{"" if checked != 1 else "es"} the manifests.</p>' if not problems else
-             '<p class="bad">Verification found problems:</p><ul>'
+             '<p class="bad">Verification failed:</p><ul>'
              + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")
     parts = []
     for b in bundles:
@@ -213,11 +227,26 @@ def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zon
     return "<h2>Evidence</h2>" + state + "".join(parts)
 
 
-def postmortem_page(incident: Incident, text: str, user: str) -> str:
-    i = incident
-    return page(f"Post-mortem draft: {i.id} {i.title}",
-                f'<p><a href="/ui/incidents/{i.id}">Back to {i.id}</a> · <a href="/ui/incidents/{i.id}.md">Markdown</a>'
-                f'</p><div class="postmortem">{_demoted(MARKDOWN.render(text))}</div>', user)
+def postmortem_page(incident: Incident, postmortem: str, user: str) -> str:
+    """The draft rendered from its Markdown (sanitised); a long table (the timeline) is cut to its first rows here:
+    the incident page and the Markdown download have every one."""
+    back = (f'<p><a href="/ui/incidents/{incident.id}">← {incident.id}</a> · '
+            f'<a href="/ui/incidents/{incident.id}.md">Markdown</a></p>')
+    body = f'{back}<div class="postmortem">{_demoted(MARKDOWN.render(_short_tables(postmortem)))}</div>'
+    return page(f"Post-mortem draft — {incident.id}", body, user)
+
+
+def _short_tables(markdown: str, keep: int = 40) -> str:
+    out: list[str] = []
+    run = 0
+    for text in markdown.splitlines():
+        run = run + 1 if text.startswith("|") else 0
+        if run <= keep + 2:  # the header, its rule and `keep` rows
+            out.append(text)
+        elif run == keep + 3:
+            out.append("")
+            out.append("_… more rows: the incident page and the Markdown have them all._")
+    return "\n".join(out)
 
 
 def _demoted(rendered: str) -> str:
@@ -226,14 +255,17 @@ def _demoted(rendered: str) -> str:
     return re.sub(r"<(/?)h([1-5])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}>", rendered)
 
 
-def _event(e: Event, zone: ZoneInfo) -> str:
+def _event(e: Event, zone: ZoneInfo | None) -> str:
     seq = e.data.get("audit_seq") if isinstance(e.data, dict) else None
     audit = f' <a href="/ui/audit?seq={int(seq)}">audit #{int(seq)}</a>' if isinstance(seq, int) else ""
+    link = e.data.get("permalink") if isinstance(e.data, dict) else None
+    if isinstance(link, str) and link.startswith("https://") and '"' not in link:  # a message kept from Slack
+        audit += f' <a href="{escape(link)}">in Slack</a>'
     return (f"<tr><td>{when(e.at, zone)}</td><td>{escape(e.kind.value)}{audit}</td><td>{escape(e.actor or '')}</td>"
             f'<td class="text">{escape(e.text)}</td></tr>')
 
 
-def chain_state(result: Verification, checkpoint: Checkpoint | None, zone: ZoneInfo) -> str:
+def chain_state(result: Verification, checkpoint: Checkpoint | None, zone: ZoneInfo | None) -> str:
     """What `opsbot audit verify` would say, as HTML: verified up to which seq, the last checkpoint, the rest."""
     if not result.ok:
         return f'<p class="bad">The chain is broken: {escape(result.problem or "")}</p>'
@@ -249,7 +281,7 @@ def chain_state(result: Verification, checkpoint: Checkpoint | None, zone: ZoneI
     return "".join(parts)
 
 
-def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo, user: str) -> str:
+def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo | None, user: str) -> str:
     form = ('<form method="get" action="/ui/audit">'
             + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" value="{escape(query.get(n, ""))}" '
                       'size="10">' for n, label in (("user", "User"), ("env", "Environment"), ("action", "Action"),

@@ -10,24 +10,11 @@ from playwright.sync_api import Browser, Page
 
 from bot.app import build
 from bot.config import Settings
-from commands.base import Context
 from tests.browser.axe import axe_violations
 from tests.browser.served import serving
+from tests.unit.test_status_http import CATALOG, RESPONDER
 
-RESPONDER = Context(user="U_RESP", source="console")
-CATALOG = """
-environments:
-  prod: {services: {api: {}, web: {}}}
-roles: {prod: {responder: [U_RESP]}}
-status_page:
-  title: Example Status
-  url: https://status.example.com
-  time_zone: Europe/Paris
-  components:
-    - {name: API, group: Platform, services: [prod/api]}
-    - {name: Website, group: Platform, services: [prod/web]}
-    - {name: Docs, description: "<b>guides</b>"}
-"""
+# The same page as the HTTP tests': its catalog and its responder.
 HOSTILE_TITLE = "<script>alert(1)</script> API down"
 HOSTILE_UPDATE = ('<img src=x onerror=alert(1)> *bold* <!channel> see [here](javascript:alert(1)) '
                   '<a href="javascript:alert(2)">x</a> ' + "x" * 2500)  # one unbroken word, near the 3,000 limit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser
@@ -23,7 +24,8 @@ roles:
   prod: {responder: [U0RESP01]}
   "*": {admin: [U0ADMIN01]}
 """
-PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
+PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit",
+         "/ui/insights", "/ui/maintenance", "/ui/oncall"]
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +85,14 @@ def test_sign_in_then_every_page_then_sign_out(chromium: Browser, site, artifact
     page.goto(f"{base}/ui/incidents/INC-1")
     text = page.inner_text("main")
     assert "<script>alert(1)</script> Checkout errors" in text and "<img src=x onerror=alert(3)>" in text
-    assert "pool raised from 20 to 50" in text and "Verified on the server: 1 file matches" in text
-    assert "Role changes" in text and "EB-1" in text
+    assert "pool raised from 20 to 50" in text and "Verified now, on the server: 1 item matches" in text
+    assert "Role history" in text and "EB-1" in text
+    assert page.locator("main script, main img").count() == 0
     page.click("text=Post-mortem draft")
     assert page.url == f"{base}/ui/incidents/INC-1/postmortem"
-    text = page.inner_text("main")
-    assert "Post-mortem draft: INC-1" in text and "pool raised from 20 to 50" in text
+    draft = page.inner_text("main")
+    assert "Post-mortem: INC-1 — <script>alert(1)</script> Checkout errors" in draft
+    assert "pool raised from 20 to 50" in draft and page.locator("main table").count() >= 1
     assert page.locator("main script, main img").count() == 0
     assert not [href for href in page.eval_on_selector_all("a[href]", "a => a.map(x => x.getAttribute('href'))")
                 if href.lower().startswith("javascript:")]
@@ -123,14 +127,27 @@ def test_a_spent_link_is_refused_in_the_browser(chromium: Browser, site):
     context.close()
 
 
+def test_without_a_zone_from_slack_times_show_on_the_browsers_clock_with_utc_in_the_tooltip(chromium: Browser, site):
+    base, opsbot = site
+    context = chromium.new_context(timezone_id="Asia/Kolkata", locale="en-GB")
+    page = context.new_page()
+    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    first = page.locator("main time").first
+    declared = opsbot.store.get_incident(2).declared_at
+    assert first.get_attribute("title") == declared.strftime("%Y-%m-%d %H:%M UTC")
+    shown = first.inner_text()
+    assert "UTC" not in shown and declared.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M") in shown
+    context.close()
+
+
 def test_every_page_fits_a_phone_without_scrolling_sideways(chromium: Browser, site, artifacts_dir: Path):
+    """375 px wide, dark: wide tables scroll inside themselves (and take keyboard focus); the page does not."""
     base, opsbot = site
     context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, color_scheme="dark")
     page = context.new_page()
     page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
     for path in PAGES:
         page.goto(base + path)
-        # Wide tables scroll inside themselves; the page itself never does.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         assert axe_violations(page) == [], path
     page.goto(f"{base}/ui/incidents/INC-1")

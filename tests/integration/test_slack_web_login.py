@@ -25,7 +25,7 @@ def test_opsbot_login_answers_only_the_asker_with_a_link_that_signs_in_once(slac
     web.cookies.set("opsbot_session", signed.cookies["opsbot_session"], path="/ui")
     page = web.get("/ui/incidents/INC-1")
     assert page.status_code == 200 and " JST</time>" in page.text and re.search(r'title="[0-9-]+ [0-9:]+ UTC"', page.text)
-    assert f'href="https://slack.com/app_redirect?channel={incident.channel}">Slack channel</a>' in page.text
+    assert f'href="https://ops.slack.com/archives/{incident.channel}">Slack channel</a>' in page.text
     assert any(call.params.get("user") == "U0ALICE01" for call in slack.fake.calls_to("users.info"))
     assert httpx.get(slack.base + path).status_code == 403  # spent
 

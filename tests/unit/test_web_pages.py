@@ -55,14 +55,14 @@ def test_roles_with_their_history_and_evidence_verified_on_the_server(bot, tmp_p
     say(bot, "U0RESP01", "evidence add INC-1 saw a spike at 02:10 <b>bold</b>")
     browser = signed_in(bot)
     page = browser.get("/ui/incidents/INC-1").text
-    assert "Role changes" in page and page.count("U0SCRIBE1") >= 1 and "scribe: U0SCRIBE2" in page
-    assert "EB-1" in page and "Manifest SHA-256" in page and "Verified on the server: 1 file matches" in page
+    assert "Role history" in page and page.count("U0SCRIBE1") >= 1 and "scribe: U0SCRIBE2" in page
+    assert "EB-1" in page and "Manifest SHA-256" in page and "Verified now, on the server: 1 item matches" in page
     (bundle,) = bot.services.evidence.bundles(1)
     assert bundle.manifest_sha256 in page
     stored = next(p for p in Path(bundle.location).iterdir() if p.name != "MANIFEST.json")
     stored.write_text("rewritten after the fact")
     changed = browser.get("/ui/incidents/INC-1").text
-    assert "Verification found problems" in changed and f"EB-1: {stored.name} was changed" in changed
+    assert "Verification failed" in changed and f"EB-1: {stored.name} was changed" in changed
 
 
 def test_the_timeline_comes_in_pages_of_500(bot):
@@ -88,7 +88,7 @@ def test_the_post_mortem_page_renders_markdown_and_keeps_hostile_text_inert(bot)
                          "<img src=x onerror=alert(3)> *mrkdwn* <!channel>")
     say(bot, "U0RESP01", "resolve INC-1 pool raised")
     page = signed_in(bot).get("/ui/incidents/INC-1/postmortem")
-    assert page.status_code == 200 and "Post-mortem draft: INC-1" in page.text
+    assert page.status_code == 200 and "Post-mortem draft — INC-1" in page.text
     assert "<h2>" in page.text and "<table tabindex=\"0\">" in page.text  # the Markdown's headings and tables, as HTML
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert not re.search(r'href="javascript:', page.text, re.IGNORECASE)

@@ -32,7 +32,8 @@ SECRET = "ghp_" + "K" * 36
 @pytest.fixture
 def bot(tmp_path, store_url):
     (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml"))
+    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
+                                     evidence_dir=tmp_path / "evidence"))
     yield opsbot
     opsbot.close()
 
@@ -63,8 +64,8 @@ def test_without_a_session_every_page_redirects_to_a_sign_in_page_that_shows_no_
         assert answer.status_code == 303 and answer.headers["location"] == "/ui/sign-in", path
     page = anonymous.get("/ui/sign-in")
     assert page.status_code == 200 and "/opsbot login" in page.text and "Checkout" not in page.text
-    assert "script-src" not in page.headers["content-security-policy"]
-    assert "default-src 'none'" in page.headers["content-security-policy"]
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
 
 
 def test_a_link_signs_in_once_and_sets_a_safe_cookie(bot):
@@ -118,6 +119,7 @@ def test_a_private_incident_is_a_404_for_others_and_shown_to_participants_and_ad
     listing = outsider.get("/ui/").text
     assert "Payroll" not in listing and "Public thing" in listing
     assert outsider.get("/ui/incidents/INC-9").status_code == 404  # the same answer as an unknown id
+    assert outsider.get("/ui/incidents/INC-1/postmortem").status_code == 404
     for user in ("U0RESP01", "U0ADMIN01"):
         page = signed_in(bot, user).get("/ui/incidents/INC-1")
         assert page.status_code == 200 and "Payroll leak" in page.text, user
@@ -172,3 +174,54 @@ def test_an_sso_proxys_header_is_trusted_only_from_the_trusted_addresses(bot, mo
     assert proxied.status_code == 200 and "Audit log" in proxied.text
     spoofed = client(bot, "192.168.1.9").get("/ui/audit", headers={"X-Slack-User": "U0ADMIN01"})
     assert spoofed.status_code == 303
+
+
+def test_the_incident_page_shows_evidence_verified_now_and_a_changed_file_is_named(bot, tmp_path):
+    say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
+    say(bot, "U0RESP01", "evidence add INC-1 the pool graph shows 100/100")
+    say(bot, "U0RESP01", "role INC-1 scribe @U0RESP01")
+    browser = signed_in(bot, "U0RESP01")
+    page = browser.get("/ui/incidents/INC-1").text
+    assert "EB-1" in page and "Verified now, on the server: 1 item matches the manifests." in page
+    assert "Role history" in page and "scribe" in page
+    stored = sorted(p for p in (tmp_path / "evidence").rglob("*") if p.is_file() and p.name != "manifest.json"
+                    and not p.name.endswith(".tar.gz"))
+    stored[0].write_text("tampered")
+    page = browser.get("/ui/incidents/INC-1").text
+    assert "Verification failed" in page and "was changed" in page
+
+
+def test_the_list_finds_incidents_by_their_words_and_keeps_the_other_filters(bot):
+    say(bot, "U0RESP01", "open p1 Connection pool exhausted on checkout --env prod --service api")
+    say(bot, "U0RESP01", "open p2 Certificate expired on the api gateway --env staging --service api")
+    browser = signed_in(bot, "U0RESP01")
+    found = browser.get("/ui/?q=pool").text
+    assert "Connection pool exhausted" in found and "Certificate expired" not in found
+    narrowed = browser.get("/ui/?q=expired&env=prod").text
+    assert "Certificate expired" not in narrowed and "No incidents." in narrowed
+
+
+def test_the_list_pages_by_fifty_newest_first_and_skips_what_the_viewer_may_not_see(bot):
+    for n in range(52):
+        say(bot, "U0RESP01", f"open p3 Thing {n}" + (" --private" if n == 51 else ""))
+    outsider = signed_in(bot, "U0OTHER01")
+    first = outsider.get("/ui/").text
+    assert first.count('href="/ui/incidents/INC-') == 50 and "Thing 50" in first and "Thing 51" not in first
+    assert 'href="/ui/?page=2">Next page' in first
+    second = outsider.get("/ui/?page=2").text
+    assert second.count('href="/ui/incidents/INC-') == 1 and "Thing 0" in second and "Next page" not in second
+
+
+def test_a_message_kept_from_slack_links_back_to_it(bot):
+    from datetime import UTC, datetime
+
+    from bot.core.models import Event, EventKind
+
+    say(bot, "U0RESP01", "open p2 Slow --env prod --service api")
+    link = "https://ops.slack.com/archives/C0INC1/p1700000000000100"
+    bot.store.append_events(1, [Event(at=datetime.now(UTC), actor="U0RESP01", kind=EventKind.NOTE,
+                                      text="db-2 is at 100/100", data={"permalink": link, "author": "U0RESP01"}),
+                                Event(at=datetime.now(UTC), actor="U0RESP01", kind=EventKind.NOTE, text="x",
+                                      data={"permalink": "javascript:alert(1)"})])
+    page = signed_in(bot, "U0RESP01").get("/ui/incidents/INC-1").text
+    assert f'<a href="{link}">in Slack</a>' in page and "javascript:" not in page
