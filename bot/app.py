@@ -342,8 +342,10 @@ def web_site(opsbot: Opsbot) -> WebSite:
     key, witnesses = audit_key(settings), audit_witnesses(settings)
 
     def verify_chain():
+        """As `opsbot audit verify` does it (the witnesses' checkpoints and their signatures), with the last one."""
         checkpoints = [checkpoint for witness in witnesses for checkpoint in witness.checkpoints()]
-        return opsbot.services.records.verify_audit(key, checkpoints)
+        result = opsbot.services.records.verify_audit(key, checkpoints, public_key=public_key(settings, None))
+        return result, max(checkpoints, key=lambda c: c.head.seq, default=None)
 
     ui = WebUI(opsbot.services, verify_chain, user_zones(opsbot), slack_workspace(opsbot))
     return WebSite(access, ui.render)

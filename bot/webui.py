@@ -7,15 +7,20 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.oncall import Window as Hours
 from bot.core.audit import Verification
+from bot.core.audit_signing import Checkpoint
+from bot.core.evidence_bundle import Bundle
+from bot.core.insights import CachedInsights
+from bot.core.models import EventKind
 from bot.core.oncall import count_pages, hours_report, on_call, shifts
 from bot.core.oncall_overrides import Overrides
-from bot.core.search import SearchRequest
 from bot.core.web_read import Filters, WebRead
 from bot.errors import NotFound, OpsbotError, PermissionDenied, UsageError
 from bot.views import web_html as html
@@ -24,16 +29,33 @@ log = logging.getLogger("opsbot.web")
 HTML, CSS, JSON, MARKDOWN, JS = ("text/html; charset=utf-8", "text/css; charset=utf-8", "application/json",
                                  "text/markdown; charset=utf-8", "text/javascript; charset=utf-8")
 INCIDENT = re.compile(r"^/ui/incidents/INC-([0-9]{1,10})(\.json|\.md|/postmortem)?$")
+CHAIN_TTL_S = 300  # the audit chain's verification is kept this long while no record is appended
+EVENTS_PAGE = 500  # timeline events on one page: an incident with 10,000 stays quick to serve and to read
 Answer = tuple[int, str, bytes]
 
 
 class WebUI:
-    def __init__(self, services, verify_chain: Callable[[], Verification], zone_of: Callable[[str], str | None],
-                 slack_url: Callable[[], str | None] = lambda: None):
+    def __init__(self, services, verify_chain: Callable[[], tuple[Verification, Checkpoint | None]],
+                 zone_of: Callable[[str], str | None], slack_url: Callable[[], str | None] = lambda: None):
         self.services = services
         self.catalog = services.incidents.catalog
-        self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock)
+        self.read = WebRead(services.incidents.store, self.catalog, services.ops, services.incidents.clock,
+                            services.search)
         self.verify_chain, self.zone_of, self.slack_url = verify_chain, zone_of, slack_url
+        self.insights = CachedInsights(services.incidents.store, self.catalog)
+        self._verified: tuple[object, float, tuple[Verification, Checkpoint | None]] | None = None
+        self._verifying = threading.Lock()
+
+    def _chain(self) -> tuple[Verification, Checkpoint | None]:
+        """The chain's state, verified again when a record was appended or after CHAIN_TTL_S: a whole log takes
+        seconds to verify at a million records, too long for every view of the page."""
+        with self._verifying:  # one verification at a time; the others wait for its result
+            head, now = self.services.incidents.store.audit_head(), time.monotonic()
+            if self._verified is not None and self._verified[0] == head and now - self._verified[1] < CHAIN_TTL_S:
+                return self._verified[2]
+            result = self.verify_chain()
+            self._verified = (head, now, result)
+            return result
 
     def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         try:
@@ -66,7 +88,7 @@ class WebUI:
         zone = self._zone(user)
         found = INCIDENT.match(path)
         if found:
-            return self._incident(user, int(found.group(1)), found.group(2), zone)
+            return self._incident(user, int(found.group(1)), found.group(2), zone, query)
         pages: dict[str, Callable[[str, dict[str, str], ZoneInfo | None], str]] = {
             "/ui/": self._list, "/ui/audit": self._audit, "/ui/insights": self._insights,
             "/ui/maintenance": self._maintenance, "/ui/oncall": self._oncall}
@@ -82,22 +104,13 @@ class WebUI:
         filters = Filters(state=query.get("state", ""), severity=query.get("severity", ""),
                           service=query.get("service", "").strip()[:100], env=query.get("env", "").strip()[:100],
                           since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
-                          page=int(page))
-        shown = {k: v for k, v in query.items()
-                 if k in ("q", "state", "severity", "service", "env", "since", "until") and v}
-        listing = self.read.incidents(user, filters)
-        text = query.get("q", "").strip()
-        if text:  # the words, ranked by the search index (privacy applied there too), then the other filters
-            found = self.services.search.search(SearchRequest(text=text, include_open=True),
-                                                self.read.viewer(user), limit=200)
-            numbers = [hit.incident.number for hit in found]
-            rows = {row.incident.number: row for row in self.read.incidents(user, Filters(
-                state=filters.state, severity=filters.severity, service=filters.service, env=filters.env,
-                since=filters.since, until=filters.until, page=1, size=10**9)).rows}
-            listing.rows, listing.more = [rows[n] for n in numbers if n in rows], False
-        return html.incident_list(listing, shown, list(self.catalog.severities), zone, user)
+                          page=int(page), text=query.get("q", "")[:200])
+        shown = {k: v for k, v in query.items() if k in ("q", "state", "severity", "service", "env", "since", "until")
+                 and v}
+        return html.incident_list(self.read.incidents(user, filters), shown, list(self.catalog.severities), zone, user)
 
-    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo | None) -> Answer:
+    def _incident(self, user: str, number: int, suffix: str | None, zone: ZoneInfo | None,
+                  query: dict[str, str]) -> Answer:
         incident = self.read.incident(user, number)  # a private one: NotFound for a non-participant
         records = self.services.records
         if suffix == ".json":
@@ -108,36 +121,36 @@ class WebUI:
             if suffix == ".md":
                 return 200, MARKDOWN, draft.text.encode()
             return 200, HTML, html.postmortem_page(incident, draft.text, user).encode()
-        events = self.services.incidents.store.timeline(number)
-        evidence = self.services.evidence
-        bundles = evidence.bundles(number, events)
-        checked, problems = evidence.verify(number, bundles) if bundles else (0, [])
-        return 200, HTML, html.incident_page(incident, self.read.row(incident), events, zone, self.slack_url(), user,
-                                             bundles, (checked, problems)).encode()
+        page = query.get("events", "1")
+        if not page.isdigit() or int(page) < 1:
+            raise UsageError("events is a page number from 1.")
+        store = self.services.incidents.store
+        # Only what the page shows: role and evidence events, and one page of the timeline (not 10,000 events).
+        roles = store.timeline_part(number, kinds=(EventKind.ROLE.value,))
+        bundles = [Bundle.model_validate(e.data["bundle"]) for e in store.timeline_part(
+            number, kinds=(EventKind.EVIDENCE.value,)) if "bundle" in e.data]
+        verified = self.services.evidence.verify(number, bundles) if bundles else None  # re-hashes the files
+        start = (int(page) - 1) * EVENTS_PAGE
+        shown = html.EventsPage(store.timeline_part(number, offset=start, limit=EVENTS_PAGE), int(page),
+                                store.timeline_length(number), EVENTS_PAGE)
+        return 200, HTML, html.incident_page(incident, self.read.row(incident), shown, roles, bundles, verified,
+                                             zone, self.slack_url(), user).encode()
 
     def _audit(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         records = self.read.audit(user, who=query.get("user", "").strip(), env=query.get("env", "").strip(),
-                                  action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip())
-        seq = query.get("seq", "")
-        if seq.isdigit():
-            records = [r for r in records if r.seq == int(seq)]
-        result = self.verify_chain()
-        if not result.ok:
-            chain = f"⚠️ The chain is broken: {result.problem}"
-        else:
-            chain = f"The chain verifies: {result.records} records, head {result.head or 'none'}." + "".join(
-                f" Not checked: {note}." for note in result.unchecked) + (
-                " Records are HMAC-keyed and the key is not set here: their HMACs were not checked."
-                if result.key_missing else "")
-        return html.audit_page(records, chain, query, zone, user)
+                                  action=query.get("action", "").strip(), outcome=query.get("outcome", "").strip(),
+                                  since=_day(query.get("since"), zone), until=_day(query.get("until"), zone, 1),
+                                  seq=_number(query.get("seq"), "seq"))
+        result, checkpoint = self._chain()
+        return html.audit_page(records, html.chain_state(result, checkpoint, zone), query, zone, user)
 
     def _insights(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         months = query.get("months", "6")
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
-        found = self.read.insights(user, int(months))
         now = self.services.incidents.clock()
-        start = now - timedelta(days=31 * int(months))
+        found = self.insights.get(self.read.viewer(user), now, int(months))
+        start = found.since
         pages: dict[str, int] = {}
         business = Hours(self.catalog.oncall.business_hours)
         sent = self.services.incidents.store.sent_reminders("inc:", start, now)
@@ -147,7 +160,7 @@ class WebUI:
             count_pages(report, sent, business, schedule.zone)
             for person, hours in report.items():
                 pages[person] = pages.get(person, 0) + hours.pages_out_of_hours
-        return html.insights_page(found, pages, user)
+        return html.insights_page(found, pages, int(months), user)
 
     def _maintenance(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
@@ -158,8 +171,28 @@ class WebUI:
         reminders = self.catalog.scheduler.reminders
         rows += [(html.escape(name), "", html.escape(r.title), html.escape(r.cron),
                   html.escape(r.timezone), "recurring") for name, r in reminders.items()]
+        # The calendar: each day of the 61 in the viewer's zone (UTC when unknown: the days are the server's), with
+        # the windows open that day and the reminders that fire on it.
+        tz = zone or UTC
+        first, last = (now - timedelta(days=30)).astimezone(tz).date(), (now + timedelta(days=30)).astimezone(tz).date()
+        days: dict[date, list[str]] = {}
+        for w in windows:
+            day, end = max(w.starts_at.astimezone(tz).date(), first), min(w.ends_at.astimezone(tz).date(), last)
+            while day <= end:
+                days.setdefault(day, []).append(f"{w.ref} {html.escape(w.title)}")
+                day += timedelta(days=1)
+        next_fire = self.services.maintenance.next_fire
+        for r in reminders.values():
+            at = next_fire(r.cron, r.timezone, now - timedelta(days=30))
+            for _ in range(200):  # an hourly reminder fills every day: no more than a few a day are shown anyway
+                if at is None or at > now + timedelta(days=30):
+                    break
+                days.setdefault(at.astimezone(tz).date(), []).append(f"↻ {html.escape(r.title)}")
+                at = next_fire(r.cron, r.timezone, at + timedelta(seconds=1))  # "after" includes `at` itself
+        today = now.astimezone(tz).date()
         return html.simple_page("Maintenance", rows, ("Window", "Environment", "Title", "Starts", "Ends", "State"),
-                                user, "Windows of the last 30 days and the next 30, and the recurring reminders.")
+                                user, "Windows of the last 30 days and the next 30, and the recurring reminders.",
+                                before=html.calendar(first, last, today, days))
 
     def _oncall(self, user: str, query: dict[str, str], zone: ZoneInfo | None) -> str:
         now = self.services.incidents.clock()
@@ -178,11 +211,19 @@ class WebUI:
                                 "Who is on call now and the next 14 days.")
 
 
+def _number(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 15:
+        raise UsageError(f"{name} is a number.")
+    return int(text)
+
+
 def _day(text: str | None, zone: ZoneInfo | None, plus: int = 0) -> datetime | None:
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone or UTC)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone or UTC)  # no zone known: UTC days
     except ValueError as exc:
         raise UsageError(f"'{text[:20]}' is not a day like 2026-11-30.") from exc
     return (day + timedelta(days=plus)).astimezone(UTC)

@@ -4,10 +4,10 @@ Privacy and roles are the core's: a private incident exists only for its partici
 answer an unknown id gets), and the audit log needs admin (an environment's admins see only its records)."""
 from __future__ import annotations
 
-import statistics
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
 from bot.config.catalog import Catalog
 from bot.config.environments import Role
@@ -16,9 +16,11 @@ from bot.core.models import Incident, Status
 from bot.core.ops import OpsService
 from bot.core.ports import Clock, Store
 from bot.core.privacy import Viewer, may_see, viewer_for
+from bot.core.search import SearchRequest, SearchService
 from bot.errors import NotFound, PermissionDenied, UsageError
 
 PAGE = 50
+SEARCHED = 200  # matches of a text filter, best first, before the other filters
 STATES = {"open": (Status.DECLARED, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.MITIGATED),
           "resolved": (Status.RESOLVED,), "closed": (Status.CLOSED,)}
 
@@ -32,7 +34,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     page: int = 1
-    size: int = PAGE
+    text: str = ""  # words as `/incident search` takes them
 
 
 @dataclass(frozen=True)
@@ -56,30 +58,10 @@ class Listing:
     more: bool
 
 
-@dataclass
-class Percentiles:
-    count: int = 0
-    p50: timedelta | None = None
-    p90: timedelta | None = None
-    target: timedelta | None = None
-    within: float | None = None  # share within the target
-
-
-@dataclass
-class Insights:
-    months: list[str]
-    by_severity: dict[str, Counter] = field(default_factory=dict)  # month -> severity -> count
-    by_service: dict[str, Counter] = field(default_factory=dict)
-    mtta: dict[str, Percentiles] = field(default_factory=dict)  # per severity
-    mttm: dict[str, Percentiles] = field(default_factory=dict)
-    mttr: dict[str, Percentiles] = field(default_factory=dict)
-    updates_kept: float | None = None  # share of open time with a status update within the severity's cadence
-    actions: Counter = field(default_factory=Counter)  # ops actions by outcome
-
-
 class WebRead:
-    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, clock: Clock):
-        self.store, self.catalog, self.ops, self.clock = store, catalog, ops, clock
+    def __init__(self, store: Store, catalog: Catalog, ops: OpsService, clock: Clock,
+                 search: SearchService | None = None):
+        self.store, self.catalog, self.ops, self.clock, self.search = store, catalog, ops, clock, search
 
     def viewer(self, user: str) -> Viewer:
         return viewer_for(self.catalog, user, None, self.ops.groups_of(user))
@@ -91,22 +73,26 @@ class WebRead:
         if filters.severity and filters.severity.upper() not in self.catalog.severities:
             raise UsageError(f"'{filters.severity[:20]}' is not a severity; use {', '.join(self.catalog.severities)}.")
         viewer = self.viewer(user)
-        statuses = STATES.get(filters.state)
-        start = (max(filters.page, 1) - 1) * filters.size
-        wanted = start + filters.size + 1  # one more than the page: whether there is a next one
-        read = wanted
-        while True:  # newest first, reading ten times more each round until the page is full (or all is read)
-            batch = self.store.list_incidents(include_closed=True, limit=read, statuses=statuses)
-            found = [i for i in batch if may_see(i, viewer) and self._matches(i, filters)]
-            if len(found) >= wanted or len(batch) < read:
-                break
-            read *= 10
-        return Listing([self.row(i) for i in found[start:start + filters.size]], max(filters.page, 1),
-                       len(found) > start + filters.size)
+        start = (max(filters.page, 1) - 1) * PAGE
+        visible = (i for i in self._candidates(filters, viewer) if may_see(i, viewer))
+        # Read only as far as this page and one more row (is there a next page?), never the whole store.
+        chosen = list(islice(visible, start, start + PAGE + 1))
+        return Listing([self.row(i) for i in chosen[:PAGE]], max(filters.page, 1), len(chosen) > PAGE)
+
+    def _candidates(self, f: Filters, viewer: Viewer) -> Iterable[Incident]:
+        if not f.text.strip():
+            return self.store.incidents_where(STATES.get(f.state), f.severity.upper() or None, f.service or None,
+                                              f.env or None, f.since, f.until)
+        if self.search is None:
+            raise UsageError("Text search is not available here.")
+        # Search ranks the best matches (open ones too), within its cap; the other filters narrow them.
+        found = self.search.search(SearchRequest(f.text, include_open=True), viewer, limit=SEARCHED)
+        return [hit.incident for hit in found if self._matches(hit.incident, f)]
 
     @staticmethod
     def _matches(incident: Incident, f: Filters) -> bool:
-        return ((not f.severity or incident.severity == f.severity.upper())
+        return ((not f.state or incident.status in STATES[f.state])
+                and (not f.severity or incident.severity == f.severity.upper())
                 and (not f.service or incident.service == f.service) and (not f.env or incident.env == f.env)
                 and (f.since is None or incident.declared_at >= f.since)
                 and (f.until is None or incident.declared_at < f.until))
@@ -138,57 +124,11 @@ class WebRead:
         return envs
 
     def audit(self, user: str, who: str = "", env: str = "", action: str = "", outcome: str = "",
-              since: datetime | None = None, limit: int = 500) -> list[AuditRecord]:
+              since: datetime | None = None, until: datetime | None = None, seq: int | None = None,
+              limit: int = 500) -> list[AuditRecord]:
+        """Newest first, at most `limit`: read from the newest back until that many match."""
         scope = self.audit_scope(user)
-        records = [r for r in self.store.audit_records(since=since)
-                   if (scope is None or r.env in scope) and (not who or r.user == who) and (not env or r.env == env)
-                   and (not action or r.action == action) and (not outcome or r.phase == outcome)]
-        return records[-limit:][::-1]  # newest first
-
-    # --- insights --------------------------------------------------------------------------------------------
-    def insights(self, user: str, months: int = 6) -> Insights:
-        viewer, now = self.viewer(user), self.clock()
-        since = (now.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1, hour=0, minute=0, second=0,
-                                                                                 microsecond=0)
-        chosen = [i for i in self.store.list_incidents(include_closed=True, limit=2**31)
-                  if i.declared_at >= since and may_see(i, viewer)]
-        result = Insights(months=sorted({f"{i.declared_at:%Y-%m}" for i in chosen}))
-        for incident in chosen:
-            month = f"{incident.declared_at:%Y-%m}"
-            result.by_severity.setdefault(month, Counter())[incident.severity] += 1
-            result.by_service.setdefault(month, Counter())[incident.service or "(none)"] += 1
-        for name, severity in self.catalog.severities.items():
-            mine = [i for i in chosen if i.severity == name]
-            result.mtta[name] = _percentiles([i.acknowledged_at - i.declared_at for i in mine if i.acknowledged_at],
-                                             severity.response_deadline(since) - since)
-            result.mttm[name] = _percentiles([i.mitigated_at - i.declared_at for i in mine if i.mitigated_at],
-                                             severity.mitigate)
-            result.mttr[name] = _percentiles([i.resolved_at - i.declared_at for i in mine if i.resolved_at],
-                                             severity.resolve)
-        updates = self.store.event_times("update")
-        kept = [self._cadence_kept(i, now, updates.get(i.number, [])) for i in chosen]
-        result.updates_kept = statistics.fmean(kept) if kept else None
-        result.actions = Counter(r.phase for r in self.store.audit_records(since=since)
-                                 if r.env and r.phase in ("succeeded", "failed", "denied", "refused"))
-        return result
-
-    def _cadence_kept(self, incident: Incident, now: datetime, times: list[datetime]) -> float:
-        """1.0 when every status update came within the severity's cadence while the incident was open."""
-        every = self.catalog.severities[incident.severity].update_every if incident.severity in \
-            self.catalog.severities else timedelta(minutes=30)
-        end = incident.resolved_at or now
-        open_for = max((end - incident.declared_at).total_seconds(), 1.0)
-        gaps, last = 0.0, incident.declared_at
-        for at in [*sorted(times), end]:
-            gaps += max(0.0, ((at - last) - every).total_seconds())
-            last = at
-        return max(0.0, 1.0 - gaps / open_for)
-
-
-def _percentiles(values: list[timedelta], target: timedelta | None) -> Percentiles:
-    if not values:
-        return Percentiles(target=target)
-    ordered = sorted(values)
-    pick = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-    within = sum(v <= target for v in ordered) / len(ordered) if target is not None else None
-    return Percentiles(len(ordered), pick(0.5), pick(0.9), target, within)
+        found = (r for r in self.store.audit_newest(since, until, seq)
+                 if (scope is None or r.env in scope) and (not who or r.user == who) and (not env or r.env == env)
+                 and (not action or r.action == action) and (not outcome or r.phase == outcome))
+        return list(islice(found, limit))

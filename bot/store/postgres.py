@@ -14,7 +14,7 @@ from bot.store.sql import SqlStore, hide_password
 from bot.store.sql_search import POSTGRES_FILTER_INDEXES, POSTGRES_VECTORS
 from bot.store.sql_search import POSTGRES_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_status import POSTGRES_MIGRATION
-from bot.store.sql_web import WEB_MIGRATION
+from bot.store.sql_web import INSIGHTS_MIGRATION, WEB_MIGRATION
 
 # Each migration: (version, statements). Applied in order, each in its own transaction.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -123,6 +123,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (29, POSTGRES_VECTORS),
     # Sign-in links and web sessions, by the SHA-256 of their tokens (bot/store/sql_web.py).
     (30, [statement.format(time="TIMESTAMPTZ") for statement in WEB_MIGRATION]),
+    # Status updates' times across incidents, for insights (bot/store/sql_web.py).
+    (31, INSIGHTS_MIGRATION),
 ]
 
 UNREACHABLE_AFTER_S = 4.0  # a command answers "unreachable" within 5 s, not after a 30 s default

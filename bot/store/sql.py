@@ -8,9 +8,11 @@ optimistic locking, so two people changing one incident at once never lose a cha
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 
 from bot.core.audit import AuditRecord
+from bot.core.insights import IncidentTimes
 from bot.core.models import OPEN_STATUSES, Event, Incident, Status
 from bot.core.ports import StaleWrite
 from bot.errors import NotFound
@@ -133,25 +135,111 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
             ).fetchone()
         return incident_of(row) if row else None
 
-    def event_times(self, kind: str) -> dict[int, list[datetime]]:
-        """When each incident's events of one kind happened (insights' status-update cadence), in one query."""
-        found: dict[int, list[datetime]] = {}
+    def incidents_where(self, statuses: tuple[Status, ...] | None = None, severity: str | None = None,
+                        service: str | None = None, env: str | None = None, since: datetime | None = None,
+                        until: datetime | None = None, batch: int = 200) -> Iterator[Incident]:
+        """Every incident matching the filters, newest first, read `batch` at a time as the caller iterates (the web
+        view's list pages through 10,000 incidents reading only what one page needs). The filters are the search
+        index's columns, written with each incident (bot/store/sql_search.py)."""
+        where, params = ["1 = 1"], []
+        for column, value in (("severity", severity), ("service", service), ("env", env)):
+            if value:
+                where.append(f"s.{column} = ?")
+                params.append(value)
+        if statuses:
+            where.append(f"s.status IN ({', '.join('?' for _ in statuses)})")
+            params += [status.value for status in statuses]
+        if since is not None:
+            where.append("s.declared_at >= ?")
+            params.append(self._time(since))
+        if until is not None:
+            where.append("s.declared_at < ?")
+            params.append(self._time(until))
+        sql = ("SELECT i.doc, i.version FROM incidents i JOIN search_rows s ON s.number = i.number"
+               f" WHERE {' AND '.join(where)} ORDER BY i.number DESC LIMIT ? OFFSET ?")
+        offset = 0
+        while True:
+            with self._read() as db:
+                rows = db.execute(sql, (*params, batch, offset)).fetchall()
+            yield from (incident_of(row) for row in rows)
+            if len(rows) < batch:
+                return
+            offset += batch
+
+    def change_mark(self) -> tuple:
+        """Changes whenever an incident is created or saved (versions only grow), an event is written or an audit
+        record appended: what cached read models (insights) are checked against, in three cheap queries."""
         with self._read() as db:
-            for number, at in db.execute("SELECT incident, at FROM events WHERE kind = ? ORDER BY id", (kind,)):
-                found.setdefault(number, []).append(self._parse_time(at))
+            incidents = db.execute("SELECT COUNT(*), COALESCE(SUM(version), 0) FROM incidents").fetchone()
+            events = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            audit = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+        return (int(incidents[0]), int(incidents[1]), int(events), int(audit))
+
+    def incident_times(self, since: datetime) -> list[IncidentTimes]:
+        """Every incident declared since `since`, as the few fields insights read: taken out of the stored JSON by
+        the database (json_extract / ->>), not by parsing each record in Python."""
+        fields = ("acknowledged_at", "mitigated_at", "resolved_at", "private")
+        if self.postgres:  # each document parsed once (json_to_record), not once a field
+            pick = ", ".join(f"r.{f}" for f in fields)
+            source = ("search_rows s JOIN incidents i ON i.number = s.number, json_to_record(i.doc::json)"
+                      " AS r(acknowledged_at text, mitigated_at text, resolved_at text, private boolean)")
+        else:
+            pick = ", ".join(f"json_extract(i.doc, '$.{f}')" for f in fields)
+            source = "search_rows s JOIN incidents i ON i.number = s.number"
+        with self._read() as db:
+            rows = db.execute(f"SELECT s.number, s.severity, s.service, s.declared_at, {pick} FROM {source}"
+                              " WHERE s.declared_at >= ? ORDER BY s.number", (self._time(since),)).fetchall()
+        moment = lambda text: datetime.fromisoformat(text) if text else None
+        return [IncidentTimes(number, severity, service, self._parse_time(declared), moment(ack), moment(mitigated),
+                              moment(resolved), private in (1, True, "true"))
+                for number, severity, service, declared, ack, mitigated, resolved, private in rows]
+
+    def audit_outcomes(self, since: datetime) -> dict[str, int]:
+        """How many ops records (those with an environment) of each phase since `since`, counted by the database."""
+        phase, env = (("record::json->>'phase'", "record::json->>'env'") if self.postgres else
+                      ("json_extract(record, '$.phase')", "json_extract(record, '$.env')"))
+        with self._read() as db:
+            rows = db.execute(f"SELECT {phase}, COUNT(*) FROM audit WHERE at >= ? AND {env} IS NOT NULL"
+                              f" AND {env} <> '' GROUP BY {phase}", (self._time(since),)).fetchall()
+        return {name: int(count) for name, count in rows}
+
+    def event_times(self, kind: str, since: datetime) -> dict[int, list[datetime]]:
+        """When each incident had events of `kind` since `since`, in order: one query for insights over thousands
+        of incidents instead of one timeline each."""
+        with self._read() as db:
+            rows = db.execute("SELECT incident, at FROM events WHERE kind = ? AND at >= ? ORDER BY incident, id",
+                              (kind, self._time(since))).fetchall()
+        found: dict[int, list[datetime]] = {}
+        for number, at in rows:
+            found.setdefault(number, []).append(self._parse_time(at))
         return found
 
     def timeline(self, number: int) -> list[Event]:
+        return self.timeline_part(number)
+
+    def timeline_part(self, number: int, kinds: tuple[str, ...] = (), offset: int = 0,
+                      limit: int | None = None) -> list[Event]:
+        """Part of a timeline, in order: only events of `kinds` (all when empty), `limit` from `offset` (the web
+        view's pages of an incident with 10,000 events read 500)."""
+        sql = "SELECT id, at, actor, kind, text, data FROM events WHERE incident = ?"
+        params: list = [number]
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += list(kinds)
+        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        params += [limit if limit is not None else 2**62, offset]
         with self._read() as db:
             neutral_from = db.execute("SELECT value FROM counters WHERE name = 'neutral_events_from'").fetchone()[0]
-            rows = db.execute(
-                "SELECT id, at, actor, kind, text, data FROM events WHERE incident = ? ORDER BY id", (number,)
-            ).fetchall()
+            rows = db.execute(sql, tuple(params)).fetchall()
         return [
             Event(incident=number, at=self._parse_time(at), actor=actor, kind=kind,
                   text=text if row_id >= neutral_from else neutral(text), data=json.loads(data))
             for row_id, at, actor, kind, text, data in rows
         ]
+
+    def timeline_length(self, number: int) -> int:
+        with self._read() as db:
+            return db.execute("SELECT COUNT(*) FROM events WHERE incident = ?", (number,)).fetchone()[0]
 
 
 def hide_password(url: str) -> str:

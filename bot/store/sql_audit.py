@@ -34,6 +34,28 @@ class AuditSql(SqlBase):
             rows = db.execute(sql + " ORDER BY seq", params).fetchall()
         return [AuditRecord.model_validate_json(row[0]) for row in rows]
 
+    def audit_newest(self, since: datetime | None = None, until: datetime | None = None, seq: int | None = None,
+                     batch: int = 2000) -> Iterator[AuditRecord]:
+        """Records newest first, read a batch at a time as the caller iterates (the web view's audit page stops at
+        500 matches, whatever the log's length); only the one `seq` when given."""
+        where, params = ["seq < ?"], []
+        for clause, value in (("at >= ?", since), ("at < ?", until)):
+            if value is not None:
+                where.append(clause)
+                params.append(self._time(value))
+        if seq is not None:
+            where.append("seq = ?")
+            params.append(seq)
+        below = 2**62
+        while True:
+            with self._read() as db:
+                rows = db.execute(f"SELECT seq, record FROM audit WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+                                  (below, *params, batch)).fetchall()
+            yield from (AuditRecord.model_validate_json(record) for _, record in rows)
+            if len(rows) < batch:
+                return
+            below = rows[-1][0]
+
     def iter_audit(self, batch: int = 2000, after: int = 0) -> Iterator[StoredAudit]:
         """Every audit row in order (those after seq `after`), a batch at a time (memory stays flat whatever the
         log's length)."""

@@ -117,7 +117,9 @@ def incident_doc(incident: Incident) -> str:
 
 def incident_of(row: tuple) -> Incident:
     doc, version = row
-    return Incident.model_validate_json(doc).model_copy(update={"version": version})
+    incident = Incident.model_validate_json(doc)
+    incident.version = version  # set in place: a model_copy took 60% of reading 10,000 incidents (bench/web.py)
+    return incident
 
 
 ROWS_PER_INSERT = 500  # × 6 columns stays under SQLite's 32,766 parameters of a statement (PostgreSQL: 65,535)

@@ -13,6 +13,10 @@ WEB_MIGRATION = [
     "CREATE INDEX web_tokens_expiry ON web_tokens (expires_at)",
 ]
 
+# Insights read the times of one kind of event (status updates) across every incident of a range in one query
+# (bot/store/sql.py event_times): this index answers it without reading the timeline's text (bench/web.py).
+INSIGHTS_MIGRATION = ["CREATE INDEX events_kind_at ON events (kind, at, incident)"]
+
 
 class WebSql(SqlBase):
     def add_web_token(self, digest: str, kind: str, user: str, expires_at: datetime, now: datetime) -> None:

@@ -15,7 +15,7 @@ from bot.store.sql import SqlStore
 from bot.store.sql_search import SQLITE_MIGRATION as SEARCH_MIGRATION
 from bot.store.sql_search import SQLITE_VECTORS
 from bot.store.sql_status import SQLITE_MIGRATION
-from bot.store.sql_web import WEB_MIGRATION
+from bot.store.sql_web import INSIGHTS_MIGRATION, WEB_MIGRATION
 
 migrations = Migrations("opsbot")
 
@@ -183,6 +183,13 @@ def m030_web_sign_in(db: Database) -> None:
     # Sign-in links and web sessions, by the SHA-256 of their tokens (bot/store/sql_web.py).
     for statement in WEB_MIGRATION:
         db.execute(statement.format(time="TEXT"))
+
+
+@migrations()
+def m031_events_by_kind(db: Database) -> None:
+    # Status updates' times across incidents, for insights (bot/store/sql_web.py).
+    for statement in INSIGHTS_MIGRATION:
+        db.execute(statement)
 
 
 class SqliteStore(SqlStore):

@@ -7,17 +7,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
 
-from bot.core.audit import AuditRecord
+from bot.core.audit import AuditRecord, Verification
+from bot.core.audit_signing import Checkpoint
 from bot.core.evidence_bundle import Bundle
+from bot.core.insights import Insights, Percentiles
 from bot.core.models import Event, Incident
-from bot.core.web_read import Insights, Listing, Percentiles, Row
+from bot.core.web_read import Listing, Row
 from bot.timeparse import format_duration
 
 STYLE = """\
@@ -33,6 +36,16 @@ border-bottom:1px solid var(--line);vertical-align:top}.muted,time{color:var(--m
 form{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
 input,select{font:inherit;max-width:100%}svg{max-width:100%;height:auto}h1{overflow-wrap:anywhere}
 svg rect{fill:var(--bar)}svg text{fill:var(--fg);font-size:12px}.postmortem{overflow-wrap:anywhere}
+svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg rect.s3{fill:#6a1b9a}
+svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.chart table{width:auto}.calendar{table-layout:fixed;display:table;margin-bottom:2rem}
+.calendar td{height:4rem;font-size:.85rem;overflow-wrap:anywhere}.calendar ul{margin:0;padding-left:1rem}
+.calendar .day{font-weight:600}
+@media (max-width:40rem){.timeline thead{position:absolute;left:-9999px}.timeline tr{display:block;
+border-bottom:1px solid var(--line);padding:.35rem 0}.timeline td{display:inline;border:0;padding:0 .5rem 0 0}
+.timeline td.text{display:block}}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
+@media (prefers-color-scheme:dark){svg rect.s0{fill:#90caf9}svg rect.s1{fill:#ef9a9a}svg rect.s2{fill:#a5d6a7}
+svg rect.s3{fill:#ce93d8}svg rect.s4{fill:#ffcc80}svg rect.s5{fill:#b0bec5}}
 """
 # Without a zone from Slack, times are UTC in the page; this script (a file of this origin: the CSP allows no inline
 # script) shows them on the browser's clock instead, keeping UTC in the tooltip. Without JavaScript, UTC it is.
@@ -80,6 +93,9 @@ def _span(value: timedelta | None, target: timedelta | None = None) -> str:
 def page(title: str, body: str, user: str | None) -> str:
     nav = "".join(f'<a href="{href}">{name}</a>' for name, href in PAGES) if user else ""
     who = f'<span class="muted">{escape(user)} · </span><a href="/ui/logout">Sign out</a>' if user else ""
+    # A wide table scrolls inside itself on a phone: focusable, so it scrolls from the keyboard too. Every "<table"
+    # here is markup of ours or markdown-it's (user text is escaped before it gets here).
+    body = body.replace("<table>", '<table tabindex="0">').replace("<table class=", '<table tabindex="0" class=')
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
@@ -107,7 +123,8 @@ def _select(name: str, label: str, current: str, options: list[str]) -> str:
 def incident_list(listing: Listing, query: dict[str, str], severities: list[str], zone: ZoneInfo | None,
                   user: str) -> str:
     form = ('<form method="get" action="/ui/">'
-            + f'<label for="f-q">Words</label><input id="f-q" name="q" value="{escape(query.get("q", ""))}" size="16">'
+            + f'<label for="f-q">Text</label><input id="f-q" name="q" type="search" value="{escape(query.get("q", ""))}" '
+              'size="16">'
             + _select("state", "State", query.get("state", ""), ["open", "resolved", "closed"])
             + _select("severity", "Severity", query.get("severity", ""), severities)
             + f'<label for="f-service">Service</label><input id="f-service" name="service" '
@@ -135,31 +152,79 @@ def _row(r: Row, zone: ZoneInfo | None) -> str:
             f"<td>{_span(r.duration)}</td><td>{_span(r.tta, r.tta_target)}</td><td>{_span(r.ttr, r.ttr_target)}</td></tr>")
 
 
-def incident_page(incident: Incident, row: Row, events: list[Event], zone: ZoneInfo | None,
-                  slack_team_url: str | None, user: str, bundles: Sequence[Bundle] = (),
-                  verified: tuple[int, list[str]] = (0, [])) -> str:
+@dataclass(frozen=True)
+class EventsPage:
+    events: list[Event]
+    page: int
+    total: int
+    size: int
+
+
+def incident_page(incident: Incident, row: Row, shown: EventsPage, roles: list[Event], bundles: list[Bundle],
+                  verified: tuple[int, list[str]] | None, zone: ZoneInfo | None, slack_team_url: str | None,
+                  user: str) -> str:
     i = incident
-    roles = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
-    slack = (f' · <a href="{escape(slack_team_url.rstrip("/"))}/archives/{escape(i.channel)}">Slack channel</a>'
-             if slack_team_url and i.channel and i.channel.isalnum() else "")
-    summary = (f"<p>{escape(i.severity)} · {i.status.value} · declared {when(i.declared_at, zone)} · to acknowledge "
+    # The workspace's own address when Slack told it (auth.test); else app_redirect, which opens the channel in
+    # whichever workspace the viewer is signed in to.
+    base = (f"{escape(slack_team_url.rstrip('/'))}/archives/" if slack_team_url
+            else "https://slack.com/app_redirect?channel=")
+    slack = f' · <a href="{base}{i.channel}">Slack channel</a>' if i.channel and i.channel.isalnum() else ""
+    summary = (f"<p>{escape(i.severity)} · {i.status.value} · {escape(i.env or 'no environment')} · "
+               f"{escape(i.service or 'no service')} · declared {when(i.declared_at, zone)} · to acknowledge "
                f"{_span(row.tta, row.tta_target)} · to resolve {_span(row.ttr, row.ttr_target)}"
                f"{' · private' if i.private else ''}</p>"
                + (f'<p class="text">{escape(i.impact)}</p>' if i.impact else "")
                + (f'<p>Resolution: <span class="text">{escape(i.resolution)}</span></p>' if i.resolution else "")
                + f'<p><a href="/ui/incidents/{i.id}/postmortem">Post-mortem draft</a> · '
-                 f'<a href="/ui/incidents/{i.id}.md">its Markdown</a> · '
+                 f'<a href="/ui/incidents/{i.id}.md">Post-mortem (Markdown)</a> · '
                  f'<a href="/ui/incidents/{i.id}.json">JSON export</a>{slack}</p>')
+    current = "".join(f"<li>{escape(role)}: {escape(who)}</li>" for role, who in i.roles.items()) or "<li>none</li>"
+    history = "".join(f"<li>{when(e.at, zone)} {escape(e.text)} <span class=\"muted\">by {escape(e.actor)}</span></li>"
+                      for e in roles)
     items = "".join(f"<li>#{a.number} {escape(a.text)} — {escape(a.owner or 'no owner')}"
                     f"{' ✓' if a.done_at else ''}</li>" for a in i.action_items) or "<li>none</li>"
-    timeline = "".join(_event(e, zone) for e in events)
-    history = "".join(f"<li>{when(e.at, zone)} {escape(e.text)}</li>" for e in events if e.kind.value == "role")
-    body = (summary + f"<h2>Roles</h2><ul>{roles}</ul>"
-            + (f'<details><summary>Role history</summary><ul>{history}</ul></details>' if history else "")
-            + f"<h2>Timeline</h2><table><thead><tr><th>When</th><th>What</th>"
-            f"<th>Who</th><th>Text</th></tr></thead><tbody>{timeline}</tbody></table>"
-            f"<h2>Action items</h2><ul>{items}</ul>" + _evidence(bundles, verified, zone))
+    body = (summary + f"<h2>Roles</h2><ul>{current}</ul>"
+            + (f"<h3>Role history</h3><ul>{history}</ul>" if history else "")
+            + f"<h2>Action items</h2><ul>{items}</ul>"
+            + _evidence(bundles, verified, zone) + _timeline(i, shown, zone))
     return page(f"{i.id} {i.title}", body, user)
+
+
+def _timeline(i: Incident, shown: EventsPage, zone: ZoneInfo | None) -> str:
+    rows = "".join(_event(e, zone) for e in shown.events) or '<tr><td colspan="4">No events here.</td></tr>'
+    first = (shown.page - 1) * shown.size
+    where = (f'<p class="muted">Events {first + 1}–{first + len(shown.events)} of {shown.total}.</p>'
+             if shown.total > shown.size else "")
+    links = []
+    if shown.page > 1:
+        links.append(f'<a href="/ui/incidents/{i.id}?events={shown.page - 1}">Earlier events</a>')
+    if first + shown.size < shown.total:
+        links.append(f'<a href="/ui/incidents/{i.id}?events={shown.page + 1}">Later events</a>')
+    pager = f"<p>{' · '.join(links)}</p>" if links else ""
+    return (f'<h2>Timeline</h2>{where}<table class="timeline"><thead><tr><th>When</th><th>What</th><th>Who</th><th>Text</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>{pager}")
+
+
+def _evidence(bundles: list[Bundle], verified: tuple[int, list[str]] | None, zone: ZoneInfo | None) -> str:
+    if not bundles:
+        return "<h2>Evidence</h2><p>No evidence bundles.</p>"
+    checked, problems = verified or (0, [])
+    state = (f'<p class="ok">Verified now, on the server: {checked} item{"s" if checked != 1 else ""} match'
+             f'{"" if checked != 1 else "es"} the manifests.</p>' if not problems else
+             '<p class="bad">Verification failed:</p><ul>'
+             + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")
+    parts = []
+    for b in bundles:
+        rows = "".join(f"<tr><td>{escape(item.name)}</td><td>{escape(item.collector)}</td><td>{escape(item.source)}</td>"
+                       f"<td>{item.size}</td><td><code>{escape(item.sha256[:16])}</code></td>"
+                       f"<td>{'ok' if item.ok else escape(item.error or 'failed')}"
+                       f"{f' · {item.redacted} redacted' if item.redacted else ''}"
+                       f"{' · truncated' if item.truncated else ''}</td></tr>" for item in b.items)
+        parts.append(f"<h3>{b.ref} · {escape(b.env)} · {when(b.created_at, zone)} by {escape(b.created_by)}</h3>"
+                     f'<p class="muted">Manifest SHA-256 <code>{escape(b.manifest_sha256)}</code></p>'
+                     "<table><thead><tr><th>File</th><th>Collector</th><th>Source</th><th>Bytes</th><th>SHA-256</th>"
+                     f"<th>State</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "<h2>Evidence</h2>" + state + "".join(parts)
 
 
 def postmortem_page(incident: Incident, postmortem: str, user: str) -> str:
@@ -184,29 +249,10 @@ def _short_tables(markdown: str, keep: int = 40) -> str:
     return "\n".join(out)
 
 
-def _evidence(bundles: Sequence[Bundle], verified: tuple[int, list[str]], zone: ZoneInfo | None) -> str:
-    """Each bundle with its manifest, and the verification the server just ran (every file re-hashed)."""
-    if not bundles:
-        return "<h2>Evidence</h2><p>No evidence bundles.</p>"
-    checked, problems = verified
-    state = (f'<p class="ok">Verified now: {checked} items match their manifests.</p>' if not problems else
-             '<p class="bad">Verification failed:</p><ul>' + "".join(f"<li>{escape(p)}</li>" for p in problems)
-             + "</ul>")
-    parts = []
-    for b in bundles:
-        items = "".join(f"<tr><td>{escape(i.name)}</td><td>{'ok' if i.ok else 'failed'}</td>"
-                        f'<td class="text">{escape(i.sha256[:16] if i.sha256 else "")}</td></tr>' for i in b.items)
-        parts.append(f"<h3>{b.ref} · {escape(b.env)} · {when(b.created_at, zone)} · {escape(b.created_by)}</h3>"
-                     f'<p class="muted">manifest sha256 {escape(b.manifest_sha256)}</p>'
-                     f"<table><thead><tr><th>Item</th><th>State</th><th>sha256</th></tr></thead><tbody>{items}</tbody>"
-                     "</table>")
-    return "<h2>Evidence</h2>" + state + "".join(parts)
-
-
 def _demoted(rendered: str) -> str:
-    """The draft's headings under the page's own (its # becomes h3): one h1 a page. Every tag here is markdown-it's
+    """The draft's headings under the page's own (its # becomes h2): one h1 a page. Every tag here is markdown-it's
     own (raw HTML is off), so the substitution touches no user text."""
-    return re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", rendered)
+    return re.sub(r"<(/?)h([1-5])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}>", rendered)
 
 
 def _event(e: Event, zone: ZoneInfo | None) -> str:
@@ -215,9 +261,24 @@ def _event(e: Event, zone: ZoneInfo | None) -> str:
     link = e.data.get("permalink") if isinstance(e.data, dict) else None
     if isinstance(link, str) and link.startswith("https://") and '"' not in link:  # a message kept from Slack
         audit += f' <a href="{escape(link)}">in Slack</a>'
-
     return (f"<tr><td>{when(e.at, zone)}</td><td>{escape(e.kind.value)}{audit}</td><td>{escape(e.actor or '')}</td>"
             f'<td class="text">{escape(e.text)}</td></tr>')
+
+
+def chain_state(result: Verification, checkpoint: Checkpoint | None, zone: ZoneInfo | None) -> str:
+    """What `opsbot audit verify` would say, as HTML: verified up to which seq, the last checkpoint, the rest."""
+    if not result.ok:
+        return f'<p class="bad">The chain is broken: {escape(result.problem or "")}</p>'
+    head = f"seq {result.head.seq} (hash <code>{escape(result.head.hash[:16])}…</code>)" if result.head else "none"
+    parts = [f'<p class="ok">The chain verifies: {result.records} records, up to {head}.</p>']
+    if result.key_missing:
+        parts.append('<p class="bad">Records are HMAC-keyed and OPSBOT_AUDIT_KEY is not set here: their links and '
+                     "columns were checked, not their HMACs.</p>")
+    parts.append(f"<p>Last checkpoint: seq {checkpoint.head.seq}, {when(checkpoint.at, zone)}"
+                 f"{', signed' if checkpoint.signature else ''}.</p>" if checkpoint else
+                 "<p>Last checkpoint: none (no witness is configured).</p>")
+    parts += [f'<p class="muted">Not checked: {escape(note)}</p>' for note in result.unchecked]
+    return "".join(parts)
 
 
 def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zone: ZoneInfo | None, user: str) -> str:
@@ -225,11 +286,13 @@ def audit_page(records: list[AuditRecord], chain: str, query: dict[str, str], zo
             + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" value="{escape(query.get(n, ""))}" '
                       'size="10">' for n, label in (("user", "User"), ("env", "Environment"), ("action", "Action"),
                                                     ("outcome", "Outcome")))
+            + "".join(f'<label for="a-{n}">{label}</label><input id="a-{n}" name="{n}" type="date" '
+                      f'value="{escape(query.get(n, ""))}">' for n, label in (("since", "From"), ("until", "To")))
             + '<button type="submit">Filter</button></form>')
     rows = "".join(f'<tr id="seq-{r.seq}"><td>{r.seq}</td><td>{when(r.at, zone)}</td><td>{escape(r.user)}</td>'
                    f"<td>{escape(r.env or '')}</td><td>{escape(r.action)}</td><td>{escape(r.target or '')}</td>"
                    f"<td>{escape(r.phase)}</td></tr>" for r in records) or '<tr><td colspan="7">No records.</td></tr>'
-    return page("Audit log", f'<p class="text">{escape(chain)}</p>' + form
+    return page("Audit log", chain + form
                 + "<table><thead><tr><th>Seq</th><th>When</th><th>User</th><th>Environment</th><th>Action</th>"
                   f"<th>Target</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>", user)
 
@@ -243,38 +306,109 @@ def _bars(title: str, counts: dict[str, int]) -> str:
     svg = (f'<svg role="img" aria-label="{escape(title)}" width="460" height="{max(len(counts), 1) * 22 + 4}" '
            f'viewBox="0 0 460 {max(len(counts), 1) * 22 + 4}">{bars}</svg>')
     table = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in counts.items())
-    return f"<h3>{escape(title)}</h3>{svg}<table><tbody>{table}</tbody></table>"
+    if not counts:
+        return f"<h2>{escape(title)}</h2><p>None in this range.</p>"
+    return f'<h2>{escape(title)}</h2><div class="chart">{svg}<table><tbody>{table}</tbody></table></div>'
 
 
 def _times(title: str, found: dict[str, Percentiles]) -> str:
     rows = "".join(f"<tr><td>{escape(name)}</td><td>{p.count}</td><td>{_span(p.p50)}</td><td>{_span(p.p90)}</td>"
-                   f"<td>{_span(p.target)}</td><td>{'—' if p.within is None else f'{p.within:.0%}'}</td></tr>"
+                   f"<td>{escape(p.target_label) or _span(p.target)}</td><td>{'—' if p.within is None else f'{p.within:.0%}'}</td></tr>"
                    for name, p in found.items())
     return (f"<h3>{escape(title)}</h3><table><thead><tr><th>Severity</th><th>Incidents</th><th>p50</th><th>p90</th>"
             f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def insights_page(found: Insights, pages_out_of_hours: dict[str, int], user: str) -> str:
-    parts = []
-    for month in found.months:
-        parts.append(f"<h2>{escape(month)}</h2>" + _bars(f"Incidents by severity, {month}",
-                                                          dict(sorted(found.by_severity.get(month, {}).items())))
-                     + _bars(f"Incidents by service, {month}", dict(found.by_service.get(month, Counter()).most_common(10))))
+SERIES = 6  # colours of a stacked chart (.s0-.s5): the most frequent services, then "other"
+
+
+def _stacked(title: str, months: list[str], counts: dict[str, Counter], keys: list[str]) -> str:
+    """Months as stacked columns, one colour per key; the same numbers in the table beside it (the table is the
+    record, the chart the glance), the table's header doubling as the legend."""
+    top = max((sum(counts.get(m, Counter()).values()) for m in months), default=0) or 1
+    step, height = 36, 150
+    columns = []
+    for n, month in enumerate(months):
+        y = height + 4
+        for k, key in enumerate(keys):
+            value = counts.get(month, Counter()).get(key, 0)
+            if value:
+                h = max(1, round(height * value / top))
+                y -= h
+                columns.append(f'<rect class="s{k % SERIES}" x="{n * step + 4}" y="{y}" width="{step - 10}" '
+                               f'height="{h}"></rect>')
+        columns.append(f'<text x="{n * step + 2}" y="{height + 20}">{escape(month[5:])}/{escape(month[2:4])}</text>')
+    width = max(len(months) * step + 8, 120)
+    svg = (f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height + 26}" '
+           f'viewBox="0 0 {width} {height + 26}">{"".join(columns)}</svg>')
+    head = "".join(f'<th><svg aria-hidden="true" width="10" height="10"><rect class="s{k % SERIES}" width="10" '
+                   f'height="10"></rect></svg> {escape(key)}</th>' for k, key in enumerate(keys))
+    rows = "".join(f"<tr><td>{escape(m)}</td>" + "".join(f"<td>{counts.get(m, Counter()).get(k, 0)}</td>" for k in keys)
+                   + f"<td>{sum(counts.get(m, Counter()).values())}</td></tr>" for m in months)
+    return (f'<h3>{escape(title)}</h3><div class="chart">{svg}<table><thead><tr><th>Month</th>{head}<th>Total</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: int, user: str) -> str:
+    choices = "".join(f'<option value="{n}"{" selected" if n == months else ""}>the last {n} months</option>'
+                      for n in sorted({1, 3, 6, 12, 24, months}))
+    parts = [('<form method="get" action="/ui/insights"><label for="i-months">Range</label>'
+             f'<select id="i-months" name="months">{choices}</select><button type="submit">Show</button></form>'
+             f'<p class="muted">Incidents declared since {found.since:%Y-%m-%d} (UTC).</p>')]
+    if found.months:
+        severities = sorted({s for counts in found.by_severity.values() for s in counts})
+        services: Counter[str] = Counter()
+        for counts in found.by_service.values():
+            services.update(counts)
+        top = [name for name, _ in services.most_common(SERIES - 1)]
+        by_service = {month: Counter({(k if k in top else "other"): v for k, v in counts.items()})
+                      for month, counts in found.by_service.items()}
+        for month, counts in found.by_service.items():  # "other" sums the rest, not only the last one seen
+            by_service[month]["other"] = sum(v for k, v in counts.items() if k not in top)
+        keys = top + (["other"] if any(c["other"] for c in by_service.values()) else [])
+        parts.append("<h2>Incidents per month</h2>"
+                     + _stacked("Incidents per month by severity", found.months, found.by_severity, severities)
+                     + _stacked("Incidents per month by service", found.months, by_service, keys))
     parts.append("<h2>Response times</h2>" + _times("Time to acknowledge (MTTA)", found.mtta)
                  + _times("Time to mitigate (MTTM)", found.mttm) + _times("Time to resolve (MTTR)", found.mttr))
     kept = "—" if found.updates_kept is None else f"{found.updates_kept:.0%}"
     parts.append(f"<h2>Status updates</h2><p>Cadence kept: {kept} of the time incidents were open.</p>")
-    parts.append("<h2>Ops actions and pages</h2>" + _bars("Ops actions by outcome", dict(found.actions.most_common()))
-                 + _bars("Pages out of business hours, per person", pages_out_of_hours))
+    parts.append(_bars("Ops actions by outcome", dict(found.actions.most_common())))
+    parts.append(_bars("Pages out of business hours, per person", pages_out_of_hours))
     if not found.months:
-        parts.insert(0, "<p>No incidents in this range.</p>")
+        parts.insert(1, "<p>No incidents in this range.</p>")
     return page("Insights", "".join(parts), user)
 
 
-def simple_page(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...], user: str, note: str = "") -> str:
+def calendar(first: date, last: date, today: date, days: dict[date, list[str]]) -> str:
+    """Weeks from Monday, one cell a day from `first` to `last`, each with its (already escaped) entries."""
+    start = first - timedelta(days=first.weekday())
+    weeks, day = [], start
+    while day <= last:
+        cells = []
+        for _ in range(7):
+            if first <= day <= last:
+                entries = days.get(day, [])
+                shown = "".join(f"<li>{entry}</li>" for entry in entries[:4]) + (
+                    f"<li>+{len(entries) - 4} more</li>" if len(entries) > 4 else "")
+                label = day.strftime("%b %-d") if day.day == 1 or day == first else str(day.day)
+                current = ' class="today" aria-current="date"' if day == today else ""
+                cells.append(f'<td{current}><span class="day">{label}</span>'
+                             + (f"<ul>{shown}</ul>" if shown else "") + "</td>")
+            else:
+                cells.append("<td></td>")
+            day += timedelta(days=1)
+        weeks.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f'<th scope="col">{name}</th>' for name in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+    return (f'<table class="calendar"><caption>{first:%Y-%m-%d} to {last:%Y-%m-%d}</caption><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(weeks)}</tbody></table>")
+
+
+def simple_page(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...], user: str, note: str = "",
+                before: str = "") -> str:
     """A table of already-escaped cells (maintenance, on call)."""
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows) or \
         f'<tr><td colspan="{len(headers)}">Nothing here.</td></tr>'
-    return page(title, (f"<p>{escape(note)}</p>" if note else "")
+    return page(title, (f"<p>{escape(note)}</p>" if note else "") + before
                 + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", user)

@@ -3,6 +3,8 @@ insights and sign-out; nothing from another origin, no script from hostile text 
 critical accessibility violation (axe-core, light and dark), a screenshot of each page kept as a test artefact."""
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,7 +24,8 @@ roles:
   prod: {responder: [U0RESP01]}
   "*": {admin: [U0ADMIN01]}
 """
-PAGES = ["/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit", "/ui/insights", "/ui/maintenance", "/ui/oncall"]
+PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit",
+         "/ui/insights", "/ui/maintenance", "/ui/oncall"]
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +34,27 @@ def site(tmp_path_factory):
     (folder / "opsbot.yml").write_text(CATALOG)
     opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml"))
     admin = Context(user="U0ADMIN01", source="console")
-    for command, text in [
+    commands = [
         ("/incident", "open p1 <script>alert(1)</script> Checkout errors --env prod --service api"),
         ("/incident", "note INC-1 see [here](javascript:alert(2)) <img src=x onerror=alert(3)> *mrkdwn* <!here>"),
         ("/incident", "ack INC-1"),
+        ("/incident", "role INC-1 scribe <@U0SCRIBE1>"),
+        ("/incident", "update INC-1 Pool exhausted; raising it. <script>alert(4)</script>"),
+        ("/incident", "evidence add INC-1 pool at 20/20 at 02:10 <b>bold</b>"),
         ("/incident", "resolve INC-1 pool raised from 20 to 50"),
         ("/incident", "open p2 Slow search --env prod --service api"),
         ("/maint", 'schedule prod in 3h 1h "db upgrade"'),
-    ]:
-        reply = opsbot.router.handle(command, text, admin)
-        assert reply.ok, reply.text
+    ]
+
+    def run_all() -> None:
+        for command, text in commands:
+            reply = opsbot.router.handle(command, text, admin)
+            assert reply.ok, reply.text
+
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one, and evidence is
+    # written with asyncio.run.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run_all).result()
     with serving(opsbot) as base:
         yield base, opsbot
     opsbot.close()
@@ -66,13 +80,16 @@ def test_sign_in_then_every_page_then_sign_out(chromium: Browser, site, artifact
     for path in PAGES:
         page.goto(base + path)
         assert page.locator("h1").count() == 1, path
-        page.screenshot(path=str(artifacts_dir / f"web{path.replace('/', '-').rstrip('-') or '-list'}.png"),
+        page.screenshot(path=str(artifacts_dir / f"web{re.sub(r'[^A-Za-z0-9-]', '-', path).rstrip('-') or '-list'}.png"),
                         full_page=True)
     page.goto(f"{base}/ui/incidents/INC-1")
     text = page.inner_text("main")
     assert "<script>alert(1)</script> Checkout errors" in text and "<img src=x onerror=alert(3)>" in text
+    assert "pool raised from 20 to 50" in text and "Verified now, on the server: 1 item matches" in text
+    assert "Role history" in text and "EB-1" in text
     assert page.locator("main script, main img").count() == 0
     page.click("text=Post-mortem draft")
+    assert page.url == f"{base}/ui/incidents/INC-1/postmortem"
     draft = page.inner_text("main")
     assert "Post-mortem: INC-1 — <script>alert(1)</script> Checkout errors" in draft
     assert "pool raised from 20 to 50" in draft and page.locator("main table").count() >= 1
@@ -123,13 +140,16 @@ def test_without_a_zone_from_slack_times_show_on_the_browsers_clock_with_utc_in_
     context.close()
 
 
-def test_a_phone_reads_every_page_without_scrolling_the_page_sideways(chromium: Browser, site):
-    """375 px wide: wide tables scroll inside themselves; the page does not."""
+def test_every_page_fits_a_phone_without_scrolling_sideways(chromium: Browser, site, artifacts_dir: Path):
+    """375 px wide, dark: wide tables scroll inside themselves (and take keyboard focus); the page does not."""
     base, opsbot = site
-    context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, color_scheme="dark")
     page = context.new_page()
     page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
     for path in PAGES:
         page.goto(base + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        assert axe_violations(page) == [], path
+    page.goto(f"{base}/ui/incidents/INC-1")
+    page.screenshot(path=str(artifacts_dir / "web-phone-incident-dark.png"), full_page=True)
     context.close()

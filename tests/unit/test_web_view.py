@@ -146,7 +146,7 @@ def test_hostile_text_is_shown_as_text_and_no_secret_is_shown(bot):
     markdown = browser.get("/ui/incidents/INC-1.md")  # the draft as written: text, never run as a page
     assert markdown.headers["content-type"].startswith("text/markdown") and SECRET not in markdown.text
     assert markdown.headers["x-content-type-options"] == "nosniff"
-    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/insights"):
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/insights", "/ui/?q=alert"):
         answer = browser.get(path)
         assert answer.status_code == 200, path
         assert "<script>alert" not in answer.text and "<img src=x" not in answer.text, path
@@ -182,7 +182,7 @@ def test_the_incident_page_shows_evidence_verified_now_and_a_changed_file_is_nam
     say(bot, "U0RESP01", "role INC-1 scribe @U0RESP01")
     browser = signed_in(bot, "U0RESP01")
     page = browser.get("/ui/incidents/INC-1").text
-    assert "EB-1" in page and "Verified now: 1 items match their manifests." in page
+    assert "EB-1" in page and "Verified now, on the server: 1 item matches the manifests." in page
     assert "Role history" in page and "scribe" in page
     stored = sorted(p for p in (tmp_path / "evidence").rglob("*") if p.is_file() and p.name != "manifest.json"
                     and not p.name.endswith(".tar.gz"))
