@@ -4,6 +4,7 @@ within target; how well the status-update cadence was kept; ops actions by outco
 see count. Read in a few queries whatever the number of incidents (bench/web.py: 10,000 in well under 500 ms)."""
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 from collections import Counter, OrderedDict
@@ -62,6 +63,12 @@ def month_start(now: datetime, months_back: int) -> datetime:
     return now.replace(year=year, month=month + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def months_from(since: datetime, now: datetime) -> list[str]:
+    """Every month from since's to now's, as YYYY-MM."""
+    first, last = since.year * 12 + since.month - 1, now.year * 12 + now.month - 1
+    return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(first, last + 1)]
+
+
 def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, months: int = 6) -> Insights:
     since = month_start(now, months - 1)
     # A private incident (rare) is read whole to ask whether this viewer may see it.
@@ -75,7 +82,7 @@ def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, mont
         result.by_severity.setdefault(month, Counter())[incident.severity] += 1
         result.by_service.setdefault(month, Counter())[incident.service or "(none)"] += 1
         of_severity.setdefault(incident.severity, []).append(incident)
-    result.months = sorted(result.by_severity)
+    result.months = months_from(since, now)  # every month of the range: a quiet one is a zero, not a gap
     for name, severity in catalog.severities.items():
         mine = of_severity.get(name, [])
         if severity.response == NEXT_BUSINESS_DAY:  # counts business days: each incident against its own deadline
@@ -141,8 +148,8 @@ def _percentiles(values: list[timedelta], target: timedelta | None, met: list[bo
         return Percentiles(target=target)
     ordered = sorted(values)
 
-    def pick(share: float) -> timedelta:  # nearest rank
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    def pick(share: float) -> timedelta:  # nearest rank: the smallest value with `share` of them at or below it
+        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
     if met is None and target is not None:
         met = [v <= target for v in values]

@@ -319,6 +319,7 @@ def _times(title: str, found: dict[str, Percentiles]) -> str:
             f"<th>Target</th><th>Within target</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SERIES = 6  # colours of a stacked chart (.s0-.s5): the most frequent services, then "other"
 
 
@@ -337,10 +338,16 @@ def _stacked(title: str, months: list[str], counts: dict[str, Counter], keys: li
                 y -= h
                 columns.append(f'<rect class="s{k % SERIES}" x="{n * step + 4}" y="{y}" width="{step - 10}" '
                                f'height="{h}"></rect>')
-        columns.append(f'<text x="{n * step + 2}" y="{height + 20}">{escape(month[5:])}/{escape(month[2:4])}</text>')
+        # The month's short name under its column (a "07/26" label overruns its neighbours), and the year under the
+        # first month and each January. Both from the YYYY-MM key: no locale.
+        middle = n * step + 4 + (step - 10) // 2
+        columns.append(f'<text x="{middle}" y="{height + 20}" text-anchor="middle">'
+                       f'{MONTH_NAMES[int(month[5:]) - 1]}</text>')
+        if n == 0 or month.endswith("-01"):
+            columns.append(f'<text x="{middle}" y="{height + 34}" text-anchor="middle">{escape(month[:4])}</text>')
     width = max(len(months) * step + 8, 120)
-    svg = (f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height + 26}" '
-           f'viewBox="0 0 {width} {height + 26}">{"".join(columns)}</svg>')
+    svg = (f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height + 40}" '
+           f'viewBox="0 0 {width} {height + 40}">{"".join(columns)}</svg>')
     head = "".join(f'<th><svg aria-hidden="true" width="10" height="10"><rect class="s{k % SERIES}" width="10" '
                    f'height="10"></rect></svg> {escape(key)}</th>' for k, key in enumerate(keys))
     rows = "".join(f"<tr><td>{escape(m)}</td>" + "".join(f"<td>{counts.get(m, Counter()).get(k, 0)}</td>" for k in keys)
@@ -355,7 +362,7 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: i
     parts = [('<form method="get" action="/ui/insights"><label for="i-months">Range</label>'
              f'<select id="i-months" name="months">{choices}</select><button type="submit">Show</button></form>'
              f'<p class="muted">Incidents declared since {found.since:%Y-%m-%d} (UTC).</p>')]
-    if found.months:
+    if found.by_severity:  # months with incidents (found.months has every month of the range)
         severities = sorted({s for counts in found.by_severity.values() for s in counts})
         services: Counter[str] = Counter()
         for counts in found.by_service.values():
@@ -375,7 +382,7 @@ def insights_page(found: Insights, pages_out_of_hours: dict[str, int], months: i
     parts.append(f"<h2>Status updates</h2><p>Cadence kept: {kept} of the time incidents were open.</p>")
     parts.append(_bars("Ops actions by outcome", dict(found.actions.most_common())))
     parts.append(_bars("Pages out of business hours, per person", pages_out_of_hours))
-    if not found.months:
+    if not found.by_severity:
         parts.insert(1, "<p>No incidents in this range.</p>")
     return page("Insights", "".join(parts), user)
 

@@ -50,11 +50,12 @@ def test_counts_percentiles_targets_and_cadence(store):
     assert dict(found.by_severity["2026-10"]) == {"P1": 4} and dict(found.by_severity["2026-11"]) == {"P2": 1}
     assert dict(found.by_service["2026-10"]) == {"api": 3, "web": 1}
     p1 = found.mtta["P1"]
-    assert (p1.count, p1.p50, p1.p90, p1.target) == (4, timedelta(minutes=30), timedelta(minutes=90),
+    # Nearest rank: p50 of 10, 20, 30, 90 is 20 (half of them within it), not 30 (three quarters).
+    assert (p1.count, p1.p50, p1.p90, p1.target) == (4, timedelta(minutes=20), timedelta(minutes=90),
                                                      timedelta(hours=1))
     assert p1.within == 0.75  # 90 minutes missed the hour
     r1 = found.mttr["P1"]
-    assert (r1.p50, r1.p90, r1.target, r1.within) == (timedelta(hours=3), timedelta(hours=6), timedelta(hours=4), 0.75)
+    assert (r1.p50, r1.p90, r1.target, r1.within) == (timedelta(hours=2), timedelta(hours=6), timedelta(hours=4), 0.75)
     assert found.mttm["P1"].count == 0 and found.mttr["P2"].target is None and found.mttr["P2"].within is None
     # The first P1 (1 h open, updates at 30 and 60 min) kept its 30-minute cadence; the others had no update:
     # 3 h open with none is 2.5 h over, 1.0 - 2.5/3; the P2 (1 h, none) is half over.
@@ -62,10 +63,32 @@ def test_counts_percentiles_targets_and_cadence(store):
     assert found.updates_kept is not None and abs(found.updates_kept - sum(kept) / 5) < 1e-9
 
 
+def test_percentiles_are_nearest_rank_the_share_of_incidents_within_them():
+    from bot.core.insights import _percentiles
+
+    minutes = [timedelta(minutes=m) for m in range(1, 11)]  # 1..10
+    found = _percentiles(list(reversed(minutes)), timedelta(minutes=5))
+    assert (found.p50, found.p90, found.within) == (timedelta(minutes=5), timedelta(minutes=9), 0.5)
+    two = _percentiles([timedelta(minutes=40), timedelta(minutes=10)], None)
+    assert (two.p50, two.p90) == (timedelta(minutes=10), timedelta(minutes=40))
+    one = _percentiles([timedelta(minutes=7)], None)
+    assert (one.count, one.p50, one.p90) == (1, timedelta(minutes=7), timedelta(minutes=7))
+
+
+def test_every_month_of_the_range_is_shown_a_quiet_one_as_zero(store):
+    add(store, "august", "P2", datetime(2026, 8, 10, tzinfo=UTC), 5, 1)
+    add(store, "november", "P2", datetime(2026, 11, 10, tzinfo=UTC), 5, 1)
+    found = insights(store, CATALOG, Viewer(user="U0SOMEONE"), NOW, months=4)
+    assert found.months == ["2026-08", "2026-09", "2026-10", "2026-11"]
+    assert set(found.by_severity) == {"2026-08", "2026-11"}
+    across = insights(store, CATALOG, Viewer(user="U0SOMEONE"), datetime(2027, 1, 3, tzinfo=UTC), months=3)
+    assert across.months == ["2026-11", "2026-12", "2027-01"]
+
+
 def test_a_private_incident_counts_only_for_those_who_may_see_it(store):
     add(store, "secret", "P1", datetime(2026, 11, 3, tzinfo=UTC), 1, 1, private=True)
-    assert insights(store, CATALOG, Viewer(user="U0SOMEONE"), NOW, 1).months == []
-    assert insights(store, CATALOG, Viewer(user="U0OPENER"), NOW, 1).months == ["2026-11"]
+    assert insights(store, CATALOG, Viewer(user="U0SOMEONE"), NOW, 1).by_severity == {}
+    assert insights(store, CATALOG, Viewer(user="U0OPENER"), NOW, 1).by_severity == {"2026-11": {"P1": 1}}
     assert insights(store, CATALOG, Viewer(user="U0ADMIN", admin=True), NOW, 1).mtta["P1"].count == 1
 
 

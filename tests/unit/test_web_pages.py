@@ -166,7 +166,20 @@ def test_insights_take_a_range_and_show_charts_with_their_numbers(bot):
     assert "Incidents per month by severity" in page and "Incidents per month by service" in page
     assert f"<tr><td>{month}</td><td>1</td><td>1</td></tr>" in page  # P1: 1, total 1 (and api: 1, total 1)
     assert page.count('<rect class="s0"') >= 2  # a column in each chart, its legend swatches too
+    now = datetime.now(UTC)
+    before = f"{now.year - (now.month == 1):04d}-{(now.month - 2) % 12 + 1:02d}"
+    assert f"<tr><td>{before}</td><td>0</td><td>0</td></tr>" in page  # a quiet month is a zero, not left out
+    assert page.count("<tr><td>20") == 2 * 12  # twelve months in each chart's table
+    from bot.views.web_html import MONTH_NAMES
+
+    assert f">{MONTH_NAMES[now.month - 1]}</text>" in page and f">{now.year}</text>" in page  # columns' labels
     assert browser.get("/ui/insights?months=99").status_code == 400
+
+
+def test_insights_without_an_incident_to_show_say_so_and_draw_no_chart(bot):
+    say(bot, "U0RESP01", "open p1 Payroll leak --private --env prod --service api")
+    page = signed_in(bot, "U0OTHER01").get("/ui/insights?months=3").text
+    assert "No incidents in this range." in page and "Incidents per month" not in page and "Payroll" not in page
 
 
 def test_the_chain_is_verified_again_when_a_record_is_appended_or_after_a_while(bot, monkeypatch):
