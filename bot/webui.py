@@ -59,6 +59,8 @@ class WebUI:
 
     def render(self, user: str | None, path: str, query: dict[str, str]) -> Answer:
         try:
+            if any("\x00" in text for pair in query.items() for text in pair):  # PostgreSQL's text holds no NUL
+                raise UsageError("A filter holds a NUL character; remove it.")
             return self._render(user, path, query)
         except NotFound as error:
             return 404, HTML, html.problem_page("Not found", str(error), user).encode()
@@ -122,7 +124,7 @@ class WebUI:
                 return 200, MARKDOWN, draft.text.encode()
             return 200, HTML, html.postmortem_page(incident, draft.text, user).encode()
         page = query.get("events", "1")
-        if not page.isdigit() or int(page) < 1:
+        if not page.isdigit() or len(page) > 7 or int(page) < 1:  # past the last page shows none; not past SQL's int
             raise UsageError("events is a page number from 1.")
         store = self.services.incidents.store
         # Only what the page shows: role and evidence events, and one page of the timeline (not 10,000 events).
@@ -224,6 +226,6 @@ def _day(text: str | None, zone: ZoneInfo | None, plus: int = 0) -> datetime | N
         return None
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=zone or UTC)  # no zone known: UTC days
-    except ValueError as exc:
+        return (day + timedelta(days=plus)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: the day after 9999-12-31, or before year 1 in UTC
         raise UsageError(f"'{text[:20]}' is not a day like 2026-11-30.") from exc
-    return (day + timedelta(days=plus)).astimezone(UTC)

@@ -112,7 +112,8 @@ class WebSite:
             return await self._sign_in_page(403, str(refused))
         if user is None and path not in OPEN:
             return RedirectResponse("/ui/sign-in", status_code=303)
-        query = {key: value for key, value in request.query_params.items()}
+        # `refused` carries opsbot's own reasons to the sign-in page; from a link, it would put anyone's words there.
+        query = {key: value for key, value in request.query_params.items() if key != "refused"}
         status, media_type, body = await asyncio.to_thread(self.render, user, path, query)
         return Response(body, status_code=status, media_type=media_type)
 
