@@ -101,7 +101,9 @@ def test_open_incidents_changed_by_another_replica_show_within_the_refresh_perio
 
 def test_malformed_requests_to_metrics_get_no_500(slack):
     assert slack.http.post("/metrics", content=b"\xff" * 100).status_code == 404
-    assert slack.http.get("/metrics?%%%=&x", headers={"Accept": "\x01garbage"}).status_code == 200
+    assert slack.http.get("/metrics?%%%=&x", headers={"Accept": "*/*;;q=x"}).status_code == 200  # odd, ignored
+    # A control character in a header is refused by the HTTP parser itself (httptools): a 400, never a 500.
+    assert slack.http.get("/metrics", headers={"Accept": "\x01garbage"}).status_code == 400
     assert slack.http.request("DELETE", "/metrics").status_code == 404
 
 
