@@ -61,9 +61,9 @@ def parse_moment(text: str, now: datetime) -> datetime:
         return now - parse_duration(relative.group(1))
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    except ValueError as exc:
         raise ValueError(f"'{text}' is not a time; give it with its date, like 2026-11-24 09:15 (UTC), "
-                         "or relative, like -25m") from None
+                         "or relative, like -25m") from exc
     if len(text.strip()) <= 10:
         raise ValueError(f"'{text}' has no time of day; add one, like {text.strip()} 09:15")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -100,7 +100,7 @@ def parse_eta(text: str, now: datetime) -> datetime:
         return now + parse_duration(text)
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+    except ValueError as exc:
         raise ValueError(f"'{text}' is not an ETA; use a duration like 30m, a UTC time like 14:30 or an ISO time "
-                         "like 2026-05-01T14:30Z") from None
+                         "like 2026-05-01T14:30Z") from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -59,8 +59,8 @@ class Records:
         else:
             try:
                 chosen = [self.store.get_incident(number)]
-            except NotFound:
-                raise NotFound(f"There is no incident INC-{number}; {self._which()}.") from None
+            except NotFound as exc:
+                raise NotFound(f"There is no incident INC-{number}; {self._which()}.") from exc
         exported = []
         for document in export_documents(self.store, chosen, self.keys):
             parsed = ExportDocument.model_validate(document)
