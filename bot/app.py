@@ -265,6 +265,7 @@ class Served:
     alerts: AlertEndpoint
     slack: SlackSurface | None = None
     scheduler: SchedulerRunner | None = None
+    status: StatusSite | None = None  # served ahead of the app (bot/http/server.py StatusFirst)
 
 
 def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler: bool = False,
@@ -292,10 +293,11 @@ def served(opsbot: Opsbot, slack: SlackSettings, mode: Mode = "http", scheduler:
     if surface is not None and runner is not None:
         surface.leader = lambda: runner.is_leader  # the leader reconciles incidents without a channel
         surface.conversations.on_opened = runner.poke  # a new incident's first page goes out at once
+    status = status_site(opsbot)
     app = create_app(opsbot.metrics, opsbot.store.ping, alerts, scheduler=runner, slack=surface,
                      shutdown_timeout=slack.opsbot_shutdown_timeout, calendar=calendar_feed(opsbot),
-                     status=status_site(opsbot), web=web_site(opsbot))
-    return Served(app=app, alerts=alerts, slack=surface, scheduler=runner)
+                     status=status, web=web_site(opsbot))
+    return Served(app=app, alerts=alerts, slack=surface, scheduler=runner, status=status)
 
 
 def calendar_feed(opsbot: Opsbot) -> Callable[[str, str], bytes | None] | None:
@@ -473,7 +475,8 @@ def serve(opsbot: Opsbot, slack: SlackSettings, mode: Mode, host: str = "0.0.0.0
     try:
         run(parts.app, host, slack.port, slack.opsbot_shutdown_timeout,
             on_stop=parts.slack.stop_deliveries if parts.slack is not None else None,
-            trusted_proxies=[p.strip() for p in opsbot.settings.web_trusted_proxies.split(",") if p.strip()])
+            trusted_proxies=[p.strip() for p in opsbot.settings.web_trusted_proxies.split(",") if p.strip()],
+            status=parts.status)
     finally:
         if runner is not None:
             runner.stop()  # releases the leader lock: a standby takes over on its next tick

@@ -6,7 +6,8 @@
     POST /alerts/alertmanager  alert intake (bot/alerts/endpoint.py: body capped, source authenticated, then
     POST /alerts/webhook         parsed; the endpoint answers other methods and names itself, as JSON)
     POST /slack/events         only with Slack over HTTP (bot/http/slack.py)
-    GET  /status/…             the public status page, its incidents and the Statuspage v2 JSON (bot/http/status.py)
+    GET  /status/…             the public status page, its incidents and the Statuspage v2 JSON (bot/http/status.py;
+                               `opsbot serve` answers it ahead of this table: bot/http/server.py StatusFirst)
     GET  /ui/…                 the signed-in, read-only web view (bot/http/web.py)
 
 Anything else is a plain 404 (bot/http/routing.py); a malformed request never gets a 500.
@@ -99,8 +100,7 @@ def create_app(metrics: Metrics, store_up: Callable[[], bool], alerts: AlertEndp
         *([Route("/status", status), Route("/status/{path:path}", status)] if status is not None else []),
         *([Route("/ui", web), Route("/ui/{path:path}", web)] if web is not None else []),
     ]
-    middleware = [Middleware(StartRefusal)] + ([Middleware(StatusFirst, status=status)] if status is not None else [])
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found}, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=[Middleware(StartRefusal)], exception_handlers={404: not_found}, lifespan=lifespan)
     app.router.redirect_slashes = False  # a path is answered as written: /healthz/ is not /healthz
     return app
 
@@ -111,22 +111,6 @@ def freeze_startup_objects() -> None:
     pass under bench/ack_latency.py; ~10 ms once frozen)."""
     gc.collect()
     gc.freeze()
-
-
-class StatusFirst:
-    """The public status page is the one path read by many at once (bench/status_page.py: 200 clients): its
-    requests go straight to it, past the router's table and the exception middleware (StatusSite answers every
-    case itself); the routes above stay the table of what is served."""
-
-    def __init__(self, app: ASGIApp, status: ASGIApp):
-        self.app, self.status = app, status
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == "/status" or path.startswith("/status/")):
-            await self.status(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 class StartRefusal:

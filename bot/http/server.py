@@ -45,6 +45,29 @@ class KeepPeer:
         await self.app(cast(Any, scope), cast(Any, receive), cast(Any, send))
 
 
+class StatusFirst:
+    """The public status page is the one path read by many at once (bench/status_page.py: 200 clients): its
+    requests go straight to it, past the proxy headers (it answers everyone alike and reads no address) and
+    Starlette's stack (StatusSite answers every case itself, 404s included). The app's routes still name /status:
+    they are the table of what is served, and serve it where the app runs without this (tests in-process)."""
+
+    def __init__(self, app: ASGIApp, status: ASGIApp):
+        self.app, self.status = app, status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/status" or path.startswith("/status/")):
+            await self.status(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def as_served(app: ASGIApp, trusted_proxies: Sequence[str] = (), status: ASGIApp | None = None) -> ASGIApp:
+    """The app as `opsbot serve` serves it: the status page first, then the proxy headers, then the app."""
+    kept = behind_proxies(app, trusted_proxies)
+    return kept if status is None else StatusFirst(kept, status)
+
+
 def behind_proxies(app: ASGIApp, trusted_proxies: Sequence[str] = ()) -> KeepPeer:
     """The app as served: forwarded headers honoured from uvicorn's usual hosts (FORWARDED_ALLOW_IPS, else
     127.0.0.1) and from OPSBOT_WEB_TRUSTED_PROXIES, which are proxies by definition."""
@@ -57,23 +80,24 @@ def exit_cleanly(signum: int, frame: object) -> None:
 
 
 def server_config(app: ASGIApp, host: str, port: int, shutdown_timeout: float,
-                  trusted_proxies: Sequence[str] = ()) -> uvicorn.Config:
+                  trusted_proxies: Sequence[str] = (), status: ASGIApp | None = None) -> uvicorn.Config:
     """uvicorn's settings for `opsbot serve`. log_config=None: uvicorn's own lines go through opsbot's logging
     (OPSBOT_LOG_FORMAT, redaction) too. proxy_headers=False: behind_proxies() applies them, after keeping the peer."""
-    return uvicorn.Config(behind_proxies(app, trusted_proxies), host=host, port=port, log_level="warning",
+    return uvicorn.Config(as_served(app, trusted_proxies, status), host=host, port=port, log_level="warning",
                           log_config=None, lifespan="on", proxy_headers=False,
                           timeout_graceful_shutdown=math.ceil(shutdown_timeout))
 
 
 def run(app: ASGIApp, host: str, port: int, shutdown_timeout: float,
-        on_stop: Callable[[], Awaitable[None]] | None = None, trusted_proxies: Sequence[str] = ()) -> None:
+        on_stop: Callable[[], Awaitable[None]] | None = None, trusted_proxies: Sequence[str] = (),
+        status: ASGIApp | None = None) -> None:
     """Serve until stopped. A start that fails (the reason is logged) exits 3, as uvicorn.run does."""
     # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets open requests finish, then runs the lifespan
     # shutdown, which waits for acked work. Afterwards it re-raises the signal under the handlers it found: make
     # those a clean exit, so the caller's `finally` still runs (the scheduler releases its lock) and no traceback.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, exit_cleanly)
-    server = OpsbotServer(server_config(app, host, port, shutdown_timeout, trusted_proxies), on_stop)
+    server = OpsbotServer(server_config(app, host, port, shutdown_timeout, trusted_proxies, status), on_stop)
     server.run()
     if not server.started:
         raise SystemExit(3)

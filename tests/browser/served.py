@@ -11,6 +11,7 @@ import uvicorn
 
 from bot.app import Opsbot, served
 from bot.config import SlackSettings
+from bot.http.server import server_config
 
 NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
 
@@ -25,8 +26,8 @@ def free_port() -> int:
 def serving(opsbot: Opsbot) -> Iterator[str]:
     """The base URL (http://127.0.0.1:PORT) while the app answers there."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(served(opsbot, NO_SLACK, "off").app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    parts = served(opsbot, NO_SLACK, "off")  # as `opsbot serve` serves it: the status page first
+    server = uvicorn.Server(server_config(parts.app, "127.0.0.1", port, 5, status=parts.status))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

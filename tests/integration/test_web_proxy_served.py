@@ -31,11 +31,11 @@ def bot(tmp_path, store_url):
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
+def serving(parts) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port, 5, ["127.0.0.1"]))
+    server = uvicorn.Server(server_config(parts.app, "127.0.0.1", port, 5, ["127.0.0.1"], parts.status))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -53,7 +53,7 @@ def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(b
     say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
     bot.settings.web_user_header, bot.settings.web_trusted_proxies = "X-Slack-User", "127.0.0.1"
     forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    with serving(served(bot, NO_SLACK, "off").app) as base:
+    with serving(served(bot, NO_SLACK, "off")) as base:
         page = httpx.get(f"{base}/ui/", headers={**forwarded, "X-Slack-User": "U0RESP01"})
         assert page.status_code == 200 and "Checkout down" in page.text
         nobody = httpx.get(f"{base}/ui/", headers=forwarded)
@@ -62,3 +62,7 @@ def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(b
         signed = httpx.get(f"{base}{link}", headers=forwarded)
         cookie = signed.headers["set-cookie"]
         assert signed.status_code == 303 and "opsbot_session=U0RESP01." in cookie and "Secure" in cookie
+        # The status page goes first, past the proxy headers: public, and the same for everyone.
+        status = httpx.get(f"{base}/status/", headers=forwarded)
+        assert status.status_code == 200 and "default-src 'none'" in status.headers["content-security-policy"]
+        assert httpx.get(f"{base}/status/nowhere", headers=forwarded).status_code == 404

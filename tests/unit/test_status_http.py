@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from bot.app import build, served
 from bot.config import Settings, SlackSettings
+from bot.http.server import as_served
 from commands.base import Context
 from tests.poll import wait_until
 
@@ -45,7 +46,8 @@ def bots(tmp_path, store_url):
     settings = Settings(database_url=store_url, config=tmp_path / "opsbot.yml")
     slack = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
     one, other = build(settings=settings), build(settings=settings)
-    yield one, TestClient(served(one, slack, "off").app), other
+    parts = served(one, slack, "off")
+    yield one, TestClient(as_served(parts.app, status=parts.status)), other  # as `opsbot serve` serves it
     one.close()
     other.close()
 
@@ -87,6 +89,24 @@ def test_incident_pages_and_plain_404s(bots):
     assert client.get("/status", follow_redirects=False).headers["location"] == "/status/"
     assert client.get("/status/incidents/nosuchincident").status_code == 404
     assert client.post("/status/").status_code == 404
+
+
+def test_the_apps_own_routes_answer_as_the_served_status_page_does(bots):
+    """`opsbot serve` answers /status first (bot/http/server.py); the app alone, as tests and embedders run it,
+    answers the same through its routes."""
+    bot, served_client, _ = bots
+    say(bot, "/incident", "open p2 Slow --env prod --service web")
+    say(bot, "/incident", "publish INC-1 Website slow")
+    app_alone = TestClient(served(bot, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
+                                                     slack_app_token=None), "off").app)
+    for path, method in [("/status/", "GET"), ("/status/api/v2/summary.json", "GET"), ("/status", "GET"),
+                         ("/status/history", "GET"), ("/status/nowhere", "GET"), ("/status/", "POST"),
+                         ("/status/", "HEAD")]:
+        mine, theirs = (client.request(method, path, follow_redirects=False) for client in (served_client, app_alone))
+        assert (mine.status_code, mine.headers.get("location"), mine.content) == (
+            theirs.status_code, theirs.headers.get("location"), theirs.content), (method, path)
+        assert mine.status_code != 500
+    assert b"Website slow" in served_client.get("/status/").content
 
 
 def test_the_json_has_statuspage_v2_shapes_and_values(bots):
