@@ -148,7 +148,8 @@ def render() -> str:
         for name, field in kind.model_fields.items():
             default = "`$XDG_DATA_HOME/opsbot/opsbot.db` (else `~/.local/share/opsbot/opsbot.db`)" \
                 if name == "database_url" else _default(field)
-            settings.append(f"| `{(prefix + name).upper()}` | {_type(field.annotation)} | {default} | |")
+            note = (field.description or "").replace("|", "\\|")
+            settings.append(f"| `{(prefix + name).upper()}` | {_type(field.annotation)} | {default} | {note} |")
     return (
         "# Configuration reference\n\n"
         "Generated from the models (`python -m bot.config.reference`; a test keeps it current). The catalog,\n"

@@ -28,22 +28,25 @@ class Settings(BaseSettings):
     """Where the data lives and which catalog to read."""
 
     model_config = SettingsConfigDict(env_prefix="OPSBOT_", extra="ignore")
-    # OPSBOT_DATABASE_URL; default a SQLite file in the user's data directory (bot/paths.py), whatever the cwd.
-    database_url: str = Field(default_factory=default_database_url)
-    config: Path | None = None
-    audit_key: SecretStr | None = None  # OPSBOT_AUDIT_KEY: authenticates audit records (HMAC); never in the YAML
-    audit_witness: Path | None = None  # OPSBOT_AUDIT_WITNESS: a file checkpoints are appended to, read by verify
-    # OPSBOT_AUDIT_SIGNING_KEY: signs checkpoints (Ed25519; `opsbot audit keygen`); never in the YAML
-    audit_signing_key: SecretStr | None = None
-    audit_pubkey: str | None = None  # OPSBOT_AUDIT_PUBKEY: what `opsbot audit verify` checks signatures with
-    calendar_token: SecretStr | None = None  # OPSBOT_CALENDAR_TOKEN: GET /oncall/<schedule>.ics?token=… (unset: off)
-    evidence_dir: Path | None = None  # OPSBOT_EVIDENCE_DIR: default `evidence/` beside the SQLite file (or in the data dir)
-    # The web view (/ui/): its public address (sign-in links point there), a session's lifetime, and an SSO proxy's
-    # header naming the Slack user ID, trusted only from these addresses (comma-separated IPs or networks).
-    web_url: str = "http://localhost:3000"  # OPSBOT_WEB_URL
-    web_session: str = "12h"  # OPSBOT_WEB_SESSION
-    web_user_header: str | None = None  # OPSBOT_WEB_USER_HEADER
-    web_trusted_proxies: str = ""  # OPSBOT_WEB_TRUSTED_PROXIES
+    # Each description is the note of docs/configuration.md (bot/config/reference.py).
+    database_url: str = Field(default_factory=default_database_url, description=(
+        "`sqlite:///PATH` or `postgresql://…`; the default is in the user's data directory, whatever the cwd"))
+    config: Path | None = Field(None, description="the catalog, `opsbot.yml` (unset: built-in defaults)")
+    audit_key: SecretStr | None = Field(None, description="authenticates audit records (HMAC); never in the YAML")
+    audit_witness: Path | None = Field(None, description="a file checkpoints are appended to, read by verify")
+    audit_signing_key: SecretStr | None = Field(None, description=(
+        "signs checkpoints and exports (Ed25519; `opsbot audit keygen`); never in the YAML"))
+    audit_pubkey: str | None = Field(None, description="what `opsbot audit verify` checks signatures with")
+    calendar_token: SecretStr | None = Field(None, description=(
+        "serves GET /oncall/<schedule>.ics?token=… (unset: off)"))
+    evidence_dir: Path | None = Field(None, description=(
+        "default `evidence/` beside the SQLite file (else in the data directory)"))
+    web_url: str = Field("http://localhost:3000", description=(
+        "the address people reach opsbot at: sign-in links (/opsbot login) point there"))
+    web_session: str = Field("12h", description="how long a web view sign-in lasts")
+    web_user_header: str | None = Field(None, description=(
+        "an SSO proxy's header naming the Slack user ID (trusted only from OPSBOT_WEB_TRUSTED_PROXIES)"))
+    web_trusted_proxies: str = Field("", description="comma-separated IPs or networks of proxies to trust")
 
     # Checked here, so `opsbot serve` stops at start with what to fix instead of failing later (a traceback for a
     # bad network, sign-in links nobody can open, a header trusted from nowhere).
@@ -108,19 +111,17 @@ class SlackSettings(BaseSettings):
     """Slack credentials and endpoints."""
 
     model_config = SettingsConfigDict(extra="ignore")
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
-    opsbot_slack_api_url: str = "https://slack.com/api/"
-    # How many listeners may work after their ack at once; the rest wait, so a burst delays replies
-    # (a response_url is good for 30 minutes) rather than the acks Slack needs within 3 seconds.
-    opsbot_slack_workers: int = Field(default=8, ge=1, le=64)
-    # How many acked deliveries may wait for a worker; past that, one is refused at once ("busy, nothing was done,
-    # try again") rather than queued without end (memory, and replies later than anyone waits for).
-    opsbot_slack_queue: int = Field(default=1000, ge=1, le=100_000)
-    port: int = Field(default=3000, ge=1, le=65535)  # PORT
-    # SIGTERM: how long acked work may take to finish before the process exits anyway.
-    opsbot_shutdown_timeout: float = Field(default=30.0, gt=0, le=600)
+    slack_bot_token: str | None = Field(None, description="`xoxb-…`; with no Slack credential, Slack is off")
+    slack_signing_secret: str | None = Field(None, description="verifies Slack's requests over HTTP")
+    slack_app_token: str | None = Field(None, description="`xapp-…`: Socket Mode (no public URL needed)")
+    opsbot_slack_api_url: str = Field("https://slack.com/api/", description="Slack's Web API (tests point it at a fake)")
+    opsbot_slack_workers: int = Field(default=8, ge=1, le=64, description=(
+        "listeners working after their ack at once; a burst delays replies, never the 3-second acks"))
+    opsbot_slack_queue: int = Field(default=1000, ge=1, le=100_000, description=(
+        "acked deliveries waiting for a worker; past that one is refused at once (\"busy, nothing was done\")"))
+    port: int = Field(default=3000, ge=1, le=65535, description="what `opsbot serve` listens on")
+    opsbot_shutdown_timeout: float = Field(default=30.0, gt=0, le=600, description=(
+        "seconds acked work may take to finish after SIGTERM"))
 
 
 def from_environment(kind: type[SettingsT]) -> SettingsT:

@@ -35,6 +35,7 @@ def test_compose_wires_the_database_url_catalog_and_healthcheck_from_the_env_fil
     assert env["OPSBOT_DATABASE_URL"] == "postgresql://opsbot:change-me@db:5432/opsbot"
     assert (db["environment"]["POSTGRES_USER"], db["environment"]["POSTGRES_DB"]) == ("opsbot", "opsbot")
     assert env["OPSBOT_CONFIG"] == "/etc/opsbot/opsbot.yml"
+    assert env["OPSBOT_WEB_URL"] == "https://opsbot.example.com"  # sign-in links must not point at localhost
     catalog = next(v for v in opsbot["volumes"] if v.endswith("/etc/opsbot/opsbot.yml:ro"))
     assert catalog.startswith(str(ROOT / "opsbot.example.yml"))  # resolved against deploy/
     assert "/healthz" in " ".join(opsbot["healthcheck"]["test"])
