@@ -65,8 +65,7 @@ class ReminderEngine:
         self.reconcile(now)
         self.checkpoint_audit(now)
         self.forget_old_deliveries(now)
-        self.publish_status_page()
-        self.watch_status_page(now)
+        self.publish_status_page()  # (the status page's checks run on their own: SchedulerRunner.watch)
 
     def publish_status_page(self) -> None:
         """Maintenance windows move the page's components at their start and end; then the static copy of the
@@ -94,7 +93,8 @@ class ReminderEngine:
     def watch_status_page(self, now: datetime) -> None:
         """Every `status_page.watch_every` the leader runs the checks components name and compares them with the
         page, as a person's `/ops health` does: the page cannot quietly lie when nobody looks. The first run is one
-        period after taking the lead, so a start (or a takeover) does not add a round of checks to the tick."""
+        period after taking the lead, so a start (or a takeover) does not add a round of checks at once. Not part
+        of `tick`: checks may take their timeouts, and reminders must not wait for them (SchedulerRunner.watch)."""
         every = self.catalog.status_page.watch_every
         if self.watch_status is None or every is None:
             return

@@ -1,4 +1,5 @@
-"""APScheduler wiring for `opsbot serve`: one interval job that, on the leader, runs a reminder tick.
+"""APScheduler wiring for `opsbot serve`: an interval job that, on the leader, runs a reminder tick, and beside it
+one that runs the status page's checks (their timeouts must never hold back a reminder).
 
 Everything the scheduler knows lives in opsbot's tables (reminders, windows, schedule cursors), so a process
 that starts — or takes over as leader — rebuilds its work from the database on its first tick; nothing lives
@@ -34,6 +35,9 @@ class SchedulerRunner:
         self._scheduler.add_job(self.tick, IntervalTrigger(seconds=seconds), id="opsbot-tick",
                                 next_run_time=self.clock(), coalesce=True, max_instances=1,
                                 misfire_grace_time=None)
+        if self.engine.watch_status is not None:
+            self._scheduler.add_job(self.watch, IntervalTrigger(seconds=seconds), id="opsbot-status-watch",
+                                    coalesce=True, max_instances=1, misfire_grace_time=None)
         self._scheduler.start()
 
     def poke(self) -> None:
@@ -54,6 +58,12 @@ class SchedulerRunner:
                 log.warning("could not anchor the audit log's head at shutdown", exc_info=True)
         self.lock.release()
         self.is_leader = False
+
+    def watch(self) -> None:
+        """The status page's comparison with its components' checks, on the leader, in its own job (APScheduler's
+        thread pool runs it beside the tick; one at a time). It runs every `status_page.watch_every`."""
+        if self.is_leader:
+            self.engine.watch_status_page(self.clock())  # it logs its own failures; the next period tries again
 
     def tick(self) -> None:
         with self._mutex:

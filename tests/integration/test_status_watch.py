@@ -7,6 +7,7 @@ test_a_notice_reaches_the_announcement_channel_through_the_served_app."""
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.core.effects import StatusPageNotice
 from bot.views.status import notice_text
 from commands.base import Context
 from commands.router import Router
+from tests.poll import wait_until
 
 OPS = Context(user="U_OPS", source="console")
 
@@ -126,7 +128,6 @@ def test_a_failure_in_between_restarts_the_30_minutes(store, clock, listening):
 def test_a_notice_reaches_the_announcement_channel_through_the_served_app(fake_slack, sqlite_url, tmp_path):
     """Slack: `/ops health prod` typed outside any incident channel; the notice goes to the announcement channel."""
     from tests.integration.conftest import serving
-    from tests.poll import wait_until
 
     config = tmp_path / "opsbot.yml"
     config.write_text(f"""
@@ -149,17 +150,17 @@ status_page:
 
 def test_the_scheduler_compares_the_page_with_the_checks_when_nobody_runs_ops_health(store, clock):
     router, engine, said = scheduled(store, clock, closed_port())
-    engine.tick(clock())  # taking the lead: the first comparison is one period later
+    engine.watch_status_page(clock())  # taking the lead: the first comparison is one period later
     clock.advance(minutes=4)
-    engine.tick(clock())
+    engine.watch_status_page(clock())
     assert said.lines == []
     clock.advance(minutes=1)
-    engine.tick(clock())
+    engine.watch_status_page(clock())
     ((channel, text),) = said.lines
     assert channel == "incidents" and "The status page says API is operational, but its checks fail" in text
     assert "`/incident publish INC-n PUBLIC TITLE --components API`" in text
     clock.advance(minutes=5)
-    engine.tick(clock())
+    engine.watch_status_page(clock())
     assert len(said.lines) == 1  # once per outage, whichever run saw it
     assert store.public_incidents() == [] and store.status_version() == 0  # never published by itself
     assert notices(router.handle("/ops", "health prod", OPS)) == []  # a person's run knows it was said
@@ -171,9 +172,9 @@ def test_the_scheduler_asks_about_monitoring_after_30_healthy_minutes_and_never_
     assert router.handle("/incident", "open p1 API errors --env prod --service api", OPS).ok
     assert router.handle("/incident", "publish INC-1 Elevated errors", OPS).ok
     for _ in range(8):  # 40 minutes of passing checks, nobody typing anything
-        engine.tick(clock())
+        engine.watch_status_page(clock())
         clock.advance(minutes=5)
-    engine.tick(clock())
+    engine.watch_status_page(clock())
     asks = [text for _, text in said.lines]
     assert len(asks) == 1 and "Every check of INC-1's public components has passed for 3" in asks[0]
     assert "`/incident update INC-1 WHAT YOU SEE --public --state monitoring`" in asks[0]
@@ -183,7 +184,48 @@ def test_the_scheduler_asks_about_monitoring_after_30_healthy_minutes_and_never_
 def test_watch_every_null_leaves_it_to_ops_health(store, clock):
     router, engine, said = scheduled(store, clock, closed_port(), watch_every=None)
     for _ in range(4):
-        engine.tick(clock())
+        engine.watch_status_page(clock())
         clock.advance(minutes=10)
     assert said.lines == []
     assert len(notices(router.handle("/ops", "health prod", OPS))) == 1
+
+
+class AlwaysLeader:
+    """The leader lock (bot/scheduler/leader.py), held by this process throughout: leadership is not what is tested."""
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def test_checks_that_hang_never_hold_back_the_schedulers_tick(store, clock):
+    """The scheduled comparison runs beside the tick, not in it: while a component's check hangs (up to its
+    timeout in life; here until released), reminders, escalations and timers keep their 5-second tick."""
+    import threading
+
+    from bot.scheduler.runner import SchedulerRunner
+
+    clock.now = datetime.now(UTC)  # APScheduler counts its first run from the clock's time: start from now
+    _, engine, _ = scheduled(store, clock, closed_port())
+    engine.settings = engine.settings.model_copy(update={"tick": timedelta(milliseconds=50)})
+    hanging, release, ticks = threading.Event(), threading.Event(), []
+    engine.watch_status = lambda: (hanging.set(), release.wait(30))
+    real_tick = engine.tick
+    engine.tick = lambda now: (ticks.append(now), real_tick(now))
+    runner = SchedulerRunner(engine, AlwaysLeader(), clock=clock)
+    runner.start()
+    try:
+        wait_until(lambda: ticks and engine._watched_at is not None, timeout=10, what="the first tick and watch")
+        clock.advance(minutes=5)  # one watch period later: the next watch runs the (hanging) checks
+        assert hanging.wait(10), "the scheduled comparison did not run"
+        seen = len(ticks)
+        wait_until(lambda: len(ticks) >= seen + 5, timeout=10, what="ticks while the checks hang")
+    finally:
+        release.set()
+        runner.stop()
+    assert runner.is_leader is False
