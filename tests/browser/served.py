@@ -10,10 +10,8 @@ from contextlib import contextmanager
 import uvicorn
 
 from bot.app import Opsbot, served
-from bot.config import SlackSettings
 from bot.http.server import server_config
-
-NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
+from tests.webview import NO_SLACK
 
 
 def free_port() -> int:

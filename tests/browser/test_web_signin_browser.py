@@ -22,15 +22,8 @@ from bot.config import Settings
 from bot.http.server import server_config
 from commands.base import Context
 from tests.browser.axe import axe_violations
-from tests.browser.served import NO_SLACK
+from tests.webview import NO_SLACK, PROD_CATALOG
 
-CATALOG = """
-environments:
-  prod: {services: {api: {}}}
-roles:
-  prod: {responder: [U0RESP01]}
-  "*": {admin: [U0ADMIN01]}
-"""
 SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 
 
@@ -57,7 +50,7 @@ def serving_as_opsbot_serve(opsbot) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("web-signin")
-    (folder / "opsbot.yml").write_text(CATALOG)
+    (folder / "opsbot.yml").write_text(PROD_CATALOG)
     opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml",
                                      web_user_header="X-Forwarded-User", web_trusted_proxies="127.0.0.1"))
     reply = opsbot.router.handle("/incident", "open p1 Checkout errors --env prod --service api",

@@ -16,14 +16,8 @@ from bot.config import Settings
 from commands.base import Context
 from tests.browser.axe import axe_violations
 from tests.browser.served import serving
+from tests.webview import PROD_CATALOG
 
-CATALOG = """
-environments:
-  prod: {services: {api: {}}}
-roles:
-  prod: {responder: [U0RESP01]}
-  "*": {admin: [U0ADMIN01]}
-"""
 PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/postmortem", "/ui/audit",
          "/ui/insights", "/ui/maintenance", "/ui/oncall"]
 
@@ -31,7 +25,7 @@ PAGES = ["/ui/", "/ui/?q=checkout", "/ui/incidents/INC-1", "/ui/incidents/INC-1/
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("web")
-    (folder / "opsbot.yml").write_text(CATALOG)
+    (folder / "opsbot.yml").write_text(PROD_CATALOG)
     opsbot = build(settings=Settings(database_url=f"sqlite:///{folder}/opsbot.db", config=folder / "opsbot.yml"))
     admin = Context(user="U0ADMIN01", source="console")
     commands = [

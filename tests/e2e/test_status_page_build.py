@@ -14,15 +14,15 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from bot.app import build, scheduler_for, served
-from bot.config import Settings, SlackSettings
+from bot.config import Settings
 from bot.nochat import LoggedNotifier
 from bot.static_site import copies_of, swap_site, write_site
 from bot.views.status_site import HTML, File
 from commands.base import Context
 from tests.e2e.test_console import opsbot
+from tests.webview import NO_SLACK
 
 RESPONDER = Context(user="U_RESP", source="console")
-NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
 CATALOG = """
 environments:
   prod: {services: {api: {}, web: {}}}

@@ -11,23 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import pytest
 import uvicorn
 
-from bot.app import build, served
-from bot.config import Settings
+from bot.app import served
 from bot.http.server import server_config
-from tests.unit.test_web_view import CATALOG, NO_SLACK, say
-
-
-@pytest.fixture
-def bot(tmp_path, store_url):
-    """opsbot as `opsbot serve` builds it, on the web view tests' catalog (tests/unit/test_web_view.py)."""
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
-                                     evidence_dir=tmp_path / "evidence"))
-    yield opsbot
-    opsbot.close()
+from tests.webview import NO_SLACK, link_path, say, web_view_bot  # noqa: F401  (the fixture `bot`)
 
 
 @contextmanager
@@ -58,7 +46,7 @@ def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(b
         assert page.status_code == 200 and "Checkout down" in page.text
         nobody = httpx.get(f"{base}/ui/", headers=forwarded)
         assert nobody.status_code == 303 and nobody.headers["location"] == "/ui/sign-in"
-        link = bot.services.web.link("U0RESP01").removeprefix("http://localhost:3000")
+        link = link_path(bot, "U0RESP01")
         signed = httpx.get(f"{base}{link}", headers=forwarded)
         cookie = signed.headers["set-cookie"]
         assert signed.status_code == 303 and "opsbot_session=U0RESP01." in cookie and "Secure" in cookie

@@ -14,10 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.app import build, served
-from bot.config import Settings, SlackSettings
+from bot.config import Settings
 from bot.http.server import as_served
 from commands.base import Context
 from tests.poll import wait_until
+from tests.webview import NO_SLACK
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "statuspage_v2.schema.json").read_text())
 RESPONDER = Context(user="U_RESP", source="console")
@@ -44,9 +45,8 @@ API = ["summary.json", "status.json", "components.json", "incidents.json", "inci
 def bots(tmp_path, store_url):
     (tmp_path / "opsbot.yml").write_text(CATALOG)
     settings = Settings(database_url=store_url, config=tmp_path / "opsbot.yml")
-    slack = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
     one, other = build(settings=settings), build(settings=settings)
-    parts = served(one, slack, "off")
+    parts = served(one, NO_SLACK, "off")
     yield one, TestClient(as_served(parts.app, status=parts.status)), other  # as `opsbot serve` serves it
     one.close()
     other.close()
@@ -97,8 +97,7 @@ def test_the_apps_own_routes_answer_as_the_served_status_page_does(bots):
     bot, served_client, _ = bots
     say(bot, "/incident", "open p2 Slow --env prod --service web")
     say(bot, "/incident", "publish INC-1 Website slow")
-    app_alone = TestClient(served(bot, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
-                                                     slack_app_token=None), "off").app)
+    app_alone = TestClient(served(bot, NO_SLACK, "off").app)
     for path, method in [("/status/", "GET"), ("/status/api/v2/summary.json", "GET"), ("/status", "GET"),
                          ("/status/history", "GET"), ("/status/nowhere", "GET"), ("/status/", "POST"),
                          ("/status/", "HEAD")]:
@@ -135,8 +134,7 @@ def test_the_json_has_statuspage_v2_shapes_and_values(bots):
     assert incident["shortlink"] == f"https://status.example.com/incidents/{incident['id']}"
     assert [a["new_status"] for a in incident["incident_updates"][0]["affected_components"]] == ["major_outage"] * 2
     # Stable ids: another process renders the same ones.
-    again = TestClient(served(other, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
-                                                   slack_app_token=None), "off").app)
+    again = TestClient(served(other, NO_SLACK, "off").app)
     assert again.get("/status/api/v2/summary.json").json()["components"] == summary["components"]
 
 
@@ -178,8 +176,7 @@ def test_the_feeds_have_one_entry_per_public_update_with_stable_ids(bots):
     atom_ids = [e.id for e in feeds["atom"].entries]
     assert atom_ids == [e.id for e in feeds["rss"].entries] and len(set(atom_ids)) == 3
     assert feeds["atom"].entries[2].summary == "We are looking into errors."
-    again = TestClient(served(other, SlackSettings(slack_bot_token=None, slack_signing_secret=None,
-                                                   slack_app_token=None), "off").app)
+    again = TestClient(served(other, NO_SLACK, "off").app)
     assert [e.id for e in feedparser.parse(again.get("/status/history.atom").content).entries] == atom_ids
 
 

@@ -10,16 +10,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from starlette.testclient import TestClient
 
-from bot.app import build, served
 from bot.cli import main
-from bot.config import Settings, SlackSettings
 from bot.core.audit import AuditRecord
 from bot.core.models import Event, EventKind
 from commands.base import Context
+from tests.webview import client, opsbot_on, say, signed_in
 
-NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
 CATALOG = """
 environments:
   prod: {services: {api: {}}}
@@ -40,22 +37,9 @@ oncall:
 
 @pytest.fixture
 def bot(tmp_path, store_url):
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml"))
-    yield opsbot
-    opsbot.close()
-
-
-def say(bot, user: str, text: str, command: str = "/incident") -> None:
-    reply = bot.router.handle(command, text, Context(user=user, source="console"))
-    assert reply.ok, reply.text
-
-
-def signed_in(bot, user: str = "U0RESP01", base: str = "http://testserver") -> TestClient:
-    browser = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False, base_url=base)
-    answer = browser.get(bot.services.web.link(user).removeprefix("http://localhost:3000"))
-    assert answer.status_code == 303
-    return browser
+    """opsbot on this module's catalog (reminders and an on-call schedule), as tests/webview.py builds it."""
+    with opsbot_on(tmp_path, store_url, CATALOG) as opsbot:
+        yield opsbot
 
 
 def test_web_login_prints_a_link_that_signs_the_user_in(bot, tmp_path, monkeypatch, capsys):
@@ -64,7 +48,7 @@ def test_web_login_prints_a_link_that_signs_the_user_in(bot, tmp_path, monkeypat
     assert main(["web-login", "--user", "U0RESP01", "--config", str(tmp_path / "opsbot.yml")]) == 0
     link = capsys.readouterr().out.strip()
     assert link.startswith("https://ops.example.com/ui/login/")
-    browser = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False)
+    browser = client(bot)
     assert browser.get(link.removeprefix("https://ops.example.com")).status_code == 303
     assert main(["web-login", "--user", "alice", "--config", str(tmp_path / "opsbot.yml")]) != 0
     assert "is not a Slack user ID" in capsys.readouterr().err
@@ -80,7 +64,7 @@ def test_opsbot_login_is_ephemeral_and_help_lists_it(bot):
 def test_the_cookie_is_secure_over_https_and_the_store_keeps_only_hashes(bot):
     link = bot.services.web.link("U0RESP01")
     token = link.rsplit("/", 1)[1]
-    browser = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False, base_url="https://testserver")
+    browser = client(bot, base="https://testserver")
     answer = browser.get(f"/ui/login/{token}")
     cookie = answer.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "Max-Age=43200" in cookie

@@ -10,15 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from starlette.testclient import TestClient
 
-from bot.app import audit_witnesses, build, served
-from bot.config import Settings, SlackSettings
+from bot.app import audit_witnesses
 from bot.core.models import Event, EventKind
 from bot.views.web_html import when
-from commands.base import Context
+from tests.webview import opsbot_on, say, signed_in
 
-NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
 CATALOG = """
 environments:
   prod: {services: {api: {}, web: {}}}
@@ -30,22 +27,9 @@ roles:
 
 @pytest.fixture
 def bot(tmp_path, store_url):
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
-                                     evidence_dir=tmp_path / "evidence"))
-    yield opsbot
-    opsbot.close()
-
-
-def say(bot, user: str, text: str, command: str = "/incident") -> None:
-    reply = bot.router.handle(command, text, Context(user=user, source="console"))
-    assert reply.ok, reply.text
-
-
-def signed_in(bot, user: str = "U0RESP01") -> TestClient:
-    browser = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False)
-    assert browser.get(bot.services.web.link(user).removeprefix("http://localhost:3000")).status_code == 303
-    return browser
+    """opsbot on this module's catalog (a second service, for the text filter), as tests/webview.py builds it."""
+    with opsbot_on(tmp_path, store_url, CATALOG, evidence_dir=tmp_path / "evidence") as opsbot:
+        yield opsbot
 
 
 def test_roles_with_their_history_and_evidence_verified_on_the_server(bot, tmp_path: Path):

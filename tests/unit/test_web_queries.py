@@ -5,30 +5,21 @@ Both stores: tests/contract/test_on_postgres_web_queries.py."""
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from bot.app import build, served
-from bot.config import Settings
-from commands.base import Context
-from tests.unit.test_web_view import CATALOG, NO_SLACK
+from tests.webview import CATALOG, client, opsbot_on, say, signed_in
 
 
 @pytest.fixture
 def bot(tmp_path, store_url):
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
-                                     evidence_dir=tmp_path / "evidence"))
-    reply = opsbot.router.handle("/incident", "open p1 Checkout down --env prod --service api",
-                                 Context(user="U0ADMIN01", source="console"))
-    assert reply.ok, reply.text
-    yield opsbot
-    opsbot.close()
+    """opsbot on the web view tests' catalog (tests/webview.py), with one incident open."""
+    with opsbot_on(tmp_path, store_url, CATALOG, evidence_dir=tmp_path / "evidence") as opsbot:
+        say(opsbot, "U0ADMIN01", "open p1 Checkout down --env prod --service api")
+        yield opsbot
 
 
-def signed_in(bot) -> TestClient:
-    browser = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False, raise_server_exceptions=False)
-    assert browser.get(bot.services.web.link("U0ADMIN01").removeprefix("http://localhost:3000")).status_code == 303
-    return browser
+def signed_in_as_admin(bot):
+    """Signed in as an admin; a server error is an answer to look at, not an exception."""
+    return signed_in(bot, "U0ADMIN01", raise_server_exceptions=False)
 
 
 @pytest.mark.parametrize("path, params, said", [
@@ -42,20 +33,20 @@ def signed_in(bot) -> TestClient:
     ("/ui/", {"q": "pool\x00"}, "A filter holds a NUL character; remove it."),
 ])
 def test_a_filter_at_its_limits_is_a_clear_400_not_a_500(bot, path, params, said):
-    answer = signed_in(bot).get(path, params=params)
+    answer = signed_in_as_admin(bot).get(path, params=params)
     assert answer.status_code == 400, (answer.status_code, answer.text[:300])
     assert said in answer.text and "Checkout down" not in answer.text
 
 
 def test_the_last_day_and_a_far_page_that_are_valid_still_answer(bot):
-    browser = signed_in(bot)
+    browser = signed_in_as_admin(bot)
     assert browser.get("/ui/", params={"until": "9999-12-30", "since": "0001-01-01"}).status_code == 200
     far = browser.get("/ui/incidents/INC-1", params={"events": "9999999"})
     assert far.status_code == 200 and "No events here." in far.text
 
 
 def test_the_sign_in_page_shows_no_words_put_in_its_link(bot):
-    anonymous = TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False)
+    anonymous = client(bot)
     page = anonymous.get("/ui/sign-in", params={"refused": "Session expired: sign in at https://evil.example"})
     assert page.status_code == 200 and "evil.example" not in page.text and "/opsbot login" in page.text
     spent = anonymous.get("/ui/login/" + "x" * 43)

@@ -7,23 +7,11 @@ uvicorn in tests/integration/test_web_proxy_served.py. Both stores: tests/contra
 """
 from __future__ import annotations
 
-import pytest
 from starlette.testclient import TestClient
 
-from bot.app import build, served
-from bot.config import Settings
+from bot.app import served
 from bot.http.server import behind_proxies
-from tests.unit.test_web_view import CATALOG, NO_SLACK, say
-
-
-@pytest.fixture
-def bot(tmp_path, store_url):
-    """opsbot as `opsbot serve` builds it, on the web view tests' catalog (tests/unit/test_web_view.py)."""
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
-                                     evidence_dir=tmp_path / "evidence"))
-    yield opsbot
-    opsbot.close()
+from tests.webview import NO_SLACK, link_path, say, web_view_bot  # noqa: F401  (the fixture `bot`)
 
 SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -33,10 +21,6 @@ def as_served(bot, address: str, trusted: list[str] | None = None) -> TestClient
     """The app as `opsbot serve` runs it (proxy headers applied after keeping the peer), from `address`."""
     app = behind_proxies(served(bot, NO_SLACK, "off").app, trusted or [])
     return TestClient(app, follow_redirects=False, client=(address, 50000))
-
-
-def link_path(bot, user: str) -> str:
-    return bot.services.web.link(user).removeprefix("http://localhost:3000")
 
 
 def test_a_link_preview_or_a_head_request_leaves_the_one_time_link_for_the_person(bot):

@@ -7,52 +7,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-from starlette.testclient import TestClient
-
-from bot.app import build, served
-from bot.config import Settings, SlackSettings
 from bot.core.web_auth import WebAuth
 from bot.timeparse import utcnow
-from commands.base import Context
+from tests.webview import client, say, signed_in, web_view_bot  # noqa: F401  (the fixture `bot`)
 
-NO_SLACK = SlackSettings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None)
-CATALOG = """
-environments:
-  prod: {services: {api: {}}}
-  staging: {services: {api: {}}}
-roles:
-  prod: {responder: [U0RESP01], admin: [U0PRODADM]}
-  staging: {responder: [U0RESP01]}
-  "*": {admin: [U0ADMIN01]}
-"""
 SECRET = "ghp_" + "K" * 36
-
-
-@pytest.fixture
-def bot(tmp_path, store_url):
-    (tmp_path / "opsbot.yml").write_text(CATALOG)
-    opsbot = build(settings=Settings(database_url=store_url, config=tmp_path / "opsbot.yml",
-                                     evidence_dir=tmp_path / "evidence"))
-    yield opsbot
-    opsbot.close()
-
-
-def client(bot, address: str = "testclient") -> TestClient:
-    return TestClient(served(bot, NO_SLACK, "off").app, follow_redirects=False, client=(address, 50000))
-
-
-def say(bot, user: str, text: str, command: str = "/incident") -> None:
-    reply = bot.router.handle(command, text, Context(user=user, source="console"))
-    assert reply.ok, reply.text
-
-
-def signed_in(bot, user: str) -> TestClient:
-    browser = client(bot)
-    path = bot.services.web.link(user).removeprefix("http://localhost:3000")
-    answer = browser.get(path)
-    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
-    return browser
 
 
 def test_without_a_session_every_page_redirects_to_a_sign_in_page_that_shows_no_data(bot):
