@@ -87,6 +87,8 @@ class WebUI:
         if path == "/ui/sign-in" or user is None:
             reason = query.get("refused") or ("You are signed out." if query.get("signed_out") else None)
             return 200, HTML, html.sign_in_page(reason).encode()
+        if path == "/ui/logout":  # a sign-out is a POST (bot/http/web.py); an old link shows the button
+            return 200, HTML, html.sign_out_page(user).encode()
         zone = self._zone(user)
         found = INCIDENT.match(path)
         if found:

@@ -2,15 +2,15 @@
 request to `render` (bot/webui.py, given by the composition root) with who is asking.
 
 - `/ui/login/<token>` spends a one-time link (bot/core/web_auth.py) and sets the session cookie: HttpOnly,
-  SameSite=Lax, Secure over HTTPS, for OPSBOT_WEB_SESSION. `/ui/logout` ends the session.
+  SameSite=Lax, Secure over HTTPS, for OPSBOT_WEB_SESSION. A POST to `/ui/logout` from opsbot's own pages ends the
+  session; one another site sends is refused (Sec-Fetch-Site, else Origin), and a GET shows the button.
 - Behind an SSO proxy, the header OPSBOT_WEB_USER_HEADER names the Slack user ID, trusted only from the addresses in
   OPSBOT_WEB_TRUSTED_PROXIES (the connection's own peer, scope[PEER], not the client a proxy forwarded); from anywhere
   else it is ignored. A value that is not a Slack user ID (an e-mail, a login name) is refused with what it carried.
 - A link preview (Slack's unfurler and its kind, by User-Agent) or a HEAD request to a sign-in link is answered
-  without spending it: otherwise the crawler signs in and the person finds their link already used. A HEAD request
-  to /ui/logout signs nobody out either.
+  without spending it: otherwise the crawler signs in and the person finds their link already used.
 - Without a session, every page redirects to /ui/sign-in, which says how to sign in and shows no data.
-- Nothing here changes anything but sessions: only GET and HEAD are answered. Every answer carries a
+- Nothing here changes anything but sessions: only GET and HEAD are answered, and the sign-out's POST. Every answer carries a
   Content-Security-Policy without scripts, and is not cached (the pages are one person's)."""
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ SLACK_USER = re.compile(r"^[UW][A-Z0-9_]{2,30}$")
 PREVIEWERS = re.compile(r"Slackbot|Slack-ImgProxy|facebookexternalhit|Twitterbot|Discordbot|TelegramBot|WhatsApp|"
                         r"LinkedInBot|SkypeUriPreview|Googlebot|bingbot", re.IGNORECASE)
 NOT_SPENT = "This is a one-time sign-in link: open it in your browser. It was not used up by this visit."
-OPEN = {"/ui/sign-in", "/ui/logout", "/ui/style.css", "/ui/local-time.js"}  # answered without a session (and /ui/login/<token>)
+OPEN = {"/ui/sign-in", "/ui/style.css", "/ui/local-time.js"}  # answered without a session (and /ui/login/<token>)
 
 
 @dataclass
@@ -92,20 +92,14 @@ class WebSite:
 
     async def _answer(self, request: Request) -> Response:
         path = request.url.path
+        if request.method == "POST" and path == "/ui/logout":
+            return await self._logout(request)
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("The web view is read-only.", status_code=405, headers={"Allow": "GET, HEAD"})
         if path == "/ui":
             return RedirectResponse("/ui/", status_code=308)
         if path.startswith("/ui/login/"):
             return await self._login(request, path.removeprefix("/ui/login/"))
-        if path == "/ui/logout" and request.method == "HEAD":  # a link checker's probe: nobody is signed out
-            return RedirectResponse("/ui/sign-in?signed_out=1", status_code=303)
-        if path == "/ui/logout":
-            await asyncio.to_thread(self.access.sign_out, request.cookies.get(COOKIE))
-            response = RedirectResponse("/ui/sign-in?signed_out=1", status_code=303)
-            response.delete_cookie(COOKIE, path="/ui", secure=request.url.scheme == "https", httponly=True,
-                                   samesite="lax")
-            return response
         try:
             user = None if path in OPEN else await self._user(request)
         except ProxiedValue as refused:
@@ -116,6 +110,16 @@ class WebSite:
         query = {key: value for key, value in request.query_params.items() if key != "refused"}
         status, media_type, body = await asyncio.to_thread(self.render, user, path, query)
         return Response(body, status_code=status, media_type=media_type)
+
+    async def _logout(self, request: Request) -> Response:
+        if not same_origin(request):
+            return PlainTextResponse("Nobody was signed out: sign out with the button on opsbot's own pages.",
+                                     status_code=403)
+        await asyncio.to_thread(self.access.sign_out, request.cookies.get(COOKIE))
+        response = RedirectResponse("/ui/sign-in?signed_out=1", status_code=303)
+        response.delete_cookie(COOKIE, path="/ui", secure=request.url.scheme == "https", httponly=True,
+                               samesite="lax")
+        return response
 
     async def _sign_in_page(self, status: int, reason: str) -> Response:
         _, media_type, body = await asyncio.to_thread(self.render, None, "/ui/sign-in", {"refused": reason})
@@ -132,6 +136,17 @@ class WebSite:
         response.set_cookie(COOKIE, cookie, max_age=self.access.session_s, path="/ui", httponly=True,
                             samesite="lax", secure=request.url.scheme == "https")
         return response
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a browser sent this from one of opsbot's own pages: its Sec-Fetch-Site (every current browser sends
+    it), else its Origin against the address asked for. A client that sends neither is no browser another site
+    could drive (curl, a script), and is let through."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")  # "none": typed or bookmarked by the person themselves
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
 class ProxiedValue(Exception):

@@ -40,7 +40,9 @@ svg rect.s0{fill:#0d47a1}svg rect.s1{fill:#b71c1c}svg rect.s2{fill:#1b5e20}svg r
 svg rect.s4{fill:#e65100}svg rect.s5{fill:#455a64}.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 .chart table{width:auto}.calendar{table-layout:fixed;display:table;margin-bottom:2rem}
 .calendar td{height:4rem;font-size:.85rem;overflow-wrap:anywhere}.calendar ul{margin:0;padding-left:1rem}
-.calendar .day{font-weight:600}
+.calendar .day{font-weight:600}.who{display:flex;flex-wrap:wrap;align-items:center;margin:1rem 0}
+form.signout{display:inline;margin:0}.signout button{font:inherit;color:var(--link);background:none;border:0;padding:0;
+text-decoration:underline;cursor:pointer}
 @media (max-width:40rem){.timeline thead{position:absolute;left:-9999px}.timeline tr{display:block;
 border-bottom:1px solid var(--line);padding:.35rem 0}.timeline td{display:inline;border:0;padding:0 .5rem 0 0}
 .timeline td.text{display:block}}.calendar .today{outline:2px solid var(--link)}code{overflow-wrap:anywhere}
@@ -55,6 +57,9 @@ document.querySelectorAll('time[data-local]').forEach(function (t) {
   if (!isNaN(d)) { t.textContent = d.toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'}); }
 });
 """
+# Signing out changes something, so it is a POST from this origin's page (bot/http/web.py): a link or an image on
+# another site cannot sign anyone out.
+SIGN_OUT = '<form class="signout" method="post" action="/ui/logout"><button type="submit">Sign out</button></form>'
 PAGES = [("Incidents", "/ui/"), ("Audit", "/ui/audit"), ("Insights", "/ui/insights"),
          ("Maintenance", "/ui/maintenance"), ("On call", "/ui/oncall")]
 
@@ -92,15 +97,19 @@ def _span(value: timedelta | None, target: timedelta | None = None) -> str:
 
 def page(title: str, body: str, user: str | None) -> str:
     nav = "".join(f'<a href="{href}">{name}</a>' for name, href in PAGES) if user else ""
-    who = f'<span class="muted">{escape(user)} · </span><a href="/ui/logout">Sign out</a>' if user else ""
+    who = f'<span class="muted">{escape(user)} · </span>{SIGN_OUT}' if user else ""
     # A wide table scrolls inside itself on a phone: focusable, so it scrolls from the keyboard too. Every "<table"
     # here is markup of ours or markdown-it's (user text is escaped before it gets here).
     body = body.replace("<table>", '<table tabindex="0">').replace("<table class=", '<table tabindex="0" class=')
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{escape(title)} — opsbot</title><link rel="stylesheet" href="/ui/style.css"></head>'
-            f"<body><header><nav>{nav}</nav><p>{who}</p></header><main><h1>{escape(title)}</h1>{body}</main>"
+            f'<body><header><nav>{nav}</nav><div class="who">{who}</div></header><main><h1>{escape(title)}</h1>{body}</main>'
             '<script src="/ui/local-time.js"></script></body></html>\n')
+
+
+def sign_out_page(user: str) -> str:
+    return page("Sign out", f"<p>Sign out of opsbot's web view in this browser?</p>{SIGN_OUT}", user)
 
 
 def sign_in_page(reason: str | None = None) -> str:

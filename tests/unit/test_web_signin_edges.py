@@ -75,10 +75,30 @@ def test_a_proxy_header_that_is_not_a_slack_user_id_is_refused_with_what_it_carr
     assert web.get("/ui/", headers={"X-Forwarded-User": "U0RESP01"}).status_code == 200
 
 
-def test_a_head_request_to_sign_out_leaves_the_session(bot):
+def test_only_a_post_from_opsbots_own_page_signs_out(bot):
+    """A link, an image or a form on another site must not sign anyone out: GET and HEAD show the button, and a
+    POST another site sends (Sec-Fetch-Site, else Origin) is refused, the session intact."""
     web = as_served(bot, "203.0.113.9")
     assert web.get(link_path(bot, "U0RESP01")).status_code == 303
-    assert web.head("/ui/logout").status_code == 303
+    assert web.head("/ui/logout").status_code == 200
+    shown = web.get("/ui/logout")
+    assert shown.status_code == 200 and '<form class="signout" method="post" action="/ui/logout">' in shown.text
+    for foreign in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Origin": "https://evil.example"}, {"Origin": "null"}):
+        refused = web.post("/ui/logout", headers=foreign)
+        assert refused.status_code == 403 and "Nobody was signed out" in refused.text, foreign
+        assert "set-cookie" not in refused.headers
     assert web.get("/ui/").status_code == 200  # still signed in
-    assert web.get("/ui/logout").headers["location"] == "/ui/sign-in?signed_out=1"
+    own = web.post("/ui/logout", headers={"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"})
+    assert own.status_code == 303 and own.headers["location"] == "/ui/sign-in?signed_out=1"
     assert web.get("/ui/").status_code == 303
+    assert web.get("/ui/logout").headers["location"] == "/ui/sign-in"  # signed out: nothing to show
+
+
+def test_a_post_anywhere_else_is_refused_as_read_only(bot):
+    web = as_served(bot, "203.0.113.9")
+    assert web.get(link_path(bot, "U0RESP01")).status_code == 303
+    for path in ("/ui/", "/ui/incidents/INC-1", f"/ui/login/{'x' * 20}", "/ui/sign-in"):
+        answer = web.post(path, headers={"Sec-Fetch-Site": "same-origin"})
+        assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD", path
+    assert web.get("/ui/").status_code == 200

@@ -62,7 +62,7 @@ def test_expired_links_forged_cookies_and_another_users_cookie_are_refused(bot):
 def test_signing_out_ends_the_session(bot):
     browser = signed_in(bot, "U0RESP01")
     cookie = browser.cookies["opsbot_session"]
-    assert browser.get("/ui/logout").headers["location"] == "/ui/sign-in?signed_out=1"
+    assert browser.post("/ui/logout").headers["location"] == "/ui/sign-in?signed_out=1"
     again = client(bot)
     again.cookies.set("opsbot_session", cookie, path="/ui")
     assert again.get("/ui/").status_code == 303  # the old cookie no longer works
