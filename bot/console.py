@@ -1,7 +1,9 @@
 """`opsbot console`: the same commands as Slack, from a local prompt or a pipe."""
 from __future__ import annotations
 
+import logging
 import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +22,7 @@ from bot.views.text import to_text
 from commands.base import Context
 from commands.router import Router, redacted
 
+log = logging.getLogger(__name__)
 PROMPT = "opsbot> "
 HISTORY = Path.home() / ".opsbot_history"
 
@@ -71,7 +74,12 @@ def run(router: Router, ctx: Context, stdin: TextIO = sys.stdin, stdout: TextIO 
             print(saved(reply.file.filename, reply.file.content), file=stdout)
         print(file=stdout)
         stdout.flush()
-        effects.carry_out(reply.effects)
+        try:
+            effects.carry_out(reply.effects)
+        except Exception:  # a bug after the reply: a reference here, the traceback in the log
+            ref = uuid.uuid4().hex[:8]
+            log.exception("failed (ref %s): what follows a console command", ref)
+            print(f"Something went wrong after that (ref {ref}); the details are in the log.\n", file=stdout)
     if interactive:
         _save_history()
     return 0
@@ -135,10 +143,15 @@ class ConsoleEffects:
                 print(file=self.stdout)
 
     def similar(self, effect: SimilarIncidents) -> None:
-        """The past incidents most like the new one, printed where it was opened (nothing when none is close)."""
+        """The past incidents most like the new one, printed where it was opened (nothing when none is close). A
+        suggestion: should it fail, that is logged and the session goes on."""
         services = self.router.services
-        incident = services.incidents.get(effect.number)
-        found = services.search.similar(incident, services.incidents.viewer(self.ctx.user, self.ctx.channel))
+        try:
+            incident = services.incidents.get(effect.number)
+            found = services.search.similar(incident, services.incidents.viewer(self.ctx.user, self.ctx.channel))
+        except Exception:  # logged with its traceback; the person's work is not interrupted
+            log.exception("similar incidents of INC-%s could not be found", effect.number)
+            return
         if found:
             print(to_text(redacted(similar_list(incident, found))), file=self.stdout)
             print(file=self.stdout)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from bot.core.plain_text import printable
 from bot.errors import BackendError, NotFound, OpsbotError, UsageError
 from bot.views.mrkdwn import from_slack
 
@@ -22,8 +23,8 @@ OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?=\s|$)")
 
 def normalise(text: str) -> str:
     """Undo Slack's typography (— back to --, curly quotes back to straight ones) and its mention markup
-    (`<@U123|bob>` back to the neutral `@U123` the store keeps)."""
-    text = from_slack(text)
+    (`<@U123|bob>` back to the neutral `@U123` the store keeps); drop control characters (bot/core/plain_text.py)."""
+    text = printable(from_slack(text))
     text = text.replace("\u2014", "--").replace("\u2013", "--")
     for curly, straight in (("\u201c", '"'), ("\u201d", '"'), ("\u2018", "'"), ("\u2019", "'")):
         text = text.replace(curly, straight)

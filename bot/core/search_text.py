@@ -108,7 +108,9 @@ class Filters:
 
 
 def words_of(text: str) -> list[str]:
-    return [word.lower() for word in WORD.findall(text)]
+    # Lowercased word by word, keeping letters and digits only: a letter whose lowercase is two characters (the
+    # Turkish İ: i and a combining dot) must not make a word the queries refuse.
+    return ["".join(WORD.findall(word.lower())) for word in WORD.findall(text)]
 
 
 def parse_query(text: str) -> Match:

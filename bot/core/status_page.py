@@ -21,6 +21,7 @@ from bot.core.effects import Effect, StatusPageNotice
 from bot.core.incidents import scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.ops import OpsService
+from bot.core.plain_text import printable
 from bot.core.ports import Clock, HealthReport, StaleWrite, StatusWrite, Store
 from bot.core.redact import redact
 from bot.core.reminders import Window
@@ -79,7 +80,7 @@ class StatusPageService:
 
     # --- checks -----------------------------------------------------------------------------------------------
     def _text(self, text: str | None, what: str, limit: int | None = None) -> str:
-        text = (text or "").strip()
+        text = printable(text or "").strip()  # every path to the page, not only slash commands
         limit = limit or self.catalog.limits.text_max
         if not text:
             raise UsageError(f"The {what} is empty.")

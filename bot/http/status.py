@@ -55,6 +55,7 @@ class StatusSite:
         self.version, self.render, self.check_every_s = version, render, check_every_s
         self._files: dict[str, Ready] = {}
         self._rendered_at: Hashable | None = None
+        self._unrenderable: Hashable | None = None  # a version whose rendering failed
         self._checked = 0.0
         self._failing = False
         self._lock = asyncio.Lock()
@@ -67,9 +68,8 @@ class StatusSite:
             if time.monotonic() - self._checked >= self.check_every_s or self._rendered_at is None:
                 try:
                     current = await asyncio.to_thread(self.version)
-                    if current != self._rendered_at:
-                        self._files = await asyncio.to_thread(self._ready)
-                        self._rendered_at = current
+                    if current not in (self._rendered_at, self._unrenderable):
+                        await self._render(current)
                     if self._failing:
                         log.warning("status page: the store answers again; the page is current")
                     self._failing = False
@@ -79,6 +79,18 @@ class StatusSite:
                     self._failing = True
                 self._checked = time.monotonic()
         return self._files
+
+    async def _render(self, version: Hashable) -> None:
+        """The files at `version`. Should rendering fail (a bug, or text no renderer takes), that is logged as such
+        and the page last rendered goes on being served (none yet: 503); that version is not tried again every
+        second — the next change, or the 10-minute re-rendering, is."""
+        try:
+            files = await asyncio.to_thread(self._ready)
+        except Exception:
+            log.exception("status page: could not render version %s; serving the page last rendered", version)
+            self._unrenderable = version
+            return
+        self._files, self._rendered_at = files, version
 
     def _ready(self) -> dict[str, Ready]:
         return {path: Ready(file) for path, file in self.render().items()}

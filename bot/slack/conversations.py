@@ -118,7 +118,11 @@ class SlackConversations:  # the Conversations port (bot/core/ports.py), for Sla
         incident = await asyncio.to_thread(self.service.get, number)
         if not incident.channel:
             return []
-        found = await asyncio.to_thread(self.search.similar, incident, NOBODY)
+        try:
+            found = await asyncio.to_thread(self.search.similar, incident, NOBODY)
+        except Exception:  # a suggestion: the effects after it (the health snapshot) must still happen
+            log.exception("similar incidents of %s could not be found", incident.id)
+            return []
         if not found or not await asyncio.to_thread(self.service.store.remember_delivery, f"similar:{incident.id}"):
             return []
         answer = similar_list(incident, found)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
+from bot.core.plain_text import printable
 from bot.core.status_models import PublicIncident
 from bot.core.status_view import PageView, maintenance_updates
 from bot.views.status import maintenance_span
@@ -52,19 +53,21 @@ def _feed(view: PageView, kind: str) -> bytes:
     feed = FeedGenerator()
     base = _base(view)
     feed.id(f"{base}/history.{kind}")
-    feed.title(f"{view.title} — history")
+    feed.title(printable(f"{view.title} — history"))
     feed.link(href=base if base.startswith("http") else f"{base}/", rel="alternate")
-    feed.description(f"Incidents and maintenance of {view.title}")
+    feed.description(printable(f"Incidents and maintenance of {view.title}"))
     feed.updated(view.updated_at)
     feed.language("en")
+    # Text kept before control characters were dropped at the door (bot/core/plain_text.py) must not stop the page:
+    # lxml refuses any string XML cannot hold, and the whole rendering would fail with it.
     newest = sorted(entries(view), key=lambda e: (e.at, e.id), reverse=True)[:ENTRIES]
     for entry in reversed(newest):  # feedgen puts each new entry first: add oldest first, read newest first
         item = feed.add_entry()
         item.id(entry.id)
         item.guid(entry.id, permalink=False)
-        item.title(entry.title)
+        item.title(printable(entry.title))
         item.link(href=entry.link)
-        item.content(entry.body, type="text")  # plain text: a reader escapes it, no markup is carried
+        item.content(printable(entry.body), type="text")  # plain text: a reader escapes it, no markup is carried
         item.published(entry.at)
         item.updated(entry.at)
     return feed.atom_str(pretty=True) if kind == "atom" else feed.rss_str(pretty=True)

@@ -33,6 +33,17 @@ def test_apostrophes_in_free_text_need_no_quoting(router, service, alice):
     assert service.timeline(1)[-1].text == "it's the index; don't restart"
 
 
+def test_control_characters_typed_or_pasted_are_dropped_before_anything_is_kept(router, service, alice):
+    """A NUL (PostgreSQL's text cannot hold one) or a terminal's ^K in a command is dropped, on every surface: the
+    console's lines and Slack's command text both reach the router (the console's own test: test_search.py)."""
+    assert run(router, "open p2 Checkout\x00 down\x0b --service api", alice).ok
+    assert run(router, "note INC-1 pool\x01 at 100/100\r\nsecond line", alice).ok
+    assert service.get(1).title == "Checkout down"
+    assert service.timeline(1)[-1].text == "pool at 100/100\nsecond line"
+    line = router.handle_line("incident note INC-1 from the console\x00 too", alice)
+    assert line.ok and service.timeline(1)[-1].text == "from the console too"
+
+
 def test_incident_id_is_case_insensitive_and_optional_when_one_is_open(router, service, alice):
     run(router, "open p1 Outage", alice)
     assert run(router, "ack inc-1", alice).ok

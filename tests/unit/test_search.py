@@ -278,3 +278,52 @@ def test_similar_asks_for_the_rarest_words_some_incident_holds():
     terms = ["checkout", "hangs", "db", "connection", "database"]
     counts = {"checkout": 200, "hangs": 0, "db": 5, "connection": 40, "database": 5}
     assert similarity_match(terms, counts, size=3).any_of == ("db", "database", "connection")
+
+
+def test_a_letter_whose_lowercase_is_two_characters_is_searched_not_refused(router, services):
+    """The Turkish İ lowercases to i and a combining dot: search, similar, the post-mortem (which lists similar
+    incidents) and the console's suggestion after an open all go on as with any other word."""
+    import io
+
+    from bot import console
+
+    run(router, "open p2 Database outage Istanbul --service api")
+    run(router, "resolve INC-1 failover")
+    out = io.StringIO()
+    assert console.run(router, ALICE, stdin=io.StringIO("/incident open p2 İstanbul DC outage --service api\n"
+                                                       "/incident list\n"), stdout=out) == 0
+    assert "INC-2" in out.getvalue() and "Something went wrong" not in out.getvalue()
+    assert "INC-1" in run(router, "search İstanbul")
+    assert "INC-1" in run(router, "similar INC-2")
+    assert "İstanbul DC outage" in run(router, "postmortem INC-2")
+    assert found(services, "İSTANBUL outage", include_open=False) == ["INC-1"]
+
+
+def test_a_bug_after_a_console_reply_is_a_reference_and_the_session_goes_on(router, monkeypatch, caplog):
+    """The similar incidents are a suggestion: should finding them fail, nothing is said and the session goes on;
+    a bug anywhere after a reply is one line with a reference, never a traceback and never the end of the session."""
+    import io
+
+    from bot import console
+
+    def broken_search(self, incident, viewer):
+        raise RuntimeError("a bug in the similar incidents' search")
+
+    monkeypatch.setattr(type(router.services.search), "similar", broken_search)
+    out = io.StringIO()
+    lines = "/incident open p2 Checkout slow --service api\n/incident list\n"
+    assert console.run(router, ALICE, stdin=io.StringIO(lines), stdout=out) == 0
+    assert "Checkout slow" in out.getvalue().split("INC-1")[-1]  # the list ran after it
+    assert "Traceback" not in out.getvalue() and "Something went wrong" not in out.getvalue()
+    assert "a bug in the similar incidents' search" in caplog.text
+
+    def broken_effect(self, effect):
+        raise RuntimeError("a bug in carrying out an effect")
+
+    monkeypatch.setattr(console.ConsoleEffects, "similar", broken_effect)
+    out = io.StringIO()
+    lines = "/incident open p2 Search slow --service api\n/incident list\n"
+    assert console.run(router, ALICE, stdin=io.StringIO(lines), stdout=out) == 0
+    said = out.getvalue()
+    assert "Something went wrong after that (ref " in said and "Search slow" in said.split("(ref ")[-1]
+    assert "Traceback" not in said and "a bug in carrying out an effect" in caplog.text

@@ -270,3 +270,56 @@ def test_when_the_store_cannot_be_read_the_last_page_is_served_and_never_a_500(b
     assert cold.get("/status/api/v2/summary.json").json()["status"]["indicator"] == "major"
     head, get = client.head("/status/"), client.get("/status/")
     assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(get.content))
+
+
+def test_control_characters_never_reach_the_page_and_old_ones_never_stop_it(bots, caplog):
+    """A stray ^K or ^A pasted into public text is dropped at the door; text kept before that (or put in the
+    store by anything else) is dropped when the feeds are written (XML cannot hold it), so the page, its JSON and
+    its feeds stay current instead of the last rendering being served on."""
+    import feedparser
+
+    from bot.core.ports import StatusWrite
+
+    bot, client, _ = bots
+    say(bot, "/incident", "open p1 Checkout down --env prod --service api")
+    say(bot, "/incident", "publish INC-1 Elevated\x0b errors --components API")
+    say(bot, "/incident", "update INC-1 fix \x01deployed\x0c --public --state monitoring")
+    public = bot.store.public_incident_for(1)
+    assert public.name == "Elevated errors" and public.updates[-1].body == "fix deployed"
+    # Text with control characters already in the store (kept by an earlier version): the page still moves on.
+    old = public.model_copy(update={"name": "Elevated\x0b errors\x00 (old)"})
+    bot.store.write_status(bot.store.status_version(), StatusWrite(incident=old))
+    assert wait_until(lambda: "(old)" in client.get("/status/api/v2/summary.json").text, timeout=5,
+                      what="the page rendered with the old text")
+    for kind in ("atom", "rss"):
+        parsed = feedparser.parse(client.get(f"/status/history.{kind}").content)
+        assert not parsed.bozo and parsed.entries[0].title == "Elevated errors (old) — Monitoring"
+    assert "could not render" not in caplog.text
+
+
+def test_a_rendering_that_fails_is_logged_as_such_and_the_last_page_is_served(caplog):
+    """A bug in rendering is not a store outage: it is logged once for that version, the page last rendered goes
+    on being served, and the next version renders again."""
+    from bot.http.status import StatusSite
+
+    state = {"version": 1, "fail": False, "renders": 0}
+
+    class File:
+        def __init__(self, body: bytes):
+            self.body, self.media_type = body, "text/html"
+
+    def render():
+        state["renders"] += 1
+        if state["fail"]:
+            raise ValueError("All strings must be XML compatible")
+        return {"": File(f"page {state['version']}".encode())}
+
+    site = StatusSite(lambda: state["version"], render, check_every_s=0)
+    web = TestClient(site)
+    assert web.get("/status/").text == "page 1"
+    state.update(version=2, fail=True)
+    assert [web.get("/status/").text for _ in range(3)] == ["page 1"] * 3
+    assert state["renders"] == 2  # version 2 was tried once, not on every request
+    assert "could not render version 2" in caplog.text and "cannot read the store" not in caplog.text
+    state.update(version=3, fail=False)
+    assert web.get("/status/").text == "page 3"
