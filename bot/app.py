@@ -338,7 +338,7 @@ def web_site(opsbot: Opsbot) -> WebSite:
     except ValueError as exc:
         raise ConfigError([f"OPSBOT_WEB_SESSION: {exc}"]) from exc
     auth = WebAuth(opsbot.store, opsbot.services.incidents.clock, session)
-    access = WebAccess(sign_in=auth.sign_in, user_of=auth.user_of, sign_out=auth.sign_out,
+    access = WebAccess(link_holder=auth.link_holder, sign_in=auth.sign_in, user_of=auth.user_of, sign_out=auth.sign_out,
                        session_s=int(session.total_seconds()), user_header=settings.web_user_header,
                        trusted_proxies=[p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()])
     key, witnesses = audit_key(settings), audit_witnesses(settings)

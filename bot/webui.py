@@ -84,6 +84,8 @@ class WebUI:
             return 200, CSS, html.STYLE.encode()
         if path == "/ui/local-time.js":
             return 200, JS, html.LOCAL_TIME_JS.encode()
+        if path == "/ui/sign-in" and query.get("holder"):  # a valid link, opened: ask before spending it
+            return 200, HTML, html.confirm_sign_in_page(query["holder"]).encode()
         if path == "/ui/sign-in" or user is None:
             reason = query.get("refused") or ("You are signed out." if query.get("signed_out") else None)
             return 200, HTML, html.sign_in_page(reason).encode()

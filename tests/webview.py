@@ -77,8 +77,12 @@ def link_path(bot, user: str) -> str:
 
 
 def signed_in(bot, user: str = "U0RESP01", raise_server_exceptions: bool = True) -> TestClient:
-    """A browser that opened a sign-in link for `user`: sent on to the list, with its session cookie."""
+    """A browser that opened a sign-in link for `user` and pressed Sign in: sent on to the list, with its session
+    cookie."""
     browser = client(bot, raise_server_exceptions=raise_server_exceptions)
-    answer = browser.get(link_path(bot, user))
+    path = link_path(bot, user)
+    asked = browser.get(path)
+    assert asked.status_code == 200 and f"as <strong>{user}</strong>" in asked.text, asked.text
+    answer = browser.post(path, headers={"Sec-Fetch-Site": "same-origin"})
     assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
     return browser

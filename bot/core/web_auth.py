@@ -38,6 +38,13 @@ class WebAuth:
         self.store.add_web_token(_digest(token), "link", user, now + LINK_TTL, now)
         return token
 
+    def link_holder(self, token: str) -> str:
+        """Whose valid link this is, without spending it (the page that asks them to press Sign in)."""
+        user = self.store.web_token_user(_digest(token), "link", self.clock()) if TOKEN.fullmatch(token or "") else None
+        if user is None:
+            raise PermissionDenied(REFUSED)
+        return user
+
     def sign_in(self, token: str) -> tuple[str, str]:
         """Spend a link: (the session cookie's value, the user). Refused with one message whatever the reason."""
         now = self.clock()

@@ -1,14 +1,15 @@
 """GET /ui/…: the signed-in, read-only web view. This module only signs people in and out and hands each page's
 request to `render` (bot/webui.py, given by the composition root) with who is asking.
 
-- `/ui/login/<token>` spends a one-time link (bot/core/web_auth.py) and sets the session cookie: HttpOnly,
-  SameSite=Lax, Secure over HTTPS, for OPSBOT_WEB_SESSION. A POST to `/ui/logout` from opsbot's own pages ends the
+- `/ui/login/<token>` (a one-time link, bot/core/web_auth.py) shows whose it is and a Sign in button; only that
+  button's POST, from this page, spends it and sets the session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS,
+  for OPSBOT_WEB_SESSION. So a link preview, a link scanner or a HEAD request never uses the link up, and another
+  site cannot sign a person in as someone else (a login CSRF): its POST is refused, and a link sent to them says
+  whose it is before anything happens. A POST to `/ui/logout` from opsbot's own pages ends the
   session; one another site sends is refused (Sec-Fetch-Site, else Origin), and a GET shows the button.
 - Behind an SSO proxy, the header OPSBOT_WEB_USER_HEADER names the Slack user ID, trusted only from the addresses in
   OPSBOT_WEB_TRUSTED_PROXIES (the connection's own peer, scope[PEER], not the client a proxy forwarded); from anywhere
   else it is ignored. A value that is not a Slack user ID (an e-mail, a login name) is refused with what it carried.
-- A link preview (Slack's unfurler and its kind, by User-Agent) or a HEAD request to a sign-in link is answered
-  without spending it: otherwise the crawler signs in and the person finds their link already used.
 - Without a session, every page redirects to /ui/sign-in, which says how to sign in and shows no data.
 - Nothing here changes anything but sessions: only GET and HEAD are answered, and the sign-out's POST. Every answer carries a
   Content-Security-Policy without scripts, and is not cached (the pages are one person's)."""
@@ -34,18 +35,15 @@ COOKIE = "opsbot_session"
 PEER = "opsbot.peer"  # the TCP peer's address, kept by bot/http/server.py before proxy headers replace the client
 # A Slack user ID, as bot/core/web_auth.py's USER_ID (bot/http may not import the core): what the SSO header carries.
 SLACK_USER = re.compile(r"^[UW][A-Z0-9_]{2,30}$")
-# Link previewers fetch a URL posted to them: Slack's unfurler (Slackbot-LinkExpanding), its image proxy, and the
-# previewers of the other places a link gets pasted. None of them is a person signing in.
-PREVIEWERS = re.compile(r"Slackbot|Slack-ImgProxy|facebookexternalhit|Twitterbot|Discordbot|TelegramBot|WhatsApp|"
-                        r"LinkedInBot|SkypeUriPreview|Googlebot|bingbot", re.IGNORECASE)
-NOT_SPENT = "This is a one-time sign-in link: open it in your browser. It was not used up by this visit."
 OPEN = {"/ui/sign-in", "/ui/style.css", "/ui/local-time.js"}  # answered without a session (and /ui/login/<token>)
+INTERNAL = {"refused", "holder"}  # what only opsbot puts in the sign-in page's query: never taken from a request
 
 
 @dataclass
 class WebAccess:
     """How people are recognised (all from bot/core/web_auth.py, but for the proxy settings)."""
 
+    link_holder: Callable[[str], str]  # link token -> its user, not spent; raises OpsbotError if not valid
     sign_in: Callable[[str], tuple[str, str]]  # link token -> (cookie value, user); raises OpsbotError if refused
     user_of: Callable[[str | None], str | None]  # cookie value -> user, or None
     sign_out: Callable[[str | None], None]
@@ -94,12 +92,14 @@ class WebSite:
         path = request.url.path
         if request.method == "POST" and path == "/ui/logout":
             return await self._logout(request)
+        if request.method == "POST" and path.startswith("/ui/login/"):
+            return await self._login(request, path.removeprefix("/ui/login/"))
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("The web view is read-only.", status_code=405, headers={"Allow": "GET, HEAD"})
         if path == "/ui":
             return RedirectResponse("/ui/", status_code=308)
         if path.startswith("/ui/login/"):
-            return await self._login(request, path.removeprefix("/ui/login/"))
+            return await self._confirm(path.removeprefix("/ui/login/"))
         try:
             user = None if path in OPEN else await self._user(request)
         except ProxiedValue as refused:
@@ -107,7 +107,7 @@ class WebSite:
         if user is None and path not in OPEN:
             return RedirectResponse("/ui/sign-in", status_code=303)
         # `refused` carries opsbot's own reasons to the sign-in page; from a link, it would put anyone's words there.
-        query = {key: value for key, value in request.query_params.items() if key != "refused"}
+        query = {key: value for key, value in request.query_params.items() if key not in INTERNAL}
         status, media_type, body = await asyncio.to_thread(self.render, user, path, query)
         return Response(body, status_code=status, media_type=media_type)
 
@@ -125,9 +125,19 @@ class WebSite:
         _, media_type, body = await asyncio.to_thread(self.render, None, "/ui/sign-in", {"refused": reason})
         return Response(body, status_code=status, media_type=media_type)
 
+    async def _confirm(self, token: str) -> Response:
+        """GET (or HEAD) of a sign-in link: whose it is and the Sign in button; nothing is spent."""
+        try:
+            holder = await asyncio.to_thread(self.access.link_holder, token)
+        except OpsbotError as refused:
+            return await self._sign_in_page(403, str(refused))
+        _, media_type, body = await asyncio.to_thread(self.render, None, "/ui/sign-in", {"holder": holder})
+        return Response(body, media_type=media_type)
+
     async def _login(self, request: Request, token: str) -> Response:
-        if request.method == "HEAD" or PREVIEWERS.search(request.headers.get("user-agent", "")):
-            return await self._sign_in_page(200, NOT_SPENT)
+        """The Sign in button's POST: the link is spent and the session begins."""
+        if not same_origin(request):
+            return await self._sign_in_page(403, "Nobody was signed in: open your sign-in link and press Sign in.")
         try:
             cookie, _ = await asyncio.to_thread(self.access.sign_in, token)
         except OpsbotError as refused:
@@ -136,6 +146,10 @@ class WebSite:
         response.set_cookie(COOKIE, cookie, max_age=self.access.session_s, path="/ui", httponly=True,
                             samesite="lax", secure=request.url.scheme == "https")
         return response
+
+
+class ProxiedValue(Exception):
+    """A trusted proxy's user header that is not a Slack user ID: refused, with what it carried."""
 
 
 def same_origin(request: Request) -> bool:
@@ -148,6 +162,3 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
-
-class ProxiedValue(Exception):
-    """A trusted proxy's user header that is not a Slack user ID: refused, with what it carried."""

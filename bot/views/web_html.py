@@ -112,6 +112,14 @@ def sign_out_page(user: str) -> str:
     return page("Sign out", f"<p>Sign out of opsbot's web view in this browser?</p>{SIGN_OUT}", user)
 
 
+def confirm_sign_in_page(holder: str) -> str:
+    """A sign-in link, opened: nothing is spent until its holder presses the button (a POST to the same address),
+    so link previews and scanners leave it alone, and a link someone else sent says whose it is."""
+    return page("Sign in", f"<p>This one-time link signs you in to opsbot's web view as <strong>{escape(holder)}"
+                "</strong>. If that is not your Slack user ID, close this page: someone else's link shows you only "
+                'what they may see.</p><form method="post"><button type="submit">Sign in</button></form>', None)
+
+
 def sign_in_page(reason: str | None = None) -> str:
     why = f'<p class="bad">{escape(reason)}</p>' if reason else ""
     return page("Sign in", why + "<p>Type <code>/opsbot login</code> in Slack: opsbot answers, only to you, with a "

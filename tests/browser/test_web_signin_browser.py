@@ -71,6 +71,10 @@ def test_a_link_unfurled_by_slack_and_probed_by_head_still_signs_the_person_in(c
     context = chromium.new_context()
     page = context.new_page()
     page.goto(link)
+    assert "signs you in to opsbot's web view as U0RESP01" in page.inner_text("main")
+    assert axe_violations(page) == []
+    page.screenshot(path=str(artifacts_dir / "web-sign-in-asked.png"), full_page=True)
+    page.click("button:has-text('Sign in')")
     assert page.url == f"{base}/ui/" and "Checkout errors" in page.inner_text("main")
     assert axe_violations(page) == []
     page.screenshot(path=str(artifacts_dir / "web-signed-in-after-unfurl.png"), full_page=True)
@@ -97,4 +101,24 @@ def test_behind_an_sso_proxy_the_header_opens_the_pages_and_an_email_there_is_ex
     assert "carries 'alice@example.com', not a Slack user ID" in text and "Checkout" not in text
     assert axe_violations(page) == []
     page.screenshot(path=str(artifacts_dir / "web-proxy-header-refused.png"), full_page=True)
+    context.close()
+
+
+def test_a_page_on_another_site_cannot_sign_the_browser_in_with_someone_elses_link(chromium: Browser, site):
+    """A login CSRF, as a browser does it: a page elsewhere auto-submits a form to the attacker's own sign-in
+    link. Chromium says where the form came from (Sec-Fetch-Site: cross-site): nobody is signed in, and the link
+    is not spent."""
+    base, opsbot = site
+    link = opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base)
+    context = chromium.new_context()
+    page = context.new_page()
+    # Another origin: the same server under another name (localhost is not 127.0.0.1 to a browser).
+    page.route("http://evil.localhost/", lambda route: route.fulfill(
+        content_type="text/html", body=f'<form method="post" action="{link}"></form>'
+                                      "<script>document.forms[0].submit()</script>"))
+    page.goto("http://evil.localhost/")
+    page.wait_for_url(link)
+    assert "Nobody was signed in" in page.inner_text("main")
+    assert not [c for c in context.cookies() if c["name"] == "opsbot_session"]
+    assert httpx.get(link).status_code == 200  # the link is still its holder's
     context.close()

@@ -54,6 +54,13 @@ def site(tmp_path_factory):
     opsbot.close()
 
 
+def sign_in(page, opsbot, base: str, user: str = "U0ADMIN01") -> None:
+    """Open a new sign-in link and press its Sign in button, as a person does."""
+    page.goto(opsbot.services.web.link(user).replace("http://localhost:3000", base))
+    page.click("button:has-text('Sign in')")
+    assert page.url == f"{base}/ui/"
+
+
 def signed_in(browser: Browser, site, scheme: str = "light"):
     base, opsbot = site
     context = browser.new_context(color_scheme=scheme)
@@ -62,8 +69,7 @@ def signed_in(browser: Browser, site, scheme: str = "light"):
     requested: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("request", lambda request: requested.append(request.url))
-    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
-    assert page.url == f"{base}/ui/"
+    sign_in(page, opsbot, base)
     return context, page, dialogs, requested
 
 
@@ -115,6 +121,7 @@ def test_a_spent_link_is_refused_in_the_browser(chromium: Browser, site):
     context = chromium.new_context()
     page = context.new_page()
     page.goto(link)
+    page.click("button:has-text('Sign in')")
     second = context.new_page()
     answer = second.goto(link)
     assert answer is not None and answer.status == 403 and "used already" in second.inner_text("main")
@@ -125,7 +132,7 @@ def test_without_a_zone_from_slack_times_show_on_the_browsers_clock_with_utc_in_
     base, opsbot = site
     context = chromium.new_context(timezone_id="Asia/Kolkata", locale="en-GB")
     page = context.new_page()
-    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    sign_in(page, opsbot, base)
     first = page.locator("main time").first
     declared = opsbot.store.get_incident(2).declared_at
     assert first.get_attribute("title") == declared.strftime("%Y-%m-%d %H:%M UTC")
@@ -139,7 +146,7 @@ def test_every_page_fits_a_phone_without_scrolling_sideways(chromium: Browser, s
     base, opsbot = site
     context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, color_scheme="dark")
     page = context.new_page()
-    page.goto(opsbot.services.web.link("U0ADMIN01").replace("http://localhost:3000", base))
+    sign_in(page, opsbot, base)
     for path in PAGES:
         page.goto(base + path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path

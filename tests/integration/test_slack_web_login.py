@@ -20,14 +20,15 @@ def test_opsbot_login_answers_only_the_asker_with_a_link_that_signs_in_once(slac
     (link,) = re.findall(r"http://localhost:3000/ui/login/[A-Za-z0-9_-]+", json.dumps(reply["blocks"]))
     web = httpx.Client(base_url=slack.base, timeout=10)
     path = link.removeprefix("http://localhost:3000")
-    signed = web.get(path)
+    assert web.get(path).status_code == 200  # whose link it is and the Sign in button: nothing spent
+    signed = web.post(path)
     assert signed.status_code == 303 and "opsbot_session=U0ALICE01." in signed.headers["set-cookie"]
     web.cookies.set("opsbot_session", signed.cookies["opsbot_session"], path="/ui")
     page = web.get("/ui/incidents/INC-1")
     assert page.status_code == 200 and " JST</time>" in page.text and re.search(r'title="[0-9-]+ [0-9:]+ UTC"', page.text)
     assert f'href="https://ops.slack.com/archives/{incident.channel}">Slack channel</a>' in page.text
     assert any(call.params.get("user") == "U0ALICE01" for call in slack.fake.calls_to("users.info"))
-    assert httpx.get(slack.base + path).status_code == 403  # spent
+    assert httpx.get(slack.base + path).status_code == 403 and httpx.post(slack.base + path).status_code == 403
 
 
 def test_opsbot_help_lists_login(slack):

@@ -47,7 +47,8 @@ def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(b
         nobody = httpx.get(f"{base}/ui/", headers=forwarded)
         assert nobody.status_code == 303 and nobody.headers["location"] == "/ui/sign-in"
         link = link_path(bot, "U0RESP01")
-        signed = httpx.get(f"{base}{link}", headers=forwarded)
+        assert httpx.get(f"{base}{link}", headers=forwarded).status_code == 200  # the Sign in button
+        signed = httpx.post(f"{base}{link}", headers=forwarded)
         cookie = signed.headers["set-cookie"]
         assert signed.status_code == 303 and "opsbot_session=U0RESP01." in cookie and "Secure" in cookie
         # The status page goes first, past the proxy headers: public, and the same for everyone.

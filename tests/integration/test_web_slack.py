@@ -24,10 +24,11 @@ def test_opsbot_login_in_slack_signs_in_to_the_web_view(fake_slack, sqlite_url, 
         assert answer["response_type"] == "ephemeral"
         link = re.search(r"http://localhost:3000(/ui/login/[A-Za-z0-9_-]+)", json.dumps(answer)).group(1)
         with httpx.Client(base_url=slack.base, follow_redirects=False) as browser:
-            signed = browser.get(link)
+            assert "as <strong>U_ALICE</strong>" in browser.get(link).text  # the Sign in button, nothing spent
+            signed = browser.post(link)
             assert signed.status_code == 303 and "opsbot_session=U_ALICE." in signed.headers["set-cookie"]
             page = browser.get("/ui/incidents/INC-1")
             channel = slack.opsbot.store.get_incident(1).channel
             assert page.status_code == 200 and f'href="https://ops.slack.com/archives/{channel}"' in page.text
             assert " JST</time>" in page.text  # Alice's clock (users.info), UTC in the tooltip
-            assert browser.get(link).status_code == 403  # spent
+            assert browser.post(link).status_code == 403  # spent

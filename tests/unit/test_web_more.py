@@ -49,7 +49,7 @@ def test_web_login_prints_a_link_that_signs_the_user_in(bot, tmp_path, monkeypat
     link = capsys.readouterr().out.strip()
     assert link.startswith("https://ops.example.com/ui/login/")
     browser = client(bot)
-    assert browser.get(link.removeprefix("https://ops.example.com")).status_code == 303
+    assert browser.post(link.removeprefix("https://ops.example.com")).status_code == 303
     assert main(["web-login", "--user", "alice", "--config", str(tmp_path / "opsbot.yml")]) != 0
     assert "is not a Slack user ID" in capsys.readouterr().err
 
@@ -65,7 +65,7 @@ def test_the_cookie_is_secure_over_https_and_the_store_keeps_only_hashes(bot):
     link = bot.services.web.link("U0RESP01")
     token = link.rsplit("/", 1)[1]
     browser = client(bot, base="https://testserver")
-    answer = browser.get(f"/ui/login/{token}")
+    answer = browser.post(f"/ui/login/{token}")
     cookie = answer.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "Max-Age=43200" in cookie
     session = answer.cookies["opsbot_session"].split(".", 1)[1]

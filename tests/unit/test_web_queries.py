@@ -47,7 +47,8 @@ def test_the_last_day_and_a_far_page_that_are_valid_still_answer(bot):
 
 def test_the_sign_in_page_shows_no_words_put_in_its_link(bot):
     anonymous = client(bot)
-    page = anonymous.get("/ui/sign-in", params={"refused": "Session expired: sign in at https://evil.example"})
-    assert page.status_code == 200 and "evil.example" not in page.text and "/opsbot login" in page.text
+    for words in ({"refused": "Session expired: sign in at https://evil.example"}, {"holder": "evil.example"}):
+        page = anonymous.get("/ui/sign-in", params=words)
+        assert page.status_code == 200 and "evil.example" not in page.text and "/opsbot login" in page.text
     spent = anonymous.get("/ui/login/" + "x" * 43)
     assert spent.status_code == 403 and "This sign-in link is not valid" in spent.text  # its own reason still shows

@@ -23,17 +23,31 @@ def as_served(bot, address: str, trusted: list[str] | None = None) -> TestClient
     return TestClient(app, follow_redirects=False, client=(address, 50000))
 
 
-def test_a_link_preview_or_a_head_request_leaves_the_one_time_link_for_the_person(bot):
+def test_a_link_preview_a_scanner_or_a_head_request_leaves_the_one_time_link_for_the_person(bot):
+    """Opening a link spends nothing, whoever opens it (Slack's unfurler, a mail scanner, a HEAD): only the Sign in
+    button's POST does."""
     path = link_path(bot, "U0RESP01")
     web = as_served(bot, "203.0.113.9")
     head = web.head(path)
     assert head.status_code == 200 and "set-cookie" not in head.headers
-    preview = web.get(path, headers={"User-Agent": SLACKBOT})
-    assert preview.status_code == 200 and "set-cookie" not in preview.headers
-    assert "one-time sign-in link: open it in your browser" in preview.text
-    person = web.get(path, headers={"User-Agent": FIREFOX})
+    for agent in (SLACKBOT, "Microsoft Office Protocol Discovery", FIREFOX):
+        seen = web.get(path, headers={"User-Agent": agent})
+        assert seen.status_code == 200 and "set-cookie" not in seen.headers and "as <strong>U0RESP01</strong>" in seen.text
+    person = web.post(path, headers={"User-Agent": FIREFOX, "Sec-Fetch-Site": "same-origin"})
     assert person.status_code == 303 and "opsbot_session=U0RESP01." in person.headers["set-cookie"]
-    assert web.get(path, headers={"User-Agent": FIREFOX}).status_code == 403  # spent by the person, not the bot
+    assert web.post(path, headers={"User-Agent": FIREFOX}).status_code == 403  # spent by the person, once
+
+
+def test_another_site_cannot_sign_a_person_in_as_someone_else(bot):
+    """A login CSRF: a page elsewhere posts the attacker's own link from the victim's browser. Refused, and the
+    link stays the attacker's to use (nothing is spent)."""
+    path = link_path(bot, "U0ADMIN01")
+    web = as_served(bot, "203.0.113.9")
+    for foreign in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
+        refused = web.post(path, headers=foreign)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers, foreign
+        assert "Nobody was signed in: open your sign-in link and press Sign in." in refused.text
+    assert web.get(path).status_code == 200  # still valid
 
 
 def test_a_sidecar_sso_proxy_on_loopback_is_trusted_by_its_own_address(bot):
@@ -54,10 +68,10 @@ def test_a_sidecar_sso_proxy_on_loopback_is_trusted_by_its_own_address(bot):
 
 def test_https_forwarded_by_a_trusted_proxy_makes_the_cookie_secure_and_by_others_does_not(bot):
     bot.settings.web_trusted_proxies = "10.0.0.0/8"
-    ingress = as_served(bot, "10.1.2.3", ["10.0.0.0/8"]).get(
+    ingress = as_served(bot, "10.1.2.3", ["10.0.0.0/8"]).post(
         link_path(bot, "U0RESP01"), headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"})
     assert ingress.status_code == 303 and "Secure" in ingress.headers["set-cookie"]
-    outsider = as_served(bot, "198.51.100.7", ["10.0.0.0/8"]).get(
+    outsider = as_served(bot, "198.51.100.7", ["10.0.0.0/8"]).post(
         link_path(bot, "U0RESP01"), headers={"X-Forwarded-Proto": "https"})
     assert outsider.status_code == 303 and "Secure" not in outsider.headers["set-cookie"]
 
@@ -79,7 +93,7 @@ def test_only_a_post_from_opsbots_own_page_signs_out(bot):
     """A link, an image or a form on another site must not sign anyone out: GET and HEAD show the button, and a
     POST another site sends (Sec-Fetch-Site, else Origin) is refused, the session intact."""
     web = as_served(bot, "203.0.113.9")
-    assert web.get(link_path(bot, "U0RESP01")).status_code == 303
+    assert web.post(link_path(bot, "U0RESP01")).status_code == 303
     assert web.head("/ui/logout").status_code == 200
     shown = web.get("/ui/logout")
     assert shown.status_code == 200 and '<form class="signout" method="post" action="/ui/logout">' in shown.text
@@ -97,8 +111,8 @@ def test_only_a_post_from_opsbots_own_page_signs_out(bot):
 
 def test_a_post_anywhere_else_is_refused_as_read_only(bot):
     web = as_served(bot, "203.0.113.9")
-    assert web.get(link_path(bot, "U0RESP01")).status_code == 303
-    for path in ("/ui/", "/ui/incidents/INC-1", f"/ui/login/{'x' * 20}", "/ui/sign-in"):
+    assert web.post(link_path(bot, "U0RESP01")).status_code == 303
+    for path in ("/ui/", "/ui/incidents/INC-1", "/ui/sign-in", "/ui/style.css"):
         answer = web.post(path, headers={"Sec-Fetch-Site": "same-origin"})
         assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD", path
     assert web.get("/ui/").status_code == 200

@@ -33,23 +33,26 @@ def test_a_link_signs_in_once_and_sets_a_safe_cookie(bot):
     assert re.fullmatch(r"http://localhost:3000/ui/login/[A-Za-z0-9_-]{40,}", link)
     browser = client(bot)
     path = link.removeprefix("http://localhost:3000")
-    answer = browser.get(path)
+    asked = browser.get(path)  # whose link it is, and the button: nothing spent yet
+    assert asked.status_code == 200 and "as <strong>U0RESP01</strong>" in asked.text and "set-cookie" not in asked.headers
+    assert '<form method="post"><button type="submit">Sign in</button></form>' in asked.text
+    answer = browser.post(path)
     assert answer.status_code == 303
     cookie = answer.headers["set-cookie"]
     assert "opsbot_session=U0RESP01." in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace(
         "samesite", "SameSite") and "Path=/ui" in cookie and "Secure" not in cookie  # plain HTTP here
     listing = browser.get("/ui/")
     assert listing.status_code == 200 and "INC-1" in listing.text and "Checkout down" in listing.text
-    spent = client(bot).get(path)
-    assert spent.status_code == 403 and "used already, it expired" in spent.text and "Checkout" not in spent.text
+    for spent in (client(bot).get(path), client(bot).post(path)):
+        assert spent.status_code == 403 and "used already, it expired" in spent.text and "Checkout" not in spent.text
     assert client(bot).get("/ui/login/not-a-token").status_code == 403
 
 
 def test_expired_links_forged_cookies_and_another_users_cookie_are_refused(bot):
     past = utcnow() - timedelta(minutes=11)
     old = WebAuth(bot.store, clock=lambda: past).link_token("U0RESP01")  # made 11 minutes ago: expired
-    expired = client(bot).get(f"/ui/login/{old}")
-    assert expired.status_code == 403 and "expired" in expired.text
+    for expired in (client(bot).get(f"/ui/login/{old}"), client(bot).post(f"/ui/login/{old}")):
+        assert expired.status_code == 403 and "expired" in expired.text
     mine = signed_in(bot, "U0RESP01").cookies["opsbot_session"]
     token = mine.split(".", 1)[1]
     for cookie in ("U0RESP01.forged-forged-forged-forged-forged", f"U0ADMIN01.{token}", "garbage", token):
