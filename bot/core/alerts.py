@@ -35,6 +35,7 @@ from bot.core.incidents import IncidentService, scrubbed_event
 from bot.core.models import Event, EventKind, Incident
 from bot.core.oncall import on_call
 from bot.core.oncall_overrides import Overrides
+from bot.core.plain_text import printable, printable_nested
 from bot.core.ports import AlertDelivery, AlertStore, StormOpening
 from bot.core.redact import redact, redact_nested
 from bot.errors import BackendError, OpsbotError
@@ -78,13 +79,16 @@ class AlertGroup(BaseModel):
         reaches the store, and before any text is composed from it (a secret alone in a field is still one inside
         "Alert firing: … — <summary>"). Keys, fingerprints and statuses stay: deduplication depends on them."""
         def text(value: str | None) -> str | None:
-            return redact(value) if value else value
+            return redact(printable(value)) if value else value
+
+        def fields(value: dict[str, str]) -> dict[str, str]:  # control characters dropped too (plain_text.py)
+            return redact_nested(printable_nested(value))
 
         return self.model_copy(update={
-            "labels": redact_nested(self.labels), "annotations": redact_nested(self.annotations),
+            "labels": fields(self.labels), "annotations": fields(self.annotations),
             "title": text(self.title), "env": text(self.env), "service": text(self.service),
-            "alerts": [alert.model_copy(update={"labels": redact_nested(alert.labels),
-                                                "annotations": redact_nested(alert.annotations),
+            "alerts": [alert.model_copy(update={"labels": fields(alert.labels),
+                                                "annotations": fields(alert.annotations),
                                                 "generator_url": text(alert.generator_url)})
                        for alert in self.alerts]})
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot.config import Catalog
 from bot.core.models import Incident
+from bot.core.plain_text import printable
 from bot.views.blocks import clip, section
 from bot.views.incidents import title_line
 
@@ -80,5 +81,5 @@ def modal_values(view: dict) -> dict[str, str | None]:
         elif "selected_option" in element:
             values[block_id] = (element["selected_option"] or {}).get("value")
         else:
-            values[block_id] = element.get("value") or ""
+            values[block_id] = printable(element.get("value") or "")  # as typed commands are (commands/parsing.py)
     return values
