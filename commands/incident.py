@@ -154,7 +154,8 @@ def _sev(services: Services, ctx: Context, number: int | None, text: str) -> Rep
     _require(text, "severity (p0-p3)", "sev")
     result = services.flows.set_severity(_target(services, ctx, number).number, ctx.user, text.split()[0])
     incident = result.value
-    return _with_effects(views.severity_set(incident), result)
+    severity = services.incidents.catalog.severities.get(incident.severity)
+    return _with_effects(views.severity_set(incident, severity is not None and severity.private), result)
 
 
 def _role(services: Services, ctx: Context, number: int | None, text: str) -> Reply:

@@ -150,8 +150,15 @@ def update_posted(incident: Incident, by: str, text: str, eta: datetime | None) 
                      f" (ETA {show(eta)})" if eta else ""), incident)
 
 
-def severity_set(incident: Incident) -> Reply:
-    return done(line(f"{incident.id} is now ", Strong(incident.severity), "."), incident)
+def severity_set(incident: Incident, private_by_catalog: bool = False) -> Reply:
+    answer = done(line(f"{incident.id} is now ", Strong(incident.severity), "."), incident)
+    if private_by_catalog and not incident.private:
+        # Privacy is decided at declaration (a public channel cannot be made private through Slack's API, and
+        # people already read it); say so, rather than let the catalog's word seem to hold.
+        answer.parts.append(note(f"{incident.severity} incidents are private by the catalog, but {incident.id} was "
+                                 "opened public: its channel and records stay visible as before. If it must be "
+                                 "private, open a private incident (`--private`) and continue there."))
+    return answer
 
 
 def role_assigned(incident: Incident, role: str, user: str) -> Reply:

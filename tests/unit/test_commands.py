@@ -224,3 +224,18 @@ def test_overflowing_durations_are_refused_clearly(make_router, alice):
                           ("/maint", 'schedule prod in 99999999d 2h "x"'), ("/maint", "extend MW-1 9999999999d")):
         reply = router.handle(command, text, alice)
         assert not reply.ok and ("longer than ten years" in reply.text or "is not a duration" in reply.text), reply.text
+
+
+def test_raising_an_open_incident_to_a_private_severity_says_it_stays_public(make_router, alice):
+    from bot.config import Catalog
+
+    router = make_router(Catalog.model_validate({"severities": {
+        "P0": {"name": "Critical", "response": "15m", "private": True}, "P1": {"name": "High", "response": "1h"},
+        "P2": {"name": "Medium", "response": "4h"}, "P3": {"name": "Low", "response": "1d"}}}))
+    assert run(router, "open p1 Odd logins on the admin panel", alice).ok
+    raised = run(router, "sev INC-1 p0", alice)
+    assert raised.ok and "P0 incidents are private by the catalog, but INC-1 was opened public" in to_text(raised)
+    assert router.services.incidents.get(1).private is False  # nothing hidden behind anyone's back
+    assert "private by the catalog" not in to_text(run(router, "sev INC-1 p2", alice))
+    assert run(router, "open p0 Leaked key", alice).ok
+    assert "private by the catalog" not in to_text(run(router, "sev INC-2 p0", alice))  # private already
