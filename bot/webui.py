@@ -155,7 +155,7 @@ class WebUI:
         if not months.isdigit() or not 1 <= int(months) <= 24:
             raise UsageError("months is a number from 1 to 24.")
         now = self.services.incidents.clock()
-        found = self.insights.get(self.read.viewer(user), now, int(months))
+        found = self.insights.get(self.read.viewer(user), now, int(months), self.read.action_scope(user))
         start = found.since
         pages: dict[str, int] = {}
         business = Hours(self.catalog.oncall.business_hours)

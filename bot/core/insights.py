@@ -8,6 +8,7 @@ import math
 import statistics
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,7 +70,9 @@ def months_from(since: datetime, now: datetime) -> list[str]:
     return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(first, last + 1)]
 
 
-def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, months: int = 6) -> Insights:
+def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, months: int = 6,
+             action_envs: Collection[str] | None = None) -> Insights:
+    """The figures `viewer` may see: private incidents only if theirs, ops actions of `action_envs` (None: all)."""
     since = month_start(now, months - 1)
     # A private incident (rare) is read whole to ask whether this viewer may see it.
     chosen = [i for i in store.incident_times(since)
@@ -102,7 +105,7 @@ def insights(store: Store, catalog: Catalog, viewer: Viewer, now: datetime, mont
     updates = store.event_times(EventKind.UPDATE.value, since)
     kept = [_cadence_kept(i, catalog, updates.get(i.number, []), now) for i in chosen]
     result.updates_kept = statistics.fmean(kept) if kept else None
-    result.actions = Counter({k: v for k, v in store.audit_outcomes(since).items() if k in OUTCOMES})
+    result.actions = Counter({k: v for k, v in store.audit_outcomes(since, action_envs).items() if k in OUTCOMES})
     return result
 
 
@@ -116,13 +119,14 @@ class CachedInsights:
         self._kept: OrderedDict[tuple, Insights] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, viewer: Viewer, now: datetime, months: int) -> Insights:
-        key = (viewer.user, viewer.admin, months, now.replace(second=0, microsecond=0), self.store.change_mark())
+    def get(self, viewer: Viewer, now: datetime, months: int, action_envs: Collection[str] | None = None) -> Insights:
+        key = (viewer.user, viewer.admin, months, now.replace(second=0, microsecond=0), self.store.change_mark(),
+               None if action_envs is None else frozenset(action_envs))
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key]
-        found = insights(self.store, self.catalog, viewer, now, months)
+        found = insights(self.store, self.catalog, viewer, now, months, action_envs)
         with self._lock:
             self._kept[key] = found
             while len(self._kept) > self.size:

@@ -123,6 +123,13 @@ class WebRead:
             raise PermissionDenied("The audit log is for admins (the catalog's roles).")
         return envs
 
+    def action_scope(self, user: str) -> set[str] | None:
+        """The environments whose ops actions this person's insights count (None: all, for admins): those they
+        hold a role in, as the audit log is scoped to its admins' environments."""
+        if self.viewer(user).admin:
+            return None
+        return {name for name in self.catalog.environments if self.ops.role_of(user, name) >= Role.VIEWER}
+
     def audit(self, user: str, who: str = "", env: str = "", action: str = "", outcome: str = "",
               since: datetime | None = None, until: datetime | None = None, seq: int | None = None,
               limit: int = 500) -> list[AuditRecord]:

@@ -8,7 +8,7 @@ optimistic locking, so two people changing one incident at once never lose a cha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from bot.core.audit import AuditRecord
@@ -194,13 +194,18 @@ class SqlStore(AuditSql, AlertSql, ScheduleSql, PlanSql, StatusSql, SearchSql, W
                               moment(resolved), private in (1, True, "true"))
                 for number, severity, service, declared, ack, mitigated, resolved, private in rows]
 
-    def audit_outcomes(self, since: datetime) -> dict[str, int]:
-        """How many ops records (those with an environment) of each phase since `since`, counted by the database."""
+    def audit_outcomes(self, since: datetime, envs: Collection[str] | None = None) -> dict[str, int]:
+        """How many ops records (those with an environment; of `envs` only, when given) of each phase since
+        `since`, counted by the database."""
         phase, env = (("record::json->>'phase'", "record::json->>'env'") if self.postgres else
                       ("json_extract(record, '$.phase')", "json_extract(record, '$.env')"))
+        if envs is not None and not envs:
+            return {}
+        among = "" if envs is None else f" AND {env} IN ({', '.join('?' for _ in envs)})"
         with self._read() as db:
             rows = db.execute(f"SELECT {phase}, COUNT(*) FROM audit WHERE at >= ? AND {env} IS NOT NULL"
-                              f" AND {env} <> '' GROUP BY {phase}", (self._time(since),)).fetchall()
+                              f" AND {env} <> ''{among} GROUP BY {phase}",
+                              (self._time(since), *sorted(envs or ()))).fetchall()
         return {name: int(count) for name, count in rows}
 
     def event_times(self, kind: str, since: datetime) -> dict[int, list[datetime]]:

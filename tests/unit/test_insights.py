@@ -176,3 +176,30 @@ def test_incident_times_and_audit_outcomes_are_read_by_the_database(store):
     store.append_audit(AuditRecord(at=day - timedelta(days=1), attempt="early", phase="failed", user="U0X",
                                    env="prod", action="restart"))
     assert store.audit_outcomes(day) == {"succeeded": 2, "failed": 1, "requested": 1}
+    store.append_audit(AuditRecord(at=day, attempt="s1", phase="failed", user="U0X", env="staging", action="restart"))
+    assert store.audit_outcomes(day, {"prod"}) == {"succeeded": 2, "failed": 1, "requested": 1}
+    assert store.audit_outcomes(day, {"staging", "dev"}) == {"failed": 1}
+    assert store.audit_outcomes(day, set()) == {} and store.audit_outcomes(day)["failed"] == 2
+
+
+def test_ops_actions_are_counted_for_the_environments_the_viewer_works_in(store):
+    """The audit log is for admins; insights count ops actions only in the environments a person holds a role in
+    (all of them for admins), so a protected environment's activity is not shown to everyone."""
+    from bot.app import build_services
+    from bot.core.audit import AuditRecord
+    from bot.core.web_read import WebRead
+
+    catalog = Catalog.model_validate({
+        "environments": {"prod": {"protected": True}, "staging": {}},
+        "roles": {"prod": {"operator": ["U0OPS"]}, "*": {"admin": ["U0ADMIN"]}}})
+    services = build_services(store, catalog)
+    for env, phase in (("prod", "failed"), ("prod", "failed"), ("staging", "succeeded")):
+        store.append_audit(AuditRecord(at=NOW - timedelta(days=1), attempt=f"{env}{phase}", phase=phase, user="U0OPS",
+                                       env=env, action="restart"))
+    read = WebRead(store, catalog, services.ops, services.incidents.clock)
+    scope = {user: read.action_scope(user) for user in ("U0OPS", "U0ADMIN", "U0SOMEONE")}
+    assert scope == {"U0OPS": {"prod", "staging"}, "U0ADMIN": None, "U0SOMEONE": {"staging"}}
+    counted = {user: dict(insights(store, catalog, read.viewer(user), NOW, 2, envs).actions)
+               for user, envs in scope.items()}
+    assert counted["U0OPS"] == counted["U0ADMIN"] == {"failed": 2, "succeeded": 1}
+    assert counted["U0SOMEONE"] == {"succeeded": 1}
