@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -160,5 +161,7 @@ def same_origin(request: Request) -> bool:
     if site is not None:
         return site in ("same-origin", "none")  # "none": typed or bookmarked by the person themselves
     origin = request.headers.get("origin")
-    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+    # By host only: behind a TLS-terminating proxy that is not trusted for X-Forwarded-Proto, opsbot sees http
+    # where the browser says https; another site is another host either way.
+    return origin is None or urlsplit(origin).netloc == request.url.netloc
 
