@@ -77,7 +77,9 @@ class AlertGroup(BaseModel):
     def scrubbed(self) -> AlertGroup:
         """Every text a sender wrote, redacted value by value — before it is queued, so the raw payload never
         reaches the store, and before any text is composed from it (a secret alone in a field is still one inside
-        "Alert firing: … — <summary>"). Keys, fingerprints and statuses stay: deduplication depends on them."""
+        "Alert firing: … — <summary>"). Keys and fingerprints are not redacted (deduplication depends on them), but
+        lose control characters like every text (bot/core/plain_text.py): PostgreSQL's text cannot hold a NUL, and
+        one such delivery would otherwise stay first in the queue."""
         def text(value: str | None) -> str | None:
             return redact(printable(value)) if value else value
 
@@ -85,9 +87,11 @@ class AlertGroup(BaseModel):
             return redact_nested(printable_nested(value))
 
         return self.model_copy(update={
-            "labels": fields(self.labels), "annotations": fields(self.annotations),
+            "key": printable(self.key), "labels": fields(self.labels), "annotations": fields(self.annotations),
             "title": text(self.title), "env": text(self.env), "service": text(self.service),
-            "alerts": [alert.model_copy(update={"labels": fields(alert.labels),
+            "alerts": [alert.model_copy(update={"fingerprint": printable(alert.fingerprint),
+                                                "occurrence": printable(alert.occurrence),
+                                                "labels": fields(alert.labels),
                                                 "annotations": fields(alert.annotations),
                                                 "generator_url": text(alert.generator_url)})
                        for alert in self.alerts]})

@@ -8,6 +8,7 @@ from bot.config.catalog import Catalog
 from bot.core.channels import incident_in
 from bot.core.lifecycle import transition
 from bot.core.models import ROLES, ActionItem, Event, EventKind, Incident, Status
+from bot.core.plain_text import printable
 from bot.core.ports import StaleWrite, Store
 from bot.core.privacy import Control, Viewer, may_see, refused, seen, viewer_for
 from bot.core.redact import redact, redact_counted, redact_nested
@@ -28,7 +29,7 @@ class IncidentService:
 
     # --- validation -----------------------------------------------------------------
     def _text(self, text: str | None, what: str, limit: int | None = None) -> str:
-        text = (text or "").strip()
+        text = printable(text or "").strip()  # every way in: commands, modals, the 📌 shortcut, alerts
         limit = limit or self.catalog.limits.text_max
         if not text:
             raise UsageError(f"The {what} is empty.", field=what)

@@ -22,6 +22,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; f
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
            "Cache-Control": "public, max-age=5"}
 CHECK_EVERY_S = 1.0
+RETRY_RENDER_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class StatusSite:
         self.version, self.render, self.check_every_s = version, render, check_every_s
         self._files: dict[str, Ready] = {}
         self._rendered_at: Hashable | None = None
-        self._unrenderable: Hashable | None = None  # a version whose rendering failed
+        self._unrenderable: Hashable | None = None  # a version whose rendering failed, tried again at _retry_at
+        self._retry_at = 0.0
         self._checked = 0.0
         self._failing = False
         self._lock = asyncio.Lock()
@@ -68,7 +70,8 @@ class StatusSite:
             if time.monotonic() - self._checked >= self.check_every_s or self._rendered_at is None:
                 try:
                     current = await asyncio.to_thread(self.version)
-                    if current not in (self._rendered_at, self._unrenderable):
+                    retry = current != self._unrenderable or time.monotonic() >= self._retry_at
+                    if current != self._rendered_at and retry:
                         await self._render(current)
                     if self._failing:
                         log.warning("status page: the store answers again; the page is current")
@@ -82,13 +85,15 @@ class StatusSite:
 
     async def _render(self, version: Hashable) -> None:
         """The files at `version`. Should rendering fail (a bug, or text no renderer takes), that is logged as such
-        and the page last rendered goes on being served (none yet: 503); that version is not tried again every
-        second — the next change, or the 10-minute re-rendering, is."""
+        and the page last rendered goes on being served (none yet: 503). That version is tried again after
+        RETRY_RENDER_S, not every second: a store that blinked mid-rendering heals within seconds, a bug costs one
+        rendering per period."""
         try:
             files = await asyncio.to_thread(self._ready)
         except Exception:
-            log.exception("status page: could not render version %s; serving the page last rendered", version)
-            self._unrenderable = version
+            if version != self._unrenderable:  # said once per version
+                log.exception("status page: could not render version %s; serving the page last rendered", version)
+            self._unrenderable, self._retry_at = version, time.monotonic() + RETRY_RENDER_S
             return
         self._files, self._rendered_at = files, version
 

@@ -11,7 +11,8 @@ request to `render` (bot/webui.py, given by the composition root) with who is as
   OPSBOT_WEB_TRUSTED_PROXIES (the connection's own peer, scope[PEER], not the client a proxy forwarded); from anywhere
   else it is ignored. A value that is not a Slack user ID (an e-mail, a login name) is refused with what it carried.
 - Without a session, every page redirects to /ui/sign-in, which says how to sign in and shows no data.
-- Nothing here changes anything but sessions: only GET and HEAD are answered, and the sign-out's POST. Every answer carries a
+- Nothing here changes anything but sessions: only GET and HEAD are answered, and the sign-in's and sign-out's
+  POSTs. Every answer carries a
   Content-Security-Policy without scripts, and is not cached (the pages are one person's)."""
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from bot.errors import OpsbotError
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")  # scripts: only this origin's files, never inline
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+# same-origin: nothing goes to other sites, and the Sign in/out forms' POSTs carry the real Origin (with no-referrer
+# a browser sends `Origin: null`, which same_origin() must refuse).
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
            "Cache-Control": "no-store"}
 COOKIE = "opsbot_session"
 PEER = "opsbot.peer"  # the TCP peer's address, kept by bot/http/server.py before proxy headers replace the client

@@ -62,7 +62,7 @@ class SchedulerRunner:
     def watch(self) -> None:
         """The status page's comparison with its components' checks, on the leader, in its own job (APScheduler's
         thread pool runs it beside the tick; one at a time). It runs every `status_page.watch_every`."""
-        if self.is_leader:
+        if self.is_leader and self.lock.held():  # a lost lead stops it at once, not at the next tick
             self.engine.watch_status_page(self.clock())  # it logs its own failures; the next period tries again
 
     def tick(self) -> None:

@@ -48,6 +48,9 @@ def test_another_site_cannot_sign_a_person_in_as_someone_else(bot):
         assert refused.status_code == 403 and "set-cookie" not in refused.headers, foreign
         assert "Nobody was signed in: open your sign-in link and press Sign in." in refused.text
     assert web.get(path).status_code == 200  # still valid
+    # The pages' referrer policy makes a browser's own form POST carry the real Origin (no-referrer sends "null").
+    assert web.get(path).headers["referrer-policy"] == "same-origin"
+    assert web.post(path, headers={"Origin": "http://testserver"}).status_code == 303
 
 
 def test_a_sidecar_sso_proxy_on_loopback_is_trusted_by_its_own_address(bot):
