@@ -21,11 +21,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(opsbot: Opsbot) -> Iterator[str]:
-    """The base URL (http://127.0.0.1:PORT) while the app answers there."""
+def serving(opsbot: Opsbot, trusted: list[str] | None = None) -> Iterator[str]:
+    """The base URL (http://127.0.0.1:PORT) while the app answers there, as `opsbot serve` serves it (the status
+    page first, proxy headers honoured from `trusted` addresses)."""
     port = free_port()
-    parts = served(opsbot, NO_SLACK, "off")  # as `opsbot serve` serves it: the status page first
-    server = uvicorn.Server(server_config(parts.app, "127.0.0.1", port, 5, status=parts.status))
+    parts = served(opsbot, NO_SLACK, "off")
+    server = uvicorn.Server(server_config(parts.app, "127.0.0.1", port, 5, trusted or [], status=parts.status))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

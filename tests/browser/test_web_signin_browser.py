@@ -5,46 +5,20 @@ its header opens the pages, and an e-mail there gets a page that says so. axe-co
 on the pages seen; screenshots kept as test artefacts."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser
 
-from bot.app import build, served
+from bot.app import build
 from bot.config import Settings
-from bot.http.server import server_config
 from commands.base import Context
 from tests.browser.axe import axe_violations
-from tests.webview import NO_SLACK, PROD_CATALOG
+from tests.browser.served import serving
+from tests.webview import PROD_CATALOG
 
 SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
-
-
-@contextmanager
-def serving_as_opsbot_serve(opsbot) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(served(opsbot, NO_SLACK, "off").app, "127.0.0.1", port, 5,
-                                          ["127.0.0.1"]))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start within 10 s"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +30,7 @@ def site(tmp_path_factory):
     reply = opsbot.router.handle("/incident", "open p1 Checkout errors --env prod --service api",
                                  Context(user="U0RESP01", source="console"))
     assert reply.ok, reply.text
-    with serving_as_opsbot_serve(opsbot) as base:
+    with serving(opsbot, trusted=["127.0.0.1"]) as base:
         yield base, opsbot
     opsbot.close()
 

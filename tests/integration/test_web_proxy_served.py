@@ -4,44 +4,17 @@ person in (trusted by the proxy's own address, which uvicorn's rewrite of the cl
 opened through it sets a Secure cookie."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import httpx
-import uvicorn
 
-from bot.app import served
-from bot.http.server import server_config
-from tests.webview import NO_SLACK, link_path, say, web_view_bot  # noqa: F401  (the fixture `bot`)
-
-
-@contextmanager
-def serving(parts) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(parts.app, "127.0.0.1", port, 5, ["127.0.0.1"], parts.status))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start within 10 s"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+from tests.browser.served import serving
+from tests.webview import link_path, say, web_view_bot  # noqa: F401  (the fixture `bot`)
 
 
 def test_a_sidecar_proxys_user_header_and_https_are_honoured_by_the_served_app(bot):
     say(bot, "U0RESP01", "open p1 Checkout down --env prod --service api")
     bot.settings.web_user_header, bot.settings.web_trusted_proxies = "X-Slack-User", "127.0.0.1"
     forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    with serving(served(bot, NO_SLACK, "off")) as base:
+    with serving(bot, trusted=["127.0.0.1"]) as base:
         page = httpx.get(f"{base}/ui/", headers={**forwarded, "X-Slack-User": "U0RESP01"})
         assert page.status_code == 200 and "Checkout down" in page.text
         nobody = httpx.get(f"{base}/ui/", headers=forwarded)
